@@ -1,0 +1,299 @@
+"""Unit and property tests of the planner (pure Python)."""
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+
+TARGET = "http://127.0.0.1:3456"
+
+
+def plan_for(clients, rps, rampup, hosts, constant=0.0, rampdown=None):
+    settings, _ = planner.resolve_settings(
+        {"default": {"target": TARGET, "rps": rps, "clients": clients, "rampup": rampup,
+                     "constant": constant, "rampdown": rampdown}})
+    return planner.make_plan(settings, hosts)
+
+
+def all_clients(plan):
+    return sorted((c for host in plan["hosts"].values() for core in host["cores"]
+                   for c in planner.core_clients(plan, core)), key=lambda c: c.client_id)
+
+
+def where(plan):
+    """client_id -> (host index, core index)."""
+    return {c.client_id: (host["index"], core["index"]) for host in plan["hosts"].values()
+            for core in host["cores"] for c in planner.core_clients(plan, core)}
+
+
+hosts_strategy = st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=5).map(
+    lambda cores: [(f"h{i}", c) for i, c in enumerate(cores)])
+
+
+@st.composite
+def plans(draw):
+    hosts = draw(hosts_strategy)
+    total = sum(c for _, c in hosts)
+    clients = draw(st.integers(min_value=total, max_value=total * 40 + 50))
+    rps = clients / draw(st.sampled_from([0.5, 1.0, 2.0, 2.5, 4.0]))
+    rampup = draw(st.sampled_from([5.0, 10.0, 20.0, 60.0, 180.0]))
+    constant = draw(st.sampled_from([0.0, 10.0, 30.0]))
+    rampdown = draw(st.sampled_from([0.0, 5.0, 20.0]))
+    return plan_for(clients, rps, rampup, hosts, constant, rampdown)
+
+
+# --- the seed example -------------------------------------------------------------------------
+
+def test_seed_example_reproduces_the_original_spacing():
+    plan = plan_for(181, 20, "3m", [("slave1", 7), ("slave2", 7)])
+    a, b = plan["hosts"]["slave1"], plan["hosts"]["slave2"]
+    assert sorted([a["clients"], b["clients"]]) == [90, 91]
+    counts = Counter(core["clients"] for host in (a, b) for core in host["cores"])
+    assert counts == {13: 13, 12: 1}
+    assert b["cores"][0]["first_start"] - a["cores"][0]["first_start"] == pytest.approx(0.9945, abs=1e-3)
+    assert a["cores"][1]["first_start"] - a["cores"][0]["first_start"] == pytest.approx(1.989, abs=1e-3)
+    assert a["cores"][0]["start_step"] == pytest.approx(13.92, abs=1e-2)
+    assert plan["pace"] == pytest.approx(9.05)
+    assert plan["duration"] == 360
+
+
+# --- properties -------------------------------------------------------------------------------
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_every_client_planned_once_and_cores_balanced(plan):
+    ids = [c.client_id for c in all_clients(plan)]
+    assert ids == list(range(plan["clients"]))
+    counts = [core["clients"] for host in plan["hosts"].values() for core in host["cores"]]
+    assert max(counts) - min(counts) <= 1
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_starts_evenly_spaced_and_each_core_evenly_spaced(plan):
+    clients = all_clients(plan)
+    for k, client in enumerate(clients):
+        assert client.start == pytest.approx(k * plan["gap"])
+    for host in plan["hosts"].values():
+        for core in host["cores"]:
+            starts = [c.start for c in planner.core_clients(plan, core)]
+            steps = {round(b - a, 9) for a, b in zip(starts, starts[1:])}
+            assert len(steps) <= 1
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(hosts_strategy, st.integers(min_value=1, max_value=8))
+def test_cores_interleaved_across_hosts(hosts, rounds):
+    total = sum(c for _, c in hosts)
+    plan = plan_for(total * rounds, total * rounds, 10, hosts)
+    placed = where(plan)
+    # every core gets its share, and each host's share follows its core count within one client
+    per_host = Counter(h for h, _ in placed.values())
+    for index, (_, cores) in enumerate(hosts):
+        assert per_host[index] == cores * rounds
+    if len({c for _, c in hosts}) == 1 and len(hosts) > 1:
+        # equal hosts: consecutive clients always go to different hosts, host 0 core 0, host 1 core 0, ...
+        for k in range(len(placed) - 1):
+            assert placed[k][0] != placed[k + 1][0]
+        assert placed[1] == (1, 0)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_constant_phase_arrivals_form_the_lattice(plan):
+    """With every client active, arrivals are exactly 1/rps apart (within float noise)."""
+    pace, clients = plan["pace"], all_clients(plan)
+    phases = sorted(c.phase for c in clients)
+    expected = [i * pace / plan["clients"] for i in range(plan["clients"])]
+    assert phases == pytest.approx(expected, abs=1e-9)
+    # the same seen through the request times of one full pace after everyone is paced
+    window_start = plan["rampup"] + 1.5 * pace
+    if plan["rampup"] + plan["constant"] >= window_start + pace:
+        times = sorted(t for c in clients for t in planner.request_times(c, pace)
+                       if window_start <= t < window_start + pace)
+        assert len(times) == plan["clients"]
+        gaps = [b - a for a, b in zip(times, times[1:])] or [pace]
+        assert max(gaps) == pytest.approx(1 / plan["rps"], abs=1e-6)
+        assert min(gaps) == pytest.approx(1 / plan["rps"], abs=1e-6)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_any_prefix_of_clients_is_spread_over_the_pace(plan):
+    """Three-gap property: the largest hole in any prefix of phases is at most 3x the mean."""
+    pace, clients = plan["pace"], all_clients(plan)
+    for m in sorted({2, 3, 5, len(clients) // 3, len(clients) // 2, len(clients)}):
+        if not 2 <= m <= len(clients):
+            continue
+        phases = sorted(c.phase for c in clients[:m])
+        holes = [b - a for a, b in zip(phases, phases[1:])] + [phases[0] + pace - phases[-1]]
+        assert max(holes) <= 3.0 * pace / m + 1e-9
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_stops_on_a_straight_line_last_started_first(plan):
+    clients = all_clients(plan)
+    ramp_end = plan["rampup"] + plan["constant"]
+    for client in clients:
+        assert client.stop == pytest.approx(ramp_end + (plan["clients"] - client.client_id) * plan["stop_gap"])
+        assert client.stop > client.start
+    assert max(c.stop for c in clients) == pytest.approx(plan["duration"])
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(plans(), st.floats(min_value=0, max_value=1))
+def test_active_clients_matches_the_client_windows(plan, fraction):
+    offset = fraction * plan["duration"] * 1.0000001
+    expected = sum(1 for c in all_clients(plan) if c.start <= offset + 1e-9 and offset < c.stop - 1e-9)
+    assert abs(planner.active_clients(plan, offset) - expected) <= 1
+
+
+def test_naive_pacing_bursts_but_the_plan_does_not():
+    """ramp 20 s, 200 clients, 100 rps: pacing from the start slot fires 10 at once."""
+    plan = plan_for(200, 100, 20, [("a", 2), ("b", 2)], constant=20)
+    clients, pace = all_clients(plan), plan["pace"]
+    window = (25.0, 35.0)
+    naive = Counter(round((c.start + n * pace) % 10, 6) for c in clients for n in range(20)
+                    if window[0] <= c.start + n * pace < window[1])
+    assert max(naive.values()) >= 10
+    bins = Counter(math.floor(t * 10) for c in clients for t in planner.request_times(c, pace)
+                   if window[0] <= t < window[1])
+    assert set(bins.values()) == {10}  # 100 rps in 100 ms bins: exactly 10 in every bin
+
+
+def test_ramp_rate_rises_smoothly_at_100ms():
+    plan = plan_for(600, 100, 60, [("a", 3), ("b", 3)], constant=10)
+    clients, pace = all_clients(plan), plan["pace"]
+    bins = Counter(math.floor(t * 10) for c in clients for t in planner.request_times(c, pace) if t < 60)
+    deviations = []
+    for b in range(100, 600):  # from 10 s: compare every 100 ms bin with active clients / pace
+        planned = planner.active_clients(plan, b / 10) / pace / 10
+        deviations.append(bins[b] - planned)
+    # one client starts per bin here and its first request comes on top of the paced ones, so the
+    # bins run about half a request above active/pace; no bin strays more than 2 from that line
+    mean = sum(deviations) / len(deviations)
+    assert abs(mean - 0.5) < 0.1
+    assert max(abs(d - mean) for d in deviations) <= 2.0
+
+
+def test_first_paced_slot_is_half_a_pace_or_more_after_start():
+    for start, phase in [(0.0, 0.0), (0.3, 0.2), (5.0, 0.99), (2.0, 0.5)]:
+        slot = planner.first_paced_slot(start, phase, 1.0)
+        assert start + 0.5 - 1e-9 <= slot < start + 1.5
+        assert (slot - phase) == pytest.approx(round(slot - phase))
+
+
+def test_big_plan_is_fast_and_compact():
+    settings = {"clients": 1_000_000, "rps": 100_000, "pace": 10, "rampup": 600, "constant": 600, "rampdown": 600}
+    hosts = [(f"load{i:04d}", 64) for i in range(1000)]
+    began = time.perf_counter()
+    plan = planner.make_plan(settings, hosts)
+    elapsed = time.perf_counter() - began
+    assert elapsed < 1.0
+    assert sum(h["clients"] for h in plan["hosts"].values()) == 1_000_000
+    one = planner.host_slice(plan, "load0500")
+    assert len(one["cores"]) == 64 and one["host_index"] == 500
+
+
+def test_unequal_hosts_share_by_core_count():
+    plan = plan_for(600, 100, 30, [("big", 4), ("small", 2)])
+    assert plan["hosts"]["big"]["clients"] == 400
+    assert plan["hosts"]["small"]["clients"] == 200
+    cycle = [where(plan)[k][0] for k in range(6)]
+    assert cycle.count(1) == 2 and cycle[0] == 0 and cycle[1] == 1
+
+
+# --- settings, durations, profiles ------------------------------------------------------------
+
+@pytest.mark.parametrize("text,seconds", [(90, 90), ("90", 90), ("90s", 90), ("3m", 180), ("1h30m", 5400),
+                                          ("1m30s", 90), (2.5, 2.5), ("0.5s", 0.5), ("1h", 3600)])
+def test_durations(text, seconds):
+    assert planner.parse_duration(text, "rampup") == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "3x", "", "m", True, "1d"])
+def test_bad_durations_name_the_setting(text):
+    with pytest.raises(PlanError, match="hailstorm_rampup"):
+        planner.parse_duration(text, "rampup")
+
+
+PROFILES = {
+    "default": {"target": TARGET, "rps": 10, "pace": "2s", "rampup": "1m", "constant": "5m"},
+    "high": {"rps": 100},
+    "long": {"constant": "1h", "rps": 50},
+}
+
+
+def test_profiles_stack_in_order_with_default_first():
+    settings, _ = planner.resolve_settings(PROFILES, "high+long")
+    assert (settings["rps"], settings["constant"], settings["rampup"]) == (50, 3600, 60)
+    settings, _ = planner.resolve_settings(PROFILES, "long+high")
+    assert settings["rps"] == 100 and settings["clients"] == 200
+
+
+def test_overrides_beat_profiles():
+    settings, _ = planner.resolve_settings(PROFILES, "high", {"rps": 20, "constant": "10s"})
+    assert (settings["rps"], settings["constant"], settings["clients"]) == (20, 10, 40)
+
+
+def test_rampdown_defaults_to_rampup_and_pace_to_one_second():
+    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 7, "rampup": 30}})
+    assert settings["rampdown"] == 30 and settings["pace"] == 1 and settings["clients"] == 7
+
+
+def test_clients_give_the_pace():
+    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 20, "clients": 181, "rampup": 30}})
+    assert settings["pace"] == pytest.approx(9.05)
+
+
+@pytest.mark.parametrize("profiles,selection,overrides,message", [
+    (PROFILES, "huge", None, r"unknown profile\(s\) huge; known profiles in hailstorm_profiles: default, high, long"),
+    ({"default": {"target": TARGET, "rps": 0, "rampup": 5}}, "default", None, "hailstorm_rps: must be > 0"),
+    ({"default": {"target": TARGET, "rps": -3, "rampup": 5}}, "default", None, "hailstorm_rps: must be > 0"),
+    ({"default": {"target": TARGET, "rampup": 5}}, "default", None, "hailstorm_rps: not set"),
+    ({"default": {"target": TARGET, "rps": 100, "pace": 0.05, "rampup": 5}}, "default", None,
+     r"hailstorm_pace: 0.05s is under 0.1s .* use at least 10 clients"),
+    ({"default": {"target": TARGET, "rps": 10, "clients": 30, "pace": 2, "rampup": 5}}, "default", None,
+     "hailstorm_clients=30 and hailstorm_pace=2s disagree"),
+    ({"default": {"target": TARGET, "rps": 10, "rampup": 0}}, "default", None, "hailstorm_rampup: must be > 0"),
+    ({"default": {"target": TARGET, "rps": 10, "rampup": 5, "constant": -1}}, "default", None,
+     "hailstorm_constant: must be >= 0"),
+    ({"default": {"target": TARGET, "rps": 10, "rampup": 5, "rampdown": "-5s"}}, "default", None,
+     "hailstorm_rampdown"),
+    ({"default": {"target": TARGET, "rps": 10}}, "default", None, "hailstorm_rampup: not set"),
+    ({"default": {"target": "localhost:80", "rps": 10, "rampup": 5}}, "default", None, "hailstorm_target"),
+    ({"default": {"target": TARGET, "rps": 3, "pace": 0.5, "rampup": 5}}, "default", None,
+     "not a whole number"),
+    ({"default": {"target": TARGET, "rps": 3, "rampup": 5, "ramp": 3}}, "default", None,
+     r"hailstorm_profiles.default: unknown key\(s\) ramp"),
+    ({"default": {"target": TARGET, "rps": "many", "rampup": 5}}, "default", None, "hailstorm_rps: expected a number"),
+])
+def test_refusals_name_the_setting_and_the_fix(profiles, selection, overrides, message):
+    with pytest.raises(PlanError, match=message):
+        planner.resolve_settings(profiles, selection, overrides)
+
+
+def test_pace_over_ten_seconds_warns():
+    _, warnings = planner.resolve_settings({"default": {"target": TARGET, "rps": 2, "clients": 30, "rampup": 5}})
+    assert warnings and "hailstorm_pace is 15s" in warnings[0]
+
+
+def test_fewer_clients_than_cores_is_refused_with_the_numbers():
+    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})
+    with pytest.raises(PlanError, match=r"5 clients cannot keep 14 usable cores busy .* at least 14 clients"):
+        planner.make_plan(settings, [("a", 7), ("b", 7)])
+
+
+def test_no_hosts_and_bad_core_counts_are_refused():
+    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})
+    with pytest.raises(PlanError, match="no load hosts"):
+        planner.make_plan(settings, [])
+    with pytest.raises(PlanError, match="hailstorm_cores on a"):
+        planner.make_plan(settings, [("a", 0)])
