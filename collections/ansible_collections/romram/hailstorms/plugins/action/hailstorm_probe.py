@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of romram.hailstorms.hailstorm_probe (documentation in plugins/modules/)."""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock
+
+# Runs on the host with any Python (2.7 too, so that an old one is reported, not a syntax
+# error). Prints one JSON object; reads the clock first and last.
+_PROBE = r"""
+import json, os, sys, time
+t0 = time.time()
+path = os.path.abspath(sys.argv[1])
+probe = path
+while not os.path.isdir(probe):
+    probe = os.path.dirname(probe)
+st = os.statvfs(probe)
+try:
+    cpus = len(os.sched_getaffinity(0))
+except AttributeError:
+    cpus = os.cpu_count() if hasattr(os, "cpu_count") else 1
+print(json.dumps({
+    "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+    "version_info": list(sys.version_info[:3]),
+    "executable": sys.executable,
+    "cpus": cpus,
+    "cpu_count": os.cpu_count() if hasattr(os, "cpu_count") else cpus,
+    "disk_path": probe,
+    "disk_free_bytes": st.f_bavail * st.f_frsize,
+    "time_first": repr(t0),
+    "time_last": repr(time.time()),
+}))
+"""
+
+_DATE = "date +%s.%N"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("python", "path", "samples"))
+
+    def _timed(self, cmd):
+        sent = time.time()
+        res = self._low_level_execute_command(cmd, sudoable=False)
+        received = time.time()
+        return sent, res, received
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        python = args.get("python") or _python_of(task_vars)
+        path = args.get("path") or "/"
+        try:
+            samples = int(args.get("samples", 5))
+        except (TypeError, ValueError):
+            raise AnsibleActionFail(f"hailstorm_probe: samples must be an integer, got {args.get('samples')!r}")
+        if samples < 1:
+            raise AnsibleActionFail(f"hailstorm_probe: samples must be at least 1, got {samples}")
+
+        cmd = " ".join((shlex.quote(python), "-c", shlex.quote(_PROBE), shlex.quote(path)))
+        sent, res, received = self._timed(cmd)
+        if res.get("rc") != 0:
+            result.update(failed=True, rc=res.get("rc"), python=None,
+                          msg=f"hailstorm_probe: {python} did not run on the host (rc {res.get('rc')}): "
+                              f"{to_text(res.get('stderr', '')).strip() or to_text(res.get('stdout', '')).strip()}")
+            return result
+        try:
+            found = json.loads(to_text(res.get("stdout", "")).strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AnsibleActionFail(f"hailstorm_probe: unexpected output of {python}: {res.get('stdout')!r}")
+        timings = [clock.sample(sent, float(found["time_first"]), float(found["time_last"]), received)]
+
+        # The cheapest command that reads the clock at sub-second resolution gives the
+        # narrowest intervals; python's start-up only widens (never biases) them.
+        method = "date"
+        for _ in range(samples):
+            sent, res, received = self._timed(_DATE if method == "date" else _python_time(python))
+            try:
+                first, last = clock.parse_clock_output(to_text(res.get("stdout", "")) if res.get("rc") == 0 else "")
+            except ValueError:
+                if method == "python":
+                    raise AnsibleActionFail(f"hailstorm_probe: cannot read the clock with {python}: {res!r}")
+                method = "python"
+                continue
+            timings.append(clock.sample(sent, first, last, received))
+        est = clock.estimate(timings)
+
+        # What one ordinary module task costs on this host (transfer, interpreter start, return):
+        # the unit the controller pays per host when it launches the run.
+        sent = time.time()
+        ping = self._execute_module(module_name="ansible.builtin.ping", module_args={},
+                                    task_vars=task_vars)
+        module_round_trip = time.time() - sent
+        if ping.get("failed"):
+            result.update(failed=True, msg=f"hailstorm_probe: a module did not run on the host: {ping.get('msg')}")
+            return result
+
+        result.update(
+            changed=False,
+            python={"executable": found["executable"], "version": found["version"],
+                    "version_info": found["version_info"]},
+            cpus=found["cpus"],
+            cpu_count=found["cpu_count"],
+            disk={"path": found["disk_path"], "free_bytes": found["disk_free_bytes"]},
+            clock={"offset": est.offset, "uncertainty": est.uncertainty, "round_trip": est.round_trip,
+                   "samples": est.samples, "consistent": est.consistent, "method": method},
+            module_round_trip=module_round_trip,
+        )
+        return result
+
+
+def _python_of(task_vars):
+    interpreter = task_vars.get("ansible_python_interpreter")
+    if isinstance(interpreter, str) and interpreter and not interpreter.startswith("auto"):
+        return interpreter
+    return "python3"
+
+
+def _python_time(python):
+    return f"{shlex.quote(python)} -c 'import time; print(repr(time.time()))'"

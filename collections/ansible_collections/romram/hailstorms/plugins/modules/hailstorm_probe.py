@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: hailstorm_probe
+short_description: Probe a load host before a run (Python, CPUs, free disk, clock offset)
+version_added: "0.1.0"
+description:
+  - Runs a small probe with the host's Python over the task's connection, without copying a
+    module; works on hosts whose Python is too old for Ansible modules, so that the version
+    can be reported.
+  - Measures the host's clock offset against the controller at sub-second resolution, as NTP
+    does, by reading the controller's clock just before and just after each of several
+    commands that read the host's clock. See C(plugins/module_utils/clock.py).
+  - Times one ordinary module task on the host (C(module_round_trip)).
+  - Read-only; supports check mode.
+  - This is an action plugin; the module file only documents it.
+options:
+  python:
+    description: The interpreter to probe. Default the host's C(ansible_python_interpreter), else C(python3).
+    type: str
+  path:
+    description:
+      - A directory (it need not exist yet) whose file system's free space is reported; the
+        nearest existing parent is measured.
+    type: str
+    default: /
+  samples:
+    description: Number of clock samples after the probe itself (more narrow the uncertainty).
+    type: int
+    default: 5
+author:
+  - romram.hailstorms contributors
+"""
+
+EXAMPLES = r"""
+- name: Probe the load host
+  romram.hailstorms.hailstorm_probe:
+    path: /var/lib/hailstorms
+  register: __preflight_probe
+"""
+
+RETURN = r"""
+python:
+  description: The probed interpreter.
+  returned: success
+  type: dict
+  sample: {"executable": "/usr/bin/python3", "version": "3.11.2", "version_info": [3, 11, 2]}
+cpus:
+  description: CPUs this host lets a process run on (its scheduler affinity).
+  returned: success
+  type: int
+cpu_count:
+  description: CPUs of the machine.
+  returned: success
+  type: int
+disk:
+  description: The nearest existing directory of I(path) and its file system's free bytes.
+  returned: success
+  type: dict
+  sample: {"path": "/var/lib", "free_bytes": 85899345920}
+clock:
+  description:
+    - C(offset) host clock minus controller clock (seconds); the true offset lies within
+      C(offset) +- C(uncertainty). C(round_trip) is the shortest command round trip (seconds).
+      C(consistent) is false if a clock was stepped during the measurement.
+  returned: success
+  type: dict
+  sample: {"offset": 0.0012, "uncertainty": 0.004, "round_trip": 0.011, "samples": 6,
+           "consistent": true, "method": "date"}
+module_round_trip:
+  description:
+    - Seconds one ordinary module task (C(ansible.builtin.ping)) took on this host, seen from the
+      controller (transfer, interpreter start-up, return).
+  returned: success
+  type: float
+  sample: 0.42
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"python": {"type": "str"}, "path": {"type": "str", "default": "/"},
+                       "samples": {"type": "int", "default": 5}},
+        supports_check_mode=True,
+    )
+    module.fail_json(msg="romram.hailstorms.hailstorm_probe runs as an action plugin on the controller")
+
+
+if __name__ == "__main__":
+    main()
