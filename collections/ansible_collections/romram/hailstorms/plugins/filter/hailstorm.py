@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that expose the planner to playbooks (documentation in the sidecar YAML files)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+
+
+def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except planner.PlanError as error:
+        raise AnsibleFilterError(f"romram.hailstorms.{name}: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise AnsibleFilterError(f"romram.hailstorms.{name}: unexpected input ({error!r})") from None
+
+
+def _as_dict(value: Any, name: str, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnsibleFilterError(f"romram.hailstorms.{name}: {what} must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def run_settings(profiles: Any, selection: str = "default", overrides: Any = None) -> dict[str, Any]:
+    def resolve() -> dict[str, Any]:
+        settings, warnings = planner.resolve_settings(
+            _as_dict(profiles, "run_settings", "hailstorm_profiles"), selection,
+            _as_dict(overrides, "run_settings", "the overrides"))
+        return {**settings, "profile": selection, "warnings": warnings}
+    return _planned("run_settings", resolve)
+
+
+def plan(settings: Any, hosts: Any) -> dict[str, Any]:
+    if isinstance(hosts, dict):
+        pairs = list(hosts.items())
+    elif isinstance(hosts, list):
+        pairs = [tuple(item) for item in hosts]
+    else:
+        raise AnsibleFilterError("romram.hailstorms.plan: hosts must be a mapping or a list of [hostname, cores]")
+    return _planned("plan", planner.make_plan, _as_dict(settings, "plan", "the run settings"), pairs)
+
+
+def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
+    return _planned("host_slice", planner.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds, 1)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}" if hours else f"{int(minutes)}:{secs:04.1f}"
+
+
+def plan_preview(plan_: Any, points: int = 12) -> list[str]:
+    def render() -> list[str]:
+        p = _as_dict(plan_, "plan_preview", "the plan")
+        lines = [
+            f"{p['clients']} clients, {p['rps']:g} rps, pace {p['pace']:.3f} s, gap {p['gap']:.4f} s",
+            f"ramp-up {_clock(p['rampup'])}, constant {_clock(p['constant'])}, ramp-down {_clock(p['rampdown'])}, "
+            f"total {_clock(p['duration'])}, about {p['expected_requests']:.0f} requests",
+            f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'first':>8} {'last':>8} {'step':>7}",
+        ]
+        for name, host in p["hosts"].items():
+            cores = host["cores"]
+            counts = sorted({core["clients"] for core in cores})
+            lines.append(
+                f"{name[:20]:<20} {len(cores):>5} {host['clients']:>7} {'/'.join(map(str, counts)):>8} "
+                f"{min(c['first_start'] for c in cores):>7.2f}s {max(c['last_start'] for c in cores):>7.2f}s "
+                f"{cores[0]['start_step']:>6.2f}s"
+            )
+        lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (first, last: client starts; step: per core)")
+        for row in planner.timeline(p, int(points)):
+            lines.append(f"{_clock(row['offset']):>9} {row['active']:>8} {row['rps']:>9.2f}")
+        return lines
+    return _planned("plan_preview", render)
+
+
+class FilterModule:
+    """romram.hailstorms planner filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "run_settings": run_settings,
+            "plan": plan,
+            "host_slice": host_slice,
+            "plan_preview": plan_preview,
+        }
