@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""hailstorm_feeder: the small HTTP target bundled with romram.hailstorms for demos and tests.
+
+Routes (as in the original hailstorms feeder):
+  /wait/{ms}              answer after ms milliseconds
+  /wait/{min_ms}/{max_ms} answer after a random delay between min_ms and max_ms
+  /status/{code}          answer with that HTTP status
+  /clientId               a counter: 0, 1, 2, ... (one per request)
+  /clientId/reset         set the counter back to 0
+  /{name}                 "Hello, name"
+
+    python hailstorm_feeder.py --host 127.0.0.1 --port 3456 [--arrival-log FILE]
+
+With --arrival-log every request's arrival time (time.time(), µs) and path is logged, one
+"<epoch seconds with 6 decimals> <path>" line per request, buffered and written every second
+and on shutdown (SIGTERM/SIGINT), so tests can check at the target what the load looked like.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from typing import IO
+
+from aiohttp import web
+
+
+class ArrivalLog:
+    def __init__(self, path: str) -> None:
+        self.handle: IO[str] = open(path, "a", encoding="utf-8")
+        self.lines: list[str] = []
+
+    def flush(self) -> None:
+        if self.lines:
+            lines, self.lines = self.lines, []
+            self.handle.write("".join(lines))
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self.handle.close()
+
+
+def build_app(arrival_log: str | None = None) -> web.Application:
+    app = web.Application()
+    counter = [0]
+    log = ArrivalLog(arrival_log) if arrival_log else None
+    now = time.time
+
+    if log is not None:
+        def arrived(request: web.Request) -> None:
+            log.lines.append(f"{now():.6f} {request.path}\n")
+    else:
+        def arrived(request: web.Request) -> None:
+            return None
+
+    async def wait(request: web.Request) -> web.Response:
+        arrived(request)
+        ms = _int(request, "ms")
+        await asyncio.sleep(ms / 1000.0)
+        return web.Response(text=f"waited {ms} ms")
+
+    async def wait_between(request: web.Request) -> web.Response:
+        arrived(request)
+        low, high = _int(request, "min_ms"), _int(request, "max_ms")
+        if high < low:
+            raise web.HTTPBadRequest(text=f"max_ms ({high}) < min_ms ({low})")
+        ms = random.uniform(low, high)
+        await asyncio.sleep(ms / 1000.0)
+        return web.Response(text=f"waited {ms:.0f} ms")
+
+    async def status(request: web.Request) -> web.Response:
+        arrived(request)
+        code = _int(request, "code")
+        if not 100 <= code <= 599:
+            raise web.HTTPBadRequest(text=f"status code {code} is not between 100 and 599")
+        return web.Response(status=code, text=f"status {code}")
+
+    async def client_id(request: web.Request) -> web.Response:
+        arrived(request)
+        value = counter[0]
+        counter[0] += 1
+        return web.Response(text=str(value))
+
+    async def client_id_reset(request: web.Request) -> web.Response:
+        arrived(request)
+        counter[0] = 0
+        return web.Response(text="0")
+
+    async def hello(request: web.Request) -> web.Response:
+        arrived(request)
+        return web.Response(text=f"Hello, {request.match_info['name']}")
+
+    app.router.add_route("*", "/wait/{ms}", wait)
+    app.router.add_route("*", "/wait/{min_ms}/{max_ms}", wait_between)
+    app.router.add_route("*", "/status/{code}", status)
+    app.router.add_route("*", "/clientId", client_id)
+    app.router.add_route("*", "/clientId/reset", client_id_reset)
+    app.router.add_route("*", "/{name}", hello)
+
+    if log is not None:
+        async def flusher(app: web.Application):  # cleanup context: runs until shutdown
+            async def loop() -> None:
+                while True:
+                    await asyncio.sleep(1.0)
+                    log.flush()
+
+            task = asyncio.get_running_loop().create_task(loop())
+            yield
+            task.cancel()
+            log.close()
+
+        app.cleanup_ctx.append(flusher)
+    return app
+
+
+def _int(request: web.Request, key: str) -> int:
+    text = request.match_info[key]
+    try:
+        return int(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{key}: expected a whole number, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="romram.hailstorms feeder: a small HTTP test target")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3456)
+    parser.add_argument("--arrival-log", help="log every request's arrival time and path to this file")
+    args = parser.parse_args(argv)
+    print(f"hailstorm_feeder listening on http://{args.host}:{args.port}", flush=True)
+    web.run_app(build_app(args.arrival_log), host=args.host, port=args.port, access_log=None,
+                print=None, handle_signals=True, backlog=1024)
+
+
+if __name__ == "__main__":
+    main()

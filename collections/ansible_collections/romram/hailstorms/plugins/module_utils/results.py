@@ -1,0 +1,319 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Results: the latency histogram, the core-N.jsonl record format, merge and summary.
+
+Pure Python (no Ansible, no Locust): the runtime on every load host records with it and the
+controller merges with it (through the hailstorm_results module).
+
+Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
+  {"type": "meta", ...}       once, when the process is ready (run, host, core, clock, start delay)
+  {"type": "stats", ...}      deltas, every flush:
+      "seconds":  {sec: {label: CELL}}   sec = whole seconds since the shared start (may be < 0)
+      "active":   {sec: n}               clients active at the middle of that second
+      "overruns": {client_id: n}         requests whose response outlasted the client's pace
+      "late":     {client_id: seconds}   clients started later than LATE_START after their slot
+      "started":  n                      clients started since the previous record
+  {"type": "end", ...}        once, at exit (reason, totals)
+  CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
+          "errors": {kind: n}, "hist": {bucket_µs: n}}
+Merging is summing deltas, so it is exact whatever the number and order of records and cores.
+
+Histogram: log-linear buckets of 3 significant digits over integer microseconds (exact under
+1 ms, relative width under 1 % above), keyed by the bucket's lower bound. Two histograms
+merge by adding counts per key, without loss; percentiles come from the merged buckets.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+SCHEMA = 1
+LATE_START = 0.05  # seconds after its slot at which a client start counts as late
+CELL_FIELDS = ("requests", "failures", "bytes", "time_us")
+
+
+def bucket_of(us: int) -> int:
+    """Lower bound (µs) of the bucket holding `us` microseconds: 3 significant digits."""
+    if us < 1000:
+        return us if us > 0 else 0
+    if us < 10000:
+        return us - us % 10
+    if us < 100000:
+        return us - us % 100
+    if us < 1000000:
+        return us - us % 1000
+    step = 10 ** (len(str(us)) - 3)
+    return us - us % step
+
+
+def bucket_width(lower: int) -> int:
+    """Width (µs) of the bucket whose lower bound is `lower`."""
+    return 1 if lower < 1000 else 10 ** (len(str(lower)) - 3)
+
+
+class Histogram:
+    """Latency histogram in log-linear buckets; merges exactly (counts add per bucket)."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, counts: Mapping[Any, int] | None = None) -> None:
+        self.counts: dict[int, int] = {}
+        if counts:
+            self.merge(counts)
+
+    def record_ms(self, ms: float, count: int = 1) -> None:
+        key = bucket_of(int(ms * 1000.0))
+        self.counts[key] = self.counts.get(key, 0) + count
+
+    def merge(self, other: Histogram | Mapping[Any, int]) -> Histogram:
+        counts = other.counts if isinstance(other, Histogram) else other
+        mine = self.counts
+        for key, n in counts.items():
+            k = int(key)
+            mine[k] = mine.get(k, 0) + int(n)
+        return self
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values())
+
+    def percentile(self, q: float) -> float | None:
+        """The q-th percentile in ms (bucket midpoint), or None when empty."""
+        total = self.count
+        if not total:
+            return None
+        rank = max(1, math.ceil(q / 100.0 * total))
+        seen = 0
+        for key in sorted(self.counts):
+            seen += self.counts[key]
+            if seen >= rank:
+                return (key + bucket_width(key) / 2.0) / 1000.0
+        last = max(self.counts)  # pragma: no cover - rank <= total always stops above
+        return (last + bucket_width(last) / 2.0) / 1000.0
+
+    def to_json(self) -> dict[str, int]:
+        return {str(k): n for k, n in sorted(self.counts.items()) if n}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Histogram) and self.to_json() == other.to_json()
+
+
+# --- cells (per second and label) -------------------------------------------------------------
+
+def empty_cell() -> dict[str, Any]:
+    return {"requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {}}
+
+
+def merge_cell(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the cell `src` into `dst` (exact)."""
+    for field in CELL_FIELDS:
+        dst[field] += int(src.get(field, 0))
+    errors = dst["errors"]
+    for kind, n in (src.get("errors") or {}).items():
+        errors[kind] = errors.get(kind, 0) + int(n)
+    hist = dst["hist"]
+    for key, n in (src.get("hist") or {}).items():
+        k = int(key)
+        hist[k] = hist.get(k, 0) + int(n)
+    return dst
+
+
+# --- records --------------------------------------------------------------------------------
+
+def meta_record(**fields: Any) -> dict[str, Any]:
+    return {"type": "meta", "schema": SCHEMA, **fields}
+
+
+def stats_record(
+    seconds: Mapping[int, Mapping[str, Mapping[str, Any]]],
+    active: Mapping[int, int] | None = None,
+    overruns: Mapping[int, int] | None = None,
+    late: Mapping[int, float] | None = None,
+    started: int = 0,
+    time: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "stats",
+        "time": time,
+        "seconds": {str(s): {label: _cell_json(c) for label, c in labels.items()} for s, labels in seconds.items()},
+        "active": {str(s): n for s, n in (active or {}).items()},
+        "overruns": {str(c): n for c, n in (overruns or {}).items()},
+        "late": {str(c): round(d, 6) for c, d in (late or {}).items()},
+        "started": started,
+    }
+
+
+def _cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
+    out = {field: int(cell.get(field, 0)) for field in CELL_FIELDS}
+    out["errors"] = dict(cell.get("errors") or {})
+    out["hist"] = {str(k): n for k, n in sorted((cell.get("hist") or {}).items(), key=lambda kv: int(kv[0]))}
+    return out
+
+
+def end_record(reason: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "end", "reason": reason, **fields}
+
+
+def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
+    """Records of one core-N.jsonl and the number of unreadable lines (a killed writer may
+    leave a cut last line)."""
+    records: list[dict[str, Any]] = []
+    bad = 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(record, dict) and "type" in record:
+                records.append(record)
+            else:
+                bad += 1
+    return records, bad
+
+
+# --- merge ----------------------------------------------------------------------------------
+
+def empty_merged() -> dict[str, Any]:
+    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "cores": []}
+
+
+def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[str, Any]:
+    """Merge many cores' records (paths of core-N.jsonl files, or lists of records): exact sums.
+
+    Returns {"seconds": {sec: {label: cell}}, "active": {sec: n}, "overruns": {client: n},
+    "late": {client: s}, "started": n, "cores": [per-core meta/end/totals]} with int keys.
+    """
+    merged = empty_merged()
+    for source in sources:
+        if isinstance(source, (str, Path)):
+            records, bad = read_records(source)
+            name = str(source)
+        else:
+            records, bad, name = list(source), 0, None
+        merge_core(merged, records, source=name, bad_lines=bad)
+    return merged
+
+
+def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
+               source: str | None = None, bad_lines: int = 0) -> None:
+    """Add one core's records into `merged`."""
+    core: dict[str, Any] = {"source": source, "meta": None, "end": None, "requests": 0, "failures": 0,
+                            "started": 0, "late": 0, "max_late": 0.0, "overruns": 0, "bad_lines": bad_lines}
+    seconds, active = merged["seconds"], merged["active"]
+    overruns, late = merged["overruns"], merged["late"]
+    for record in records:
+        kind = record.get("type")
+        if kind == "meta":
+            core["meta"] = dict(record)
+        elif kind == "end":
+            core["end"] = dict(record)
+        elif kind == "stats":
+            for sec, labels in (record.get("seconds") or {}).items():
+                per_label = seconds.setdefault(int(sec), {})
+                for label, cell in labels.items():
+                    merge_cell(per_label.setdefault(label, empty_cell()), cell)
+                    core["requests"] += int(cell.get("requests", 0))
+                    core["failures"] += int(cell.get("failures", 0))
+            for sec, n in (record.get("active") or {}).items():
+                active[int(sec)] = active.get(int(sec), 0) + int(n)
+            for client, n in (record.get("overruns") or {}).items():
+                overruns[int(client)] = overruns.get(int(client), 0) + int(n)
+                core["overruns"] += int(n)
+            for client, delay in (record.get("late") or {}).items():
+                late[int(client)] = float(delay)
+                core["late"] += 1
+                core["max_late"] = max(core["max_late"], float(delay))
+            started = int(record.get("started", 0))
+            merged["started"] += started
+            core["started"] += started
+    merged["cores"].append(core)
+
+
+# --- summary --------------------------------------------------------------------------------
+
+def _latency(hist: Histogram, time_us: int) -> dict[str, Any]:
+    n = hist.count
+    return {
+        "count": n,
+        "mean_ms": round(time_us / n / 1000.0, 3) if n else None,
+        "p50_ms": hist.percentile(50),
+        "p95_ms": hist.percentile(95),
+        "p99_ms": hist.percentile(99),
+        "max_ms": hist.percentile(100),
+    }
+
+
+def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures a user wants after a run, from a merged result and the run's plan."""
+    seconds: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
+    labels: dict[str, dict[str, Any]] = {}
+    per_second: dict[int, list[int]] = {}
+    for sec, per_label in seconds.items():
+        row = per_second.setdefault(int(sec), [0, 0])
+        for label, cell in per_label.items():
+            merge_cell(labels.setdefault(label, empty_cell()), cell)
+            row[0] += int(cell["requests"])
+            row[1] += int(cell["failures"])
+    overall = empty_cell()
+    for cell in labels.values():
+        merge_cell(overall, cell)
+
+    rps = float(plan.get("rps", 0) or 0)
+    rampup = float(plan.get("rampup", 0) or 0)
+    constant = float(plan.get("constant", 0) or 0)
+    first, last = math.ceil(rampup), math.floor(rampup + constant)  # whole seconds inside
+    constant_phase: dict[str, Any] | None = None
+    if last > first:
+        count = sum(per_second.get(s, [0, 0])[0] for s in range(first, last))
+        achieved = count / (last - first)
+        constant_phase = {"from": first, "to": last, "requests": count, "rps": round(achieved, 3),
+                          "target_rps": rps, "ratio": round(achieved / rps, 4) if rps else None}
+
+    active: Mapping[int, int] = merged.get("active", {})
+    keys = set(per_second) | set(active)
+    series = [{"second": s, "requests": per_second.get(s, [0, 0])[0],
+               "failures": per_second.get(s, [0, 0])[1], "active": int(active.get(s, 0))}
+              for s in (range(min(keys), max(keys) + 1) if keys else [])]
+
+    overruns: Mapping[int, int] = merged.get("overruns", {})
+    cores = []
+    for core in merged.get("cores", []):
+        meta, end = core.get("meta") or {}, core.get("end") or {}
+        cores.append({
+            "host": meta.get("host"), "core": meta.get("core"),
+            "clients": meta.get("clients"), "started": core["started"],
+            "start_delay": meta.get("start_delay"), "late_clients": core["late"],
+            "max_late": round(core["max_late"], 6), "requests": core["requests"],
+            "failures": core["failures"], "overruns": core["overruns"],
+            "end": end.get("reason", "missing (process killed?)"), "bad_lines": core["bad_lines"],
+        })
+    late: Mapping[int, float] = merged.get("late", {})
+    total = int(overall["requests"])
+    return {
+        "requests": total,
+        "failures": int(overall["failures"]),
+        "failure_rate": round(overall["failures"] / total, 6) if total else 0.0,
+        "bytes": int(overall["bytes"]),
+        "expected_requests": plan.get("expected_requests"),
+        "target_rps": rps,
+        "constant_phase": constant_phase,
+        "failures_by_kind": dict(sorted(overall["errors"].items(), key=lambda kv: -kv[1])),
+        "latency": {"overall": _latency(Histogram(overall["hist"]), overall["time_us"]),
+                    "labels": {label: {"requests": c["requests"], "failures": c["failures"],
+                                       **_latency(Histogram(c["hist"]), c["time_us"])}
+                               for label, c in sorted(labels.items())}},
+        "pacing": {"overruns": sum(overruns.values()), "clients_affected": len(overruns)},
+        "starts": {"clients_planned": plan.get("clients"), "clients_started": merged.get("started", 0),
+                   "late_clients": len(late), "late_threshold": LATE_START,
+                   "max_late": round(max(late.values()), 6) if late else 0.0},
+        "cores": cores,
+        "series": series,
+    }

@@ -1,0 +1,10 @@
+"""hailstorm_runtime: what runs on a load host, one Locust process per planned core.
+
+    python -m hailstorm_runtime run --data data.json --core N
+    python -m hailstorm_runtime check --locustfile path/to/locustfile.py
+
+planner.py and results.py are symlinks to the collection's plugins/module_utils (one
+implementation for the controller and the load hosts).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,165 @@
+"""Recording: Locust's request event into per-second, per-label deltas (results.py format),
+flushed to core-N.jsonl; the status file; the optional JTL. No gevent or Locust imports here:
+the runtime wires `on_request` to Locust's request event and calls `flush` / `write_status`."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from typing import Any, Callable
+
+from .results import LATE_START, end_record, meta_record, stats_record
+
+_OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
+
+JTL_HEADER = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName",
+              "dataType", "success", "failureMessage", "bytes", "sentBytes", "grpThreads",
+              "allThreads", "Latency", "IdleTime", "Connect")
+
+
+def failure_kind(exception: BaseException, response: Any) -> str:
+    """A short, low-cardinality name for a failure (no URLs or ids in it)."""
+    name = type(exception).__name__
+    if name == "CatchResponseError":
+        return f"failure: {str(exception)[:80]}"
+    code = getattr(response, "status_code", None)
+    if code:
+        return f"HTTP {code}"
+    return name
+
+
+class Recorder:
+    """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors]
+    keyed by (second, label) in the hot path; converted to results.py cells at flush."""
+
+    def __init__(self, work_dir: str, core: int, t0: float, jtl: bool = False,
+                 now: Callable[[], float] = time.time) -> None:
+        self.t0 = t0
+        self.core = core
+        self.now = now
+        self.base = os.path.join(work_dir, f"core-{core}")
+        self.cells: dict[tuple[int, str], list[Any]] = {}
+        self.active: dict[int, int] = {}
+        self.overruns: dict[int, int] = {}
+        self.late: dict[int, float] = {}
+        self.started = 0
+        self.requests = 0
+        self.failures = 0
+        self._jsonl = open(self.base + ".jsonl", "a", encoding="utf-8")
+        self.jtl_rows: list[tuple[Any, ...]] | None = None
+        self._jtl = None
+        if jtl:
+            self.jtl_rows = []
+            new = not os.path.exists(self.base + ".jtl")
+            self._jtl = open(self.base + ".jtl", "a", encoding="utf-8", newline="")
+            self._jtl_writer = csv.writer(self._jtl)
+            if new:
+                self._jtl_writer.writerow(JTL_HEADER)
+
+    # --- hot path ------------------------------------------------------------------------
+    def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
+                   exception: BaseException | None = None, start_time: float | None = None,
+                   response: Any = None, **_kwargs: Any) -> None:
+        if start_time is None:
+            start_time = self.now() - response_time / 1000.0
+        key = (int(start_time - self.t0 + _OFFSET) - _OFFSET, name)
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cells[key] = [0, 0, 0, 0, {}, None]
+        us = int(response_time * 1000.0)
+        cell[0] += 1
+        cell[2] += response_length or 0
+        cell[3] += us
+        # results.bucket_of, inlined for speed (3 significant digits of µs)
+        if us < 1000:
+            b = us if us > 0 else 0
+        elif us < 10000:
+            b = us - us % 10
+        elif us < 100000:
+            b = us - us % 100
+        elif us < 1000000:
+            b = us - us % 1000
+        else:
+            step = 10 ** (len(str(us)) - 3)
+            b = us - us % step
+        hist = cell[4]
+        hist[b] = hist.get(b, 0) + 1
+        if exception is not None:
+            cell[1] += 1
+            errors = cell[5]
+            if errors is None:
+                errors = cell[5] = {}
+            kind = failure_kind(exception, response)
+            errors[kind] = errors.get(kind, 0) + 1
+
+    def jtl_row(self, thread: str, threads: int, request_type: str, name: str, response_time: float,
+                response_length: int, exception: BaseException | None = None,
+                start_time: float | None = None, response: Any = None, **_kwargs: Any) -> None:
+        if self.jtl_rows is None:
+            return
+        if start_time is None:
+            start_time = self.now() - response_time / 1000.0
+        code = getattr(response, "status_code", None) or (type(exception).__name__ if exception else "")
+        self.jtl_rows.append((
+            int(start_time * 1000), int(response_time), name, code, getattr(response, "reason", "") or "",
+            thread, "text", "false" if exception is not None else "true",
+            str(exception) if exception is not None else "", response_length or 0, 0, threads, threads,
+            int(response_time), 0, 0,
+        ))
+
+    # --- cold path -----------------------------------------------------------------------
+    def client_started(self, client_id: int, lateness: float) -> None:
+        self.started += 1
+        if lateness > LATE_START:
+            self.late[client_id] = lateness
+
+    def client_overrun(self, client_id: int) -> None:
+        self.overruns[client_id] = self.overruns.get(client_id, 0) + 1
+
+    def sample_active(self, second: int, active: int) -> None:
+        self.active[second] = active
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._jsonl.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._jsonl.flush()
+
+    def meta(self, **fields: Any) -> None:
+        self.write(meta_record(**fields))
+
+    def flush(self) -> None:
+        """Write the deltas since the last flush as one stats record (and pending JTL rows)."""
+        cells, self.cells = self.cells, {}
+        seconds: dict[int, dict[str, dict[str, Any]]] = {}
+        for (sec, label), (n, failures, nbytes, us, hist, errors) in cells.items():
+            seconds.setdefault(sec, {})[label] = {"requests": n, "failures": failures, "bytes": nbytes,
+                                                  "time_us": us, "errors": errors or {}, "hist": hist}
+            self.requests += n
+            self.failures += failures
+        record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now())
+        self.active, self.overruns, self.late, self.started = {}, {}, {}, 0
+        self.write(record)
+        if self._jtl is not None and self.jtl_rows:
+            rows, self.jtl_rows = self.jtl_rows, []
+            self._jtl_writer.writerows(rows)
+            self._jtl.flush()
+
+    def pending_requests(self) -> int:
+        return sum(cell[0] for cell in self.cells.values())
+
+    def end(self, reason: str, **fields: Any) -> None:
+        self.flush()
+        self.write(end_record(reason, requests=self.requests, failures=self.failures, time=self.now(), **fields))
+
+    def close(self) -> None:
+        self._jsonl.close()
+        if self._jtl is not None:
+            self._jtl.close()
+
+    def write_status(self, state: str, active: int, requests: int, rps: float) -> None:
+        status = {"core": self.core, "state": state, "elapsed": round(self.now() - self.t0, 3),
+                  "active": active, "requests": requests, "rps": round(rps, 2)}
+        tmp = self.base + ".status.json.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(status, handle)
+        os.replace(tmp, self.base + ".status.json")

@@ -1,0 +1,297 @@
+"""One core's run: Locust as a library (Environment + local runner, the user's own locustfile),
+users started on their planned slots, paced on their lattice, stopped on their stop slot,
+recorded, and a hard deadline. Importing this module imports Locust (and so gevent's
+monkey-patching), so the CLI imports it only for `run` and `check`."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import gevent.event
+import locust
+from gevent import monkey
+from locust import TaskSet, User
+from locust.argument_parser import parse_locustfile_paths
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import STATE_RUNNING, STATE_STOPPED
+from locust.util.load_locustfile import load_locustfile
+
+from . import planner
+from .recorder import Recorder
+from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
+
+logger = logging.getLogger("hailstorm_runtime")
+HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
+FLUSH_EVERY = 2  # seconds
+
+
+class WallClock:
+    """Absolute wall-clock sleeps on gevent: sleep until a time, not for a duration, and check
+    again after waking (the event loop's cached time can wake a timer slightly early)."""
+
+    @staticmethod
+    def time() -> float:
+        return time.time()
+
+    @staticmethod
+    def sleep_until(when: float) -> None:
+        while True:
+            remaining = when - time.time()
+            if remaining <= 0:
+                return
+            gevent.sleep(remaining)
+
+
+@dataclass(frozen=True)
+class Hailstorm:
+    """What every user can read as `self.hailstorm`."""
+
+    client_id: int
+    host_index: int
+    core_index: int
+    start: float
+    stop: float
+
+
+def load_user_classes(path: str) -> dict[str, type[User]]:
+    """The locustfile's user classes, loaded by Locust's own loader; on a bad locustfile print
+    Locust's own error text and exit non-zero."""
+    path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
+    try:
+        user_classes, _shapes = load_locustfile(path)
+    except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
+        traceback.print_exc()
+        sys.exit(1)
+    if not user_classes:
+        sys.stderr.write("No User class found!\n")
+        sys.exit(1)
+    return user_classes
+
+
+def check(path: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    classes = load_user_classes(path)
+    return {"user_classes": sorted(classes), "import_seconds": round(time.perf_counter() - started, 3),
+            "locust": locust.__version__}
+
+
+def _pacing_takes_over(user_classes: dict[str, type[User]]) -> list[str]:
+    """TaskSets that define their own wait_time would bypass the pacer: let them defer to the
+    user's (paced) wait_time. Returns the names changed, for the log."""
+    changed: list[str] = []
+    seen: set[type] = set()
+
+    def walk(tasks: Any) -> None:
+        for task in tasks or []:
+            if isinstance(task, type) and issubclass(task, TaskSet) and task not in seen:
+                seen.add(task)
+                if task.wait_time is not TaskSet.wait_time:
+                    task.wait_time = TaskSet.wait_time  # type: ignore[method-assign]
+                    changed.append(task.__name__)
+                walk(task.tasks)
+
+    for cls in user_classes.values():
+        walk(cls.tasks)
+    return changed
+
+
+class CoreRun:
+    def __init__(self, data: dict[str, Any], core_index: int) -> None:
+        self.data = data
+        cores = data["cores"]
+        matches = [c for c in cores if int(c.get("index", -1)) == core_index]
+        if not matches:
+            raise SystemExit(f"--core {core_index}: data.json has cores {[c.get('index') for c in cores]}")
+        self.core = matches[0]
+        self.core_index = core_index
+        self.plan = data["plan"]
+        self.t0 = float(data["start_time"])
+        self.pace = float(self.plan["pace"])
+        self.duration = float(self.plan["duration"])
+        self.deadline = self.t0 + self.duration + float(data.get("deadline_grace", 10))
+        self.host_index = int(data.get("host_index", 0))
+        self.work_dir = str(data.get("work_dir") or os.getcwd())
+        self.clients = planner.core_clients(self.plan, self.core)
+        self.active = 0
+        self.greenlet_client: dict[Any, int] = {}
+        self.done = gevent.event.Event()
+        self.reason = "done"
+        self.starts_finished = False
+
+    # --- setup ----------------------------------------------------------------------------
+    def setup(self) -> None:
+        os.makedirs(self.work_dir, exist_ok=True)
+        base = os.path.join(self.work_dir, f"core-{self.core_index}")
+        with open(base + ".pid", "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        self.user_classes = load_user_classes(str(self.data["locustfile"]))
+        changed = _pacing_takes_over(self.user_classes)
+        if changed:
+            logger.info("pacing replaces the wait_time of TaskSet(s) %s", ", ".join(changed))
+        target = self.data.get("target")
+        if target:  # like Locust's --host: the run's target overrides the classes' host
+            for cls in self.user_classes.values():
+                cls.host = target
+        self.picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
+                                  for name, cls in self.user_classes.items())
+        self.env = Environment(user_classes=list(self.user_classes.values()), host=self.data.get("target"),
+                               events=locust.events)
+        self.runner = self.env.create_local_runner()
+        self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
+        self.env.events.request.add_listener(self.recorder.on_request)
+        if self.recorder.jtl_rows is not None:
+            self.env.events.request.add_listener(self._jtl_listener)
+        self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
+
+    def _jtl_listener(self, **kwargs: Any) -> None:
+        client = self.greenlet_client.get(gevent.getcurrent(), -1)
+        self.recorder.jtl_row(f"{self.data.get('host', 'host')} {self.core_index}-{client}", self.active, **kwargs)
+
+    # --- users ----------------------------------------------------------------------------
+    def spawn(self, client: planner.Client, lateness: float) -> None:
+        cls = self.user_classes[self.picker.pick(client.client_id)]
+        user = cls(self.env)
+        user.hailstorm = Hailstorm(client.client_id, self.host_index, self.core_index,  # type: ignore[attr-defined]
+                                   self.t0 + client.start, self.t0 + client.stop)
+        pacer = Pacer(self.t0, client, self.pace)
+        pacer.begin(time.time())
+        user.wait_time = PacedWait(pacer, WallClock, StopUser, self.recorder.client_overrun)  # type: ignore[method-assign]
+        self.recorder.client_started(client.client_id, lateness)
+        greenlet = user.start(self.runner.user_greenlets)
+        self.active += 1
+        self.greenlet_client[greenlet] = client.client_id
+        greenlet.link(self._user_ended)
+
+    def _user_ended(self, greenlet: Any) -> None:
+        self.active -= 1
+        self.greenlet_client.pop(greenlet, None)
+        if self.starts_finished and self.active <= 0:
+            self.done.set()
+
+    def _starts(self) -> None:
+        try:
+            run_starts(self.clients, self.t0, WallClock, self.spawn, self.deadline)
+        except Exception:
+            logger.exception("starting clients failed")
+            self.reason = "error"
+            self.done.set()
+        finally:
+            self.starts_finished = True
+            if self.active <= 0:
+                self.done.set()
+
+    # --- background -----------------------------------------------------------------------
+    def _ticker(self) -> None:
+        last_requests, last_time, ticks = 0, time.time(), 0
+        while not self.done.is_set():
+            WallClock.sleep_until(next_tick(self.t0, time.time()))
+            now = time.time()
+            second = math.floor(now - self.t0)
+            running = now >= self.t0
+            if running:
+                self.recorder.sample_active(second, self.active)
+            ticks += 1
+            if ticks % FLUSH_EVERY == 0:
+                self.recorder.flush()
+            requests = self.recorder.requests + self.recorder.pending_requests()
+            rps = (requests - last_requests) / max(1e-6, now - last_time)
+            last_requests, last_time = requests, now
+            self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
+
+    def _deadline(self) -> None:
+        WallClock.sleep_until(self.deadline)
+        if not self.done.is_set():
+            self.reason = "deadline"
+            logger.warning("deadline reached with %d client(s) still active: stopping them", self.active)
+            self.done.set()
+
+    def _signal(self, signum: int) -> None:
+        self.reason = f"signal {signal.Signals(signum).name}"
+        self.done.set()
+
+    def _hard_exit_thread(self) -> None:
+        """A real OS thread (not a greenlet): ends the process even if user code blocks the loop."""
+        start_thread = monkey.get_original("_thread", "start_new_thread")
+        real_sleep = monkey.get_original("time", "sleep")
+        limit = self.deadline + HARD_EXIT_AFTER
+
+        def guard() -> None:
+            while time.time() < limit:
+                real_sleep(max(0.05, min(1.0, limit - time.time())))
+            os.write(2, b"hailstorm_runtime: hard deadline passed, exiting\n")
+            os._exit(3)
+
+        start_thread(guard, ())
+
+    def _write_failed_status(self) -> None:
+        try:
+            os.makedirs(self.work_dir, exist_ok=True)
+            base = os.path.join(self.work_dir, f"core-{self.core_index}")
+            with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
+                json.dump({"core": self.core_index, "state": "failed", "elapsed": round(time.time() - self.t0, 3),
+                           "active": 0, "requests": 0, "rps": 0.0}, handle)
+            os.replace(base + ".status.json.tmp", base + ".status.json")
+            os.remove(base + ".pid")
+        except OSError:
+            pass
+
+    # --- main -----------------------------------------------------------------------------
+    def run(self) -> int:
+        ready = time.time()
+        try:
+            self.setup()
+        except BaseException:
+            self._write_failed_status()
+            raise
+        self.recorder.meta(
+            run_id=self.data.get("run_id"), host=self.data.get("host"), host_index=self.host_index,
+            core=self.core_index, pid=os.getpid(), hostname=socket.gethostname(),
+            start_time=self.t0, process_start=ready, ready=time.time(),
+            start_delay=round(max(0.0, time.time() - self.t0), 6), clients=len(self.clients),
+            first_client=self.core.get("first_client"), user_classes=sorted(self.user_classes),
+            locust=locust.__version__, deadline=self.deadline)
+        self.recorder.write_status("waiting", 0, 0, 0.0)
+        self._hard_exit_thread()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self._signal, signum)
+        self.env.events.test_start.fire(environment=self.env)
+        self.runner.update_state(STATE_RUNNING)
+        workers = [gevent.spawn(self._starts), gevent.spawn(self._ticker), gevent.spawn(self._deadline)]
+        self.done.wait()
+        if self.active > 0:
+            self.runner.user_greenlets.kill(block=True, timeout=2.0)  # on_stop runs (GreenletExit)
+        gevent.killall(workers, block=False)
+        try:
+            self.env.events.test_stopping.fire(environment=self.env)
+            self.env.events.test_stop.fire(environment=self.env)
+        except Exception:  # noqa: BLE001 - the user's hooks
+            logger.exception("test_stop hook failed")
+        self.runner.update_state(STATE_STOPPED)
+        state = "failed" if self.reason == "error" else "done"
+        self.recorder.end(self.reason, clients=len(self.clients))
+        self.recorder.write_status(state, 0, self.recorder.requests, 0.0)
+        self.recorder.close()
+        self.env.events.quitting.fire(environment=self.env, reverse=True)
+        try:
+            os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
+        except OSError:
+            pass
+        return 1 if self.reason == "error" else 0
+
+
+def run(data_path: str, core_index: int) -> int:
+    with open(data_path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return CoreRun(data, core_index).run()

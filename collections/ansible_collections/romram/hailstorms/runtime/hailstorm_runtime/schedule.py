@@ -1,0 +1,149 @@
+"""Timing logic of the runtime, free of Locust and gevent so that it runs against a fake clock.
+
+All times here are absolute wall-clock seconds (time.time()); the plan's offsets are turned
+into absolute times once, with the shared start time T0.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Protocol, Sequence
+
+from .planner import Client, first_paced_slot
+
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+class Clock(Protocol):
+    def time(self) -> float: ...
+
+    def sleep_until(self, when: float) -> None: ...
+
+
+class Pacer:
+    """One client's request lattice: slots T0 + phase + n * pace, between its start and stop.
+
+    The first request is sent at the start slot (or at once, when the client starts late);
+    `next_slot(now)` is asked after every task and gives the time of the next request, or None
+    when the next slot is at or after the client's stop. A task that finished after the slot it
+    should have been followed by skips to the next slot on the lattice and counts one overrun.
+    """
+
+    __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_n", "overruns")
+
+    def __init__(self, t0: float, client: Client, pace: float) -> None:
+        self.t0 = t0
+        self.client = client
+        self.pace = pace
+        self.start = t0 + client.start
+        self.stop = t0 + client.stop
+        self.started_at = self.start
+        self._n: int | None = None  # lattice index of the last slot handed out
+        self.overruns = 0
+
+    def begin(self, now: float) -> None:
+        """The client really starts (sends its first request) at `now`."""
+        self.started_at = max(now, self.start)
+
+    def slot(self, n: int) -> float:
+        return self.t0 + self.client.phase + n * self.pace
+
+    def next_slot(self, now: float) -> float | None:
+        if self._n is None:
+            first = first_paced_slot(self.started_at - self.t0, self.client.phase, self.pace)
+            n = round((first - self.client.phase) / self.pace)
+        else:
+            n = self._n + 1
+        slot = self.slot(n)
+        if now > slot:
+            n += math.ceil((now - slot) / self.pace)
+            slot = self.slot(n)
+            if slot < now:  # float rounding at an exact multiple
+                n += 1
+                slot = self.slot(n)
+            self.overruns += 1
+        self._n = n
+        return slot if slot < self.stop else None
+
+
+class PacedWait:
+    """The `wait_time` given to every user: sleeps until the next slot itself (absolute time,
+    so sleeps do not drift) and returns 0; at the client's stop it sleeps until the stop time
+    and raises `stop_exception` (Locust's StopUser), so the user's on_stop runs."""
+
+    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun")
+
+    def __init__(self, pacer: Pacer, clock: Clock, stop_exception: type[BaseException],
+                 on_overrun: Callable[[int], None] | None = None) -> None:
+        self.pacer = pacer
+        self.clock = clock
+        self.stop_exception = stop_exception
+        self.on_overrun = on_overrun
+
+    def __call__(self) -> float:
+        pacer = self.pacer
+        before = pacer.overruns
+        slot = pacer.next_slot(self.clock.time())
+        if pacer.overruns != before and self.on_overrun is not None:
+            self.on_overrun(pacer.client.client_id)
+        if slot is None:
+            self.clock.sleep_until(pacer.stop)
+            raise self.stop_exception()
+        self.clock.sleep_until(slot)
+        return 0.0
+
+
+def run_starts(
+    clients: Sequence[Client],
+    t0: float,
+    clock: Clock,
+    spawn: Callable[[Client, float], None],
+    deadline: float = math.inf,
+) -> None:
+    """Start every client at T0 + its start; overdue clients start at once (spawn gets the
+    lateness). A client whose stop has passed is not started; nothing starts after `deadline`."""
+    for client in sorted(clients, key=lambda c: c.start):
+        when = t0 + client.start
+        if client.stop <= client.start:
+            continue
+        clock.sleep_until(when)
+        now = clock.time()
+        if now >= deadline or now >= t0 + client.stop:
+            continue
+        spawn(client, now - when)
+
+
+class ClassPicker:
+    """Assigns a user class to a global client id, deterministically and in proportion to the
+    classes' weights: frac(id x golden ratio) falls into the class's share of [0, 1), so any
+    run of consecutive client ids is spread over the classes by weight. Classes with a
+    `fixed_count` take the first client ids, in order, as Locust spawns them first."""
+
+    def __init__(self, classes: Iterable[tuple[str, float, int]]) -> None:
+        items = list(classes)
+        if not items:
+            raise ValueError("no user classes")
+        self.fixed: list[str] = [name for name, _, fixed in items for _ in range(max(0, int(fixed)))]
+        weighted = [(name, float(weight)) for name, weight, fixed in items if not fixed and weight > 0]
+        if not weighted:
+            weighted = [(name, 1.0) for name, _, _ in items]
+        total = sum(weight for _, weight in weighted)
+        self.bounds: list[tuple[float, str]] = []
+        edge = 0.0
+        for name, weight in weighted:
+            edge += weight / total
+            self.bounds.append((edge, name))
+
+    def pick(self, client_id: int) -> str:
+        if client_id < len(self.fixed):
+            return self.fixed[client_id]
+        x = (client_id * GOLDEN) % 1.0
+        for edge, name in self.bounds:
+            if x < edge:
+                return name
+        return self.bounds[-1][1]
+
+
+def next_tick(t0: float, now: float, offset: float = 0.5) -> float:
+    """The next time T0 + n + offset strictly after `now` (the per-second sampling points)."""
+    n = math.floor(now - t0 - offset) + 1
+    return t0 + n + offset
