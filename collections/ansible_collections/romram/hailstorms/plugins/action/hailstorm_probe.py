@@ -25,14 +25,16 @@ while not os.path.isdir(probe):
     probe = os.path.dirname(probe)
 st = os.statvfs(probe)
 try:
-    cpus = len(os.sched_getaffinity(0))
+    cpu_list = sorted(os.sched_getaffinity(0))
 except AttributeError:
-    cpus = os.cpu_count() if hasattr(os, "cpu_count") else 1
+    cpu_list = list(range(os.cpu_count() if hasattr(os, "cpu_count") else 1))
+cpus = len(cpu_list)
 print(json.dumps({
     "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
     "version_info": list(sys.version_info[:3]),
     "executable": sys.executable,
     "cpus": cpus,
+    "cpu_list": cpu_list,
     "cpu_count": os.cpu_count() if hasattr(os, "cpu_count") else cpus,
     "disk_path": probe,
     "disk_free_bytes": st.f_bavail * st.f_frsize,
@@ -111,6 +113,7 @@ class ActionModule(ActionBase):
             python={"executable": found["executable"], "version": found["version"],
                     "version_info": found["version_info"]},
             cpus=found["cpus"],
+            cpu_list=found["cpu_list"],
             cpu_count=found["cpu_count"],
             disk={"path": found["disk_path"], "free_bytes": found["disk_free_bytes"]},
             clock={"offset": est.offset, "uncertainty": est.uncertainty, "round_trip": est.round_trip,

@@ -54,6 +54,12 @@ cpus:
   description: CPUs this host lets a process run on (its scheduler affinity).
   returned: success
   type: int
+cpu_list:
+  description: The ids of those CPUs, ascending.
+  returned: success
+  type: list
+  elements: int
+  sample: [0, 1, 2, 3]
 cpu_count:
   description: CPUs of the machine.
   returned: success
