@@ -1,0 +1,69 @@
+"""The runtime's recorder: hot-path cells become results.py records that merge exactly."""
+from __future__ import annotations
+
+import csv
+import json
+
+from hailstorm_runtime.recorder import Recorder, failure_kind
+from hailstorm_runtime.results import Histogram, merge, summarize
+
+T0 = 1_795_000_000.0
+
+
+class CatchResponseError(Exception):
+    pass
+
+
+class Response:
+    status_code = 503
+    reason = "Service Unavailable"
+
+
+def test_requests_flush_to_stats_records_and_merge(tmp_path):
+    now = [T0 + 0.5]
+    rec = Recorder(str(tmp_path), 3, T0, jtl=True, now=lambda: now[0])
+    rec.meta(host="h", core=3, clients=2)
+    rec.client_started(11, 0.0)
+    rec.client_started(13, 0.2)
+    rec.on_request("GET", "/a", 12.3456, 10, start_time=T0 + 0.1)
+    rec.on_request("GET", "/a", 1234.5, 10, start_time=T0 - 0.2)  # before the start: second -1
+    rec.on_request("GET", "/b", 5.0, 0, exception=RuntimeError("x"), start_time=T0 + 1.9, response=Response())
+    rec.jtl_row("h 3-11", 2, "GET", "/a", 12.3, 10, start_time=T0 + 0.1)
+    rec.sample_active(0, 2)
+    rec.flush()
+    rec.on_request("GET", "/a", 20.0, 10, exception=CatchResponseError("bad body"), start_time=T0 + 0.9)
+    rec.client_overrun(11)
+    rec.end("done")
+    rec.close()
+
+    lines = [json.loads(line) for line in open(tmp_path / "core-3.jsonl", encoding="utf-8")]
+    assert [line["type"] for line in lines] == ["meta", "stats", "stats", "end"]
+    assert lines[-1]["requests"] == 4 and lines[-1]["failures"] == 2
+    merged = merge([tmp_path / "core-3.jsonl"])
+    assert merged["seconds"][0]["/a"]["requests"] == 2
+    assert merged["seconds"][0]["/a"]["errors"] == {"failure: bad body": 1}
+    assert merged["seconds"][-1]["/a"]["requests"] == 1
+    assert merged["seconds"][1]["/b"]["errors"] == {"HTTP 503": 1}
+    assert merged["late"] == {13: 0.2} and merged["overruns"] == {11: 1} and merged["started"] == 2
+    hist = Histogram(merged["seconds"][0]["/a"]["hist"])
+    assert hist.count == 2 and hist.percentile(50) == 12.35  # bucket 12300-12399 µs, its middle
+    s = summarize(merged, {"rps": 1, "rampup": 1, "constant": 1})
+    assert s["requests"] == 4 and s["failures"] == 2
+
+    rows = list(csv.reader(open(tmp_path / "core-3.jtl", encoding="utf-8")))
+    assert len(rows[0]) == 16 and rows[0][0] == "timeStamp"
+    assert rows[1][:4] == [str(int((T0 + 0.1) * 1000)), "12", "/a", ""] and rows[1][5] == "h 3-11"
+
+
+def test_status_file_is_replaced_atomically(tmp_path):
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.0)
+    rec.write_status("running", 5, 100, 49.5)
+    status = json.loads((tmp_path / "core-0.status.json").read_text())
+    assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5}
+    assert not (tmp_path / "core-0.status.json.tmp").exists()
+
+
+def test_failure_kinds_are_short():
+    assert failure_kind(CatchResponseError("x" * 200), None) == "failure: " + "x" * 80
+    assert failure_kind(ConnectionRefusedError(), None) == "ConnectionRefusedError"
+    assert failure_kind(RuntimeError("500 for url http://..."), Response()) == "HTTP 503"

@@ -1,0 +1,168 @@
+"""Scheduling of the runtime against a fake clock: exact slots, catch-up, stops, deadline."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hailstorm_runtime import planner
+from hailstorm_runtime.schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
+
+T0 = 1_795_000_000.0
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep_until(self, when: float) -> None:
+        self.sleeps.append(when)
+        self.now = max(self.now, when)
+
+
+class Stop(Exception):
+    pass
+
+
+def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, begin: float | None = None):
+    """One user as Locust runs it: first task at once, then wait_time() before every next task.
+    Returns (request times, pacer, clock) with the time the user stopped in clock.now."""
+    clock = FakeClock(T0 + client.start if begin is None else begin)
+    pacer = Pacer(T0, client, pace)
+    pacer.begin(clock.now)
+    overrun_ids: list[int] = []
+    wait = PacedWait(pacer, clock, Stop, overrun_ids.append)
+    times = []
+    i = 0
+    while True:
+        times.append(clock.now)
+        clock.now += task_seconds(i)
+        i += 1
+        try:
+            assert wait() == 0.0
+        except Stop:
+            break
+        assert i < 100_000
+    assert len(overrun_ids) == pacer.overruns
+    return times, pacer, clock
+
+
+def test_exact_slots_match_the_plan():
+    client = planner.Client(client_id=3, start=0.3, phase=0.7, stop=20.0)
+    times, pacer, clock = simulate(client, pace=1.0)
+    expected = [T0 + t for t in planner.request_times(client, 1.0)]
+    assert times == pytest.approx(expected, abs=1e-9)
+    assert times[0] == T0 + 0.3
+    assert times[1] == pytest.approx(T0 + 1.7)  # first slot >= start + pace / 2 on the phase lattice
+    assert clock.now == T0 + 20.0  # stopped at its stop slot, not at its last request
+    assert pacer.overruns == 0
+
+
+def test_first_paced_slot_keeps_half_a_pace():
+    client = planner.Client(client_id=0, start=0.0, phase=0.4, stop=5.0)
+    times, _, _ = simulate(client, pace=1.0)
+    assert times[:3] == pytest.approx([T0, T0 + 1.4, T0 + 2.4])
+
+
+def test_overrun_skips_to_next_lattice_slot_and_is_counted():
+    client = planner.Client(client_id=5, start=0.0, phase=0.0, stop=10.0)
+    slow = {2}  # the third request takes 1.5 paces
+    times, pacer, _ = simulate(client, pace=1.0, task_seconds=lambda i: 1.5 if i in slow else 0.01)
+    assert times == pytest.approx([T0, T0 + 1, T0 + 2, T0 + 4, T0 + 5, T0 + 6, T0 + 7, T0 + 8, T0 + 9])
+    assert pacer.overruns == 1
+
+
+def test_stop_ends_the_user_at_its_stop_time_even_mid_pace():
+    client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.2)
+    times, _, clock = simulate(client, pace=1.0)
+    assert times == pytest.approx([T0, T0 + 0.5, T0 + 1.5, T0 + 2.5])
+    assert clock.now == pytest.approx(T0 + 3.2)
+
+
+def test_late_client_keeps_half_a_pace_and_lands_on_its_lattice():
+    client = planner.Client(client_id=2, start=1.0, phase=0.25, stop=30.0)
+    times, pacer, _ = simulate(client, pace=1.0, begin=T0 + 4.6)  # started 3.6 s late
+    assert times[0] == T0 + 4.6
+    assert times[1] == pytest.approx(T0 + 5.25)  # not an overrun: lattice slot >= late start + pace/2
+    assert all(abs(((t - T0 - 0.25) % 1.0)) < 1e-9 or abs(((t - T0 - 0.25) % 1.0) - 1) < 1e-9 for t in times[1:])
+    assert pacer.overruns == 0
+
+
+def test_starts_on_absolute_slots():
+    clock = FakeClock(T0 - 2.0)
+    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(4)]
+    started = []
+    run_starts(clients, T0, clock, lambda c, late: started.append((c.client_id, clock.now, late)))
+    assert started == [(0, T0, 0.0), (1, T0 + 0.5, 0.0), (2, T0 + 1.0, 0.0), (3, T0 + 1.5, 0.0)]
+
+
+def test_catch_up_starts_overdue_clients_at_once_and_reports_lateness():
+    clock = FakeClock(T0 + 1.2)  # the process came up 1.2 s after the shared start
+    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(5)]
+    started = []
+    run_starts(clients, T0, clock, lambda c, late: started.append((c.client_id, clock.now, round(late, 6))))
+    assert started == [(0, T0 + 1.2, 1.2), (1, T0 + 1.2, 0.7), (2, T0 + 1.2, 0.2),
+                       (3, T0 + 1.5, 0.0), (4, T0 + 2.0, 0.0)]
+
+
+def test_clients_past_their_stop_or_the_deadline_are_not_started():
+    clock = FakeClock(T0 + 6.0)
+    clients = [planner.Client(0, 0.0, 0.0, 5.0), planner.Client(1, 1.0, 0.0, 8.0),
+               planner.Client(2, 7.0, 0.0, 9.0), planner.Client(3, 2.0, 0.0, 2.0)]
+    started = []
+    run_starts(clients, T0, clock, lambda c, late: started.append(c.client_id), deadline=T0 + 6.5)
+    assert started == [1]  # 0 stopped already, 2 is after the deadline, 3 never runs (stop == start)
+
+
+@settings(max_examples=60, deadline=None)
+@given(clients=st.integers(1, 60), rps=st.sampled_from([1, 2.5, 10, 37, 100]),
+       rampup=st.floats(1, 60), constant=st.floats(0, 30), rampdown=st.floats(0, 60),
+       cores=st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_every_client_sends_exactly_its_planned_requests(clients, rps, rampup, constant, rampdown, cores):
+    clients = max(clients, sum(cores), math.ceil(rps * 0.1))  # the planner refuses a pace under 0.1 s
+    settings_ = {"clients": clients, "rps": rps, "pace": clients / rps, "rampup": rampup,
+                 "constant": constant, "rampdown": rampdown}
+    plan = planner.make_plan(settings_, [(f"h{i}", c) for i, c in enumerate(cores)])
+    seen = set()
+    for host in plan["hosts"]:
+        part = planner.host_slice(plan, host)
+        for core in part["cores"]:
+            for client in planner.core_clients(part["plan"], core):
+                seen.add(client.client_id)
+                if client.stop <= client.start:
+                    continue
+                times, pacer, clock = simulate(client, plan["pace"])
+                expected = [T0 + t for t in planner.request_times(client, plan["pace"])]
+                # a slot within rounding of the stop may fall either side of it
+                near_stop = T0 + client.stop - 1e-6
+                assert [t for t in times if t < near_stop] == pytest.approx(
+                    [t for t in expected if t < near_stop], abs=1e-6)
+                assert clock.now == pytest.approx(T0 + client.stop)
+                assert pacer.overruns == 0
+    assert seen == set(range(clients))
+
+
+def test_class_picker_is_deterministic_and_weighted():
+    picker = ClassPicker([("A", 3, 0), ("B", 1, 0)])
+    picks = [picker.pick(k) for k in range(1000)]
+    assert picks == [ClassPicker([("A", 3, 0), ("B", 1, 0)]).pick(k) for k in range(1000)]
+    assert abs(picks.count("A") - 750) <= 3
+    # any run of consecutive ids is spread by weight too
+    assert abs(picks[:40].count("A") - 30) <= 2
+
+
+def test_class_picker_fixed_count_first():
+    picker = ClassPicker([("Admin", 1, 2), ("Shopper", 1, 0)])
+    assert [picker.pick(k) for k in range(4)] == ["Admin", "Admin", "Shopper", "Shopper"]
+
+
+def test_next_tick_is_the_next_half_second_after_t0():
+    assert next_tick(T0, T0 - 0.7) == T0 - 0.5
+    assert next_tick(T0, T0 + 0.5) == T0 + 1.5
+    assert next_tick(T0, T0 + 3.2) == T0 + 3.5
+    assert math.isclose(next_tick(T0, T0 + 3.6), T0 + 4.5)
