@@ -82,6 +82,14 @@ def plan_preview(plan_: Any, points: int = 12) -> list[str]:
     return _planned("plan_preview", render)
 
 
+def plan_at(plan_: Any, offset: float) -> dict[str, Any]:
+    def figures() -> dict[str, Any]:
+        p = _as_dict(plan_, "plan_at", "the plan")
+        active = planner.active_clients(p, float(offset))
+        return {"offset": float(offset), "active": active, "rps": active / float(p["pace"])}
+    return _planned("plan_at", figures)
+
+
 class FilterModule:
     """romram.hailstorms planner filters."""
 
@@ -91,4 +99,5 @@ class FilterModule:
             "plan": plan,
             "host_slice": host_slice,
             "plan_preview": plan_preview,
+            "plan_at": plan_at,
         }

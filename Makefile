@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make demo` (a one-minute local run against the bundled target)
+# and `make test` (every test). Both set themselves up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COLLECTION := collections/ansible_collections/romram/hailstorms
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo test test-unit test-integration lint sanity molecule clean
+
+$(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(BIN)/.installed
+	scripts/collections.sh
+
+demo: setup
+	scripts/demo.sh
+
+test: setup test-unit test-integration lint sanity molecule
+
+test-unit: setup
+	$(BIN)/pytest $(COLLECTION)/tests/unit
+
+test-integration: setup
+	$(BIN)/pytest tests
+
+lint: setup
+	$(BIN)/ansible-lint --profile production
+
+sanity: setup
+	scripts/sanity.sh
+
+molecule: setup
+	scripts/molecule.sh
+
+clean:
+	rm -rf $(VENV) .cache results

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the progress of the load processes of one run on a load host."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: hailstorm_status
+short_description: Progress of a run's load processes on a load host
+version_added: 1.0.0
+author: romram.hailstorms contributors (@romram)
+description:
+  - Reads the C(core-N.status.json) files that every load process rewrites each second and sums them.
+  - Optionally waits until a wall-clock time, or until every process has finished.
+  - A process whose status file is stale while it claims to run is reported as C(lost).
+options:
+  path:
+    description: The run's work directory on the load host.
+    type: path
+    required: true
+  cores:
+    description: Number of load processes planned on this host.
+    type: int
+    required: true
+  wait_until:
+    description: Epoch seconds to wait for before reading (no wait when in the past).
+    type: float
+  wait_done:
+    description: Wait until every process is done, failed or lost.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait at most with O(wait_done).
+    type: float
+    default: 60
+  stale:
+    description: Seconds after which a running process without a fresh status file counts as lost.
+    type: float
+    default: 10
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Nothing to show a diff of.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Read progress 30 s into the run
+  romram.hailstorms.hailstorm_status:
+    path: /var/lib/hailstorms/20261129T101500Z
+    cores: 7
+    wait_until: "{{ hailstorm_start_time | float + 30 }}"
+"""
+
+RETURN = r"""
+cores:
+  description: The status of each process, by core index (state waiting, running, done, failed, lost or missing).
+  returned: always
+  type: list
+  elements: dict
+states:
+  description: Number of processes in each state.
+  returned: always
+  type: dict
+active:
+  description: Active clients on this host.
+  returned: always
+  type: int
+requests:
+  description: Requests sent so far from this host.
+  returned: always
+  type: int
+rps:
+  description: Request rate of the last second on this host.
+  returned: always
+  type: float
+finished:
+  description: Whether every process is done, failed or lost.
+  returned: always
+  type: bool
+"""
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+FINAL = ("done", "failed", "lost")
+
+
+def read_status(path: str, cores: int, stale: float) -> list[dict]:
+    now = time.time()
+    result = []
+    for core in range(cores):
+        name = os.path.join(path, f"core-{core}.status.json")
+        try:
+            with open(name, encoding="utf-8") as handle:
+                status = json.load(handle)
+            age = now - os.path.getmtime(name)
+        except (OSError, ValueError):
+            result.append({"core": core, "state": "missing"})
+            continue
+        if status.get("state") not in FINAL and age > stale:
+            status["state"] = "lost"
+        status["core"] = core
+        result.append(status)
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "cores": {"type": "int", "required": True},
+            "wait_until": {"type": "float"},
+            "wait_done": {"type": "bool", "default": False},
+            "timeout": {"type": "float", "default": 60.0},
+            "stale": {"type": "float", "default": 10.0},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["wait_until"] is not None:
+        time.sleep(max(0.0, params["wait_until"] - time.time()))
+    deadline = time.time() + params["timeout"]
+    while True:
+        cores = read_status(params["path"], params["cores"], params["stale"])
+        finished = all(core["state"] in FINAL for core in cores)
+        if finished or not params["wait_done"] or time.time() >= deadline:
+            break
+        time.sleep(0.5)
+    states: dict[str, int] = {}
+    for core in cores:
+        states[core["state"]] = states.get(core["state"], 0) + 1
+    module.exit_json(
+        changed=False,
+        cores=cores,
+        states=states,
+        active=sum(int(core.get("active", 0)) for core in cores),
+        requests=sum(int(core.get("requests", 0)) for core in cores),
+        rps=round(sum(float(core.get("rps", 0.0)) for core in cores), 1),
+        finished=finished,
+    )
+
+
+if __name__ == "__main__":
+    main()
