@@ -34,6 +34,7 @@ from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
 logger = logging.getLogger("hailstorm_runtime")
 HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
 FLUSH_EVERY = 2  # seconds
+PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
 
 
 class WallClock:
@@ -128,6 +129,7 @@ class CoreRun:
         self.done = gevent.event.Event()
         self.reason = "done"
         self.starts_finished = False
+        self.prepared: dict[int, User] = {}
 
     # --- setup ----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -153,15 +155,39 @@ class CoreRun:
         if self.recorder.jtl_rows is not None:
             self.env.events.request.add_listener(self._jtl_listener)
         self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
+        self._warm_up(target)
+
+    @staticmethod
+    def _warm_up(target: str | None) -> None:
+        """Pay one-off costs before the first slot, without sending anything to the target:
+        gevent's resolver thread pool and the HTTP stack's lazy imports."""
+        if not target:
+            return
+        try:
+            from urllib.parse import urlsplit
+
+            import requests
+
+            parts = urlsplit(target)
+            socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                               0, socket.SOCK_STREAM)
+            requests.Session().prepare_request(requests.Request("GET", target.rstrip("/") + "/"))
+        except Exception:  # noqa: BLE001 - a warm-up only; the run reports real errors
+            logger.debug("warm-up failed", exc_info=True)
 
     def _jtl_listener(self, **kwargs: Any) -> None:
         client = self.greenlet_client.get(gevent.getcurrent(), -1)
         self.recorder.jtl_row(f"{self.data.get('host', 'host')} {self.core_index}-{client}", self.active, **kwargs)
 
     # --- users ----------------------------------------------------------------------------
+    def prepare(self, client: planner.Client) -> None:
+        """Build the user object ahead of its slot, so the slot only starts its greenlet."""
+        self.prepared[client.client_id] = self.user_classes[self.picker.pick(client.client_id)](self.env)
+
     def spawn(self, client: planner.Client, lateness: float) -> None:
-        cls = self.user_classes[self.picker.pick(client.client_id)]
-        user = cls(self.env)
+        user = self.prepared.pop(client.client_id, None)
+        if user is None:
+            user = self.user_classes[self.picker.pick(client.client_id)](self.env)
         user.hailstorm = Hailstorm(client.client_id, self.host_index, self.core_index,  # type: ignore[attr-defined]
                                    self.t0 + client.start, self.t0 + client.stop)
         pacer = Pacer(self.t0, client, self.pace)
@@ -181,7 +207,8 @@ class CoreRun:
 
     def _starts(self) -> None:
         try:
-            run_starts(self.clients, self.t0, WallClock, self.spawn, self.deadline)
+            run_starts(self.clients, self.t0, WallClock, self.spawn, self.deadline,
+                       prepare=self.prepare, lead=PREPARE_LEAD)
         except Exception:
             logger.exception("starting clients failed")
             self.reason = "error"

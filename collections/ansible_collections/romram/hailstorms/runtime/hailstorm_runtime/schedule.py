@@ -98,13 +98,21 @@ def run_starts(
     clock: Clock,
     spawn: Callable[[Client, float], None],
     deadline: float = math.inf,
+    prepare: Callable[[Client], None] | None = None,
+    lead: float = 0.0,
 ) -> None:
     """Start every client at T0 + its start; overdue clients start at once (spawn gets the
-    lateness). A client whose stop has passed is not started; nothing starts after `deadline`."""
+    lateness). A client whose stop has passed is not started; nothing starts after `deadline`.
+    `prepare(client)` is called `lead` seconds ahead of the slot (to build the user object off
+    the critical path)."""
     for client in sorted(clients, key=lambda c: c.start):
         when = t0 + client.start
         if client.stop <= client.start:
             continue
+        if prepare is not None:
+            clock.sleep_until(when - lead)
+            if clock.time() < deadline:
+                prepare(client)
         clock.sleep_until(when)
         now = clock.time()
         if now >= deadline or now >= t0 + client.stop:

@@ -166,3 +166,13 @@ def test_next_tick_is_the_next_half_second_after_t0():
     assert next_tick(T0, T0 + 0.5) == T0 + 1.5
     assert next_tick(T0, T0 + 3.2) == T0 + 3.5
     assert math.isclose(next_tick(T0, T0 + 3.6), T0 + 4.5)
+
+
+def test_user_objects_are_prepared_ahead_of_their_slot():
+    clock = FakeClock(T0 - 1.0)
+    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(3)]
+    events = []
+    run_starts(clients, T0, clock, lambda c, late: events.append(("start", c.client_id, clock.now)),
+               prepare=lambda c: events.append(("prepare", c.client_id, clock.now)), lead=0.05)
+    assert events == [("prepare", 0, T0 - 0.05), ("start", 0, T0), ("prepare", 1, T0 + 0.45),
+                      ("start", 1, T0 + 0.5), ("prepare", 2, T0 + 0.95), ("start", 2, T0 + 1.0)]
