@@ -1,0 +1,51 @@
+"""Helpers to run this checkout's real playbooks and the bundled feeder from tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
+BIN = Path(sys.executable).parent
+
+
+def ansible_playbook(playbook: str, inventory: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{BIN}:{os.environ['PATH']}")
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", f"inventories/{inventory}", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def feeder(arrival_log: Path | None = None) -> Iterator[str]:
+    """The bundled target on a free loopback port; yields its base URL."""
+    port = free_port()
+    argv = [sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--host", "127.0.0.1",
+            "--port", str(port)]
+    if arrival_log:
+        argv += ["--arrival-log", str(arrival_log)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

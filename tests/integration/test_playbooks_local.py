@@ -1,0 +1,76 @@
+"""The real playbooks on this machine: plan preview, refusals, check mode and a local run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import ansible_playbook, feeder
+
+
+def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
+    # the seed hosts (192.0.2.x) do not exist: any contact would fail the play as unreachable
+    result = ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_results_dir={tmp_path}",
+                              "-e", "hailstorm_run_id=seed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    plan = json.loads((tmp_path / "seed" / "plan.json").read_text())
+    assert (plan["clients"], plan["rps"], plan["rampup"], plan["rampdown"]) == (181, 20, 180, 180)
+    assert plan["pace"] == pytest.approx(9.05) and plan["gap"] == pytest.approx(180 / 181)
+    hosts = plan["hosts"]
+    assert list(hosts) == ["slave1", "slave2"]
+    assert [sum(c["clients"] for c in h["cores"]) for h in hosts.values()] == [91, 90]
+    first = hosts["slave1"]["cores"]
+    assert [c["first_start"] for c in first][:2] == pytest.approx([0, 2 * 180 / 181])
+    assert first[0]["start_step"] == pytest.approx(14 * 180 / 181)
+    assert f"plan written to {tmp_path}/seed/plan.json" in result.stdout
+    assert "slave2                   7      90    12/13" in result.stdout
+
+
+@pytest.mark.parametrize("override,message", [
+    ("hailstorm_rps=0", "hailstorm_rps: must be > 0"),
+    ("hailstorm_profile=default+nope", "unknown profile(s) nope; known profiles in hailstorm_profiles: default, high, long"),
+    ("hailstorm_pace=0.01s", "hailstorm_pace"),
+])
+def test_bad_settings_stop_before_any_host_is_touched(tmp_path, override, message):
+    result = ansible_playbook("plan.yml", "seed-example", "-e", override, "-e", f"hailstorm_results_dir={tmp_path}")
+    assert result.returncode != 0
+    assert message in result.stdout.replace("\n", " ").replace("    ", " ")
+    assert "UNREACHABLE" not in result.stdout
+    assert not list(tmp_path.iterdir())
+
+
+def test_check_mode_previews_and_starts_nothing(tmp_path):
+    with feeder() as url:
+        result = ansible_playbook("distribute.yml", "local", "--check", "-e", "hailstorm_profile=short",
+                                  "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
+                                  "-e", "hailstorm_run_id=preview")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nothing was installed or started" in result.stdout
+    assert (tmp_path / "preview" / "plan.json").exists()
+    assert not (tmp_path / ".work" / "preview").exists()
+
+
+def test_local_run_end_to_end(tmp_path):
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as url:
+        result = ansible_playbook("distribute.yml", "local", "-e", "hailstorm_profile=short",
+                                  "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
+                                  "-e", "hailstorm_run_id=e2e")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    run = tmp_path / "e2e"
+    plan = json.loads((run / "plan.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    # short profile: 40 rps, pace 1 s, ramp-up 6 s, constant 8 s, ramp-down 3 s
+    assert plan["clients"] == 40
+    assert summary["requests"] == pytest.approx(plan["expected_requests"], rel=0.06)
+    assert summary["constant_phase"]["rps"] == pytest.approx(40, rel=0.02)
+    assert summary["failures"] == 0
+    assert set(summary["latency"]["labels"]) == {"/{name}", "/wait/{min}/{max}"}
+    assert 20 <= summary["latency"]["labels"]["/wait/{min}/{max}"]["p50_ms"] <= 80
+    assert summary["pacing"]["overruns"] == 0
+    assert all(core["end"] == "done" for core in summary["cores"])
+    # every recorded request reached the target, and the summary was shown to the user
+    seen = sum(1 for line in arrivals.read_text().splitlines() if line.strip())
+    assert seen == summary["requests"]
+    assert f"results: {run}" in result.stdout
+    assert (run / "localhost" / "core-0.jsonl").exists()
