@@ -61,7 +61,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = self._task.args
-        python = args.get("python") or _python_of(task_vars)
+        python = args.get("python") or _python_of(self._templar.template(task_vars.get("ansible_python_interpreter")))
         path = args.get("path") or "/"
         try:
             samples = int(args.get("samples", 5))
@@ -123,8 +123,7 @@ class ActionModule(ActionBase):
         return result
 
 
-def _python_of(task_vars):
-    interpreter = task_vars.get("ansible_python_interpreter")
+def _python_of(interpreter):
     if isinstance(interpreter, str) and interpreter and not interpreter.startswith("auto"):
         return interpreter
     return "python3"
