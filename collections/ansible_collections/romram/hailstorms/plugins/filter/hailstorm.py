@@ -37,6 +37,10 @@ def run_settings(profiles: Any, selection: str = "default", overrides: Any = Non
     return _planned("run_settings", resolve)
 
 
+def usable_cores(vcpus: Any, given: Any = None) -> int:
+    return _planned("usable_cores", planner.usable_cores, vcpus, given)
+
+
 def plan(settings: Any, hosts: Any) -> dict[str, Any]:
     if isinstance(hosts, dict):
         pairs = list(hosts.items())
@@ -100,4 +104,5 @@ class FilterModule:
             "host_slice": host_slice,
             "plan_preview": plan_preview,
             "plan_at": plan_at,
+            "usable_cores": usable_cores,
         }

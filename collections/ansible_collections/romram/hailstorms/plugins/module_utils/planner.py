@@ -207,6 +207,17 @@ def resolve_settings(
     return settings, warnings
 
 
+def usable_cores(vcpus: Any, given: Any = None) -> int:
+    """Cores a load host gives the load: `given` (hailstorm_cores) if set, else vCPUs - 1, at least 1."""
+    if given is not None and given != "":
+        if isinstance(given, bool) or not str(given).isdigit() or int(given) < 1:
+            raise PlanError(f"hailstorm_cores: must be a whole number >= 1, got {given!r}")
+        return int(given)
+    if isinstance(vcpus, bool) or not str(vcpus).isdigit():
+        raise PlanError(f"cannot read the host's vCPUs from {vcpus!r}; set hailstorm_cores for it")
+    return max(int(vcpus) - 1, 1)
+
+
 def _largest_partial_quotient(numerator: int, denominator: int) -> int:
     worst = 0
     while numerator:

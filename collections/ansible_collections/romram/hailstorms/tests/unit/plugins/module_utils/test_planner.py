@@ -297,3 +297,14 @@ def test_no_hosts_and_bad_core_counts_are_refused():
         planner.make_plan(settings, [])
     with pytest.raises(PlanError, match="hailstorm_cores on a"):
         planner.make_plan(settings, [("a", 0)])
+
+
+@pytest.mark.parametrize("vcpus,given,cores", [(8, None, 7), (1, None, 1), (2, None, 1), (8, 3, 3), ("4", "", 3)])
+def test_usable_cores_are_vcpus_minus_one_unless_given(vcpus, given, cores):
+    assert planner.usable_cores(vcpus, given) == cores
+
+
+@pytest.mark.parametrize("given", [0, -1, "two", True, 1.5])
+def test_bad_core_counts_name_hailstorm_cores(given):
+    with pytest.raises(PlanError, match="hailstorm_cores: must be a whole number >= 1"):
+        planner.usable_cores(4, given)
