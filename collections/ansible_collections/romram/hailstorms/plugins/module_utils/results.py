@@ -317,3 +317,35 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "cores": cores,
         "series": series,
     }
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The summary as a few readable lines (what the collect role prints)."""
+    total, failures = summary["requests"], summary["failures"]
+    expected = summary.get("expected_requests")
+    lines = [f"{total} requests" + (f" (planned {expected:.0f})" if expected else "")
+             + f", {failures} failed ({100.0 * summary['failure_rate']:.2f} %)"]
+    phase = summary.get("constant_phase")
+    if phase:
+        lines.append(f"constant phase {phase['from']}-{phase['to']} s: {phase['rps']:.2f} rps against "
+                     f"{phase['target_rps']:g} target ({100.0 * (phase['ratio'] or 0):.1f} %)")
+    for kind, count in list(summary["failures_by_kind"].items())[:5]:
+        lines.append(f"failure x{count}: {kind}")
+    width = max([len("label")] + [len(label) for label in summary["latency"]["labels"]])
+    lines.append(f"{'label':<{width}} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    rows = list(summary["latency"]["labels"].items()) + [("all", {**summary["latency"]["overall"],
+                                                                   "requests": total, "failures": failures})]
+    for label, row in rows:
+        lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
+                     f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
+    pacing, starts = summary["pacing"], summary["starts"]
+    lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
+                 f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
+                 f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
+    ends = sorted({core["end"] for core in summary["cores"]})
+    lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")
+    return lines

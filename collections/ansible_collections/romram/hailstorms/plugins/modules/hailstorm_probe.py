@@ -34,7 +34,7 @@ options:
     type: int
     default: 5
 author:
-  - romram.hailstorms contributors
+  - romram.hailstorms contributors (@romram)
 """
 
 EXAMPLES = r"""

@@ -34,7 +34,7 @@ options:
     type: str
     default: summary.json
 author:
-  - romram.hailstorms contributors
+  - romram.hailstorms contributors (@romram)
 """
 
 EXAMPLES = r"""
@@ -62,6 +62,11 @@ summary:
     starts: {description: Clients planned, started and started late., type: dict}
     cores: {description: Per core, start delay, late clients, requests and how the process ended., type: list}
     series: {description: Per second requests, failures and active clients., type: list}
+lines:
+  description: The summary as readable lines (requests, constant-phase rate, failures, latency per label, pacing, starts).
+  returned: success
+  type: list
+  elements: str
 summary_path:
   description: Where the summary was written.
   returned: success
@@ -78,7 +83,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import merge, summarize
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import merge, summarize, summary_lines
 
 
 def main():
@@ -113,7 +118,8 @@ def main():
             with open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, summary_path)
-    module.exit_json(changed=changed, summary=summary, summary_path=summary_path, files=files)
+    module.exit_json(changed=changed, summary=summary, lines=summary_lines(summary),
+                     summary_path=summary_path, files=files)
 
 
 if __name__ == "__main__":
