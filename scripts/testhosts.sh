@@ -2,8 +2,7 @@
 # Sets up what the molecule scenarios need on this machine, idempotently (cached parts are reused):
 #   1. Debian's docker engine (started in the background if it is not running);
 #   2. the image hailstorms-testhost:base, built from Debian packages with debootstrap (no registry);
-#   3. community.docker and ansible.posix, taken from the `ansible` wheel pinned in
-#      requirements-collections.txt, into collections/ansible_collections/ (gitignored);
+#   3. community.docker and ansible.posix (scripts/collections.sh);
 #   4. a wheelhouse of the load hosts' pinned packages in .cache/wheelhouse (test hosts have no
 #      internet: the provision role pushes these wheels and installs them offline).
 # Usage: scripts/testhosts.sh [--check]   (--check: exit 0 if a docker engine can be used, else 1)
@@ -14,7 +13,6 @@ PIP=${PIP:-"$ROOT/.venv/bin/pip"}
 IMAGE=hailstorms-testhost:base
 ROOTFS=/var/tmp/hs-rootfs
 CACHE="$ROOT/.cache"
-COLLECTIONS="$ROOT/collections/ansible_collections"
 RUNTIME_REQS="$ROOT/collections/ansible_collections/romram/hailstorms/runtime/requirements.txt"
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,sudo,iproute2,ca-certificates,procps,curl
 
@@ -59,26 +57,6 @@ build_image() {
     log "image $IMAGE built"
 }
 
-extract_collections() {
-    local spec wheel stamp
-    spec=$(grep -E '^ansible==' "$ROOT/requirements-collections.txt")
-    stamp="$COLLECTIONS/.from-$spec"
-    if [ -e "$stamp" ] && [ -e "$COLLECTIONS/community/docker/MANIFEST.json" ] \
-        && [ -e "$COLLECTIONS/ansible/posix/MANIFEST.json" ]; then
-        log "collections from $spec cached"; return 0
-    fi
-    log "extracting community.docker and ansible.posix from $spec"
-    "$PIP" download --quiet --no-deps "$spec" -d "$CACHE/ansible-wheel"
-    wheel=$(ls "$CACHE"/ansible-wheel/ansible-"${spec#ansible==}"-*.whl)
-    rm -rf "$COLLECTIONS/community/docker" "$COLLECTIONS/ansible/posix" "$COLLECTIONS"/.from-*
-    (cd "$ROOT/collections" && python3 -m zipfile -e "$wheel" "$CACHE/ansible-unzip" >/dev/null)
-    mkdir -p "$COLLECTIONS/community" "$COLLECTIONS/ansible"
-    mv "$CACHE/ansible-unzip/ansible_collections/community/docker" "$COLLECTIONS/community/docker"
-    mv "$CACHE/ansible-unzip/ansible_collections/ansible/posix" "$COLLECTIONS/ansible/posix"
-    rm -rf "$CACHE/ansible-unzip"
-    touch "$stamp"
-}
-
 fill_wheelhouse() {
     local stamp="$CACHE/wheelhouse/.requirements"
     if [ -e "$stamp" ] && cmp -s "$stamp" "$RUNTIME_REQS"; then log "wheelhouse cached"; return 0; fi
@@ -95,7 +73,7 @@ main() {
     flock 9
     start_docker
     build_image
-    extract_collections
+    "$ROOT/scripts/collections.sh"
     fill_wheelhouse
 }
 
