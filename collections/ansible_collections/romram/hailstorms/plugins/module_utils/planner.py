@@ -250,7 +250,7 @@ def phase_multiplier(clients: int) -> int:
 
 def core_cycle(hosts: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
     """Order all (host_index, core) pairs so that hosts alternate, weighted by core count."""
-    pairs = [(h, c) for h, (_, cores) in enumerate(hosts) for c in range(cores)]
+    pairs = [(h, c) for h, (_name, cores) in enumerate(hosts) for c in range(cores)]
     return sorted(pairs, key=lambda hc: ((hc[1] + 0.5) / hosts[hc[0]][1], hc[0]))
 
 
@@ -272,7 +272,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     rampup = float(settings["rampup"])
     constant = float(settings["constant"])
     rampdown = float(settings["rampdown"])
-    total_cores = sum(cores for _, cores in host_list)
+    total_cores = sum(cores for _name, cores in host_list)
     if clients < total_cores:
         raise PlanError(
             f"hailstorm_clients: {clients} clients cannot keep {total_cores} usable cores busy "
@@ -285,8 +285,9 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     ramp_end = rampup + constant
     multiplier = phase_multiplier(clients)
     cycle = core_cycle(host_list)
-    per_host: dict[str, dict[str, Any]] = {name: {"index": h, "cores": [None] * cores}
-                                            for h, (name, cores) in enumerate(host_list)}
+    per_host: dict[str, dict[str, Any]] = {
+        name: {"index": h, "cores": [None] * cores} for h, (name, cores) in enumerate(host_list)
+    }
     for slot, (h, core) in enumerate(cycle):
         count = (clients - slot + total_cores - 1) // total_cores
         per_host[host_list[h][0]]["cores"][core] = {

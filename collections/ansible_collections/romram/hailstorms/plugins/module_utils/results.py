@@ -337,8 +337,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"failure x{count}: {kind}")
     width = max([len("label")] + [len(label) for label in summary["latency"]["labels"]])
     lines.append(f"{'label':<{width}} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    rows = list(summary["latency"]["labels"].items()) + [("all", {**summary["latency"]["overall"],
-                                                                   "requests": total, "failures": failures})]
+    overall = {**summary["latency"]["overall"], "requests": total, "failures": failures}
+    rows = list(summary["latency"]["labels"].items()) + [("all", overall)]
     for label, row in rows:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")

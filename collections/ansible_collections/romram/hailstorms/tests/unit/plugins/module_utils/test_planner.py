@@ -15,9 +15,9 @@ TARGET = "http://127.0.0.1:3456"
 
 
 def plan_for(clients, rps, rampup, hosts, constant=0.0, rampdown=None):
-    settings, _ = planner.resolve_settings(
+    settings = planner.resolve_settings(
         {"default": {"target": TARGET, "rps": rps, "clients": clients, "rampup": rampup,
-                     "constant": constant, "rampdown": rampdown}})
+                     "constant": constant, "rampdown": rampdown}})[0]
     return planner.make_plan(settings, hosts)
 
 
@@ -39,7 +39,7 @@ hosts_strategy = st.lists(st.integers(min_value=1, max_value=6), min_size=1, max
 @st.composite
 def plans(draw):
     hosts = draw(hosts_strategy)
-    total = sum(c for _, c in hosts)
+    total = sum(c for _name, c in hosts)
     clients = draw(st.integers(min_value=total, max_value=total * 40 + 50))
     rps = clients / draw(st.sampled_from([0.5, 1.0, 2.0, 2.5, 4.0]))
     rampup = draw(st.sampled_from([5.0, 10.0, 20.0, 60.0, 180.0]))
@@ -90,14 +90,14 @@ def test_starts_evenly_spaced_and_each_core_evenly_spaced(plan):
 @hsettings(max_examples=60, deadline=None)
 @given(hosts_strategy, st.integers(min_value=1, max_value=8))
 def test_cores_interleaved_across_hosts(hosts, rounds):
-    total = sum(c for _, c in hosts)
+    total = sum(c for _name, c in hosts)
     plan = plan_for(total * rounds, total * rounds, 10, hosts)
     placed = where(plan)
     # every core gets its share, and each host's share follows its core count within one client
-    per_host = Counter(h for h, _ in placed.values())
-    for index, (_, cores) in enumerate(hosts):
+    per_host = Counter(h for h, _core in placed.values())
+    for index, (_name, cores) in enumerate(hosts):
         assert per_host[index] == cores * rounds
-    if len({c for _, c in hosts}) == 1 and len(hosts) > 1:
+    if len({c for _name, c in hosts}) == 1 and len(hosts) > 1:
         # equal hosts: consecutive clients always go to different hosts, host 0 core 0, host 1 core 0, ...
         for k in range(len(placed) - 1):
             assert placed[k][0] != placed[k + 1][0]
@@ -232,24 +232,24 @@ PROFILES = {
 
 
 def test_profiles_stack_in_order_with_default_first():
-    settings, _ = planner.resolve_settings(PROFILES, "high+long")
+    settings = planner.resolve_settings(PROFILES, "high+long")[0]
     assert (settings["rps"], settings["constant"], settings["rampup"]) == (50, 3600, 60)
-    settings, _ = planner.resolve_settings(PROFILES, "long+high")
+    settings = planner.resolve_settings(PROFILES, "long+high")[0]
     assert settings["rps"] == 100 and settings["clients"] == 200
 
 
 def test_overrides_beat_profiles():
-    settings, _ = planner.resolve_settings(PROFILES, "high", {"rps": 20, "constant": "10s"})
+    settings = planner.resolve_settings(PROFILES, "high", {"rps": 20, "constant": "10s"})[0]
     assert (settings["rps"], settings["constant"], settings["clients"]) == (20, 10, 40)
 
 
 def test_rampdown_defaults_to_rampup_and_pace_to_one_second():
-    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 7, "rampup": 30}})
+    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 7, "rampup": 30}})[0]
     assert settings["rampdown"] == 30 and settings["pace"] == 1 and settings["clients"] == 7
 
 
 def test_clients_give_the_pace():
-    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 20, "clients": 181, "rampup": 30}})
+    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 20, "clients": 181, "rampup": 30}})[0]
     assert settings["pace"] == pytest.approx(9.05)
 
 
@@ -281,18 +281,18 @@ def test_refusals_name_the_setting_and_the_fix(profiles, selection, overrides, m
 
 
 def test_pace_over_ten_seconds_warns():
-    _, warnings = planner.resolve_settings({"default": {"target": TARGET, "rps": 2, "clients": 30, "rampup": 5}})
+    warnings = planner.resolve_settings({"default": {"target": TARGET, "rps": 2, "clients": 30, "rampup": 5}})[1]
     assert warnings and "hailstorm_pace is 15s" in warnings[0]
 
 
 def test_fewer_clients_than_cores_is_refused_with_the_numbers():
-    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})
+    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
     with pytest.raises(PlanError, match=r"5 clients cannot keep 14 usable cores busy .* at least 14 clients"):
         planner.make_plan(settings, [("a", 7), ("b", 7)])
 
 
 def test_no_hosts_and_bad_core_counts_are_refused():
-    settings, _ = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})
+    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
     with pytest.raises(PlanError, match="no load hosts"):
         planner.make_plan(settings, [])
     with pytest.raises(PlanError, match="hailstorm_cores on a"):
