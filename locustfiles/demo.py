@@ -12,11 +12,11 @@ class FeederUser(HttpUser):
 
     def on_start(self):
         hailstorm = getattr(self, "hailstorm", None)
-        self.name = f"user{hailstorm.client_id}" if hailstorm else "user"
+        self.who = f"user{hailstorm.client_id}" if hailstorm else "user"
 
     @task(3)
     def hello(self):
-        self.client.get(f"/{self.name}", name="/{name}")
+        self.client.get(f"/{self.who}", name="/{name}")
 
     @task(1)
     def slow(self):
