@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """hailstorm_feeder: the small HTTP target bundled with romram.hailstorms for demos and tests.
 
 Routes (as in the original hailstorms feeder):

@@ -10,12 +10,12 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_results
 short_description: Merge the per-core results of a hailstorms run and summarize them
-version_added: "0.1.0"
+version_added: 1.0.0
 description:
   - Reads every C(<host>/core-*.jsonl) file under O(path) (the per-core recordings fetched from
     the load hosts), merges them exactly (per-second, per-label deltas and latency histograms
     are summed, never averaged) and writes C(<path>/summary.json).
-  - Returns the summary; runs on the controller (use C(delegate_to: localhost) and C(run_once)).
+  - "Returns the summary; runs on the controller (use C(delegate_to: localhost) and C(run_once))."
 options:
   path:
     description:
@@ -49,19 +49,39 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: The run's figures (see results.summarize).
+  description: The run's figures (see results.summarize in module_utils).
   returned: success
   type: dict
   contains:
-    requests: {description: Requests recorded on all cores., type: int}
-    failures: {description: Failed requests., type: int}
-    constant_phase: {description: Achieved against target rps over the whole seconds of the constant phase (null without one)., type: dict}
-    failures_by_kind: {description: Failure count per kind (HTTP code, exception, catch_response message)., type: dict}
-    latency: {description: "p50/p95/p99/max in ms, overall and per label, from merged histograms.", type: dict}
-    pacing: {description: Pacing overruns in total and the number of clients affected., type: dict}
-    starts: {description: Clients planned, started and started late., type: dict}
-    cores: {description: Per core, start delay, late clients, requests and how the process ended., type: list}
-    series: {description: Per second requests, failures and active clients., type: list}
+    requests:
+      description: Requests recorded on all cores.
+      type: int
+    failures:
+      description: Failed requests.
+      type: int
+    constant_phase:
+      description: Achieved against target rps over the whole seconds of the constant phase (null without one).
+      type: dict
+    failures_by_kind:
+      description: Failure count per kind (HTTP code, exception or catch_response message).
+      type: dict
+    latency:
+      description: p50, p95, p99 and max in ms, overall and per label, from merged histograms.
+      type: dict
+    pacing:
+      description: Pacing overruns in total and the number of clients affected.
+      type: dict
+    starts:
+      description: Clients planned, started, and started late.
+      type: dict
+    cores:
+      description: Per core the start delay, late clients, requests, and how the process ended.
+      type: list
+      elements: dict
+    series:
+      description: Per second the requests, failures and active clients.
+      type: list
+      elements: dict
 lines:
   description: The summary as readable lines (requests, constant-phase rate, failures, latency per label, pacing, starts).
   returned: success
