@@ -106,7 +106,6 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
         for proc in procs:
             _, err = proc.communicate(timeout=RAMPUP + CONSTANT + RAMPDOWN + 30)
             assert proc.returncode == 0, err[-3000:]
-        ours_end = time.time()
 
         plain_t = time.time()
         plain = subprocess.run(
@@ -128,7 +127,6 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
             ours.setdefault(path, []).append(t)
         elif path == "/plain" and t > plain_t:
             plain_times.append(t)
-    assert ours_end < plain_t
 
     # 1. every client's first request on the planned line
     offsets = []

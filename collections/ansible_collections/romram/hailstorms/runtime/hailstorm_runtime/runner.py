@@ -39,7 +39,7 @@ PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
 
 class WallClock:
     """Absolute wall-clock sleeps on gevent: sleep until a time, not for a duration, and check
-    again after waking (the event loop's cached time can wake a timer slightly early)."""
+    again after waking."""
 
     @staticmethod
     def time() -> float:
@@ -47,10 +47,13 @@ class WallClock:
 
     @staticmethod
     def sleep_until(when: float) -> None:
+        loop = gevent.get_hub().loop
         while True:
             remaining = when - time.time()
             if remaining <= 0:
                 return
+            # a busy loop's cached time lags: without this the timer fires early, over and over
+            loop.update_now()
             gevent.sleep(remaining)
 
 
