@@ -9,6 +9,7 @@ import math
 from typing import Callable, Iterable, Protocol, Sequence
 
 from .planner import Client, first_paced_slot
+from .results import LATE_START
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -28,7 +29,7 @@ class Pacer:
     should have been followed by skips to the next slot on the lattice and counts one overrun.
     """
 
-    __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_n", "overruns")
+    __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_base", "_n", "overruns")
 
     def __init__(self, t0: float, client: Client, pace: float) -> None:
         self.t0 = t0
@@ -37,19 +38,25 @@ class Pacer:
         self.start = t0 + client.start
         self.stop = t0 + client.stop
         self.started_at = self.start
+        self._base = client.start  # offset from which the first paced slot is found
         self._n: int | None = None  # lattice index of the last slot handed out
         self.overruns = 0
 
     def begin(self, now: float) -> None:
-        """The client really starts (sends its first request) at `now`."""
-        self.started_at = max(now, self.start)
+        """The client really starts (sends its first request) at `now`. A start later than
+        LATE_START moves the first paced slot (it keeps half a pace after the real start);
+        a start within it keeps the planned slots exactly (no rounding or wake-up jitter at an
+        exact lattice boundary may skip a request)."""
+        late = now - self.start > LATE_START
+        self.started_at = now if late else self.start
+        self._base = now - self.t0 if late else self.client.start
 
     def slot(self, n: int) -> float:
         return self.t0 + self.client.phase + n * self.pace
 
     def next_slot(self, now: float) -> float | None:
         if self._n is None:
-            first = first_paced_slot(self.started_at - self.t0, self.client.phase, self.pace)
+            first = first_paced_slot(self._base, self.client.phase, self.pace)
             n = round((first - self.client.phase) / self.pace)
         else:
             n = self._n + 1

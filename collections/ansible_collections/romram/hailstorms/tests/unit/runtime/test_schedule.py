@@ -176,3 +176,17 @@ def test_user_objects_are_prepared_ahead_of_their_slot():
                prepare=lambda c: events.append(("prepare", c.client_id, clock.now)), lead=0.05)
     assert events == [("prepare", 0, T0 - 0.05), ("start", 0, T0), ("prepare", 1, T0 + 0.45),
                       ("start", 1, T0 + 0.5), ("prepare", 2, T0 + 0.95), ("start", 2, T0 + 1.0)]
+
+
+def test_a_slot_exactly_half_a_pace_after_the_start_is_kept_despite_epoch_rounding():
+    # found by hypothesis: start 0.7 + pace/2 1.1 == phase 1.8; T0 + 0.7 is not exact in floats
+    client = planner.Client(client_id=14, start=0.7000000000000001, phase=1.8, stop=2.1)
+    times, _, _ = simulate(client, pace=2.2)
+    assert times == pytest.approx([T0 + 0.7, T0 + 1.8], abs=1e-6)
+
+
+def test_a_start_a_few_ms_late_keeps_the_planned_slots():
+    client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.0)
+    times, pacer, _ = simulate(client, pace=1.0, begin=T0 + 0.004)
+    assert times == pytest.approx([T0 + 0.004, T0 + 0.5, T0 + 1.5, T0 + 2.5])
+    assert pacer.overruns == 0
