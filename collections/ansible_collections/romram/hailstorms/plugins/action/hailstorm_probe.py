@@ -86,7 +86,7 @@ class ActionModule(ActionBase):
         # The cheapest command that reads the clock at sub-second resolution gives the
         # narrowest intervals; python's start-up only widens (never biases) them.
         method = "date"
-        for _ in range(samples):
+        for _sample in range(samples):
             sent, res, received = self._timed(_DATE if method == "date" else _python_time(python))
             try:
                 first, last = clock.parse_clock_output(to_text(res.get("stdout", "")) if res.get("rc") == 0 else "")
