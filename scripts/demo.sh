@@ -10,6 +10,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     echo "demo: port $PORT is busy; stop what listens there (the demo's target uses it)" >&2
     exit 1
 fi
+mkdir -p .cache
 .venv/bin/python "$FEEDER" --host 127.0.0.1 --port "$PORT" >.cache/feeder.log 2>&1 &
 feeder=$!
 trap 'kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null || true' EXIT
