@@ -137,11 +137,11 @@ class ClassPicker:
         items = list(classes)
         if not items:
             raise ValueError("no user classes")
-        self.fixed: list[str] = [name for name, _, fixed in items for _ in range(max(0, int(fixed)))]
+        self.fixed: list[str] = [name for name, _weight, fixed in items for _copy in range(max(0, int(fixed)))]
         weighted = [(name, float(weight)) for name, weight, fixed in items if not fixed and weight > 0]
         if not weighted:
-            weighted = [(name, 1.0) for name, _, _ in items]
-        total = sum(weight for _, weight in weighted)
+            weighted = [(name, 1.0) for name, _weight, _fixed in items]
+        total = sum(weight for _name, weight in weighted)
         self.bounds: list[tuple[float, str]] = []
         edge = 0.0
         for name, weight in weighted:
