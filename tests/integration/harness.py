@@ -15,12 +15,15 @@ COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstor
 BIN = Path(sys.executable).parent
 
 
+def playbook_env() -> dict[str, str]:
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                PATH=f"{BIN}:{os.environ['PATH']}")
+
+
 def ansible_playbook(playbook: str, inventory: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{BIN}:{os.environ['PATH']}")
     return subprocess.run(
         [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", f"inventories/{inventory}", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def free_port() -> int:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from harness import ansible_playbook, feeder
+from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env
 
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
@@ -74,3 +77,51 @@ def test_local_run_end_to_end(tmp_path):
     assert seen == summary["requests"]
     assert f"results: {run}" in result.stdout
     assert (run / "localhost" / "core-0.jsonl").exists()
+
+
+def runtime_pids(marker: str) -> list[int]:
+    """Pids of load processes whose command line names `marker` (this test's work directory)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"hailstorm_runtime" in argv and any(marker.encode() in arg for arg in argv):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
+    results = tmp_path / "results"
+    settings = ["-e", f"hailstorm_results_dir={results}", "-e", "hailstorm_run_id=abort"]
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", f"hailstorm_target={url}", "-e", "hailstorm_rampup=60s", "-e", "hailstorm_constant=5m", *settings],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            status = results / ".work" / "abort" / "core-0.status.json"
+            for _ in range(120):  # wait until the load runs
+                if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
+                    break
+                time.sleep(0.5)
+            else:
+                pytest.fail("the local run did not start")
+            time.sleep(3)
+            assert runtime_pids(str(results))
+            began = time.monotonic()
+            stopped = ansible_playbook("stop.yml", "local", *settings)
+            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+            assert not runtime_pids(str(results))
+            assert time.monotonic() - began < 15
+            output = run.communicate(timeout=120)[0]
+        finally:
+            run.kill()
+    # the aborted run still merges what every core had recorded
+    summary = json.loads((results / "abort" / "summary.json").read_text())
+    assert summary["requests"] > 0
+    assert summary["cores"][0]["end"] == "signal SIGTERM"
+    assert run.returncode == 0, output[-4000:]

@@ -24,7 +24,9 @@ options:
     type: int
     required: true
   wait_until:
-    description: Epoch seconds to wait for before reading (no wait when in the past).
+    description:
+      - Epoch seconds to wait for before reading (no wait when in the past).
+      - The wait ends early when every process has finished (done, failed or lost).
     type: float
   wait_done:
     description: Wait until every process is done, failed or lost.
@@ -125,7 +127,10 @@ def main() -> None:
     )
     params = module.params
     if params["wait_until"] is not None:
-        time.sleep(max(0.0, params["wait_until"] - time.time()))
+        while time.time() < params["wait_until"]:
+            if all(core["state"] in FINAL for core in read_status(params["path"], params["cores"], params["stale"])):
+                break
+            time.sleep(min(1.0, max(0.0, params["wait_until"] - time.time())))
     deadline = time.time() + params["timeout"]
     while True:
         cores = read_status(params["path"], params["cores"], params["stale"])
