@@ -125,3 +125,21 @@ def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
     assert summary["requests"] > 0
     assert summary["cores"][0]["end"] == "signal SIGTERM"
     assert run.returncode == 0, output[-4000:]
+
+
+def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files(tmp_path):
+    arrivals = tmp_path / "arrivals.log"
+    secret = "s3cret-token-4711"
+    with feeder(arrivals) as url:
+        result = ansible_playbook(
+            "distribute.yml", "local", "-v", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
+            "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=secret",
+            "-e", f"hailstorm_locustfile={ROOT}/tests/integration/files/secret_locustfile.py",
+            "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
+            "-e", json.dumps({"hailstorm_environment": {"HS_TEST_TOKEN": secret}}))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    assert secret in arrivals.read_text()  # the locustfile got it
+    assert secret not in result.stdout + result.stderr
+    for path in (tmp_path / "secret").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
