@@ -1,6 +1,7 @@
 """The real playbooks on this machine: plan preview, refusals, check mode and a local run."""
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import time
@@ -127,14 +128,14 @@ def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
     assert run.returncode == 0, output[-4000:]
 
 
-def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files(tmp_path):
+def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     secret = "s3cret-token-4711"
     with feeder(arrivals) as url:
         result = ansible_playbook(
             "distribute.yml", "local", "-v", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
             "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=secret",
-            "-e", f"hailstorm_locustfile={ROOT}/tests/integration/files/secret_locustfile.py",
+            "-e", f"hailstorm_locustfile={ROOT}/tests/integration/files/secret_locustfile.py", "-e", "hailstorm_jtl=true",
             "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
             "-e", json.dumps({"hailstorm_environment": {"HS_TEST_TOKEN": secret}}))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
@@ -143,3 +144,9 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files(tmp_pa
     for path in (tmp_path / "secret").rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+    # one JMeter JTL row (16 columns) per request, as the merged summary counts them
+    rows = list(csv.reader((tmp_path / "secret" / "localhost" / "core-0.jtl").open(encoding="utf-8")))
+    summary = json.loads((tmp_path / "secret" / "summary.json").read_text())
+    assert rows[0][:3] == ["timeStamp", "elapsed", "label"] and {len(row) for row in rows} == {16}
+    assert len(rows) - 1 == summary["requests"] > 0
+    assert {row[2] for row in rows[1:]} == {"/{token}"}
