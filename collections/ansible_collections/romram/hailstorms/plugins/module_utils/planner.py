@@ -316,11 +316,23 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
         "constant": constant,
         "rampdown": rampdown,
         "duration": ramp_end + rampdown,
-        "expected_requests": rps * (rampup / 2 + constant + rampdown / 2),
+        "expected_requests": expected_requests(clients, rps, rampup, constant, rampdown),
         "phase_multiplier": multiplier,
         "cores_total": total_cores,
         "hosts": per_host,
     }
+
+
+def expected_requests(clients: int, rps: float, rampup: float, constant: float, rampdown: float) -> float:
+    """Requests the plan sends, to within about 2 sqrt(clients).
+
+    Client k sends (e_k - s_k) / pace + 1/2 requests on average (its first request at its start,
+    then one per pace from a slot 0.5 to 1.5 paces later); summed over all clients:
+    rps x (active client-seconds per client) + clients / 2.
+    """
+    client_seconds = (clients * (rampup + constant) + rampdown * (clients + 1) / 2
+                      - rampup * (clients - 1) / 2)
+    return round(rps * client_seconds / clients + clients / 2, 1)
 
 
 def host_slice(plan: Mapping[str, Any], hostname: str) -> dict[str, Any]:

@@ -308,3 +308,10 @@ def test_usable_cores_are_vcpus_minus_one_unless_given(vcpus, given, cores):
 def test_bad_core_counts_name_hailstorm_cores(given):
     with pytest.raises(PlanError, match="hailstorm_cores: must be a whole number >= 1"):
         planner.usable_cores(4, given)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(plans())
+def test_expected_requests_counts_what_the_clients_send(plan):
+    sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in all_clients(plan))
+    assert abs(sent - plan["expected_requests"]) <= 2 * math.sqrt(plan["clients"]) + 2
