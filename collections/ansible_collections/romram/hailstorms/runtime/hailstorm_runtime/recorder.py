@@ -29,6 +29,16 @@ def failure_kind(exception: BaseException, response: Any) -> str:
     return name
 
 
+def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
+                      rps: float) -> None:
+    """core-N.status.json, replaced atomically (what the controller's progress reads)."""
+    status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
+              "active": active, "requests": requests, "rps": round(rps, 2)}
+    with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
+        json.dump(status, handle)
+    os.replace(base + ".status.json.tmp", base + ".status.json")
+
+
 class Recorder:
     """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors]
     keyed by (second, label) in the hot path; converted to results.py cells at flush."""
@@ -157,9 +167,4 @@ class Recorder:
             self._jtl.close()
 
     def write_status(self, state: str, active: int, requests: int, rps: float) -> None:
-        status = {"core": self.core, "state": state, "elapsed": round(self.now() - self.t0, 3),
-                  "active": active, "requests": requests, "rps": round(rps, 2)}
-        tmp = self.base + ".status.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(status, handle)
-        os.replace(tmp, self.base + ".status.json")
+        write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps)

@@ -28,7 +28,7 @@ from locust.runners import STATE_RUNNING, STATE_STOPPED
 from locust.util.load_locustfile import load_locustfile
 
 from . import planner
-from .recorder import Recorder
+from .recorder import Recorder, write_status_file
 from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -268,10 +268,7 @@ class CoreRun:
         try:
             os.makedirs(self.work_dir, exist_ok=True)
             base = os.path.join(self.work_dir, f"core-{self.core_index}")
-            with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
-                json.dump({"core": self.core_index, "state": "failed", "elapsed": round(time.time() - self.t0, 3),
-                           "active": 0, "requests": 0, "rps": 0.0}, handle)
-            os.replace(base + ".status.json.tmp", base + ".status.json")
+            write_status_file(base, self.core_index, "failed", time.time() - self.t0, 0, 0, 0.0)
             os.remove(base + ".pid")
         except OSError:
             pass
