@@ -196,7 +196,7 @@ def test_big_plan_is_fast_and_compact():
     began = time.perf_counter()
     plan = planner.make_plan(settings, hosts)
     elapsed = time.perf_counter() - began
-    assert elapsed < 1.0
+    assert elapsed < 4.0  # about 1.6 s here, nearly all of it counting the requests exactly
     assert sum(h["clients"] for h in plan["hosts"].values()) == 1_000_000
     one = planner.host_slice(plan, "load0500")
     assert len(one["cores"]) == 64 and one["host_index"] == 500
@@ -313,5 +313,23 @@ def test_bad_core_counts_name_hailstorm_cores(given):
 @hsettings(max_examples=60, deadline=None)
 @given(plans())
 def test_expected_requests_counts_what_the_clients_send(plan):
+    for host in plan["hosts"].values():
+        for core in host["cores"]:
+            sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in planner.core_clients(plan, core))
+            assert core["requests"] == sent
+        assert host["requests"] == sum(core["requests"] for core in host["cores"])
+    assert plan["expected_requests"] == sum(host["requests"] for host in plan["hosts"].values())
+    # each client sends its active seconds / pace + 1/2 requests, give or take less than 1
+    clients = all_clients(plan)
+    model = sum(c.stop - c.start for c in clients) / plan["pace"] + len(clients) / 2
+    assert abs(plan["expected_requests"] - model) < len(clients)
+
+
+def test_expected_requests_are_exact_when_rampup_resonates_with_the_phases():
+    # rampup / pace = 24 and phase multiplier 85: client k's first paced slot lies 0.5 or 1 pace
+    # after its start, never in between, so every client sends 1/4 request more than the
+    # average model says (CI found this: 1567 sent, the model said 1537)
+    plan = plan_for(122, 48.8, 60, [("h0", 1), ("h1", 1)], constant=0, rampdown=0)
+    assert plan["phase_multiplier"] == 85
     sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in all_clients(plan))
-    assert abs(sent - plan["expected_requests"]) <= 2 * math.sqrt(plan["clients"]) + 2
+    assert sent == plan["expected_requests"] == 1567
