@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_check_mode_previews_and_starts_nothing(tmp_path):
     assert not (tmp_path / ".work" / "preview").exists()
 
 
+PROGRESS = re.compile(r"active (\d+)/(\d+), ([\d.]+) rps \(planned ([\d.]+)\)")
+
+
 def test_local_run_end_to_end(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     with feeder(arrivals) as url:
@@ -78,6 +82,12 @@ def test_local_run_end_to_end(tmp_path):
     assert seen == summary["requests"]
     assert f"results: {run}" in result.stdout
     assert (run / "localhost" / "core-0.jsonl").exists()
+    # the progress lines compare what the processes report with the plan at the same moment
+    progress = PROGRESS.findall(result.stdout)
+    assert len(progress) >= 3, result.stdout[-4000:]
+    for active, planned_active, rate, planned_rate in progress:
+        assert abs(int(active) - int(planned_active)) <= 2, progress
+        assert abs(float(rate) - float(planned_rate)) <= max(3.0, 0.1 * float(planned_rate)), progress
 
 
 def runtime_pids(marker: str) -> list[int]:

@@ -76,7 +76,14 @@ requests:
   returned: always
   type: int
 rps:
-  description: Request rate of the last second on this host.
+  description: Request rate of the last second on this host (the second before RV(elapsed)).
+  returned: always
+  type: float
+elapsed:
+  description:
+    - Seconds after the shared start time at which the running processes wrote the figures above
+      (they write on the same half-second ticks, so this is up to a second before the reading).
+    - V(null) when no process is running.
   returned: always
   type: float
 finished:
@@ -148,6 +155,8 @@ def main() -> None:
         active=sum(int(core.get("active", 0)) for core in cores),
         requests=sum(int(core.get("requests", 0)) for core in cores),
         rps=round(sum(float(core.get("rps", 0.0)) for core in cores), 1),
+        elapsed=min((float(core["elapsed"]) for core in cores if core["state"] == "running" and "elapsed" in core),
+                    default=None),
         finished=finished,
     )
 
