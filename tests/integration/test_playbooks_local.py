@@ -70,7 +70,8 @@ def test_local_run_end_to_end(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     # short profile: 40 rps, pace 1 s, ramp-up 6 s, constant 8 s, ramp-down 3 s
     assert plan["clients"] == 40
-    assert summary["requests"] == pytest.approx(plan["expected_requests"], rel=0.03)
+    # the plan counts its requests exactly; a late start or a stop on a slot may move one or two
+    assert abs(summary["requests"] - plan["expected_requests"]) <= 4
     assert summary["constant_phase"]["rps"] == pytest.approx(40, rel=0.02)
     assert summary["failures"] == 0
     assert set(summary["latency"]["labels"]) == {"/{name}", "/wait/{min}/{max}"}

@@ -68,8 +68,8 @@ def plan_preview(plan_: Any, points: int = 12) -> list[str]:
         lines = [
             f"{p['clients']} clients, {p['rps']:g} rps, pace {p['pace']:.3f} s, gap {p['gap']:.4f} s",
             f"ramp-up {_clock(p['rampup'])}, constant {_clock(p['constant'])}, ramp-down {_clock(p['rampdown'])}, "
-            f"total {_clock(p['duration'])}, about {p['expected_requests']:.0f} requests",
-            f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'first':>8} {'last':>8} {'step':>7}",
+            f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
+            f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'first':>8} {'last':>8} {'step':>7} {'requests':>9}",
         ]
         for name, host in p["hosts"].items():
             cores = host["cores"]
@@ -77,7 +77,7 @@ def plan_preview(plan_: Any, points: int = 12) -> list[str]:
             lines.append(
                 f"{name[:20]:<20} {len(cores):>5} {host['clients']:>7} {'/'.join(map(str, counts)):>8} "
                 f"{min(c['first_start'] for c in cores):>7.2f}s {max(c['last_start'] for c in cores):>7.2f}s "
-                f"{cores[0]['start_step']:>6.2f}s"
+                f"{cores[0]['start_step']:>6.2f}s {host['requests']:>9}"
             )
         lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (first, last: client starts; step: per core)")
         for row in planner.timeline(p, int(points)):

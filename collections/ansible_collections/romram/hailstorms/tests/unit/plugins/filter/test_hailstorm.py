@@ -36,6 +36,9 @@ def test_host_slice_and_preview():
     lines = FILTERS["plan_preview"](plan, 6)
     assert lines[0].startswith("181 clients, 20 rps, pace 9.050 s")
     assert any(line.startswith("a ") and " 91 " in line for line in lines)
+    assert lines[1].endswith(f", {plan['expected_requests']} requests")
+    host_rows = [line.split() for line in lines if line.startswith(("a ", "b "))]
+    assert sum(int(row[-1]) for row in host_rows) == plan["expected_requests"]
     assert lines[-1].split() == ["6:00.0", "0", "0.00"]
 
 
