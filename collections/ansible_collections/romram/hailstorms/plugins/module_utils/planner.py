@@ -306,7 +306,8 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
         }
     for host in per_host.values():
         for core in host["cores"]:
-            core["requests"] = _core_requests(clients, pace, core)
+            core["requests"] = sum(client_requests(start, phase, stop, pace)
+                                   for _id, start, phase, stop in _expand(clients, pace, core))
         host["clients"] = sum(core["clients"] for core in host["cores"])
         host["requests"] = sum(core["requests"] for core in host["cores"])
     return {
@@ -338,31 +339,19 @@ def host_slice(plan: Mapping[str, Any], hostname: str) -> dict[str, Any]:
 
 def core_clients(plan: Mapping[str, Any], core: Mapping[str, Any]) -> list[Client]:
     """Expand one core's arithmetic description into its clients, in start order."""
-    clients = int(plan["clients"])
-    unit = float(plan["pace"]) / clients
-    return [
-        Client(
-            client_id=core["first_client"] + j * core["client_step"],
-            start=core["first_start"] + j * core["start_step"],
-            phase=((core["phase_first"] + j * core["phase_step"]) % clients) * unit,
-            stop=core["first_stop"] + j * core["stop_step"],
-        )
-        for j in range(core["clients"])
-    ]
+    return [Client._make(client) for client in _expand(int(plan["clients"]), float(plan["pace"]), core)]
 
 
-def _core_requests(clients: int, pace: float, core: Mapping[str, Any]) -> int:
-    """Requests one core's clients send (`core_clients` and `client_requests` without the
-    objects: a million clients take about a second)."""
+def _expand(clients: int, pace: float, core: Mapping[str, Any]) -> Iterator[tuple[int, float, float, float]]:
+    """(client_id, start, phase, stop) of one core's clients, as plain tuples (cheap in bulk)."""
     unit = pace / clients
+    first_client, client_step = core["first_client"], core["client_step"]
     first_start, start_step = core["first_start"], core["start_step"]
     phase_first, phase_step = core["phase_first"], core["phase_step"]
     first_stop, stop_step = core["first_stop"], core["stop_step"]
-    return sum(
-        client_requests(first_start + j * start_step, ((phase_first + j * phase_step) % clients) * unit,
-                        first_stop + j * stop_step, pace)
-        for j in range(core["clients"])
-    )
+    for j in range(core["clients"]):
+        yield (first_client + j * client_step, first_start + j * start_step,
+               ((phase_first + j * phase_step) % clients) * unit, first_stop + j * stop_step)
 
 
 def first_paced_slot(start: float, phase: float, pace: float) -> float:
@@ -371,22 +360,25 @@ def first_paced_slot(start: float, phase: float, pace: float) -> float:
     return phase + n * pace
 
 
+def _paced_slots(start: float, phase: float, stop: float, pace: float) -> tuple[float, int]:
+    """The first paced slot of a client and how many paced slots it has before its stop."""
+    first = first_paced_slot(start, phase, pace)
+    return first, max(0, math.ceil((stop - first) / pace - 1e-9))
+
+
 def client_requests(start: float, phase: float, stop: float, pace: float) -> int:
     """How many requests one client sends: its first at its start, then one per paced slot
     before its stop (what `request_times` yields, counted in O(1))."""
-    if start >= stop:
-        return 0
-    first = first_paced_slot(start, phase, pace)
-    return 1 + max(0, math.ceil((stop - first) / pace - 1e-9))
+    return 1 + _paced_slots(start, phase, stop, pace)[1] if start < stop else 0
 
 
 def request_times(client: Client, pace: float) -> Iterator[float]:
     """Every planned request time of one client (offsets from the shared start)."""
-    count = client_requests(client.start, client.phase, client.stop, pace)
-    if count:
-        yield client.start
-    first = first_paced_slot(client.start, client.phase, pace)
-    for n in range(count - 1):
+    if client.start >= client.stop:
+        return
+    yield client.start
+    first, count = _paced_slots(client.start, client.phase, client.stop, pace)
+    for n in range(count):
         yield first + n * pace
 
 
