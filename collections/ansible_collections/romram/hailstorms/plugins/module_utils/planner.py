@@ -306,8 +306,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
         }
     for host in per_host.values():
         for core in host["cores"]:
-            core["requests"] = sum(client_requests(start, phase, stop, pace)
-                                   for _id, start, phase, stop in _expand(clients, pace, core))
+            core["requests"] = core_requests(clients, pace, core)
         host["clients"] = sum(core["clients"] for core in host["cores"])
         host["requests"] = sum(core["requests"] for core in host["cores"])
     return {
@@ -360,16 +359,27 @@ def first_paced_slot(start: float, phase: float, pace: float) -> float:
     return phase + n * pace
 
 
-def _paced_slots(start: float, phase: float, stop: float, pace: float) -> tuple[float, int]:
-    """The first paced slot of a client and how many paced slots it has before its stop."""
-    first = first_paced_slot(start, phase, pace)
-    return first, max(0, math.ceil((stop - first) / pace - 1e-9))
-
-
-def client_requests(start: float, phase: float, stop: float, pace: float) -> int:
-    """How many requests one client sends: its first at its start, then one per paced slot
-    before its stop (what `request_times` yields, counted in O(1))."""
-    return 1 + _paced_slots(start, phase, stop, pace)[1] if start < stop else 0
+def core_requests(clients: int, pace: float, core: Mapping[str, Any]) -> int:
+    """How many requests one core's clients send: each client's first at its start, then one per
+    paced slot before its stop (what `request_times` yields). This runs once per client of the
+    plan, so `_expand` and `request_times` are inlined here (the same arithmetic, about twice as
+    fast); the unit tests hold the two to the same counts."""
+    unit = pace / clients
+    half = pace / 2
+    ceil = math.ceil
+    first_start, start_step = core["first_start"], core["start_step"]
+    phase_first, phase_step = core["phase_first"], core["phase_step"]
+    first_stop, stop_step = core["first_stop"], core["stop_step"]
+    total = 0
+    for j in range(core["clients"]):
+        start = first_start + j * start_step
+        stop = first_stop + j * stop_step
+        if start < stop:
+            phase = ((phase_first + j * phase_step) % clients) * unit
+            first = phase + ceil((start + half - phase) / pace - 1e-9) * pace
+            paced = ceil((stop - first) / pace - 1e-9)
+            total += 1 + (paced if paced > 0 else 0)
+    return total
 
 
 def request_times(client: Client, pace: float) -> Iterator[float]:
@@ -377,8 +387,8 @@ def request_times(client: Client, pace: float) -> Iterator[float]:
     if client.start >= client.stop:
         return
     yield client.start
-    first, count = _paced_slots(client.start, client.phase, client.stop, pace)
-    for n in range(count):
+    first = first_paced_slot(client.start, client.phase, pace)
+    for n in range(max(0, math.ceil((client.stop - first) / pace - 1e-9))):
         yield first + n * pace
 
 
