@@ -12,15 +12,23 @@ Vocabulary (one name for one idea):
   D = rampup + constant (start of the ramp-down), duration = D + rampdown.
 
 Client k (0-based, in start order):
-  start  s_k = k g                          the ramp is a straight line at the target
+  start  s_k = (k + 1/2) g                  the middle of the client's share of the ramp-up:
+                                            the active clients, round(t / g), rise on the
+                                            straight line t / g with no bias
   phase  phi_k = ((k a) mod U) P / U        a coprime to U, a / U near the golden ratio:
                                             any prefix of clients is spread evenly over the
                                             pace, and all U together form the arrival
-                                            lattice, one request every 1 / R seconds
-  stop   e_k = D + (U - k) d                last started stops first: the clients still
+                                            lattice, one request every 1 / R seconds; among
+                                            such a, the one whose planned ramps are closest
+                                            to the straight line
+  stop   e_k = D + (U - k - 1/2) d          last started stops first: the clients still
                                             active are always a prefix of the start order,
                                             so they stay evenly spread while they fall
-  requests: one at s_k, then at phi_k + n P for every n with s_k + P / 2 <= phi_k + n P < e_k.
+  requests: at phi_k + n P for every n with s_k <= phi_k + n P < e_k. The client becomes active
+            at s_k (its on_start runs there) and sends its first task request at its first slot
+            on the lattice; as each active client adds 1 / P to the rate from its start, the
+            request rate at the target rises on the straight line R t / rampup (and falls on one
+            in the ramp-down), and every request of the run lies on the lattice 1 / R apart.
 
 Cores of all hosts form one cycle of C slots (interleaved, weighted by each host's core
 count); client k runs on slot k mod C, so every core's clients are C g apart.
@@ -227,25 +235,99 @@ def _largest_partial_quotient(numerator: int, denominator: int) -> int:
     return worst
 
 
-def phase_multiplier(clients: int) -> int:
+# Candidates of the phase multiplier scored by their planned ramps, and the work spent on it:
+# scoring one candidate walks every planned request of both ramps (about rps x ramps / 2).
+MULTIPLIER_CANDIDATES = 12
+MULTIPLIER_SCORING_BUDGET = 600_000
+
+
+class Ramps(NamedTuple):
+    """What the straight ramps of a plan depend on, besides the number of clients."""
+
+    pace: float
+    rampup: float
+    constant: float
+    rampdown: float
+
+
+def phase_multiplier(clients: int, ramps: Ramps | None = None) -> int:
     """The multiplier a of the phase sequence (k a) mod U.
 
-    a is coprime to U (so the U phases are a permutation of the lattice) and, among the
-    candidates near U x golden ratio, the one whose continued fraction a / U has the smallest
-    partial quotients: that bounds the largest hole between the phases of any prefix of clients
-    (three-gap theorem; measured at most 2.5x the mean hole for U < 1200).
+    a is coprime to U (so the U phases are a permutation of the lattice). Candidates near
+    U x golden ratio are ranked by the partial quotients of the continued fraction a / U (small
+    ones bound the largest hole between the phases of any prefix of clients: three-gap theorem).
+    Given the plan's `ramps`, the best-ranked candidates (largest partial quotient at most one
+    more than the best's) are then scored by their planned ramps
+    (`ramp_errors`: requests per whole second against the straight line) and the closest wins;
+    the score avoids the few multipliers that resonate with rampup / pace (a systematic error of
+    several requests per second). Plans whose ramps hold too many requests to score keep the
+    best-ranked candidate: their errors are a far smaller share of their rate.
     """
     if clients <= 2:
         return 1 if clients == 2 else 0
     base = round(clients * GOLDEN)
-    best: tuple[tuple[int, int], int] | None = None
+    ranked: set[tuple[tuple[int, int], int]] = set()
     for delta in range(min(clients, 200)):
         for candidate in (base + delta, base - delta):
             if 0 < candidate < clients and math.gcd(candidate, clients) == 1:
-                score = (_largest_partial_quotient(candidate, clients), delta)
-                if best is None or score < best[0]:
-                    best = (score, candidate)
-    return best[1] if best else 1
+                ranked.add(((_largest_partial_quotient(candidate, clients), delta), candidate))
+    if not ranked:
+        return 1
+    ordered = sorted(ranked)
+    worst_kept = ordered[0][0][0] + 1  # a larger quotient leaves holes between phases (bursts)
+    candidates = [candidate for (quotient, _delta), candidate in ordered if quotient <= worst_kept]
+    if ramps is None:
+        return candidates[0]
+    rps = clients / ramps.pace
+    work = clients + rps * (int(ramps.rampup) + int(ramps.rampdown)) / 2 + 1
+    count = min(MULTIPLIER_CANDIDATES, len(candidates), int(MULTIPLIER_SCORING_BUDGET // work))
+    if count < 2:
+        return candidates[0]
+
+    def score(candidate: int) -> float:
+        errors = [e for side in ramp_errors(clients, ramps, candidate) for e in side]
+        if not errors:
+            return 0.0
+        return sum(e * e for e in errors) / len(errors) + max(abs(e) for e in errors) ** 2 / 4
+
+    return min(candidates[:count], key=score)
+
+
+def ramp_errors(clients: int, ramps: Ramps, multiplier: int) -> tuple[list[float], list[float]]:
+    """Planned requests minus the straight line, per whole second of the ramp-up (seconds from the
+    shared start: the line is rps (i + 0.5) / rampup) and of the ramp-down (seconds from its
+    start D: rps (1 - (i + 0.5) / rampdown)). Walks every request of both ramps."""
+    pace, rampup, rampdown = ramps.pace, ramps.rampup, ramps.rampdown
+    rps = clients / pace
+    unit = pace / clients
+    gap = rampup / clients
+    ceil = math.ceil
+    up = [0] * int(rampup)
+    end_up = len(up)
+    for k in range(clients):
+        start = (k + 0.5) * gap
+        if start >= end_up:
+            break
+        phase = ((k * multiplier) % clients) * unit
+        t = phase + ceil((start - phase) / pace - 1e-9) * pace
+        while t < end_up:
+            up[int(t)] += 1
+            t += pace
+    down = [0] * int(rampdown)
+    ramp_end = rampup + ramps.constant
+    stop_gap = rampdown / clients
+    end_down = ramp_end + len(down)
+    if down:
+        for k in range(clients):
+            stop = min(ramp_end + (clients - k - 0.5) * stop_gap, end_down)
+            phase = ((k * multiplier) % clients) * unit
+            begin = max(ramp_end, (k + 0.5) * gap)
+            t = phase + ceil((begin - phase) / pace - 1e-9) * pace
+            while t < stop:
+                down[int(t - ramp_end)] += 1
+                t += pace
+    return ([count - rps * (i + 0.5) / rampup for i, count in enumerate(up)],
+            [count - rps * (1 - (i + 0.5) / rampdown) for i, count in enumerate(down)])
 
 
 def core_cycle(hosts: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
@@ -283,7 +365,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     gap = rampup / clients
     stop_gap = rampdown / clients
     ramp_end = rampup + constant
-    multiplier = phase_multiplier(clients)
+    multiplier = phase_multiplier(clients, Ramps(pace, rampup, constant, rampdown))
     cycle = core_cycle(host_list)
     per_host: dict[str, dict[str, Any]] = {
         name: {"index": h, "cores": [None] * cores} for h, (name, cores) in enumerate(host_list)
@@ -296,12 +378,12 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
             "clients": count,
             "first_client": slot,
             "client_step": total_cores,
-            "first_start": slot * gap,
+            "first_start": (slot + 0.5) * gap,
             "start_step": total_cores * gap,
-            "last_start": (slot + (count - 1) * total_cores) * gap,
+            "last_start": (slot + (count - 1) * total_cores + 0.5) * gap,
             "phase_first": (slot * multiplier) % clients,
             "phase_step": (total_cores * multiplier) % clients,
-            "first_stop": ramp_end + (clients - slot) * stop_gap,
+            "first_stop": ramp_end + (clients - slot - 0.5) * stop_gap,
             "stop_step": -total_cores * stop_gap,
         }
     for host in per_host.values():
@@ -353,19 +435,18 @@ def _expand(clients: int, pace: float, core: Mapping[str, Any]) -> Iterator[tupl
                ((phase_first + j * phase_step) % clients) * unit, first_stop + j * stop_step)
 
 
-def first_paced_slot(start: float, phase: float, pace: float) -> float:
-    """The first time on the client's phase lattice at least half a pace after its start."""
-    n = math.ceil((start + pace / 2 - phase) / pace - 1e-9)
+def first_slot(start: float, phase: float, pace: float) -> float:
+    """The first time on the client's phase lattice (phase + n pace) at or after `start`."""
+    n = math.ceil((start - phase) / pace - 1e-9)
     return phase + n * pace
 
 
 def core_requests(clients: int, pace: float, core: Mapping[str, Any]) -> int:
-    """How many requests one core's clients send: each client's first at its start, then one per
-    paced slot before its stop (what `request_times` yields). This runs once per client of the
-    plan, so `_expand` and `request_times` are inlined here (the same arithmetic, about twice as
-    fast); the unit tests hold the two to the same counts."""
+    """How many requests one core's clients send: one per slot of its phase lattice from its
+    start to its stop (what `request_times` yields). This runs once per client of the plan, so
+    `_expand`, `first_slot` and `request_times` are inlined here (the same arithmetic, about twice
+    as fast); the unit tests hold the two to the same counts."""
     unit = pace / clients
-    half = pace / 2
     ceil = math.ceil
     first_start, start_step = core["first_start"], core["start_step"]
     phase_first, phase_step = core["phase_first"], core["phase_step"]
@@ -376,34 +457,35 @@ def core_requests(clients: int, pace: float, core: Mapping[str, Any]) -> int:
         stop = first_stop + j * stop_step
         if start < stop:
             phase = ((phase_first + j * phase_step) % clients) * unit
-            first = phase + ceil((start + half - phase) / pace - 1e-9) * pace
+            first = phase + ceil((start - phase) / pace - 1e-9) * pace
             paced = ceil((stop - first) / pace - 1e-9)
-            total += 1 + (paced if paced > 0 else 0)
+            if paced > 0:
+                total += paced
     return total
 
 
 def request_times(client: Client, pace: float) -> Iterator[float]:
-    """Every planned request time of one client (offsets from the shared start)."""
+    """Every planned task request time of one client (offsets from the shared start)."""
     if client.start >= client.stop:
         return
-    yield client.start
-    first = first_paced_slot(client.start, client.phase, pace)
+    first = first_slot(client.start, client.phase, pace)
     for n in range(max(0, math.ceil((client.stop - first) / pace - 1e-9))):
         yield first + n * pace
 
 
 def active_clients(plan: Mapping[str, Any], offset: float) -> int:
-    """Clients started and not yet stopped at `offset` seconds after the shared start."""
+    """Clients started and not yet stopped at `offset` seconds after the shared start (client k
+    starts at (k + 1/2) gap and stops at D + (U - k - 1/2) stop_gap)."""
     clients = int(plan["clients"])
     gap, stop_gap = float(plan["gap"]), float(plan["stop_gap"])
-    started = min(clients, math.floor(offset / gap + 1e-9) + 1) if offset >= 0 else 0
+    started = min(clients, max(0, math.floor(offset / gap + 0.5 + 1e-9)))
     ramp_end = float(plan["rampup"]) + float(plan["constant"])
     if offset < ramp_end:
         stopped = 0
     elif stop_gap == 0:
         stopped = clients
     else:
-        stopped = min(clients, math.floor((offset - ramp_end) / stop_gap + 1e-9))
+        stopped = min(clients, max(0, math.floor((offset - ramp_end) / stop_gap + 0.5 + 1e-9)))
     return max(0, started - stopped)
 
 

@@ -19,8 +19,10 @@ from typing import Any
 import gevent
 import gevent.event
 import locust
+import locust.user.users
 from gevent import monkey
 from locust import TaskSet, User
+from locust.user.task import DefaultTaskSet
 from locust.argument_parser import parse_locustfile_paths
 from locust.env import Environment
 from locust.exception import StopUser
@@ -110,6 +112,24 @@ def _pacing_takes_over(user_classes: dict[str, type[User]]) -> list[str]:
     return changed
 
 
+class PacedDefaultTaskSet(DefaultTaskSet):
+    """Locust's root TaskSet of every user, with one paced wait before the first task: the user
+    becomes active at its start slot (User.on_start runs there) and its first task request comes
+    at its first slot on the lattice. A client with no slot before its stop waits for its stop
+    and ends (StopUser: its on_stop runs, no task is run)."""
+
+    def on_start(self) -> None:
+        wait = self.user.wait_time
+        if isinstance(wait, PacedWait):
+            wait()
+
+
+def _pace_the_first_task() -> None:
+    """Make every User run its tasks under PacedDefaultTaskSet (User.run builds its root TaskSet
+    from the name in locust.user.users)."""
+    locust.user.users.DefaultTaskSet = PacedDefaultTaskSet  # type: ignore[misc]
+
+
 class CoreRun:
     def __init__(self, data: dict[str, Any], core_index: int) -> None:
         self.data = data
@@ -141,6 +161,7 @@ class CoreRun:
         with open(base + ".pid", "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
         self.user_classes = load_user_classes(str(self.data["locustfile"]))
+        _pace_the_first_task()
         changed = _pacing_takes_over(self.user_classes)
         if changed:
             logger.info("pacing replaces the wait_time of TaskSet(s) %s", ", ".join(changed))

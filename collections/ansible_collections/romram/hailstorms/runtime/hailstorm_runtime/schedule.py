@@ -8,10 +8,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterable, Protocol, Sequence
 
-from .planner import Client, first_paced_slot
+from .planner import GOLDEN, Client, first_slot
 from .results import LATE_START
-
-GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 class Clock(Protocol):
@@ -23,10 +21,11 @@ class Clock(Protocol):
 class Pacer:
     """One client's request lattice: slots T0 + phase + n * pace, between its start and stop.
 
-    The first request is sent at the start slot (or at once, when the client starts late);
-    `next_slot(now)` is asked after every task and gives the time of the next request, or None
-    when the next slot is at or after the client's stop. A task that finished after the slot it
-    should have been followed by skips to the next slot on the lattice and counts one overrun.
+    The client starts at its start slot (its on_start runs there); `next_slot(now)` is asked
+    before its first task (the first slot at or after the start) and after every task, and gives
+    the time of the next request, or None when the next slot is at or after the client's stop.
+    An on_start or a task that finished after the slot it should have been followed by skips to
+    the next slot on the lattice and counts one overrun.
     """
 
     __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_base", "_n", "overruns")
@@ -43,10 +42,10 @@ class Pacer:
         self.overruns = 0
 
     def begin(self, now: float) -> None:
-        """The client really starts (sends its first request) at `now`. A start later than
-        LATE_START moves the first paced slot (it keeps half a pace after the real start);
-        a start within it keeps the planned slots exactly (no rounding or wake-up jitter at an
-        exact lattice boundary may skip a request)."""
+        """The client really starts (its on_start begins) at `now`. A start later than
+        LATE_START moves the first slot to the first one at or after the real start (the late
+        start is counted as such, not as an overrun); a start within it keeps the planned slots
+        exactly (no rounding or wake-up jitter at an exact lattice boundary may skip a request)."""
         late = now - self.start > LATE_START
         self.started_at = now if late else self.start
         self._base = now - self.t0 if late else self.client.start
@@ -55,13 +54,18 @@ class Pacer:
         return self.t0 + self.client.phase + n * self.pace
 
     def next_slot(self, now: float) -> float | None:
+        """The next slot (or None at the stop). The first slot is kept when `now` is at most
+        LATE_START past it (the start's own wake-up and an instant on_start must not cost a
+        whole pace when the first slot is the start slot itself)."""
+        tolerance = 0.0
         if self._n is None:
-            first = first_paced_slot(self._base, self.client.phase, self.pace)
+            first = first_slot(self._base, self.client.phase, self.pace)
             n = round((first - self.client.phase) / self.pace)
+            tolerance = LATE_START
         else:
             n = self._n + 1
         slot = self.slot(n)
-        if now > slot:
+        if now > slot + tolerance:
             n += math.ceil((now - slot) / self.pace)
             slot = self.slot(n)
             if slot < now:  # float rounding at an exact multiple
@@ -73,9 +77,10 @@ class Pacer:
 
 
 class PacedWait:
-    """The `wait_time` given to every user: sleeps until the next slot itself (absolute time,
-    so sleeps do not drift) and returns 0; at the client's stop it sleeps until the stop time
-    and raises `stop_exception` (Locust's StopUser), so the user's on_stop runs."""
+    """The `wait_time` given to every user, also called once before its first task (after its
+    on_start): sleeps until the next slot itself (absolute time, so sleeps do not drift) and
+    returns 0; at the client's stop it sleeps until the stop time and raises `stop_exception`
+    (Locust's StopUser), so the user's on_stop runs."""
 
     __slots__ = ("pacer", "clock", "stop_exception", "on_overrun")
 

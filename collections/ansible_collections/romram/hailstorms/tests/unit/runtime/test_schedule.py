@@ -29,24 +29,27 @@ class Stop(Exception):
     pass
 
 
-def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, begin: float | None = None):
-    """One user as Locust runs it: first task at once, then wait_time() before every next task.
-    Returns (request times, pacer, clock) with the time the user stopped in clock.now."""
+def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, begin: float | None = None,
+             on_start_seconds: float = 0.0):
+    """One user as the runtime runs it under Locust: on_start at the start, then wait_time()
+    (the paced wait of PacedDefaultTaskSet.on_start) before the first task and after every task.
+    Returns (task request times, pacer, clock) with the time the user stopped in clock.now."""
     clock = FakeClock(T0 + client.start if begin is None else begin)
     pacer = Pacer(T0, client, pace)
     pacer.begin(clock.now)
+    clock.now += on_start_seconds
     overrun_ids: list[int] = []
     wait = PacedWait(pacer, clock, Stop, overrun_ids.append)
     times = []
     i = 0
     while True:
-        times.append(clock.now)
-        clock.now += task_seconds(i)
-        i += 1
         try:
             assert wait() == 0.0
         except Stop:
             break
+        times.append(clock.now)
+        clock.now += task_seconds(i)
+        i += 1
         assert i < 100_000
     assert len(overrun_ids) == pacer.overruns
     return times, pacer, clock
@@ -57,16 +60,37 @@ def test_exact_slots_match_the_plan():
     times, pacer, clock = simulate(client, pace=1.0)
     expected = [T0 + t for t in planner.request_times(client, 1.0)]
     assert times == pytest.approx(expected, abs=1e-9)
-    assert times[0] == T0 + 0.3
-    assert times[1] == pytest.approx(T0 + 1.7)  # first slot >= start + pace / 2 on the phase lattice
+    assert times[0] == pytest.approx(T0 + 0.7)  # the first slot of its lattice at or after its start
+    assert times[1] == pytest.approx(T0 + 1.7)
     assert clock.now == T0 + 20.0  # stopped at its stop slot, not at its last request
     assert pacer.overruns == 0
 
 
-def test_first_paced_slot_keeps_half_a_pace():
-    client = planner.Client(client_id=0, start=0.0, phase=0.4, stop=5.0)
+def test_first_task_waits_for_the_first_slot_on_the_lattice():
+    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=5.0)
     times = simulate(client, pace=1.0)[0]
-    assert times[:3] == pytest.approx([T0, T0 + 1.4, T0 + 2.4])
+    assert times == pytest.approx([T0 + 1.4, T0 + 2.4, T0 + 3.4, T0 + 4.4])
+
+
+def test_a_slot_at_the_start_itself_is_kept_after_an_instant_on_start():
+    client = planner.Client(client_id=0, start=0.4, phase=0.4, stop=3.0)
+    times, pacer = simulate(client, pace=1.0, on_start_seconds=0.003)[:2]
+    assert times == pytest.approx([T0 + 0.403, T0 + 1.4, T0 + 2.4])
+    assert pacer.overruns == 0
+
+
+def test_an_on_start_past_the_first_slot_skips_it_and_counts_an_overrun():
+    client = planner.Client(client_id=0, start=0.0, phase=0.3, stop=4.0)
+    times, pacer = simulate(client, pace=1.0, on_start_seconds=0.5)[:2]
+    assert times == pytest.approx([T0 + 1.3, T0 + 2.3, T0 + 3.3])
+    assert pacer.overruns == 1
+
+
+def test_a_client_with_no_slot_before_its_stop_sends_nothing_and_ends_at_its_stop():
+    client = planner.Client(client_id=0, start=1.0, phase=0.9, stop=1.5)
+    times, pacer, clock = simulate(client, pace=1.0)
+    assert times == [] and list(planner.request_times(client, 1.0)) == []
+    assert clock.now == pytest.approx(T0 + 1.5)
 
 
 def test_overrun_skips_to_next_lattice_slot_and_is_counted():
@@ -74,22 +98,22 @@ def test_overrun_skips_to_next_lattice_slot_and_is_counted():
     slow = {2}  # the third request takes 1.5 paces
     times, pacer = simulate(client, pace=1.0, task_seconds=lambda i: 1.5 if i in slow else 0.01)[:2]
     assert times == pytest.approx([T0, T0 + 1, T0 + 2, T0 + 4, T0 + 5, T0 + 6, T0 + 7, T0 + 8, T0 + 9])
+    assert len(times) == len(list(planner.request_times(client, 1.0))) - 1  # the one slot skipped
     assert pacer.overruns == 1
 
 
 def test_stop_ends_the_user_at_its_stop_time_even_mid_pace():
     client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.2)
     times, clock = simulate(client, pace=1.0)[::2]
-    assert times == pytest.approx([T0, T0 + 0.5, T0 + 1.5, T0 + 2.5])
+    assert times == pytest.approx([T0 + 0.5, T0 + 1.5, T0 + 2.5])
     assert clock.now == pytest.approx(T0 + 3.2)
 
 
-def test_late_client_keeps_half_a_pace_and_lands_on_its_lattice():
+def test_late_client_lands_on_its_lattice_without_an_overrun():
     client = planner.Client(client_id=2, start=1.0, phase=0.25, stop=30.0)
     times, pacer = simulate(client, pace=1.0, begin=T0 + 4.6)[:2]  # started 3.6 s late
-    assert times[0] == T0 + 4.6
-    assert times[1] == pytest.approx(T0 + 5.25)  # not an overrun: lattice slot >= late start + pace/2
-    assert all(abs(((t - T0 - 0.25) % 1.0)) < 1e-9 or abs(((t - T0 - 0.25) % 1.0) - 1) < 1e-9 for t in times[1:])
+    assert times[0] == pytest.approx(T0 + 5.25)  # the first lattice slot at or after the late start
+    assert all(abs(((t - T0 - 0.25) % 1.0)) < 1e-9 or abs(((t - T0 - 0.25) % 1.0) - 1) < 1e-9 for t in times)
     assert pacer.overruns == 0
 
 
@@ -178,15 +202,16 @@ def test_user_objects_are_prepared_ahead_of_their_slot():
                       ("start", 1, T0 + 0.5), ("prepare", 2, T0 + 0.95), ("start", 2, T0 + 1.0)]
 
 
-def test_a_slot_exactly_half_a_pace_after_the_start_is_kept_despite_epoch_rounding():
-    # found by hypothesis: start 0.7 + pace/2 1.1 == phase 1.8; T0 + 0.7 is not exact in floats
-    client = planner.Client(client_id=14, start=0.7000000000000001, phase=1.8, stop=2.1)
+def test_a_slot_exactly_at_the_start_is_kept_despite_epoch_rounding():
+    # start 1.8 == phase 1.8; T0 + 1.8 is not exact in floats
+    client = planner.Client(client_id=14, start=1.8000000000000003, phase=1.8, stop=4.1)
     times = simulate(client, pace=2.2)[0]
-    assert times == pytest.approx([T0 + 0.7, T0 + 1.8], abs=1e-6)
+    assert times == pytest.approx([T0 + 1.8, T0 + 4.0], abs=1e-6)
+    assert len(times) == len(list(planner.request_times(client, 2.2)))
 
 
 def test_a_start_a_few_ms_late_keeps_the_planned_slots():
     client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.0)
     times, pacer = simulate(client, pace=1.0, begin=T0 + 0.004)[:2]
-    assert times == pytest.approx([T0 + 0.004, T0 + 0.5, T0 + 1.5, T0 + 2.5])
+    assert times == pytest.approx([T0 + 0.5, T0 + 1.5, T0 + 2.5])
     assert pacer.overruns == 0

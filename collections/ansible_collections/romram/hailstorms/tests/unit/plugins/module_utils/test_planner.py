@@ -79,7 +79,7 @@ def test_every_client_planned_once_and_cores_balanced(plan):
 def test_starts_evenly_spaced_and_each_core_evenly_spaced(plan):
     clients = all_clients(plan)
     for k, client in enumerate(clients):
-        assert client.start == pytest.approx(k * plan["gap"])
+        assert client.start == pytest.approx((k + 0.5) * plan["gap"])  # the middle of its share
     for host in plan["hosts"].values():
         for core in host["cores"]:
             starts = [c.start for c in planner.core_clients(plan, core)]
@@ -142,9 +142,9 @@ def test_stops_on_a_straight_line_last_started_first(plan):
     clients = all_clients(plan)
     ramp_end = plan["rampup"] + plan["constant"]
     for client in clients:
-        assert client.stop == pytest.approx(ramp_end + (plan["clients"] - client.client_id) * plan["stop_gap"])
+        assert client.stop == pytest.approx(ramp_end + (plan["clients"] - client.client_id - 0.5) * plan["stop_gap"])
         assert client.stop > client.start
-    assert max(c.stop for c in clients) == pytest.approx(plan["duration"])
+    assert max(c.stop for c in clients) == pytest.approx(plan["duration"] - plan["stop_gap"] / 2)
 
 
 @hsettings(max_examples=40, deadline=None)
@@ -173,21 +173,98 @@ def test_ramp_rate_rises_smoothly_at_100ms():
     clients, pace = all_clients(plan), plan["pace"]
     bins = Counter(math.floor(t * 10) for c in clients for t in planner.request_times(c, pace) if t < 60)
     deviations = []
-    for b in range(100, 600):  # from 10 s: compare every 100 ms bin with active clients / pace
-        planned = planner.active_clients(plan, b / 10) / pace / 10
+    for b in range(100, 600):  # from 10 s: compare every 100 ms bin with the line rps t / rampup
+        planned = plan["rps"] * (b + 0.5) / 10 / plan["rampup"] / 10
         deviations.append(bins[b] - planned)
-    # one client starts per bin here and its first request comes on top of the paced ones, so the
-    # bins run about half a request above active/pace; no bin strays more than 2 from that line
+    # each active client adds 1 / pace from its start: the bins sit on the line, no bin strays
+    # more than 2 requests from it (a 100 ms bin holds 1.7 to 10 requests here)
     mean = sum(deviations) / len(deviations)
-    assert abs(mean - 0.5) < 0.1
-    assert max(abs(d - mean) for d in deviations) <= 2.0
+    assert abs(mean) < 0.1
+    assert max(abs(d) for d in deviations) <= 2.0
 
 
-def test_first_paced_slot_is_half_a_pace_or_more_after_start():
-    for start, phase in [(0.0, 0.0), (0.3, 0.2), (5.0, 0.99), (2.0, 0.5)]:
-        slot = planner.first_paced_slot(start, phase, 1.0)
-        assert start + 0.5 - 1e-9 <= slot < start + 1.5
-        assert (slot - phase) == pytest.approx(round(slot - phase))
+def test_first_slot_is_the_first_lattice_slot_at_or_after_the_start():
+    for start, phase, expected in [(0.0, 0.0, 0.0), (0.3, 0.2, 1.2), (5.0, 0.99, 5.99), (2.0, 0.5, 2.5),
+                                   (0.7000000000000001, 0.7, 0.7)]:
+        slot = planner.first_slot(start, phase, 1.0)
+        assert slot == pytest.approx(expected)
+        assert start - 1e-9 <= slot < start + 1.0
+
+
+def ramp_line_bounds(rps):
+    """What issue 7 asks of every plan with at least 10 clients per second of ramp-up: each whole
+    second of the ramp within max(2 requests, 2 % of rps) of the line, and an RMS over the ramp
+    of at most 1 % of rps. A second holds a whole number of requests and the line rarely does:
+    below 50 rps a whole request is 2 % of rps, so there the RMS may reach 1 request."""
+    return max(2.0, 0.02 * rps) + 1e-9, max(0.01 * rps, 1.0) + 1e-9
+
+
+def measured_ramp_errors(plan):
+    """Planned requests per whole second of the ramp-up (from the shared start) and of the
+    ramp-down (from its start), minus the straight line, counted from every client's request
+    times (not from planner.ramp_errors, which the planner itself uses to choose its phases)."""
+    rps, rampup, rampdown = plan["rps"], plan["rampup"], plan["rampdown"]
+    ramp_end = rampup + plan["constant"]
+    up, down = Counter(), Counter()
+    for client in all_clients(plan):
+        for t in planner.request_times(client, plan["pace"]):
+            if t < int(rampup):
+                up[math.floor(t)] += 1
+            if ramp_end <= t < ramp_end + int(rampdown):
+                down[math.floor(t - ramp_end)] += 1
+    return ([up[i] - rps * (i + 0.5) / rampup for i in range(int(rampup))],
+            [down[i] - rps * (1 - (i + 0.5) / rampdown) for i in range(int(rampdown))])
+
+
+def rms(errors):
+    return math.sqrt(sum(e * e for e in errors) / len(errors))
+
+
+@pytest.mark.parametrize("clients, rps, rampup", [(200, 100, 20), (1000, 100, 10), (6000, 1000, 60)])
+def test_the_issue_plans_ramp_on_the_straight_line(clients, rps, rampup):
+    """The three plans measured before the schedule changed (RMS 5.5 %, 64.5 %, 5.2 % of rps)."""
+    plan = plan_for(clients, rps, rampup, [("a", 2), ("b", 3)], constant=5)
+    worst_bound, rms_bound = ramp_line_bounds(rps)
+    for errors in measured_ramp_errors(plan):
+        assert max(abs(e) for e in errors) <= worst_bound
+        assert rms(errors) <= 0.01 * rps
+
+
+@st.composite
+def ramp_plans(draw):
+    """Plans with at least 10 clients per second of ramp-up, paces from 0.2 s to past the ramp."""
+    hosts = draw(hosts_strategy)
+    rampup = draw(st.integers(min_value=1, max_value=40))
+    pace = draw(st.sampled_from([0.2, 0.5, 1.0, 1.3, 2.0, 3.7, 5.0, 10.0, 20.0, 60.0]))
+    clients = draw(st.integers(min_value=max(10 * rampup, sum(c for _n, c in hosts), math.ceil(pace * 10)),
+                               max_value=max(10 * rampup, 20_000)))
+    clients = min(clients, int(pace * 3000))  # at most 3,000 rps: the test walks every request
+    if clients < max(10 * rampup, sum(c for _n, c in hosts)):
+        clients = max(10 * rampup, sum(c for _n, c in hosts))
+    rampdown = draw(st.sampled_from([1, 5, rampup]))
+    return plan_for(clients, clients / pace, rampup, hosts, constant=draw(st.sampled_from([0, 3])),
+                    rampdown=rampdown)
+
+
+@hsettings(max_examples=80, deadline=None)
+@given(ramp_plans())
+def test_requests_per_second_follow_the_straight_line_on_both_ramps(plan):
+    worst_bound, rms_bound = ramp_line_bounds(plan["rps"])
+    up, down = measured_ramp_errors(plan)
+    for errors in (up, down):
+        if errors and plan["clients"] / max(plan["rampup"], 1) >= 10:
+            assert max(abs(e) for e in errors) <= worst_bound, errors
+            assert rms(errors) <= rms_bound, errors
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(ramp_plans())
+def test_every_request_lies_on_the_arrival_lattice(plan):
+    step = 1 / plan["rps"]
+    for client in all_clients(plan)[:200]:
+        for t in planner.request_times(client, plan["pace"]):
+            assert client.start - 1e-6 <= t < client.stop
+            assert abs(t / step - round(t / step)) < 1e-6
 
 
 def test_big_plan_is_fast_and_compact():
@@ -319,17 +396,15 @@ def test_expected_requests_counts_what_the_clients_send(plan):
             assert core["requests"] == sent
         assert host["requests"] == sum(core["requests"] for core in host["cores"])
     assert plan["expected_requests"] == sum(host["requests"] for host in plan["hosts"].values())
-    # each client sends its active seconds / pace + 1/2 requests, give or take less than 1
+    # each client sends its active seconds / pace requests, give or take less than 1
     clients = all_clients(plan)
-    model = sum(c.stop - c.start for c in clients) / plan["pace"] + len(clients) / 2
+    model = sum(c.stop - c.start for c in clients) / plan["pace"]
     assert abs(plan["expected_requests"] - model) < len(clients)
 
 
 def test_expected_requests_are_exact_when_rampup_resonates_with_the_phases():
-    # rampup / pace = 24 and phase multiplier 85: client k's first paced slot lies 0.5 or 1 pace
-    # after its start, never in between, so every client sends 1/4 request more than the
-    # average model says (CI found this: 1567 sent, the model said 1537)
+    # rampup / pace = 24: CI once found the request count 2 % off an average model on this plan
     plan = plan_for(122, 48.8, 60, [("h0", 1), ("h1", 1)], constant=0, rampdown=0)
-    assert plan["phase_multiplier"] == 85
     sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in all_clients(plan))
-    assert sent == plan["expected_requests"] == 1567
+    assert sent == plan["expected_requests"]
+    assert abs(sent - 48.8 * 60 / 2) <= 2  # the ramp-up's triangle: rps x rampup / 2
