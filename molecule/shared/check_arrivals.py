@@ -18,6 +18,10 @@ import statistics
 import sys
 from pathlib import Path
 
+RUNTIME = Path(__file__).resolve().parents[2] / "collections" / "ansible_collections" / "romram" / "hailstorms" / "runtime"
+sys.path.insert(0, str(RUNTIME))
+from hailstorm_runtime import planner  # noqa: E402  (pure Python: no Locust)
+
 PATH = re.compile(r"^/c(\d+)-h(\d+)$")
 
 
@@ -55,7 +59,10 @@ def main() -> int:
     missing = [k for k in range(plan["clients"]) if k not in first]
     if missing:
         failures.append(f"clients that sent nothing: {missing}")
-    offsets = {k: first[k] - (t0 + k * plan["gap"]) for k in first}
+    slots = {client.client_id: next(planner.request_times(client, plan["pace"]), None)
+             for data in datas.values() for core in data["cores"]
+             for client in planner.core_clients(data["plan"], core)}
+    offsets = {k: first[k] - (t0 + slots[k]) for k in first if slots.get(k) is not None}
     off_line = {k: round(o * 1000, 1) for k, o in offsets.items() if abs(o) > args.tolerance}
     if off_line:
         failures.append(f"first requests off the planned line by more than {args.tolerance * 1000:.0f} ms "

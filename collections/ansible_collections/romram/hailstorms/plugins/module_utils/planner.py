@@ -15,12 +15,12 @@ Client k (0-based, in start order):
   start  s_k = (k + 1/2) g                  the middle of the client's share of the ramp-up:
                                             the active clients, round(t / g), rise on the
                                             straight line t / g with no bias
-  phase  phi_k = ((k a) mod U) P / U        a coprime to U, a / U near the golden ratio:
+  phase  phi_k = ((k a + b) mod U) P / U    a coprime to U, a / U near the golden ratio:
                                             any prefix of clients is spread evenly over the
                                             pace, and all U together form the arrival
                                             lattice, one request every 1 / R seconds; among
-                                            such a, the one whose planned ramps are closest
-                                            to the straight line
+                                            such a and offsets b, the pair whose planned
+                                            ramps are closest to the straight line
   stop   e_k = D + (U - k - 1/2) d          last started stops first: the clients still
                                             active are always a prefix of the start order,
                                             so they stay evenly spread while they fall
@@ -235,10 +235,11 @@ def _largest_partial_quotient(numerator: int, denominator: int) -> int:
     return worst
 
 
-# Candidates of the phase multiplier scored by their planned ramps, and the work spent on it:
-# scoring one candidate walks every planned request of both ramps (about rps x ramps / 2).
-MULTIPLIER_CANDIDATES = 12
-MULTIPLIER_SCORING_BUDGET = 600_000
+# Candidates of the phase multiplier and offset scored by their planned ramps, and the work spent
+# on it: scoring one pair walks every planned request of both ramps (about rps x ramps / 2).
+PHASE_MULTIPLIERS = 12
+PHASE_OFFSETS = 8
+PHASE_SCORING_BUDGET = 400_000
 
 
 class Ramps(NamedTuple):
@@ -250,21 +251,13 @@ class Ramps(NamedTuple):
     rampdown: float
 
 
-def phase_multiplier(clients: int, ramps: Ramps | None = None) -> int:
-    """The multiplier a of the phase sequence (k a) mod U.
-
-    a is coprime to U (so the U phases are a permutation of the lattice). Candidates near
-    U x golden ratio are ranked by the partial quotients of the continued fraction a / U (small
-    ones bound the largest hole between the phases of any prefix of clients: three-gap theorem).
-    Given the plan's `ramps`, the best-ranked candidates (largest partial quotient at most one
-    more than the best's) are then scored by their planned ramps
-    (`ramp_errors`: requests per whole second against the straight line) and the closest wins;
-    the score avoids the few multipliers that resonate with rampup / pace (a systematic error of
-    several requests per second). Plans whose ramps hold too many requests to score keep the
-    best-ranked candidate: their errors are a far smaller share of their rate.
-    """
+def _ranked_multipliers(clients: int) -> list[int]:
+    """Multipliers a coprime to U near U x golden ratio, best first by the largest partial
+    quotient of a / U (small ones bound the largest hole between the phases of any prefix of
+    clients: three-gap theorem), keeping those at most one above the best (a larger one leaves
+    holes between phases: bursts at 100 ms)."""
     if clients <= 2:
-        return 1 if clients == 2 else 0
+        return [1 if clients == 2 else 0]
     base = round(clients * GOLDEN)
     ranked: set[tuple[tuple[int, int], int]] = set()
     for delta in range(min(clients, 200)):
@@ -272,28 +265,46 @@ def phase_multiplier(clients: int, ramps: Ramps | None = None) -> int:
             if 0 < candidate < clients and math.gcd(candidate, clients) == 1:
                 ranked.add(((_largest_partial_quotient(candidate, clients), delta), candidate))
     if not ranked:
-        return 1
+        return [1]
     ordered = sorted(ranked)
-    worst_kept = ordered[0][0][0] + 1  # a larger quotient leaves holes between phases (bursts)
-    candidates = [candidate for (quotient, _delta), candidate in ordered if quotient <= worst_kept]
-    if ramps is None:
-        return candidates[0]
+    worst_kept = ordered[0][0][0] + 1
+    return [candidate for (quotient, _delta), candidate in ordered if quotient <= worst_kept]
+
+
+def phase_multiplier(clients: int, ramps: Ramps | None = None) -> tuple[int, int]:
+    """The multiplier a and offset b of the phase sequence (k a + b) mod U.
+
+    Any such pair makes the U phases a permutation of the lattice (constant phase exact) and
+    spreads any prefix of clients evenly (the offset only turns the circle). Given the plan's
+    `ramps`, the pairs of the best-ranked multipliers and a few offsets are scored by their
+    planned ramps (`ramp_errors`: requests per whole second against the straight line) and the
+    closest wins: this avoids the pairs that resonate with rampup / pace (a systematic error of
+    several requests per second), which matters most for small plans. Plans whose ramps hold too
+    many requests to score keep the best-ranked multiplier and offset 0: their errors are a far
+    smaller share of their rate.
+    """
+    candidates = _ranked_multipliers(clients)
+    if ramps is None or clients <= 2:
+        return candidates[0], 0
     rps = clients / ramps.pace
     work = clients + rps * (int(ramps.rampup) + int(ramps.rampdown)) / 2 + 1
-    count = min(MULTIPLIER_CANDIDATES, len(candidates), int(MULTIPLIER_SCORING_BUDGET // work))
-    if count < 2:
-        return candidates[0]
+    offsets = sorted({round(i * clients / min(clients, PHASE_OFFSETS)) % clients
+                      for i in range(min(clients, PHASE_OFFSETS))})
+    pairs = [(a, b) for b in offsets for a in candidates[:PHASE_MULTIPLIERS]]
+    pairs = pairs[:int(PHASE_SCORING_BUDGET // work)]
+    if len(pairs) < 2:
+        return candidates[0], 0
 
-    def score(candidate: int) -> float:
-        errors = [e for side in ramp_errors(clients, ramps, candidate) for e in side]
+    def score(pair: tuple[int, int]) -> float:
+        errors = [e for side in ramp_errors(clients, ramps, *pair) for e in side]
         if not errors:
             return 0.0
         return sum(e * e for e in errors) / len(errors) + max(abs(e) for e in errors) ** 2 / 4
 
-    return min(candidates[:count], key=score)
+    return min(pairs, key=score)
 
 
-def ramp_errors(clients: int, ramps: Ramps, multiplier: int) -> tuple[list[float], list[float]]:
+def ramp_errors(clients: int, ramps: Ramps, multiplier: int, offset: int = 0) -> tuple[list[float], list[float]]:
     """Planned requests minus the straight line, per whole second of the ramp-up (seconds from the
     shared start: the line is rps (i + 0.5) / rampup) and of the ramp-down (seconds from its
     start D: rps (1 - (i + 0.5) / rampdown)). Walks every request of both ramps."""
@@ -308,7 +319,7 @@ def ramp_errors(clients: int, ramps: Ramps, multiplier: int) -> tuple[list[float
         start = (k + 0.5) * gap
         if start >= end_up:
             break
-        phase = ((k * multiplier) % clients) * unit
+        phase = ((k * multiplier + offset) % clients) * unit
         t = phase + ceil((start - phase) / pace - 1e-9) * pace
         while t < end_up:
             up[int(t)] += 1
@@ -320,7 +331,7 @@ def ramp_errors(clients: int, ramps: Ramps, multiplier: int) -> tuple[list[float
     if down:
         for k in range(clients):
             stop = min(ramp_end + (clients - k - 0.5) * stop_gap, end_down)
-            phase = ((k * multiplier) % clients) * unit
+            phase = ((k * multiplier + offset) % clients) * unit
             begin = max(ramp_end, (k + 0.5) * gap)
             t = phase + ceil((begin - phase) / pace - 1e-9) * pace
             while t < stop:
@@ -365,7 +376,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     gap = rampup / clients
     stop_gap = rampdown / clients
     ramp_end = rampup + constant
-    multiplier = phase_multiplier(clients, Ramps(pace, rampup, constant, rampdown))
+    multiplier, offset = phase_multiplier(clients, Ramps(pace, rampup, constant, rampdown))
     cycle = core_cycle(host_list)
     per_host: dict[str, dict[str, Any]] = {
         name: {"index": h, "cores": [None] * cores} for h, (name, cores) in enumerate(host_list)
@@ -381,7 +392,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
             "first_start": (slot + 0.5) * gap,
             "start_step": total_cores * gap,
             "last_start": (slot + (count - 1) * total_cores + 0.5) * gap,
-            "phase_first": (slot * multiplier) % clients,
+            "phase_first": (slot * multiplier + offset) % clients,
             "phase_step": (total_cores * multiplier) % clients,
             "first_stop": ramp_end + (clients - slot - 0.5) * stop_gap,
             "stop_step": -total_cores * stop_gap,
@@ -403,6 +414,7 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
         "duration": ramp_end + rampdown,
         "expected_requests": sum(host["requests"] for host in per_host.values()),
         "phase_multiplier": multiplier,
+        "phase_offset": offset,
         "cores_total": total_cores,
         "hosts": per_host,
     }
