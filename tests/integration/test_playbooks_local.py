@@ -25,7 +25,7 @@ def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
     assert list(hosts) == ["slave1", "slave2"]
     assert [sum(c["clients"] for c in h["cores"]) for h in hosts.values()] == [91, 90]
     first = hosts["slave1"]["cores"]
-    assert [c["first_start"] for c in first][:2] == pytest.approx([0, 2 * 180 / 181])
+    assert [c["first_start"] for c in first][:2] == pytest.approx([0.5 * 180 / 181, 2.5 * 180 / 181])
     assert first[0]["start_step"] == pytest.approx(14 * 180 / 181)
     assert f"plan written to {tmp_path}/seed/plan.json" in result.stdout
     assert "slave2                   7      90    12/13" in result.stdout

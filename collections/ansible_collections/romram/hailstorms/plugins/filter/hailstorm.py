@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import launch, planner
 
 
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -94,6 +94,22 @@ def plan_at(plan_: Any, offset: float) -> dict[str, Any]:
     return _planned("plan_at", figures)
 
 
+def start_lead(round_trip: Any, given: Any = None) -> float:
+    return _planned("start_lead", launch.start_lead, round_trip, given)
+
+
+def run_limits(plan_: Any, deadline_grace: Any, arm_timeout: Any) -> dict[str, Any]:
+    def limits() -> dict[str, Any]:
+        p = _as_dict(plan_, "run_limits", "the plan")
+        return {"armed_wait": launch.armed_wait(arm_timeout),
+                "run_time_limit": launch.run_time_limit(p["duration"], deadline_grace, arm_timeout)}
+    return _planned("run_limits", limits)
+
+
+def signal_verdict(start_time: Any, signalled_at: Any, lead: Any) -> str:
+    return _planned("signal_verdict", launch.signal_verdict, start_time, signalled_at, lead) or ""
+
+
 class FilterModule:
     """romram.hailstorms planner filters."""
 
@@ -105,4 +121,7 @@ class FilterModule:
             "plan_preview": plan_preview,
             "plan_at": plan_at,
             "usable_cores": usable_cores,
+            "start_lead": start_lead,
+            "run_limits": run_limits,
+            "signal_verdict": signal_verdict,
         }

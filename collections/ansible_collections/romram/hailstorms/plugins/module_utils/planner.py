@@ -296,10 +296,13 @@ def phase_multiplier(clients: int, ramps: Ramps | None = None) -> tuple[int, int
         return candidates[0], 0
 
     def score(pair: tuple[int, int]) -> float:
-        errors = [e for side in ramp_errors(clients, ramps, *pair) for e in side]
-        if not errors:
+        """Mean square error of each ramp (a short ramp-down weighs as much as a long ramp-up),
+        plus a quarter of the worst second's square."""
+        sides = [side for side in ramp_errors(clients, ramps, *pair) if side]
+        if not sides:
             return 0.0
-        return sum(e * e for e in errors) / len(errors) + max(abs(e) for e in errors) ** 2 / 4
+        return (sum(sum(e * e for e in side) / len(side) for side in sides)
+                + max(abs(e) for side in sides for e in side) ** 2 / 4)
 
     return min(pairs, key=score)
 

@@ -32,6 +32,11 @@ options:
     description: Wait until every process is done, failed or lost.
     type: bool
     default: false
+  wait_armed:
+    description:
+      - Wait until every process is armed (loaded and waiting for its start signal) or has ended.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait at most with O(wait_done).
     type: float
@@ -59,7 +64,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 cores:
-  description: The status of each process, by core index (state waiting, running, done, failed, lost or missing).
+  description:
+    - The status of each process, by core index (state armed, waiting, running, done, failed, lost or missing).
+    - A failed, lost or missing process has C(log_tail), the last lines of its C(core-N.log), and a failed one its C(reason).
   returned: always
   type: list
   elements: dict
@@ -86,6 +93,12 @@ elapsed:
     - V(null) when no process is running.
   returned: always
   type: float
+problems:
+  description:
+    - One line per process that failed, was lost or has no status, with its reason and the last lines of its C(core-N.log).
+  returned: always
+  type: list
+  elements: str
 finished:
   description: Whether every process is done, failed or lost.
   returned: always
@@ -99,6 +112,20 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 FINAL = ("done", "failed", "lost")
+ARMED_OR_LATER = ("armed", "waiting", "running") + FINAL
+LOG_TAIL_LINES = 12
+
+
+def log_tail(path: str, core: int) -> list[str]:
+    """The last lines of a process's core-N.log (empty when there is none)."""
+    try:
+        with open(os.path.join(path, f"core-{core}.log"), "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()[-LOG_TAIL_LINES:]
 
 
 def read_status(path: str, cores: int, stale: float) -> list[dict]:
@@ -117,7 +144,27 @@ def read_status(path: str, cores: int, stale: float) -> list[dict]:
             status["state"] = "lost"
         status["core"] = core
         result.append(status)
+    for status in result:
+        if status["state"] in ("failed", "lost", "missing"):
+            status["log_tail"] = log_tail(path, status["core"])
     return result
+
+
+def problems(path: str, cores: list[dict]) -> list[str]:
+    """What a user needs to see about every process that failed, was lost or never wrote a status."""
+    lines = []
+    for core in cores:
+        state = core["state"]
+        if state not in ("failed", "lost", "missing"):
+            continue
+        what = {"failed": f"failed: {core.get('reason') or 'see its log'}",
+                "lost": "lost: its status stopped changing (killed, or its host is stuck)",
+                "missing": "never wrote a status (it did not start, or failed before loading)"}[state]
+        tail = core.get("log_tail") or []
+        log = os.path.join(path, f"core-{core['core']}.log")
+        lines.append(f"core {core['core']} {what}; " + (f"last lines of {log}: " + " | ".join(tail) if tail
+                                                       else f"{log} is empty or absent"))
+    return lines
 
 
 def main() -> None:
@@ -127,6 +174,7 @@ def main() -> None:
             "cores": {"type": "int", "required": True},
             "wait_until": {"type": "float"},
             "wait_done": {"type": "bool", "default": False},
+            "wait_armed": {"type": "bool", "default": False},
             "timeout": {"type": "float", "default": 60.0},
             "stale": {"type": "float", "default": 10.0},
         },
@@ -142,9 +190,11 @@ def main() -> None:
     while True:
         cores = read_status(params["path"], params["cores"], params["stale"])
         finished = all(core["state"] in FINAL for core in cores)
-        if finished or not params["wait_done"] or time.time() >= deadline:
+        armed = all(core["state"] in ARMED_OR_LATER for core in cores)
+        waiting = (params["wait_done"] and not finished) or (params["wait_armed"] and not armed)
+        if not waiting or time.time() >= deadline:
             break
-        time.sleep(0.5)
+        time.sleep(0.2 if params["wait_armed"] else 0.5)
     states: dict[str, int] = {}
     for core in cores:
         states[core["state"]] = states.get(core["state"], 0) + 1
@@ -158,6 +208,7 @@ def main() -> None:
         elapsed=min((float(core["elapsed"]) for core in cores if core["state"] == "running" and "elapsed" in core),
                     default=None),
         finished=finished,
+        problems=problems(params["path"], cores),
     )
 
 

@@ -6,6 +6,26 @@ import json
 import sys
 
 
+def _log_to_work_dir(data_path: str, core: int) -> None:
+    """Every backend keeps each process's output on the host, beside its records: core-N.log in
+    the run's work directory (stdout and stderr, so Python's own tracebacks land there too)."""
+    import os
+
+    try:
+        with open(data_path, encoding="utf-8") as handle:
+            work_dir = json.load(handle).get("work_dir")
+        if not work_dir:
+            return
+        fd = os.open(os.path.join(work_dir, f"core-{core}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    except (OSError, ValueError):
+        return  # the run reports the problem with data.json itself
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hailstorm_runtime",
                                      description="romram.hailstorms load-host runtime (one Locust process per core)")
@@ -17,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--locustfile", required=True)
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        _log_to_work_dir(args.data, args.core)
     # Locust (and gevent's monkey-patching) only from here on.
     from . import runner
 

@@ -30,10 +30,14 @@ def failure_kind(exception: BaseException, response: Any) -> str:
 
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
-                      rps: float) -> None:
-    """core-N.status.json, replaced atomically (what the controller's progress reads)."""
+                      rps: float, reason: str = "") -> None:
+    """core-N.status.json, replaced atomically (what the controller's progress reads). States:
+    armed (loaded, waiting for the start signal), waiting (for the shared start), running, done,
+    failed (with a `reason`)."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
               "active": active, "requests": requests, "rps": round(rps, 2)}
+    if reason:
+        status["reason"] = reason
     with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
         json.dump(status, handle)
     os.replace(base + ".status.json.tmp", base + ".status.json")

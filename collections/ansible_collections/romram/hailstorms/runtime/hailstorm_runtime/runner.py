@@ -37,6 +37,9 @@ logger = logging.getLogger("hailstorm_runtime")
 HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
 FLUSH_EVERY = 2  # seconds
 PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
+ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
+START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
+LATE_SIGNAL = 1.0  # seconds after the shared start past which a start signal fails the process
 
 
 class WallClock:
@@ -130,6 +133,10 @@ def _pace_the_first_task() -> None:
     locust.user.users.DefaultTaskSet = PacedDefaultTaskSet  # type: ignore[misc]
 
 
+class RunFailure(Exception):
+    """A reason this core ends without running its plan (said in its status and log)."""
+
+
 class CoreRun:
     def __init__(self, data: dict[str, Any], core_index: int) -> None:
         self.data = data
@@ -140,12 +147,17 @@ class CoreRun:
         self.core = matches[0]
         self.core_index = core_index
         self.plan = data["plan"]
-        self.t0 = float(data["start_time"])
+        # no start_time in data.json: arm, then wait for the start signal (START_FILE)
+        self.t0: float | None = float(data["start_time"]) if data.get("start_time") is not None else None
         self.pace = float(self.plan["pace"])
         self.duration = float(self.plan["duration"])
-        self.deadline = self.t0 + self.duration + float(data.get("deadline_grace", 10))
+        self.grace = float(data.get("deadline_grace", 10))
+        self.arm_timeout = float(data.get("arm_timeout") or ARM_TIMEOUT)
+        self.deadline = math.inf if self.t0 is None else self.t0 + self.duration + self.grace
         self.host_index = int(data.get("host_index", 0))
         self.work_dir = str(data.get("work_dir") or os.getcwd())
+        self.base = os.path.join(self.work_dir, f"core-{core_index}")
+        self.stop_requested = False
         self.clients = planner.core_clients(self.plan, self.core)
         self.active = 0
         self.greenlet_client: dict[Any, int] = {}
@@ -174,12 +186,54 @@ class CoreRun:
         self.env = Environment(user_classes=list(self.user_classes.values()), host=self.data.get("target"),
                                events=locust.events)
         self.runner = self.env.create_local_runner()
+        self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
+        self._warm_up(target)
+
+    def start_recording(self) -> None:
+        """Once the shared start time is known: the recorder (its seconds count from T0). Records
+        are never appended to an earlier run's."""
+        if os.path.exists(self.base + ".jsonl"):
+            raise RunFailure(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
+                             "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
         self.env.events.request.add_listener(self.recorder.on_request)
         if self.recorder.jtl_rows is not None:
             self.env.events.request.add_listener(self._jtl_listener)
-        self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
-        self._warm_up(target)
+
+    def wait_for_start(self) -> float:
+        """Armed: Locust and the locustfile are loaded and the users are about to be built. Say so
+        in the status file (every second) and wait for the controller's start signal, START_FILE
+        in the work directory with the shared start time. Exits non-zero with a reason when no
+        signal comes within arm_timeout, when the signal is unreadable, or when it came more than
+        LATE_SIGNAL after the start time it names (clients would start in a burst)."""
+        path = os.path.join(self.work_dir, START_FILE)
+        limit = time.time() + self.arm_timeout
+        next_status = 0.0
+        while True:
+            now = time.time()
+            if now >= next_status:
+                write_status_file(self.base, self.core_index, "armed", 0.0, 0, 0, 0.0)
+                next_status = now + 1.0
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    t0 = float(json.load(handle)["start_time"])
+            except FileNotFoundError:
+                t0 = None
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise RunFailure(f"cannot read the start signal {path}: {error}") from None
+            if t0 is not None:
+                late = time.time() - t0
+                if late > LATE_SIGNAL:
+                    raise RunFailure(f"the start signal came {late:.2f} s after the shared start time it names; "
+                                     "nothing was sent (raise hailstorm_start_lead)")
+                logger.info("start signal: shared start in %.3f s", -late)
+                return t0
+            if self.stop_requested:
+                raise RunFailure("stopped while armed, before the start signal; nothing was sent")
+            if now > limit:
+                raise RunFailure(f"no start signal within {self.arm_timeout:g} s of being armed; nothing was sent "
+                                 "(the controller stopped or lost this host?)")
+            gevent.sleep(0.02)
 
     @staticmethod
     def _warm_up(target: str | None) -> None:
@@ -285,22 +339,39 @@ class CoreRun:
 
         start_thread(guard, ())
 
-    def _write_failed_status(self) -> None:
+    def _write_failed_status(self, reason: str = "") -> None:
         try:
             os.makedirs(self.work_dir, exist_ok=True)
-            base = os.path.join(self.work_dir, f"core-{self.core_index}")
-            write_status_file(base, self.core_index, "failed", time.time() - self.t0, 0, 0, 0.0)
-            os.remove(base + ".pid")
+            elapsed = time.time() - self.t0 if self.t0 is not None else 0.0
+            write_status_file(self.base, self.core_index, "failed", elapsed, 0, 0, 0.0, reason=reason)
+            os.remove(self.base + ".pid")
         except OSError:
             pass
 
     # --- main -----------------------------------------------------------------------------
+    def _stop_while_armed(self, signum: int) -> None:
+        self.stop_requested = True
+
     def run(self) -> int:
         ready = time.time()
         try:
             self.setup()
+            if self.t0 is None:
+                watchers = [gevent.signal_handler(signum, self._stop_while_armed, signum)
+                            for signum in (signal.SIGTERM, signal.SIGINT)]
+                try:
+                    self.t0 = self.wait_for_start()
+                finally:
+                    for watcher in watchers:
+                        watcher.cancel()
+                self.deadline = self.t0 + self.duration + self.grace
+            self.start_recording()
+        except RunFailure as failure:
+            logger.error("%s", failure)
+            self._write_failed_status(str(failure))
+            return 2
         except BaseException:
-            self._write_failed_status()
+            self._write_failed_status("start-up failed (see this core's log)")
             raise
         self.recorder.meta(
             run_id=self.data.get("run_id"), host=self.data.get("host"), host_index=self.host_index,

@@ -1,6 +1,8 @@
 """Unit tests of the planner filters as playbooks call them."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -12,7 +14,10 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores"}
+    assert set(FILTERS) == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores",
+                            "start_lead", "run_limits", "signal_verdict"}
+    sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
+    assert sidecars == set(FILTERS)  # every filter is documented
 
 
 def test_run_settings_stacks_profiles_and_reports_them():

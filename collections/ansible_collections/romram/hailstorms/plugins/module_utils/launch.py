@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The launch's timing decisions: pure Python, no Ansible (the launch role calls them through
+filters, once, on the controller).
+
+Arm, then fire: every load process is started first and gets ready (Locust and the locustfile
+imported, the users about to be built) while it waits for its start signal; the controller sets
+the shared start time only when every process on every host says it is armed. So the lead covers
+the start signal's trip (one small file copied to every host at once), not the backends' start-up.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .planner import PlanError
+
+# The start signal is one small file copied to every host in parallel: the copy module makes about
+# three round trips. A spare second covers a busy controller.
+SIGNAL_ROUND_TRIPS = 3
+LEAD_MARGIN = 1.0
+MAX_LEAD = 600.0
+# Seconds a load process lives beyond the plan: the deadline grace, then the hard exit of the
+# runtime (5 s) and a margin; the backend's limit (systemd RuntimeMaxSec, the local backend's
+# async timeout) is the last resort behind the runtime's own deadline.
+LIMIT_MARGIN = 30.0
+# An armed process waits this long for its start signal beyond the controller's own wait for
+# every process to be armed.
+SIGNAL_WAIT_MARGIN = 60.0
+
+
+def _seconds(value: Any, name: str, minimum: float, maximum: float = math.inf) -> float:
+    if isinstance(value, bool):
+        raise PlanError(f"{name}: expected seconds, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise PlanError(f"{name}: expected seconds such as 10, got {value!r}") from None
+    if not math.isfinite(seconds) or not minimum <= seconds <= maximum:
+        bound = f"between {minimum:g} and {maximum:g}" if math.isfinite(maximum) else f"at least {minimum:g}"
+        raise PlanError(f"{name}: must be {bound} seconds, got {value!r}")
+    return seconds
+
+
+def start_lead(round_trip: Any, given: Any = None) -> float:
+    """Seconds from the moment the start time is chosen to the shared start: hailstorm_start_lead
+    when given, else SIGNAL_ROUND_TRIPS x the measured round trip to the slowest host plus
+    LEAD_MARGIN (every process is armed already, so nothing else has to fit in)."""
+    if given is not None and given != "":
+        return _seconds(given, "hailstorm_start_lead", 0.1, MAX_LEAD)
+    trip = _seconds(round_trip, "the measured round trip", 0.0)
+    return round(min(MAX_LEAD, SIGNAL_ROUND_TRIPS * trip + LEAD_MARGIN), 2)
+
+
+def armed_wait(arm_timeout: Any) -> float:
+    """How long an armed load process waits for its start signal: the controller's own wait for
+    every process (hailstorm_arm_timeout) plus SIGNAL_WAIT_MARGIN; then it exits, having sent
+    nothing, so no process is left waiting when the controller is gone."""
+    return _seconds(arm_timeout, "hailstorm_arm_timeout", 1.0) + SIGNAL_WAIT_MARGIN
+
+
+def run_time_limit(duration: Any, deadline_grace: Any, arm_timeout: Any, lead: Any = MAX_LEAD) -> int:
+    """Whole seconds a load process may live from its own start at most (systemd RuntimeMaxSec,
+    the local backend's async timeout): armed, then the lead, the plan, the deadline grace and
+    LIMIT_MARGIN."""
+    total = (armed_wait(arm_timeout) + _seconds(lead, "the start lead", 0.0)
+             + _seconds(duration, "the plan's duration", 0.0)
+             + _seconds(deadline_grace, "hailstorm_deadline_grace", 0.0) + LIMIT_MARGIN)
+    return int(math.ceil(total))
+
+
+def suggested_lead(start_time: Any, signalled_at: Any, lead_given: Any) -> int:
+    """A lead that would have covered this signal's trip twice over (whole seconds, valid)."""
+    took = float(lead_given) + float(signalled_at) - float(start_time)
+    return int(min(MAX_LEAD, max(2.0, math.ceil(2 * took + LEAD_MARGIN))))
+
+
+def signal_verdict(start_time: Any, signalled_at: Any, lead_given: Any, late_signal: float = 1.0) -> str | None:
+    """None when the start signal reached every host in time; otherwise the failure message (the
+    processes refuse a signal more than `late_signal` s after the start time it names)."""
+    late = float(signalled_at) - float(start_time)
+    if late <= late_signal:
+        return None
+    return (f"the start signal reached the load hosts {late:.2f} s after the shared start time, so the load "
+            f"processes refuse it and send nothing; set hailstorm_start_lead (seconds) to more than the "
+            f"signal took, e.g. -e hailstorm_start_lead={suggested_lead(start_time, signalled_at, lead_given)}, "
+            "or find what slows the controller's connections")
