@@ -293,7 +293,8 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "start_delay": meta.get("start_delay"), "late_clients": core["late"],
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
             "failures": core["failures"], "overruns": core["overruns"],
-            "end": end.get("reason", "missing (process killed?)"), "bad_lines": core["bad_lines"],
+            "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
+            "bad_lines": core["bad_lines"],
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])

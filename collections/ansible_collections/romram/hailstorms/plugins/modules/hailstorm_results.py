@@ -53,6 +53,13 @@ summary:
   returned: success
   type: dict
   contains:
+    state:
+      description: How the run ended - completed, degraded, aborted or incomplete (see run_state in module_utils).
+      type: str
+    reasons:
+      description: Why the run is not completed, one line per host and core or per shortfall.
+      type: list
+      elements: str
     requests:
       description: Requests recorded on all cores.
       type: int
@@ -104,6 +111,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import merge, summarize, summary_lines
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state, state_lines
 
 
 def main():
@@ -124,6 +132,7 @@ def main():
                              "did the collect role fetch the load hosts' results?" % path, files=[])
     try:
         summary = summarize(merge(files), module.params["plan"])
+        summary.update(run_state(summary, module.params["plan"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
     summary_path = os.path.join(path, module.params["summary_file"])
@@ -138,7 +147,7 @@ def main():
             with open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, summary_path)
-    module.exit_json(changed=changed, summary=summary, lines=summary_lines(summary),
+    module.exit_json(changed=changed, summary=summary, lines=summary_lines(summary) + state_lines(summary),
                      summary_path=summary_path, files=files)
 
 

@@ -388,6 +388,7 @@ class CoreRun:
         self.runner.update_state(STATE_RUNNING)
         workers = [gevent.spawn(self._starts), gevent.spawn(self._ticker), gevent.spawn(self._deadline)]
         self.done.wait()
+        active_at_end = self.active  # clients still inside a task (or waiting) when the run ended
         if self.active > 0:
             self.runner.user_greenlets.kill(block=True, timeout=2.0)  # on_stop runs (GreenletExit)
         gevent.killall(workers, block=False)
@@ -398,7 +399,7 @@ class CoreRun:
             logger.exception("test_stop hook failed")
         self.runner.update_state(STATE_STOPPED)
         state = "failed" if self.reason == "error" else "done"
-        self.recorder.end(self.reason, clients=len(self.clients))
+        self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end)
         self.recorder.write_status(state, 0, self.recorder.requests, 0.0)
         self.recorder.close()
         self.env.events.quitting.fire(environment=self.env, reverse=True)
