@@ -136,7 +136,11 @@ def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
     summary = json.loads((results / "abort" / "summary.json").read_text())
     assert summary["requests"] > 0
     assert summary["cores"][0]["end"] == "signal SIGTERM"
-    assert run.returncode == 0, output[-4000:]
+    # ... and says loudly that it was aborted: state, reasons, exit code
+    assert summary["state"] == "aborted"
+    assert "localhost core 0: stopped (signal SIGTERM) before its planned end" in summary["reasons"]
+    assert run.returncode != 0, output[-4000:]
+    assert "run state: ABORTED" in output
 
 
 def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):
