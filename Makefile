@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-unit test-integration lint sanity molecule clean
+.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity molecule clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,24 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-test: setup test-unit test-integration lint sanity molecule
+test: setup docs-check test-unit test-integration galaxy-importer lint sanity molecule
 
 test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
 
 test-integration: setup
 	$(BIN)/pytest tests
+
+# Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs.
+docs: setup
+	$(BIN)/python scripts/role_docs.py
+
+docs-check: setup
+	$(BIN)/python scripts/role_docs.py --check
+
+# Galaxy's own import checks on the tarball `ansible-galaxy collection build` makes.
+galaxy-importer: setup
+	scripts/galaxy_importer.sh
 
 lint: setup
 	$(BIN)/ansible-lint --profile production

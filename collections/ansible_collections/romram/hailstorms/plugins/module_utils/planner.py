@@ -47,7 +47,8 @@ BUILTIN_DEFAULTS: dict[str, Any] = {"constant": 0}
 MIN_PACE = 0.1
 UNSTABLE_PACE = 10.0
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
+                          r"(?:(\d+(?:\.\d+)?)ms)?$")
 
 
 class PlanError(ValueError):
@@ -62,9 +63,11 @@ class Client(NamedTuple):
 
 
 def parse_duration(value: Any, name: str) -> float:
-    """Seconds from plain seconds (int, float, '90', '1.5') or Locust style ('90s', '3m', '1h30m')."""
+    """Seconds from plain seconds (int, float, '90', '1.5') or Locust style ('90s', '3m', '1h30m'),
+    milliseconds as k6 writes them too ('100ms', '1s500ms')."""
     if isinstance(value, bool):
-        raise PlanError(f"hailstorm_{name}: expected a duration such as 90, '90s', '3m' or '1h30m', got {value!r}")
+        raise PlanError(f"hailstorm_{name}: expected a duration such as 90, '90s', '3m', '1h30m' or '100ms', "
+                        f"got {value!r}")
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
@@ -76,10 +79,10 @@ def parse_duration(value: Any, name: str) -> float:
             if not text or not match or not any(match.groups()):
                 raise PlanError(
                     f"hailstorm_{name}: cannot read {value!r} as a duration; "
-                    "use seconds (90) or Locust style ('90s', '3m', '1h30m')"
+                    "use seconds (90) or Locust style ('90s', '3m', '1h30m', '100ms')"
                 ) from None
-            hours, minutes, secs = (float(part or 0) for part in match.groups())
-            seconds = hours * 3600 + minutes * 60 + secs
+            hours, minutes, secs, millis = (float(part or 0) for part in match.groups())
+            seconds = hours * 3600 + minutes * 60 + secs + millis / 1000
     if not math.isfinite(seconds):
         raise PlanError(f"hailstorm_{name}: {value!r} is not a finite duration")
     return seconds

@@ -290,15 +290,28 @@ def test_unequal_hosts_share_by_core_count():
 # --- settings, durations, profiles ------------------------------------------------------------
 
 @pytest.mark.parametrize("text,seconds", [(90, 90), ("90", 90), ("90s", 90), ("3m", 180), ("1h30m", 5400),
-                                          ("1m30s", 90), (2.5, 2.5), ("0.5s", 0.5), ("1h", 3600)])
+                                          ("1m30s", 90), (2.5, 2.5), ("0.5s", 0.5), ("1h", 3600),
+                                          ("100ms", 0.1), ("1s500ms", 1.5), ("2m100ms", 120.1),
+                                          ("0.5ms", 0.0005), ("100 ms", 0.1)])
 def test_durations(text, seconds):
     assert planner.parse_duration(text, "rampup") == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "3x", "", "m", True, "1d"])
+@pytest.mark.parametrize("text", ["soon", "3x", "", "m", True, "1d", "ms", "100msec", "100ms1s", "1mss"])
 def test_bad_durations_name_the_setting(text):
     with pytest.raises(PlanError, match="hailstorm_rampup"):
         planner.parse_duration(text, "rampup")
+
+
+def test_a_bad_duration_shows_milliseconds_among_the_forms():
+    with pytest.raises(PlanError, match=r"hailstorm_pace: cannot read '1 sec' as a duration; use seconds \(90\) "
+                                        r"or Locust style \('90s', '3m', '1h30m', '100ms'\)"):
+        planner.parse_duration("1 sec", "pace")
+
+
+def test_pace_in_milliseconds_plans_like_seconds():
+    ms = planner.resolve_settings({"default": {"target": TARGET, "rps": 50, "pace": "200ms", "rampup": "1m"}}, "")[0]
+    assert (ms["pace"], ms["clients"]) == (pytest.approx(0.2), 10)
 
 
 PROFILES = {
