@@ -49,7 +49,7 @@ _DATE = "date +%s.%N"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("python", "path", "samples"))
+    _VALID_ARGS = frozenset(("python", "path", "samples", "max_offset"))
 
     def _timed(self, cmd):
         sent = time.time()
@@ -69,6 +69,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"hailstorm_probe: samples must be an integer, got {args.get('samples')!r}")
         if samples < 1:
             raise AnsibleActionFail(f"hailstorm_probe: samples must be at least 1, got {samples}")
+        try:
+            max_offset = float(args["max_offset"]) if args.get("max_offset") is not None else None
+        except (TypeError, ValueError):
+            raise AnsibleActionFail(f"hailstorm_probe: max_offset must be a number, got {args.get('max_offset')!r}")
 
         cmd = " ".join((shlex.quote(python), "-c", shlex.quote(_PROBE), shlex.quote(path)))
         sent, res, received = self._timed(cmd)
@@ -85,8 +89,16 @@ class ActionModule(ActionBase):
 
         # The cheapest command that reads the clock at sub-second resolution gives the
         # narrowest intervals; python's start-up only widens (never biases) them.
+        # With max_offset, up to 4x the samples while the verdict is still open (the interval
+        # straddles the limit or is wider than half of it): the least-delay sample narrows it.
         method = "date"
-        for _sample in range(samples):
+        budget = samples * 4 if max_offset else samples
+        attempts = 0
+        while attempts < budget + 1:
+            attempts += 1
+            if len(timings) > samples and not (max_offset and clock.more_samples(
+                    clock.estimate(timings), max_offset, len(timings) - 1, budget)):
+                break
             sent, res, received = self._timed(_DATE if method == "date" else _python_time(python))
             try:
                 first, last = clock.parse_clock_output(to_text(res.get("stdout", "")) if res.get("rc") == 0 else "")

@@ -4,11 +4,12 @@
 """Filters that expose the planner to playbooks (documentation in the sidecar YAML files)."""
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import launch, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner
 
 
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -48,7 +49,35 @@ def plan(settings: Any, hosts: Any) -> dict[str, Any]:
         pairs = [tuple(item) for item in hosts]
     else:
         raise AnsibleFilterError("romram.hailstorms.plan: hosts must be a mapping or a list of [hostname, cores]")
-    return _planned("plan", planner.make_plan, _as_dict(settings, "plan", "the run settings"), pairs)
+    settings = _as_dict(settings, "plan", "the run settings")
+
+    def checked_plan() -> dict[str, Any]:
+        planner.check_capacity(settings, pairs)
+        return planner.make_plan(settings, pairs)
+    return _planned("plan", checked_plan)
+
+
+def checked_options(values: Any, host_cores: Any = None) -> dict[str, Any]:
+    """The roles' numeric and boolean options converted (keys without hailstorm_), or one error naming each bad one.
+
+    `host_cores` maps each load host to its hailstorm_cores (None: not set), a host variable."""
+    hosts = {host: {"hailstorm_cores": cores}
+             for host, cores in _as_dict(host_cores, "checked_options", "the hosts' cores").items()}
+    return _planned("checked_options", checks.check_options, _as_dict(values, "checked_options", "the options"), hosts)
+
+
+def run_directory(results_dir: Any, run_id: Any, overwrite: Any = False) -> dict[str, Any]:
+    """The run's results directory on the controller (path, remove) after checking the run id and whether it was used."""
+    def decide() -> dict[str, Any]:
+        path = os.path.join(checks.absolute_path(results_dir, "hailstorm_results_dir"), checks.run_id(run_id))
+        entries = os.listdir(path) if os.path.isdir(path) else ([path] if os.path.lexists(path) else None)
+        return checks.results_run_dir(results_dir, run_id, overwrite, entries)
+    return _planned("run_directory", decide)
+
+
+def checked_path(value: Any, name: str) -> str:
+    """An absolute path without '..' (normalised), or an error naming the variable."""
+    return _planned("checked_path", checks.absolute_path, value, name)
 
 
 def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
@@ -124,4 +153,7 @@ class FilterModule:
             "start_lead": start_lead,
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,
+            "checked_options": checked_options,
+            "run_directory": run_directory,
+            "checked_path": checked_path,
         }

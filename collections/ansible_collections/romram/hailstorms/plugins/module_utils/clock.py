@@ -16,6 +16,13 @@ second a measurement takes), so their intersection is the measurement: its midpo
 offset and its half-width the uncertainty. The uncertainty is at most half of the shortest
 round trip, and usually smaller. If the intervals do not intersect (a clock was stepped during
 the measurement) the narrowest sample alone is used and ``consistent`` is false.
+
+The midpoint is biased when the two legs of the round trips differ (a busy controller is slow to
+send, quick to receive), so it is never compared with the limit alone: like NTP, the verdict
+uses the least-delay samples' interval as a whole. A host fails only when the whole interval is
+beyond the limit (|offset| - uncertainty > limit: certainly over), and is warned about when the
+interval reaches beyond it (it may be over). While the uncertainty is large against the limit,
+more samples are taken (the least-delay one narrows the interval).
 """
 from __future__ import annotations
 
@@ -73,6 +80,34 @@ def estimate(samples: Sequence[ClockSample]) -> ClockEstimate:
         samples=len(samples),
         consistent=consistent,
     )
+
+
+class ClockVerdict(NamedTuple):
+    state: str           # 'ok', 'warn' (may be over the limit, or clock stepped) or 'fail' (certainly over)
+    low: float           # the offset lies in [low, high]
+    high: float
+
+
+def verdict(est: ClockEstimate, limit: float) -> ClockVerdict:
+    """ok / warn / fail of an estimate against the largest accepted |offset| (seconds)."""
+    low, high = est.offset - est.uncertainty, est.offset + est.uncertainty
+    nearest = 0.0 if low <= 0.0 <= high else min(abs(low), abs(high))
+    farthest = max(abs(low), abs(high))
+    if nearest > limit:
+        state = "fail"
+    elif farthest > limit or not est.consistent:
+        state = "warn"
+    else:
+        state = "ok"
+    return ClockVerdict(state, low, high)
+
+
+def more_samples(est: ClockEstimate, limit: float, taken: int, budget: int) -> bool:
+    """Whether to take another sample: the verdict is not settled yet (the interval straddles the
+    limit, or is wider than the limit itself) and fewer than `budget` samples were taken."""
+    if taken >= budget:
+        return False
+    return verdict(est, limit).state == "warn" or est.uncertainty > limit / 2
 
 
 def parse_clock_output(text: str) -> tuple[float, float]:

@@ -46,6 +46,12 @@ DURATION_KEYS = ("pace", "rampup", "constant", "rampdown")
 BUILTIN_DEFAULTS: dict[str, Any] = {"constant": 0}
 MIN_PACE = 0.1
 UNSTABLE_PACE = 10.0
+# Sane bounds (refused at once, before planning): beyond them a plan is a typing error, not a
+# test. A core runs one Locust process (gevent): measured on a small VM it keeps a few thousand
+# rps at most, and a client is a greenlet with its own connection.
+MAX_CLIENTS = 10_000_000
+MAX_CLIENTS_PER_CORE = 20_000
+MAX_RPS_PER_CORE = 10_000
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
                           r"(?:(\d+(?:\.\d+)?)ms)?$")
@@ -88,16 +94,36 @@ def parse_duration(value: Any, name: str) -> float:
     return seconds
 
 
+_NUMBER_EXAMPLES = {"rps": "hailstorm_rps=100", "clients": "hailstorm_clients=50"}
+
+
 def _number(value: Any, name: str) -> float:
+    """A number from an int, a float or a string ('50', '1e3'); refused with the value and an example."""
+    example = _NUMBER_EXAMPLES.get(name, f"hailstorm_{name}=10")
     if isinstance(value, bool):
-        raise PlanError(f"hailstorm_{name}: expected a number, got {value!r}")
+        raise PlanError(f"hailstorm_{name}: expected a number, got {value!r}; for example {example}")
     try:
-        number = float(value)
+        number = float(value.strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        raise PlanError(f"hailstorm_{name}: expected a number, got {value!r}") from None
+        raise PlanError(f"hailstorm_{name}: expected a number, got {value!r}; for example {example}") from None
     if not math.isfinite(number):
-        raise PlanError(f"hailstorm_{name}: expected a finite number, got {value!r}")
+        raise PlanError(f"hailstorm_{name}: expected a finite number, got {value!r}; for example {example}")
     return number
+
+
+def _layer(merged: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    """Put one layer of settings over the ones below it. clients and pace say the same thing
+    (clients = rps x pace): a layer that gives only one of them drops the other from below."""
+    given = {key for key, value in layer.items() if value is not None}
+    for one, other in (("clients", "pace"), ("pace", "clients")):
+        if one in given and other not in given:
+            merged.pop(other, None)
+    merged.update({key: value for key, value in layer.items() if value is not None})
+
+
+def _pace_text(clients: int, rps: float) -> str:
+    """clients / rps with enough digits that rps x pace reads back as the whole number clients."""
+    return f"{clients / rps:.12g}"
 
 
 def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) -> dict[str, Any]:
@@ -123,7 +149,7 @@ def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) ->
                 f"hailstorm_profiles.{name}: unknown key(s) {', '.join(stray)}; "
                 f"a profile may set {', '.join(SETTING_KEYS)}"
             )
-        merged.update(profile)
+        _layer(merged, profile)
     return merged
 
 
@@ -138,7 +164,7 @@ def resolve_settings(
     """
     raw: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     raw.update(stack_profiles(profiles or {}, selection))
-    raw.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    _layer(raw, overrides or {})
     stray = sorted(set(raw) - set(SETTING_KEYS))
     if stray:
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
@@ -167,7 +193,8 @@ def resolve_settings(
         if pace is not None and not math.isclose(pace, implied, rel_tol=1e-6):
             raise PlanError(
                 f"hailstorm_clients={clients} and hailstorm_pace={pace:g}s disagree at hailstorm_rps={rps:g} "
-                f"(clients = rps x pace needs pace {implied:g}s or clients {rps * pace:g}); give only one of them"
+                f"(clients = rps x pace needs pace {implied:g}s or clients {rps * pace:g}); they were given "
+                "together (in the same profile, or both as overrides): give only one of them there"
             )
         pace = implied
     else:
@@ -175,17 +202,27 @@ def resolve_settings(
             pace = 1.0
         exact = rps * pace
         clients = int(round(exact))
+        if clients > MAX_CLIENTS:
+            raise PlanError(
+                f"hailstorm_rps={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, over the {MAX_CLIENTS} "
+                f"clients a plan may have; lower hailstorm_rps or hailstorm_pace"
+            )
         if clients < 1 or not math.isclose(clients, exact, rel_tol=1e-9, abs_tol=1e-6):
+            fix = max(1, round(exact), _min_clients(rps))
             raise PlanError(
                 f"hailstorm_rps={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, not a whole number; "
-                f"choose a pace such that rps x pace is whole (e.g. {max(1, round(exact)) / rps:g}s) "
-                "or give hailstorm_clients"
+                f"choose a pace such that rps x pace is whole (e.g. hailstorm_pace={_pace_text(fix, rps)}) "
+                f"or give hailstorm_clients (e.g. hailstorm_clients={fix})"
             )
         pace = clients / rps
-    if pace < MIN_PACE:
+    if clients > MAX_CLIENTS:
+        raise PlanError(f"hailstorm_clients: {clients} is over the {MAX_CLIENTS} clients a plan may have; "
+                        f"give at most hailstorm_clients={MAX_CLIENTS}")
+    if pace < MIN_PACE * (1 - 1e-9):
+        fix = _min_clients(rps)
         raise PlanError(
             f"hailstorm_pace: {pace:g}s is under {MIN_PACE:g}s per client (clients={clients}, rps={rps:g}); "
-            f"use at least {math.ceil(rps * MIN_PACE)} clients or a pace of {MIN_PACE:g}s or more"
+            f"use at least {fix} clients (hailstorm_clients={fix}, or hailstorm_pace={_pace_text(fix, rps)})"
         )
     if pace > UNSTABLE_PACE:
         warnings.append(
@@ -216,6 +253,28 @@ def resolve_settings(
         "locustfile": raw.get("locustfile"),
     }
     return settings, warnings
+
+
+def _min_clients(rps: float) -> int:
+    """The fewest clients whose pace is at least MIN_PACE at `rps`."""
+    return max(1, math.ceil(rps * MIN_PACE * (1 - 1e-12)))
+
+
+def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]) -> None:
+    """Refuse a plan that no set of load hosts of this size can carry (checked before planning,
+    in microseconds): at most MAX_CLIENTS_PER_CORE clients and MAX_RPS_PER_CORE rps per usable core."""
+    cores = sum(int(count) for _name, count in hosts if isinstance(count, int) and not isinstance(count, bool))
+    if cores < 1:
+        return  # make_plan names the bad host
+    clients, rps = int(settings["clients"]), float(settings["rps"])
+    need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
+    if need > cores:
+        raise PlanError(
+            f"hailstorm_rps={rps:g} with {clients} clients needs at least {need} usable cores "
+            f"(at most {MAX_CLIENTS_PER_CORE} clients and {MAX_RPS_PER_CORE} rps per core) but the load hosts "
+            f"have {cores}; lower hailstorm_rps to at most {cores * MAX_RPS_PER_CORE} and hailstorm_clients to "
+            f"at most {cores * MAX_CLIENTS_PER_CORE}, or add load hosts"
+        )
 
 
 def usable_cores(vcpus: Any, given: Any = None) -> int:

@@ -33,6 +33,12 @@ options:
     description: Number of clock samples after the probe itself (more narrow the uncertainty).
     type: int
     default: 5
+  max_offset:
+    description:
+      - The largest accepted clock offset (seconds). When given, up to four times O(samples) are
+        taken while the uncertainty is over half of it or the interval straddles it, so that the
+        verdict (fail only when certainly over) is settled where the connection allows.
+    type: float
 author:
   - romram.hailstorms contributors (@romram)
 """
@@ -93,7 +99,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(
         argument_spec={"python": {"type": "str"}, "path": {"type": "str", "default": "/"},
-                       "samples": {"type": "int", "default": 5}},
+                       "samples": {"type": "int", "default": 5}, "max_offset": {"type": "float"}},
         supports_check_mode=True,
     )
     module.fail_json(msg="romram.hailstorms.hailstorm_probe runs as an action plugin on the controller")

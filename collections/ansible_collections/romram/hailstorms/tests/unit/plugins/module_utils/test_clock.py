@@ -80,3 +80,57 @@ def test_parse_clock_output(text, expected):
 def test_parse_clock_output_refuses_coarse_or_garbage(text):
     with pytest.raises(ValueError):
         clock.parse_clock_output(text)
+
+
+# --- the verdict against hailstorm_max_clock_offset -------------------------------------------
+
+def _run(offset, legs, start=1_700_000_000.0):
+    samples, now = [], start
+    for out, back in legs:
+        arrive = now + out
+        samples.append(clock.sample(now, arrive + offset, arrive + offset, arrive + back))
+        now += out + back + 0.05
+    return clock.estimate(samples)
+
+
+@given(legs=st.lists(st.tuples(st.floats(0.120, 0.250), st.floats(0.005, 0.020)), min_size=1, max_size=20))
+def test_a_host_with_a_correct_clock_never_fails_whatever_the_asymmetry(legs):
+    est = _run(0.0, legs)
+    assert clock.verdict(est, 0.05).state != "fail"
+
+
+def test_the_reported_asymmetric_case_is_a_warning_not_a_failure():
+    # 120-250 ms out, 5-20 ms back: the midpoint is +0.06 s, but the interval includes 0
+    est = _run(0.0, [(0.120, 0.005), (0.250, 0.020), (0.180, 0.010)])
+    assert est.offset > 0.05
+    assert clock.verdict(est, 0.05).state == "warn"
+
+
+@given(offset=st.sampled_from([0.2, -0.2]),
+       legs=st.lists(st.tuples(st.floats(0.0, 0.1), st.floats(0.0, 0.1)), min_size=1, max_size=20))
+def test_a_host_200_ms_off_always_fails_when_the_round_trips_can_resolve_it(offset, legs):
+    # a round trip under 0.2 s bounds the uncertainty to 0.1 s: 0.2 - 0.1 = 0.1 > 0.05
+    est = _run(offset, [(out, back) for out, back in legs if out + back < 0.2] or [(0.01, 0.01)])
+    assert clock.verdict(est, 0.05).state == "fail"
+
+
+@pytest.mark.parametrize("offset,uncertainty,consistent,state", [
+    (0.001, 0.002, True, "ok"),
+    (0.040, 0.005, True, "ok"),
+    (0.048, 0.005, True, "warn"),      # may be over
+    (-0.06, 0.020, True, "warn"),      # may be under
+    (0.080, 0.020, True, "fail"),      # certainly over
+    (-0.080, 0.020, True, "fail"),
+    (0.001, 0.001, False, "warn"),     # stepped clock
+])
+def test_verdict_states(offset, uncertainty, consistent, state):
+    est = clock.ClockEstimate(offset, uncertainty, 2 * uncertainty, 3, consistent)
+    assert clock.verdict(est, 0.05).state == state
+
+
+def test_more_samples_while_the_verdict_is_open_and_within_budget():
+    wide = clock.ClockEstimate(0.03, 0.04, 0.08, 5, True)
+    narrow = clock.ClockEstimate(0.001, 0.002, 0.004, 5, True)
+    assert clock.more_samples(wide, 0.05, 5, 20)
+    assert not clock.more_samples(wide, 0.05, 20, 20)
+    assert not clock.more_samples(narrow, 0.05, 5, 20)

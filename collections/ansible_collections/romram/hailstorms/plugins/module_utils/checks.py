@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of everything a user gives besides the run settings: the run id, paths, and the
+numeric and boolean options of the roles.
+
+Pure Python (no Ansible). Every value given with ``-e`` is a string ('50', '1e3', 'abc'): each
+option is converted here, once, on the controller, or refused with a message that names the
+variable, the value and a fix that is itself valid. The checks run before any host is touched.
+"""
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+from typing import Any, Iterable, Mapping, NamedTuple
+
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+
+RUN_ID_MAX = 64
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+# A preview (plan.yml, --check) writes only this file into the run's results directory; a run
+# may take over a directory that holds nothing else.
+PREVIEW_FILES = frozenset({"plan.json"})
+_TRUE = {"true", "yes", "on", "1", "y"}
+_FALSE = {"false", "no", "off", "0", "n", ""}
+
+
+def run_id(value: Any) -> str:
+    """The run id, refused unless it is a safe directory and unit name.
+
+    Letters, digits, '.', '_', '-'; no leading dot; 1 to 64 characters. It names a directory on
+    the controller and on every load host, containers and systemd drop-ins.
+    """
+    text = "" if value is None else str(value)
+    if not text or len(text) > RUN_ID_MAX or not _RUN_ID_RE.match(text):
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", text).lstrip(".-")[:RUN_ID_MAX] or "run1"
+        raise PlanError(
+            f"hailstorm_run_id: {value!r} is not a safe run id; use 1 to {RUN_ID_MAX} letters, digits, "
+            f"'.', '_' or '-', not starting with a dot (for example hailstorm_run_id={safe})"
+        )
+    return text
+
+
+def absolute_path(value: Any, name: str) -> str:
+    """An absolute path without '..' components or control characters, normalised."""
+    text = "" if value is None else str(value)
+    if not text.startswith("/"):
+        raise PlanError(f"{name}: {value!r} is not an absolute path; give one that starts with '/', "
+                        f"such as {name}=/var/lib/hailstorms")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise PlanError(f"{name}: {value!r} contains a control character; give a plain absolute path")
+    if ".." in text.split("/"):
+        raise PlanError(f"{name}: {value!r} contains '..'; give the directory itself, "
+                        f"such as {name}={posixpath.normpath(text)}")
+    return posixpath.normpath(text)
+
+
+def results_run_dir(results_dir: Any, run: Any, overwrite: Any = False,
+                    entries: Iterable[str] | None = None) -> dict[str, Any]:
+    """Where the run's results go on the controller, and whether an old directory must go first.
+
+    `entries` are the names in that directory if it exists (None: it does not). A directory
+    that holds more than a preview's plan.json is refused unless `overwrite` (then it is removed
+    before the run, never appended to).
+    """
+    path = posixpath.join(absolute_path(results_dir, "hailstorm_results_dir"), run_id(run))
+    overwrite = to_bool(overwrite, "hailstorm_overwrite")
+    found = None if entries is None else sorted(entries)
+    if found is None:
+        return {"path": path, "remove": False}
+    if overwrite:
+        return {"path": path, "remove": True}
+    if set(found) <= PREVIEW_FILES:
+        return {"path": path, "remove": False}
+    shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+    raise PlanError(
+        f"hailstorm_run_id: {run!r} was used before: {path} exists and holds {shown}; a run never "
+        "adds to another run's results. Give a new hailstorm_run_id (unset: a UTC timestamp), or "
+        "hailstorm_overwrite=true to remove that directory first"
+    )
+
+
+def to_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise PlanError(f"{name}: expected true or false, got {value!r}; give {name}=true or {name}=false")
+
+
+class Option(NamedTuple):
+    kind: str            # 'int', 'float' or 'bool'
+    low: float | None    # smallest accepted value
+    high: float | None   # largest accepted value
+    unit: str            # what the number counts, for the message
+
+
+# The options a user may set that are numbers or booleans (run settings are the planner's).
+# Bounds: what a run can use; outside them the value is a typing error, not a choice.
+OPTIONS: dict[str, Option] = {
+    "hailstorm_cores": Option("int", 1, 1024, "usable cores of a load host"),
+    "hailstorm_disk_reserve_mb": Option("int", 0, 10_000_000, "MiB kept free on a load host"),
+    "hailstorm_disk_bytes_per_request": Option("int", 0, 100_000, "bytes per request"),
+    "hailstorm_deadline_grace": Option("int", 1, 3600, "seconds"),
+    "hailstorm_progress_interval": Option("int", 1, 3600, "seconds"),
+    "hailstorm_clock_samples": Option("int", 1, 100, "samples"),
+    "hailstorm_max_clock_offset": Option("float", 0.001, 60, "seconds"),
+    "hailstorm_health_timeout": Option("int", 1, 600, "seconds"),
+    "hailstorm_startup_seconds": Option("float", 0, 600, "seconds"),
+    "hailstorm_nofile_limit": Option("int", 1024, 1 << 30, "open files"),
+    "hailstorm_preview_points": Option("int", 1, 1000, "intervals"),
+    "hailstorm_docker_stop_timeout": Option("int", 0, 3600, "seconds"),
+    "hailstorm_start_lead": Option("float", 0, 3600, "seconds"),
+    "hailstorm_jtl": Option("bool", None, None, ""),
+    "hailstorm_overwrite": Option("bool", None, None, ""),
+    "hailstorm_health_validate_certs": Option("bool", None, None, ""),
+}
+
+
+def option(name: str, value: Any) -> Any:
+    """One option converted to its kind, or a PlanError naming it, its value and a valid fix."""
+    spec = OPTIONS[name]
+    if spec.kind == "bool":
+        return to_bool(value, name)
+    example = _example(spec)
+    if isinstance(value, bool) or value is None:
+        number = math.nan
+    else:
+        try:
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+    if not math.isfinite(number):
+        raise PlanError(f"{name}: expected {_kind(spec)} ({spec.unit}), got {value!r}; "
+                        f"for example {name}={example}")
+    if spec.kind == "int" and number != int(number):
+        raise PlanError(f"{name}: expected a whole number ({spec.unit}), got {value!r}; "
+                        f"for example {name}={_fmt(spec, _clamp(spec, math.floor(number)))}")
+    if spec.low is not None and number < spec.low:
+        raise PlanError(f"{name}: {value!r} is under {_fmt(spec, spec.low)} ({spec.unit}); "
+                        f"give at least {name}={_fmt(spec, spec.low)}")
+    if spec.high is not None and number > spec.high:
+        raise PlanError(f"{name}: {value!r} is over {_fmt(spec, spec.high)} ({spec.unit}); "
+                        f"give at most {name}={_fmt(spec, spec.high)}")
+    return int(number) if spec.kind == "int" else number
+
+
+def _clamp(spec: Option, number: float) -> float:
+    low = spec.low if spec.low is not None else number
+    high = spec.high if spec.high is not None else number
+    return min(max(number, low), high)
+
+
+def _kind(spec: Option) -> str:
+    return "a whole number" if spec.kind == "int" else "a number"
+
+
+def _fmt(spec: Option, number: float) -> str:
+    return str(int(number)) if spec.kind == "int" else f"{number:g}"
+
+
+def _example(spec: Option) -> str:
+    low = spec.low or 0
+    return _fmt(spec, max(low, min(spec.high if spec.high is not None else 10, 10)))
+
+
+def check_options(values: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Every known option in `values` converted (keys without the `hailstorm_` prefix), or one
+    PlanError listing each bad option with its value and fix.
+
+    `hosts` maps a load host to its own options (host variables such as hailstorm_cores); a bad
+    one is named with its host. Options that are not set are left out (their role defaults hold).
+    """
+    checked: dict[str, Any] = {}
+    errors: list[str] = []
+    for name, value in values.items():
+        if name in OPTIONS and value is not None:
+            try:
+                checked[name[len("hailstorm_"):]] = option(name, value)
+            except PlanError as error:
+                errors.append(str(error))
+    for host, host_values in (hosts or {}).items():
+        for name, value in (host_values or {}).items():
+            if name in OPTIONS and value is not None and value != values.get(name):
+                try:
+                    option(name, value)
+                except PlanError as error:
+                    errors.append(f"{host}: {error}")
+    if errors:
+        raise PlanError(" -- ".join(errors))
+    return checked

@@ -1,0 +1,90 @@
+"""Bad input refused by the real playbooks before any host is touched (issue 8's table, the dry run).
+
+The seed-example hosts (192.0.2.x) do not exist: any contact would fail the play as unreachable.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness import ansible_playbook
+
+
+def plan(tmp_path, *extra: str):
+    return ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_results_dir={tmp_path}/results", *extra)
+
+
+def said(result) -> str:
+    return " ".join((result.stdout + result.stderr).split())
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "a/b", ".hidden", "x" * 65])
+def test_unsafe_run_ids_are_refused_and_nothing_is_written(tmp_path, run_id):
+    result = plan(tmp_path, "-e", f"hailstorm_run_id={run_id}")
+    assert result.returncode != 0
+    assert "is not a safe run id" in said(result) and "UNREACHABLE" not in result.stdout
+    assert [p for p in tmp_path.rglob("*")] in ([], [tmp_path / "results"])
+
+
+def test_a_run_id_with_a_newline_is_refused(tmp_path):
+    result = plan(tmp_path, "-e", json.dumps({"hailstorm_run_id": "ok\nExecStart=/bin/sh"}))
+    assert result.returncode != 0 and "is not a safe run id" in said(result)
+
+
+def test_a_used_run_id_is_refused_and_overwrite_removes_the_old_results(tmp_path):
+    old = tmp_path / "results" / "again"
+    old.mkdir(parents=True)
+    (old / "summary.json").write_text("{}")
+    result = plan(tmp_path, "-e", "hailstorm_run_id=again")
+    assert result.returncode != 0
+    assert "hailstorm_run_id: 'again' was used before" in said(result) and "hailstorm_overwrite=true" in said(result)
+    assert sorted(p.name for p in old.iterdir()) == ["summary.json"]
+    result = plan(tmp_path, "-e", "hailstorm_run_id=again", "-e", "hailstorm_overwrite=true")
+    assert result.returncode == 0, said(result)
+    assert sorted(p.name for p in old.iterdir()) == ["plan.json"]
+    # a preview's plan.json alone may be taken over by the run (or another preview)
+    assert plan(tmp_path, "-e", "hailstorm_run_id=again").returncode == 0
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("hailstorm_rps=abc", "hailstorm_rps: expected a number, got 'abc'; for example hailstorm_rps=100"),
+    ("hailstorm_disk_reserve_mb=lots", "hailstorm_disk_reserve_mb: expected a whole number (MiB kept free on a "
+                                       "load host), got 'lots'"),
+    ("hailstorm_cores=0", "hailstorm_cores: '0' is under 1 (usable cores of a load host); give at least hailstorm_cores=1"),
+    ("hailstorm_pace=0.01", "hailstorm_pace=0.1"),
+    ("hailstorm_overwrite=maybe", "hailstorm_overwrite: expected true or false, got 'maybe'"),
+    ("hailstorm_work_dir=var/lib", "hailstorm_work_dir: 'var/lib' is not an absolute path"),
+])
+def test_bad_values_name_the_variable_the_value_and_the_fix(tmp_path, extra, message):
+    result = plan(tmp_path, "-e", extra)
+    assert result.returncode != 0
+    assert message in said(result)
+    assert "UNREACHABLE" not in result.stdout
+
+
+def test_numbers_given_as_strings_are_accepted(tmp_path):
+    result = plan(tmp_path, "-e", "hailstorm_run_id=strings", "-e", "hailstorm_rps=1e1", "-e", "hailstorm_disk_reserve_mb=50",
+                  "-e", "hailstorm_clients=140")
+    assert result.returncode == 0, said(result)
+    assert json.loads((tmp_path / "results" / "strings" / "plan.json").read_text())["rps"] == 10
+
+
+def test_an_override_of_clients_beats_the_profiles_pace(tmp_path):
+    # the local inventory's profile gives a pace; the user gives only clients
+    result = ansible_playbook("plan.yml", "local", "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=c",
+                              "-e", "hailstorm_clients=1", "-e", "hailstorm_rps=2", "-e", "hailstorm_cores=1")
+    assert result.returncode == 0, said(result)
+    assert "give only one of them" not in said(result)
+    assert json.loads((tmp_path / "c" / "plan.json").read_text())["clients"] == 1
+
+
+def test_a_plan_beyond_sane_bounds_is_refused_at_once(tmp_path):
+    began = time.monotonic()
+    # the local inventory's profile gives a pace of 1 s: a billion clients
+    result = ansible_playbook("plan.yml", "local", "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_rps=1e9")
+    assert result.returncode != 0 and "over the 10000000 clients a plan may have" in said(result)
+    result = plan(tmp_path, "-e", "hailstorm_rps=1e6", "-e", "hailstorm_clients=2000000")
+    assert result.returncode != 0 and "needs at least 100 usable cores" in said(result)
+    assert time.monotonic() - began < 60  # two playbook starts; the planner itself is not reached
