@@ -78,6 +78,7 @@ def test_local_run_end_to_end(tmp_path):
     assert 20 <= summary["latency"]["labels"]["/wait/{min}/{max}"]["p50_ms"] <= 80
     assert summary["pacing"]["overruns"] == 0
     assert all(core["end"] == "done" for core in summary["cores"])
+    assert summary["generator_limited"] == [] and all(core["load"]["seconds"] for core in summary["cores"])
     # every recorded request reached the target, and the summary was shown to the user
     seen = sum(1 for line in arrivals.read_text().splitlines() if line.strip())
     assert seen == summary["requests"]

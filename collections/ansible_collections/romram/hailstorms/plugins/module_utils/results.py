@@ -14,10 +14,20 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
       "overruns": {client_id: n}         requests whose response outlasted the client's pace
       "late":     {client_id: seconds}   clients started later than LATE_START after their slot
       "started":  n                      clients started since the previous record
+      "load":     {sec: LOAD}            the load process's own load over the second that ends
+                                         at T0 + sec + 0.5 (absent in older records)
   {"type": "end", ...}        once, at exit (reason, totals)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
           "errors": {kind: n}, "hist": {bucket_µs: n}}
-Merging is summing deltas, so it is exact whatever the number and order of records and cores.
+  LOAD = {"cpu": fraction of one CPU used by the process, "lag_ms": mean and "lag_max_ms": max
+          lateness of an event-loop timer probed every LAG_PROBE_EVERY s}
+Merging is summing deltas, so it is exact whatever the number and order of records and cores;
+LOAD samples belong to one process and are kept per core (a second is sampled once).
+
+Generator limit: a second is over the limit when the process used more than SATURATION_CPU of a
+CPU or its event loop ran timers more than SATURATION_LAG late on average; more than
+SATURATION_SECONDS such seconds in a row mean the load process itself, not the target, set the
+pace, and its results say so (`generator_limited`).
 
 Histogram: log-linear buckets of 3 significant digits over integer microseconds (exact under
 1 ms, relative width under 1 % above), keyed by the bucket's lower bound. Two histograms
@@ -33,6 +43,10 @@ from typing import Any, Iterable, Mapping
 SCHEMA = 1
 LATE_START = 0.05  # seconds after its slot at which a client start counts as late
 CELL_FIELDS = ("requests", "failures", "bytes", "time_us")
+SATURATION_CPU = 0.90  # fraction of one CPU over which a second counts as over the limit
+SATURATION_LAG = 0.010  # seconds of mean event-loop lag over which a second counts as over the limit
+SATURATION_SECONDS = 3  # a core is generator-limited after more than this many such seconds in a row
+LAG_PROBE_EVERY = 0.05  # seconds between two event-loop lag probes
 
 
 def bucket_of(us: int) -> int:
@@ -134,8 +148,9 @@ def stats_record(
     late: Mapping[int, float] | None = None,
     started: int = 0,
     time: float | None = None,
+    load: Mapping[int, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    record = {
         "type": "stats",
         "time": time,
         "seconds": {str(s): {label: _cell_json(c) for label, c in labels.items()} for s, labels in seconds.items()},
@@ -144,6 +159,9 @@ def stats_record(
         "late": {str(c): round(d, 6) for c, d in (late or {}).items()},
         "started": started,
     }
+    if load:
+        record["load"] = {str(s): dict(sample) for s, sample in load.items()}
+    return record
 
 
 def _cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,6 +169,80 @@ def _cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
     out["errors"] = dict(cell.get("errors") or {})
     out["hist"] = {str(k): n for k, n in sorted((cell.get("hist") or {}).items(), key=lambda kv: int(kv[0]))}
     return out
+
+
+def load_sample(cpu: float, lag_mean: float, lag_max: float) -> dict[str, float]:
+    """One second of a load process's own load (LOAD in the record format); lags in seconds."""
+    return {"cpu": round(cpu, 4), "lag_ms": round(lag_mean * 1000.0, 3), "lag_max_ms": round(lag_max * 1000.0, 3)}
+
+
+def over_limit(sample: Mapping[str, Any]) -> bool:
+    """Whether one LOAD sample is over the generator limit (CPU or mean event-loop lag)."""
+    return (float(sample.get("cpu", 0.0)) > SATURATION_CPU
+            or float(sample.get("lag_ms", 0.0)) > SATURATION_LAG * 1000.0)
+
+
+class SaturationStreak:
+    """Follows a core's LOAD samples second by second: the core is generator-limited once more
+    than SATURATION_SECONDS consecutive seconds are over the limit (a missing second breaks the
+    run). `limited_seconds` counts every second of such runs, `first_limited` the first of them."""
+
+    __slots__ = ("run", "last", "limited", "limited_seconds", "first_limited")
+
+    def __init__(self) -> None:
+        self.run = 0
+        self.last: int | None = None
+        self.limited = False
+        self.limited_seconds = 0
+        self.first_limited: int | None = None
+
+    def observe(self, second: int, sample: Mapping[str, Any]) -> bool:
+        """Add the sample of `second` (seconds in increasing order); returns `limited`."""
+        if over_limit(sample):
+            self.run = self.run + 1 if self.last is not None and second == self.last + 1 else 1
+        else:
+            self.run = 0
+        self.last = second
+        if self.run == SATURATION_SECONDS + 1:
+            self.limited_seconds += self.run
+            if self.first_limited is None:
+                self.first_limited = second - SATURATION_SECONDS
+        elif self.run > SATURATION_SECONDS + 1:
+            self.limited_seconds += 1
+        self.limited = self.limited or self.run > SATURATION_SECONDS
+        return self.limited
+
+
+def load_figures(load: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
+    """A core's LOAD samples summed up: CPU and event-loop lag, and the generator-limit verdict."""
+    streak = SaturationStreak()
+    seconds = sorted(int(sec) for sec in load)
+    samples = [load[sec] if sec in load else load[str(sec)] for sec in seconds]
+    for sec, sample in zip(seconds, samples):
+        streak.observe(sec, sample)
+    cpu = [float(sample.get("cpu", 0.0)) for sample in samples]
+    lag = [float(sample.get("lag_ms", 0.0)) for sample in samples]
+    return {
+        "seconds": len(samples),
+        "cpu_mean": round(sum(cpu) / len(cpu), 4) if cpu else None,
+        "cpu_max": round(max(cpu), 4) if cpu else None,
+        "lag_ms_mean": round(sum(lag) / len(lag), 3) if lag else None,
+        "lag_max_ms": round(max(float(sample.get("lag_max_ms", 0.0)) for sample in samples), 3) if samples else None,
+        "limited_seconds": streak.limited_seconds,
+        "limited_from": streak.first_limited,
+        "generator_limited": streak.limited,
+    }
+
+
+def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] | None = None) -> str:
+    """What the summary, the report and the progress lines say of a generator-limited core."""
+    text = f"results from {host} core {core} are generator-limited; plan fewer rps per core"
+    if figures:
+        text += (f" (over {100 * SATURATION_CPU:.0f} % CPU or {1000 * SATURATION_LAG:.0f} ms event-loop lag for "
+                 f"{figures.get('limited_seconds')} s from second {figures.get('limited_from')}; CPU up to "
+                 f"{100 * float(figures.get('cpu_max') or 0):.0f} %, lag up to {float(figures.get('lag_max_ms') or 0):.0f} ms):"
+                 f" lower hailstorm_rps or spread it over more cores (hailstorm_cores) or load hosts")
+    return text
 
 
 def end_record(reason: str, **fields: Any) -> dict[str, Any]:
@@ -206,7 +298,8 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                source: str | None = None, bad_lines: int = 0) -> None:
     """Add one core's records into `merged`."""
     core: dict[str, Any] = {"source": source, "meta": None, "end": None, "requests": 0, "failures": 0,
-                            "started": 0, "late": 0, "max_late": 0.0, "overruns": 0, "bad_lines": bad_lines}
+                            "started": 0, "late": 0, "max_late": 0.0, "overruns": 0, "bad_lines": bad_lines,
+                            "load": {}}
     seconds, active = merged["seconds"], merged["active"]
     overruns, late = merged["overruns"], merged["late"]
     for record in records:
@@ -231,6 +324,8 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 late[int(client)] = float(delay)
                 core["late"] += 1
                 core["max_late"] = max(core["max_late"], float(delay))
+            for sec, sample in (record.get("load") or {}).items():
+                core["load"][int(sec)] = dict(sample)
             started = int(record.get("started", 0))
             merged["started"] += started
             core["started"] += started
@@ -285,8 +380,12 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
 
     overruns: Mapping[int, int] = merged.get("overruns", {})
     cores = []
+    limited: list[str] = []
     for core in merged.get("cores", []):
         meta, end = core.get("meta") or {}, core.get("end") or {}
+        load = load_figures(core.get("load") or {})
+        if load["generator_limited"]:
+            limited.append(generator_limited_message(meta.get("host"), meta.get("core"), load))
         cores.append({
             "host": meta.get("host"), "core": meta.get("core"),
             "clients": meta.get("clients"), "started": core["started"],
@@ -294,7 +393,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
             "failures": core["failures"], "overruns": core["overruns"],
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
-            "bad_lines": core["bad_lines"],
+            "bad_lines": core["bad_lines"], "load": load,
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])
@@ -316,6 +415,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                    "late_clients": len(late), "late_threshold": LATE_START,
                    "max_late": round(max(late.values()), 6) if late else 0.0},
         "cores": cores,
+        "generator_limited": limited,
         "series": series,
     }
 
@@ -349,4 +449,10 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                  f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
     ends = sorted({core["end"] for core in summary["cores"]})
     lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")
+    loads = [core["load"] for core in summary["cores"] if (core.get("load") or {}).get("seconds")]
+    if loads:
+        lines.append(f"load generator: CPU up to {100 * max(load['cpu_max'] for load in loads):.0f} %, "
+                     f"event-loop lag up to {max(load['lag_max_ms'] for load in loads):.0f} ms; "
+                     f"{len(summary.get('generator_limited') or [])}/{len(summary['cores'])} cores generator-limited")
+    lines.extend(f"WARNING: {message}" for message in summary.get("generator_limited") or [])
     return lines

@@ -45,6 +45,9 @@ options:
     description: Seconds after which a running process without a fresh status file counts as lost.
     type: float
     default: 10
+  host:
+    description: The load host's name in the run, for the messages in RV(generator_limited).
+    type: str
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.
@@ -103,6 +106,13 @@ finished:
   description: Whether every process is done, failed or lost.
   returned: always
   type: bool
+generator_limited:
+  description:
+    - One message per process that has become the bottleneck of its own run so far (CPU or
+      event-loop lag over the limit for several seconds in a row; see C(results.py)).
+  returned: always
+  type: list
+  elements: str
 """
 
 import json
@@ -110,6 +120,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import generator_limited_message
 
 FINAL = ("done", "failed", "lost")
 ARMED_OR_LATER = ("armed", "waiting", "running") + FINAL
@@ -177,6 +188,7 @@ def main() -> None:
             "wait_armed": {"type": "bool", "default": False},
             "timeout": {"type": "float", "default": 60.0},
             "stale": {"type": "float", "default": 10.0},
+            "host": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -209,6 +221,9 @@ def main() -> None:
                     default=None),
         finished=finished,
         problems=problems(params["path"], cores),
+        generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
+                           + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
+                           for core in cores if core.get("generator_limited")],
     )
 
 

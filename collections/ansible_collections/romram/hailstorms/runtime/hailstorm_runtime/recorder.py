@@ -30,12 +30,12 @@ def failure_kind(exception: BaseException, response: Any) -> str:
 
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
-                      rps: float, reason: str = "") -> None:
+                      rps: float, reason: str = "", **load: Any) -> None:
     """core-N.status.json, replaced atomically (what the controller's progress reads). States:
     armed (loaded, waiting for the start signal), waiting (for the shared start), running, done,
-    failed (with a `reason`)."""
+    failed (with a `reason`); `load` adds the process's own load (monitor.LoadMonitor.status)."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
-              "active": active, "requests": requests, "rps": round(rps, 2)}
+              "active": active, "requests": requests, "rps": round(rps, 2), **load}
     if reason:
         status["reason"] = reason
     with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
@@ -58,6 +58,8 @@ class Recorder:
         self.overruns: dict[int, int] = {}
         self.late: dict[int, float] = {}
         self.started = 0
+        self.load: dict[int, dict[str, float]] = {}
+        self.load_status: dict[str, Any] = {}
         self.requests = 0
         self.failures = 0
         self._jsonl = open(self.base + ".jsonl", "a", encoding="utf-8")
@@ -134,6 +136,12 @@ class Recorder:
     def sample_active(self, second: int, active: int) -> None:
         self.active[second] = active
 
+    def sample_load(self, second: int, sample: dict[str, float], status: dict[str, Any]) -> None:
+        """The process's own load over `second` (into the next stats record) and its status
+        fields (into every status file from now on, the final one too)."""
+        self.load[second] = sample
+        self.load_status = status
+
     def write(self, record: dict[str, Any]) -> None:
         self._jsonl.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._jsonl.flush()
@@ -150,8 +158,9 @@ class Recorder:
                                                   "time_us": us, "errors": errors or {}, "hist": hist}
             self.requests += n
             self.failures += failures
-        record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now())
-        self.active, self.overruns, self.late, self.started = {}, {}, {}, 0
+        record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
+                              load=self.load)
+        self.active, self.overruns, self.late, self.started, self.load = {}, {}, {}, 0, {}
         self.write(record)
         if self._jtl is not None and self.jtl_rows:
             rows, self.jtl_rows = self.jtl_rows, []
@@ -171,4 +180,5 @@ class Recorder:
             self._jtl.close()
 
     def write_status(self, state: str, active: int, requests: int, rps: float) -> None:
-        write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps)
+        write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps,
+                          **self.load_status)

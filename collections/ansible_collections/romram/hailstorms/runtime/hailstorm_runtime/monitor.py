@@ -1,0 +1,105 @@
+"""A load process watching itself: its CPU use and its event-loop lag, second by second, and
+whether it has become the bottleneck of its own run (results.py's generator-limit rule).
+
+Free of gevent and Locust, so that it runs against a fake clock: the runtime passes in
+gevent's sleep and the loop's `update_now`, and calls `LoadMonitor.sample` once a second.
+
+Event-loop lag: a probe sleeps LAG_PROBE_EVERY seconds again and again; how much later than
+asked it wakes up is how late any timer of the loop (a client's next slot) runs at that moment.
+CPU: the process's user + system CPU seconds over the wall-clock seconds between two samples.
+"""
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any, Callable
+
+from .results import LAG_PROBE_EVERY, SaturationStreak, load_sample
+
+
+def process_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads), to the microsecond."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class LagWindow:
+    """Lateness of the probe's wake-ups since the last `take` (mean and max), and the wake-up
+    it is waiting for now (a loop blocked for the whole second has no wake-up to show)."""
+
+    __slots__ = ("count", "total", "worst", "pending_due")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.worst = 0.0
+        self.pending_due: float | None = None
+
+    def add(self, lateness: float) -> None:
+        lateness = max(0.0, lateness)
+        self.count += 1
+        self.total += lateness
+        if lateness > self.worst:
+            self.worst = lateness
+
+    def take(self, now: float) -> tuple[float, float]:
+        """(mean, max) lateness in seconds since the last take; then starts a new window."""
+        pending = max(0.0, now - self.pending_due) if self.pending_due is not None else 0.0
+        if self.count:
+            mean, worst = self.total / self.count, max(self.worst, pending)
+        else:
+            mean = worst = pending
+        self.count, self.total, self.worst = 0, 0.0, 0.0
+        return mean, worst
+
+
+def probe_lag(window: LagWindow, clock: Callable[[], float], sleep: Callable[[float], Any],
+              update_now: Callable[[], Any] | None = None, every: float = LAG_PROBE_EVERY,
+              rounds: int | None = None) -> None:
+    """Sleep `every` seconds, over and over (forever, or `rounds` times), adding each wake-up's
+    lateness to `window`. `update_now` refreshes a busy loop's cached time first (without it the
+    timer is set from a stale time, fires early and hides the lag)."""
+    done = 0
+    while rounds is None or done < rounds:
+        if update_now is not None:
+            update_now()
+        due = clock() + every
+        window.pending_due = due
+        sleep(every)
+        window.pending_due = None
+        window.add(clock() - due)
+        done += 1
+
+
+class LoadMonitor:
+    """One load process's CPU use and event-loop lag per second, and its generator-limit verdict."""
+
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 cpu_seconds: Callable[[], float] = process_cpu_seconds) -> None:
+        self.clock = clock
+        self.cpu_seconds = cpu_seconds
+        self.lag = LagWindow()
+        self.streak = SaturationStreak()
+        self._wall = clock()
+        self._cpu = cpu_seconds()
+        self.last: dict[str, float] | None = None
+
+    def sample(self, second: int | None = None, now: float | None = None) -> dict[str, float]:
+        """The load since the previous sample (a results.py LOAD sample). With `second`, the
+        sample counts towards the verdict as that second's (give seconds in increasing order)."""
+        now = self.clock() if now is None else now
+        cpu = self.cpu_seconds()
+        wall = now - self._wall
+        fraction = (cpu - self._cpu) / wall if wall > 0 else 0.0
+        self._wall, self._cpu = now, cpu
+        mean, worst = self.lag.take(now)
+        self.last = load_sample(fraction, mean, worst)
+        if second is not None:
+            self.streak.observe(second, self.last)
+        return self.last
+
+    def status(self) -> dict[str, Any]:
+        """The fields the status file (and so the progress lines) carry."""
+        last = self.last or {}
+        return {"cpu": last.get("cpu"), "lag_ms": last.get("lag_ms"), "lag_max_ms": last.get("lag_max_ms"),
+                "generator_limited": self.streak.limited, "limited_seconds": self.streak.limited_seconds}

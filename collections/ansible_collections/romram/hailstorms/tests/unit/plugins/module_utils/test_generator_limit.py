@@ -1,0 +1,57 @@
+"""The generator-limit figures and warning of the summary, from the cores' LOAD samples."""
+from __future__ import annotations
+
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+    SATURATION_SECONDS, load_figures, load_sample, merge, meta_record, stats_record, summarize, summary_lines)
+
+PLAN = {"rps": 10, "rampup": 0, "constant": 10}
+
+
+def core_records(host: str, core: int, cpu: list[float], lag_ms: float = 1.0, split: int = 3):
+    """One core's records, its LOAD samples spread over several stats records."""
+    records = [meta_record(host=host, core=core, clients=10)]
+    samples = {sec: load_sample(c, lag_ms / 1000.0, 2 * lag_ms / 1000.0) for sec, c in enumerate(cpu)}
+    secs = sorted(samples)
+    for i in range(0, len(secs), split):
+        records.append(stats_record({}, load={sec: samples[sec] for sec in secs[i:i + split]}))
+    return records
+
+
+def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not():
+    busy = [0.5, 0.95, 0.97, 0.99, 0.99, 0.96, 0.4]
+    merged = merge([core_records("slave1", 0, [0.3] * 7), core_records("slave1", 1, busy)])
+    summary = summarize(merged, PLAN)
+    light, heavy = (core["load"] for core in summary["cores"])
+    assert light == {"seconds": 7, "cpu_mean": 0.3, "cpu_max": 0.3, "lag_ms_mean": 1.0, "lag_max_ms": 2.0,
+                     "limited_seconds": 0, "limited_from": None, "generator_limited": False}
+    assert heavy["generator_limited"] and heavy["limited_seconds"] == 5 and heavy["limited_from"] == 1
+    assert heavy["cpu_max"] == 0.99
+    assert len(summary["generator_limited"]) == 1
+    message = summary["generator_limited"][0]
+    assert message.startswith("results from slave1 core 1 are generator-limited; plan fewer rps per core")
+    assert "for 5 s from second 1" in message and "hailstorm_rps" in message
+    lines = summary_lines(summary)
+    assert f"WARNING: {message}" in lines
+    assert "load generator: CPU up to 99 %, event-loop lag up to 2 ms; 1/2 cores generator-limited" in lines
+
+
+def test_exactly_the_sustain_seconds_over_the_limit_is_not_yet_limited():
+    samples = {sec: load_sample(0.99, 0.0, 0.0) for sec in range(SATURATION_SECONDS)}
+    assert not load_figures(samples)["generator_limited"]
+    samples[SATURATION_SECONDS] = load_sample(0.5, 0.011, 0.05)  # lag alone is over the limit too
+    assert load_figures(samples)["generator_limited"]
+
+
+def test_the_order_of_records_does_not_change_the_verdict_and_old_records_still_merge():
+    records = core_records("h", 0, [0.99] * 6, split=1)
+    forward = summarize(merge([records]), PLAN)["cores"][0]["load"]
+    backward = summarize(merge([[records[0]] + records[:0:-1]]), PLAN)["cores"][0]["load"]
+    assert forward == backward and forward["generator_limited"]
+    old = [{"type": "meta", "host": "h", "core": 0},
+           {"type": "stats", "seconds": {"0": {"/a": {"requests": 2, "failures": 0, "bytes": 0, "time_us": 10,
+                                                       "errors": {}, "hist": {"5": 2}}}},
+            "active": {}, "overruns": {}, "late": {}, "started": 1}]
+    summary = summarize(merge([old]), PLAN)
+    assert summary["requests"] == 2 and summary["generator_limited"] == []
+    assert summary["cores"][0]["load"]["seconds"] == 0
+    assert not any(line.startswith("load generator") for line in summary_lines(summary))

@@ -1,0 +1,132 @@
+"""A load process watching itself, against a fake clock: CPU use, event-loop lag, the verdict."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hailstorm_runtime.monitor import LagWindow, LoadMonitor, probe_lag
+from hailstorm_runtime.recorder import Recorder
+from hailstorm_runtime.results import LAG_PROBE_EVERY, SATURATION_SECONDS, merge, summarize
+
+T0 = 1_795_000_000.0
+
+
+class FakeProcess:
+    """A wall clock and a CPU-seconds counter that the test moves forward."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.cpu = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def cpu_seconds(self) -> float:
+        return self.cpu
+
+    def run(self, seconds: float, busy: float) -> None:
+        self.now += seconds
+        self.cpu += seconds * busy
+
+
+def test_the_lag_probe_measures_how_late_its_timer_fires():
+    clock = FakeProcess()
+    late = iter([0.0, 0.002, 0.030, 0.004])
+    refreshed = []
+
+    def sleep(seconds: float) -> None:  # the loop wakes the probe `late` seconds after its time
+        clock.now += seconds + next(late)
+
+    window = LagWindow()
+    probe_lag(window, clock.time, sleep, update_now=lambda: refreshed.append(1), rounds=4)
+    assert len(refreshed) == 4
+    mean, worst = window.take(clock.now)
+    assert mean == pytest.approx(0.009)
+    assert worst == pytest.approx(0.030)
+    assert window.take(clock.now) == (0.0, 0.0)  # a new window
+
+
+def test_a_loop_blocked_for_the_whole_second_shows_its_pending_probe_as_lag():
+    window = LagWindow()
+    window.pending_due = T0 + LAG_PROBE_EVERY
+    assert window.take(T0 + 1.0) == pytest.approx((1.0 - LAG_PROBE_EVERY, 1.0 - LAG_PROBE_EVERY))
+    window.add(-0.001)  # a timer that fired a hair early counts as on time
+    assert window.take(T0 + 0.5)[0] == 0.0
+
+
+def test_cpu_is_the_process_cpu_over_wall_time():
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    fake.run(1.0, 0.25)
+    assert monitor.sample(0)["cpu"] == pytest.approx(0.25)
+    fake.run(2.0, 0.5)
+    assert monitor.sample(1)["cpu"] == pytest.approx(0.5)
+
+
+def seconds_of(fake: FakeProcess, monitor: LoadMonitor, busy: list[float], lag: float = 0.0, first: int = 0):
+    verdicts = []
+    for i, fraction in enumerate(busy):
+        monitor.lag.add(lag)
+        fake.run(1.0, fraction)
+        monitor.sample(first + i)
+        verdicts.append(monitor.status()["generator_limited"])
+    return verdicts
+
+
+def test_busy_cpu_for_more_than_the_sustain_seconds_is_generator_limited():
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    # bursts of SATURATION_SECONDS busy seconds are not enough
+    burst = [0.98] * SATURATION_SECONDS + [0.3]
+    assert not any(seconds_of(fake, monitor, burst * 3))
+    verdicts = seconds_of(fake, monitor, [0.98] * (SATURATION_SECONDS + 2), first=100)
+    assert verdicts == [False] * SATURATION_SECONDS + [True, True]
+    status = monitor.status()
+    assert status["limited_seconds"] == SATURATION_SECONDS + 2
+    assert status["cpu"] == pytest.approx(0.98)
+    seconds_of(fake, monitor, [0.1], first=200)
+    assert monitor.status()["generator_limited"]  # once limited, the run's results stay suspect
+
+
+def test_event_loop_lag_alone_makes_a_core_generator_limited():
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    assert not any(seconds_of(fake, monitor, [0.5] * 10, lag=0.008))
+    assert seconds_of(fake, monitor, [0.5] * (SATURATION_SECONDS + 1), lag=0.025, first=10)[-1]
+
+
+def test_a_gap_between_seconds_breaks_the_run():
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    for second in (0, 1, 3, 4, 6, 7):  # never more than 2 in a row
+        fake.run(1.0, 1.0)
+        monitor.sample(second)
+    assert not monitor.status()["generator_limited"]
+
+
+def test_load_samples_go_into_the_records_and_the_status_file(tmp_path):
+    now = [T0 + 0.5]
+    rec = Recorder(str(tmp_path), 2, T0, now=lambda: now[0])
+    rec.meta(host="h1", core=2, clients=1)
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    for second in range(6):
+        monitor.lag.add(0.040)
+        fake.run(1.0, 0.99)
+        rec.sample_load(second, monitor.sample(second), monitor.status())
+        rec.on_request("GET", "/a", 5.0, 1, start_time=T0 + second)
+        if second % 2:
+            rec.flush()
+    rec.write_status("running", 1, 6, 1.0)
+    rec.end("done")
+    rec.close()
+    status = json.loads((tmp_path / "core-2.status.json").read_text())
+    assert status["generator_limited"] is True and status["cpu"] == pytest.approx(0.99)
+    assert status["lag_ms"] == pytest.approx(40.0)
+    summary = summarize(merge([tmp_path / "core-2.jsonl"]), {"rps": 1, "rampup": 0, "constant": 6})
+    load = summary["cores"][0]["load"]
+    assert load["seconds"] == 6 and load["limited_seconds"] == 6 and load["limited_from"] == 0
+    assert summary["generator_limited"][0].startswith(
+        "results from h1 core 2 are generator-limited; plan fewer rps per core")
+    assert summary["requests"] == 6
