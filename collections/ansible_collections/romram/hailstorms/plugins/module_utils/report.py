@@ -19,7 +19,8 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.planner import a
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, empty_cell, merge_cell
 
 REPORT_FILE = "report.html"
-SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded
+SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
+SLACK = 4  # and a host only when also more than this many requests short (a stop on a slot moves one)
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 PLAN_COLOR = "#555555"
 PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
@@ -199,7 +200,7 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
             out.append(f"host {host}: {expected_cores - len(mine)} of {expected_cores} load processes left no record")
         want = int(planned.get("requests") or 0)
         sent = sum(int(core.get("requests") or 0) for core in mine)
-        if want and sent < want * (1 - SHORTFALL):
+        if want and sent < want - max(SHORTFALL * want, SLACK):
             out.append(f"host {host} sent {sent} requests of {want} planned ({100.0 * sent / want:.1f} %)")
     starts = summary.get("starts") or {}
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")

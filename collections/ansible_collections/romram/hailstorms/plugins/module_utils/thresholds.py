@@ -165,7 +165,7 @@ def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dic
     def judge(name: str, limit: Any, label: str, scope: Mapping[str, Any] | None) -> None:
         measured = _measured(name, figures, scope)
         what = LIMITS[name][1]
-        where = "" if label == ALL else f" of {label}"
+        where = " (all labels)" if label == ALL else f" of label {label}"
         scope_text = "over the whole run" if name in ("overruns", "late_clients") else f"over the {over}"
         if measured is None:
             passed = False
