@@ -274,14 +274,18 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
 # --- merge ----------------------------------------------------------------------------------
 
 def empty_merged() -> dict[str, Any]:
-    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "cores": []}
+    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "cores": [],
+            "overruns_at": {}, "late_at": {}, "host_requests": {}}
 
 
 def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[str, Any]:
     """Merge many cores' records (paths of core-N.jsonl files, or lists of records): exact sums.
 
     Returns {"seconds": {sec: {label: cell}}, "active": {sec: n}, "overruns": {client: n},
-    "late": {client: s}, "started": n, "cores": [per-core meta/end/totals]} with int keys.
+    "late": {client: s}, "started": n, "cores": [per-core meta/end/totals]} with int keys, and
+    "overruns_at" / "late_at": {sec: n}, the overruns and late starts by the second of the flush
+    that recorded them (a flush counts what happened since the previous one), and
+    "host_requests": {host: {sec: n}}, each load host's requests per second.
     """
     merged = empty_merged()
     for source in sources:
@@ -302,10 +306,14 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                             "load": {}}
     seconds, active = merged["seconds"], merged["active"]
     overruns, late = merged["overruns"], merged["late"]
+    overruns_at, late_at = merged.setdefault("overruns_at", {}), merged.setdefault("late_at", {})
+    start: Any = None
+    host_seconds: dict[int, int] = {}
     for record in records:
         kind = record.get("type")
         if kind == "meta":
             core["meta"] = dict(record)
+            start = core["meta"].get("start_time")
         elif kind == "end":
             core["end"] = dict(record)
         elif kind == "stats":
@@ -313,6 +321,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 per_label = seconds.setdefault(int(sec), {})
                 for label, cell in labels.items():
                     merge_cell(per_label.setdefault(label, empty_cell()), cell)
+                    host_seconds[int(sec)] = host_seconds.get(int(sec), 0) + int(cell.get("requests", 0))
                     core["requests"] += int(cell.get("requests", 0))
                     core["failures"] += int(cell.get("failures", 0))
             for sec, n in (record.get("active") or {}).items():
@@ -326,23 +335,95 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 core["max_late"] = max(core["max_late"], float(delay))
             for sec, sample in (record.get("load") or {}).items():
                 core["load"][int(sec)] = dict(sample)
+            if start is not None and record.get("time") is not None:
+                at = math.floor(float(record["time"]) - float(start))
+                n_over = sum(int(n) for n in (record.get("overruns") or {}).values())
+                n_late = len(record.get("late") or {})
+                if n_over:
+                    overruns_at[at] = overruns_at.get(at, 0) + n_over
+                if n_late:
+                    late_at[at] = late_at.get(at, 0) + n_late
             started = int(record.get("started", 0))
             merged["started"] += started
             core["started"] += started
     merged["cores"].append(core)
+    host = str((core["meta"] or {}).get("host") or source or "?")
+    per_host = merged.setdefault("host_requests", {}).setdefault(host, {})
+    for sec, n in host_seconds.items():
+        per_host[sec] = per_host.get(sec, 0) + n
 
 
 # --- summary --------------------------------------------------------------------------------
+
+# Percentiles of the summary and the report, as (key, q): from the merged histograms only.
+PERCENTILES = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0), ("p999_ms", 99.9))
+PHASES = ("constant", "all")
+
 
 def _latency(hist: Histogram, time_us: int) -> dict[str, Any]:
     n = hist.count
     return {
         "count": n,
         "mean_ms": round(time_us / n / 1000.0, 3) if n else None,
-        "p50_ms": hist.percentile(50),
-        "p95_ms": hist.percentile(95),
-        "p99_ms": hist.percentile(99),
+        "min_ms": hist.percentile(0),
+        **{key: hist.percentile(q) for key, q in PERCENTILES},
         "max_ms": hist.percentile(100),
+    }
+
+
+def constant_window(plan: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The whole seconds [from, to) inside the plan's constant phase, or None without one."""
+    rampup = float(plan.get("rampup", 0) or 0)
+    constant = float(plan.get("constant", 0) or 0)
+    first, last = math.ceil(rampup), math.floor(rampup + constant)
+    return (first, last) if last > first else None
+
+
+def label_cells(merged: Mapping[str, Any], window: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
+    """Per label, the sum of its cells over the seconds [from, to) of `window` (None: all)."""
+    labels: dict[str, dict[str, Any]] = {}
+    for sec, per_label in merged["seconds"].items():
+        if window is not None and not window[0] <= int(sec) < window[1]:
+            continue
+        for label, cell in per_label.items():
+            merge_cell(labels.setdefault(label, empty_cell()), cell)
+    return labels
+
+
+def _figures(cell: Mapping[str, Any]) -> dict[str, Any]:
+    requests = int(cell["requests"])
+    return {"requests": requests, "failures": int(cell["failures"]),
+            "failure_rate": round(cell["failures"] / requests, 6) if requests else None,
+            **_latency(Histogram(cell["hist"]), cell["time_us"])}
+
+
+def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str = "constant") -> dict[str, Any]:
+    """What thresholds are judged on: latency and failures per label and overall over `phase`
+    (the constant phase's whole seconds, or the whole run when phase is 'all' or the plan has no
+    constant phase), the achieved rate against the target, pacing overruns and late clients (those
+    two over the whole run: the records count them per client, not per second)."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    window = constant_window(plan) if phase == "constant" else None
+    labels = label_cells(merged, window)
+    overall = empty_cell()
+    for cell in labels.values():
+        merge_cell(overall, cell)
+    rps = float(plan.get("rps", 0) or 0)
+    expected = plan.get("expected_requests")
+    if window is not None:
+        what = f"constant phase {window[0]}-{window[1]} s"
+        ratio = overall["requests"] / (window[1] - window[0]) / rps if rps else None
+    else:
+        what = "whole run" + (" (the plan has no whole second of constant phase)" if phase == "constant" else "")
+        ratio = overall["requests"] / float(expected) if expected else None
+    return {
+        "phase": phase, "window": list(window) if window else None, "description": what,
+        "overall": _figures(overall),
+        "labels": {label: _figures(cell) for label, cell in sorted(labels.items())},
+        "rps_ratio": round(ratio, 4) if ratio is not None else None,
+        "overruns": sum(merged.get("overruns", {}).values()),
+        "late_clients": len(merged.get("late", {})),
     }
 
 
@@ -362,11 +443,10 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         merge_cell(overall, cell)
 
     rps = float(plan.get("rps", 0) or 0)
-    rampup = float(plan.get("rampup", 0) or 0)
-    constant = float(plan.get("constant", 0) or 0)
-    first, last = math.ceil(rampup), math.floor(rampup + constant)  # whole seconds inside
+    window = constant_window(plan)
     constant_phase: dict[str, Any] | None = None
-    if last > first:
+    if window is not None:
+        first, last = window
         count = sum(per_second.get(s, [0, 0])[0] for s in range(first, last))
         achieved = count / (last - first)
         constant_phase = {"from": first, "to": last, "requests": count, "rps": round(achieved, 3),

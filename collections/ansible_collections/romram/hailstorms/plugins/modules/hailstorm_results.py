@@ -9,26 +9,40 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: hailstorm_results
-short_description: Merge the per-core results of a hailstorms run and summarize them
+short_description: Merge the per-core results of a hailstorms run, summarize, judge the thresholds, write the report
 version_added: 1.0.0
 description:
   - Reads every C(<host>/core-*.jsonl) file under O(path) (the per-core recordings fetched from
     the load hosts), merges them exactly (per-second, per-label deltas and latency histograms
     are summed, never averaged) and writes C(<path>/summary.json).
-  - "Returns the summary; runs on the controller (use C(delegate_to: localhost) and C(run_once))."
+  - Also writes the results in Locust's CSV layout (C(locust_stats.csv), C(locust_stats_history.csv),
+    C(locust_failures.csv), C(locust_exceptions.csv)), a merged C(results.jtl) when the cores wrote
+    JTL files, and the self-contained C(report.html).
+  - Judges the thresholds (O(thresholds), else those recorded in the plan) and returns the broken
+    ones; it does not fail on them (the caller decides).
+  - Uses only the results directory; contacts no host. Runs on the controller
+    (use C(delegate_to: localhost) and C(run_once)).
 options:
   path:
     description:
-      - The run's results directory, holding one sub-directory per load host with that host's
-        C(core-N.jsonl) files.
+      - The run's results directory, holding plan.json and one sub-directory per load host with that
+        host's C(core-N.jsonl) files.
     type: path
     required: true
   plan:
     description:
-      - The run's plan (the C(hailstorm_plan) fact or the C(plan) object of a data.json); used
-        for the target rate, the constant phase and the planned client count.
+      - The run's plan (the object in plan.json); unset means read C(<path>/plan.json).
+      - Used for the target rate, the phases, the planned clients and requests, and the report's settings.
     type: dict
-    required: true
+  thresholds:
+    description:
+      - Thresholds as C(hailstorm_thresholds) takes them (checked here); unset means those the plan
+        role recorded in plan.json (key C(thresholds)), if any.
+    type: raw
+  thresholds_phase:
+    description: With O(thresholds), the phase they are judged on; unset means plan.json's, else C(constant).
+    type: str
+    choices: [constant, all]
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -41,7 +55,6 @@ EXAMPLES = r"""
 - name: Merge and summarize the run
   romram.hailstorms.hailstorm_results:
     path: "{{ hailstorm_results_dir }}/{{ hailstorm_run_id }}"
-    plan: "{{ hailstorm_plan }}"
   delegate_to: localhost
   run_once: true
   register: __collect_summary
@@ -94,6 +107,25 @@ lines:
   returned: success
   type: list
   elements: str
+verdicts:
+  description: One per threshold - threshold, label, limit, measured, passed, over, message.
+  returned: success
+  type: list
+  elements: dict
+broken:
+  description: The messages of the broken thresholds (empty when every threshold was met or none was set).
+  returned: success
+  type: list
+  elements: str
+report_path:
+  description: Where the HTML report was written.
+  returned: success
+  type: str
+written:
+  description: The files written in O(path) (summary, CSVs, JTL, report).
+  returned: success
+  type: list
+  elements: str
 summary_path:
   description: Where the summary was written.
   returned: success
@@ -105,20 +137,55 @@ files:
   elements: str
 """
 
+import filecmp
 import glob
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import merge, summarize, summary_lines
+from ansible_collections.romram.hailstorms.plugins.module_utils import exports, report, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+    merge, phase_figures, summarize, summary_lines)
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state, state_lines
+
+PLAN_FILE = "plan.json"
+CSV_PREFIX = "locust"
+
+
+def _write(path, text):
+    """Write `text` to `path` atomically unless it holds it already; returns whether it changed."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return True
+
+
+def _thresholds(module, plan):
+    given = module.params["thresholds"]
+    recorded = plan.get("thresholds") or {}
+    if given is None:
+        if module.params["thresholds_phase"] and recorded:
+            return dict(recorded, phase=module.params["thresholds_phase"])
+        return recorded or thresholds.check({}, module.params["thresholds_phase"] or "constant")
+    phase = module.params["thresholds_phase"] or recorded.get("phase") or "constant"
+    try:
+        return thresholds.check(given, phase)
+    except thresholds.ThresholdError as exc:
+        module.fail_json(msg="hailstorm_results: %s" % exc)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            plan=dict(type="dict", required=True),
+            plan=dict(type="dict"),
+            thresholds=dict(type="raw"),
+            thresholds_phase=dict(type="str", choices=["constant", "all"]),
             summary_file=dict(type="str", default="summary.json"),
         ),
         supports_check_mode=True,
@@ -126,29 +193,72 @@ def main():
     path = module.params["path"]
     if not os.path.isdir(path):
         module.fail_json(msg="hailstorm_results: path %s is not a directory" % path)
+    plan = module.params["plan"]
+    if plan is None:
+        plan_path = os.path.join(path, PLAN_FILE)
+        try:
+            with open(plan_path, encoding="utf-8") as handle:
+                plan = json.load(handle)
+        except (OSError, ValueError) as exc:
+            module.fail_json(msg="hailstorm_results: cannot read the run's plan %s (%s); is %s the results "
+                                 "directory of a run (results/<run-id>)?" % (plan_path, exc, path))
     files = sorted(glob.glob(os.path.join(path, "*", "core-*.jsonl")))
     if not files:
         module.fail_json(msg="hailstorm_results: no <host>/core-*.jsonl files under %s; "
                              "did the collect role fetch the load hosts' results?" % path, files=[])
+    checked = _thresholds(module, plan)
     try:
-        summary = summarize(merge(files), module.params["plan"])
-        summary.update(run_state(summary, module.params["plan"]))
+        merged = merge(files)
+        summary = summarize(merged, plan)
+        summary.update(run_state(summary, plan))
+        figures = phase_figures(merged, plan, checked["phase"])
+        verdicts = thresholds.evaluate(checked, figures)
+        summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
+                                 "passed": not thresholds.broken(verdicts), "verdicts": verdicts}
+        outputs = {module.params["summary_file"]: json.dumps(summary, indent=1, sort_keys=True) + "\n"}
+        for suffix, text in exports.locust_csv(merged).items():
+            outputs[CSV_PREFIX + suffix] = text
+        described = {module.params["summary_file"]: "the merged figures (JSON)",
+                     CSV_PREFIX + "_stats.csv": "Locust CSV layout: per label and aggregated",
+                     CSV_PREFIX + "_stats_history.csv": "Locust CSV layout: per second",
+                     CSV_PREFIX + "_failures.csv": "Locust CSV layout: failures by label and kind",
+                     CSV_PREFIX + "_exceptions.csv": "Locust CSV layout (header only)"}
+        jtl_files = sorted(glob.glob(os.path.join(path, "*", "core-*.jtl")))
+        if jtl_files:
+            described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
+        described[report.REPORT_FILE] = "this report"
+        outputs[report.REPORT_FILE] = report.render(
+            merged, summary, plan, verdicts, figures["description"] if verdicts else None, described)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
-    summary_path = os.path.join(path, module.params["summary_file"])
-    changed = True
+    changed = False
+    written = []
     if not module.check_mode:
-        text = json.dumps(summary, indent=1, sort_keys=True) + "\n"
-        if os.path.exists(summary_path):
-            with open(summary_path, encoding="utf-8") as handle:
-                changed = handle.read() != text
-        if changed:
-            tmp = summary_path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, summary_path)
-    module.exit_json(changed=changed, summary=summary, lines=summary_lines(summary) + state_lines(summary),
-                     summary_path=summary_path, files=files)
+        for name, text in outputs.items():
+            changed = _write(os.path.join(path, name), text) or changed
+            written.append(name)
+        if jtl_files:
+            tmp, dest = os.path.join(path, exports.JTL_FILE + ".new"), os.path.join(path, exports.JTL_FILE)
+            exports.merge_jtl(jtl_files, tmp)
+            if os.path.exists(dest) and filecmp.cmp(tmp, dest, shallow=False):
+                os.remove(tmp)
+            else:
+                os.replace(tmp, dest)
+                changed = True
+            written.append(exports.JTL_FILE)
+    lines = summary_lines(summary)
+    broken = thresholds.broken(verdicts)
+    if verdicts:
+        lines.append("thresholds over the %s: %s" % (
+            figures["description"], "%d of %d broken" % (len(broken), len(verdicts)) if broken
+            else "all %d met" % len(verdicts)))
+        lines.extend("threshold broken: " + message for message in broken)
+    lines.append("report: " + os.path.join(path, report.REPORT_FILE))
+    lines.extend(state_lines(summary))
+    module.exit_json(changed=changed, summary=summary, lines=lines,
+                     summary_path=os.path.join(path, module.params["summary_file"]), files=files,
+                     verdicts=verdicts, broken=broken, report_path=os.path.join(path, report.REPORT_FILE),
+                     written=written)
 
 
 if __name__ == "__main__":

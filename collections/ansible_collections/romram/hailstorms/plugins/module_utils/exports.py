@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Exports of a merged run for tools people already have: Locust's CSV layout and a merged JTL.
+
+Pure Python (no Ansible, no Locust). The column headers are Locust 2.x's (locust/stats.py,
+StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the values come from
+the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
+run: the Type (method) column is empty (the records key cells by label only), the failures'
+Error column holds the failure kind, and <prefix>_exceptions.csv has its header only (the runtime
+does not record locustfile exceptions apart from failures).
+"""
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+    Histogram, empty_cell, label_cells, merge_cell)
+
+LOCUST_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0)
+
+
+def readable_percentiles(percentiles: Iterable[float] = LOCUST_PERCENTILES) -> list[str]:
+    """Locust's get_readable_percentiles: 0.5 -> '50%', 0.999 -> '99.9%'."""
+    return [f"{int(p * 100) if (p * 100).is_integer() else round(100 * p, 6)}%" for p in percentiles]
+
+
+STATS_COLUMNS = ["Type", "Name", "Request Count", "Failure Count", "Median Response Time",
+                 "Average Response Time", "Min Response Time", "Max Response Time", "Average Content Size",
+                 "Requests/s", "Failures/s", *readable_percentiles()]
+HISTORY_COLUMNS = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s", *readable_percentiles(),
+                   "Total Request Count", "Total Failure Count", "Total Median Response Time",
+                   "Total Average Response Time", "Total Min Response Time", "Total Max Response Time",
+                   "Total Average Content Size"]
+FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
+EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
+SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+JTL_FILE = "results.jtl"
+
+
+def start_time(merged: Mapping[str, Any]) -> float | None:
+    """The run's shared start (epoch seconds) as the load processes recorded it."""
+    for core in merged.get("cores", []):
+        value = (core.get("meta") or {}).get("start_time")
+        if value is not None:
+            return float(value)
+    return None
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pct(hist: Histogram, q: float) -> int:
+    value = hist.percentile(100.0 * q)
+    return int(round(value)) if value is not None else 0
+
+
+def _stats_row(name: str, cell: Mapping[str, Any], seconds: int) -> list[Any]:
+    hist, n = Histogram(cell["hist"]), int(cell["requests"])
+    if not n:
+        return ["", name, 0, int(cell["failures"]), 0, 0, 0, 0, 0, 0, 0, *(["N/A"] * len(LOCUST_PERCENTILES))]
+    return ["", name, n, int(cell["failures"]), _pct(hist, 0.5), round(cell["time_us"] / n / 1000.0, 3),
+            round(hist.percentile(0) or 0, 3), round(hist.percentile(100) or 0, 3),
+            round(cell["bytes"] / n, 2), round(n / seconds, 3), round(cell["failures"] / seconds, 3),
+            *(_pct(hist, q) for q in LOCUST_PERCENTILES)]
+
+
+def _rows_text(columns: list[str], rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
+    """The four CSV files' text by suffix (_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv)."""
+    t0 = start_time(merged) or 0.0
+    seconds_map: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
+    secs = sorted(int(s) for s in seconds_map)
+    span = (secs[-1] - secs[0] + 1) if secs else 1
+    labels = label_cells(merged)
+    total = empty_cell()
+    for cell in labels.values():
+        merge_cell(total, cell)
+    stats = [_stats_row(label, cell, span) for label, cell in sorted(labels.items())]
+    stats.append(_stats_row("Aggregated", total, span))
+
+    history = []
+    running = empty_cell()
+    active: Mapping[int, int] = merged.get("active", {})
+    for sec in secs:
+        second = empty_cell()
+        for cell in seconds_map[sec].values():
+            merge_cell(second, cell)
+        merge_cell(running, second)
+        hist, n = Histogram(second["hist"]), int(second["requests"])
+        whole, total_n = Histogram(running["hist"]), int(running["requests"])
+        history.append([
+            int(t0 + sec), int(active.get(sec, 0)), "", "Aggregated",
+            f"{float(n):2f}", f"{float(second['failures']):2f}",
+            *((_pct(hist, q) for q in LOCUST_PERCENTILES) if n else ["N/A"] * len(LOCUST_PERCENTILES)),
+            total_n, int(running["failures"]), _pct(whole, 0.5),
+            round(running["time_us"] / total_n / 1000.0, 3) if total_n else 0,
+            round(whole.percentile(0) or 0, 3), round(whole.percentile(100) or 0, 3),
+            round(running["bytes"] / total_n, 2) if total_n else 0])
+
+    failures: dict[tuple[str, str], list[int]] = {}  # (label, kind) -> [count, first sec, last sec]
+    for sec in secs:
+        for label, cell in seconds_map[sec].items():
+            for kind, count in (cell.get("errors") or {}).items():
+                row = failures.setdefault((label, kind), [0, sec, sec])
+                row[0] += int(count)
+                row[1], row[2] = min(row[1], sec), max(row[2], sec)
+    failure_rows = [["", label, kind, n, _utc(t0 + first), _utc(t0 + last)]
+                    for (label, kind), (n, first, last) in sorted(failures.items(), key=lambda kv: -kv[1][0])]
+    return {
+        "_stats.csv": _rows_text(STATS_COLUMNS, stats),
+        "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),
+        "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
+        "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, []),
+    }
+
+
+def _jtl_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    if not rows:
+        return [], []
+    header, body = rows[0], rows[1:]
+    body = [row for row in body if len(row) == len(header) and row[0].isdigit()]  # a cut last line
+    body.sort(key=lambda row: int(row[0]))
+    return header, body
+
+
+def merge_jtl(paths: Iterable[str | Path], dest: str | Path) -> int:
+    """Merge the cores' JTL files into one, rows ordered by timeStamp; returns the row count.
+    Each core's rows are read and sorted in memory (a core appends them as responses end, not
+    in start order), then the cores are merged."""
+    header: list[str] | None = None
+    parts: list[Iterator[list[str]]] = []
+    for path in sorted(paths):
+        head, body = _jtl_rows(Path(path))
+        if not head:
+            continue
+        if header is None:
+            header = head
+        elif head != header:
+            raise ValueError(f"{path}: JTL columns {head} differ from {header}")
+        parts.append(iter(body))
+    count = 0
+    tmp = Path(str(dest) + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if header is not None:
+            writer.writerow(header)
+            for row in heapq.merge(*parts, key=lambda row: int(row[0])):
+                writer.writerow(row)
+                count += 1
+    tmp.replace(dest)
+    return count

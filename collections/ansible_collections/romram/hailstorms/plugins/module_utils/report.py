@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run's report: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched).
+
+Pure Python (no Ansible). `render` takes the merged records (results.merge), the run's summary
+(results.summarize), its plan (plan.json) and the threshold verdicts (thresholds.evaluate), and
+returns the page. Charts are drawn here as SVG polylines, the plan beside the measurement and
+the ramp-up / constant / ramp-down phases shaded; every chart carries data-points="N" (points
+drawn) so that a browser test can check that each one drew data.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, empty_cell, merge_cell
+
+REPORT_FILE = "report.html"
+SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
+SLACK = 4  # and a host only when also more than this many requests short (a stop on a slot moves one)
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+PLAN_COLOR = "#555555"
+PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
+W, H = 900, 250
+LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
+
+Series = tuple[str, str, Sequence[tuple[float, float]], bool]  # name, colour, points, dashed (plan)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _nice(top: float) -> float:
+    """A round upper bound for an axis (1, 2, 2.5 or 5 x 10^n) at or above `top`."""
+    if top <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(top))
+    for step in (1, 2, 2.5, 5, 10):
+        if top <= step * power:
+            return step * power
+    return 10 * power  # pragma: no cover
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
+def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    rampup, constant = float(plan.get("rampup", 0)), float(plan.get("constant", 0))
+    rampdown = float(plan.get("rampdown", 0))
+    return [(name, start, end) for name, start, end in (
+        ("ramp-up", 0.0, rampup), ("constant", rampup, rampup + constant),
+        ("ramp-down", rampup + constant, rampup + constant + rampdown)) if end > start]
+
+
+def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
+          plan_phases: Sequence[tuple[str, float, float]], x_range: tuple[float, float]) -> str:
+    """One line chart as an SVG figure with its legend."""
+    x0, x1 = x_range
+    x1 = max(x1, x0 + 1)
+    top = _nice(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]) * 1.05)
+    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+
+    def sx(x: float) -> float:
+        return LEFT + (x - x0) / (x1 - x0) * pw
+
+    def sy(y: float) -> float:
+        return TOP + ph - y / top * ph
+
+    parts = [f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{_e(title)}" '
+             f'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif">']
+    for name, start, end in plan_phases:
+        a, b = sx(max(start, x0)), sx(min(end, x1))
+        if b > a:
+            parts.append(f'<rect class="phase" x="{a:.1f}" y="{TOP}" width="{b - a:.1f}" height="{ph}" '
+                         f'fill="{PHASE_COLORS[name]}"><title>{_e(name)} {start:g}-{end:g} s</title></rect>'
+                         f'<text x="{a + 4:.1f}" y="{TOP + 12}" fill="#777">{_e(name)}</text>')
+    for i in range(6):
+        y = top * i / 5
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#ddd"/>'
+                     f'<text x="{LEFT - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{_fmt(y)}</text>')
+    step = _nice((x1 - x0) / 10)
+    tick = math.ceil(x0 / step) * step
+    while tick <= x1:
+        parts.append(f'<line x1="{sx(tick):.1f}" x2="{sx(tick):.1f}" y1="{TOP + ph}" y2="{TOP + ph + 4}" stroke="#999"/>'
+                     f'<text x="{sx(tick):.1f}" y="{TOP + ph + 16}" text-anchor="middle">{_fmt(tick)}</text>')
+        tick += step
+    parts.append(f'<text x="{LEFT + pw / 2}" y="{H - 2}" text-anchor="middle" fill="#555">seconds since the start</text>'
+                 f'<text x="12" y="{TOP + ph / 2}" transform="rotate(-90 12 {TOP + ph / 2})" text-anchor="middle" '
+                 f'fill="#555">{_e(y_label)}</text>'
+                 f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    drawn = 0
+    legend = []
+    for name, color, points, dashed in series:
+        if not points:
+            continue
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        parts.append(f'<polyline class="series" data-series="{_e(name)}" data-points="{len(points)}" '
+                     f'fill="none" stroke="{color}" stroke-width="{1.5 if not dashed else 2}"{dash} '
+                     f'points="{coords}"><title>{_e(name)}</title></polyline>')
+        if len(points) == 1:
+            x, y = points[0]
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>')
+        drawn += len(points)
+        legend.append(f'<span class="key"><span class="swatch{" plan" if dashed else ""}" '
+                      f'style="border-color:{color}"></span>{_e(name)}</span>')
+    parts.append("</svg>")
+    empty = "" if drawn else '<p class="note">nothing recorded</p>'
+    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}"><figcaption>{_e(title)}</figcaption>'
+            f'<div class="legend">{"".join(legend)}</div>{"".join(parts)}{empty}</figure>')
+
+
+def _seconds(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[int]:
+    keys = set(int(s) for s in merged.get("seconds", {})) | set(int(s) for s in merged.get("active", {}))
+    duration = float(plan.get("duration", 0) or 0)
+    first = min(keys | {0})
+    last = max(keys | {math.ceil(duration) - 1 if duration else 0})
+    return list(range(first, last + 1))
+
+
+def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
+    """The report's charts: active clients, requests per second, latency, failures, pacing."""
+    seconds = _seconds(merged, plan)
+    x_range = (float(seconds[0]), float(seconds[-1] + 1))
+    plan_phases = phases(plan)
+    has_plan = all(key in plan for key in ("clients", "gap", "stop_gap", "rampup", "constant", "pace"))
+    pace = float(plan.get("pace") or 1)
+    planned_active = [(s + 0.5, float(active_clients(plan, s + 0.5))) for s in seconds] if has_plan else []
+    active = merged.get("active", {})
+    measured_active = [(s + 0.5, float(active[s])) for s in seconds if s in active]
+    out = [chart("active", "Active clients: plan and measured", "clients",
+                 [("planned", PLAN_COLOR, planned_active, True), ("measured", COLORS[0], measured_active, False)],
+                 plan_phases, x_range)]
+
+    per_second: dict[int, dict[str, Any]] = {}
+    for sec, labels in merged.get("seconds", {}).items():
+        cell = per_second.setdefault(int(sec), empty_cell())
+        for label_cell in labels.values():
+            merge_cell(cell, label_cell)
+    rps_series: list[Series] = [("planned", PLAN_COLOR, [(x, y / pace) for x, y in planned_active], True),
+                                ("measured, all hosts", COLORS[0],
+                                 [(s + 0.5, float(per_second[s]["requests"])) for s in seconds if s in per_second],
+                                 False)]
+    hosts = merged.get("host_requests", {})
+    if len(hosts) > 1:
+        for i, (host, counts) in enumerate(sorted(hosts.items())):
+            rps_series.append((f"measured, {host}", COLORS[(i + 2) % len(COLORS)],
+                               [(s + 0.5, float(counts.get(s, 0))) for s in seconds if s in per_second], False))
+    out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
+                     plan_phases, x_range))
+
+    latency: list[Series] = []
+    for i, (name, q) in enumerate((("p50", 50.0), ("p95", 95.0), ("p99", 99.0))):
+        points = []
+        for s in seconds:
+            if s in per_second and per_second[s]["requests"]:
+                value = Histogram(per_second[s]["hist"]).percentile(q)
+                if value is not None:
+                    points.append((s + 0.5, value))
+        latency.append((name, COLORS[i], points, False))
+    out.append(chart("latency", "Latency per second (all labels, from the merged histograms)", "ms", latency,
+                     plan_phases, x_range))
+
+    kinds = sorted({kind for cell in per_second.values() for kind in cell["errors"]})
+    failures: list[Series] = [("all failures", COLORS[1],
+                               [(s + 0.5, float(per_second[s]["failures"])) for s in seconds if s in per_second], False)]
+    for i, kind in enumerate(kinds[:8]):
+        failures.append((kind, COLORS[(i + 2) % len(COLORS)],
+                         [(s + 0.5, float(per_second[s]["errors"].get(kind, 0))) for s in seconds if s in per_second],
+                         False))
+    out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range))
+
+    overruns, late = merged.get("overruns_at", {}), merged.get("late_at", {})
+    out.append(chart("pacing", "Pacing overruns and late client starts (counted at each flush)", "count",
+                     [("pacing overruns", COLORS[4], [(s + 0.5, float(overruns.get(s, 0))) for s in seconds], False),
+                      ("late starts", COLORS[3], [(s + 0.5, float(late.get(s, 0))) for s in seconds], False)],
+                     plan_phases, x_range))
+    return out
+
+
+def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
+    """What went wrong in the run, in words (empty: nothing)."""
+    out: list[str] = [str(reason) for reason in summary.get("reasons") or []]
+    cores = summary.get("cores", [])
+    for core in cores:
+        if core.get("end") != "done":
+            out.append(f"load process {core.get('host')}/core {core.get('core')} ended: {core.get('end')}")
+        if core.get("bad_lines"):
+            out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} unreadable "
+                       "record line(s) (cut by a kill?)")
+    for host, planned in (plan.get("hosts") or {}).items():
+        mine = [core for core in cores if core.get("host") == host]
+        expected_cores = len(planned.get("cores", []))
+        if len(mine) < expected_cores:
+            out.append(f"host {host}: {expected_cores - len(mine)} of {expected_cores} load processes left no record")
+        want = int(planned.get("requests") or 0)
+        sent = sum(int(core.get("requests") or 0) for core in mine)
+        if want and sent < want - max(SHORTFALL * want, SLACK):
+            out.append(f"host {host} sent {sent} requests of {want} planned ({100.0 * sent / want:.1f} %)")
+    starts = summary.get("starts") or {}
+    planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
+    if planned_clients and started is not None and started < planned_clients:
+        out.append(f"{planned_clients - started} of {planned_clients} clients never started")
+    if starts.get("late_clients"):
+        out.append(f"{starts['late_clients']} clients started more than {1000 * starts.get('late_threshold', 0):.0f} ms "
+                   f"after their slot (the latest {1000 * starts.get('max_late', 0):.0f} ms late)")
+    phase = summary.get("constant_phase") or {}
+    if phase.get("ratio") is not None and phase["ratio"] < 1 - SHORTFALL:
+        out.append(f"the constant phase reached {phase['rps']:g} rps of {phase['target_rps']:g} targeted "
+                   f"({100.0 * phase['ratio']:.1f} %)")
+    pacing = summary.get("pacing") or {}
+    if pacing.get("overruns"):
+        out.append(f"{pacing['overruns']} responses outlasted their client's pace ({pacing['clients_affected']} "
+                   "clients): those clients sent less than planned")
+    return out
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "",
+           row_classes: Sequence[str] | None = None) -> str:
+    head_html = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join((f'<tr class="{row_classes[i]}">' if row_classes else "<tr>")
+                   + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for i, row in enumerate(rows))
+    return f'<table class="{cls}"><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if not value.is_integer() else f"{value:.0f}"
+    return _e(value)
+
+
+def _duration_s(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> float:
+    series = summary.get("series") or []
+    return float(len(series)) or float(plan.get("duration") or 1)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#23395d;color:#fff;padding:16px 28px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.85}main{padding:8px 28px 40px;max-width:1100px}
+h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:4px}
+.verdict{font-weight:bold;padding:10px 14px;border-radius:4px;margin:14px 0}
+.pass{background:#dff0d8;color:#24522a}.fail{background:#f8d7da;color:#721c24}.warn{background:#fff3cd;color:#6b4e00}
+ul.degraded{background:#fff3cd;border-left:4px solid #e0a800;padding:10px 10px 10px 30px;margin:8px 0}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1f5}
+td:first-child,th:first-child{text-align:left}td.text{text-align:left}
+tr.broken td{background:#fbe3e4}tr.passed td{background:#eaf6ea}
+figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
+figcaption{font-weight:bold;font-size:14px}.legend{font-size:12px;margin:4px 0}
+.key{margin-right:14px;white-space:nowrap}.swatch{display:inline-block;width:22px;border-top:3px solid;
+margin-right:5px;vertical-align:middle}.swatch.plan{border-top-style:dashed}
+.note{color:#777;font-style:italic}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
+dt{font-weight:bold}dd{margin:0}
+"""
+
+
+def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
+           verdicts: Sequence[Mapping[str, Any]] = (), threshold_phase: str | None = None,
+           files: Mapping[str, str] | None = None) -> str:
+    """The whole page."""
+    run_id = plan.get("run_id") or "?"
+    degraded = degradations(summary, plan)
+    broken = [v for v in verdicts if not v.get("passed")]
+    state = summary.get("state")
+    parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+             f"<title>hailstorms run {_e(run_id)}</title><style>{CSS}</style></head><body>",
+             f"<header><h1>Load test {_e(run_id)}</h1><p>{_e(plan.get('target', ''))} &middot; "
+             f"{_num(plan.get('clients'))} clients, {_num(plan.get('rps'))} rps target, "
+             f"{_num(plan.get('duration'))} s &middot; profile {_e(plan.get('profile', '-'))}</p></header><main>"]
+    if state:
+        cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
+        parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')
+    if verdicts:
+        if broken:
+            parts.append(f'<div class="verdict fail" id="thresholds-verdict">{len(broken)} of {len(verdicts)} '
+                         "thresholds broken: " + "; ".join(_e(v["message"]) for v in broken) + "</div>")
+        else:
+            parts.append(f'<div class="verdict pass" id="thresholds-verdict">all {len(verdicts)} thresholds met</div>')
+    if degraded:
+        parts.append('<ul class="degraded" id="degradations">' + "".join(f"<li>{_e(d)}</li>" for d in degraded) + "</ul>")
+    else:
+        parts.append('<p class="verdict pass" id="degradations">nothing degraded: every load process ended as '
+                     "planned, every client started on time, every host sent its planned requests</p>")
+
+    total, failures = summary.get("requests", 0), summary.get("failures", 0)
+    phase = summary.get("constant_phase") or {}
+    parts.append("<h2>Overview</h2><dl>"
+                 f"<dt>requests</dt><dd>{total} (planned {_num(summary.get('expected_requests'))})</dd>"
+                 f"<dt>failures</dt><dd>{failures} ({100.0 * (summary.get('failure_rate') or 0):.2f} %)</dd>"
+                 + (f"<dt>constant phase</dt><dd>{phase['from']}-{phase['to']} s: {phase['rps']:g} rps of "
+                    f"{phase['target_rps']:g} ({100.0 * (phase.get('ratio') or 0):.1f} %)</dd>" if phase else "")
+                 + f"<dt>pacing overruns</dt><dd>{(summary.get('pacing') or {}).get('overruns', 0)}</dd>"
+                 f"<dt>late clients</dt><dd>{(summary.get('starts') or {}).get('late_clients', 0)}</dd></dl>")
+
+    parts.append("<h2>Charts</h2>")
+    parts.extend(charts(merged, plan))
+
+    seconds = _duration_s(summary, plan)
+    parts.append("<h2>Requests per label</h2><p class=\"note\">Whole run. Percentiles from the merged histograms "
+                 "(3 significant digits), never averaged.</p>")
+    latency = summary.get("latency") or {}
+    rows = []
+    label_rows = list((latency.get("labels") or {}).items())
+    overall = {**(latency.get("overall") or {}), "requests": total, "failures": failures}
+    for label, row in label_rows + [("all", overall)]:
+        rows.append([f"<b>{_e(label)}</b>" if label == "all" else _e(label), row.get("requests", 0),
+                     row.get("failures", 0), f"{row.get('requests', 0) / seconds:.2f}",
+                     *(_ms(row.get(key)) for key in ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
+                                                      "p999_ms", "max_ms"))])
+    parts.append(_table(["label", "requests", "failures", "rps", "min ms", "mean ms", "p50", "p90", "p95", "p99",
+                         "p99.9", "max ms"], rows, "labels"))
+
+    parts.append("<h2>Failures by kind</h2>")
+    kinds = summary.get("failures_by_kind") or {}
+    parts.append(_table(["kind (HTTP code, exception or message)", "count"],
+                        [[f'<span class="text">{_e(kind)}</span>', n] for kind, n in kinds.items()], "failures")
+                 if kinds else '<p class="note">no failure</p>')
+
+    parts.append("<h2>Thresholds</h2>")
+    if verdicts:
+        parts.append(f'<p class="note">judged over: {_e(threshold_phase or "-")}</p>')
+        parts.append(_table(["threshold", "label", "limit", "measured", "verdict", "over"],
+                            [[_e(v["threshold"]), _e(v["label"]), _num(v["limit"]), _num(v["measured"]),
+                              "pass" if v["passed"] else "<b>BROKEN</b>", _e(v.get("over", ""))] for v in verdicts],
+                            "thresholds", ["passed" if v["passed"] else "broken" for v in verdicts]))
+    else:
+        parts.append('<p class="note">no thresholds set (hailstorm_thresholds)</p>')
+
+    parts.append("<h2>Hosts and cores</h2>")
+    parts.append(_table(["host", "core", "clients", "started", "late", "max late ms", "start delay ms", "requests",
+                         "failures", "overruns", "ended"],
+                        [[_e(c.get("host")), _e(c.get("core")), _num(c.get("clients")), c.get("started"),
+                          c.get("late_clients"), f"{1000 * (c.get('max_late') or 0):.0f}",
+                          "-" if c.get("start_delay") is None else f"{1000 * c['start_delay']:.0f}",
+                          c.get("requests"), c.get("failures"), c.get("overruns"), _e(c.get("end"))]
+                         for c in summary.get("cores", [])], "cores"))
+
+    parts.append("<h2>Settings and plan</h2>")
+    settings = [(key, plan.get(key)) for key in ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace",
+                                                "gap", "rampup", "constant", "rampdown", "duration",
+                                                "expected_requests", "cores_total") if key in plan]
+    parts.append(_table(["setting", "value"], [[_e(k), _num(v)] for k, v in settings], "settings"))
+    for warning in plan.get("warnings") or []:
+        parts.append(f'<p class="note">warning: {_e(warning)}</p>')
+    parts.append(_table(["host", "cores", "clients", "planned requests", "sent requests"],
+                        [[_e(host), len(h.get("cores", [])), h.get("clients"), h.get("requests"),
+                          sum(int(c.get("requests") or 0) for c in summary.get("cores", []) if c.get("host") == host)]
+                         for host, h in (plan.get("hosts") or {}).items()], "plan"))
+    if files:
+        parts.append("<h2>Files</h2>" + _table(["file", "what"], [[_e(k), _e(v)] for k, v in files.items()], "files"))
+    parts.append("</main></body></html>\n")
+    return "".join(parts)

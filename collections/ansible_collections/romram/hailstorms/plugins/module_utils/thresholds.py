@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Thresholds: the pass/fail limits of a run (hailstorm_thresholds) and their verdict.
+
+Pure Python (no Ansible). `check` validates what a user wrote, before any host is touched;
+`evaluate` judges the figures of a finished run (results.phase_figures) against them.
+
+    hailstorm_thresholds:
+      p95_ms: 250          # latency limits in ms (maximum), over all labels
+      failure_rate: 0.01   # failed / all requests, maximum, 0..1 (or '1%')
+      rps_ratio: 0.98      # achieved / target rate, minimum
+      overruns: 0          # pacing overruns, maximum count
+      late_clients: 0      # clients started late, maximum count
+      labels:
+        /api/{id}: {p99_ms: 800, failure_rate: 0}
+    hailstorm_thresholds_phase: constant   # or all
+
+A latency or failure limit is judged over the phase chosen (the constant phase by default);
+rps_ratio over the same phase (the whole run: requests / planned requests); overruns and late
+clients over the whole run.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+VARIABLE = "hailstorm_thresholds"
+PHASE_VARIABLE = "hailstorm_thresholds_phase"
+PHASES = ("constant", "all")
+
+LATENCY = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+# name: (kind, what it limits, bound direction); 'max' passes when measured <= limit
+LIMITS: dict[str, tuple[str, str, str]] = {
+    **{name: ("ms", f"{name[:-3]} latency", "max") for name in LATENCY},
+    "failure_rate": ("fraction", "failure rate", "max"),
+    "rps_ratio": ("ratio", "achieved / target rate", "min"),
+    "overruns": ("count", "pacing overruns", "max"),
+    "late_clients": ("count", "clients started late", "max"),
+}
+LABEL_LIMITS = (*LATENCY, "failure_rate")
+ALL = "all"  # the label of limits over every request
+
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*(ms|s|%)?\s*$", re.IGNORECASE)
+
+
+class ThresholdError(ValueError):
+    """A threshold setting that cannot be used; the message names it and says how to fix it."""
+
+
+def _example(name: str) -> str:
+    return {"ms": "250 (ms) or '250ms' or '0.25s'", "fraction": "0.01 or '1%'",
+            "ratio": "0.95 or '95%'", "count": "0"}[LIMITS[name][0]]
+
+
+def _value(name: str, value: Any, where: str) -> float | int:
+    kind = LIMITS[name][0]
+    fix = f"give a number, e.g. {where}: {_example(name)}"
+    if isinstance(value, bool) or value is None:
+        raise ThresholdError(f"{where}: expected a number, got {value!r}; {fix}")
+    unit = None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        match = _NUMBER.match(value)
+        if not match:
+            raise ThresholdError(f"{where}: cannot read {value!r} as a number; {fix}")
+        number, unit = float(match.group(1)), (match.group(2) or "").lower() or None
+    else:
+        raise ThresholdError(f"{where}: expected a number, got {type(value).__name__} {value!r}; {fix}")
+    if not math.isfinite(number):
+        raise ThresholdError(f"{where}: expected a finite number, got {value!r}; {fix}")
+    if unit in ("ms", "s") and kind != "ms" or unit == "%" and kind not in ("fraction", "ratio"):
+        raise ThresholdError(f"{where}: the unit {unit!r} of {value!r} does not fit {LIMITS[name][1]}; {fix}")
+    if unit == "s":
+        number *= 1000.0
+    elif unit == "%":
+        number /= 100.0
+    if kind == "ms" and number <= 0:
+        raise ThresholdError(f"{where}: a latency limit must be > 0 ms, got {value!r}; {fix}")
+    if kind == "fraction" and not 0 <= number <= 1:
+        raise ThresholdError(f"{where}: a failure rate is between 0 and 1, got {value!r}; {fix}")
+    if kind == "ratio" and number <= 0:
+        raise ThresholdError(f"{where}: the minimum ratio of achieved to target rate must be > 0, "
+                             f"got {value!r}; {fix}")
+    if kind == "count":
+        if number < 0 or number != int(number):
+            raise ThresholdError(f"{where}: a maximum count is a whole number >= 0, got {value!r}; {fix}")
+        return int(number)
+    return number
+
+
+def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in allowed:
+            hint = ""
+            if where != VARIABLE and name in LIMITS:
+                hint = f" ({name} applies to the whole run only: set it at the top of {VARIABLE})"
+            raise ThresholdError(
+                f"{where}: unknown key {name!r} (value {value!r}){hint}; "
+                f"the keys are {', '.join(allowed)}")
+        out[name] = _value(name, value, f"{where}.{name}")
+    return out
+
+
+def check(thresholds: Any, phase: Any = "constant") -> dict[str, Any]:
+    """The thresholds in canonical form ({"limits": {...}, "labels": {label: {...}}, "phase": p}),
+    or ThresholdError naming the key, the value and a fix. None or {} means no thresholds."""
+    if phase not in PHASES:
+        raise ThresholdError(f"{PHASE_VARIABLE}: {phase!r} is not a phase; use one of {', '.join(PHASES)}")
+    if thresholds is None or thresholds == "":
+        thresholds = {}
+    if not isinstance(thresholds, Mapping):
+        raise ThresholdError(
+            f"{VARIABLE}: expected a mapping such as {{p95_ms: 250, failure_rate: 0.01}}, "
+            f"got {type(thresholds).__name__} {thresholds!r}")
+    given = dict(thresholds)
+    labels = given.pop("labels", None) or {}
+    if not isinstance(labels, Mapping):
+        raise ThresholdError(
+            f"{VARIABLE}.labels: expected a mapping of label to limits such as "
+            f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {type(labels).__name__} {labels!r}")
+    out_labels: dict[str, dict[str, Any]] = {}
+    for label, limits in labels.items():
+        where = f"{VARIABLE}.labels[{label!r}]"
+        if not isinstance(limits, Mapping):
+            raise ThresholdError(f"{where}: expected a mapping of limits such as {{p95_ms: 250}}, got {limits!r}")
+        out_labels[str(label)] = _limits(limits, LABEL_LIMITS, where)
+    return {"limits": _limits(given, tuple(LIMITS) + ("labels",), VARIABLE),
+            "labels": out_labels, "phase": phase}
+
+
+def is_empty(checked: Mapping[str, Any] | None) -> bool:
+    return not checked or not (checked.get("limits") or checked.get("labels"))
+
+
+def _show(name: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    kind = LIMITS[name][0]
+    if kind == "ms":
+        return f"{value:g} ms"
+    if kind in ("fraction", "ratio"):
+        return f"{value:g} ({100.0 * value:.2f} %)"
+    return f"{value:g}"
+
+
+def _measured(name: str, figures: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
+    if name in ("rps_ratio", "overruns", "late_clients"):
+        return figures.get(name)
+    return None if scope is None else scope.get(name)
+
+
+def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One verdict per threshold: {threshold, label, limit, measured, passed, over, message}.
+
+    `figures` is results.phase_figures(merged, plan, checked['phase']). A measurement that is
+    missing (a label with no request in the phase, a rate without a target) fails its threshold."""
+    verdicts: list[dict[str, Any]] = []
+    over = figures.get("description", figures.get("phase", ""))
+    seen = sorted(figures.get("labels", {}))
+
+    def judge(name: str, limit: Any, label: str, scope: Mapping[str, Any] | None) -> None:
+        measured = _measured(name, figures, scope)
+        what = LIMITS[name][1]
+        where = " (all labels)" if label == ALL else f" of label {label}"
+        scope_text = "over the whole run" if name in ("overruns", "late_clients") else f"over the {over}"
+        if measured is None:
+            passed = False
+            if scope is None:
+                detail = (f"no request{where} was recorded {scope_text}; labels seen: "
+                          f"{', '.join(seen) or 'none'}")
+            else:
+                detail = f"nothing to measure {scope_text}"
+            message = f"{name}{where}: limit {_show(name, limit)}, measured none ({detail})"
+        else:
+            bound = LIMITS[name][2]
+            passed = measured <= limit if bound == "max" else measured >= limit
+            sign = ("<=" if bound == "max" else ">=") if passed else (">" if bound == "max" else "<")
+            message = (f"{name}{where}: {what} {_show(name, measured)} {sign} limit {_show(name, limit)} "
+                       f"{scope_text}" + ("" if passed else " - BROKEN"))
+        verdicts.append({"threshold": name, "label": label, "limit": limit, "measured": measured,
+                         "passed": passed, "over": scope_text, "message": message})
+
+    for name, limit in checked.get("limits", {}).items():
+        judge(name, limit, ALL, figures.get("overall"))
+    for label, limits in checked.get("labels", {}).items():
+        for name, limit in limits.items():
+            judge(name, limit, label, figures.get("labels", {}).get(label))
+    return verdicts
+
+
+def broken(verdicts: list[Mapping[str, Any]]) -> list[str]:
+    """The messages of the thresholds a run broke (empty: it passed)."""
+    return [v["message"] for v in verdicts if not v["passed"]]

@@ -1,0 +1,115 @@
+"""The HTML report: self-contained, every chart drawn from the records, degradations in words."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds
+
+SETTINGS = {"target": "http://127.0.0.1:1", "rps": 10, "clients": 10, "rampup": 4, "constant": 6, "rampdown": 2}
+
+
+def the_plan() -> dict:
+    settings, _warnings = planner.resolve_settings({"default": SETTINGS})
+    plan = planner.make_plan(settings, [("h1", 1), ("h2", 1)])
+    return {**plan, "run_id": "r<1>", "target": settings["target"], "profile": "default", "warnings": []}
+
+
+def core(host: str, index: int, plan: dict, end: str | None = "done", slow_from: int = 99,
+         trouble: bool = False) -> list[dict]:
+    seconds, active = {}, {}
+    for sec in range(int(plan["duration"])):
+        n = -(-planner.active_clients(plan, sec + 0.5) // 2)  # half of them, rounded up
+        ms = 300.0 if sec >= slow_from else 20.0
+        hist = results.Histogram()
+        hist.record_ms(ms, n)
+        failures = 1 if sec == 5 else 0
+        seconds[sec] = {"/x": {"requests": n, "failures": failures, "bytes": 10 * n, "time_us": int(ms * 1000) * n,
+                               "errors": {"HTTP 500": failures} if failures else {}, "hist": hist.to_json()}}
+        active[sec] = n
+    records = [results.meta_record(host=host, core=index, start_time=1000.0, clients=5, start_delay=0.001),
+               results.stats_record(seconds, active, overruns={1: 2} if trouble else {},
+                                    late={3: 0.3} if trouble else {}, started=5, time=1006.5)]
+    if end:
+        records.append(results.end_record(end))
+    return records
+
+
+class Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.charts: dict[str, int] = {}
+        self.sources: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "figure":
+            self.charts[attrs["id"]] = int(attrs["data-points"])
+        for key in ("src", "href"):
+            if key in attrs:
+                self.sources.append(attrs[key])
+
+
+def render(end: str = "done", slow_from: int = 99, verdicts=(), summary_extra=None):
+    plan = the_plan()
+    merged = results.merge([core("h1", 0, plan, end, slow_from), core("h2", 0, plan)])
+    summary = {**results.summarize(merged, plan), **(summary_extra or {})}
+    return report.render(merged, summary, plan, list(verdicts), "constant phase 4-10 s"), merged, plan
+
+
+def test_every_chart_draws_data_and_nothing_is_fetched():
+    page_text, _merged, plan = render()
+    page = Page()
+    page.feed(page_text)
+    assert set(page.charts) == {"active", "rps", "latency", "failures", "pacing"}
+    assert all(points >= plan["duration"] for points in page.charts.values()), page.charts
+    assert page.sources == [] and "script" not in page.tags
+    assert not re.search(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)", page_text.replace(plan["target"], ""))
+    assert "r&lt;1&gt;" in page_text and "r<1>" not in page_text  # escaped
+    # the three phases are shaded on each chart, and the plan is drawn beside the measurement
+    assert page_text.count('class="phase"') == 3 * 5
+    assert page_text.count('data-series="planned"') == 2
+    assert 'data-series="measured, h1"' in page_text  # per host with more than one host
+
+
+def test_a_clean_run_says_nothing_degraded():
+    page_text, _merged, _plan = render()
+    assert "nothing degraded" in page_text
+    assert "no thresholds set" in page_text
+
+
+def test_degradations_are_said_in_words():
+    plan = the_plan()
+    merged = results.merge([core("h1", 0, plan, end=None, trouble=True)])
+    summary = results.summarize(merged, plan)
+    said = report.degradations({**summary, "reasons": ["host h9 did not answer"]}, plan)
+    assert said[0] == "host h9 did not answer"
+    assert "load process h1/core 0 ended: missing (process killed?)" in said
+    assert "host h2: 1 of 1 load processes left no record" in said
+    assert any(line.startswith("host h2 sent 0 requests of") for line in said)
+    assert any(line.startswith("10 clients started more than 50 ms after their slot") or
+               "clients started more than 50 ms" in line for line in said)
+    assert any(line.startswith("the constant phase reached") for line in said)
+    assert any("responses outlasted their client's pace" in line for line in said)
+
+
+def test_state_and_broken_thresholds_are_on_top():
+    fig = {"description": "constant phase 4-10 s", "overall": {"p95_ms": 300.0}, "labels": {}}
+    verdicts = thresholds.evaluate(thresholds.check({"p95_ms": 100}), fig)
+    page_text, _merged, _plan = render(verdicts=verdicts, summary_extra={"state": "degraded"})
+    top = page_text[:page_text.index("<h2>")]
+    assert 'id="state">run state: degraded' in top
+    assert "1 of 1 thresholds broken: p95_ms (all labels): p95 latency 300 ms &gt; limit 100 ms" in top
+    assert '<tr class="broken"><td>p95_ms</td>' in page_text
+
+
+def test_latency_chart_follows_the_merged_histograms():
+    page_text, _merged, _plan = render(slow_from=6)
+    latency = page_text[page_text.index('id="latency"'):page_text.index('id="failures"')]
+    p95 = re.search(r'data-series="p95" data-points="(\d+)"[^>]*points="([^"]+)"', latency)
+    ys = [float(point.split(",")[1]) for point in p95.group(2).split()]
+    assert int(p95.group(1)) == len(ys)
+    # SVG y grows downwards: the slow seconds from 6 s on are drawn higher than the fast ones
+    assert max(ys[7:]) < min(ys[1:5])

@@ -1,0 +1,151 @@
+"""Thresholds: every refusal names the key, the value and a fix; verdicts both ways, per label and overall."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import results, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils.thresholds import ThresholdError, check, evaluate
+
+
+def test_no_thresholds_is_empty_and_checks():
+    for given in (None, {}, ""):
+        assert check(given) == {"limits": {}, "labels": {}, "phase": "constant"}
+    assert thresholds.is_empty(check({}))
+
+
+def test_canonical_form_converts_strings_and_units():
+    checked = check({"p95_ms": "250", "p99_ms": "0.5s", "max_ms": "900ms", "failure_rate": "1%",
+                     "rps_ratio": "95%", "overruns": "0", "late_clients": 2.0,
+                     "labels": {"/api": {"p50_ms": 20, "failure_rate": 0}}}, "all")
+    assert checked == {"limits": {"p95_ms": 250.0, "p99_ms": 500.0, "max_ms": 900.0, "failure_rate": 0.01,
+                                  "rps_ratio": 0.95, "overruns": 0, "late_clients": 2},
+                       "labels": {"/api": {"p50_ms": 20.0, "failure_rate": 0.0}}, "phase": "all"}
+
+
+@pytest.mark.parametrize("given,phase,message", [
+    ({"p96_ms": 100}, "constant",
+     "hailstorm_thresholds: unknown key 'p96_ms' (value 100); the keys are p50_ms, p95_ms, p99_ms, max_ms, "
+     "failure_rate, rps_ratio, overruns, late_clients, labels"),
+    ({"p95_ms": "fast"}, "constant",
+     "hailstorm_thresholds.p95_ms: cannot read 'fast' as a number; give a number, e.g. "
+     "hailstorm_thresholds.p95_ms: 250 (ms) or '250ms' or '0.25s'"),
+    ({"p95_ms": True}, "constant", "hailstorm_thresholds.p95_ms: expected a number, got True"),
+    ({"p95_ms": [1]}, "constant", "hailstorm_thresholds.p95_ms: expected a number, got list [1]"),
+    ({"p95_ms": 0}, "constant", "hailstorm_thresholds.p95_ms: a latency limit must be > 0 ms, got 0"),
+    ({"p95_ms": "5%"}, "constant", "hailstorm_thresholds.p95_ms: the unit '%' of '5%' does not fit p95 latency"),
+    ({"failure_rate": 5}, "constant",
+     "hailstorm_thresholds.failure_rate: a failure rate is between 0 and 1, got 5; give a number, e.g. "
+     "hailstorm_thresholds.failure_rate: 0.01 or '1%'"),
+    ({"failure_rate": "20ms"}, "constant", "hailstorm_thresholds.failure_rate: the unit 'ms' of '20ms' does not fit"),
+    ({"rps_ratio": 0}, "constant", "hailstorm_thresholds.rps_ratio: the minimum ratio of achieved to target rate "
+                                   "must be > 0, got 0"),
+    ({"overruns": 1.5}, "constant", "hailstorm_thresholds.overruns: a maximum count is a whole number >= 0, got 1.5"),
+    ({"late_clients": -1}, "constant", "hailstorm_thresholds.late_clients: a maximum count is a whole number >= 0"),
+    ({"p99_ms": "nan"}, "constant", "hailstorm_thresholds.p99_ms: cannot read 'nan' as a number"),
+    ({"p99_ms": float("inf")}, "constant", "hailstorm_thresholds.p99_ms: expected a finite number, got inf"),
+    ([1, 2], "constant", "hailstorm_thresholds: expected a mapping such as {p95_ms: 250, failure_rate: 0.01}, "
+                         "got list [1, 2]"),
+    ({"labels": ["/a"]}, "constant", "hailstorm_thresholds.labels: expected a mapping of label to limits"),
+    ({"labels": {"/a": 5}}, "constant", "hailstorm_thresholds.labels['/a']: expected a mapping of limits such as "
+                                        "{p95_ms: 250}, got 5"),
+    ({"labels": {"/a": {"rps_ratio": 1}}}, "constant",
+     "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
+     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p95_ms, p99_ms, max_ms, failure_rate"),
+    ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
+    ({}, "ramp", "hailstorm_thresholds_phase: 'ramp' is not a phase; use one of constant, all"),
+])
+def test_refusals_name_the_key_the_value_and_a_fix(given, phase, message):
+    with pytest.raises(ThresholdError) as error:
+        check(given, phase)
+    assert message in str(error.value)
+
+
+# --- verdicts on real merged figures -----------------------------------------------------------
+
+PLAN = {"rps": 10.0, "rampup": 2.0, "constant": 4.0, "rampdown": 2.0, "expected_requests": 60, "clients": 10}
+
+
+def _cell(ms: list[float], failures: int = 0, kind: str = "HTTP 500") -> dict:
+    hist = results.Histogram()
+    for value in ms:
+        hist.record_ms(value)
+    return {"requests": len(ms), "failures": failures, "bytes": 0, "time_us": int(sum(ms) * 1000),
+            "errors": {kind: failures} if failures else {}, "hist": hist.to_json()}
+
+
+def merged_run() -> dict:
+    """A run whose ramps are slow (500 ms) and whose constant phase is fast: /a at 10 ms, /b at 40 ms
+    with one failure in ten."""
+    seconds = {}
+    for sec in range(8):
+        if 2 <= sec < 6:
+            seconds[sec] = {"/a": _cell([10.0] * 5), "/b": _cell([40.0] * 5, failures=1 if sec % 2 else 0)}
+        else:
+            seconds[sec] = {"/a": _cell([500.0] * 3)}
+    records = [results.stats_record(seconds, overruns={3: 2}, late={7: 0.2}, started=10)]
+    return results.merge([records])
+
+
+def figures(phase: str = "constant") -> dict:
+    return results.phase_figures(merged_run(), PLAN, phase)
+
+
+def test_constant_phase_figures_leave_out_the_ramps():
+    fig = figures()
+    assert fig["window"] == [2, 6] and fig["description"] == "constant phase 2-6 s"
+    assert fig["overall"]["requests"] == 40 and fig["overall"]["failures"] == 2
+    assert fig["labels"]["/a"]["max_ms"] == pytest.approx(10.0, rel=0.01)
+    assert fig["rps_ratio"] == 1.0 and fig["overruns"] == 2 and fig["late_clients"] == 1
+    whole = figures("all")
+    assert whole["overall"]["requests"] == 52 and whole["labels"]["/a"]["max_ms"] == pytest.approx(500, rel=0.01)
+    assert whole["rps_ratio"] == pytest.approx(52 / 60, abs=1e-4)
+
+
+def test_thresholds_a_run_meets_pass():
+    checked = check({"p95_ms": 50, "max_ms": 45, "failure_rate": 0.05, "rps_ratio": 0.99, "overruns": 2,
+                     "late_clients": 1, "labels": {"/a": {"p99_ms": 11}, "/b": {"failure_rate": 0.1}}})
+    verdicts = evaluate(checked, figures())
+    assert [v["passed"] for v in verdicts] == [True] * 8
+    assert thresholds.broken(verdicts) == []
+
+
+def test_broken_thresholds_say_threshold_limit_measured_and_label():
+    checked = check({"p99_ms": 30, "failure_rate": "1%", "rps_ratio": 1.5, "overruns": 1, "late_clients": 0,
+                     "labels": {"/b": {"p50_ms": 20, "failure_rate": 0.05}, "/a": {"p99_ms": 100}}})
+    verdicts = evaluate(checked, figures())
+    assert [(v["threshold"], v["label"], v["passed"]) for v in verdicts] == [
+        ("p99_ms", "all", False), ("failure_rate", "all", False), ("rps_ratio", "all", False),
+        ("overruns", "all", False), ("late_clients", "all", False),
+        ("p50_ms", "/b", False), ("failure_rate", "/b", False), ("p99_ms", "/a", True)]
+    messages = thresholds.broken(verdicts)
+    assert messages[0] == ("p99_ms (all labels): p99 latency 40.05 ms > limit 30 ms over the constant phase 2-6 s"
+                           " - BROKEN")
+    assert messages[1] == ("failure_rate (all labels): failure rate 0.05 (5.00 %) > limit 0.01 (1.00 %) over the "
+                           "constant phase 2-6 s - BROKEN")
+    assert messages[2] == ("rps_ratio (all labels): achieved / target rate 1 (100.00 %) < limit 1.5 (150.00 %) "
+                           "over the constant phase 2-6 s - BROKEN")
+    assert messages[3] == "overruns (all labels): pacing overruns 2 > limit 1 over the whole run - BROKEN"
+    assert messages[4] == "late_clients (all labels): clients started late 1 > limit 0 over the whole run - BROKEN"
+    assert messages[5] == "p50_ms of label /b: p50 latency 40.05 ms > limit 20 ms over the constant phase 2-6 s - BROKEN"
+    assert messages[6].startswith("failure_rate of label /b: failure rate 0.1 (10.00 %) > limit 0.05 (5.00 %)")
+
+
+def test_the_phase_decides_what_is_judged():
+    checked = check({"max_ms": 100}, "constant")
+    assert thresholds.broken(evaluate(checked, figures("constant"))) == []
+    broken = thresholds.broken(evaluate(check({"max_ms": 100}, "all"), figures("all")))
+    assert broken == ["max_ms (all labels): max latency 500.5 ms > limit 100 ms over the whole run - BROKEN"]
+
+
+def test_a_label_without_requests_breaks_its_threshold_and_lists_the_labels_seen():
+    verdicts = evaluate(check({"labels": {"/typo": {"p95_ms": 100}}}), figures())
+    assert thresholds.broken(verdicts) == [
+        "p95_ms of label /typo: limit 100 ms, measured none (no request of label /typo was recorded over the "
+        "constant phase 2-6 s; labels seen: /a, /b)"]
+
+
+def test_without_a_constant_phase_the_whole_run_is_judged():
+    plan = dict(PLAN, constant=0.5)
+    fig = results.phase_figures(merged_run(), plan, "constant")
+    assert fig["window"] is None and "no whole second of constant phase" in fig["description"]
+    assert fig["overall"]["requests"] == 52
