@@ -144,6 +144,41 @@ def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
     assert "run state: ABORTED" in output
 
 
+def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_path):
+    """A second distribute.yml while one runs is refused naming the running one; stop.yml with
+    another results directory and run id still stops the running load (it reads the host's lock)."""
+    first = tmp_path / "first"
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", f"hailstorm_target={url}", "-e", "hailstorm_rampup=30s", "-e", "hailstorm_constant=2m",
+             "-e", f"hailstorm_results_dir={first}", "-e", "hailstorm_run_id=holder"],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            status = first / ".work" / "holder" / "core-0.status.json"
+            for _ in range(120):
+                if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
+                    break
+                time.sleep(0.5)
+            else:
+                pytest.fail("the first run did not start")
+            second = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
+                                      "-e", "hailstorm_profile=short", "-e", f"hailstorm_results_dir={tmp_path / 'second'}",
+                                      "-e", "hailstorm_run_id=intruder")
+            text = second.stdout.replace("\n", " ")
+            assert second.returncode != 0
+            assert "this load host is busy with run 'holder'" in text, second.stdout[-3000:]
+            assert not (tmp_path / "second" / ".work" / "intruder" / "core-0.jsonl").exists()
+            stopped = ansible_playbook("stop.yml", "local", "-e", f"hailstorm_results_dir={tmp_path / 'elsewhere'}",
+                                       "-e", "hailstorm_run_id=other")
+            assert stopped.returncode == 0, stopped.stdout[-3000:]
+            assert not runtime_pids(str(first))
+            output = run.communicate(timeout=120)[0]
+        finally:
+            run.kill()
+    assert run.returncode != 0 and "run state: ABORTED" in output
+
+
 def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     secret = "s3cret-token-4711"

@@ -62,7 +62,7 @@ class Recorder:
         self.load_status: dict[str, Any] = {}
         self.requests = 0
         self.failures = 0
-        self._jsonl = open(self.base + ".jsonl", "a", encoding="utf-8")
+        self._jsonl = open(self.base + ".jsonl", "x", encoding="utf-8")  # never another run's records
         self.jtl_rows: list[tuple[Any, ...]] | None = None
         self._jtl = None
         if jtl:
@@ -179,6 +179,6 @@ class Recorder:
         if self._jtl is not None:
             self._jtl.close()
 
-    def write_status(self, state: str, active: int, requests: int, rps: float) -> None:
+    def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "") -> None:
         write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps,
-                          **self.load_status)
+                          reason, **self.load_status)

@@ -36,7 +36,7 @@ from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
 
 logger = logging.getLogger("hailstorm_runtime")
 HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
-FLUSH_EVERY = 2  # seconds
+FLUSH_EVERY = 1  # ticks (seconds) between flushes: a kill -9 loses at most about a second of records
 PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
 ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
 START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
@@ -314,14 +314,31 @@ class CoreRun:
                     self.recorder.sample_active(second, self.active)
                     self.recorder.sample_load(second, load, monitor.status())
                 ticks += 1
-                if ticks % FLUSH_EVERY == 0:
-                    self.recorder.flush()
                 requests = self.recorder.requests + self.recorder.pending_requests()
                 rps = (requests - last_requests) / max(1e-6, now - last_time)
                 last_requests, last_time = requests, now
-                self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
+                try:
+                    if ticks % FLUSH_EVERY == 0:
+                        self.recorder.flush()
+                    self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
+                except OSError as error:
+                    self._recording_failed(error)
+                    return
         finally:
             probe.kill(block=False)
+
+    def _recording_failed(self, error: OSError) -> None:
+        """Records cannot be written (disk full, any I/O error): stop sending at once, since every
+        further request would go unrecorded, and say why."""
+        self.reason = f"recording failed: {error}"
+        logger.error("%s; stopping the load of this core (requests are no longer recorded)", self.reason)
+        self.done.set()
+
+    def _background_failed(self, greenlet: Any) -> None:
+        logger.error("background task %s failed: %r", getattr(greenlet, "name", greenlet), greenlet.exception)
+        if not self.done.is_set():
+            self.reason = "error"
+            self.done.set()
 
     @staticmethod
     def _probe_failed(greenlet: Any) -> None:
@@ -400,6 +417,8 @@ class CoreRun:
         self.env.events.test_start.fire(environment=self.env)
         self.runner.update_state(STATE_RUNNING)
         workers = [gevent.spawn(self._starts), gevent.spawn(self._ticker), gevent.spawn(self._deadline)]
+        for worker in workers:
+            worker.link_exception(self._background_failed)
         self.done.wait()
         active_at_end = self.active  # clients still inside a task (or waiting) when the run ended
         if self.active > 0:
@@ -411,16 +430,27 @@ class CoreRun:
         except Exception:  # noqa: BLE001 - the user's hooks
             logger.exception("test_stop hook failed")
         self.runner.update_state(STATE_STOPPED)
-        state = "failed" if self.reason == "error" else "done"
-        self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end)
-        self.recorder.write_status(state, 0, self.recorder.requests, 0.0)
-        self.recorder.close()
+        failed = self.reason == "error" or self.reason.startswith("recording failed")
+        state = "failed" if failed else "done"
+        try:
+            self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end)
+        except OSError as error:
+            logger.error("cannot write the end record: %s", error)
+        try:
+            self.recorder.write_status(state, 0, self.recorder.requests, 0.0,
+                                       reason=self.reason if failed else "")
+        except OSError as error:
+            logger.error("cannot write the status file: %s", error)
+        try:
+            self.recorder.close()
+        except OSError:
+            pass
         self.env.events.quitting.fire(environment=self.env, reverse=True)
         try:
             os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
         except OSError:
             pass
-        return 1 if self.reason == "error" else 0
+        return 1 if failed else 0
 
 
 def run(data_path: str, core_index: int) -> int:

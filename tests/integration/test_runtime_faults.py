@@ -1,0 +1,115 @@
+"""Faults of a load process, run for real (the runtime against the bundled feeder): records that
+cannot be written stop the load at once and say why; a process killed with SIGKILL loses at most
+about one flush interval of records, and the run's state says so.
+
+Measured here (2-core machine): a kill -9 at 50 rps per core left 17 to 52 requests unrecorded
+(the requests of the last flush interval, FLUSH_EVERY = 1 s, plus the current second); the test
+bounds it at 2 s of the core's rate."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
+
+from harness import COLLECTION, feeder
+
+LOCUSTFILE = """
+from locust import HttpUser, constant_pacing, task
+
+
+class Paced(HttpUser):
+    wait_time = constant_pacing(1)
+
+    def on_start(self):
+        self.path = f"/c{self.hailstorm.client_id}"
+
+    @task
+    def hit(self):
+        self.client.get(self.path, name="/c")
+"""
+
+
+def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None):
+    locustfile = tmp_path / "paced.py"
+    locustfile.write_text(LOCUSTFILE)
+    settings = {"clients": clients, "rps": clients, "pace": 1.0, "rampup": 2.0, "constant": constant,
+                "rampdown": 1.0}
+    plan = planner.make_plan(settings, [("local", cores)])
+    data = planner.host_slice(plan, "local")
+    work = tmp_path / "work"
+    work.mkdir()
+    t0 = time.time() + 4.0
+    data.update(run_id="faults", start_time=t0, target=url, locustfile=str(locustfile), work_dir=str(work),
+                jtl=False, deadline_grace=5)
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
+    procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
+                               "--core", str(core["index"])], env=env, preexec_fn=preexec)
+             for core in data["cores"]]
+    return plan, data, work, t0, procs
+
+
+def arrivals(log: Path) -> list[tuple[float, int]]:
+    out = []
+    for line in log.read_text().splitlines():
+        stamp, _, path = line.partition(" ")
+        if path.startswith("/c"):
+            out.append((float(stamp), int(path[2:])))
+    return out
+
+
+def small_files():
+    """A file-size limit stands in for a full disk: writes past it fail (EFBIG) like ENOSPC does."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+
+
+def test_records_that_cannot_be_written_stop_the_load_and_say_why(tmp_path):
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 20, 30.0, 1, preexec=small_files)
+        rc = procs[0].wait(timeout=plan["duration"] + 30)
+        ended = time.time()
+        time.sleep(1.0)
+    assert rc == 1
+    assert ended < t0 + plan["duration"] - 10, "the load went on although nothing could be recorded"
+    status = json.loads((work / "core-0.status.json").read_text())
+    assert status["state"] == "failed" and status["reason"].startswith("recording failed:"), status
+    assert "File too large" in status["reason"]
+    assert "recording failed" in (work / "core-0.log").read_text()
+    seen = arrivals(log)
+    assert seen and max(t for t, _ in seen) <= ended  # nothing sent after the process stopped
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
+    assert verdict["state"] in ("degraded", "incomplete"), verdict
+
+
+def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 100, 10.0, 2)
+        time.sleep(max(0.0, t0 + 6.3 - time.time()))
+        procs[0].send_signal(signal.SIGKILL)
+        killed = time.time()
+        for proc in procs:
+            proc.wait(timeout=plan["duration"] + 30)
+        time.sleep(0.5)
+    core0 = {c.client_id for c in planner.core_clients(data["plan"], data["cores"][0])}
+    sent = sum(1 for t, client in arrivals(log) if client in core0 and t <= killed)
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    lost = sent - summary["requests"]
+    rate = len(core0) / plan["pace"]
+    print(f"\nkill -9 at {killed - t0:.1f} s: {sent} requests at the target, {summary['requests']} recorded, "
+          f"{lost} lost ({lost / rate:.2f} s of this core's rate)")
+    assert 0 <= lost <= 2 * rate
+    verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
+    assert verdict["state"] == "incomplete"
+    assert verdict["reasons"][0].startswith("local core 0: no end record")
