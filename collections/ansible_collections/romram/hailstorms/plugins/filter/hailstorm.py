@@ -84,35 +84,8 @@ def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
     return _planned("host_slice", planner.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
 
 
-def _clock(seconds: float) -> str:
-    seconds = round(seconds, 1)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}" if hours else f"{int(minutes)}:{secs:04.1f}"
-
-
 def plan_preview(plan_: Any, points: int = 12) -> list[str]:
-    def render() -> list[str]:
-        p = _as_dict(plan_, "plan_preview", "the plan")
-        lines = [
-            f"{p['clients']} clients, {p['rps']:g} rps, pace {p['pace']:.3f} s, gap {p['gap']:.4f} s",
-            f"ramp-up {_clock(p['rampup'])}, constant {_clock(p['constant'])}, ramp-down {_clock(p['rampdown'])}, "
-            f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
-            f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'first':>8} {'last':>8} {'step':>7} {'requests':>9}",
-        ]
-        for name, host in p["hosts"].items():
-            cores = host["cores"]
-            counts = sorted({core["clients"] for core in cores})
-            lines.append(
-                f"{name[:20]:<20} {len(cores):>5} {host['clients']:>7} {'/'.join(map(str, counts)):>8} "
-                f"{min(c['first_start'] for c in cores):>7.2f}s {max(c['last_start'] for c in cores):>7.2f}s "
-                f"{cores[0]['start_step']:>6.2f}s {host['requests']:>9}"
-            )
-        lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (first, last: client starts; step: per core)")
-        for row in planner.timeline(p, int(points)):
-            lines.append(f"{_clock(row['offset']):>9} {row['active']:>8} {row['rps']:>9.2f}")
-        return lines
-    return _planned("plan_preview", render)
+    return _planned("plan_preview", lambda: planner.preview(_as_dict(plan_, "plan_preview", "the plan"), int(points)))
 
 
 def plan_at(plan_: Any, offset: float) -> dict[str, Any]:
@@ -121,6 +94,24 @@ def plan_at(plan_: Any, offset: float) -> dict[str, Any]:
         active = planner.active_clients(p, float(offset))
         return {"offset": float(offset), "active": active, "rps": active / float(p["pace"])}
     return _planned("plan_at", figures)
+
+
+def _core_facts(hostvars: Any, hosts: Any) -> list[tuple[str, Any, Any, Any]]:
+    rows = []
+    for name in hosts or []:
+        host = hostvars[name]
+        facts = host.get("ansible_facts") or {}
+        rows.append((name, host.get("hailstorm_usable_cores"), host.get("hailstorm_cores"),
+                     facts.get("processor_vcpus", host.get("ansible_processor_vcpus"))))
+    return rows
+
+
+def load_host_cores(hostvars: Any, hosts: Any) -> list[list[Any]]:
+    return [list(pair) for pair in _planned("load_host_cores", lambda: planner.host_cores(_core_facts(hostvars, hosts)))]
+
+
+def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
+    return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
 
 
 def start_lead(round_trip: Any, given: Any = None) -> float:
@@ -150,6 +141,8 @@ class FilterModule:
             "plan_preview": plan_preview,
             "plan_at": plan_at,
             "usable_cores": usable_cores,
+            "load_host_cores": load_host_cores,
+            "hosts_without_cores": hosts_without_cores,
             "start_lead": start_lead,
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,

@@ -288,6 +288,29 @@ def usable_cores(vcpus: Any, given: Any = None) -> int:
     return max(int(vcpus) - 1, 1)
 
 
+def host_cores(hosts: Sequence[tuple[str, Any, Any, Any]]) -> list[tuple[str, int]]:
+    """(hostname, usable cores) of every load host, in inventory order, from (hostname, cores
+    preflight found, hailstorm_cores, vCPUs): preflight's figure wins, else `usable_cores`. The
+    message of a host that has none names it."""
+    pairs = []
+    for name, found, given, vcpus in hosts:
+        if found is not None and found != "":
+            pairs.append((name, int(found)))
+            continue
+        try:
+            pairs.append((name, usable_cores(vcpus, given)))
+        except PlanError as error:
+            raise PlanError(f"{name}: {error}") from None
+    return pairs
+
+
+def hosts_without_cores(hosts: Sequence[tuple[str, Any, Any, Any]]) -> list[str]:
+    """The load hosts whose vCPUs must be read (no cores found by preflight, no hailstorm_cores,
+    no vCPU fact yet): only these are contacted by a dry run."""
+    return [name for name, found, given, vcpus in hosts
+            if (found is None or found == "") and (given is None or given == "") and vcpus is None]
+
+
 def _largest_partial_quotient(numerator: int, denominator: int) -> int:
     worst = 0
     while numerator:
@@ -575,3 +598,43 @@ def timeline(plan: Mapping[str, Any], points: int = 12) -> list[dict[str, float]
         active = active_clients(plan, offset)
         rows.append({"offset": offset, "active": active, "rps": active / float(plan["pace"])})
     return rows
+
+
+PREVIEW_HOSTS = 20  # hosts listed one per line in the preview; the rest are summed in one line
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds, 1)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}" if hours else f"{int(minutes)}:{secs:04.1f}"
+
+
+def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_HOSTS) -> list[str]:
+    """The plan as a person reads it before a run: figures, a line per host (the first
+    `max_hosts`, then one line for the rest) and the expected-rate timeline."""
+    p = plan
+    lines = [
+        f"{p['clients']} clients, {p['rps']:g} rps, pace {p['pace']:.3f} s, gap {p['gap']:.4f} s",
+        f"ramp-up {_clock(p['rampup'])}, constant {_clock(p['constant'])}, ramp-down {_clock(p['rampdown'])}, "
+        f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
+        f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'first':>8} {'last':>8} {'step':>7} {'requests':>9}",
+    ]
+    hosts = list(p["hosts"].items())
+    for name, host in hosts[:max_hosts]:
+        cores = host["cores"]
+        counts = sorted({core["clients"] for core in cores})
+        lines.append(
+            f"{name[:20]:<20} {len(cores):>5} {host['clients']:>7} {'/'.join(map(str, counts)):>8} "
+            f"{min(c['first_start'] for c in cores):>7.2f}s {max(c['last_start'] for c in cores):>7.2f}s "
+            f"{cores[0]['start_step']:>6.2f}s {host['requests']:>9}"
+        )
+    rest = hosts[max_hosts:]
+    if rest:
+        lines.append(f"{'... ' + str(len(rest)) + ' more':<20} {sum(len(h['cores']) for _n, h in rest):>5} "
+                     f"{sum(h['clients'] for _n, h in rest):>7} {'':>8} {'':>8} {'':>8} {'':>7} "
+                     f"{sum(h['requests'] for _n, h in rest):>9}")
+    lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (first, last: client starts; step: per core)")
+    for row in timeline(p, int(points)):
+        lines.append(f"{_clock(row['offset']):>9} {row['active']:>8} {row['rps']:>9.2f}")
+    return lines

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of romram.hailstorms.hailstorm_plan (documentation in plugins/modules/)."""
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+
+
+class ActionModule(ActionBase):
+    """Plans on the controller, once: the plan, plan.json and the preview, without passing the
+    plan (megabytes for a thousand hosts) through templates or a module's arguments."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        try:
+            plan = planner.make_plan(dict(args["settings"]), [tuple(pair) for pair in args["hosts"]])
+            lines = planner.preview(plan, int(args.get("points", 12)))
+        except planner.PlanError as error:
+            raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None
+        except KeyError as error:
+            raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: missing argument {error}") from None
+        path = args.get("path")
+        if path and not self._task.check_mode or path and args.get("write_in_check_mode", False):
+            os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+            tmp_path = path + ".tmp"
+            with open(tmp_path, "w", encoding="utf-8") as handle:
+                json.dump({**plan, **dict(args.get("run") or {})}, handle, indent=1, default=str)
+                handle.write("\n")
+            os.chmod(tmp_path, 0o640)
+            os.replace(tmp_path, path)
+            result["changed"] = True
+        if args.get("fact", True):
+            result["ansible_facts"] = {"hailstorm_plan": plan}
+        result.update(preview=lines, path=path, expected_requests=plan["expected_requests"])
+        return result
