@@ -110,6 +110,10 @@ def load_host_cores(hostvars: Any, hosts: Any) -> list[list[Any]]:
     return [list(pair) for pair in _planned("load_host_cores", lambda: planner.host_cores(_core_facts(hostvars, hosts)))]
 
 
+def given_cores(hostvars: Any, hosts: Any) -> dict[str, Any]:
+    return {name: hostvars[name].get("hailstorm_cores") for name in hosts or []}
+
+
 def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
     return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
 
@@ -143,6 +147,7 @@ class FilterModule:
             "usable_cores": usable_cores,
             "load_host_cores": load_host_cores,
             "hosts_without_cores": hosts_without_cores,
+            "given_cores": given_cores,
             "start_lead": start_lead,
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,

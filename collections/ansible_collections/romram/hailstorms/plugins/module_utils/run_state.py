@@ -5,8 +5,9 @@
 
   completed   every planned load process ran to its planned end and sent what the plan says
   degraded    it ran to the end, but not as planned: a process failed or was ended by its
-              deadline with clients still inside a task, clients did not start, or the requests
-              fell short of the plan
+              deadline with clients still inside a task, clients did not start, the requests
+              fell short of the plan, or a core was generator-limited (its own CPU or event loop
+              was the bottleneck, so its rate and latencies measured the load generator)
   aborted     a process was stopped on purpose (playbooks/stop.yml, a signal)
   incomplete  results are missing: a process or a host left no end record (killed, lost, its
               disk full), so requests it sent after its last flush are not counted
@@ -63,6 +64,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, 
     expected, sent = summary.get("expected_requests"), summary.get("requests")
     if expected and sent is not None and sent < expected - max(SHORT_REQUESTS, SHORT_SHARE * expected):
         found["degraded"].append(f"{sent} requests sent, {expected} planned ({100.0 * sent / expected:.1f} %)")
+    for message in summary.get("generator_limited") or []:
+        found["degraded"].append(str(message))
     state = "completed"
     for candidate in ORDER:
         if found[candidate]:

@@ -60,3 +60,10 @@ def test_the_worst_state_wins_and_its_reasons_come_first():
     verdict = run_state(summary(ends=("error", "signal SIGINT", "missing (process killed?)")), PLAN)
     assert verdict["state"] == "incomplete"
     assert [r.split(":")[0] for r in verdict["reasons"]] == ["h2 core 0", "h1 core 1", "h1 core 0"]
+
+
+def test_a_generator_limited_core_degrades_the_run():
+    s = summary()
+    s["generator_limited"] = ["results from h1 core 0 are generator-limited; plan fewer rps per core (CPU 97 %)"]
+    verdict = run_state(s, PLAN)
+    assert verdict == {"state": "degraded", "reasons": s["generator_limited"]}
