@@ -13,7 +13,7 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 
 def test_filters_are_registered():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores",
-                            "checked_options", "run_directory", "checked_path"}
+                            "checked_options", "run_directory", "checked_path", "preflight_verdict"}
 
 
 def test_run_settings_stacks_profiles_and_reports_them():
