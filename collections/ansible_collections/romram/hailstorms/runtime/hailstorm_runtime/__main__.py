@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="import a locustfile with Locust's loader and list its user classes")
     check.add_argument("--locustfile", required=True)
     args = parser.parse_args(argv)
+    # Results and work files 0640, directories 0750, whatever the backend's own umask.
+    os.umask(0o027)
     if getattr(args, "env_file", None):
         try:
             load_env_file(args.env_file)
