@@ -88,3 +88,22 @@ def test_a_plan_beyond_sane_bounds_is_refused_at_once(tmp_path):
     result = plan(tmp_path, "-e", "hailstorm_rps=1e6", "-e", "hailstorm_clients=2000000")
     assert result.returncode != 0 and "needs at least 100 usable cores" in said(result)
     assert time.monotonic() - began < 60  # two playbook starts; the planner itself is not reached
+
+
+def test_the_preflight_verdict_prints_with_an_unreachable_host_and_a_failed_probe(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "load_hosts:\n  hosts:\n"
+        "    localhost:\n      ansible_connection: local\n      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+        "    ghost:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n      ansible_connection: ssh\n"
+        "    nopython:\n      ansible_connection: local\n      ansible_python_interpreter: /nonexistent/python3\n")
+    result = ansible_playbook("distribute.yml", "local", "-i", str(inventory), "--check", "-e", "hailstorm_profile=short",
+                              "-e", f"hailstorm_results_dir={tmp_path}/results", "-e", "hailstorm_target=http://127.0.0.1:9",
+                              "-e", "hailstorm_backend=systemd", "-e", "hailstorm_disk_reserve_mb=50")
+    text = said(result)
+    assert result.returncode != 0
+    assert "Preflight FAILED on 3 of 3 load hosts" in text
+    assert "ghost: unreachable:" in text and "port 1: Connection refused" in text
+    assert "nopython: the probe failed: hailstorm_probe: /nonexistent/python3 did not run on the host" in text
+    assert "localhost: python 3." in text  # the figures of the host that answered
+    assert "int + str" not in text and "unsupported operand" not in text

@@ -184,7 +184,7 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     secret = "s3cret-token-4711"
     with feeder(arrivals) as url:
         result = ansible_playbook(
-            "distribute.yml", "local", "-v", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
+            "distribute.yml", "local", "-vvv", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
             "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=secret",
             "-e", f"hailstorm_locustfile={ROOT}/tests/integration/files/secret_locustfile.py", "-e", "hailstorm_jtl=true",
             "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
@@ -192,9 +192,16 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
     assert secret in arrivals.read_text()  # the locustfile got it
     assert secret not in result.stdout + result.stderr
-    for path in (tmp_path / "secret").rglob("*"):
-        if path.is_file():
-            assert secret not in path.read_text(errors="replace"), path
+    holders = [path for path in tmp_path.rglob("*")
+               if path.is_file() and secret in path.read_text(errors="replace") and path != arrivals]
+    # only the run's 0600 environment file, in the work directory, holds it
+    assert [path.relative_to(tmp_path).as_posix() for path in holders] == [".work/secret/environment.json"]
+    assert holders[0].stat().st_mode & 0o777 == 0o600
+    # results and work files 0640 (the environment file 0600), directories 0750
+    modes = {path.relative_to(tmp_path).as_posix(): path.stat().st_mode & 0o777
+             for base in (tmp_path / "secret", tmp_path / ".work") for path in [base, *base.rglob("*")]}
+    assert {mode for name, mode in modes.items() if (tmp_path / name).is_dir()} == {0o750}, modes
+    assert {mode for name, mode in modes.items() if (tmp_path / name).is_file()} == {0o640, 0o600}, modes
     # one JMeter JTL row (16 columns) per request, as the merged summary counts them
     rows = list(csv.reader((tmp_path / "secret" / "localhost" / "core-0.jtl").open(encoding="utf-8")))
     summary = json.loads((tmp_path / "secret" / "summary.json").read_text())

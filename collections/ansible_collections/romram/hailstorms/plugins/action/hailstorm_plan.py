@@ -24,7 +24,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         try:
-            plan = planner.make_plan(dict(args["settings"]), [tuple(pair) for pair in args["hosts"]])
+            settings, hosts = dict(args["settings"]), [tuple(pair) for pair in args["hosts"]]
+            planner.check_capacity(settings, hosts)  # sane bounds, refused before any work
+            plan = planner.make_plan(settings, hosts)
             lines = planner.preview(plan, int(args.get("points", 12)))
         except planner.PlanError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner, preflight
 
 
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -75,6 +75,24 @@ def run_directory(results_dir: Any, run_id: Any, overwrite: Any = False) -> dict
     return _planned("run_directory", decide)
 
 
+def preflight_verdict(hosts: Any, hostvars: Any, options: Any, run: Any = None) -> dict[str, Any]:
+    """Per-host findings from the probes' raw records (each host's __preflight_record in `hostvars`;
+    a host without one stopped before its probe) and one verdict over all load hosts."""
+    if not isinstance(hosts, list):
+        raise AnsibleFilterError("romram.hailstorms.preflight_verdict: the hosts must be a list of inventory names")
+    records = {host: _record(hostvars, host) for host in hosts}
+    return _planned("preflight_verdict", preflight.verdict, hosts, records,
+                    _as_dict(options, "preflight_verdict", "the options"),
+                    _as_dict(run, "preflight_verdict", "the run settings") or None)
+
+
+def _record(hostvars: Any, host: str) -> Any:
+    try:
+        return hostvars[host].get("__preflight_record")
+    except (KeyError, AttributeError):
+        return None
+
+
 def checked_path(value: Any, name: str) -> str:
     """An absolute path without '..' (normalised), or an error naming the variable."""
     return _planned("checked_path", checks.absolute_path, value, name)
@@ -110,10 +128,6 @@ def load_host_cores(hostvars: Any, hosts: Any) -> list[list[Any]]:
     return [list(pair) for pair in _planned("load_host_cores", lambda: planner.host_cores(_core_facts(hostvars, hosts)))]
 
 
-def given_cores(hostvars: Any, hosts: Any) -> dict[str, Any]:
-    return {name: hostvars[name].get("hailstorm_cores") for name in hosts or []}
-
-
 def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
     return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
 
@@ -147,11 +161,11 @@ class FilterModule:
             "usable_cores": usable_cores,
             "load_host_cores": load_host_cores,
             "hosts_without_cores": hosts_without_cores,
-            "given_cores": given_cores,
             "start_lead": start_lead,
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,
             "checked_options": checked_options,
             "run_directory": run_directory,
             "checked_path": checked_path,
+            "preflight_verdict": preflight_verdict,
         }

@@ -3,7 +3,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
+from typing import MutableMapping
+
+
+class EnvFileError(ValueError):
+    """An environment file that cannot be used; the message names the file and the fix."""
+
+
+def load_env_file(path: str, environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Put the variables of the run's environment file into the process environment.
+
+    The file is a JSON object of names to values (hailstorm_environment), written by the launch
+    role with mode 0600: secrets never pass on a command line, in a container's configuration or
+    in Ansible's output. Refused if others may read it or if it is not such an object. Returns the
+    names set (never the values). Called before Locust and the locustfile are imported.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        mode = os.stat(path).st_mode
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        raise EnvFileError(f"cannot read the environment file {path}: {error.strerror}") from None
+    except ValueError:
+        raise EnvFileError(f"the environment file {path} is not JSON; it must be an object of names to values") from None
+    if stat.S_IMODE(mode) & 0o077:
+        raise EnvFileError(f"the environment file {path} has mode {stat.S_IMODE(mode):04o}; it holds secrets and must "
+                           "be readable by its owner only (chmod 0600)")
+    if not isinstance(data, dict) or not all(isinstance(key, str) and key and "=" not in key for key in data):
+        raise EnvFileError(f"the environment file {path} must be a JSON object of variable names to values")
+    for key, value in data.items():
+        environ[key] = value if isinstance(value, str) else json.dumps(value)
+    return sorted(data)
 
 
 def _log_to_work_dir(data_path: str, core: int) -> None:
@@ -33,9 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one core of this host's plan")
     run.add_argument("--data", required=True, help="this host's data.json")
     run.add_argument("--core", required=True, type=int, help="index into data.json 'cores'")
+    run.add_argument("--env-file", help="a 0600 JSON file of environment variables for the locustfile (secrets)")
     check = sub.add_parser("check", help="import a locustfile with Locust's loader and list its user classes")
     check.add_argument("--locustfile", required=True)
     args = parser.parse_args(argv)
+    # Results and work files 0640, directories 0750, whatever the backend's own umask.
+    os.umask(0o027)
+    if getattr(args, "env_file", None):
+        try:
+            load_env_file(args.env_file)
+        except EnvFileError as error:
+            print(f"hailstorm_runtime: {error}", file=sys.stderr)
+            return 2
 
     if args.command == "run":
         _log_to_work_dir(args.data, args.core)

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The preflight verdict: per-host findings from what the probes returned, then one verdict.
+
+Pure Python (no Ansible). The preflight role probes every load host (hailstorm_probe, the
+health URL, the runtime's import check), gathers each host's raw results into one small record
+and calls `verdict` once, on the controller. Every rule below has a message that names the host,
+the value, the variable and the fix; a host that could not be probed at all (unreachable, no
+Python, a probe that failed) is a failure with its reason, and the verdict always prints.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping, Sequence
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner
+
+MIB = 1048576
+_STATUS_PREFIX = re.compile(r"^Status code was -?[0-9]+ and not \[[0-9, ]*\]: ")
+
+
+def core_cpus(cpu_list: Sequence[int], cores: int) -> list[int]:
+    """CPU of each load core: the highest CPUs the host allows, leaving the lowest (where the
+    system and its interrupts usually run) free when there are spare ones; cycled if fewer."""
+    cpus = list(cpu_list) or [0]
+    skip = max(len(cpus) - cores, 0)
+    return [cpus[(skip + i) % len(cpus)] for i in range(cores)]
+
+
+def approx_requests(run: Mapping[str, Any] | None, cores: int, total_cores: int) -> int:
+    """A host's share of the run's requests by usable cores, before the plan exists (an upper
+    estimate: the full rate over the constant phase and half over each ramp)."""
+    if not run:
+        return 0
+    seconds = float(run["rampup"]) / 2 + float(run["constant"]) + float(run["rampdown"]) / 2
+    return int(math.ceil(float(run["rps"]) * seconds * cores / max(total_cores, 1)))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
+
+
+def _seconds(delta: Any) -> float | None:
+    """Seconds from a command's `delta` ('0:00:01.234567')."""
+    try:
+        hours, minutes, seconds = str(delta).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (TypeError, ValueError):
+        return None
+
+
+def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[str, Any],
+                  run: Mapping[str, Any] | None = None, total_cores: int = 0) -> dict[str, Any]:
+    """failures, warnings, figures, usable cores and CPUs of one host from its raw record.
+
+    record: probe (hailstorm_probe's result), health (ansible.builtin.uri's), check (the runtime
+    check command's, or None), cores (hailstorm_cores or None), connection (ansible_connection),
+    work_dir. options: min_python, max_clock_offset, health_url, disk_bytes_per_request,
+    disk_reserve_mb, startup_seconds, backend, locustfile.
+    """
+    failures: list[str] = []
+    warnings: list[str] = []
+    found: dict[str, Any] = {"host": host, "failures": failures, "warnings": warnings, "figures": {},
+                             "usable_cores": None, "core_cpus": None, "ready_seconds": None,
+                             "startup_seconds": None, "clock": None, "round_trip": None}
+    record = record or {}
+    probe = record.get("probe") or {}
+    connection = record.get("connection") or "ssh"
+    if options.get("backend") == "local" and connection != "local":
+        failures.append(
+            f"{host}: hailstorm_backend=local starts the load processes on the controller, but this host is "
+            f"reached with ansible_connection={connection}. Fix: use hailstorm_backend=systemd or docker for "
+            "remote hosts, or only localhost with ansible_connection=local.")
+    if not record:
+        failures.insert(0, f"{host}: preflight stopped on this host before its probe (see its error above).")
+        return found
+    if probe.get("unreachable"):
+        failures.insert(0, f"{host}: unreachable: {str(probe.get('msg') or '').strip()}. Fix: check ansible_host, "
+                           "ansible_user and the SSH key of this host, or remove it from the load hosts.")
+        return found
+    if not probe.get("python"):
+        failures.insert(0, f"{host}: the probe failed: {str(probe.get('msg') or 'no result').strip()}. Fix: install "
+                           f"python3 >= {options['min_python']} on the host, or set ansible_python_interpreter for it.")
+        return found
+
+    python = probe["python"]
+    if _version(python.get("version", "0")) < _version(options["min_python"]):
+        failures.append(f"{host}: Python {python.get('version')} at {python.get('executable')} is older than "
+                        f"hailstorm_min_python={options['min_python']}. Fix: install a newer python3 and point "
+                        "ansible_python_interpreter at it.")
+
+    cpus = int(probe.get("cpus") or 1)
+    cpu_list = list(probe.get("cpu_list") or range(cpus))
+    given = record.get("cores")
+    try:
+        cores = planner.usable_cores(cpus, given)
+    except planner.PlanError as error:
+        failures.append(f"{host}: {error}")
+        cores = max(cpus - 1, 1)
+    if given not in (None, "") and cores > cpus:
+        failures.append(f"{host}: hailstorm_cores={given} but the host lets processes run on only {cpus} CPUs "
+                        f"{cpu_list}. Fix: set hailstorm_cores to at most {cpus} (better {max(cpus - 1, 1)}, "
+                        "leaving one for the system), or unset it.")
+    found["usable_cores"] = cores
+    found["core_cpus"] = core_cpus(cpu_list, cores)
+
+    limit = float(options["max_clock_offset"])
+    measured = probe.get("clock") or {}
+    estimate = clock.ClockEstimate(float(measured.get("offset", 0.0)), float(measured.get("uncertainty", 0.0)),
+                                   float(measured.get("round_trip", 0.0)), int(measured.get("samples", 0)),
+                                   bool(measured.get("consistent", True)))
+    state = clock.verdict(estimate, limit)
+    found["clock"] = {"offset": estimate.offset, "uncertainty": estimate.uncertainty, "state": state.state}
+    shown = f"{estimate.offset:+.4f} s (+- {estimate.uncertainty:.4f} s, so between {state.low:+.4f} and {state.high:+.4f} s)"
+    fix = ("synchronise the clocks of this host and the controller with chrony or NTP (chronyc makestep; "
+           "chronyc tracking shows the offset)")
+    if state.state == "fail":
+        failures.append(f"{host}: clock offset {shown} against the controller is certainly over "
+                        f"hailstorm_max_clock_offset={limit:g} s. Fix: {fix}, or raise hailstorm_max_clock_offset.")
+    elif not estimate.consistent:
+        warnings.append(f"{host}: the clock was stepped during the measurement; check that only one time service "
+                        "(chrony or NTP) runs there.")
+    elif state.state == "warn":
+        warnings.append(f"{host}: clock offset {shown} may be over hailstorm_max_clock_offset={limit:g} s (the "
+                        f"shortest round trip, {estimate.round_trip:.3f} s, does not resolve it); {fix} to be sure.")
+
+    health = record.get("health") or {}
+    status = int(health.get("status", -1) if health.get("status") is not None else -1)
+    if status < 100 or status >= 500:
+        why = f"HTTP {status}" if status > 0 else (_STATUS_PREFIX.sub("", str(health.get("msg") or "no answer")).strip()
+                                                    or "no answer")
+        failures.append(f"{host}: the target does not answer at hailstorm_health_url={options['health_url']} ({why}). "
+                        "Fix: start the target, open the network path from this host to it, or set "
+                        "hailstorm_health_url to a URL that answers.")
+
+    expected = approx_requests(run, cores, total_cores or cores)
+    needed = expected * int(options["disk_bytes_per_request"]) + int(options["disk_reserve_mb"]) * MIB
+    disk = probe.get("disk") or {}
+    free = int(disk.get("free_bytes") or 0)
+    if free < needed:
+        failures.append(
+            f"{host}: {round(free / MIB)} MiB free at {disk.get('path')} (hailstorm_work_dir={record.get('work_dir')}), "
+            f"{math.ceil(needed / MIB)} MiB needed ({expected} expected requests x hailstorm_disk_bytes_per_request="
+            f"{options['disk_bytes_per_request']} + hailstorm_disk_reserve_mb={options['disk_reserve_mb']}). "
+            "Fix: free disk space, or set hailstorm_work_dir to a larger disk.")
+
+    check = record.get("check") or {}
+    startup = None
+    if check.get("rc") is not None and int(check["rc"]) != 0:
+        tail = " | ".join(str(check.get("stderr") or "").splitlines()[-3:])
+        failures.append(f"{host}: the runtime cannot load the locustfile {options.get('locustfile')} (rc {check['rc']}): "
+                        f"{tail}. Fix: the locustfile (it must import with Locust and define a user class).")
+    elif check.get("rc") == 0 and str(check.get("stdout") or "").startswith("{"):
+        startup = _seconds(check.get("delta"))
+    found["startup_seconds"] = startup
+
+    round_trip = float(probe.get("module_round_trip") or 0.0)
+    found["round_trip"] = round_trip
+    ready = round(round_trip + (startup if startup is not None else float(options["startup_seconds"]))
+                  + abs(estimate.offset) + estimate.uncertainty, 3)
+    found["ready_seconds"] = ready
+    found["figures"] = {
+        "python": python.get("version"), "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
+        "clock_offset": round(estimate.offset, 4), "clock_uncertainty": round(estimate.uncertainty, 4),
+        "round_trip": round(round_trip, 3), "target_status": status,
+        "disk_free_mib": round(free / MIB), "disk_needed_mib": math.ceil(needed / MIB),
+        "expected_requests": expected, "startup_seconds": startup, "ready_seconds": ready,
+    }
+    return found
+
+
+def _line(host: str, figures: Mapping[str, Any]) -> str:
+    if not figures:
+        return f"{host}: (no figures)"
+    return (f"{host}: python {figures['python']}, cores {figures['usable_cores']} (CPUs "
+            f"{','.join(map(str, figures['core_cpus']))}), clock {figures['clock_offset']:+.4f} s +- "
+            f"{figures['clock_uncertainty']:.4f}, target HTTP {figures['target_status']}, disk "
+            f"{figures['disk_free_mib']} MiB free / {figures['disk_needed_mib']} needed, ready "
+            f"{figures['ready_seconds']:.2f} s")
+
+
+def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None], options: Mapping[str, Any],
+            run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every host's findings and one verdict: head, report lines, failures, per-host findings."""
+    total_cores = 0
+    for host in hosts:
+        probe = (records.get(host) or {}).get("probe") or {}
+        if probe.get("python"):
+            try:
+                total_cores += planner.usable_cores(probe.get("cpus") or 1, (records.get(host) or {}).get("cores"))
+            except planner.PlanError:
+                total_cores += 1
+    findings = {host: host_findings(host, records.get(host), options, run, total_cores) for host in hosts}
+    failed = [message for host in hosts for message in findings[host]["failures"]]
+    warned = [message for host in hosts for message in findings[host]["warnings"]]
+    bad = sum(1 for host in hosts if findings[host]["failures"])
+    head = (f"Preflight FAILED on {bad} of {len(hosts)} load hosts" if failed
+            else f"Preflight passed on all {len(hosts)} load hosts")
+    report = ([head + ":"] + [_line(host, findings[host]["figures"]) for host in hosts]
+              + [f"ERROR {message}" for message in failed] + [f"WARNING {message}" for message in warned])
+    return {"head": head, "failed": failed, "warnings": warned, "report": report, "hosts": findings}

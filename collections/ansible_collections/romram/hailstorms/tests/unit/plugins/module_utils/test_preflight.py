@@ -1,0 +1,124 @@
+"""The preflight verdict, message by message (pure Python: records as the role gathers them)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import preflight
+
+OPTIONS = {"min_python": "3.9", "max_clock_offset": 0.05, "health_url": "http://10.0.0.5:8080",
+           "disk_bytes_per_request": 200, "disk_reserve_mb": 100, "startup_seconds": 3.0,
+           "backend": "systemd", "locustfile": "/opt/hailstorms/locustfiles/demo.py"}
+RUN = {"rps": 100.0, "rampup": 60.0, "constant": 120.0, "rampdown": 60.0}
+GOOD = {
+    "probe": {"python": {"version": "3.11.2", "executable": "/usr/bin/python3"}, "cpus": 4, "cpu_list": [0, 1, 2, 3],
+              "disk": {"path": "/var/lib", "free_bytes": 10 * 1024 ** 3},
+              "clock": {"offset": 0.002, "uncertainty": 0.003, "round_trip": 0.006, "samples": 6, "consistent": True},
+              "module_round_trip": 0.4},
+    "health": {"status": 200, "msg": "OK"},
+    "check": {"rc": 0, "stdout": "{", "stderr": "", "delta": "0:00:01.500000"},
+    "cores": None, "connection": "ssh", "work_dir": "/var/lib/hailstorms",
+}
+
+
+def record(**changes):
+    rec = copy.deepcopy(GOOD)
+    for path, value in changes.items():
+        where = rec
+        keys = path.split("__")
+        for key in keys[:-1]:
+            where = where[key]
+        where[keys[-1]] = value
+    return rec
+
+
+def findings(rec, options=OPTIONS, run=RUN):
+    return preflight.host_findings("h1", rec, options, run, 0)
+
+
+def test_a_good_host_passes_with_its_figures():
+    found = findings(record())
+    assert found["failures"] == [] and found["warnings"] == []
+    assert found["usable_cores"] == 3 and found["core_cpus"] == [1, 2, 3]
+    assert found["startup_seconds"] == pytest.approx(1.5)
+    assert found["ready_seconds"] == pytest.approx(0.4 + 1.5 + 0.002 + 0.003)
+    assert found["figures"]["expected_requests"] == 100 * (30 + 120 + 30)
+
+
+def test_core_cpus_leave_the_lowest_free_and_cycle_when_short():
+    assert preflight.core_cpus([0, 1, 2, 3], 2) == [2, 3]
+    assert preflight.core_cpus([4, 6], 3) == [4, 6, 4]
+
+
+@pytest.mark.parametrize("rec,message", [
+    (None, "h1: preflight stopped on this host before its probe"),
+    (record(probe={"unreachable": True, "msg": "ssh: connect to host 192.0.2.1 port 22: timed out"}),
+     "h1: unreachable: ssh: connect to host 192.0.2.1 port 22: timed out. Fix: check ansible_host"),
+    (record(probe={"failed": True, "python": None, "msg": "/usr/bin/python3 did not run on the host (rc 127)"}),
+     "h1: the probe failed: /usr/bin/python3 did not run on the host (rc 127). Fix: install python3 >= 3.9"),
+    (record(probe__python__version="3.6.8"), "h1: Python 3.6.8 at /usr/bin/python3 is older than hailstorm_min_python=3.9"),
+    (record(cores=8), "h1: hailstorm_cores=8 but the host lets processes run on only 4 CPUs [0, 1, 2, 3]. Fix: set "
+                      "hailstorm_cores to at most 4 (better 3"),
+    (record(cores="0"), "h1: hailstorm_cores: must be a whole number >= 1, got '0'"),
+    (record(probe__clock__offset=0.2), "h1: clock offset +0.2000 s (+- 0.0030 s, so between +0.1970 and +0.2030 s) "
+                                       "against the controller is certainly over hailstorm_max_clock_offset=0.05 s"),
+    (record(health={"status": 503, "msg": ""}), "h1: the target does not answer at hailstorm_health_url="
+                                                "http://10.0.0.5:8080 (HTTP 503)"),
+    (record(health={"status": -1, "msg": "Status code was -1 and not [200]: Request failed: <urlopen error timed out>"}),
+     "(Request failed: <urlopen error timed out>). Fix: start the target"),
+    (record(probe__disk__free_bytes=50 * 1048576),
+     "h1: 50 MiB free at /var/lib (hailstorm_work_dir=/var/lib/hailstorms), 104 MiB needed (18000 expected requests x "
+     "hailstorm_disk_bytes_per_request=200 + hailstorm_disk_reserve_mb=100)"),
+    (record(check={"rc": 1, "stdout": "", "stderr": "a\nb\nSyntaxError: bad", "delta": "0:00:00.3"}),
+     "h1: the runtime cannot load the locustfile /opt/hailstorms/locustfiles/demo.py (rc 1): a | b | SyntaxError: bad"),
+])
+def test_each_failure_names_the_host_the_value_and_the_fix(rec, message):
+    failures = findings(rec)["failures"]
+    assert any(message in failure for failure in failures), failures
+    assert all("Fix:" in failure or "preflight stopped" in failure or "hailstorm_cores:" in failure
+               for failure in failures)
+
+
+def test_the_local_backend_on_a_remote_host_is_refused():
+    found = findings(record(), {**OPTIONS, "backend": "local"})
+    assert found["failures"] == ["h1: hailstorm_backend=local starts the load processes on the controller, but this "
+                                 "host is reached with ansible_connection=ssh. Fix: use hailstorm_backend=systemd or "
+                                 "docker for remote hosts, or only localhost with ansible_connection=local."]
+
+
+@pytest.mark.parametrize("clock,message", [
+    ({"offset": 0.059, "uncertainty": 0.064, "round_trip": 0.13, "samples": 5, "consistent": True},
+     "h1: clock offset +0.0590 s (+- 0.0640 s, so between -0.0050 and +0.1230 s) may be over "
+     "hailstorm_max_clock_offset=0.05 s (the shortest round trip, 0.130 s, does not resolve it)"),
+    ({"offset": 0.0, "uncertainty": 0.001, "round_trip": 0.002, "samples": 5, "consistent": False},
+     "h1: the clock was stepped during the measurement"),
+])
+def test_clock_warnings_do_not_fail(clock, message):
+    found = findings(record(probe__clock=clock))
+    assert found["failures"] == [] and found["warnings"] == [found["warnings"][0]]
+    assert message in found["warnings"][0]
+
+
+def test_without_a_runtime_check_the_assumed_startup_counts():
+    found = findings(record(check=None))
+    assert found["startup_seconds"] is None and found["ready_seconds"] == pytest.approx(0.4 + 3.0 + 0.005)
+
+
+def test_the_verdict_always_prints_every_host_and_counts_the_bad_ones():
+    records = {"a": record(), "b": record(probe={"unreachable": True, "msg": "timed out"}), "c": None}
+    result = preflight.verdict(["a", "b", "c"], records, OPTIONS, RUN)
+    assert result["head"] == "Preflight FAILED on 2 of 3 load hosts"
+    assert result["report"][0] == "Preflight FAILED on 2 of 3 load hosts:"
+    assert result["report"][1].startswith("a: python 3.11.2, cores 3 (CPUs 1,2,3), clock +0.0020 s +- 0.0030, "
+                                          "target HTTP 200, disk 10240 MiB free / ")
+    assert result["report"][2:4] == ["b: (no figures)", "c: (no figures)"]
+    assert [line.split(":")[0] for line in result["report"][4:]] == ["ERROR b", "ERROR c"]
+    # a's share of the requests is by usable cores among the hosts that answered
+    assert result["hosts"]["a"]["figures"]["expected_requests"] == 18000
+
+
+def test_the_verdict_passes_when_every_host_passes():
+    result = preflight.verdict(["a", "b"], {"a": record(), "b": record(cores=1)}, OPTIONS, RUN)
+    assert result["failed"] == [] and result["head"] == "Preflight passed on all 2 load hosts"
+    assert result["hosts"]["a"]["figures"]["expected_requests"] == 13500  # 3 of 4 cores
