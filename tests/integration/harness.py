@@ -52,3 +52,20 @@ def feeder(arrival_log: Path | None = None) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
+    """An inventory of `count` load hosts that are all this machine (local backend, one work
+    directory each), with the local inventory's settings: many load hosts at low rates on one
+    machine, for tests and benchmarks."""
+    inventory = directory / "aliases"
+    (inventory / "group_vars").mkdir(parents=True, exist_ok=True)
+    lines = ["load_hosts:", "  hosts:"]
+    for i in range(count):
+        lines += [f"    load{i:02d}:", "      ansible_connection: local",
+                  "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"", f"      hailstorm_cores: {cores}"]
+    (inventory / "hosts.yml").write_text("\n".join(lines) + "\n")
+    settings = (ROOT / "inventories" / "local" / "group_vars" / "all.yml").read_text()
+    (inventory / "group_vars" / "all.yml").write_text(
+        settings.replace("{{ inventory_dir }}/../../locustfiles/", f"{ROOT}/locustfiles/"))
+    return inventory

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env
+from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, playbook_env
 
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
@@ -52,7 +52,7 @@ def test_check_mode_previews_and_starts_nothing(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nothing was installed or started" in result.stdout
     assert (tmp_path / "preview" / "plan.json").exists()
-    assert not (tmp_path / ".work" / "preview").exists()
+    assert not (tmp_path / ".work" / "localhost" / "preview").exists()
 
 
 PROGRESS = re.compile(r"active (\d+)/(\d+), ([\d.]+) rps \(planned ([\d.]+)\)")
@@ -116,7 +116,7 @@ def test_stop_aborts_a_local_run_and_keeps_what_was_recorded(tmp_path):
              "-e", f"hailstorm_target={url}", "-e", "hailstorm_rampup=60s", "-e", "hailstorm_constant=5m", *settings],
             cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            status = results / ".work" / "abort" / "core-0.status.json"
+            status = results / ".work" / "localhost" / "abort" / "core-0.status.json"
             for _ in range(120):  # wait until the load runs
                 if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
                     break
@@ -155,7 +155,7 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
              "-e", f"hailstorm_results_dir={first}", "-e", "hailstorm_run_id=holder"],
             cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            status = first / ".work" / "holder" / "core-0.status.json"
+            status = first / ".work" / "localhost" / "holder" / "core-0.status.json"
             for _ in range(120):
                 if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
                     break
@@ -168,7 +168,7 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
             text = second.stdout.replace("\n", " ")
             assert second.returncode != 0
             assert "this load host is busy with run 'holder'" in text, second.stdout[-3000:]
-            assert not (tmp_path / "second" / ".work" / "intruder" / "core-0.jsonl").exists()
+            assert not (tmp_path / "second" / ".work" / "localhost" / "intruder" / "core-0.jsonl").exists()
             stopped = ansible_playbook("stop.yml", "local", "-e", f"hailstorm_results_dir={tmp_path / 'elsewhere'}",
                                        "-e", "hailstorm_run_id=other")
             assert stopped.returncode == 0, stopped.stdout[-3000:]
@@ -195,7 +195,7 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     holders = [path for path in tmp_path.rglob("*")
                if path.is_file() and secret in path.read_text(errors="replace") and path != arrivals]
     # only the run's 0600 environment file, in the work directory, holds it
-    assert [path.relative_to(tmp_path).as_posix() for path in holders] == [".work/secret/environment.json"]
+    assert [path.relative_to(tmp_path).as_posix() for path in holders] == [".work/localhost/secret/environment.json"]
     assert holders[0].stat().st_mode & 0o777 == 0o600
     # results and work files 0640 (the environment file 0600), directories 0750
     modes = {path.relative_to(tmp_path).as_posix(): path.stat().st_mode & 0o777
@@ -208,3 +208,27 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     assert rows[0][:3] == ["timeStamp", "elapsed", "label"] and {len(row) for row in rows} == {16}
     assert len(rows) - 1 == summary["requests"] > 0
     assert {row[2] for row in rows[1:]} == {"/{token}"}
+
+
+def test_ten_load_hosts_on_this_machine_run_one_plan(tmp_path):
+    """Ten inventory aliases of this machine (local backend, a work directory each) run one plan:
+    each host its share, one progress line per interval naming the hosts only by count."""
+    inventory = local_aliases(tmp_path, 10)
+    with feeder() as url:
+        result = subprocess.run(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", str(inventory), "-f", "10",
+             "-e", "hailstorm_profile=short", "-e", "hailstorm_rps=20", "-e", "hailstorm_rampup=4s",
+             "-e", "hailstorm_constant=6s", "-e", "hailstorm_rampdown=2s", "-e", "hailstorm_progress_interval=3",
+             "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path / 'results'}",
+             "-e", "hailstorm_run_id=ten"],
+            cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    run = tmp_path / "results" / "ten"
+    plan = json.loads((run / "plan.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert len(plan["hosts"]) == 10 and {c["host"] for c in summary["cores"]} == set(plan["hosts"])
+    assert summary["state"] == "completed"
+    assert abs(summary["requests"] - plan["expected_requests"]) <= 4
+    lines = re.findall(r"\d+/\d+ s: active .*?hosts [a-z=0-9, ]+", result.stdout)
+    assert lines and any("hosts running=10" in line for line in lines), lines
+    assert not any("load03" in line for line in lines)  # hosts are counted, not listed

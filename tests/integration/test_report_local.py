@@ -142,7 +142,7 @@ def test_collect_fetches_a_run_whose_controller_was_killed(tmp_path):
             cwd=ROOT, env=playbook_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         try:
-            status = results / ".work" / "lost" / "core-0.status.json"
+            status = results / ".work" / "localhost" / "lost" / "core-0.status.json"
             for _ in range(120):
                 if status_of(status) == "running":
                     break

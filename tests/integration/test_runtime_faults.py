@@ -37,9 +37,10 @@ class Paced(HttpUser):
 """
 
 
-def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None):
+def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None,
+                text: str = LOCUSTFILE):
     locustfile = tmp_path / "paced.py"
-    locustfile.write_text(LOCUSTFILE)
+    locustfile.write_text(text)
     settings = {"clients": clients, "rps": clients, "pace": 1.0, "rampup": 2.0, "constant": constant,
                 "rampdown": 1.0}
     plan = planner.make_plan(settings, [("local", cores)])
@@ -113,3 +114,33 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
     verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
     assert verdict["state"] == "incomplete"
     assert verdict["reasons"][0].startswith("local core 0: no end record")
+
+
+STUCK_LOCUSTFILE = """
+import time
+
+from locust import HttpUser, constant_pacing, task
+
+
+class Stuck(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task
+    def hang(self):
+        self.client.get("/before")
+        time.sleep(1000)  # a task that never returns
+"""
+
+
+def test_clients_stuck_in_a_task_at_the_deadline_are_counted(tmp_path):
+    with feeder() as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 6, 1.0, 1, text=STUCK_LOCUSTFILE)
+        rc = procs[0].wait(timeout=plan["duration"] + 40)
+    assert rc == 0  # the deadline ended it, as it should
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    core = summary["cores"][0]
+    assert core["end"] == "deadline" and core["active_at_end"] == 6, core
+    verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
+    assert verdict["state"] == "degraded"
+    assert verdict["reasons"][0] == "local core 0: ended by its deadline with 6 client(s) still inside a task " \
+                                    "(a task that never returns?)"

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner, preflight
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner, preflight, progress
 
 
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -132,6 +132,16 @@ def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
     return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
 
 
+def progress_line(hostvars: Any, plan_: Any, hosts: Any, offset: Any, key: str = "__collect_status") -> str:
+    def line() -> str:
+        statuses = {}
+        for name in hosts or []:
+            status = hostvars[name].get(key) if name in hostvars else None
+            statuses[name] = dict(status) if isinstance(status, dict) else {}
+        return progress.progress_line(_as_dict(plan_, "progress_line", "the plan"), statuses, float(offset))
+    return _planned("progress_line", line)
+
+
 def start_lead(round_trip: Any, given: Any = None) -> float:
     return _planned("start_lead", launch.start_lead, round_trip, given)
 
@@ -161,6 +171,7 @@ class FilterModule:
             "usable_cores": usable_cores,
             "load_host_cores": load_host_cores,
             "hosts_without_cores": hosts_without_cores,
+            "progress_line": progress_line,
             "start_lead": start_lead,
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,

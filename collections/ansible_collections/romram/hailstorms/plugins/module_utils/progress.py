@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The progress line of a run: pure Python, no Ansible (the collect role calls it once per
+interval through a filter, on the controller).
+
+One line whatever the number of hosts: totals against the plan at the moment the processes
+wrote their figures, hosts counted by state, the few hosts furthest behind their share of the
+plan named, and the generator-limited cores. It grows with the number of hosts only through the
+counts, never by listing them.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .planner import active_clients
+
+BEHIND_LISTED = 3  # hosts named as furthest behind their plan
+BEHIND_RATIO = 0.9  # a host under this share of its planned rate is behind
+PROBLEM_STATES = ("failed", "lost", "missing")
+
+
+def host_state(status: Mapping[str, Any]) -> str:
+    """One word for a host from its processes' states: a problem first, then the least advanced."""
+    states = status.get("states") or {}
+    if not states:
+        return "unknown"
+    for problem in PROBLEM_STATES:
+        if states.get(problem):
+            return problem
+    for state in ("armed", "waiting", "running"):
+        if states.get(state):
+            return state
+    return "done" if set(states) == {"done"} else sorted(states)[0]
+
+
+def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], offset: float) -> dict[str, Any]:
+    """Figures of one progress line. `hosts` maps each load host to what romram.hailstorms.hailstorm_status
+    read there (an empty mapping for a host that could not be read)."""
+    pace = float(plan["pace"])
+    elapsed = [float(s["elapsed"]) for s in hosts.values() if isinstance(s.get("elapsed"), (int, float))]
+    at = min(elapsed) if elapsed else float(offset)
+    planned_active = active_clients(plan, at)
+    planned_rps = active_clients(plan, at - 0.5) / pace if elapsed else planned_active / pace
+    totals = {key: sum(float(s.get(key) or 0) for s in hosts.values()) for key in ("active", "rps", "requests")}
+    by_state: dict[str, int] = {}
+    for status in hosts.values():
+        state = host_state(status)
+        by_state[state] = by_state.get(state, 0) + 1
+    clients = max(1, int(plan["clients"]))
+    behind = []
+    planned_hosts = plan.get("hosts") or {}
+    for name, status in hosts.items():
+        share = float((planned_hosts.get(name) or {}).get("clients", 0)) / clients
+        expected = planned_rps * share
+        if expected > 0 and host_state(status) == "running":
+            ratio = float(status.get("rps") or 0) / expected
+            if ratio < BEHIND_RATIO:
+                behind.append((ratio, name))
+    behind.sort()
+    limited = [message for status in hosts.values() for message in status.get("generator_limited") or []]
+    return {"offset": float(offset), "at": at, "active": int(totals["active"]), "planned_active": planned_active,
+            "rps": totals["rps"], "planned_rps": planned_rps, "requests": int(totals["requests"]),
+            "hosts_by_state": dict(sorted(by_state.items())), "behind": [(name, ratio) for ratio, name in behind],
+            "generator_limited": limited}
+
+
+def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], offset: float) -> str:
+    """The line a person reads every interval."""
+    f = progress(plan, hosts, offset)
+    states = ", ".join(f"{state}={count}" for state, count in f["hosts_by_state"].items())
+    line = (f"{f['offset']:5.0f}/{int(float(plan['duration']))} s: active {f['active']}/{f['planned_active']}, "
+            f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), {f['requests']} requests; "
+            f"hosts {states}")
+    if f["behind"]:
+        named = ", ".join(f"{name} {100 * ratio:.0f} %" for name, ratio in f["behind"][:BEHIND_LISTED])
+        more = len(f["behind"]) - BEHIND_LISTED
+        line += f"; behind their planned rate: {named}" + (f" and {more} more" if more > 0 else "")
+    for message in f["generator_limited"]:
+        line += f" WARNING: {message}"
+    return line

@@ -1,0 +1,47 @@
+"""The progress line: one line whatever the number of hosts, as a person reads it."""
+from __future__ import annotations
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils.progress import host_state, progress_line
+
+SETTINGS = {"clients": 400, "rps": 400, "pace": 1.0, "rampup": 10, "constant": 60, "rampdown": 10}
+
+
+def status(state="running", rps=10.0, active=10, requests=100, elapsed=30.0, cores=1, **extra):
+    return {"states": {state: cores}, "rps": rps, "active": active, "requests": requests, "elapsed": elapsed,
+            **extra}
+
+
+def test_a_hundred_hosts_fit_in_one_line_that_names_the_furthest_behind():
+    plan = planner.make_plan(SETTINGS, [(f"h{i:03d}", 1) for i in range(100)])  # 4 clients, 4 rps each
+    hosts = {name: status(rps=4.0, active=4, requests=100) for name in plan["hosts"]}
+    hosts["h007"] = status(rps=2.0, active=4, requests=100)
+    hosts["h042"] = status(rps=3.0, active=4, requests=100)
+    hosts["h099"] = status(state="failed", rps=0.0, active=0, requests=50)
+    line = progress_line(plan, hosts, 30)
+    assert line == ("   30/80 s: active 396/400, 393.0 rps (planned 400.0), 9950 requests; "
+                    "hosts failed=1, running=99; behind their planned rate: h007 50 %, h042 75 %")
+
+
+def test_totals_compare_with_the_plan_when_the_processes_wrote_them():
+    plan = planner.make_plan(SETTINGS, [("a", 1), ("b", 1)])
+    hosts = {"a": status(rps=100.0, active=100, elapsed=5.0), "b": status(rps=100.0, active=100, elapsed=5.2)}
+    line = progress_line(plan, hosts, 6)
+    # at 5.0 s 200 clients are active (half the ramp) and the second before ran at 180 rps
+    assert line.startswith("    6/80 s: active 200/200, 200.0 rps (planned 180.0), 200 requests; hosts running=2")
+    assert "behind" not in line
+
+
+def test_hosts_are_counted_by_their_least_advanced_or_problem_state():
+    assert host_state({"states": {"armed": 2}}) == "armed"
+    assert host_state({"states": {"running": 1, "done": 1}}) == "running"
+    assert host_state({"states": {"done": 2}}) == "done"
+    assert host_state({"states": {"done": 1, "lost": 1}}) == "lost"
+    assert host_state({}) == "unknown"
+
+
+def test_generator_limited_cores_are_warned_about():
+    plan = planner.make_plan(SETTINGS, [("a", 1)])
+    message = "results from a core 0 are generator-limited; plan fewer rps per core"
+    line = progress_line(plan, {"a": status(generator_limited=[message])}, 30)
+    assert line.endswith(f"WARNING: {message}")
