@@ -28,6 +28,7 @@ from locust.runners import STATE_RUNNING, STATE_STOPPED
 from locust.util.load_locustfile import load_locustfile
 
 from . import planner
+from . import fastpath
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
@@ -36,6 +37,7 @@ logger = logging.getLogger("hailstorm_runtime")
 HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
 FLUSH_EVERY = 2  # seconds
 PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
+FASTPATH = fastpath.install()  # library fixes for many clients per process (fastpath.py)
 
 
 class WallClock:
