@@ -15,10 +15,11 @@ Everything is measured AT THE TARGET (the feeder's arrival log), over the consta
   CPU       the load process's CPU over the constant phase (fraction of one CPU, /proc);
   limited   the runtime's own verdict (summary's generator_limited).
 Then flat out (`--flat-users` users, no wait): the runtime's throughput over plain Locust's
-(benchmarks/runtime_overhead.py's runs, one round each).
+(benchmarks/runtime_overhead.py's runs, one round each). With --memory N: the runtime's RSS
+before its first client and with N clients active (pace 20 s), per 10,000 clients.
 
     .venv/bin/python benchmarks/capacity.py [--rps 500,1000,1500,2000,3000] [--rampup 5] [--constant 12]
-        [--flat-users 20] [--flat-seconds 12] [--profile DIR]
+        [--flat-users 20] [--flat-seconds 12] [--memory 10000] [--profile DIR]
 
 Run it under the shared lock (flock /tmp/heavy.lock ...). --profile records the runtime's
 ramp-up and constant phase with py-spy (pinned in requirements.txt) into DIR/rps-R-<phase>.txt
@@ -198,6 +199,39 @@ def flat_out(args: argparse.Namespace, tmp: Path, target: str, log: Path, load_c
     return rates[0], rates[1]
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return math.nan
+
+
+def memory(clients: int, args: argparse.Namespace, tmp: Path, locustfile: Path, target: str,
+           load_cpu: int | None) -> tuple[float, float]:
+    """RSS of one load process before its first client and with `clients` clients active (each
+    with its own user object, session and connection; pace 20 s so that the rate stays low)."""
+    pace, rampup, constant = 20.0, 8.0, 4.0
+    settings = {"clients": clients, "rps": clients / pace, "pace": pace, "rampup": rampup, "constant": constant,
+                "rampdown": 0.0}
+    data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
+    t0 = time.time() + 3.0
+    data.update(run_id="memory", start_time=t0, target=target, locustfile=str(locustfile),
+                work_dir=str(tmp / "work-memory"), jtl=False, deadline_grace=10, host="bench")
+    (tmp / "data-memory.json").write_text(json.dumps(data))
+    env = {**os.environ, "BENCH_TAG": "/m", "PYTHONPATH": str(COLLECTION / "runtime")}
+    proc = subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data-memory.json"),
+                             "--core", "0"], env=env, preexec_fn=pin(load_cpu), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(max(0.0, t0 - 0.3 - time.time()))
+    before = rss_mib(proc.pid)
+    time.sleep(max(0.0, t0 + rampup + constant - 0.5 - time.time()))
+    during = rss_mib(proc.pid)
+    _, err = proc.communicate(timeout=rampup + constant + 60)
+    if proc.returncode != 0:
+        raise SystemExit(f"memory run failed ({proc.returncode}): {err[-2000:]}")
+    return before, during
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rps", default="500,1000,1500,2000,3000", help="planned rates, comma-separated")
@@ -207,6 +241,7 @@ def main() -> None:
     parser.add_argument("--flat-seconds", type=float, default=12.0, help="0: no flat-out runs")
     parser.add_argument("--only", choices=("hailstorms", "plain"), help="run one side only")
     parser.add_argument("--profile", help="directory for py-spy profiles of the runtime's constant phase")
+    parser.add_argument("--memory", type=int, default=0, help="also measure RSS with this many clients (e.g. 10000)")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     feeder_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
@@ -232,6 +267,7 @@ def main() -> None:
                     rows.append((rps, "plain Locust", run_plain(rps, args, locustfile, target, log, load_cpu)))
                     print_row(*rows[-1])
             flat = flat_out(args, tmp, target, log, load_cpu) if args.flat_seconds > 0 and not args.only else None
+            rss = memory(args.memory, args, tmp, locustfile, target, load_cpu) if args.memory else None
         finally:
             feeder.terminate()
             feeder.wait(timeout=10)
@@ -241,6 +277,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(table_row(*row))
+    if rss:
+        print(f"\nmemory: RSS {rss[0]:.0f} MiB before the first client, {rss[1]:.0f} MiB with {args.memory} clients "
+              f"active: {(rss[1] - rss[0]) * 1024 / args.memory:.1f} KiB per client, "
+              f"{(rss[1] - rss[0]) * 10000 / args.memory:.0f} MiB per 10,000 clients")
     if flat:
         print(f"\nflat out, {args.flat_users} FastHttpUsers, no wait: plain Locust {flat[0]:.0f} rps, "
               f"hailstorms {flat[1]:.0f} rps, ratio {flat[1] / flat[0]:.3f}")

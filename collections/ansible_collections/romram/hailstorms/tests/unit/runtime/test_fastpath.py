@@ -58,3 +58,27 @@ def test_install_replaces_geventhttpclients_check():
     peer.close()
     assert not ConnectionPool._is_socket_alive(None, mine)
     mine.close()
+
+
+def test_an_ip_address_host_is_resolved_in_place_and_a_name_as_before():
+    from geventhttpclient.connectionpool import ConnectionPool
+
+    from hailstorm_runtime.fastpath import numeric_first
+
+    class Pool:
+        disable_ipv6 = True
+        _connection_port = 8089
+
+        def __init__(self, host):
+            self._connection_host = host
+
+    looked_up = []
+    resolve = numeric_first(lambda pool: looked_up.append(pool._connection_host) or ["by name"])
+    assert resolve(Pool("localhost")) == ["by name"] and looked_up == ["localhost"]
+    assert [entry[4] for entry in resolve(Pool("10.1.2.3"))] == [("10.1.2.3", 8089)]
+    assert looked_up == ["localhost"]  # no lookup for an address
+    install()
+    installed = ConnectionPool._resolve
+    install()  # a second install does not wrap it again
+    assert ConnectionPool._resolve is installed
+    assert [entry[4] for entry in ConnectionPool._resolve(Pool("127.0.0.1"))] == [("127.0.0.1", 8089)]
