@@ -27,8 +27,7 @@ from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, STATE_STOPPED
 from locust.util.load_locustfile import load_locustfile
 
-from . import planner
-from . import fastpath
+from . import fastpath, planner
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
@@ -228,27 +227,24 @@ class CoreRun:
     def _ticker(self) -> None:
         last_requests, last_time, ticks = 0, time.time(), 0
         monitor = LoadMonitor()
-        probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now)
-        probe.link_exception(self._probe_failed)
-        try:
-            while not self.done.is_set():
-                WallClock.sleep_until(next_tick(self.t0, time.time()))
-                now = time.time()
-                second = math.floor(now - self.t0)
-                running = now >= self.t0
-                load = monitor.sample(second if running else None, now)
-                if running:
-                    self.recorder.sample_active(second, self.active)
-                    self.recorder.sample_load(second, load, monitor.status())
-                ticks += 1
-                if ticks % FLUSH_EVERY == 0:
-                    self.recorder.flush()
-                requests = self.recorder.requests + self.recorder.pending_requests()
-                rps = (requests - last_requests) / max(1e-6, now - last_time)
-                last_requests, last_time = requests, now
-                self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
-        finally:
-            probe.kill(block=False)
+        gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
+                     until=self.done.is_set).link_exception(self._probe_failed)
+        while not self.done.is_set():
+            WallClock.sleep_until(next_tick(self.t0, time.time()))
+            now = time.time()
+            second = math.floor(now - self.t0)
+            running = now >= self.t0
+            load = monitor.sample(second if running else None, now)
+            if running:
+                self.recorder.sample_active(second, self.active)
+                self.recorder.sample_load(second, load, monitor.status())
+            ticks += 1
+            if ticks % FLUSH_EVERY == 0:
+                self.recorder.flush()
+            requests = self.recorder.requests + self.recorder.pending_requests()
+            rps = (requests - last_requests) / max(1e-6, now - last_time)
+            last_requests, last_time = requests, now
+            self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
 
     @staticmethod
     def _probe_failed(greenlet: Any) -> None:
