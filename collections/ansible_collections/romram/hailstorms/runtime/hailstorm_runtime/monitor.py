@@ -55,12 +55,12 @@ class LagWindow:
 
 def probe_lag(window: LagWindow, clock: Callable[[], float], sleep: Callable[[float], Any],
               update_now: Callable[[], Any] | None = None, every: float = LAG_PROBE_EVERY,
-              rounds: int | None = None) -> None:
-    """Sleep `every` seconds, over and over (forever, or `rounds` times), adding each wake-up's
-    lateness to `window`. `update_now` refreshes a busy loop's cached time first (without it the
-    timer is set from a stale time, fires early and hides the lag)."""
+              rounds: int | None = None, until: Callable[[], bool] | None = None) -> None:
+    """Sleep `every` seconds, over and over (until `until()` is true, or `rounds` times), adding
+    each wake-up's lateness to `window`. `update_now` refreshes a busy loop's cached time first
+    (without it the timer is set from a stale time, fires early and hides the lag)."""
     done = 0
-    while rounds is None or done < rounds:
+    while (rounds is None or done < rounds) and not (until is not None and until()):
         if update_now is not None:
             update_now()
         due = clock() + every

@@ -29,7 +29,7 @@ from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, STATE_STOPPED
 from locust.util.load_locustfile import load_locustfile
 
-from . import planner
+from . import fastpath, planner
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
@@ -41,6 +41,7 @@ PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
 ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
 START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
 LATE_SIGNAL = 1.0  # seconds after the shared start past which a start signal fails the process
+FASTPATH = fastpath.install()  # library fixes for many clients per process (fastpath.py)
 
 
 class WallClock:
@@ -301,7 +302,8 @@ class CoreRun:
     def _ticker(self) -> None:
         last_requests, last_time, ticks = 0, time.time(), 0
         monitor = LoadMonitor()
-        probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now)
+        probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
+                             until=self.done.is_set)
         probe.link_exception(self._probe_failed)
         try:
             while not self.done.is_set():

@@ -45,6 +45,9 @@ def test_the_lag_probe_measures_how_late_its_timer_fires():
     assert mean == pytest.approx(0.009)
     assert worst == pytest.approx(0.030)
     assert window.take(clock.now) == (0.0, 0.0)  # a new window
+    stop = [False, False, True]
+    probe_lag(window, clock.time, lambda seconds: None, until=lambda: stop.pop(0))
+    assert window.count == 2  # ends once `until` says so
 
 
 def test_a_loop_blocked_for_the_whole_second_shows_its_pending_probe_as_lag():

@@ -1,0 +1,84 @@
+"""The idle-connection check that replaces geventhttpclient's select(): right on any descriptor."""
+from __future__ import annotations
+
+import os
+import resource
+import select
+import socket
+
+import pytest
+
+from hailstorm_runtime.fastpath import install, socket_alive
+
+
+@pytest.fixture
+def high_pair():
+    """A connected socket pair whose descriptors are above FD_SETSIZE (1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"open-file limit {hard} is below 1200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    a, b = socket.socketpair()
+    high = [socket.socket(fileno=os.dup2(s.detach(), 1100 + i)) for i, s in enumerate((a, b))]
+    yield high
+    for s in high:
+        s.close()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_select_cannot_check_a_high_descriptor_which_is_why_the_check_is_replaced(high_pair):
+    with pytest.raises(ValueError):
+        select.select([high_pair[0]], [], [], 0.0)
+
+
+def test_an_idle_open_connection_is_alive_above_fd_1024(high_pair):
+    mine, peer = high_pair
+    assert mine.fileno() > 1024
+    assert socket_alive(mine)
+    peer.sendall(b"unasked")  # readable while idle: dirty, not reusable
+    assert not socket_alive(mine)
+
+
+def test_a_connection_closed_by_the_peer_is_not_alive():
+    mine, peer = socket.socketpair()
+    assert socket_alive(mine)
+    peer.close()
+    assert not socket_alive(mine)
+    mine.close()
+    assert not socket_alive(mine)  # fileno -1
+    assert not socket_alive(None)
+
+
+def test_install_replaces_geventhttpclients_check():
+    from geventhttpclient.connectionpool import ConnectionPool
+
+    assert install()
+    mine, peer = socket.socketpair()
+    assert ConnectionPool._is_socket_alive(None, mine)
+    peer.close()
+    assert not ConnectionPool._is_socket_alive(None, mine)
+    mine.close()
+
+
+def test_an_ip_address_host_is_resolved_in_place_and_a_name_as_before():
+    from geventhttpclient.connectionpool import ConnectionPool
+
+    from hailstorm_runtime.fastpath import numeric_first
+
+    class Pool:
+        disable_ipv6 = True
+        _connection_port = 8089
+
+        def __init__(self, host):
+            self._connection_host = host
+
+    looked_up = []
+    resolve = numeric_first(lambda pool: looked_up.append(pool._connection_host) or ["by name"])
+    assert resolve(Pool("localhost")) == ["by name"] and looked_up == ["localhost"]
+    assert [entry[4] for entry in resolve(Pool("10.1.2.3"))] == [("10.1.2.3", 8089)]
+    assert looked_up == ["localhost"]  # no lookup for an address
+    install()
+    installed = ConnectionPool._resolve
+    install()  # a second install does not wrap it again
+    assert ConnectionPool._resolve is installed
+    assert [entry[4] for entry in ConnectionPool._resolve(Pool("127.0.0.1"))] == [("127.0.0.1", 8089)]
