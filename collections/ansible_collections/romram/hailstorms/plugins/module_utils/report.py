@@ -255,7 +255,7 @@ h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:
 ul.degraded{background:#fff3cd;border-left:4px solid #e0a800;padding:10px 10px 10px 30px;margin:8px 0}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1f5}
-td:first-child,th:first-child{text-align:left}td.text{text-align:left}
+td:first-child,th:first-child{text-align:left}td.text,table.settings td{text-align:left}
 tr.broken td{background:#fbe3e4}tr.passed td{background:#eaf6ea}
 figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
 figcaption{font-weight:bold;font-size:14px}.legend{font-size:12px;margin:4px 0}
