@@ -27,6 +27,10 @@ PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8ee
 W, H = 900, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
 
+LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+SETTING_ROWS = ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace", "gap", "rampup", "constant",
+                "rampdown", "duration", "expected_requests", "cores_total")
+
 Series = tuple[str, str, Sequence[tuple[float, float]], bool]  # name, colour, points, dashed (plan)
 
 
@@ -318,8 +322,7 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     for label, row in label_rows + [("all", overall)]:
         rows.append([f"<b>{_e(label)}</b>" if label == "all" else _e(label), row.get("requests", 0),
                      row.get("failures", 0), f"{row.get('requests', 0) / seconds:.2f}",
-                     *(_ms(row.get(key)) for key in ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
-                                                      "p999_ms", "max_ms"))])
+                     *(_ms(row.get(key)) for key in LATENCY_COLUMNS)])
     parts.append(_table(["label", "requests", "failures", "rps", "min ms", "mean ms", "p50", "p90", "p95", "p99",
                          "p99.9", "max ms"], rows, "labels"))
 
@@ -349,9 +352,7 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                          for c in summary.get("cores", [])], "cores"))
 
     parts.append("<h2>Settings and plan</h2>")
-    settings = [(key, plan.get(key)) for key in ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace",
-                                                "gap", "rampup", "constant", "rampdown", "duration",
-                                                "expected_requests", "cores_total") if key in plan]
+    settings = [(key, plan.get(key)) for key in SETTING_ROWS if key in plan]
     parts.append(_table(["setting", "value"], [[_e(k), _num(v)] for k, v in settings], "settings"))
     for warning in plan.get("warnings") or []:
         parts.append(f'<p class="note">warning: {_e(warning)}</p>')

@@ -20,8 +20,8 @@ description:
     JTL files, and the self-contained C(report.html).
   - Judges the thresholds (O(thresholds), else those recorded in the plan) and returns the broken
     ones; it does not fail on them (the caller decides).
-  - Uses only the results directory; contacts no host. Runs on the controller
-    (use C(delegate_to: localhost) and C(run_once)).
+  - "Uses only the results directory; contacts no host. Runs on the controller
+    (use C(delegate_to: localhost) and C(run_once))."
 options:
   path:
     description:
