@@ -112,7 +112,7 @@ def test_the_report_in_a_browser_draws_every_chart_offline(broken_run):
     assert page.errors == []
     assert page.requests == [report.resolve().as_uri()]  # the page itself, nothing else
     charts = {chart["id"]: chart for chart in page.value}
-    assert set(charts) == {"active", "rps", "latency", "failures", "pacing"}
+    assert set(charts) == {"active", "rps", "latency", "latency-labels", "failures", "pacing"}
     for chart in charts.values():
         assert chart["points"] == chart["declared"] >= 17, chart  # a point per second of the run, per series
         assert chart["drawn"] == chart["series"] >= 1 and chart["width"] > 500, chart

@@ -16,7 +16,8 @@ import math
 from typing import Any, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, empty_cell, merge_cell
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+    Histogram, empty_cell, failures_by_label, merge_cell)
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -25,6 +26,7 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e3
 PLAN_COLOR = "#555555"
 PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
 W, H = 900, 250
+TOP_LABELS = 6  # labels drawn in the per-label latency chart
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
 
 LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
@@ -168,6 +170,24 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                     points.append((s + 0.5, value))
         latency.append((name, COLORS[i], points, False))
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms)", "ms", latency,
+                     plan_phases, x_range))
+
+    totals: dict[str, int] = {}
+    for labels in merged.get("seconds", {}).values():
+        for label, cell in labels.items():
+            totals[label] = totals.get(label, 0) + int(cell["requests"])
+    top = sorted(totals, key=lambda label: (-totals[label], label))[:TOP_LABELS]
+    per_label: list[Series] = []
+    for i, label in enumerate(top):
+        points = []
+        for s in seconds:
+            cell = merged["seconds"].get(s, {}).get(label)
+            if cell and cell["requests"]:
+                value = Histogram(cell["hist"]).percentile(95.0)
+                if value is not None:
+                    points.append((s + 0.5, value))
+        per_label.append((label, COLORS[i % len(COLORS)], points, False))
+    out.append(chart("latency-labels", f"p95 latency per second of the {len(top)} busiest labels", "ms", per_label,
                      plan_phases, x_range))
 
     kinds = sorted({kind for cell in per_second.values() for kind in cell["errors"]})
@@ -327,10 +347,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                          "p99.9", "max ms"], rows, "labels"))
 
     parts.append("<h2>Failures by kind</h2>")
-    kinds = summary.get("failures_by_kind") or {}
-    parts.append(_table(["kind (HTTP code, exception or message)", "count"],
-                        [[f'<span class="text">{_e(kind)}</span>', n] for kind, n in kinds.items()], "failures")
-                 if kinds else '<p class="note">no failure</p>')
+    kinds = failures_by_label(merged)
+    parts.append(_table(["label", "kind (HTTP code, exception or message)", "count", "first s", "last s"],
+                        [[_e(label), _e(kind), n, first, last] for (label, kind), (n, first, last) in kinds],
+                        "failures") if kinds else '<p class="note">no failure</p>')
 
     parts.append("<h2>Thresholds</h2>")
     if verdicts:

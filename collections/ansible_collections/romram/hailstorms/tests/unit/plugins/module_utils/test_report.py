@@ -63,13 +63,13 @@ def test_every_chart_draws_data_and_nothing_is_fetched():
     page_text, _merged, plan = render()
     page = Page()
     page.feed(page_text)
-    assert set(page.charts) == {"active", "rps", "latency", "failures", "pacing"}
+    assert set(page.charts) == {"active", "rps", "latency", "latency-labels", "failures", "pacing"}
     assert all(points >= plan["duration"] for points in page.charts.values()), page.charts
     assert page.sources == [] and "script" not in page.tags
     assert not re.search(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)", page_text.replace(plan["target"], ""))
     assert "r&lt;1&gt;" in page_text and "r<1>" not in page_text  # escaped
     # the three phases are shaded on each chart, and the plan is drawn beside the measurement
-    assert page_text.count('class="phase"') == 3 * 5
+    assert page_text.count('class="phase"') == 3 * 6
     assert page_text.count('data-series="planned"') == 2
     assert 'data-series="measured, h1"' in page_text  # per host with more than one host
 
@@ -78,6 +78,8 @@ def test_a_clean_run_says_nothing_degraded():
     page_text, _merged, _plan = render()
     assert "nothing degraded" in page_text
     assert "no thresholds set" in page_text
+    # failures are not degradations; they are listed by label and kind, with when they happened
+    assert "<tr><td>/x</td><td>HTTP 500</td><td>2</td><td>5</td><td>5</td></tr>" in page_text
 
 
 def test_degradations_are_said_in_words():
