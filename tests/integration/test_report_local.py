@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -30,10 +31,16 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+# where people find the test run's report.html and its screenshot report.png after `make test`
+SHOWN = ROOT / ".cache" / "report-test"
+
+
 @pytest.fixture(scope="module")
-def broken_run(tmp_path_factory):
+def broken_run():
     """A short local run (with JTL) whose thresholds include one it must break."""
-    results = tmp_path_factory.mktemp("results")
+    results = SHOWN
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True)
     with feeder() as url:
         run = ansible_playbook("distribute.yml", "local", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
                                "-e", f"hailstorm_results_dir={results}", "-e", "hailstorm_run_id=gate",

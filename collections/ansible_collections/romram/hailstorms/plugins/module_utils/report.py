@@ -15,7 +15,7 @@ import html
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_clients, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, empty_cell, failures_by_label, merge_cell)
 
@@ -27,6 +27,7 @@ PLAN_COLOR = "#555555"
 PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
 W, H = 900, 250
 TOP_LABELS = 6  # labels drawn in the per-label latency chart
+EXACT_PLAN = 300_000  # up to this many planned requests, the planned rate counts each one's time
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
 
 LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
@@ -129,13 +130,28 @@ def _seconds(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[int]:
     return list(range(first, last + 1))
 
 
+def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[float, float]]:
+    """Planned requests in each second: every planned request time counted (up to EXACT_PLAN
+    requests), else the active clients at the middle of the second over the pace."""
+    pace = float(plan["pace"])
+    if int(plan.get("expected_requests") or 0) <= EXACT_PLAN and plan.get("hosts"):
+        counts: dict[int, int] = {}
+        for host in plan["hosts"].values():
+            for core in host["cores"]:
+                for client in core_clients(plan, core):
+                    for at in request_times(client, pace):
+                        sec = math.floor(at)
+                        counts[sec] = counts.get(sec, 0) + 1
+        return [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
+    return [(s + 0.5, active_clients(plan, s + 0.5) / pace) for s in seconds]
+
+
 def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """The report's charts: active clients, requests per second, latency, failures, pacing."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
     has_plan = all(key in plan for key in ("clients", "gap", "stop_gap", "rampup", "constant", "pace"))
-    pace = float(plan.get("pace") or 1)
     planned_active = [(s + 0.5, float(active_clients(plan, s + 0.5))) for s in seconds] if has_plan else []
     active = merged.get("active", {})
     measured_active = [(s + 0.5, float(active[s])) for s in seconds if s in active]
@@ -148,7 +164,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
         cell = per_second.setdefault(int(sec), empty_cell())
         for label_cell in labels.values():
             merge_cell(cell, label_cell)
-    rps_series: list[Series] = [("planned", PLAN_COLOR, [(x, y / pace) for x, y in planned_active], True),
+    rps_series: list[Series] = [("planned", PLAN_COLOR, planned_rate(plan, seconds) if has_plan else [], True),
                                 ("measured, all hosts", COLORS[0],
                                  [(s + 0.5, float(per_second[s]["requests"])) for s in seconds if s in per_second],
                                  False)]

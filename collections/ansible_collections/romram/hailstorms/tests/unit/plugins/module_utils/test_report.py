@@ -115,3 +115,14 @@ def test_latency_chart_follows_the_merged_histograms():
     assert int(p95.group(1)) == len(ys)
     # SVG y grows downwards: the slow seconds from 6 s on are drawn higher than the fast ones
     assert max(ys[7:]) < min(ys[1:5])
+
+
+def test_the_planned_rate_counts_every_planned_request():
+    plan = the_plan()
+    seconds = list(range(-2, int(plan["duration"]) + 2))
+    exact = report.planned_rate(plan, seconds)
+    assert sum(y for _x, y in exact) == plan["expected_requests"]
+    assert [y for x, y in exact if x < 0] == [0, 0]
+    # a plan too big to count request by request: active clients over the pace, close to it
+    approx = report.planned_rate({**plan, "expected_requests": report.EXACT_PLAN + 1}, seconds)
+    assert abs(sum(y for _x, y in approx) - plan["expected_requests"]) <= 0.1 * plan["expected_requests"]
