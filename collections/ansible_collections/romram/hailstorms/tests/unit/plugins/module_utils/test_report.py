@@ -126,3 +126,16 @@ def test_the_planned_rate_counts_every_planned_request():
     # a plan too big to count request by request: active clients over the pace, close to it
     approx = report.planned_rate({**plan, "expected_requests": report.EXACT_PLAN + 1}, seconds)
     assert abs(sum(y for _x, y in approx) - plan["expected_requests"]) <= 0.1 * plan["expected_requests"]
+
+
+def test_a_run_that_recorded_nothing_still_renders_and_says_why():
+    plan = the_plan()
+    merged = results.merge([[results.meta_record(host="h1", core=0, start_time=1000.0, clients=5)]])
+    summary = results.summarize(merged, plan)
+    page_text = report.render(merged, summary, plan)
+    page = Page()
+    page.feed(page_text)
+    assert page.charts["active"] > 0  # the plan is drawn even when nothing was measured
+    assert page.charts["latency"] == 0 and "nothing recorded" in page_text
+    assert "load process h1/core 0 ended: missing (process killed?)" in page_text
+    assert "host h2: 1 of 1 load processes left no record" in page_text
