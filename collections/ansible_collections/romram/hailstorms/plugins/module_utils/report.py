@@ -280,6 +280,10 @@ def _num(value: Any) -> str:
     return _e(value)
 
 
+def _offset(seconds: Any) -> str:
+    return "-" if seconds is None else f"{1000.0 * float(seconds):+.1f}"
+
+
 def _duration_s(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> float:
     series = summary.get("series") or []
     return float(len(series)) or float(plan.get("duration") or 1)
@@ -308,8 +312,10 @@ dt{font-weight:bold}dd{margin:0}
 
 def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
            verdicts: Sequence[Mapping[str, Any]] = (), threshold_phase: str | None = None,
-           files: Mapping[str, str] | None = None) -> str:
-    """The whole page."""
+           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None) -> str:
+    """The whole page. `clock_offsets`: per host, its clock's offset from the controller's in
+    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known."""
+    offsets = clock_offsets or {}
     run_id = plan.get("run_id") or "?"
     degraded = degradations(summary, plan)
     broken = [v for v in verdicts if not v.get("passed")]
@@ -379,9 +385,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
         parts.append('<p class="note">no thresholds set (hailstorm_thresholds)</p>')
 
     parts.append("<h2>Hosts and cores</h2>")
-    parts.append(_table(["host", "core", "clients", "started", "late", "max late ms", "start delay ms", "requests",
-                         "failures", "overruns", "ended"],
-                        [[_e(c.get("host")), _e(c.get("core")), _num(c.get("clients")), c.get("started"),
+    parts.append(_table(["host", "clock offset ms", "core", "clients", "started", "late", "max late ms",
+                         "start delay ms", "requests", "failures", "overruns", "ended"],
+                        [[_e(c.get("host")), _offset(offsets.get(c.get("host"))), _e(c.get("core")),
+                          _num(c.get("clients")), c.get("started"),
                           c.get("late_clients"), f"{1000 * (c.get('max_late') or 0):.0f}",
                           "-" if c.get("start_delay") is None else f"{1000 * c['start_delay']:.0f}",
                           c.get("requests"), c.get("failures"), c.get("overruns"), _e(c.get("end"))]

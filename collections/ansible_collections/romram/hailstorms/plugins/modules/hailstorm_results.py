@@ -171,6 +171,18 @@ def _thresholds(module, plan):
         module.fail_json(msg="hailstorm_results: %s" % exc)
 
 
+def _clock_offsets(path, plan):
+    """Per host, the clock offset preflight measured, from the host's fetched data.json (if it has one)."""
+    offsets = {}
+    for host in plan.get("hosts") or {}:
+        try:
+            with open(os.path.join(path, host, "data.json"), encoding="utf-8") as handle:
+                offsets[host] = json.load(handle).get("clock_offset")
+        except (OSError, ValueError, AttributeError):
+            offsets[host] = None
+    return offsets
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -219,7 +231,8 @@ def main():
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
         described[report.REPORT_FILE] = "this report"
         outputs[report.REPORT_FILE] = report.render(
-            merged, summary, plan, verdicts, figures["description"] if verdicts else None, described)
+            merged, summary, plan, verdicts, figures["description"] if verdicts else None, described,
+            _clock_offsets(path, plan))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
     changed = False

@@ -82,6 +82,14 @@ def test_a_clean_run_says_nothing_degraded():
     assert "<tr><td>/x</td><td>HTTP 500</td><td>2</td><td>5</td><td>5</td></tr>" in page_text
 
 
+def test_the_cores_table_shows_each_hosts_clock_offset_when_known():
+    plan = the_plan()
+    merged = results.merge([core("h1", 0, plan), core("h2", 0, plan)])
+    page_text = report.render(merged, results.summarize(merged, plan), plan, clock_offsets={"h1": -0.0123})
+    assert "<tr><td>h1</td><td>-12.3</td><td>0</td>" in page_text
+    assert "<tr><td>h2</td><td>-</td><td>0</td>" in page_text
+
+
 def test_degradations_are_said_in_words():
     plan = the_plan()
     merged = results.merge([core("h1", 0, plan, end=None, trouble=True)])
