@@ -196,7 +196,12 @@ def main():
     )
     path = module.params["path"]
     if not os.path.isdir(path):
-        module.fail_json(msg="hailstorm_results: path %s is not a directory" % path)
+        parent = os.path.dirname(path.rstrip("/"))
+        runs = sorted(name for name in os.listdir(parent) if os.path.isfile(os.path.join(parent, name, PLAN_FILE))) \
+            if os.path.isdir(parent) else []
+        module.fail_json(msg="hailstorm_results: no results directory %s; runs with a plan.json in %s: %s "
+                             "(give one with -e hailstorm_run_id=<id>, and hailstorm_results_dir if they are elsewhere)"
+                             % (path, parent, ", ".join(runs) or "none"))
     plan = module.params["plan"]
     if plan is None:
         plan_path = os.path.join(path, PLAN_FILE)
