@@ -63,8 +63,10 @@ def test_local_run_end_to_end(tmp_path):
     with feeder(arrivals) as url:
         result = ansible_playbook("distribute.yml", "local", "-e", "hailstorm_profile=short",
                                   "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
-                                  "-e", "hailstorm_run_id=e2e")
+                                  "-e", "hailstorm_run_id=e2e", "-e", json.dumps({"hailstorm_thresholds": {
+                                      "failure_rate": 0, "rps_ratio": 0.9, "overruns": 0, "p99_ms": 5000}}))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    assert "thresholds over the constant phase 6-14 s: all 4 met" in result.stdout
     run = tmp_path / "e2e"
     plan = json.loads((run / "plan.json").read_text())
     summary = json.loads((run / "summary.json").read_text())

@@ -11,9 +11,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.romram.hailstorms.plugins.module_utils import thresholds as _thresholds
 
 
-def thresholds(given: Any, phase: Any = "constant") -> dict[str, Any]:
+def thresholds(given: Any, phase: Any = "constant", profiles: Any = None, selection: Any = "default") -> dict[str, Any]:
     try:
-        return _thresholds.check(given, phase)
+        return _thresholds.check(_thresholds.stack(profiles, selection, given), phase)
     except _thresholds.ThresholdError as error:
         raise AnsibleFilterError(f"romram.hailstorms.thresholds: {error}") from None
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, empty_cell, label_cells, merge_cell)
+    Histogram, empty_cell, failures_by_label, label_cells, merge_cell)
 
 LOCUST_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0)
 
@@ -111,15 +111,8 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             round(whole.percentile(0) or 0, 3), round(whole.percentile(100) or 0, 3),
             round(running["bytes"] / total_n, 2) if total_n else 0])
 
-    failures: dict[tuple[str, str], list[int]] = {}  # (label, kind) -> [count, first sec, last sec]
-    for sec in secs:
-        for label, cell in seconds_map[sec].items():
-            for kind, count in (cell.get("errors") or {}).items():
-                row = failures.setdefault((label, kind), [0, sec, sec])
-                row[0] += int(count)
-                row[1], row[2] = min(row[1], sec), max(row[2], sec)
     failure_rows = [["", label, kind, n, _utc(t0 + first), _utc(t0 + last)]
-                    for (label, kind), (n, first, last) in sorted(failures.items(), key=lambda kv: -kv[1][0])]
+                    for (label, kind), (n, first, last) in failures_by_label(merged)]
     return {
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),
         "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),

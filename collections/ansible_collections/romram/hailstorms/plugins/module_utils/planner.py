@@ -126,6 +126,9 @@ def _pace_text(clients: int, rps: float) -> str:
     return f"{clients / rps:.12g}"
 
 
+PROFILE_EXTRAS = "thresholds"  # a profile key that is not a run setting (thresholds.stack reads it)
+
+
 def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) -> dict[str, Any]:
     """Merge `default` and then each profile named in `selection` ('high+long'), later keys win."""
     names = [name.strip() for name in str(selection or "default").split("+") if name.strip()]
@@ -143,13 +146,13 @@ def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) ->
         profile = profiles.get(name) or {}
         if not isinstance(profile, Mapping):
             raise PlanError(f"hailstorm_profiles.{name}: expected a mapping of settings, got {profile!r}")
-        stray = sorted(set(profile) - set(SETTING_KEYS))
+        stray = sorted(set(profile) - set(SETTING_KEYS) - {PROFILE_EXTRAS})
         if stray:
             raise PlanError(
                 f"hailstorm_profiles.{name}: unknown key(s) {', '.join(stray)}; "
-                f"a profile may set {', '.join(SETTING_KEYS)}"
+                f"a profile may set {', '.join(SETTING_KEYS)} and {PROFILE_EXTRAS}"
             )
-        _layer(merged, profile)
+        _layer(merged, {key: value for key, value in profile.items() if key != PROFILE_EXTRAS})
     return merged
 
 

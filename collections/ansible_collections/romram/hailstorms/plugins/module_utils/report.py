@@ -15,8 +15,9 @@ import html
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, empty_cell, merge_cell
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_clients, request_times
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+    Histogram, empty_cell, failures_by_label, merge_cell)
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -25,7 +26,13 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e3
 PLAN_COLOR = "#555555"
 PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
 W, H = 900, 250
+TOP_LABELS = 6  # labels drawn in the per-label latency chart
+EXACT_PLAN = 300_000  # up to this many planned requests, the planned rate counts each one's time
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
+
+LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+SETTING_ROWS = ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace", "gap", "rampup", "constant",
+                "rampdown", "duration", "expected_requests", "cores_total")
 
 Series = tuple[str, str, Sequence[tuple[float, float]], bool]  # name, colour, points, dashed (plan)
 
@@ -123,13 +130,28 @@ def _seconds(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[int]:
     return list(range(first, last + 1))
 
 
+def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[float, float]]:
+    """Planned requests in each second: every planned request time counted (up to EXACT_PLAN
+    requests), else the active clients at the middle of the second over the pace."""
+    pace = float(plan["pace"])
+    if int(plan.get("expected_requests") or 0) <= EXACT_PLAN and plan.get("hosts"):
+        counts: dict[int, int] = {}
+        for host in plan["hosts"].values():
+            for core in host["cores"]:
+                for client in core_clients(plan, core):
+                    for at in request_times(client, pace):
+                        sec = math.floor(at)
+                        counts[sec] = counts.get(sec, 0) + 1
+        return [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
+    return [(s + 0.5, active_clients(plan, s + 0.5) / pace) for s in seconds]
+
+
 def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """The report's charts: active clients, requests per second, latency, failures, pacing."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
     has_plan = all(key in plan for key in ("clients", "gap", "stop_gap", "rampup", "constant", "pace"))
-    pace = float(plan.get("pace") or 1)
     planned_active = [(s + 0.5, float(active_clients(plan, s + 0.5))) for s in seconds] if has_plan else []
     active = merged.get("active", {})
     measured_active = [(s + 0.5, float(active[s])) for s in seconds if s in active]
@@ -142,7 +164,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
         cell = per_second.setdefault(int(sec), empty_cell())
         for label_cell in labels.values():
             merge_cell(cell, label_cell)
-    rps_series: list[Series] = [("planned", PLAN_COLOR, [(x, y / pace) for x, y in planned_active], True),
+    rps_series: list[Series] = [("planned", PLAN_COLOR, planned_rate(plan, seconds) if has_plan else [], True),
                                 ("measured, all hosts", COLORS[0],
                                  [(s + 0.5, float(per_second[s]["requests"])) for s in seconds if s in per_second],
                                  False)]
@@ -164,6 +186,24 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                     points.append((s + 0.5, value))
         latency.append((name, COLORS[i], points, False))
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms)", "ms", latency,
+                     plan_phases, x_range))
+
+    totals: dict[str, int] = {}
+    for labels in merged.get("seconds", {}).values():
+        for label, cell in labels.items():
+            totals[label] = totals.get(label, 0) + int(cell["requests"])
+    top = sorted(totals, key=lambda label: (-totals[label], label))[:TOP_LABELS]
+    per_label: list[Series] = []
+    for i, label in enumerate(top):
+        points = []
+        for s in seconds:
+            cell = merged["seconds"].get(s, {}).get(label)
+            if cell and cell["requests"]:
+                value = Histogram(cell["hist"]).percentile(95.0)
+                if value is not None:
+                    points.append((s + 0.5, value))
+        per_label.append((label, COLORS[i % len(COLORS)], points, False))
+    out.append(chart("latency-labels", f"p95 latency per second of the {len(top)} busiest labels", "ms", per_label,
                      plan_phases, x_range))
 
     kinds = sorted({kind for cell in per_second.values() for kind in cell["errors"]})
@@ -240,6 +280,10 @@ def _num(value: Any) -> str:
     return _e(value)
 
 
+def _offset(seconds: Any) -> str:
+    return "-" if seconds is None else f"{1000.0 * float(seconds):+.1f}"
+
+
 def _duration_s(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> float:
     series = summary.get("series") or []
     return float(len(series)) or float(plan.get("duration") or 1)
@@ -255,7 +299,7 @@ h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:
 ul.degraded{background:#fff3cd;border-left:4px solid #e0a800;padding:10px 10px 10px 30px;margin:8px 0}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1f5}
-td:first-child,th:first-child{text-align:left}td.text{text-align:left}
+td:first-child,th:first-child{text-align:left}td.text,table.settings td{text-align:left}
 tr.broken td{background:#fbe3e4}tr.passed td{background:#eaf6ea}
 figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
 figcaption{font-weight:bold;font-size:14px}.legend{font-size:12px;margin:4px 0}
@@ -268,8 +312,10 @@ dt{font-weight:bold}dd{margin:0}
 
 def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
            verdicts: Sequence[Mapping[str, Any]] = (), threshold_phase: str | None = None,
-           files: Mapping[str, str] | None = None) -> str:
-    """The whole page."""
+           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None) -> str:
+    """The whole page. `clock_offsets`: per host, its clock's offset from the controller's in
+    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known."""
+    offsets = clock_offsets or {}
     run_id = plan.get("run_id") or "?"
     degraded = degradations(summary, plan)
     broken = [v for v in verdicts if not v.get("passed")]
@@ -318,16 +364,15 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     for label, row in label_rows + [("all", overall)]:
         rows.append([f"<b>{_e(label)}</b>" if label == "all" else _e(label), row.get("requests", 0),
                      row.get("failures", 0), f"{row.get('requests', 0) / seconds:.2f}",
-                     *(_ms(row.get(key)) for key in ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
-                                                      "p999_ms", "max_ms"))])
+                     *(_ms(row.get(key)) for key in LATENCY_COLUMNS)])
     parts.append(_table(["label", "requests", "failures", "rps", "min ms", "mean ms", "p50", "p90", "p95", "p99",
                          "p99.9", "max ms"], rows, "labels"))
 
     parts.append("<h2>Failures by kind</h2>")
-    kinds = summary.get("failures_by_kind") or {}
-    parts.append(_table(["kind (HTTP code, exception or message)", "count"],
-                        [[f'<span class="text">{_e(kind)}</span>', n] for kind, n in kinds.items()], "failures")
-                 if kinds else '<p class="note">no failure</p>')
+    kinds = failures_by_label(merged)
+    parts.append(_table(["label", "kind (HTTP code, exception or message)", "count", "first s", "last s"],
+                        [[_e(label), _e(kind), n, first, last] for (label, kind), (n, first, last) in kinds],
+                        "failures") if kinds else '<p class="note">no failure</p>')
 
     parts.append("<h2>Thresholds</h2>")
     if verdicts:
@@ -340,18 +385,17 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
         parts.append('<p class="note">no thresholds set (hailstorm_thresholds)</p>')
 
     parts.append("<h2>Hosts and cores</h2>")
-    parts.append(_table(["host", "core", "clients", "started", "late", "max late ms", "start delay ms", "requests",
-                         "failures", "overruns", "ended"],
-                        [[_e(c.get("host")), _e(c.get("core")), _num(c.get("clients")), c.get("started"),
+    parts.append(_table(["host", "clock offset ms", "core", "clients", "started", "late", "max late ms",
+                         "start delay ms", "requests", "failures", "overruns", "ended"],
+                        [[_e(c.get("host")), _offset(offsets.get(c.get("host"))), _e(c.get("core")),
+                          _num(c.get("clients")), c.get("started"),
                           c.get("late_clients"), f"{1000 * (c.get('max_late') or 0):.0f}",
                           "-" if c.get("start_delay") is None else f"{1000 * c['start_delay']:.0f}",
                           c.get("requests"), c.get("failures"), c.get("overruns"), _e(c.get("end"))]
                          for c in summary.get("cores", [])], "cores"))
 
     parts.append("<h2>Settings and plan</h2>")
-    settings = [(key, plan.get(key)) for key in ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace",
-                                                "gap", "rampup", "constant", "rampdown", "duration",
-                                                "expected_requests", "cores_total") if key in plan]
+    settings = [(key, plan.get(key)) for key in SETTING_ROWS if key in plan]
     parts.append(_table(["setting", "value"], [[_e(k), _num(v)] for k, v in settings], "settings"))
     for warning in plan.get("warnings") or []:
         parts.append(f'<p class="note">warning: {_e(warning)}</p>')

@@ -353,6 +353,19 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
         per_host[sec] = per_host.get(sec, 0) + n
 
 
+def failures_by_label(merged: Mapping[str, Any]) -> list[tuple[tuple[str, str], tuple[int, int, int]]]:
+    """((label, kind), (count, first second, last second)), the most frequent first."""
+    seen: dict[tuple[str, str], list[int]] = {}
+    for sec in sorted(int(s) for s in merged.get("seconds", {})):
+        for label, cell in merged["seconds"][sec].items():
+            for kind, n in (cell.get("errors") or {}).items():
+                row = seen.setdefault((label, kind), [0, sec, sec])
+                row[0] += int(n)
+                row[2] = sec
+    return sorted(((key, (n, first, last)) for key, (n, first, last) in seen.items()),
+                  key=lambda item: (-item[1][0], item[0]))
+
+
 # --- summary --------------------------------------------------------------------------------
 
 # Percentiles of the summary and the report, as (key, q): from the merged histograms only.

@@ -96,7 +96,7 @@ def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> d
     for name, value in given.items():
         if name not in allowed:
             hint = ""
-            if where != VARIABLE and name in LIMITS:
+            if allowed == LABEL_LIMITS and name in LIMITS:
                 hint = f" ({name} applies to the whole run only: set it at the top of {VARIABLE})"
             raise ThresholdError(
                 f"{where}: unknown key {name!r} (value {value!r}){hint}; "
@@ -105,31 +105,66 @@ def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> d
     return out
 
 
-def check(thresholds: Any, phase: Any = "constant") -> dict[str, Any]:
+def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> dict[str, Any]:
     """The thresholds in canonical form ({"limits": {...}, "labels": {label: {...}}, "phase": p}),
-    or ThresholdError naming the key, the value and a fix. None or {} means no thresholds."""
+    or ThresholdError naming the key (under `where`), the value and a fix. None or {} means none."""
     if phase not in PHASES:
         raise ThresholdError(f"{PHASE_VARIABLE}: {phase!r} is not a phase; use one of {', '.join(PHASES)}")
     if thresholds is None or thresholds == "":
         thresholds = {}
     if not isinstance(thresholds, Mapping):
         raise ThresholdError(
-            f"{VARIABLE}: expected a mapping such as {{p95_ms: 250, failure_rate: 0.01}}, "
+            f"{where}: expected a mapping such as {{p95_ms: 250, failure_rate: 0.01}}, "
             f"got {type(thresholds).__name__} {thresholds!r}")
     given = dict(thresholds)
     labels = given.pop("labels", None) or {}
     if not isinstance(labels, Mapping):
         raise ThresholdError(
-            f"{VARIABLE}.labels: expected a mapping of label to limits such as "
+            f"{where}.labels: expected a mapping of label to limits such as "
             f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {type(labels).__name__} {labels!r}")
     out_labels: dict[str, dict[str, Any]] = {}
     for label, limits in labels.items():
-        where = f"{VARIABLE}.labels[{label!r}]"
+        at = f"{where}.labels[{label!r}]"
         if not isinstance(limits, Mapping):
-            raise ThresholdError(f"{where}: expected a mapping of limits such as {{p95_ms: 250}}, got {limits!r}")
-        out_labels[str(label)] = _limits(limits, LABEL_LIMITS, where)
-    return {"limits": _limits(given, tuple(LIMITS) + ("labels",), VARIABLE),
+            raise ThresholdError(f"{at}: expected a mapping of limits such as {{p95_ms: 250}}, got {limits!r}")
+        out_labels[str(label)] = _limits(limits, LABEL_LIMITS, at)
+    return {"limits": _limits(given, tuple(LIMITS) + ("labels",), where),
             "labels": out_labels, "phase": phase}
+
+
+PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key
+
+
+def stack(profiles: Mapping[str, Any] | None, selection: str = "default", given: Any = None) -> Any:
+    """The thresholds of `default`, then of each profile in `selection` ('high+long'), then
+    `given` (hailstorm_thresholds): later limits win key by key, labels label by label.
+    Profiles without thresholds add nothing; unknown profile names are the planner's to refuse."""
+    layers = []
+    names = ["default"] + [n.strip() for n in str(selection or "default").split("+") if n.strip() not in ("", "default")]
+    for name in names:
+        profile = (profiles or {}).get(name)
+        if isinstance(profile, Mapping) and profile.get(PROFILE_KEY) is not None:
+            layers.append((f"hailstorm_profiles.{name}.{PROFILE_KEY}", profile[PROFILE_KEY]))
+    if given is not None and given != "" and given != {}:
+        layers.append((VARIABLE, given))
+    if not layers:
+        return given
+    out: dict[str, Any] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for where, layer in layers:
+        check(layer, "constant", where)  # each layer refused under its own name
+        for key, value in layer.items():
+            if key == "labels" and isinstance(value, Mapping):
+                for label, limits in value.items():
+                    if isinstance(limits, Mapping) and isinstance(labels.get(label), dict):
+                        labels[label].update(limits)
+                    else:
+                        labels[label] = dict(limits) if isinstance(limits, Mapping) else limits
+            else:
+                out[key] = value
+    if labels:
+        out["labels"] = labels
+    return out
 
 
 def is_empty(checked: Mapping[str, Any] | None) -> bool:

@@ -20,8 +20,8 @@ description:
     JTL files, and the self-contained C(report.html).
   - Judges the thresholds (O(thresholds), else those recorded in the plan) and returns the broken
     ones; it does not fail on them (the caller decides).
-  - Uses only the results directory; contacts no host. Runs on the controller
-    (use C(delegate_to: localhost) and C(run_once)).
+  - "Uses only the results directory; contacts no host. Runs on the controller
+    (use C(delegate_to: localhost) and C(run_once))."
 options:
   path:
     description:
@@ -179,6 +179,18 @@ def _thresholds(module, plan):
         module.fail_json(msg="hailstorm_results: %s" % exc)
 
 
+def _clock_offsets(path, plan):
+    """Per host, the clock offset preflight measured, from the host's fetched data.json (if it has one)."""
+    offsets = {}
+    for host in plan.get("hosts") or {}:
+        try:
+            with open(os.path.join(path, host, "data.json"), encoding="utf-8") as handle:
+                offsets[host] = json.load(handle).get("clock_offset")
+        except (OSError, ValueError, AttributeError):
+            offsets[host] = None
+    return offsets
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -192,7 +204,12 @@ def main():
     )
     path = module.params["path"]
     if not os.path.isdir(path):
-        module.fail_json(msg="hailstorm_results: path %s is not a directory" % path)
+        parent = os.path.dirname(path.rstrip("/"))
+        runs = sorted(name for name in os.listdir(parent) if os.path.isfile(os.path.join(parent, name, PLAN_FILE))) \
+            if os.path.isdir(parent) else []
+        module.fail_json(msg="hailstorm_results: no results directory %s; runs with a plan.json in %s: %s "
+                             "(give one with -e hailstorm_run_id=<id>, and hailstorm_results_dir if they are elsewhere)"
+                             % (path, parent, ", ".join(runs) or "none"))
     plan = module.params["plan"]
     if plan is None:
         plan_path = os.path.join(path, PLAN_FILE)
@@ -228,7 +245,8 @@ def main():
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
         described[report.REPORT_FILE] = "this report"
         outputs[report.REPORT_FILE] = report.render(
-            merged, summary, plan, verdicts, figures["description"] if verdicts else None, described)
+            merged, summary, plan, verdicts, figures["description"] if verdicts else None, described,
+            _clock_offsets(path, plan))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
     changed = False

@@ -50,7 +50,7 @@ def test_merged_percentiles_match_brute_force_within_the_histograms_precision(se
     raw: dict[str, list[float]] = {"/a": [], "/b": []}
     for _core in range(rng.randint(2, 6)):
         samples = []
-        for _ in range(rng.randint(50, 3000)):
+        for _sample in range(rng.randint(50, 3000)):
             label = rng.choice(("/a", "/b"))
             ms = rng.lognormvariate(math.log(rng.choice((0.4, 8, 120))), 1.0)
             samples.append((rng.randint(0, 9), label, ms, rng.random() < 0.05))

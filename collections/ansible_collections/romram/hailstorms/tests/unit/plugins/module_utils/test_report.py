@@ -63,13 +63,13 @@ def test_every_chart_draws_data_and_nothing_is_fetched():
     page_text, _merged, plan = render()
     page = Page()
     page.feed(page_text)
-    assert set(page.charts) == {"active", "rps", "latency", "failures", "pacing"}
+    assert set(page.charts) == {"active", "rps", "latency", "latency-labels", "failures", "pacing"}
     assert all(points >= plan["duration"] for points in page.charts.values()), page.charts
     assert page.sources == [] and "script" not in page.tags
     assert not re.search(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)", page_text.replace(plan["target"], ""))
     assert "r&lt;1&gt;" in page_text and "r<1>" not in page_text  # escaped
     # the three phases are shaded on each chart, and the plan is drawn beside the measurement
-    assert page_text.count('class="phase"') == 3 * 5
+    assert page_text.count('class="phase"') == 3 * 6
     assert page_text.count('data-series="planned"') == 2
     assert 'data-series="measured, h1"' in page_text  # per host with more than one host
 
@@ -78,6 +78,16 @@ def test_a_clean_run_says_nothing_degraded():
     page_text, _merged, _plan = render()
     assert "nothing degraded" in page_text
     assert "no thresholds set" in page_text
+    # failures are not degradations; they are listed by label and kind, with when they happened
+    assert "<tr><td>/x</td><td>HTTP 500</td><td>2</td><td>5</td><td>5</td></tr>" in page_text
+
+
+def test_the_cores_table_shows_each_hosts_clock_offset_when_known():
+    plan = the_plan()
+    merged = results.merge([core("h1", 0, plan), core("h2", 0, plan)])
+    page_text = report.render(merged, results.summarize(merged, plan), plan, clock_offsets={"h1": -0.0123})
+    assert "<tr><td>h1</td><td>-12.3</td><td>0</td>" in page_text
+    assert "<tr><td>h2</td><td>-</td><td>0</td>" in page_text
 
 
 def test_degradations_are_said_in_words():
@@ -113,3 +123,27 @@ def test_latency_chart_follows_the_merged_histograms():
     assert int(p95.group(1)) == len(ys)
     # SVG y grows downwards: the slow seconds from 6 s on are drawn higher than the fast ones
     assert max(ys[7:]) < min(ys[1:5])
+
+
+def test_the_planned_rate_counts_every_planned_request():
+    plan = the_plan()
+    seconds = list(range(-2, int(plan["duration"]) + 2))
+    exact = report.planned_rate(plan, seconds)
+    assert sum(y for _x, y in exact) == plan["expected_requests"]
+    assert [y for x, y in exact if x < 0] == [0, 0]
+    # a plan too big to count request by request: active clients over the pace, close to it
+    approx = report.planned_rate({**plan, "expected_requests": report.EXACT_PLAN + 1}, seconds)
+    assert abs(sum(y for _x, y in approx) - plan["expected_requests"]) <= 0.1 * plan["expected_requests"]
+
+
+def test_a_run_that_recorded_nothing_still_renders_and_says_why():
+    plan = the_plan()
+    merged = results.merge([[results.meta_record(host="h1", core=0, start_time=1000.0, clients=5)]])
+    summary = results.summarize(merged, plan)
+    page_text = report.render(merged, summary, plan)
+    page = Page()
+    page.feed(page_text)
+    assert page.charts["active"] > 0  # the plan is drawn even when nothing was measured
+    assert page.charts["latency"] == 0 and "nothing recorded" in page_text
+    assert "load process h1/core 0 ended: missing (process killed?)" in page_text
+    assert "host h2: 1 of 1 load processes left no record" in page_text

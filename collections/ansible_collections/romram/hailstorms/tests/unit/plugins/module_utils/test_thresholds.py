@@ -149,3 +149,30 @@ def test_without_a_constant_phase_the_whole_run_is_judged():
     fig = results.phase_figures(merged_run(), plan, "constant")
     assert fig["window"] is None and "no whole second of constant phase" in fig["description"]
     assert fig["overall"]["requests"] == 52
+
+
+def test_profiles_thresholds_stack_under_hailstorm_thresholds():
+    profiles = {"default": {"rps": 5, "thresholds": {"p95_ms": 300, "labels": {"/a": {"p99_ms": 900}}}},
+                "strict": {"thresholds": {"p95_ms": 200, "failure_rate": 0, "labels": {"/a": {"p50_ms": 50}}}},
+                "long": {"constant": "1h"}}
+    assert thresholds.stack(profiles, "default+strict+long", {"failure_rate": "1%"}) == {
+        "p95_ms": 200, "failure_rate": "1%", "labels": {"/a": {"p99_ms": 900, "p50_ms": 50}}}
+    assert thresholds.stack(profiles, "default") == {"p95_ms": 300, "labels": {"/a": {"p99_ms": 900}}}
+    assert thresholds.stack({"default": {}}, "default", {}) == {}
+    assert check(thresholds.stack(profiles, "strict"))["limits"] == {"p95_ms": 200.0, "failure_rate": 0.0}
+    with pytest.raises(ThresholdError) as error:
+        thresholds.stack({"default": {"thresholds": [1]}}, "default")
+    assert "hailstorm_profiles.default.thresholds: expected a mapping" in str(error.value)
+    with pytest.raises(ThresholdError) as error:
+        thresholds.stack({"default": {"thresholds": {"p95": 1}}}, "default")
+    assert "hailstorm_profiles.default.thresholds: unknown key 'p95' (value 1)" in str(error.value)
+
+
+def test_the_planner_leaves_a_profiles_thresholds_to_them():
+    from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+    profiles = {"default": {"target": "http://127.0.0.1:1", "rps": 10, "rampup": 10, "thresholds": {"p95_ms": 300}}}
+    settings, _warnings = planner.resolve_settings(profiles, "default")
+    assert "thresholds" not in settings
+    with pytest.raises(planner.PlanError) as error:
+        planner.resolve_settings({"default": {"threshold": {}}}, "default")
+    assert "unknown key(s) threshold; a profile may set" in str(error.value) and "and thresholds" in str(error.value)
