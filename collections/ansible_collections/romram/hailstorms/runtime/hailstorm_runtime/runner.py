@@ -71,23 +71,30 @@ class Hailstorm:
 def load_user_classes(path: str) -> dict[str, type[User]]:
     """The locustfile's user classes, loaded by Locust's own loader; on a bad locustfile print
     Locust's own error text and exit non-zero."""
+    return load_locustfile_classes(path)[0]
+
+
+def load_locustfile_classes(path: str) -> tuple[dict[str, type[User]], list[Any]]:
+    """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; exits as
+    load_user_classes does."""
     path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
     try:
-        user_classes, _shapes = load_locustfile(path)
+        user_classes, shapes = load_locustfile(path)
     except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
         traceback.print_exc()
         sys.exit(1)
     if not user_classes:
         sys.stderr.write("No User class found!\n")
         sys.exit(1)
-    return user_classes
+    return user_classes, list(shapes or [])
 
 
 def check(path: str) -> dict[str, Any]:
+    """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py)."""
     started = time.perf_counter()
-    classes = load_user_classes(path)
-    return {"user_classes": sorted(classes), "import_seconds": round(time.perf_counter() - started, 3),
-            "locust": locust.__version__}
+    classes, shapes = load_locustfile_classes(path)
+    return {"user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
+            "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
 
 
 def _pacing_takes_over(user_classes: dict[str, type[User]]) -> list[str]:
