@@ -14,7 +14,7 @@ description:
     (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
   - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
     not exist, does not import, defines no User class, or defines a LoadTestShape (the plan gives
-    the shape of a run: C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
+    the shape of a run, from C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
   - This is an action plugin; the module file only documents it.
 options:
