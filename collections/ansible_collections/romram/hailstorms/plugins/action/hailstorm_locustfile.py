@@ -20,7 +20,7 @@ RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout"))
+    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -28,13 +28,14 @@ class ActionModule(ActionBase):
         path = args.get("path")
         python = str(args.get("python") or sys.executable)
         cwd = os.getcwd()
-        problem = locustfile.before_import(path, cwd)
+        locust_args = args.get("locust_args") or []
+        problem = locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
         if problem:
             result.update(failed=True, msg=problem)
             return result
         timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
         try:
-            done = subprocess.run(locustfile.check_argv(python, str(path)), cwd=cwd, capture_output=True, text=True,
+            done = subprocess.run(locustfile.check_argv(python, str(path), locust_args), cwd=cwd, capture_output=True, text=True,
                                   env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
                                   timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -45,5 +46,5 @@ class ActionModule(ActionBase):
                                            f"{path}: {error}; give a Python with Locust as the python option")
             return result
         result.update(locustfile.verdict(str(path), python, str(RUNTIME / "requirements.txt"),
-                                         done.returncode, done.stdout, done.stderr))
+                                         done.returncode, done.stdout, done.stderr, locust_args))
         return result

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 CHECK_TIMEOUT = 120.0  # seconds an import may take on the controller before the check gives up
 TRACEBACK_LINES = 15  # of the import's traceback, shown in the message
@@ -24,9 +24,18 @@ NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 
-def check_argv(python: str, locustfile: str) -> list[str]:
+def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = ()) -> list[str]:
     """The command, run with PYTHONPATH set to the collection's runtime directory."""
-    return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile]
+    return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile,
+            "--locust-args-json", json.dumps([str(arg) for arg in locust_args])]
+
+
+def bad_locust_args(locust_args: Any) -> str | None:
+    """A message when hailstorm_locust_args is not a list of strings."""
+    if not isinstance(locust_args, (list, tuple)) or not all(isinstance(a, (str, int, float)) for a in locust_args):
+        return (f"hailstorm_locust_args: expected a list of Locust command line arguments, such as "
+                f"['--tags', 'checkout'], got {locust_args!r}")
+    return None
 
 
 def check_env(base: Mapping[str, str], runtime_dir: str, environment: Mapping[str, Any] | None) -> dict[str, str]:
@@ -57,9 +66,17 @@ def _tail(text: str, lines: int = TRACEBACK_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def verdict(locustfile: str, python: str, requirements: str, rc: int | None, stdout: str, stderr: str) -> dict[str, Any]:
+def verdict(locustfile: str, python: str, requirements: str, rc: int | None, stdout: str, stderr: str,
+            locust_args: Sequence[str] = ()) -> dict[str, Any]:
     """The check's outcome as a task result: {'failed': bool, 'msg': str, ...report}."""
     last = _tail(stderr, 1)
+    lines = (stderr or "").strip().splitlines()
+    argparse_error = next((k for k, line in enumerate(lines) if ": error: " in line), None)
+    if rc == 2 and argparse_error is not None:  # Locust's parser, on hailstorm_locust_args
+        why = " ".join([lines[argparse_error].split(": error: ", 1)[1], *lines[argparse_error + 1:]]).strip()
+        return {"failed": True, "msg": (
+            f"hailstorm_locust_args: {list(locust_args)!r} are not all arguments of Locust or of {locustfile} "
+            f"({why}); give arguments that `locust -f {locustfile} --help` lists")}
     if rc != 0:
         if any(marker in (stderr or "") for marker in _NO_LOCUST):
             return {"failed": True, "msg": (

@@ -29,6 +29,13 @@ options:
     description: Extra environment of the import (the run's C(hailstorm_environment)); never returned.
     type: dict
     default: {}
+  locust_args:
+    description:
+      - Locust command line arguments of the run (C(hailstorm_locust_args)), parsed after the import by
+        Locust's own parser, with the locustfile's own arguments; an unknown one fails the check.
+    type: list
+    elements: str
+    default: []
   timeout:
     description: Seconds the import may take.
     type: float

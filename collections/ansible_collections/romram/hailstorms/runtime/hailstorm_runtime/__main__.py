@@ -15,13 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--core", required=True, type=int, help="index into data.json 'cores'")
     check = sub.add_parser("check", help="import a locustfile with Locust's loader and list its user classes")
     check.add_argument("--locustfile", required=True)
+    check.add_argument("--locust-args-json", default="[]",
+                       help="hailstorm_locust_args as a JSON list, parsed as the run will (exit 2 when unknown)")
     args = parser.parse_args(argv)
 
     # Locust (and gevent's monkey-patching) only from here on.
     from . import runner
 
     if args.command == "check":
-        print(json.dumps(runner.check(args.locustfile)))
+        print(json.dumps(runner.check(args.locustfile, json.loads(args.locust_args_json))))
         return 0
     return runner.run(args.data, args.core)
 

@@ -21,10 +21,11 @@ import gevent.event
 import locust
 from gevent import monkey
 from locust import TaskSet, User
-from locust.argument_parser import parse_locustfile_paths
+from locust.argument_parser import get_parser, parse_locustfile_paths
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, STATE_STOPPED
+from locust.user.task import filter_tasks_by_tags
 from locust.util.load_locustfile import load_locustfile
 
 from . import planner
@@ -89,10 +90,37 @@ def load_locustfile_classes(path: str) -> tuple[dict[str, type[User]], list[Any]
     return user_classes, list(shapes or [])
 
 
-def check(path: str) -> dict[str, Any]:
+def locust_options(locustfile: str, target: str | None, locust_args: list[str]) -> Any:
+    """`environment.parsed_options` as the `locust` command makes it: Locust's own parser with its
+    defaults and the arguments the locustfile adds (init_command_line_parser listeners, so call it
+    after the import), given -f, --host and hailstorm_locust_args (e.g. --tags checkout). No
+    config file is read: a locust.conf on a load host must not change a planned run. An unknown
+    argument: argparse's own message and exit 2."""
+    host = ["--host", target] if target else []
+    return get_parser(default_config_files=[]).parse_args(["-f", locustfile, *host, *locust_args])
+
+
+def apply_tags(user_classes: Any, options: Any) -> None:
+    """--tags / --exclude-tags, as Locust's runner applies them when it starts."""
+    tags = set(options.tags) if getattr(options, "tags", None) else None
+    exclude = set(options.exclude_tags) if getattr(options, "exclude_tags", None) else None
+    if tags is not None or exclude is not None:
+        for cls in user_classes:
+            filter_tasks_by_tags(cls, tags, exclude)
+
+
+def locustfile_exit_code(env: Environment) -> int:
+    """The locustfile's own verdict, `environment.process_exit_code` (set in a test_stop or quitting
+    listener, the usual CI pattern), which Locust's main honours; 0 when unset."""
+    code = getattr(env, "process_exit_code", None)
+    return int(code) if code else 0
+
+
+def check(path: str, locust_args: list[str] | None = None) -> dict[str, Any]:
     """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py)."""
     started = time.perf_counter()
     classes, shapes = load_locustfile_classes(path)
+    locust_options(path, None, list(locust_args or []))  # exits 2 on an argument neither Locust's nor the locustfile's
     return {"user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
             "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
 
@@ -157,7 +185,10 @@ class CoreRun:
                 cls.host = target
         self.picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
                                   for name, cls in self.user_classes.items())
+        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
+        apply_tags(self.user_classes.values(), self.options)
         self.env = Environment(user_classes=list(self.user_classes.values()), host=self.data.get("target"),
+                               parsed_options=self.options,
                                events=locust.events)
         self.runner = self.env.create_local_runner()
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
@@ -321,7 +352,17 @@ class CoreRun:
             os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
         except OSError:
             pass
-        return 1 if self.reason == "error" else 0
+        return self._locustfile_verdict() or (1 if self.reason == "error" else 0)
+
+    def _locustfile_verdict(self) -> int:
+        """A non-zero environment.process_exit_code fails this core: its exit code and its status."""
+        code = locustfile_exit_code(self.env)
+        if code:
+            logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
+                         code, self.data.get("host"), self.core_index)
+            write_status_file(os.path.join(self.work_dir, f"core-{self.core_index}"), self.core_index, "failed",
+                              time.time() - self.t0, 0, self.recorder.requests, 0.0)
+        return code
 
 
 def run(data_path: str, core_index: int) -> int:

@@ -156,3 +156,48 @@ def test_a_timeout_names_the_locustfile_and_the_likely_cause():
 def test_the_environment_puts_the_runtime_first_and_keeps_the_callers_path():
     env = locustfile.check_env({"PYTHONPATH": "/mine", "HOME": "/h"}, "/rt", {"N": 3})
     assert env == {"PYTHONPATH": os.pathsep.join(["/rt", "/mine"]), "HOME": "/h", "N": "3"}
+
+
+CUSTOM = """
+from locust import HttpUser, events, tag, task
+
+@events.init_command_line_parser.add_listener
+def _(parser):
+    parser.add_argument("--shop-id", default="s1")
+
+class Shopper(HttpUser):
+    @tag("checkout")
+    @task
+    def pay(self):
+        self.client.get("/pay")
+"""
+
+
+def run_check(tmp_path: Path, source: str, locust_args) -> dict:
+    path = tmp_path / "locustfile.py"
+    path.write_text(source)
+    done = subprocess.run(locustfile.check_argv(sys.executable, str(path), locust_args), capture_output=True,
+                          text=True, timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), None))
+    return locustfile.verdict(str(path), sys.executable, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
+                              locust_args)
+
+
+def test_locust_args_and_the_locustfiles_own_arguments_pass(tmp_path):
+    result = run_check(tmp_path, CUSTOM, ["--tags", "checkout", "--shop-id", "s9", "--exclude-tags", "slow"])
+    assert result["failed"] is False, result["msg"]
+
+
+def test_an_unknown_locust_arg_is_named_with_locusts_suggestion(tmp_path):
+    result = run_check(tmp_path, CUSTOM, ["--tagz", "checkout"])
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locust_args: ['--tagz', 'checkout'] are not all arguments of Locust or of "
+        f"{tmp_path}/locustfile.py (unrecognized arguments: --tagz Did you mean '--tags'?); give arguments that "
+        f"`locust -f {tmp_path}/locustfile.py --help` lists")}
+
+
+@pytest.mark.parametrize("value", ["--tags checkout", [["--tags"]], {"tags": "x"}])
+def test_locust_args_must_be_a_list(value):
+    assert locustfile.bad_locust_args(value) == (
+        "hailstorm_locust_args: expected a list of Locust command line arguments, such as ['--tags', 'checkout'], "
+        f"got {value!r}")
+    assert locustfile.bad_locust_args(["--tags", "checkout"]) is None
