@@ -107,3 +107,47 @@ def test_process_exit_code_fails_the_core_naming_host_and_core(tmp_path):
     assert result.returncode == 3
     assert "the locustfile set environment.process_exit_code = 3: host lh1, core 0 failed" in result.stderr
     assert json.loads((tmp_path / "work" / "core-0.status.json").read_text())["state"] == "failed"
+
+
+HTTP_LOCUSTFILE = '''
+from locust import HttpUser, events, tag, task
+
+
+@events.quitting.add_listener
+def _(environment, **_kwargs):
+    if environment.stats.total.num_requests > 0:  # the usual CI pattern: a verdict on the run
+        environment.process_exit_code = 1
+
+
+class Shopper(HttpUser):
+    @tag("checkout")
+    @task
+    def checkout(self):
+        self.client.get("/checkout")
+
+    @task
+    def browse(self):
+        self.client.get("/browse")
+'''
+
+
+def test_a_local_run_passes_the_tags_and_fails_on_the_locustfiles_exit_code(tmp_path):
+    from harness import ansible_playbook, feeder
+
+    locustfile = tmp_path / "verdict.py"
+    locustfile.write_text(HTTP_LOCUSTFILE)
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as url:
+        result = ansible_playbook(
+            "distribute.yml", "local", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
+            "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=verdict",
+            "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_cores=1", "-e", "hailstorm_rps=10",
+            "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
+            "-e", json.dumps({"hailstorm_locust_args": ["--tags", "checkout"]}))
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert "localhost: load processes [0] ended {'failed': 1}" in out, result.stdout[-3000:]
+    paths = {line.split()[-1] for line in arrivals.read_text().splitlines() if line.strip()}
+    assert paths == {"/checkout"}
+    status = json.loads((tmp_path / "verdict" / "localhost" / "core-0.status.json").read_text())
+    assert status["state"] == "failed" and status["requests"] > 0
