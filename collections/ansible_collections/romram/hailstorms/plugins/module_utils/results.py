@@ -486,6 +486,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
             "failures": core["failures"], "overruns": core["overruns"],
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
+            "locustfile_exit_code": end.get("locustfile_exit_code") or 0,
             "bad_lines": core["bad_lines"], "load": load,
         })
     late: Mapping[int, float] = merged.get("late", {})

@@ -37,6 +37,9 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, 
     for core in cores:
         end = str(core.get("end") or "")
         name = _core_name(core)
+        if core.get("locustfile_exit_code"):
+            found["degraded"].append(f"{name}: the locustfile set environment.process_exit_code = "
+                                     f"{core['locustfile_exit_code']}")
         if end == "done":
             continue
         if end.startswith("signal"):

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--env-file", help="a 0600 JSON file of environment variables for the locustfile (secrets)")
     check = sub.add_parser("check", help="import a locustfile with Locust's loader and list its user classes")
     check.add_argument("--locustfile", required=True)
+    check.add_argument("--locust-args-json", default="[]",
+                       help="hailstorm_locust_args as a JSON list, parsed as the run will (exit 2 when unknown)")
     args = parser.parse_args(argv)
     # Results and work files 0640, directories 0750, whatever the backend's own umask.
     os.umask(0o027)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import runner
 
     if args.command == "check":
-        print(json.dumps(runner.check(args.locustfile)))
+        print(json.dumps(runner.check(args.locustfile, json.loads(args.locust_args_json))))
         return 0
     return runner.run(args.data, args.core)
 

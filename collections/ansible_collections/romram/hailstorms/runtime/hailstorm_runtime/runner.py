@@ -22,11 +22,12 @@ import locust
 import locust.user.users
 from gevent import monkey
 from locust import TaskSet, User
+from locust.argument_parser import get_parser, parse_locustfile_paths
 from locust.user.task import DefaultTaskSet
-from locust.argument_parser import parse_locustfile_paths
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, STATE_STOPPED
+from locust.user.task import filter_tasks_by_tags
 from locust.util.load_locustfile import load_locustfile
 
 from . import fastpath, planner
@@ -78,23 +79,57 @@ class Hailstorm:
 def load_user_classes(path: str) -> dict[str, type[User]]:
     """The locustfile's user classes, loaded by Locust's own loader; on a bad locustfile print
     Locust's own error text and exit non-zero."""
+    return load_locustfile_classes(path)[0]
+
+
+def load_locustfile_classes(path: str) -> tuple[dict[str, type[User]], list[Any]]:
+    """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; exits as
+    load_user_classes does."""
     path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
     try:
-        user_classes, _shapes = load_locustfile(path)
+        user_classes, shapes = load_locustfile(path)
     except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
         traceback.print_exc()
         sys.exit(1)
     if not user_classes:
         sys.stderr.write("No User class found!\n")
         sys.exit(1)
-    return user_classes
+    return user_classes, list(shapes or [])
 
 
-def check(path: str) -> dict[str, Any]:
+def locust_options(locustfile: str, target: str | None, locust_args: list[str]) -> Any:
+    """`environment.parsed_options` as the `locust` command makes it: Locust's own parser with its
+    defaults and the arguments the locustfile adds (init_command_line_parser listeners, so call it
+    after the import), given -f, --host and hailstorm_locust_args (e.g. --tags checkout). No
+    config file is read: a locust.conf on a load host must not change a planned run. An unknown
+    argument: argparse's own message and exit 2."""
+    host = ["--host", target] if target else []
+    return get_parser(default_config_files=[]).parse_args(["-f", locustfile, *host, *locust_args])
+
+
+def apply_tags(user_classes: Any, options: Any) -> None:
+    """--tags / --exclude-tags, as Locust's runner applies them when it starts."""
+    tags = set(options.tags) if getattr(options, "tags", None) else None
+    exclude = set(options.exclude_tags) if getattr(options, "exclude_tags", None) else None
+    if tags is not None or exclude is not None:
+        for cls in user_classes:
+            filter_tasks_by_tags(cls, tags, exclude)
+
+
+def locustfile_exit_code(env: Environment) -> int:
+    """The locustfile's own verdict, `environment.process_exit_code` (set in a test_stop or quitting
+    listener, the usual CI pattern), which Locust's main honours; 0 when unset."""
+    code = getattr(env, "process_exit_code", None)
+    return int(code) if code else 0
+
+
+def check(path: str, locust_args: list[str] | None = None) -> dict[str, Any]:
+    """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py)."""
     started = time.perf_counter()
-    classes = load_user_classes(path)
-    return {"user_classes": sorted(classes), "import_seconds": round(time.perf_counter() - started, 3),
-            "locust": locust.__version__}
+    classes, shapes = load_locustfile_classes(path)
+    locust_options(path, None, list(locust_args or []))  # exits 2 on an argument neither Locust's nor the locustfile's
+    return {"user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
+            "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
 
 
 def _pacing_takes_over(user_classes: dict[str, type[User]]) -> list[str]:
@@ -185,7 +220,10 @@ class CoreRun:
                 cls.host = target
         self.picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
                                   for name, cls in self.user_classes.items())
+        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
+        apply_tags(self.user_classes.values(), self.options)
         self.env = Environment(user_classes=list(self.user_classes.values()), host=self.data.get("target"),
+                               parsed_options=self.options,
                                events=locust.events)
         self.runner = self.env.create_local_runner()
         self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
@@ -435,7 +473,8 @@ class CoreRun:
         failed = self.reason == "error" or self.reason.startswith("recording failed")
         state = "failed" if failed else "done"
         try:
-            self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end)
+            self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
+                              locustfile_exit_code=locustfile_exit_code(self.env))
         except OSError as error:
             logger.error("cannot write the end record: %s", error)
         try:
@@ -452,7 +491,18 @@ class CoreRun:
             os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
         except OSError:
             pass
-        return 1 if failed else 0
+        return self._locustfile_verdict() or (1 if failed else 0)
+
+    def _locustfile_verdict(self) -> int:
+        """A non-zero environment.process_exit_code fails this core: its exit code and its status."""
+        code = locustfile_exit_code(self.env)
+        if code:
+            logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
+                         code, self.data.get("host"), self.core_index)
+            write_status_file(self.base, self.core_index, "failed", time.time() - self.t0, 0,
+                              self.recorder.requests, 0.0,
+                              reason=f"the locustfile set environment.process_exit_code = {code}")
+        return code
 
 
 def run(data_path: str, core_index: int) -> int:

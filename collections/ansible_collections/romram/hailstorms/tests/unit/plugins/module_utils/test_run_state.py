@@ -67,3 +67,11 @@ def test_a_generator_limited_core_degrades_the_run():
     s["generator_limited"] = ["results from h1 core 0 are generator-limited; plan fewer rps per core (CPU 97 %)"]
     verdict = run_state(s, PLAN)
     assert verdict == {"state": "degraded", "reasons": s["generator_limited"]}
+
+
+def test_a_locustfile_exit_code_degrades_the_run_naming_host_and_core():
+    s = summary()
+    s["cores"][2]["locustfile_exit_code"] = 1
+    verdict = run_state(s, PLAN)
+    assert verdict == {"state": "degraded",
+                       "reasons": ["h2 core 0: the locustfile set environment.process_exit_code = 1"]}

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of romram.hailstorms.hailstorm_locustfile (documentation in plugins/modules/).
+Runs on the controller whatever the task's host: the check is of the controller's locustfile."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile
+
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars or {})
+        args = self._task.args
+        path = args.get("path")
+        python = str(args.get("python") or sys.executable)
+        cwd = os.getcwd()
+        locust_args = args.get("locust_args") or []
+        problem = locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+        if problem:
+            result.update(failed=True, msg=problem)
+            return result
+        timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
+        try:
+            done = subprocess.run(locustfile.check_argv(python, str(path), locust_args), cwd=cwd, capture_output=True, text=True,
+                                  env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            result.update(locustfile.timed_out(str(path), timeout))
+            return result
+        except OSError as error:
+            result.update(failed=True, msg=f"hailstorm_locustfile: cannot run {python} on the controller to check "
+                                           f"{path}: {error}; give a Python with Locust as the python option")
+            return result
+        result.update(locustfile.verdict(str(path), python, str(RUNTIME / "requirements.txt"),
+                                         done.returncode, done.stdout, done.stderr, locust_args))
+        return result

@@ -1,0 +1,76 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: romram.hailstorms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: hailstorm_locustfile
+short_description: Check the run's locustfile on the controller before any host is touched
+version_added: "1.0.0"
+description:
+  - Imports the locustfile with Locust's own loader in a subprocess of the controller's Python
+    (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
+  - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
+    not exist, does not import, defines no User class, or defines a LoadTestShape (the plan gives
+    the shape of a run, from C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
+  - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
+  - This is an action plugin; the module file only documents it.
+options:
+  path:
+    description: The locustfile; a relative path is read from the directory ansible-playbook runs in.
+    type: path
+    required: true
+  python:
+    description: The Python to import it with; it needs the runtime's requirements (Locust). Default the controller's own.
+    type: str
+  environment:
+    description: Extra environment of the import (the run's C(hailstorm_environment)); never returned.
+    type: dict
+    default: {}
+  locust_args:
+    description:
+      - Locust command line arguments of the run (C(hailstorm_locust_args)), parsed after the import by
+        Locust's own parser, with the locustfile's own arguments; an unknown one fails the check.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds the import may take.
+    type: float
+    default: 120
+author:
+  - romram.hailstorms contributors (@romram)
+"""
+
+EXAMPLES = r"""
+- name: Check the locustfile on the controller
+  romram.hailstorms.hailstorm_locustfile:
+    path: "{{ hailstorm_run.locustfile }}"
+    python: "{{ ansible_playbook_python }}"
+  run_once: true
+"""
+
+RETURN = r"""
+user_classes:
+  description: The locustfile's user classes.
+  returned: success
+  type: list
+  elements: str
+  sample: [ShopUser]
+shape_classes:
+  description: Its LoadTestShape classes (the check fails when there is one).
+  returned: always, when the file imports
+  type: list
+  elements: str
+locust:
+  description: Locust's version on the controller.
+  returned: success
+  type: str
+  sample: "2.47.0"
+import_seconds:
+  description: Seconds the import took.
+  returned: success
+  type: float
+"""
