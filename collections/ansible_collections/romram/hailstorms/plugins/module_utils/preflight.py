@@ -129,8 +129,8 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     health = record.get("health") or {}
     status = int(health.get("status", -1) if health.get("status") is not None else -1)
     if status < 100 or status >= 500:
-        why = f"HTTP {status}" if status > 0 else (_STATUS_PREFIX.sub("", str(health.get("msg") or "no answer")).strip()
-                                                    or "no answer")
+        answer = _STATUS_PREFIX.sub("", str(health.get("msg") or "no answer")).strip() or "no answer"
+        why = f"HTTP {status}" if status > 0 else answer
         failures.append(f"{host}: the target does not answer at hailstorm_health_url={options['health_url']} ({why}). "
                         "Fix: start the target, open the network path from this host to it, or set "
                         "hailstorm_health_url to a URL that answers.")

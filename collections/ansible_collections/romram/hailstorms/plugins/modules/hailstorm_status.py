@@ -173,8 +173,8 @@ def problems(path: str, cores: list[dict]) -> list[str]:
                 "missing": "never wrote a status (it did not start, or failed before loading)"}[state]
         tail = core.get("log_tail") or []
         log = os.path.join(path, f"core-{core['core']}.log")
-        lines.append(f"core {core['core']} {what}; " + (f"last lines of {log}: " + " | ".join(tail) if tail
-                                                       else f"{log} is empty or absent"))
+        where = f"last lines of {log}: " + " | ".join(tail) if tail else f"{log} is empty or absent"
+        lines.append(f"core {core['core']} {what}; {where}")
     return lines
 
 

@@ -48,8 +48,9 @@ def test_the_order_of_records_does_not_change_the_verdict_and_old_records_still_
     backward = summarize(merge([[records[0]] + records[:0:-1]]), PLAN)["cores"][0]["load"]
     assert forward == backward and forward["generator_limited"]
     old = [{"type": "meta", "host": "h", "core": 0},
-           {"type": "stats", "seconds": {"0": {"/a": {"requests": 2, "failures": 0, "bytes": 0, "time_us": 10,
-                                                       "errors": {}, "hist": {"5": 2}}}},
+           {"type": "stats",
+            "seconds": {"0": {"/a": {"requests": 2, "failures": 0, "bytes": 0, "time_us": 10, "errors": {},
+                                     "hist": {"5": 2}}}},
             "active": {}, "overruns": {}, "late": {}, "started": 1}]
     summary = summarize(merge([old]), PLAN)
     assert summary["requests"] == 2 and summary["generator_limited"] == []

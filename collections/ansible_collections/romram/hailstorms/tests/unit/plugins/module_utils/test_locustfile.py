@@ -48,7 +48,7 @@ def check(tmp_path: Path, source: str | None, python: str = sys.executable, envi
     if problem:
         return {"failed": True, "msg": problem}
     done = subprocess.run(locustfile.check_argv(python, str(path)), capture_output=True, text=True, timeout=120,
-                          env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path)
+                          env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path, check=False)
     return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr)
 
 
@@ -177,7 +177,7 @@ def run_check(tmp_path: Path, source: str, locust_args) -> dict:
     path = tmp_path / "locustfile.py"
     path.write_text(source)
     done = subprocess.run(locustfile.check_argv(sys.executable, str(path), locust_args), capture_output=True,
-                          text=True, timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), None))
+                          text=True, timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), None), check=False)
     return locustfile.verdict(str(path), sys.executable, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
                               locust_args)
 
