@@ -36,6 +36,7 @@ merge by adding counts per key, without loss; percentiles come from the merged b
 from __future__ import annotations
 
 import json
+import os
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -271,11 +272,127 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
     return records, bad
 
 
+# --- a load host's results in one file -----------------------------------------------------
+
+HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), then its log tails and data.json
+LOG_TAIL_BYTES = 65536  # of each core-N.log carried in the host file
+
+
+def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> list[dict[str, Any]]:
+    """One core's records in a few, merging to exactly the same figures: its meta, one stats
+    record with every second's cells, active clients, started clients and load samples summed,
+    the flushes that counted overruns or late starts kept with their time (the report places them
+    in time), and its end."""
+    meta: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    seconds: dict[str, dict[str, dict[str, Any]]] = {}
+    active: dict[str, int] = {}
+    load: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    started = 0
+    for record in records:
+        kind = record.get("type")
+        if kind == "meta":
+            meta = dict(record)
+        elif kind == "end":
+            end = dict(record)
+        elif kind == "stats":
+            for sec, labels in (record.get("seconds") or {}).items():
+                per_label = seconds.setdefault(str(sec), {})
+                for label, cell in labels.items():
+                    merge_cell(per_label.setdefault(label, empty_cell()), cell)
+            for sec, n in (record.get("active") or {}).items():
+                active[str(sec)] = active.get(str(sec), 0) + int(n)
+            load.update({str(sec): dict(sample) for sec, sample in (record.get("load") or {}).items()})
+            started += int(record.get("started", 0))
+            if record.get("overruns") or record.get("late"):
+                events.append({"type": "stats", "time": record.get("time"), "seconds": {}, "active": {},
+                               "overruns": dict(record.get("overruns") or {}), "late": dict(record.get("late") or {}),
+                               "started": 0})
+    compact: dict[str, Any] = {
+        "type": "stats", "time": None, "started": started, "bad_lines": bad_lines,
+        "seconds": {sec: {label: _cell_json(cell) for label, cell in labels.items()} for sec, labels in seconds.items()},
+        "active": active, "overruns": {}, "late": {}}
+    if load:
+        compact["load"] = load
+    return [record for record in [meta, compact, *events, end] if record is not None]
+
+
+def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict[str, Any]:
+    """Write a load host's HOST_FILE in its run directory from every core-N.jsonl there (compacted,
+    exact), the tail of each core-N.log and data.json; the raw files stay. Returns what it holds."""
+    run_dir = Path(run_dir)
+    dest = Path(dest) if dest else run_dir / HOST_FILE
+    cores = sorted(run_dir.glob("core-*.jsonl"), key=lambda p: (len(p.name), p.name))
+    lines = []
+    for path in cores:
+        records, bad = read_records(path)
+        lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad)})
+    for path in sorted(run_dir.glob("core-*.log")):
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - LOG_TAIL_BYTES))
+            text = handle.read().decode("utf-8", "replace")
+        lines.append({"type": "log", "source": path.name, "cut": size > LOG_TAIL_BYTES, "text": text})
+    data = run_dir / "data.json"
+    if data.exists():
+        lines.append({"type": "file", "source": "data.json", "text": data.read_text(encoding="utf-8")})
+    tmp = dest.with_name(dest.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    os.replace(tmp, dest)
+    return {"path": str(dest), "cores": len(cores), "bytes": dest.stat().st_size}
+
+
+def read_host_file(path: str | Path) -> tuple[list[tuple[str, list[dict[str, Any]], int]], dict[str, str]]:
+    """A HOST_FILE: [(core file name, its records, bad lines on the host)] and {file name: text}
+    of the logs and data.json it carries."""
+    cores, files = [], {}
+    records, _bad = read_records(path)
+    for line in records:
+        if line["type"] == "core":
+            recs = list(line.get("records") or [])
+            bad = sum(int(r.get("bad_lines", 0)) for r in recs if r.get("type") == "stats")
+            cores.append((str(line.get("source")), recs, bad))
+        elif line["type"] in ("log", "file"):
+            files[str(line.get("source"))] = str(line.get("text") or "")
+    return cores, files
+
+
 # --- merge ----------------------------------------------------------------------------------
 
 def empty_merged() -> dict[str, Any]:
     return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "cores": [],
             "overruns_at": {}, "late_at": {}, "host_requests": {}}
+
+
+def run_sources(run_dir: str | Path) -> list[str | list[dict[str, Any]]]:
+    """What to merge in a controller's results directory: each host's HOST_FILE when it was
+    fetched, else that host's raw core-N.jsonl files (never both: no request counted twice)."""
+    sources: list[str | list[dict[str, Any]]] = []
+    for host_dir in sorted(p for p in Path(run_dir).iterdir() if p.is_dir()):
+        host_file = host_dir / HOST_FILE
+        if host_file.exists():
+            sources.extend(records for _name, records, _bad in read_host_file(host_file)[0])
+        else:
+            sources.extend(str(p) for p in sorted(host_dir.glob("core-*.jsonl")))
+    return sources
+
+
+def unpack_host_files(run_dir: str | Path) -> list[str]:
+    """Write the logs and data.json each fetched HOST_FILE carries beside it (when absent), so a
+    results directory holds them as if every file had been fetched. Returns the files written."""
+    written = []
+    for host_file in sorted(Path(run_dir).glob("*/" + HOST_FILE)):
+        for name, text in read_host_file(host_file)[1].items():
+            target = host_file.parent / Path(name).name
+            if not target.exists():
+                target.write_text(text, encoding="utf-8")
+                os.chmod(target, 0o640)
+                written.append(str(target))
+    return written
 
 
 def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[str, Any]:
@@ -317,6 +434,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
         elif kind == "end":
             core["end"] = dict(record)
         elif kind == "stats":
+            core["bad_lines"] += int(record.get("bad_lines", 0))  # counted on the load host (HOST_FILE)
             for sec, labels in (record.get("seconds") or {}).items():
                 per_label = seconds.setdefault(int(sec), {})
                 for label, cell in labels.items():

@@ -131,7 +131,7 @@ summary_path:
   returned: success
   type: str
 files:
-  description: The core-N.jsonl files merged.
+  description: The files merged - each host's host.jsonl (its cores compacted on the host), or its core-N.jsonl files.
   returned: success
   type: list
   elements: str
@@ -145,7 +145,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import exports, report, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    merge, phase_figures, summarize, summary_lines)
+    HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state, state_lines
 
 PLAN_FILE = "plan.json"
@@ -219,13 +219,16 @@ def main():
         except (OSError, ValueError) as exc:
             module.fail_json(msg="hailstorm_results: cannot read the run's plan %s (%s); is %s the results "
                                  "directory of a run (results/<run-id>)?" % (plan_path, exc, path))
-    files = sorted(glob.glob(os.path.join(path, "*", "core-*.jsonl")))
-    if not files:
-        module.fail_json(msg="hailstorm_results: no <host>/core-*.jsonl files under %s; "
-                             "did the collect role fetch the load hosts' results?" % path, files=[])
+    if not module.check_mode:
+        unpack_host_files(path)  # the logs and data.json each host's host.jsonl carries
+    sources = run_sources(path)
+    files = sorted(glob.glob(os.path.join(path, "*", HOST_FILE))) + [src for src in sources if isinstance(src, str)]
+    if not sources:
+        module.fail_json(msg="hailstorm_results: no <host>/%s or <host>/core-*.jsonl files under %s; "
+                             "did the collect role fetch the load hosts' results?" % (HOST_FILE, path), files=[])
     checked = _thresholds(module, plan)
     try:
-        merged = merge(files)
+        merged = merge(sources)
         summary = summarize(merged, plan)
         summary.update(run_state(summary, plan))
         figures = phase_figures(merged, plan, checked["phase"])
