@@ -34,14 +34,20 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: missing argument {error}") from None
         path = args.get("path")
         if path and not self._task.check_mode or path and args.get("write_in_check_mode", False):
-            os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-            tmp_path = path + ".tmp"
-            with open(tmp_path, "w", encoding="utf-8") as handle:
-                json.dump({**plan, **dict(args.get("run") or {})}, handle, indent=1, default=str)
-                handle.write("\n")
-            os.chmod(tmp_path, 0o640)
-            os.replace(tmp_path, path)
-            result["changed"] = True
+            text = json.dumps({**plan, **dict(args.get("run") or {})}, indent=1, default=str) + "\n"
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    same = handle.read() == text
+            except OSError:
+                same = False
+            if not same:  # idempotent: the same plan again changes nothing
+                os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+                tmp_path = path + ".tmp"
+                with open(tmp_path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(tmp_path, 0o640)
+                os.replace(tmp_path, path)
+            result["changed"] = not same
         if args.get("fact", True):
             result["ansible_facts"] = {"hailstorm_plan": plan}
         result.update(preview=lines, path=path, expected_requests=plan["expected_requests"])
