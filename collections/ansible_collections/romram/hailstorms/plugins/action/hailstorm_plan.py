@@ -49,6 +49,6 @@ class ActionModule(ActionBase):
                 os.replace(tmp_path, path)
             result["changed"] = not same
         if args.get("fact", True):
-            result["ansible_facts"] = {"hailstorm_plan": plan}
+            result["ansible_facts"] = {"hs_plan": plan}
         result.update(preview=lines, path=path, expected_requests=plan["expected_requests"])
         return result

@@ -119,7 +119,7 @@ def _core_facts(hostvars: Any, hosts: Any) -> list[tuple[str, Any, Any, Any]]:
     for name in hosts or []:
         host = hostvars[name]
         facts = host.get("ansible_facts") or {}
-        rows.append((name, host.get("hailstorm_usable_cores"), host.get("hailstorm_cores"),
+        rows.append((name, host.get("hs_usable_cores"), host.get("hailstorm_cores"),
                      facts.get("processor_vcpus", host.get("ansible_processor_vcpus"))))
     return rows
 

@@ -47,7 +47,7 @@ author:
 EXAMPLES = r"""
 - name: Check the locustfile on the controller
   romram.hailstorms.hailstorm_locustfile:
-    path: "{{ hailstorm_run.locustfile }}"
+    path: "{{ hs_run.locustfile }}"
     python: "{{ ansible_playbook_python }}"
   run_once: true
 """

@@ -10,7 +10,7 @@ module: hailstorm_plan
 short_description: Plan every client of a run on the controller, write plan.json and a preview
 version_added: "1.0.0"
 description:
-  - Runs the planner (C(plugins/module_utils/planner.py)) once on the controller and sets the fact C(hailstorm_plan).
+  - Runs the planner (C(plugins/module_utils/planner.py)) once on the controller and sets the fact C(hs_plan).
   - Writes plan.json itself (0640, atomically), so a plan of a thousand hosts never passes through templates.
   - This is an action plugin; the module file only documents it.
 options:
@@ -38,7 +38,7 @@ options:
     type: bool
     default: false
   fact:
-    description: Set the fact C(hailstorm_plan) (the launch needs it; a dry run does not).
+    description: Set the fact C(hs_plan) (the launch needs it; a dry run does not).
     type: bool
     default: true
 attributes:
@@ -54,7 +54,7 @@ author: romram.hailstorms contributors (@romram)
 EXAMPLES = r"""
 - name: Plan every client
   romram.hailstorms.hailstorm_plan:
-    settings: "{{ hailstorm_run }}"
+    settings: "{{ hs_run }}"
     hosts: "{{ hostvars | romram.hailstorms.load_host_cores(groups['load_hosts']) }}"
     path: "{{ hailstorm_results_dir }}/{{ hailstorm_run_id }}/plan.json"
   run_once: true

@@ -62,7 +62,7 @@ EXAMPLES = r"""
   romram.hailstorms.hailstorm_status:
     path: /var/lib/hailstorms/20261129T101500Z
     cores: 7
-    wait_until: "{{ hailstorm_start_time | float + 30 }}"
+    wait_until: "{{ hs_start_time | float + 30 }}"
 """
 
 RETURN = r"""
