@@ -85,7 +85,9 @@ def test_local_run_end_to_end(tmp_path):
     seen = sum(1 for line in arrivals.read_text().splitlines() if line.strip())
     assert seen == summary["requests"]
     assert f"results: {run}" in result.stdout
-    assert (run / "localhost" / "core-0.jsonl").exists()
+    # one file per host (its cores merged there); the logs and data.json it carries are unpacked
+    assert (run / "localhost" / "host.jsonl").exists() and not (run / "localhost" / "core-0.jsonl").exists()
+    assert (run / "localhost" / "core-0.log").exists() and (run / "localhost" / "data.json").exists()
     # the progress lines compare what the processes report with the plan at the same moment
     progress = PROGRESS.findall(result.stdout)
     assert len(progress) >= 3, result.stdout[-4000:]
