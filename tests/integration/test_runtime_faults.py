@@ -144,3 +144,28 @@ def test_clients_stuck_in_a_task_at_the_deadline_are_counted(tmp_path):
     assert verdict["state"] == "degraded"
     assert verdict["reasons"][0] == "local core 0: ended by its deadline with 6 client(s) still inside a task " \
                                     "(a task that never returns?)"
+
+
+RAISING_LOCUSTFILE = """
+from locust import HttpUser, constant_pacing, task
+
+
+class Raising(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task
+    def broken(self):
+        self.client.get("/fine")
+        raise KeyError("token")
+"""
+
+
+def test_exceptions_in_a_task_are_in_the_results_by_kind_with_a_traceback(tmp_path):
+    with feeder() as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 5, 3.0, 1, text=RAISING_LOCUSTFILE)
+        assert procs[0].wait(timeout=plan["duration"] + 40) == 0
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    assert [row["kind"] for row in summary["exceptions"]] == ["KeyError: 'token'"]
+    # one exception per task iteration, as many as the requests the tasks sent
+    assert summary["exceptions"][0]["count"] == summary["requests"] > 0
+    assert 'raise KeyError("token")' in summary["exceptions"][0]["traceback"]

@@ -7,8 +7,8 @@ Pure Python (no Ansible, no Locust). The column headers are Locust 2.x's (locust
 StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the values come from
 the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
 run: the Type (method) column is empty (the records key cells by label only), the failures'
-Error column holds the failure kind, and <prefix>_exceptions.csv has its header only (the runtime
-does not record locustfile exceptions apart from failures).
+Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
+exceptions by kind (class and first line of the message) with one traceback each.
 """
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),
         "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),
         "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
-        "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, []),
+        "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, [
+            [row["count"], kind, row["traceback"], ""]
+            for kind, row in sorted((merged.get("exceptions") or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))]),
     }
 
 

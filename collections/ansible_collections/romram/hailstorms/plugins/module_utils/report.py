@@ -374,6 +374,12 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                         [[_e(label), _e(kind), n, first, last] for (label, kind), (n, first, last) in kinds],
                         "failures") if kinds else '<p class="note">no failure</p>')
 
+    parts.append("<h2>Locustfile exceptions</h2>")
+    exceptions = summary.get("exceptions") or []
+    parts.append(_table(["exception (class: first line)", "count", "traceback (first seen)"],
+                        [[_e(row["kind"]), row["count"], f"<pre>{_e(row['traceback'])}</pre>"] for row in exceptions],
+                        "exceptions") if exceptions else '<p class="note">no exception in the locustfile</p>')
+
     parts.append("<h2>Thresholds</h2>")
     if verdicts:
         parts.append(f'<p class="note">judged over: {_e(threshold_phase or "-")}</p>')

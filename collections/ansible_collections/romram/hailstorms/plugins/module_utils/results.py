@@ -150,6 +150,7 @@ def stats_record(
     started: int = 0,
     time: float | None = None,
     load: Mapping[int, Mapping[str, float]] | None = None,
+    exceptions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -162,7 +163,24 @@ def stats_record(
     }
     if load:
         record["load"] = {str(s): dict(sample) for s, sample in load.items()}
+    if exceptions:
+        record["exceptions"] = {kind: dict(entry) for kind, entry in exceptions.items()}
     return record
+
+
+def exception_kind(exception: BaseException) -> str:
+    """How exceptions of user code are grouped: the class and the first line of the message."""
+    message = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
+    return f"{type(exception).__name__}: {message[:200]}" if message else type(exception).__name__
+
+
+def merge_exceptions(dst: dict[str, dict[str, Any]], src: Mapping[str, Mapping[str, Any]]) -> None:
+    """Add exception counts (EXCEPTIONS in the record format); the first traceback seen is kept."""
+    for kind, entry in (src or {}).items():
+        row = dst.setdefault(kind, {"count": 0, "traceback": ""})
+        row["count"] += int(entry.get("count", 0))
+        if not row["traceback"] and entry.get("traceback"):
+            row["traceback"] = str(entry["traceback"])
 
 
 def _cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +307,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     active: dict[str, int] = {}
     load: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
+    exceptions: dict[str, dict[str, Any]] = {}
     started = 0
     for record in records:
         kind = record.get("type")
@@ -304,6 +323,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
             for sec, n in (record.get("active") or {}).items():
                 active[str(sec)] = active.get(str(sec), 0) + int(n)
             load.update({str(sec): dict(sample) for sec, sample in (record.get("load") or {}).items()})
+            merge_exceptions(exceptions, record.get("exceptions") or {})
             started += int(record.get("started", 0))
             if record.get("overruns") or record.get("late"):
                 events.append({"type": "stats", "time": record.get("time"), "seconds": {}, "active": {},
@@ -315,6 +335,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
         "active": active, "overruns": {}, "late": {}}
     if load:
         compact["load"] = load
+    if exceptions:
+        compact["exceptions"] = exceptions
     return [record for record in [meta, compact, *events, end] if record is not None]
 
 
@@ -453,6 +475,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 core["max_late"] = max(core["max_late"], float(delay))
             for sec, sample in (record.get("load") or {}).items():
                 core["load"][int(sec)] = dict(sample)
+            merge_exceptions(merged.setdefault("exceptions", {}), record.get("exceptions") or {})
             if start is not None and record.get("time") is not None:
                 at = math.floor(float(record["time"]) - float(start))
                 n_over = sum(int(n) for n in (record.get("overruns") or {}).values())
@@ -618,6 +641,9 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "target_rps": rps,
         "constant_phase": constant_phase,
         "failures_by_kind": dict(sorted(overall["errors"].items(), key=lambda kv: -kv[1])),
+        "exceptions": [{"kind": kind, "count": row["count"], "traceback": row["traceback"]}
+                       for kind, row in sorted((merged.get("exceptions") or {}).items(),
+                                               key=lambda kv: (-kv[1]["count"], kv[0]))],
         "latency": {"overall": _latency(Histogram(overall["hist"]), overall["time_us"]),
                     "labels": {label: {"requests": c["requests"], "failures": c["failures"],
                                        **_latency(Histogram(c["hist"]), c["time_us"])}
@@ -646,6 +672,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     if phase:
         lines.append(f"constant phase {phase['from']}-{phase['to']} s: {phase['rps']:.2f} rps against "
                      f"{phase['target_rps']:g} target ({100.0 * (phase['ratio'] or 0):.1f} %)")
+    for row in (summary.get("exceptions") or [])[:5]:
+        lines.append(f"locustfile exception x{row['count']}: {row['kind']}")
     for kind, count in list(summary["failures_by_kind"].items())[:5]:
         lines.append(f"failure x{count}: {kind}")
     width = max([len("label")] + [len(label) for label in summary["latency"]["labels"]])

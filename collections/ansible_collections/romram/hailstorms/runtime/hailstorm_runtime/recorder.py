@@ -7,9 +7,10 @@ import csv
 import json
 import os
 import time
+import traceback
 from typing import Any, Callable
 
-from .results import LATE_START, end_record, meta_record, stats_record
+from .results import LATE_START, end_record, exception_kind, meta_record, stats_record
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -59,6 +60,8 @@ class Recorder:
         self.late: dict[int, float] = {}
         self.started = 0
         self.load: dict[int, dict[str, float]] = {}
+        self.exceptions: dict[str, dict[str, Any]] = {}  # since the last flush
+        self._tracebacks_sent: set[str] = set()  # one traceback per kind is enough
         self.load_status: dict[str, Any] = {}
         self.requests = 0
         self.failures = 0
@@ -130,6 +133,19 @@ class Recorder:
         if lateness > LATE_START:
             self.late[client_id] = lateness
 
+    def on_user_error(self, user_instance: Any = None, exception: BaseException | None = None, tb: Any = None,
+                      **_kwargs: Any) -> None:
+        """Locust's user_error event: an exception raised in a task or on_start of the locustfile,
+        counted by kind with one traceback (what Locust's exceptions table shows)."""
+        if exception is None:
+            return
+        kind = exception_kind(exception)
+        entry = self.exceptions.setdefault(kind, {"count": 0})
+        entry["count"] += 1
+        if kind not in self._tracebacks_sent:
+            self._tracebacks_sent.add(kind)
+            entry["traceback"] = "".join(traceback.format_exception(type(exception), exception, tb))[-4000:]
+
     def client_overrun(self, client_id: int) -> None:
         self.overruns[client_id] = self.overruns.get(client_id, 0) + 1
 
@@ -159,8 +175,9 @@ class Recorder:
             self.requests += n
             self.failures += failures
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
-                              load=self.load)
+                              load=self.load, exceptions=self.exceptions)
         self.active, self.overruns, self.late, self.started, self.load = {}, {}, {}, 0, {}
+        self.exceptions = {}
         self.write(record)
         if self._jtl is not None and self.jtl_rows:
             rows, self.jtl_rows = self.jtl_rows, []

@@ -237,6 +237,7 @@ class CoreRun:
                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
         self.env.events.request.add_listener(self.recorder.on_request)
+        self.env.events.user_error.add_listener(self.recorder.on_user_error)
         if self.recorder.jtl_rows is not None:
             self.env.events.request.add_listener(self._jtl_listener)
 
