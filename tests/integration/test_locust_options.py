@@ -146,8 +146,10 @@ def test_a_local_run_passes_the_tags_and_fails_on_the_locustfiles_exit_code(tmp_
             "-e", json.dumps({"hailstorm_locust_args": ["--tags", "checkout"]}))
     assert result.returncode != 0
     out = " ".join(result.stdout.split())
-    assert "localhost: load processes [0] ended {'failed': 1}" in out, result.stdout[-3000:]
+    assert "run state: DEGRADED" in out, result.stdout[-3000:]
+    assert "localhost core 0: the locustfile set environment.process_exit_code = 1" in out
     paths = {line.split()[-1] for line in arrivals.read_text().splitlines() if line.strip()}
     assert paths == {"/checkout"}
-    status = json.loads((tmp_path / "verdict" / "localhost" / "core-0.status.json").read_text())
-    assert status["state"] == "failed" and status["requests"] > 0
+    summary = json.loads((tmp_path / "verdict" / "summary.json").read_text())
+    assert summary["state"] == "degraded" and summary["requests"] > 0
+    assert summary["cores"][0]["locustfile_exit_code"] == 1

@@ -471,6 +471,10 @@ class CoreRun:
         except Exception:  # noqa: BLE001 - the user's hooks
             logger.exception("test_stop hook failed")
         self.runner.update_state(STATE_STOPPED)
+        try:  # before the end record, so that a verdict set there (process_exit_code) is recorded
+            self.env.events.quitting.fire(environment=self.env, reverse=True)
+        except Exception:  # noqa: BLE001 - the user's hooks
+            logger.exception("quitting hook failed")
         failed = self.reason == "error" or self.reason.startswith("recording failed")
         state = "failed" if failed else "done"
         try:
@@ -487,7 +491,6 @@ class CoreRun:
             self.recorder.close()
         except OSError:
             pass
-        self.env.events.quitting.fire(environment=self.env, reverse=True)
         try:
             os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
         except OSError:
