@@ -17,7 +17,7 @@ def raise_and_record(recorder: Recorder, exception: Exception) -> None:
 def test_exceptions_are_counted_by_kind_with_one_traceback_and_merged(tmp_path):
     recorder = Recorder(str(tmp_path), 0, 1000.0, now=lambda: 1001.0)
     recorder.write(results.meta_record(host="h", core=0, start_time=1000.0))
-    for _ in range(3):
+    for _attempt in range(3):
         raise_and_record(recorder, KeyError("token"))
     raise_and_record(recorder, ValueError("bad json\nsecond line"))
     recorder.flush()
