@@ -69,3 +69,30 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
     (inventory / "group_vars" / "all.yml").write_text(
         settings.replace("{{ inventory_dir }}/../../locustfiles/", f"{ROOT}/locustfiles/"))
     return inventory
+
+
+def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
+                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None):
+    """This machine as one load host running the real runtime directly (no playbook): the plan of
+    `settings` over `cores` cores, one process per core started with the shared start `lead`
+    seconds ahead (Locust's import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
+    import json as _json
+
+    from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+
+    locustfile = tmp_path / "locustfile_under_test.py"
+    locustfile.write_text(locustfile_text)
+    plan = planner.make_plan(settings, [("local", cores)])
+    data = planner.host_slice(plan, "local")
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    t0 = time.time() + lead
+    data.update(run_id="direct", start_time=t0, target=target, locustfile=str(locustfile), work_dir=str(work),
+                jtl=False, deadline_grace=deadline_grace)
+    (tmp_path / "data.json").write_text(_json.dumps(data))
+    env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
+    procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
+                               "--core", str(core["index"])], env=env, preexec_fn=preexec, stderr=stderr,
+                              text=stderr is not None)
+             for core in data["cores"]]
+    return plan, data, work, t0, procs

@@ -67,10 +67,12 @@ def run_core(tmp_path: Path, locust_args: list[str]) -> subprocess.CompletedProc
     data = {"run_id": "opts", "start_time": time.time() + 2.0, "target": "http://127.0.0.1:9",
             "locustfile": str(locustfile), "work_dir": str(tmp_path / "work"), "jtl": False, "host": "lh1",
             "host_index": 0, "hosts": 1, "deadline_grace": 5, "locust_args": locust_args,
-            "plan": {"clients": 2, "rps": 2, "pace": 1.0, "gap": 0.25, "stop_gap": 0.0, "rampup": 0.5,
+            # 8 clients x about 3 iterations: each of the two tasks is picked at random, so both show
+            # up unless all 24 picks agree (p = 2^-23)
+            "plan": {"clients": 8, "rps": 8, "pace": 1.0, "gap": 0.0625, "stop_gap": 0.0, "rampup": 0.5,
                      "constant": 2.5, "rampdown": 0, "duration": 3.0},
-            "cores": [{"index": 0, "slot": 0, "clients": 2, "first_client": 0, "client_step": 1,
-                       "first_start": 0.0, "start_step": 0.25, "phase_first": 0, "phase_step": 1,
+            "cores": [{"index": 0, "slot": 0, "clients": 8, "first_client": 0, "client_step": 1,
+                       "first_start": 0.03125, "start_step": 0.0625, "phase_first": 0, "phase_step": 3,
                        "first_stop": 3.0, "stop_step": 0.0}]}
     (tmp_path / "data.json").write_text(json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(RUNTIME), "MARKS": str(tmp_path / "marks")}

@@ -16,9 +16,7 @@ host with 2 cores. Checks:
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import socket
 import statistics
 import subprocess
@@ -29,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+
+from harness import start_cores
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
@@ -94,17 +94,7 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
         wait_for_port(port)
         settings = {"clients": CLIENTS, "rps": RPS, "pace": PACE, "rampup": RAMPUP, "constant": CONSTANT,
                     "rampdown": RAMPDOWN}
-        plan = planner.make_plan(settings, [("local", 2)])
-        data = planner.host_slice(plan, "local")
-        t0 = time.time() + 4.0  # Locust's import takes ~1-2 s; the line must not depend on it
-        data.update(run_id="it", start_time=t0, target=target, locustfile=str(locustfile),
-                    work_dir=str(tmp_path / "work"), jtl=False, deadline_grace=10)
-        data_path = tmp_path / "data.json"
-        data_path.write_text(json.dumps(data))
-        env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
-        procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(data_path),
-                                   "--core", str(core["index"])], env=env, stderr=subprocess.PIPE, text=True)
-                 for core in data["cores"]]
+        plan, data, _work, t0, procs = start_cores(tmp_path, target, settings, LOCUSTFILE, stderr=subprocess.PIPE)
         for proc in procs:
             _, err = proc.communicate(timeout=RAMPUP + CONSTANT + RAMPDOWN + 30)
             assert proc.returncode == 0, err[-3000:]
@@ -203,24 +193,13 @@ def test_requests_per_second_rise_on_the_straight_line_at_the_target(tmp_path: P
     port = free_port()
     target = f"http://127.0.0.1:{port}"
     arrivals = tmp_path / "arrivals.log"
-    locustfile = tmp_path / "ramp.py"
-    locustfile.write_text(RAMP_LOCUSTFILE)
     feeder = subprocess.Popen([sys.executable, str(FEEDER), "--port", str(port), "--arrival-log", str(arrivals)],
                               stdout=subprocess.DEVNULL)
     settings = {**LONG_PACE, "pace": LONG_PACE["clients"] / LONG_PACE["rps"]}
-    plan = planner.make_plan(settings, [("local", 2)])
-    data = planner.host_slice(plan, "local")
     try:
         wait_for_port(port)
-        t0 = time.time() + 5.0
-        data.update(run_id="ramp", start_time=t0, target=target, locustfile=str(locustfile),
-                    work_dir=str(tmp_path / "work"), jtl=False, deadline_grace=10)
-        data_path = tmp_path / "data.json"
-        data_path.write_text(json.dumps(data))
-        env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
-        procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(data_path),
-                                   "--core", str(core["index"])], env=env, stderr=subprocess.PIPE, text=True)
-                 for core in data["cores"]]
+        plan, data, _work, t0, procs = start_cores(tmp_path, target, settings, RAMP_LOCUSTFILE, lead=5.0,
+                                                   stderr=subprocess.PIPE)
         for proc in procs:
             _, err = proc.communicate(timeout=plan["duration"] + 40)
             assert proc.returncode == 0, err[-3000:]

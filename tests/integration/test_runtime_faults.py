@@ -8,18 +8,16 @@ bounds it at 2 s of the core's rate."""
 from __future__ import annotations
 
 import json
-import os
 import resource
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
-from harness import COLLECTION, feeder
+import harness
+from harness import feeder
 
 LOCUSTFILE = """
 from locust import HttpUser, constant_pacing, task
@@ -39,23 +37,9 @@ class Paced(HttpUser):
 
 def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None,
                 text: str = LOCUSTFILE):
-    locustfile = tmp_path / "paced.py"
-    locustfile.write_text(text)
     settings = {"clients": clients, "rps": clients, "pace": 1.0, "rampup": 2.0, "constant": constant,
                 "rampdown": 1.0}
-    plan = planner.make_plan(settings, [("local", cores)])
-    data = planner.host_slice(plan, "local")
-    work = tmp_path / "work"
-    work.mkdir()
-    t0 = time.time() + 4.0
-    data.update(run_id="faults", start_time=t0, target=url, locustfile=str(locustfile), work_dir=str(work),
-                jtl=False, deadline_grace=5)
-    (tmp_path / "data.json").write_text(json.dumps(data))
-    env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
-    procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
-                               "--core", str(core["index"])], env=env, preexec_fn=preexec)
-             for core in data["cores"]]
-    return plan, data, work, t0, procs
+    return harness.start_cores(tmp_path, url, settings, text, cores=cores, deadline_grace=5, preexec=preexec)
 
 
 def arrivals(log: Path) -> list[tuple[float, int]]:

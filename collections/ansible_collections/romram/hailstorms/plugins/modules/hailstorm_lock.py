@@ -86,6 +86,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.processes import runtime_pid
+
 FINAL = ("done", "failed")
 
 
@@ -100,17 +102,6 @@ def read_lock(path: str) -> dict:
     return lock if isinstance(lock, dict) else {"unreadable": True}
 
 
-def _runtime_alive(pid_file: str) -> bool:
-    try:
-        with open(pid_file, encoding="utf-8") as handle:
-            pid = int(handle.read().strip())
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except (OSError, ValueError):
-        return False
-    return b"hailstorm_runtime" in argv
-
-
 def is_live(lock: dict, hold: float, stale: float, now: float) -> bool:
     """A lock is live while its run can still have load processes: a live pid file of its run, or
     a status file not final and fresher than `stale`; when its processes wrote no status yet,
@@ -118,7 +109,7 @@ def is_live(lock: dict, hold: float, stale: float, now: float) -> bool:
     if not lock or lock.get("unreadable"):
         return False
     run_dir = lock.get("run_dir") or ""
-    if any(_runtime_alive(name) for name in glob.glob(os.path.join(run_dir, "core-*.pid"))):
+    if any(runtime_pid(name) for name in glob.glob(os.path.join(run_dir, "core-*.pid"))):
         return True
     statuses = glob.glob(os.path.join(run_dir, "core-*.status.json"))
     for name in statuses:

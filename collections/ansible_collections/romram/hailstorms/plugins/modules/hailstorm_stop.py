@@ -59,20 +59,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.processes import runtime_pid
+
 
 def load_processes(path: str) -> list[int]:
-    pids = []
-    for name in sorted(glob.glob(os.path.join(path, "*", "core-*.pid"))):
-        try:
-            with open(name, encoding="utf-8") as handle:
-                pid = int(handle.read().strip())
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if b"hailstorm_runtime" in argv and b"run" in argv:
-            pids.append(pid)
-    return pids
+    pids = (runtime_pid(name) for name in sorted(glob.glob(os.path.join(path, "*", "core-*.pid"))))
+    return [pid for pid in pids if pid is not None]
 
 
 def alive(pid: int) -> bool:
