@@ -35,7 +35,10 @@ def main() -> int:
     plan = json.loads((args.run_dir / "plan.json").read_text())
     hosts = sorted(plan["hosts"])
     datas = {h: json.loads((args.run_dir / h / "data.json").read_text()) for h in hosts}
-    starts = {d["start_time"] for d in datas.values()}
+    # the shared start time: in each host's start signal (start.json; data.json has none since the
+    # processes arm first), or in data.json for runs that gave it there
+    starts = {json.loads((args.run_dir / h / "start.json").read_text())["start_time"]
+              if (args.run_dir / h / "start.json").exists() else datas[h]["start_time"] for h in hosts}
     t0 = starts.pop()
     failures = [] if not starts else [f"hosts read different start times: {sorted(starts | {t0})}"]
 

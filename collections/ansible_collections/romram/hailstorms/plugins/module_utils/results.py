@@ -292,7 +292,7 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
 
 # --- a load host's results in one file -----------------------------------------------------
 
-HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), then its log tails and data.json
+HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), its log tails, data.json, start.json
 LOG_TAIL_BYTES = 65536  # of each core-N.log carried in the host file
 
 
@@ -357,9 +357,9 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
             handle.seek(max(0, size - LOG_TAIL_BYTES))
             text = handle.read().decode("utf-8", "replace")
         lines.append({"type": "log", "source": path.name, "cut": size > LOG_TAIL_BYTES, "text": text})
-    data = run_dir / "data.json"
-    if data.exists():
-        lines.append({"type": "file", "source": "data.json", "text": data.read_text(encoding="utf-8")})
+    for name in ("data.json", "start.json"):  # the host's plan slice and its start signal (no secrets)
+        if (run_dir / name).exists():
+            lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})
     tmp = dest.with_name(dest.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         for line in lines:
