@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from .planner import PlanError
+from .results import LATE_SIGNAL
 
 # The start signal is one small file copied to every host in parallel: the copy module makes about
 # three round trips. A spare second covers a busy controller.
@@ -76,7 +77,7 @@ def suggested_lead(start_time: Any, signalled_at: Any, lead_given: Any) -> int:
     return int(min(MAX_LEAD, max(2.0, math.ceil(2 * took + LEAD_MARGIN))))
 
 
-def signal_verdict(start_time: Any, signalled_at: Any, lead_given: Any, late_signal: float = 1.0) -> str | None:
+def signal_verdict(start_time: Any, signalled_at: Any, lead_given: Any, late_signal: float = LATE_SIGNAL) -> str | None:
     """None when the start signal reached every host in time; otherwise the failure message (the
     processes refuse a signal more than `late_signal` s after the start time it names)."""
     late = float(signalled_at) - float(start_time)

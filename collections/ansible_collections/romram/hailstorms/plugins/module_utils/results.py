@@ -43,6 +43,7 @@ from typing import Any, Iterable, Mapping
 
 SCHEMA = 1
 LATE_START = 0.05  # seconds after its slot at which a client start counts as late
+LATE_SIGNAL = 1.0  # seconds after the shared start past which a load process refuses its start signal
 CELL_FIELDS = ("requests", "failures", "bytes", "time_us")
 SATURATION_CPU = 0.90  # fraction of one CPU over which a second counts as over the limit
 SATURATION_LAG = 0.010  # seconds of mean event-loop lag over which a second counts as over the limit
@@ -296,6 +297,15 @@ HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), its log 
 LOG_TAIL_BYTES = 65536  # of each core-N.log carried in the host file
 
 
+def file_tail(path: str | Path, max_bytes: int) -> tuple[str, bool]:
+    """The last `max_bytes` of a text file (a process's log) and whether it was cut."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - max_bytes))
+        return handle.read().decode("utf-8", "replace"), size > max_bytes
+
+
 def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> list[dict[str, Any]]:
     """One core's records in a few, merging to exactly the same figures: its meta, one stats
     record with every second's cells, active clients, started clients and load samples summed,
@@ -351,12 +361,8 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
         records, bad = read_records(path)
         lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad)})
     for path in sorted(run_dir.glob("core-*.log")):
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - LOG_TAIL_BYTES))
-            text = handle.read().decode("utf-8", "replace")
-        lines.append({"type": "log", "source": path.name, "cut": size > LOG_TAIL_BYTES, "text": text})
+        text, cut = file_tail(path, LOG_TAIL_BYTES)
+        lines.append({"type": "log", "source": path.name, "cut": cut, "text": text})
     for name in ("data.json", "start.json"):  # the host's plan slice and its start signal (no secrets)
         if (run_dir / name).exists():
             lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})

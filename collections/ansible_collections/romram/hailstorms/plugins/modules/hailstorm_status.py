@@ -120,7 +120,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import generator_limited_message
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import file_tail, generator_limited_message
 
 FINAL = ("done", "failed", "lost")
 ARMED_OR_LATER = ("armed", "waiting", "running") + FINAL
@@ -130,10 +130,7 @@ LOG_TAIL_LINES = 12
 def log_tail(path: str, core: int) -> list[str]:
     """The last lines of a process's core-N.log (empty when there is none)."""
     try:
-        with open(os.path.join(path, f"core-{core}.log"), "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 8192))
-            text = handle.read().decode("utf-8", "replace")
+        text, _cut = file_tail(os.path.join(path, f"core-{core}.log"), 8192)
     except OSError:
         return []
     return text.splitlines()[-LOG_TAIL_LINES:]

@@ -33,6 +33,7 @@ from locust.util.load_locustfile import load_locustfile
 from . import fastpath, planner
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
+from .results import LATE_SIGNAL
 from .schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -41,7 +42,6 @@ FLUSH_EVERY = 1  # ticks (seconds) between flushes: a kill -9 loses at most abou
 PREPARE_LEAD = 0.05  # seconds ahead of its slot at which a user object is built
 ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
 START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
-LATE_SIGNAL = 1.0  # seconds after the shared start past which a start signal fails the process
 FASTPATH = fastpath.install()  # library fixes for many clients per process (fastpath.py)
 
 
