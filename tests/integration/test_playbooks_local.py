@@ -76,8 +76,8 @@ def test_local_run_end_to_end(tmp_path):
     assert abs(summary["requests"] - plan["expected_requests"]) <= 4
     assert summary["constant_phase"]["rps"] == pytest.approx(40, rel=0.02)
     assert summary["failures"] == 0
-    assert set(summary["latency"]["labels"]) == {"/{name}", "/wait/{min}/{max}"}
-    assert 20 <= summary["latency"]["labels"]["/wait/{min}/{max}"]["p50_ms"] <= 80
+    assert set(summary["latency"]["labels"]) == {"GET /{name}", "GET /wait/{min}/{max}"}
+    assert 20 <= summary["latency"]["labels"]["GET /wait/{min}/{max}"]["p50_ms"] <= 80
     assert summary["pacing"]["overruns"] == 0
     assert all(core["end"] == "done" for core in summary["cores"])
     assert summary["generator_limited"] == [] and all(core["load"]["seconds"] for core in summary["cores"])

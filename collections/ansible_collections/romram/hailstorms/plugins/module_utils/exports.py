@@ -6,8 +6,7 @@
 Pure Python (no Ansible, no Locust). The column headers are Locust 2.x's (locust/stats.py,
 StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the values come from
 the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
-run: the Type (method) column is empty (the records key cells by label only), the failures'
-Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
+run: the failures' Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
 exceptions by kind (class and first line of the message) with one traceback each.
 """
 from __future__ import annotations
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, empty_cell, failures_by_label, label_cells, merge_cell)
+    Histogram, empty_cell, failures_by_label, label_cells, merge_cell, split_label)
 
 LOCUST_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0)
 
@@ -61,11 +60,12 @@ def _pct(hist: Histogram, q: float) -> int:
     return int(round(value)) if value is not None else 0
 
 
-def _stats_row(name: str, cell: Mapping[str, Any], seconds: int) -> list[Any]:
+def _stats_row(label: str, cell: Mapping[str, Any], seconds: int) -> list[Any]:
+    method, name = split_label(label) if label != "Aggregated" else ("", label)
     hist, n = Histogram(cell["hist"]), int(cell["requests"])
     if not n:
-        return ["", name, 0, int(cell["failures"]), 0, 0, 0, 0, 0, 0, 0, *(["N/A"] * len(LOCUST_PERCENTILES))]
-    return ["", name, n, int(cell["failures"]), _pct(hist, 0.5), round(cell["time_us"] / n / 1000.0, 3),
+        return [method, name, 0, int(cell["failures"]), 0, 0, 0, 0, 0, 0, 0, *(["N/A"] * len(LOCUST_PERCENTILES))]
+    return [method, name, n, int(cell["failures"]), _pct(hist, 0.5), round(cell["time_us"] / n / 1000.0, 3),
             round(hist.percentile(0) or 0, 3), round(hist.percentile(100) or 0, 3),
             round(cell["bytes"] / n, 2), round(n / seconds, 3), round(cell["failures"] / seconds, 3),
             *(_pct(hist, q) for q in LOCUST_PERCENTILES)]
@@ -89,7 +89,7 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
     total = empty_cell()
     for cell in labels.values():
         merge_cell(total, cell)
-    stats = [_stats_row(label, cell, span) for label, cell in sorted(labels.items())]
+    stats = [_stats_row(label, cell, span) for label, cell in sorted(labels.items(), key=lambda kv: split_label(kv[0])[::-1])]
     stats.append(_stats_row("Aggregated", total, span))
 
     history = []
@@ -111,7 +111,7 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             round(whole.percentile(0) or 0, 3), round(whole.percentile(100) or 0, 3),
             round(running["bytes"] / total_n, 2) if total_n else 0])
 
-    failure_rows = [["", label, kind, n, _utc(t0 + first), _utc(t0 + last)]
+    failure_rows = [[*split_label(label), kind, n, _utc(t0 + first), _utc(t0 + last)]
                     for (label, kind), (n, first, last) in failures_by_label(merged)]
     return {
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),

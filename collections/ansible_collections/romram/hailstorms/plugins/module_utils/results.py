@@ -9,7 +9,8 @@ controller merges with it (through the hailstorm_results module).
 Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
   {"type": "meta", ...}       once, when the process is ready (run, host, core, clock, start delay)
   {"type": "stats", ...}      deltas, every flush:
-      "seconds":  {sec: {label: CELL}}   sec = whole seconds since the shared start (may be < 0)
+      "seconds":  {sec: {label: CELL}}   sec = whole seconds since the shared start (may be < 0);
+                                         label = method and name, "GET /x" (request_label)
       "active":   {sec: n}               clients active at the middle of that second
       "overruns": {client_id: n}         requests whose response outlasted the client's pace
       "late":     {client_id: seconds}   clients started later than LATE_START after their slot
@@ -135,6 +136,21 @@ def merge_cell(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
         k = int(key)
         hist[k] = hist.get(k, 0) + int(n)
     return dst
+
+
+# --- labels ---------------------------------------------------------------------------------
+
+def request_label(method: str, name: str) -> str:
+    """The label results are kept under: the request's method (Locust's request_type) and its
+    name, as Locust keys its stats, so GET /x and POST /x stay apart: "GET /x"."""
+    return f"{method} {name}" if method else name
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """(method, name) of a label (the Type and Name columns of Locust's CSV); a label without a
+    method (a record of an older runtime) has an empty one."""
+    method, sep, name = label.partition(" ")
+    return (method, name) if sep and method and method == method.strip() else ("", label)
 
 
 # --- records --------------------------------------------------------------------------------
@@ -577,10 +593,14 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
     else:
         what = "whole run" + (" (the plan has no whole second of constant phase)" if phase == "constant" else "")
         ratio = overall["requests"] / float(expected) if expected else None
+    names: dict[str, dict[str, Any]] = {}  # a threshold may name a request without its method
+    for label, cell in labels.items():
+        merge_cell(names.setdefault(split_label(label)[1], empty_cell()), cell)
     return {
         "phase": phase, "window": list(window) if window else None, "description": what,
         "overall": _figures(overall),
         "labels": {label: _figures(cell) for label, cell in sorted(labels.items())},
+        "names": {name: _figures(cell) for name, cell in sorted(names.items())},
         "rps_ratio": round(ratio, 4) if ratio is not None else None,
         "overruns": sum(merged.get("overruns", {}).values()),
         "late_clients": len(merged.get("late", {})),

@@ -12,8 +12,9 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       rps_ratio: 0.98      # achieved / target rate, minimum
       overruns: 0          # pacing overruns, maximum count
       late_clients: 0      # clients started late, maximum count
-      labels:
-        /api/{id}: {p99_ms: 800, failure_rate: 0}
+      labels:              # "METHOD name" (one method) or the name alone (every method)
+        GET /api/{id}: {p99_ms: 800}
+        /api/{id}: {failure_rate: 0}
     hailstorm_thresholds_phase: constant   # or all
 
 A latency or failure limit is judged over the phase chosen (the constant phase by default);
@@ -223,7 +224,8 @@ def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dic
         judge(name, limit, ALL, figures.get("overall"))
     for label, limits in checked.get("labels", {}).items():
         for name, limit in limits.items():
-            judge(name, limit, label, figures.get("labels", {}).get(label))
+            scope = figures.get("labels", {}).get(label) or figures.get("names", {}).get(label)
+            judge(name, limit, label, scope)
     return verdicts
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import time
 import traceback
 from typing import Any, Callable
 
-from .results import LATE_START, end_record, exception_kind, meta_record, stats_record
+from .results import LATE_START, end_record, exception_kind, meta_record, request_label, stats_record
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -19,15 +20,24 @@ JTL_HEADER = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage"
               "allThreads", "Latency", "IdleTime", "Connect")
 
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+KIND_MESSAGE = 120  # characters of an exception's message kept in its failure kind
+
+
 def failure_kind(exception: BaseException, response: Any) -> str:
-    """A short, low-cardinality name for a failure (no URLs or ids in it)."""
+    """The kind a failure is counted under: "HTTP <code>" for an error status, the message of a
+    catch_response failure, else the exception's class and the first line of its message (as
+    Locust's failures table shows it; object addresses masked as Locust does)."""
     name = type(exception).__name__
     if name == "CatchResponseError":
-        return f"failure: {str(exception)[:80]}"
+        return f"failure: {str(exception)[:KIND_MESSAGE]}"
     code = getattr(response, "status_code", None)
     if code:
         return f"HTTP {code}"
-    return name
+    text = str(exception).strip()
+    if not text:
+        return name
+    return f"{name}: {_ADDRESS.sub('0x....', text.splitlines()[0])[:KIND_MESSAGE]}"
 
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
@@ -46,7 +56,8 @@ def write_status_file(base: str, core: int, state: str, elapsed: float, active: 
 
 class Recorder:
     """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors]
-    keyed by (second, label) in the hot path; converted to results.py cells at flush."""
+    keyed by (second, method, name) in the hot path, as Locust keys its stats by method and
+    name; converted to results.py cells under their label ("GET /x") at flush."""
 
     def __init__(self, work_dir: str, core: int, t0: float, jtl: bool = False,
                  now: Callable[[], float] = time.time) -> None:
@@ -54,7 +65,7 @@ class Recorder:
         self.core = core
         self.now = now
         self.base = os.path.join(work_dir, f"core-{core}")
-        self.cells: dict[tuple[int, str], list[Any]] = {}
+        self.cells: dict[tuple[int, str, str], list[Any]] = {}  # (second, method, name): cell
         self.active: dict[int, int] = {}
         self.overruns: dict[int, int] = {}
         self.late: dict[int, float] = {}
@@ -82,7 +93,7 @@ class Recorder:
                    response: Any = None, **_kwargs: Any) -> None:
         if start_time is None:
             start_time = self.now() - response_time / 1000.0
-        key = (int(start_time - self.t0 + _OFFSET) - _OFFSET, name)
+        key = (int(start_time - self.t0 + _OFFSET) - _OFFSET, request_type, name)
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = [0, 0, 0, 0, {}, None]
@@ -169,8 +180,8 @@ class Recorder:
         """Write the deltas since the last flush as one stats record (and pending JTL rows)."""
         cells, self.cells = self.cells, {}
         seconds: dict[int, dict[str, dict[str, Any]]] = {}
-        for (sec, label), (n, failures, nbytes, us, hist, errors) in cells.items():
-            seconds.setdefault(sec, {})[label] = {"requests": n, "failures": failures, "bytes": nbytes,
+        for (sec, method, name), (n, failures, nbytes, us, hist, errors) in cells.items():
+            seconds.setdefault(sec, {})[request_label(method, name)] = {"requests": n, "failures": failures, "bytes": nbytes,
                                                   "time_us": us, "errors": errors or {}, "hist": hist}
             self.requests += n
             self.failures += failures

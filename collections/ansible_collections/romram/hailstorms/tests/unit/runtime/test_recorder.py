@@ -40,12 +40,12 @@ def test_requests_flush_to_stats_records_and_merge(tmp_path):
     assert [line["type"] for line in lines] == ["meta", "stats", "stats", "end"]
     assert lines[-1]["requests"] == 4 and lines[-1]["failures"] == 2
     merged = merge([tmp_path / "core-3.jsonl"])
-    assert merged["seconds"][0]["/a"]["requests"] == 2
-    assert merged["seconds"][0]["/a"]["errors"] == {"failure: bad body": 1}
-    assert merged["seconds"][-1]["/a"]["requests"] == 1
-    assert merged["seconds"][1]["/b"]["errors"] == {"HTTP 503": 1}
+    assert merged["seconds"][0]["GET /a"]["requests"] == 2
+    assert merged["seconds"][0]["GET /a"]["errors"] == {"failure: bad body": 1}
+    assert merged["seconds"][-1]["GET /a"]["requests"] == 1
+    assert merged["seconds"][1]["GET /b"]["errors"] == {"HTTP 503": 1}
     assert merged["late"] == {13: 0.2} and merged["overruns"] == {11: 1} and merged["started"] == 2
-    hist = Histogram(merged["seconds"][0]["/a"]["hist"])
+    hist = Histogram(merged["seconds"][0]["GET /a"]["hist"])
     assert hist.count == 2 and hist.percentile(50) == 12.35  # bucket 12300-12399 µs, its middle
     s = summarize(merged, {"rps": 1, "rampup": 1, "constant": 1})
     assert s["requests"] == 4 and s["failures"] == 2
@@ -63,7 +63,24 @@ def test_status_file_is_replaced_atomically(tmp_path):
     assert not (tmp_path / "core-0.status.json.tmp").exists()
 
 
-def test_failure_kinds_are_short():
-    assert failure_kind(CatchResponseError("x" * 200), None) == "failure: " + "x" * 80
+def test_failure_kinds_keep_the_message_short():
+    assert failure_kind(CatchResponseError("x" * 200), None) == "failure: " + "x" * 120
     assert failure_kind(ConnectionRefusedError(), None) == "ConnectionRefusedError"
+    assert failure_kind(ConnectionRefusedError(111, "Connection refused"), None) == \
+        "ConnectionRefusedError: [Errno 111] Connection refused"
+    assert failure_kind(ValueError("bad <object at 0x7f3a9c>\nsecond line"), None) == \
+        "ValueError: bad <object at 0x....>"
     assert failure_kind(RuntimeError("500 for url http://..."), Response()) == "HTTP 503"
+
+
+def test_same_name_with_two_methods_stays_apart_as_in_locust(tmp_path):
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 1.0)
+    rec.on_request("GET", "/x", 5.0, 1, start_time=T0 + 0.1)
+    rec.on_request("POST", "/x", 7.0, 1, start_time=T0 + 0.2)
+    rec.on_request("POST", "/x", 9.0, 1, start_time=T0 + 0.3, exception=OSError("reset"))
+    rec.end("done")
+    rec.close()
+    s = summarize(merge([tmp_path / "core-0.jsonl"]), {"rps": 1, "rampup": 0, "constant": 1})
+    labels = s["latency"]["labels"]
+    assert sorted(labels) == ["GET /x", "POST /x"]
+    assert (labels["GET /x"]["requests"], labels["POST /x"]["requests"], labels["POST /x"]["failures"]) == (1, 2, 1)

@@ -102,6 +102,17 @@ def test_locust_csv_rows_come_from_the_merged_histograms():
     assert files["_exceptions.csv"].strip() == "Count,Message,Traceback,Nodes"
 
 
+def test_locust_csv_has_the_method_in_its_type_column_and_keeps_methods_apart():
+    samples = [(0, "GET /x", 5.0, False), (0, "POST /x", 7.0, True), (1, "GET /a b", 3.0, False)]
+    files = exports.locust_csv(results.merge([core_records(samples)]))
+    stats = list(csv.DictReader(io.StringIO(files["_stats.csv"])))
+    assert [(row["Type"], row["Name"], row["Request Count"]) for row in stats] == [
+        ("GET", "/a b", "1"), ("GET", "/x", "1"), ("POST", "/x", "1"), ("", "Aggregated", "3")]
+    failures = list(csv.DictReader(io.StringIO(files["_failures.csv"])))
+    assert [(row["Method"], row["Name"]) for row in failures] == [("POST", "/x")]
+    assert results.split_label("GET /a b") == ("GET", "/a b") and results.split_label("/old") == ("", "/old")
+
+
 def test_merged_jtl_orders_every_row_by_time_and_drops_a_cut_line(tmp_path):
     header = ["timeStamp", "elapsed", "label"]
     rows_a = [[str(t), "1", "/a"] for t in (5, 1, 9)]

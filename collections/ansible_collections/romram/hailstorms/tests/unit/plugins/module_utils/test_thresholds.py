@@ -176,3 +176,17 @@ def test_the_planner_leaves_a_profiles_thresholds_to_them():
     with pytest.raises(planner.PlanError) as error:
         planner.resolve_settings({"default": {"threshold": {}}}, "default")
     assert "unknown key(s) threshold; a profile may set" in str(error.value) and "and thresholds" in str(error.value)
+
+
+def test_a_label_names_one_method_or_every_method_of_a_name():
+    """Results are kept per method and name (as Locust keeps them): "POST /x" judges the POSTs
+    only, "/x" the GETs and POSTs together."""
+    seconds = {2: {"GET /x": _cell([10.0] * 8), "POST /x": _cell([90.0] * 2, failures=1)}}
+    fig = results.phase_figures(results.merge([[results.stats_record(seconds)]]), PLAN, "all")
+    verdicts = evaluate(check({"labels": {"GET /x": {"max_ms": 20, "failure_rate": 0},
+                                          "POST /x": {"failure_rate": 0.4},
+                                          "/x": {"max_ms": 50, "failure_rate": 0.05}}}), fig)
+    assert [(v["label"], v["threshold"], v["passed"]) for v in verdicts] == [
+        ("GET /x", "max_ms", True), ("GET /x", "failure_rate", True), ("POST /x", "failure_rate", False),
+        ("/x", "max_ms", False), ("/x", "failure_rate", False)]
+    assert fig["names"]["/x"]["requests"] == 10 and fig["labels"]["POST /x"]["requests"] == 2
