@@ -17,10 +17,17 @@ from ansible_collections.romram.hailstorms.plugins.module_utils import locustfil
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 
 
+def _number(value):
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None  # the plan refuses a bad hailstorm_rps itself, naming it
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args"))
+    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args", "dry_run", "rps"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -35,7 +42,8 @@ class ActionModule(ActionBase):
             return result
         timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
         try:
-            done = subprocess.run(locustfile.check_argv(python, str(path), locust_args), cwd=cwd, capture_output=True, text=True,
+            done = subprocess.run(locustfile.check_argv(python, str(path), locust_args,
+                                                            bool(args.get("dry_run", False))), cwd=cwd, capture_output=True, text=True,
                                   env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
                                   timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -46,5 +54,6 @@ class ActionModule(ActionBase):
                                            f"{path}: {error}; give a Python with Locust as the python option")
             return result
         result.update(locustfile.verdict(str(path), python, str(RUNTIME / "requirements.txt"),
-                                         done.returncode, done.stdout, done.stderr, locust_args))
+                                         done.returncode, done.stdout, done.stderr, locust_args,
+                                         _number(args.get("rps"))))
         return result

@@ -10,7 +10,7 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile, planner
 
 
 class ActionModule(ActionBase):
@@ -28,6 +28,8 @@ class ActionModule(ActionBase):
             planner.check_capacity(settings, hosts)  # sane bounds, refused before any work
             plan = planner.make_plan(settings, hosts)
             lines = planner.preview(plan, int(args.get("points", 12)))
+            lines.insert(2, locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
+                                                    float(plan["rps"]), int(plan["expected_requests"])))
         except planner.PlanError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None
         except KeyError as error:

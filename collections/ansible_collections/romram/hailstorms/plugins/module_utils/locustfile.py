@@ -9,6 +9,12 @@ prints one JSON report: the user classes, the LoadTestShape classes, Locust's ve
 builds that command and turns its outcome into one verdict with one message. Every message names
 `hailstorm_locustfile`, the path, and what to do.
 
+With `dry_run`, the check also runs a few task iterations of each HTTP user class against a
+loopback stub on the controller (nothing reaches the target) and counts their requests:
+hailstorm_rps paces task iterations, so a task that sends three requests triples the rate at
+the target; `requests_per_iteration` turns the counts into figures and `iteration_warnings`
+into a warning when the mean is not one request per iteration.
+
 A LoadTestShape is refused: the plan (hailstorm_rps, hailstorm_rampup, hailstorm_constant,
 hailstorm_rampdown) is the shape of a run, so a shape class would silently not be used.
 """
@@ -18,16 +24,76 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE
+
 CHECK_TIMEOUT = 120.0  # seconds an import may take on the controller before the check gives up
 TRACEBACK_LINES = 15  # of the import's traceback, shown in the message
 NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 
-def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = ()) -> list[str]:
+
+def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False) -> list[str]:
     """The command, run with PYTHONPATH set to the collection's runtime directory."""
     return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile,
-            "--locust-args-json", json.dumps([str(arg) for arg in locust_args])]
+            "--locust-args-json", json.dumps([str(arg) for arg in locust_args])] + (["--dry-run"] if dry_run else [])
+
+
+def requests_per_iteration(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The dry run's figures: {"mean": requests per task iteration over the classes that ran,
+    weighted by their weights (None when none ran), "classes": {name: requests per iteration},
+    "unsure": [classes whose dry run raised exceptions or ran no iteration: their figure may be
+    off against a stub], "skipped": [classes not dry-run (no HttpUser / FastHttpUser)]};
+    None without a dry run."""
+    dry = report.get("dry_run")
+    if not isinstance(dry, Mapping):
+        return None
+    weights = report.get("weights") or {}
+    classes: dict[str, float] = {}
+    unsure: list[str] = []
+    for name, row in sorted((dry.get("classes") or {}).items()):
+        iterations = int(row.get("iterations") or 0)
+        if iterations:
+            classes[name] = round(int(row.get("requests") or 0) / iterations, 3)
+        if not iterations or int(row.get("exceptions") or 0):
+            unsure.append(name)
+    total = sum(float(weights.get(name, 1) or 0) for name in classes)
+    mean = (sum(float(weights.get(name, 1) or 0) * r for name, r in classes.items()) / total) if total else None
+    return {"mean": round(mean, 3) if mean is not None else None, "classes": classes, "unsure": unsure,
+            "skipped": sorted(dry.get("skipped") or []), "iterations": int(dry.get("iterations") or 0)}
+
+
+def preview_line(figures: Mapping[str, Any] | None, rps: float, iterations: int) -> str:
+    """The plan preview's line on what the rate and the planned count count (and, after a dry
+    run, what they mean in requests)."""
+    head = f"{rps:g} rps and {iterations} requests count task iterations (each @task call is one)"
+    if not figures or figures.get("mean") is None:
+        return head + "; a task that sends N requests sends N x as many"
+    mean = float(figures["mean"])
+    return (head + f"; dry run: {mean:.2f} requests per iteration on average, so about {rps * mean:.4g} rps "
+            f"and {iterations * mean:.0f} requests at the target")
+
+
+def iteration_warnings(locustfile: str, figures: Mapping[str, Any] | None, rps: float | None = None) -> list[str]:
+    """A warning when the dry run's mean is not one request per task iteration (the planned rate
+    counts iterations), with the hailstorm_rps that would give the planned rate in requests."""
+    if not figures or figures.get("mean") is None or abs(figures["mean"] - 1.0) <= RPI_TOLERANCE:
+        return []
+    mean = float(figures["mean"])
+    per_class = ", ".join(f"{name} {r:.2f}" for name, r in figures["classes"].items())
+    unsure = figures.get("unsure") or []
+    caveat = (f" (the dry run of {', '.join(unsure)} raised exceptions or ran no iteration against the stub: "
+              f"the figure may be off)" if unsure else "")
+    if mean == 0:
+        return [f"hailstorm_locustfile: a dry run of {locustfile} against a loopback stub sent no request in its "
+                f"task iterations ({per_class}){caveat}; hailstorm_rps paces task iterations, so this run may send "
+                f"nothing: check the tasks (tags, conditions, clients other than self.client)"]
+    fix = (f"set hailstorm_rps to {rps / mean:g} for {rps:g} requests per second, "
+            if rps else "divide hailstorm_rps by that mean ")
+    return [f"hailstorm_locustfile: a dry run of {locustfile} against a loopback stub sent {mean:.2f} requests per "
+            f"task iteration on average ({per_class}){caveat}; hailstorm_rps paces task iterations, so the target "
+            f"will get about {mean:.2f} x hailstorm_rps requests per second. To plan requests per second, {fix}"
+            f"or make each task send one request"]
 
 
 def bad_locust_args(locust_args: Any) -> str | None:
@@ -67,7 +133,7 @@ def _tail(text: str, lines: int = TRACEBACK_LINES) -> str:
 
 
 def verdict(locustfile: str, python: str, requirements: str, rc: int | None, stdout: str, stderr: str,
-            locust_args: Sequence[str] = ()) -> dict[str, Any]:
+            locust_args: Sequence[str] = (), rps: float | None = None) -> dict[str, Any]:
     """The check's outcome as a task result: {'failed': bool, 'msg': str, ...report}."""
     last = _tail(stderr, 1)
     lines = (stderr or "").strip().splitlines()
@@ -105,9 +171,14 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             f"takes the shape of a run from its plan (hailstorm_rps, hailstorm_rampup, hailstorm_constant, "
             f"hailstorm_rampdown) and would not use it: remove the class from the locustfile (keep it in a "
             f"file of its own for plain Locust) and give the shape as those settings")}
+    figures = requests_per_iteration(report)
+    per_iteration = ("" if not figures or figures["mean"] is None else
+                     f"; a dry run sent {figures['mean']:.2f} requests per task iteration on average")
     return {"failed": False, "changed": False, "user_classes": users, "shape_classes": [],
             "locust": report.get("locust"), "import_seconds": report.get("import_seconds"),
-            "msg": f"{locustfile}: user classes {', '.join(users)} (Locust {report.get('locust')})"}
+            "requests_per_iteration": figures,
+            "warnings": iteration_warnings(locustfile, figures, rps),
+            "msg": f"{locustfile}: user classes {', '.join(users)} (Locust {report.get('locust')}){per_iteration}"}
 
 
 def timed_out(locustfile: str, timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:

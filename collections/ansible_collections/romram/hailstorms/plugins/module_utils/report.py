@@ -348,9 +348,13 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                  f"<dt>failures</dt><dd>{failures} ({100.0 * (summary.get('failure_rate') or 0):.2f} %)</dd>"
                  + (f"<dt>constant phase</dt><dd>{phase['from']}-{phase['to']} s: {phase['rps']:g} rps of "
                     f"{phase['target_rps']:g} ({100.0 * (phase.get('ratio') or 0):.1f} %)</dd>" if phase else "")
+                 + (f"<dt>task iterations</dt><dd>{summary['iterations']} ({summary['requests_per_iteration']:.2f} "
+                    "requests per iteration; the planned rps paces iterations)</dd>" if summary.get("iterations") else "")
                  + f"<dt>pacing overruns</dt><dd>{(summary.get('pacing') or {}).get('overruns', 0)}</dd>"
                  f"<dt>late clients</dt><dd>{(summary.get('starts') or {}).get('late_clients', 0)}</dd></dl>")
 
+    if summary.get("iteration_warning"):
+        parts.append(f'<p class="verdict warn" id="iteration-warning">{_e(summary["iteration_warning"])}</p>')
     parts.append("<h2>Charts</h2>")
     parts.extend(charts(merged, plan))
 

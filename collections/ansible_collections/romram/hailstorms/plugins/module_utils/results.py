@@ -15,6 +15,8 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
       "overruns": {client_id: n}         requests whose response outlasted the client's pace
       "late":     {client_id: seconds}   clients started later than LATE_START after their slot
       "started":  n                      clients started since the previous record
+      "iterations": n                    task iterations begun since the previous record (absent
+                                         in older records): the plan's rps paces these
       "load":     {sec: LOAD}            the load process's own load over the second that ends
                                          at T0 + sec + 0.5 (absent in older records)
   {"type": "end", ...}        once, at exit (reason, totals)
@@ -50,6 +52,7 @@ SATURATION_CPU = 0.90  # fraction of one CPU over which a second counts as over 
 SATURATION_LAG = 0.010  # seconds of mean event-loop lag over which a second counts as over the limit
 SATURATION_SECONDS = 3  # a core is generator-limited after more than this many such seconds in a row
 LAG_PROBE_EVERY = 0.05  # seconds between two event-loop lag probes
+RPI_TOLERANCE = 0.05  # requests per task iteration further than this from 1 are warned about
 
 
 def bucket_of(us: int) -> int:
@@ -168,6 +171,7 @@ def stats_record(
     time: float | None = None,
     load: Mapping[int, Mapping[str, float]] | None = None,
     exceptions: Mapping[str, Mapping[str, Any]] | None = None,
+    iterations: int = 0,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -177,6 +181,7 @@ def stats_record(
         "overruns": {str(c): n for c, n in (overruns or {}).items()},
         "late": {str(c): round(d, 6) for c, d in (late or {}).items()},
         "started": started,
+        "iterations": iterations,
     }
     if load:
         record["load"] = {str(s): dict(sample) for s, sample in load.items()}
@@ -334,7 +339,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     load: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     exceptions: dict[str, dict[str, Any]] = {}
-    started = 0
+    started = iterations = 0
     for record in records:
         kind = record.get("type")
         if kind == "meta":
@@ -351,12 +356,13 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
             load.update({str(sec): dict(sample) for sec, sample in (record.get("load") or {}).items()})
             merge_exceptions(exceptions, record.get("exceptions") or {})
             started += int(record.get("started", 0))
+            iterations += int(record.get("iterations", 0))
             if record.get("overruns") or record.get("late"):
                 events.append({"type": "stats", "time": record.get("time"), "seconds": {}, "active": {},
                                "overruns": dict(record.get("overruns") or {}), "late": dict(record.get("late") or {}),
                                "started": 0})
     compact: dict[str, Any] = {
-        "type": "stats", "time": None, "started": started, "bad_lines": bad_lines,
+        "type": "stats", "time": None, "started": started, "iterations": iterations, "bad_lines": bad_lines,
         "seconds": {sec: {label: _cell_json(cell) for label, cell in labels.items()} for sec, labels in seconds.items()},
         "active": active, "overruns": {}, "late": {}}
     if load:
@@ -408,7 +414,7 @@ def read_host_file(path: str | Path) -> tuple[list[tuple[str, list[dict[str, Any
 # --- merge ----------------------------------------------------------------------------------
 
 def empty_merged() -> dict[str, Any]:
-    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "cores": [],
+    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "iterations": 0, "cores": [],
             "overruns_at": {}, "late_at": {}, "host_requests": {}}
 
 
@@ -463,7 +469,8 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                source: str | None = None, bad_lines: int = 0) -> None:
     """Add one core's records into `merged`."""
     core: dict[str, Any] = {"source": source, "meta": None, "end": None, "requests": 0, "failures": 0,
-                            "started": 0, "late": 0, "max_late": 0.0, "overruns": 0, "bad_lines": bad_lines,
+                            "started": 0, "iterations": 0, "late": 0, "max_late": 0.0, "overruns": 0,
+                            "bad_lines": bad_lines,
                             "load": {}}
     seconds, active = merged["seconds"], merged["active"]
     overruns, late = merged["overruns"], merged["late"]
@@ -509,6 +516,9 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             started = int(record.get("started", 0))
             merged["started"] += started
             core["started"] += started
+            iterations = int(record.get("iterations", 0))
+            merged["iterations"] = merged.get("iterations", 0) + iterations
+            core["iterations"] += iterations
     merged["cores"].append(core)
     host = str((core["meta"] or {}).get("host") or source or "?")
     per_host = merged.setdefault("host_requests", {}).setdefault(host, {})
@@ -658,7 +668,12 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])
+    iterations = int(merged.get("iterations") or 0)
+    per_iteration = round(total / iterations, 3) if iterations else None
     return {
+        "iterations": iterations,
+        "requests_per_iteration": per_iteration,
+        "iteration_warning": iteration_warning(total, iterations, rps),
         "requests": total,
         "failures": int(overall["failures"]),
         "failure_rate": round(overall["failures"] / total, 6) if total else 0.0,
@@ -684,6 +699,19 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     }
 
 
+def iteration_warning(requests: int, iterations: int, rps: float) -> str | None:
+    """The rate counts task iterations: a warning when the run sent other than one request per
+    iteration on average (requests of on_start and on_stop included), else None."""
+    if not iterations or abs(requests / iterations - 1.0) <= RPI_TOLERANCE:
+        return None
+    mean = requests / iterations
+    fix = (f"; to plan requests per second, set hailstorm_rps to {rps / mean:.4g} for {rps:g} requests per second"
+           if rps and mean else "")
+    return (f"the locustfile sent {mean:.2f} requests per task iteration on average ({requests} requests in "
+            f"{iterations} iterations): hailstorm_rps paces task iterations, so the target got {mean:.2f} x the "
+            f"planned rate{fix}, or make each task send one request")
+
+
 def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -694,6 +722,9 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     expected = summary.get("expected_requests")
     lines = [f"{total} requests" + (f" (planned {expected:.0f})" if expected else "")
              + f", {failures} failed ({100.0 * summary['failure_rate']:.2f} %)"]
+    if summary.get("iterations"):
+        lines.append(f"{summary['iterations']} task iterations (the planned rps paces these): "
+                     f"{summary['requests_per_iteration']:.2f} requests per iteration on average")
     phase = summary.get("constant_phase")
     if phase:
         lines.append(f"constant phase {phase['from']}-{phase['to']} s: {phase['rps']:.2f} rps against "
@@ -721,4 +752,6 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"event-loop lag up to {max(load['lag_max_ms'] for load in loads):.0f} ms; "
                      f"{len(summary.get('generator_limited') or [])}/{len(summary['cores'])} cores generator-limited")
     lines.extend(f"WARNING: {message}" for message in summary.get("generator_limited") or [])
+    if summary.get("iteration_warning"):
+        lines.append(f"WARNING: {summary['iteration_warning']}")
     return lines

@@ -36,6 +36,19 @@ options:
     type: list
     elements: str
     default: []
+  dry_run:
+    description:
+      - Also run a few task iterations of each HttpUser / FastHttpUser class against a loopback stub
+        server on the controller (nothing is sent to the target; no init or test_start event is fired)
+        and count their requests per task iteration. C(hailstorm_rps) paces task iterations, so a mean
+        other than one request per iteration is warned about (an Ansible warning), with the C(hailstorm_rps)
+        that gives the planned rate in requests.
+      - Other user classes are not dry-run (their clients may reach real systems).
+    type: bool
+    default: false
+  rps:
+    description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
+    type: float
   timeout:
     description: Seconds the import may take.
     type: float
@@ -73,4 +86,12 @@ import_seconds:
   description: Seconds the import took.
   returned: success
   type: float
+requests_per_iteration:
+  description:
+    - The dry run's figures (null without one) - C(mean) requests per task iteration weighted by the
+      classes' weights, C(classes) (per class), C(unsure) (classes whose dry run raised exceptions against
+      the stub), C(skipped) (not HTTP user classes).
+  returned: success
+  type: dict
+  sample: {mean: 1.5, classes: {Browse: 1.0, Checkout: 3.0}, unsure: [], skipped: [], iterations: 10}
 """

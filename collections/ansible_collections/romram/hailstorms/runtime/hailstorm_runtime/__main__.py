@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--locustfile", required=True)
     check.add_argument("--locust-args-json", default="[]",
                        help="hailstorm_locust_args as a JSON list, parsed as the run will (exit 2 when unknown)")
+    check.add_argument("--dry-run", action="store_true",
+                       help="also run a few task iterations of each HTTP user class against a loopback stub "
+                            "and count their requests")
     args = parser.parse_args(argv)
     # Results and work files 0640, directories 0750, whatever the backend's own umask.
     os.umask(0o027)
@@ -88,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import runner
 
     if args.command == "check":
-        print(json.dumps(runner.check(args.locustfile, json.loads(args.locust_args_json))))
+        report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run)
+        sys.stdout.flush()
+        print(json.dumps(report))
         return 0
     return runner.run(args.data, args.core)
 

@@ -76,6 +76,8 @@ class Recorder:
         self.load_status: dict[str, Any] = {}
         self.requests = 0
         self.failures = 0
+        self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
+        self.iterations_total = 0
         self._jsonl = open(self.base + ".jsonl", "x", encoding="utf-8")  # never another run's records
         self.jtl_rows: list[tuple[Any, ...]] | None = None
         self._jtl = None
@@ -185,8 +187,10 @@ class Recorder:
                                                   "time_us": us, "errors": errors or {}, "hist": hist}
             self.requests += n
             self.failures += failures
+        iterations, self.iterations = self.iterations, 0
+        self.iterations_total += iterations
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
-                              load=self.load, exceptions=self.exceptions)
+                              load=self.load, exceptions=self.exceptions, iterations=iterations)
         self.active, self.overruns, self.late, self.started, self.load = {}, {}, {}, 0, {}
         self.exceptions = {}
         self.write(record)
@@ -200,7 +204,8 @@ class Recorder:
 
     def end(self, reason: str, **fields: Any) -> None:
         self.flush()
-        self.write(end_record(reason, requests=self.requests, failures=self.failures, time=self.now(), **fields))
+        self.write(end_record(reason, requests=self.requests, failures=self.failures,
+                              iterations=self.iterations_total, time=self.now(), **fields))
 
     def close(self) -> None:
         self._jsonl.close()

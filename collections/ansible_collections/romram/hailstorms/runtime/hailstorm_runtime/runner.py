@@ -18,6 +18,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.pool
 import locust
 import locust.user.users
 from gevent import monkey
@@ -123,13 +124,104 @@ def locustfile_exit_code(env: Environment) -> int:
     return int(code) if code else 0
 
 
-def check(path: str, locust_args: list[str] | None = None) -> dict[str, Any]:
-    """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py)."""
+DRY_ITERATIONS = 10  # task iterations per user class in the check's dry run
+DRY_SECONDS = 10.0  # at most, for every class of a dry run together
+
+
+def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py);
+    with `dry_run`, also what each HTTP user class sends per task iteration (`dry_run`)."""
     started = time.perf_counter()
     classes, shapes = load_locustfile_classes(path)
-    locust_options(path, None, list(locust_args or []))  # exits 2 on an argument neither Locust's nor the locustfile's
-    return {"user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
-            "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
+    # exits 2 on an argument neither Locust's nor the locustfile's
+    options = locust_options(path, None, list(locust_args or []))
+    report: dict[str, Any] = {
+        "user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
+        "weights": {name: getattr(cls, "weight", 1) for name, cls in classes.items()},
+        "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
+    if dry_run and not shapes:
+        report["dry_run"] = dry_run_requests(classes, options)
+    return report
+
+
+class _StubTarget:
+    """A loopback HTTP server answering 200 "{}" to every request: what a dry run sends to."""
+
+    def __init__(self) -> None:
+        from gevent.pywsgi import WSGIServer
+
+        def app(_environ: Any, start_response: Any) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+
+        self.server = WSGIServer(("127.0.0.1", 0), app, log=None, error_log=None)
+        self.server.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.stop(timeout=1)
+
+
+def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iterations: int = DRY_ITERATIONS,
+                     seconds: float = DRY_SECONDS) -> dict[str, Any]:
+    """Run `iterations` task iterations of one user of each HTTP user class (HttpUser,
+    FastHttpUser) against a loopback stub, counting the requests of each iteration (those of
+    on_start apart): {"classes": {name: {"iterations", "requests", "on_start_requests",
+    "exceptions"}}, "skipped": [classes not dry-run: other clients may reach real systems]}.
+    No init or test_start event is fired, nothing reaches the run's target (a task that
+    builds absolute URLs to other hosts would reach them)."""
+    from locust import FastHttpUser, HttpUser
+
+    stub = _StubTarget()
+    env = Environment(user_classes=list(user_classes.values()), host=stub.url, parsed_options=options,
+                      events=locust.events)
+    apply_tags(user_classes.values(), options)
+    counted = {"requests": 0, "exceptions": 0}
+
+    def on_request(**_kwargs: Any) -> None:
+        counted["requests"] += 1
+
+    def on_error(**_kwargs: Any) -> None:
+        counted["exceptions"] += 1
+
+    env.events.request.add_listener(on_request)
+    env.events.user_error.add_listener(on_error)
+    saved_task_set = locust.user.users.DefaultTaskSet
+    locust.user.users.DefaultTaskSet = _DryDefaultTaskSet  # type: ignore[misc]
+    out: dict[str, Any] = {"classes": {}, "skipped": [], "iterations": iterations}
+    limit = time.monotonic() + seconds
+    try:
+        for name, cls in sorted(user_classes.items()):
+            if not issubclass(cls, (HttpUser, FastHttpUser)):
+                out["skipped"].append(name)
+                continue
+            marks: list[int] = []
+
+            def wait(marks: list[int] = marks) -> float:
+                marks.append(counted["requests"])
+                if len(marks) > iterations:
+                    raise StopUser()
+                return 0.0
+
+            cls_host, cls.host = cls.host, stub.url
+            try:
+                counted.update(requests=0, exceptions=0)
+                user = cls(env)
+                user.wait_time = wait  # type: ignore[method-assign]
+                group = gevent.pool.Group()
+                user.start(group)
+                group.join(timeout=max(0.1, limit - time.monotonic()))
+                group.kill(block=True, timeout=1.0)
+            finally:
+                cls.host = cls_host
+            done = max(0, len(marks) - 1)
+            out["classes"][name] = {
+                "iterations": done, "requests": (marks[-1] - marks[0]) if done else 0,
+                "on_start_requests": marks[0] if marks else counted["requests"], "exceptions": counted["exceptions"]}
+    finally:
+        locust.user.users.DefaultTaskSet = saved_task_set  # type: ignore[misc]
+        stub.stop()
+    return out
 
 
 def _pacing_takes_over(user_classes: dict[str, type[User]]) -> list[str]:
@@ -162,6 +254,13 @@ class PacedDefaultTaskSet(DefaultTaskSet):
         wait = self.user.wait_time
         if isinstance(wait, PacedWait):
             wait()
+
+
+class _DryDefaultTaskSet(DefaultTaskSet):
+    """A dry run's root TaskSet: marks the request count after User.on_start (a wait call)."""
+
+    def on_start(self) -> None:
+        self.user.wait_time()
 
 
 def _pace_the_first_task() -> None:
@@ -311,7 +410,8 @@ class CoreRun:
                                    self.t0 + client.start, self.t0 + client.stop)
         pacer = Pacer(self.t0, client, self.pace)
         pacer.begin(time.time())
-        user.wait_time = PacedWait(pacer, WallClock, StopUser, self.recorder.client_overrun)  # type: ignore[method-assign]
+        user.wait_time = PacedWait(pacer, WallClock, StopUser, self.recorder.client_overrun,  # type: ignore[method-assign]
+                                   self.recorder)
         self.recorder.client_started(client.client_id, lateness)
         greenlet = user.start(self.runner.user_greenlets)
         self.active += 1

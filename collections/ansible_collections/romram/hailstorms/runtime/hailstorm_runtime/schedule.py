@@ -6,7 +6,7 @@ into absolute times once, with the shared start time T0.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from .planner import GOLDEN, Client, first_slot
 from .results import LATE_START
@@ -82,14 +82,15 @@ class PacedWait:
     returns 0; at the client's stop it sleeps until the stop time and raises `stop_exception`
     (Locust's StopUser), so the user's on_stop runs."""
 
-    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun")
+    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally")
 
     def __init__(self, pacer: Pacer, clock: Clock, stop_exception: type[BaseException],
-                 on_overrun: Callable[[int], None] | None = None) -> None:
+                 on_overrun: Callable[[int], None] | None = None, tally: Any = None) -> None:
         self.pacer = pacer
         self.clock = clock
         self.stop_exception = stop_exception
         self.on_overrun = on_overrun
+        self.tally = tally  # its `iterations` counts the task iterations handed a slot (the recorder)
 
     def __call__(self) -> float:
         pacer = self.pacer
@@ -100,6 +101,8 @@ class PacedWait:
         if slot is None:
             self.clock.sleep_until(pacer.stop)
             raise self.stop_exception()
+        if self.tally is not None:
+            self.tally.iterations += 1
         self.clock.sleep_until(slot)
         return 0.0
 

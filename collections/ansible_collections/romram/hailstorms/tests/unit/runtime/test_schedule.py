@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -39,7 +40,8 @@ def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, be
     pacer.begin(clock.now)
     clock.now += on_start_seconds
     overrun_ids: list[int] = []
-    wait = PacedWait(pacer, clock, Stop, overrun_ids.append)
+    tally = SimpleNamespace(iterations=0)
+    wait = PacedWait(pacer, clock, Stop, overrun_ids.append, tally)
     times = []
     i = 0
     while True:
@@ -52,6 +54,7 @@ def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, be
         i += 1
         assert i < 100_000
     assert len(overrun_ids) == pacer.overruns
+    assert tally.iterations == len(times)  # every task iteration handed a slot is counted, once
     return times, pacer, clock
 
 

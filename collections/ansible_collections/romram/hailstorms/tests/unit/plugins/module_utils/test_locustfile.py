@@ -40,16 +40,18 @@ class Steps(LoadTestShape):
 """
 
 
-def check(tmp_path: Path, source: str | None, python: str = sys.executable, environment=None) -> dict:
+def check(tmp_path: Path, source: str | None, python: str = sys.executable, environment=None,
+          dry_run: bool = False, rps: float | None = None) -> dict:
     path = tmp_path / "locustfile.py"
     if source is not None:
         path.write_text(source)
     problem = locustfile.before_import(str(path), str(tmp_path))
     if problem:
         return {"failed": True, "msg": problem}
-    done = subprocess.run(locustfile.check_argv(python, str(path)), capture_output=True, text=True, timeout=120,
-                          env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path, check=False)
-    return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr)
+    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run), capture_output=True, text=True,
+                          timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path,
+                          check=False)
+    return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr, rps=rps)
 
 
 def test_an_ordinary_locustfile_passes_and_lists_its_user_classes(tmp_path):
@@ -201,3 +203,73 @@ def test_locust_args_must_be_a_list(value):
         "hailstorm_locust_args: expected a list of Locust command line arguments, such as ['--tags', 'checkout'], "
         f"got {value!r}")
     assert locustfile.bad_locust_args(["--tags", "checkout"]) is None
+
+
+MULTI = """
+from locust import FastHttpUser, HttpUser, User, task
+
+
+class Checkout(HttpUser):
+    def on_start(self):
+        self.client.post("/login")  # on_start: not part of an iteration
+
+    @task
+    def buy(self):
+        self.client.get("/cart")
+        self.client.post("/cart")
+        self.client.get("/pay")
+
+
+class Browse(FastHttpUser):
+    weight = 3
+
+    @task
+    def home(self):
+        self.client.get("/")
+
+
+class Queue(User):  # not an HTTP user: not dry-run
+    @task
+    def poll(self):
+        pass
+"""
+
+
+def test_a_dry_run_counts_requests_per_task_iteration_and_warns_with_the_rps_to_plan(tmp_path):
+    result = check(tmp_path, MULTI, dry_run=True, rps=100)
+    assert result["failed"] is False, result["msg"]
+    figures = result["requests_per_iteration"]
+    assert figures["classes"] == {"Browse": 1.0, "Checkout": 3.0} and figures["skipped"] == ["Queue"]
+    assert figures["mean"] == 1.5 and figures["unsure"] == []  # weights 3 and 1: (3 x 1 + 1 x 3) / 4
+    assert "a dry run sent 1.50 requests per task iteration on average" in result["msg"]
+    [warning] = result["warnings"]
+    assert "sent 1.50 requests per task iteration on average (Browse 1.00, Checkout 3.00)" in warning
+    assert "set hailstorm_rps to 66.6667 for 100 requests per second" in warning
+
+
+def test_a_dry_run_of_one_request_per_task_warns_of_nothing(tmp_path):
+    result = check(tmp_path, USERS, dry_run=True, rps=10)
+    assert result["failed"] is False, result["msg"]
+    assert result["requests_per_iteration"]["mean"] == 1.0 and result["warnings"] == []
+
+
+def test_iteration_figures_and_warnings():
+    report = {"weights": {"A": 1, "B": 1}, "dry_run": {"iterations": 10, "skipped": [], "classes": {
+        "A": {"iterations": 10, "requests": 0, "exceptions": 10}, "B": {"iterations": 0, "requests": 0, "exceptions": 0}}}}
+    figures = locustfile.requests_per_iteration(report)
+    assert figures["mean"] == 0.0 and figures["classes"] == {"A": 0.0} and figures["unsure"] == ["A", "B"]
+    [warning] = locustfile.iteration_warnings("lf.py", figures, 50)
+    assert "sent no request in its task iterations (A 0.00) (the dry run of A, B raised exceptions or ran" in warning
+    assert locustfile.requests_per_iteration({"user_classes": ["A"]}) is None
+    assert locustfile.iteration_warnings("lf.py", None) == []
+    near = {"mean": 1.04, "classes": {"A": 1.04}, "unsure": []}
+    assert locustfile.iteration_warnings("lf.py", near, 10) == []
+    assert "divide hailstorm_rps by that mean" in locustfile.iteration_warnings("lf.py", dict(near, mean=2.0))[0]
+
+
+def test_the_preview_says_what_the_rate_counts():
+    assert locustfile.preview_line(None, 50, 2251) == (
+        "50 rps and 2251 requests count task iterations (each @task call is one); a task that sends N requests "
+        "sends N x as many")
+    assert locustfile.preview_line({"mean": 1.5}, 50, 2251).endswith(
+        "dry run: 1.50 requests per iteration on average, so about 75 rps and 3376 requests at the target")

@@ -31,3 +31,18 @@ def test_summary_lines_show_what_a_user_checks():
 def test_no_constant_phase_no_line():
     lines = summary_lines({**SUMMARY, "constant_phase": None})
     assert not any(line.startswith("constant phase") for line in lines)
+
+
+def test_the_iterations_and_a_warning_when_a_task_sends_other_than_one_request():
+    from ansible_collections.romram.hailstorms.plugins.module_utils.results import iteration_warning
+
+    lines = summary_lines({**SUMMARY, "iterations": 260, "requests_per_iteration": 2.0,
+                           "iteration_warning": iteration_warning(520, 260, 40.0)})
+    assert lines[1] == "260 task iterations (the planned rps paces these): 2.00 requests per iteration on average"
+    assert lines[-1] == ("WARNING: the locustfile sent 2.00 requests per task iteration on average (520 requests in "
+                         "260 iterations): hailstorm_rps paces task iterations, so the target got 2.00 x the planned "
+                         "rate; to plan requests per second, set hailstorm_rps to 20 for 40 requests per second, or "
+                         "make each task send one request")
+    assert iteration_warning(520, 500, 40.0) is None  # within 5 %: on_start requests, a failed task
+    assert iteration_warning(0, 0, 40.0) is None
+    assert "sent 0.00 requests per task iteration" in iteration_warning(0, 10, 40.0)
