@@ -238,10 +238,12 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
         expected_cores = len(planned.get("cores", []))
         if len(mine) < expected_cores:
             out.append(f"host {host}: {expected_cores - len(mine)} of {expected_cores} load processes left no record")
-        want = int(planned.get("requests") or 0)
-        sent = sum(int(core.get("requests") or 0) for core in mine)
+        want = int(planned.get("requests") or 0)  # the plan counts task iterations
+        counted = all(core.get("iterations") is not None for core in mine) and mine
+        sent = sum(int(core.get("iterations" if counted else "requests") or 0) for core in mine)
+        what = "task iterations" if counted else "requests"
         if want and sent < want - max(SHORTFALL * want, SLACK):
-            out.append(f"host {host} sent {sent} requests of {want} planned ({100.0 * sent / want:.1f} %)")
+            out.append(f"host {host} ran {sent} {what} of {want} planned ({100.0 * sent / want:.1f} %)")
     starts = summary.get("starts") or {}
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
     if planned_clients and started is not None and started < planned_clients:

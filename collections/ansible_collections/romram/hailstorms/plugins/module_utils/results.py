@@ -171,7 +171,7 @@ def stats_record(
     time: float | None = None,
     load: Mapping[int, Mapping[str, float]] | None = None,
     exceptions: Mapping[str, Mapping[str, Any]] | None = None,
-    iterations: int = 0,
+    iterations: int | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -181,8 +181,9 @@ def stats_record(
         "overruns": {str(c): n for c, n in (overruns or {}).items()},
         "late": {str(c): round(d, 6) for c, d in (late or {}).items()},
         "started": started,
-        "iterations": iterations,
     }
+    if iterations is not None:
+        record["iterations"] = iterations
     if load:
         record["load"] = {str(s): dict(sample) for s, sample in load.items()}
     if exceptions:
@@ -339,7 +340,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     load: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     exceptions: dict[str, dict[str, Any]] = {}
-    started = iterations = 0
+    started = 0
+    iterations: int | None = None
     for record in records:
         kind = record.get("type")
         if kind == "meta":
@@ -356,15 +358,18 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
             load.update({str(sec): dict(sample) for sec, sample in (record.get("load") or {}).items()})
             merge_exceptions(exceptions, record.get("exceptions") or {})
             started += int(record.get("started", 0))
-            iterations += int(record.get("iterations", 0))
+            if "iterations" in record:
+                iterations = (iterations or 0) + int(record["iterations"])
             if record.get("overruns") or record.get("late"):
                 events.append({"type": "stats", "time": record.get("time"), "seconds": {}, "active": {},
                                "overruns": dict(record.get("overruns") or {}), "late": dict(record.get("late") or {}),
                                "started": 0})
     compact: dict[str, Any] = {
-        "type": "stats", "time": None, "started": started, "iterations": iterations, "bad_lines": bad_lines,
+        "type": "stats", "time": None, "started": started, "bad_lines": bad_lines,
         "seconds": {sec: {label: _cell_json(cell) for label, cell in labels.items()} for sec, labels in seconds.items()},
         "active": active, "overruns": {}, "late": {}}
+    if iterations is not None:
+        compact["iterations"] = iterations
     if load:
         compact["load"] = load
     if exceptions:
@@ -414,7 +419,7 @@ def read_host_file(path: str | Path) -> tuple[list[tuple[str, list[dict[str, Any
 # --- merge ----------------------------------------------------------------------------------
 
 def empty_merged() -> dict[str, Any]:
-    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "iterations": 0, "cores": [],
+    return {"seconds": {}, "active": {}, "overruns": {}, "late": {}, "started": 0, "iterations": None, "cores": [],
             "overruns_at": {}, "late_at": {}, "host_requests": {}}
 
 
@@ -469,7 +474,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                source: str | None = None, bad_lines: int = 0) -> None:
     """Add one core's records into `merged`."""
     core: dict[str, Any] = {"source": source, "meta": None, "end": None, "requests": 0, "failures": 0,
-                            "started": 0, "iterations": 0, "late": 0, "max_late": 0.0, "overruns": 0,
+                            "started": 0, "iterations": None, "late": 0, "max_late": 0.0, "overruns": 0,
                             "bad_lines": bad_lines,
                             "load": {}}
     seconds, active = merged["seconds"], merged["active"]
@@ -516,9 +521,10 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             started = int(record.get("started", 0))
             merged["started"] += started
             core["started"] += started
-            iterations = int(record.get("iterations", 0))
-            merged["iterations"] = merged.get("iterations", 0) + iterations
-            core["iterations"] += iterations
+            if "iterations" in record:  # records of this runtime count them (older ones did not)
+                iterations = int(record["iterations"])
+                merged["iterations"] = (merged.get("iterations") or 0) + iterations
+                core["iterations"] = (core["iterations"] or 0) + iterations
     merged["cores"].append(core)
     host = str((core["meta"] or {}).get("host") or source or "?")
     per_host = merged.setdefault("host_requests", {}).setdefault(host, {})
@@ -661,19 +667,19 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "clients": meta.get("clients"), "started": core["started"],
             "start_delay": meta.get("start_delay"), "late_clients": core["late"],
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
-            "failures": core["failures"], "overruns": core["overruns"],
+            "failures": core["failures"], "overruns": core["overruns"], "iterations": core.get("iterations"),
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
             "locustfile_exit_code": end.get("locustfile_exit_code") or 0,
             "bad_lines": core["bad_lines"], "load": load,
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])
-    iterations = int(merged.get("iterations") or 0)
+    iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
     return {
         "iterations": iterations,
         "requests_per_iteration": per_iteration,
-        "iteration_warning": iteration_warning(total, iterations, rps),
+        "iteration_warning": iteration_warning(total, iterations or 0, rps),
         "requests": total,
         "failures": int(overall["failures"]),
         "failure_rate": round(overall["failures"] / total, 6) if total else 0.0,

@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """How a run ended, from its summary and its plan: pure Python, no Ansible.
 
-  completed   every planned load process ran to its planned end and sent what the plan says
+  completed   every planned load process ran to its planned end and ran the task iterations
+              the plan counts
   degraded    it ran to the end, but not as planned: a process failed or was ended by its
-              deadline with clients still inside a task, clients did not start, the requests
-              fell short of the plan, or a core was generator-limited (its own CPU or event loop
+              deadline with clients still inside a task, clients did not start, the task
+              iterations (requests, in records without that count) fell short of the plan, or a core was generator-limited (its own CPU or event loop
               was the bottleneck, so its rate and latencies measured the load generator)
   aborted     a process was stopped on purpose (playbooks/stop.yml, a signal)
   incomplete  results are missing: a process or a host left no end record (killed, lost, its
@@ -64,9 +65,13 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, 
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
     if planned_clients and started is not None and started < planned_clients:
         found["degraded"].append(f"{planned_clients - started} of {planned_clients} planned clients never started")
-    expected, sent = summary.get("expected_requests"), summary.get("requests")
+    # the plan counts task iterations; records without that count (an older runtime) compare requests
+    expected = summary.get("expected_requests")
+    iterations = summary.get("iterations")
+    sent, what = (iterations, "task iterations run") if iterations is not None else (summary.get("requests"),
+                                                                                     "requests sent")
     if expected and sent is not None and sent < expected - max(SHORT_REQUESTS, SHORT_SHARE * expected):
-        found["degraded"].append(f"{sent} requests sent, {expected} planned ({100.0 * sent / expected:.1f} %)")
+        found["degraded"].append(f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
     for message in summary.get("generator_limited") or []:
         found["degraded"].append(str(message))
     state = "completed"

@@ -98,7 +98,7 @@ def test_degradations_are_said_in_words():
     assert said[0] == "host h9 did not answer"
     assert "load process h1/core 0 ended: missing (process killed?)" in said
     assert "host h2: 1 of 1 load processes left no record" in said
-    assert any(line.startswith("host h2 sent 0 requests of") for line in said)
+    assert any(line.startswith("host h2 ran 0 requests of") for line in said)
     assert any(line.startswith("10 clients started more than 50 ms after their slot") or
                "clients started more than 50 ms" in line for line in said)
     assert any(line.startswith("the constant phase reached") for line in said)

@@ -75,3 +75,12 @@ def test_a_locustfile_exit_code_degrades_the_run_naming_host_and_core():
     verdict = run_state(s, PLAN)
     assert verdict == {"state": "degraded",
                        "reasons": ["h2 core 0: the locustfile set environment.process_exit_code = 1"]}
+
+
+def test_the_plan_counts_task_iterations_when_the_records_count_them():
+    """Three requests per iteration must not hide iterations that were never run, and a task that
+    sends no request on some iterations is no shortfall."""
+    many = {**summary(requests=900), "iterations": 300}
+    assert run_state(many, PLAN)["reasons"] == ["300 task iterations run, 500 planned (60.0 %)"]
+    few = {**summary(requests=250), "iterations": 499}
+    assert run_state(few, PLAN) == {"state": "completed", "reasons": []}
