@@ -42,8 +42,8 @@ class ActionModule(ActionBase):
             return result
         timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
         try:
-            done = subprocess.run(locustfile.check_argv(python, str(path), locust_args,
-                                                            bool(args.get("dry_run", False))), cwd=cwd, capture_output=True, text=True,
+            argv = locustfile.check_argv(python, str(path), locust_args, bool(args.get("dry_run", False)))
+            done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
                                   env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
                                   timeout=timeout, check=False)
         except subprocess.TimeoutExpired:

@@ -32,7 +32,6 @@ NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 
-
 def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False) -> list[str]:
     """The command, run with PYTHONPATH set to the collection's runtime directory."""
     return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile,
@@ -88,8 +87,8 @@ def iteration_warnings(locustfile: str, figures: Mapping[str, Any] | None, rps: 
         return [f"hailstorm_locustfile: a dry run of {locustfile} against a loopback stub sent no request in its "
                 f"task iterations ({per_class}){caveat}; hailstorm_rps paces task iterations, so this run may send "
                 f"nothing: check the tasks (tags, conditions, clients other than self.client)"]
-    fix = (f"set hailstorm_rps to {rps / mean:g} for {rps:g} requests per second, "
-            if rps else "divide hailstorm_rps by that mean ")
+    fix = (f"set hailstorm_rps to {rps / mean:g} for {rps:g} requests per second, " if rps
+           else "divide hailstorm_rps by that mean ")
     return [f"hailstorm_locustfile: a dry run of {locustfile} against a loopback stub sent {mean:.2f} requests per "
             f"task iteration on average ({per_class}){caveat}; hailstorm_rps paces task iterations, so the target "
             f"will get about {mean:.2f} x hailstorm_rps requests per second. To plan requests per second, {fix}"

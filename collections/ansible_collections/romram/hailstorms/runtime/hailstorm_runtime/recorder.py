@@ -183,8 +183,9 @@ class Recorder:
         cells, self.cells = self.cells, {}
         seconds: dict[int, dict[str, dict[str, Any]]] = {}
         for (sec, method, name), (n, failures, nbytes, us, hist, errors) in cells.items():
-            seconds.setdefault(sec, {})[request_label(method, name)] = {"requests": n, "failures": failures, "bytes": nbytes,
-                                                  "time_us": us, "errors": errors or {}, "hist": hist}
+            seconds.setdefault(sec, {})[request_label(method, name)] = {
+                "requests": n, "failures": failures, "bytes": nbytes, "time_us": us, "errors": errors or {},
+                "hist": hist}
             self.requests += n
             self.failures += failures
         iterations, self.iterations = self.iterations, 0

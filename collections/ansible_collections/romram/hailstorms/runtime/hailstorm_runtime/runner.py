@@ -196,12 +196,7 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
                 out["skipped"].append(name)
                 continue
             marks: list[int] = []
-
-            def wait(marks: list[int] = marks) -> float:
-                marks.append(counted["requests"])
-                if len(marks) > iterations:
-                    raise StopUser()
-                return 0.0
+            wait = _DryWait(marks, counted, iterations)
 
             cls_host, cls.host = cls.host, stub.url
             try:
@@ -254,6 +249,20 @@ class PacedDefaultTaskSet(DefaultTaskSet):
         wait = self.user.wait_time
         if isinstance(wait, PacedWait):
             wait()
+
+
+class _DryWait:
+    """A dry run user's wait_time: notes the request count at each call (after on_start, then
+    after each task iteration) and stops the user after `iterations` iterations."""
+
+    def __init__(self, marks: list[int], counted: dict[str, int], iterations: int) -> None:
+        self.marks, self.counted, self.iterations = marks, counted, iterations
+
+    def __call__(self) -> float:
+        self.marks.append(self.counted["requests"])
+        if len(self.marks) > self.iterations:
+            raise StopUser()
+        return 0.0
 
 
 class _DryDefaultTaskSet(DefaultTaskSet):
