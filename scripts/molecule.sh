@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every molecule scenario on real systemd hosts (containers built by scripts/testhosts.sh).
+# Every molecule scenario on real systemd hosts (containers built by scripts/testhosts.sh), or the
+# ones named: scripts/molecule.sh default docker
 # Without a docker engine it says which scenarios it could not run; with
 # HAILSTORMS_REQUIRE_MOLECULE=1 (CI) that is a failure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-scenarios=$(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | sort)
+scenarios=${*:-$(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | sort)}
 if ! scripts/testhosts.sh; then
     echo "molecule: NOT RUN (no usable docker engine on this machine): $(echo $scenarios)" >&2
     [ "${HAILSTORMS_REQUIRE_MOLECULE:-0}" = 1 ] && exit 1

@@ -4,7 +4,9 @@
 #   2. the image hailstorms-testhost:base, built from Debian packages with debootstrap (no registry);
 #   3. community.docker and ansible.posix (scripts/collections.sh);
 #   4. a wheelhouse of the load hosts' pinned packages in .cache/wheelhouse (test hosts have no
-#      internet: the provision role pushes these wheels and installs them offline).
+#      internet: the provision role pushes these wheels and installs them offline), with the
+#      extra packages the scenarios install (hailstorm_pip_packages): the lines of requirements.txt
+#      tagged `# hailstorm_pip_packages`, resolved together with the runtime's pins.
 # Usage: scripts/testhosts.sh [--check]   (--check: exit 0 if a docker engine can be used, else 1)
 set -euo pipefail
 
@@ -14,6 +16,7 @@ IMAGE=hailstorms-testhost:base
 ROOTFS=/var/tmp/hs-rootfs
 CACHE="$ROOT/.cache"
 RUNTIME_REQS="$ROOT/collections/ansible_collections/romram/hailstorms/runtime/requirements.txt"
+TEST_REQS="$ROOT/requirements.txt"
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,sudo,iproute2,ca-certificates,procps,curl
 
 log() { printf 'testhosts: %s\n' "$*" >&2; }
@@ -57,13 +60,20 @@ build_image() {
     log "image $IMAGE built"
 }
 
+# The requirements of the test hosts' packages: the runtime's pins, then the tagged lines of
+# requirements.txt (the molecule scenarios read their hailstorm_pip_packages from the same lines).
+wheelhouse_requirements() {
+    cat "$RUNTIME_REQS"
+    sed -n 's/^\([^#[:space:]][^#[:space:]]*\)[[:space:]]*#[[:space:]]*hailstorm_pip_packages[[:space:]]*$/\1/p' "$TEST_REQS"
+}
+
 fill_wheelhouse() {
     local stamp="$CACHE/wheelhouse/.requirements"
-    if [ -e "$stamp" ] && cmp -s "$stamp" "$RUNTIME_REQS"; then log "wheelhouse cached"; return 0; fi
+    if [ -e "$stamp" ] && cmp -s "$stamp" <(wheelhouse_requirements); then log "wheelhouse cached"; return 0; fi
     log "downloading the load hosts' wheels into .cache/wheelhouse"
     mkdir -p "$CACHE/wheelhouse"
-    "$PIP" download --quiet -r "$RUNTIME_REQS" -d "$CACHE/wheelhouse"
-    cp "$RUNTIME_REQS" "$stamp"
+    "$PIP" download --quiet -r <(wheelhouse_requirements) -d "$CACHE/wheelhouse"
+    wheelhouse_requirements >"$stamp"
 }
 
 main() {

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
@@ -98,6 +99,18 @@ def checked_path(value: Any, name: str) -> str:
     return _planned("checked_path", checks.absolute_path, value, name)
 
 
+def checked_pip_packages(value: Any, backend: Any = None) -> list[str]:
+    """hailstorm_pip_packages checked (a list of plain requirements); with backend 'local' each one
+    must also be installed in the Python this filter runs in, the controller's (ansible_playbook_python),
+    which the local backend runs."""
+    def check() -> list[str]:
+        packages = checks.pip_packages(value)
+        if backend == "local":
+            checks.controller_pip_packages(packages, sys.executable)
+        return packages
+    return _planned("checked_pip_packages", check)
+
+
 def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
     return _planned("host_slice", planner.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
 
@@ -178,5 +191,6 @@ class FilterModule:
             "checked_options": checked_options,
             "run_directory": run_directory,
             "checked_path": checked_path,
+            "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,
         }

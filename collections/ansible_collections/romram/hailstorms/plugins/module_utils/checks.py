@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
@@ -193,3 +193,113 @@ def check_options(values: Mapping[str, Any], hosts: Mapping[str, Mapping[str, An
     if errors:
         raise PlanError(" -- ".join(errors))
     return checked
+
+
+# --- hailstorm_pip_packages -------------------------------------------------------------------
+# A requirement as hailstorm_pip_packages takes it: PEP 508 without URLs, markers or options, i.e.
+# a name, optional extras in [], optional version specifiers. Spaces only as separators (a newline
+# would add a line, e.g. an option, to the requirements file the load hosts install from).
+_PIP_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PIP_SPECIFIER = r"(?:~=|===|==|!=|<=|>=|<|>) *[A-Za-z0-9*][A-Za-z0-9._*+!-]*"
+_PIP_REQUIREMENT_RE = re.compile(
+    rf"(?P<name>{_PIP_NAME}) *(?:\[ *(?P<extras>{_PIP_NAME}(?: *, *{_PIP_NAME})*) *\])?"
+    rf" *(?P<specifier>{_PIP_SPECIFIER}(?: *, *{_PIP_SPECIFIER})*)?")
+_PIP_PATH_RE = re.compile(r"[A-Za-z0-9._+-]*[/\\][A-Za-z0-9._+/\\-]*")  # wheels/pkg.whl, a path without a scheme
+PIP_EXAMPLE = "locust-plugins==5.0.3"
+_PIP_FORM = ("a requirement: a package name, optional extras in [] and optional version specifiers, "
+             "such as 'locust-plugins==5.0.3', 'requests[socks]>=2.31,<3' or 'boto3'")
+
+
+def pip_packages(value: Any) -> list[str]:
+    """hailstorm_pip_packages checked: a list of plain requirements (name, extras, version
+    specifiers), each stripped; or one PlanError naming each bad item and a valid fix.
+
+    Refused: a leading '-' (a pip option such as --index-url or -e, which would change where or
+    what pip installs), URLs and paths ('name @ https://...', './pkg', 'git+https://...'),
+    environment markers (';'), and any other character (quotes, '$', '`', '|', newlines): the
+    requirements go into a file given to pip with -r, so nothing else may reach it.
+    """
+    name = "hailstorm_pip_packages"
+    if value is None or value == "":
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        item = str(value).strip() if isinstance(value, str) else PIP_EXAMPLE
+        item = item if _PIP_REQUIREMENT_RE.fullmatch(item) else PIP_EXAMPLE
+        raise PlanError(f"{name}: expected a list of pip requirements, got {value!r}; give a list, such as "
+                        f"{name}: ['{item}'] in YAML or -e '{{\"{name}\": [\"{item}\"]}}'")
+    checked: list[str] = []
+    errors: list[str] = []
+    for index, item in enumerate(value):
+        problem = _pip_requirement_problem(item)
+        if problem:
+            errors.append(f"{name}: item {index + 1}, {item!r}, {problem}")
+        else:
+            checked.append(str(item).strip())
+    if errors:
+        raise PlanError(" -- ".join(errors))
+    return checked
+
+
+def _pip_requirement_problem(item: Any) -> str | None:
+    if not isinstance(item, str):
+        return f"is not a string. Fix: give {_PIP_FORM}"
+    text = item.strip()
+    if not text:
+        return "is empty; remove it"
+    if text.startswith("-"):
+        return ("is a pip option, not a requirement; options (--index-url, -e, -r, ...) are not accepted. Fix: "
+                f"give {_PIP_FORM}; for load hosts without the package index put the wheels in hailstorm_wheelhouse")
+    if "://" in text or "@" in text or text.startswith((".", "/", "~")) or _PIP_PATH_RE.fullmatch(text):
+        return ("is a URL or a path, not a requirement from a package index. Fix: put the package's wheel in "
+                f"hailstorm_wheelhouse and give its name and version, such as '{PIP_EXAMPLE}'")
+    if not _PIP_REQUIREMENT_RE.fullmatch(text):
+        return ("is not a plain requirement (no environment markers, options, quotes, spaces inside a name or "
+                f"shell characters). Fix: give {_PIP_FORM}")
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement  # ansible-core's own dependency
+    except ImportError:  # pragma: no cover - the form above is the check then
+        return None
+    try:
+        Requirement(text)
+    except InvalidRequirement as error:
+        first = str(error).splitlines()[0] if str(error) else "invalid"
+        return f"is not a valid requirement ({first}). Fix: give {_PIP_FORM}"
+    return None
+
+
+def controller_pip_packages(requirements: Iterable[str], python: str,
+                            version_of: Callable[[str], str] | None = None) -> list[str]:
+    """The local backend runs the controller's own Python: each of hailstorm_pip_packages (already
+    checked by pip_packages) must be installed there in a version its specifiers accept; nothing is
+    installed into the controller's environment. A PlanError names each one missing, with the pip
+    command that fixes it; returns the requirements.
+
+    `version_of(name)` gives an installed distribution's version (default importlib.metadata's, i.e.
+    the Python this runs in; pass `python` = that Python's path, for the message). Extras are not
+    checked (only the named distribution).
+    """
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    version_of = version_of or metadata.version
+    requirements = list(requirements)
+    errors: list[str] = []
+    for text in requirements:
+        match = _PIP_REQUIREMENT_RE.fullmatch(text.strip())
+        if not match:
+            raise PlanError(f"hailstorm_pip_packages: {text!r} is not {_PIP_FORM}")
+        where = f"the controller's Python ({python}), which the local backend runs"
+        fix = f"pip install '{text}'"
+        try:
+            installed = version_of(match.group("name"))
+        except metadata.PackageNotFoundError:
+            errors.append(f"hailstorm_pip_packages: {text} is not installed in {where}: {fix}")
+            continue
+        specifier = SpecifierSet((match.group("specifier") or "").replace(" ", ""))
+        if not specifier.contains(installed, prereleases=True):
+            errors.append(f"hailstorm_pip_packages: {text} does not match {match.group('name')} {installed}, "
+                          f"installed in {where}: {fix}")
+    if errors:
+        raise PlanError(" -- ".join(errors))
+    return requirements

@@ -16,7 +16,7 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 def test_filters_are_registered():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores",
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
-                            "checked_options", "run_directory", "checked_path", "preflight_verdict"}
+                            "checked_options", "run_directory", "checked_path", "checked_pip_packages", "preflight_verdict"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
     assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
@@ -68,3 +68,17 @@ def test_plan_at_gives_the_planned_line():
     assert FILTERS["plan_at"](plan, 180.0) == {"offset": 180.0, "active": 181, "rps": pytest.approx(20.0)}
     assert FILTERS["plan_at"](plan, 90.0)["active"] == 91
     assert FILTERS["plan_at"](plan, 360.0)["active"] == 0
+
+
+def test_checked_pip_packages_checks_the_controllers_python_only_for_the_local_backend():
+    check = FILTERS["checked_pip_packages"]
+    assert check([" pytest>=1 "]) == ["pytest>=1"]
+    assert check(["no-such-package-hailstorms==1.0"], "systemd") == ["no-such-package-hailstorms==1.0"]
+    assert check(["pytest>=1"], "local") == ["pytest>=1"]  # installed in this Python
+    with pytest.raises(AnsibleFilterError, match=(
+            r"^romram.hailstorms.checked_pip_packages: hailstorm_pip_packages: no-such-package-hailstorms==1.0 is "
+            r"not installed in the controller's Python \(.*python.*\), which the local backend runs: "
+            r"pip install 'no-such-package-hailstorms==1.0'$")):
+        check(["no-such-package-hailstorms==1.0"], "local")
+    with pytest.raises(AnsibleFilterError, match=r"item 1, '--index-url=x', is a pip option"):
+        check(["--index-url=x"], "docker")
