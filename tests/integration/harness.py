@@ -26,6 +26,20 @@ def ansible_playbook(playbook: str, inventory: str, *args: str, timeout: float =
         cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def local_run(results: Path, run_id: str, target: str, locustfile: Path | str, *args: str,
+              profile: str = "short", **settings: object) -> subprocess.CompletedProcess:
+    """distribute.yml on this machine (inventories/local, the local backend): the run `run_id` of
+    `locustfile` against `target` into `results`, with the inventory's `profile` and any
+    hailstorm_<name> settings given as keywords (passed as one JSON -e, so lists stay lists)."""
+    import json as _json
+
+    extra = {f"hailstorm_{name}": value for name, value in settings.items()}
+    return ansible_playbook(
+        "distribute.yml", "local", "-e", f"hailstorm_profile={profile}", "-e", f"hailstorm_target={target}",
+        "-e", f"hailstorm_results_dir={results}", "-e", f"hailstorm_run_id={run_id}",
+        "-e", f"hailstorm_locustfile={locustfile}", *(["-e", _json.dumps(extra)] if extra else []), *args)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -134,18 +134,14 @@ class Shopper(HttpUser):
 
 
 def test_a_local_run_passes_the_tags_and_fails_on_the_locustfiles_exit_code(tmp_path):
-    from harness import ansible_playbook, feeder
+    from harness import feeder, local_run
 
     locustfile = tmp_path / "verdict.py"
     locustfile.write_text(HTTP_LOCUSTFILE)
     arrivals = tmp_path / "arrivals.log"
     with feeder(arrivals) as url:
-        result = ansible_playbook(
-            "distribute.yml", "local", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
-            "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=verdict",
-            "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_cores=1", "-e", "hailstorm_rps=10",
-            "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
-            "-e", json.dumps({"hailstorm_locust_args": ["--tags", "checkout"]}))
+        result = local_run(tmp_path, "verdict", url, locustfile, cores=1, rps=10, rampup="2s", constant="2s",
+                           rampdown="1s", locust_args=["--tags", "checkout"])
     assert result.returncode != 0
     out = " ".join(result.stdout.split())
     assert "run state: DEGRADED" in out, result.stdout[-3000:]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 
-from harness import ansible_playbook, feeder
+from harness import feeder, local_run
 
 LOCUSTFILE = '''
 from locust import FastHttpUser, HttpUser, TaskSet, task
@@ -49,11 +48,8 @@ def run(tmp_path_factory):
     locustfile.write_text(LOCUSTFILE)
     arrivals = tmp_path / "arrivals.log"
     with feeder(arrivals) as url:
-        result = ansible_playbook(
-            "distribute.yml", "local", "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}",
-            "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=ordinary",
-            "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_cores=1", "-e", "hailstorm_rps=10",
-            "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=4s", "-e", "hailstorm_rampdown=1s")
+        result = local_run(tmp_path, "ordinary", url, locustfile, cores=1, rps=10, rampup="2s", constant="4s",
+                           rampdown="1s")
     return result, tmp_path / "ordinary", arrivals
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, ansible_playbook, feeder
+from harness import ROOT, ansible_playbook, feeder, local_run
 
-SHORT = ["-e", "hailstorm_profile=short", "-e", "hailstorm_cores=1", "-e", "hailstorm_rps=10", "-e", "hailstorm_pace=1s",
-         "-e", "hailstorm_rampup=1s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s"]
+SHORT = {"cores": 1, "rps": 10, "pace": "1s", "rampup": "1s", "constant": "2s", "rampdown": "1s"}
 
 def tagged_packages() -> list[str]:
     """The requirements of requirements.txt tagged `# hailstorm_pip_packages` (as the molecule
@@ -54,11 +53,8 @@ def run(tmp_path: Path, run_id: str, path: str, *extra: str):
     locustfile = tmp_path / f"{run_id}.py"
     locustfile.write_text(LOCUSTFILE.replace("PATH", path))
     with feeder() as url:
-        return ansible_playbook(
-            "distribute.yml", "local", *SHORT, "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
-            "-e", f"hailstorm_run_id={run_id}", "-e", f"hailstorm_locustfile={locustfile}",
-            "-e", json.dumps({"hailstorm_pip_packages": [PLUGINS], "hailstorm_locust_args": ["--check-fail-ratio", "0.01"]}),
-            *extra)
+        return local_run(tmp_path, run_id, url, locustfile, *extra, pip_packages=[PLUGINS],
+                         locust_args=["--check-fail-ratio", "0.01"], **SHORT)
 
 def core_log(tmp_path: Path, run_id: str) -> str:
     return (tmp_path / run_id / "localhost" / "core-0.log").read_text()
@@ -112,10 +108,7 @@ def test_a_package_the_controllers_python_lacks_fails_the_local_run_before_any_l
     locustfile = tmp_path / "plain.py"
     locustfile.write_text("from locust import HttpUser, task\n\n\nclass U(HttpUser):\n    @task\n    def t(self):\n"
                           "        self.client.get('/')\n")
-    result = ansible_playbook(
-        "distribute.yml", "local", *SHORT, "-e", "hailstorm_target=http://127.0.0.1:9", "-e", f"hailstorm_results_dir={tmp_path}",
-        "-e", "hailstorm_run_id=missing", "-e", f"hailstorm_locustfile={locustfile}",
-        "-e", json.dumps({"hailstorm_pip_packages": [package]}))
+    result = local_run(tmp_path, "missing", "http://127.0.0.1:9", locustfile, pip_packages=[package], **SHORT)
     assert result.returncode != 0
     out = " ".join(result.stdout.split())
     assert re.search(re.escape(message).replace(re.escape("{python}"), r"/\S*python[0-9.]*"), out), result.stdout[-3000:]
