@@ -128,6 +128,44 @@ def child(argv: list[str]) -> int:
     return main(argv)
 
 
+FEEDER_WRAPPER = """
+import gc, runpy, sys, time
+out = open(sys.argv.pop(1), "w")
+began = [0.0, 0.0]
+def on_gc(phase, info):
+    if phase == "start":
+        began[:] = time.perf_counter(), time.thread_time()
+    elif time.perf_counter() - began[0] > 0.002:
+        frame, forced = sys._getframe(0), "auto"
+        while frame is not None:
+            if frame.f_code.co_name == "gc_tick":
+                forced = "gc_tick"
+            frame = frame.f_back
+        out.write(f"{time.time():.6f} {info['generation']} {time.perf_counter() - began[0]:.6f} "
+                  f"{time.thread_time() - began[1]:.6f} {forced}\\n")
+        out.flush()
+gc.callbacks.append(on_gc)
+_collect = gc.collect
+def collect(generation=2):
+    sizes = [len(gc.get_objects(g)) for g in range(3)]
+    t = time.perf_counter()
+    n = _collect(generation)
+    out.write(f"# collect({generation}) {1000 * (time.perf_counter() - t):.1f} ms, generations {sizes}, {n} collected\\n")
+    return n
+gc.collect = collect
+sys.argv[0] = sys.argv[1]; del sys.argv[1]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def feeder_pauses(path: Path, lo: float, hi: float, t0: float) -> str:
+    rows = [line.split() for line in path.read_text().splitlines() if not line.startswith("#")] if path.exists() else []
+    print("".join(line + "\n" for line in path.read_text().splitlines()[-8:] if line.startswith("#")))
+    hits = [(float(t), int(g), float(d), float(c), w) for t, g, d, c, w in rows if lo <= float(t) <= hi]
+    return ", ".join(f"gen{g} {1000 * d:.0f} ms ({1000 * c:.0f} on CPU, {w}) at +{t - t0:.2f}"
+                     for t, g, d, c, w in sorted(hits, key=lambda r: -r[2])[:6])
+
+
 def report(work: Path, arrivals: dict[int, list[float]], planned: dict[int, float], top: int = 15) -> None:
     diag = json.loads((work / "diag.json").read_text())
     t0 = min(planned.values())
@@ -195,7 +233,9 @@ def main() -> None:
         log = tmp / "arrivals.log"
         port = free_port()
         target = f"http://127.0.0.1:{port}"
-        feeder = real_popen([sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--port", str(port),
+        feeder_gc = tmp / "feeder-gc.txt"
+        feeder = real_popen([sys.executable, "-c", FEEDER_WRAPPER, str(feeder_gc),
+                             str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--port", str(port),
                              "--arrival-log", str(log)], stdout=subprocess.DEVNULL, preexec_fn=pin(feeder_cpu))
         try:
             time.sleep(1.5)
@@ -210,6 +250,7 @@ def main() -> None:
                 planned = {c.client_id: t0 + next(planner.request_times(c, 1.0))
                            for c in planner.core_clients(data["plan"], data["cores"][0])}
                 report(tmp / f"work-{name}", arrivals_of(log, f"/h{name}"), planned)
+                print(f"  feeder GC pauses > 2 ms during the run: {feeder_pauses(feeder_gc, t0 - 1, t0 + 18, t0)}")
         finally:
             feeder.terminate()
             feeder.wait(timeout=10)
