@@ -57,7 +57,8 @@ def calibration_figures(calibration: Mapping[str, Any] | None) -> tuple[dict[str
     """(the calibration's figures, None) or (None, why there are none) from the calibrate
     command's result as the role records it: rc, stdout (its JSON line), stderr."""
     if not calibration:
-        return None, "the runtime is not provisioned on this host yet (calibration needs it)"
+        return None, ("the runtime is not provisioned on this host yet, or the backend is not systemd (the "
+                      "calibration runs the provisioned runtime, as the start-up check does)")
     if calibration.get("rc") is not None and int(calibration["rc"]) != 0:
         tail = " | ".join(str(calibration.get("stderr") or "").splitlines()[-3:]) or "no message"
         return None, f"the calibration failed (rc {calibration['rc']}): {tail}"
