@@ -101,16 +101,17 @@ def figures(per_client: dict[int, list[float]], lo: float, hi: float, rps: float
 
 
 def run_hailstorms(rps: int, args: argparse.Namespace, tmp: Path, locustfile: Path, target: str,
-                   log: Path, load_cpu: int | None) -> dict[str, float]:
-    tag = f"/h{rps}"
+                   log: Path, load_cpu: int | None, name: str = "") -> dict[str, float]:
+    name = name or str(rps)  # of this run's tag and files
+    tag = f"/h{name}"
     settings = {"clients": rps, "rps": rps, "pace": 1.0, "rampup": args.rampup, "constant": args.constant,
                 "rampdown": 0.0}
     data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
     t0 = time.time() + 3.0
-    work = tmp / f"work-{rps}"
+    work = tmp / f"work-{name}"
     data.update(run_id="capacity", start_time=t0, target=target, locustfile=str(locustfile),
                 work_dir=str(work), jtl=False, deadline_grace=10, host="bench")
-    data_path = tmp / f"data-{rps}.json"
+    data_path = tmp / f"data-{name}.json"
     data_path.write_text(json.dumps(data))
     env = {**os.environ, "BENCH_TAG": tag, "PYTHONPATH": str(COLLECTION / "runtime")}
     proc = subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(data_path), "--core", "0"],

@@ -169,7 +169,7 @@ def run_once(kind: str, path: str, tmp: Path, locustfile: Path, target: str, arg
         data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
         t0 = time.time() + 2.0
         data.update(run_id="bench", start_time=t0, target=target, locustfile=str(locustfile),
-                    work_dir=str(tmp / "work"), jtl=False, deadline_grace=10)
+                    work_dir=str(tmp / f"work{path.replace('/', '-')}"), jtl=False, deadline_grace=10)
         (tmp / "data.json").write_text(json.dumps(data))
         command = [sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data.json"), "--core", "0"]
         env["PYTHONPATH"] = str(COLLECTION / "runtime")

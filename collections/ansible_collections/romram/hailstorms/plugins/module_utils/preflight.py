@@ -11,6 +11,7 @@ Python, a probe that failed) is a failure with its reason, and the verdict alway
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any, Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any, Mapping, Sequence
 from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner
 
 MIB = 1048576
+CAPACITY_WARN_FRACTION = 0.7  # of a core's calibrated capacity past which the plan's rate per core is warned about
 _STATUS_PREFIX = re.compile(r"^Status code was -?[0-9]+ and not \[[0-9, ]*\]: ")
 
 
@@ -51,14 +53,48 @@ def _seconds(delta: Any) -> float | None:
         return None
 
 
+def calibration_figures(calibration: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(the calibration's figures, None) or (None, why there are none) from the calibrate
+    command's result as the role records it: rc, stdout (its JSON line), stderr."""
+    if not calibration:
+        return None, ("the runtime is not provisioned on this host yet, or the backend is not systemd (the "
+                      "calibration runs the provisioned runtime, as the start-up check does)")
+    if calibration.get("rc") is not None and int(calibration["rc"]) != 0:
+        tail = " | ".join(str(calibration.get("stderr") or "").splitlines()[-3:]) or "no message"
+        return None, f"the calibration failed (rc {calibration['rc']}): {tail}"
+    try:
+        figures = json.loads(str(calibration.get("stdout") or "").strip().splitlines()[-1])
+        capacity = float(figures["rps_per_cpu_second"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None, f"the calibration printed no result: {str(calibration.get('stdout') or '')[:200]!r}"
+    if not capacity > 0:
+        return None, f"the calibration measured no capacity ({capacity})"
+    return figures, None
+
+
+def capacity_warning(host: str, capacity: float, per_core_rps: float, cores: int, total_cores: int,
+                     fraction: float = CAPACITY_WARN_FRACTION) -> str | None:
+    """A warning when the plan asks more of each core of this host than `fraction` of what one
+    core measured it can send (calibrated requests per CPU-second), else None."""
+    if per_core_rps <= fraction * capacity:
+        return None
+    needed = math.ceil(per_core_rps * total_cores / (fraction * capacity))
+    return (f"{host}: the plan asks {per_core_rps:.0f} rps of each of its {cores} load cores, "
+            f"{100 * per_core_rps / capacity:.0f} % of the {capacity:.0f} paced rps one core of this host measured "
+            f"(hailstorm_calibrate; warned above {100 * fraction:.0f} %): its cores may not hold the planned rate "
+            f"(the run's summary says so if they do not). Fix: more load cores or hosts (about {needed} cores in all "
+            f"instead of {total_cores}), or a lower hailstorm_rps.")
+
+
 def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[str, Any],
                   run: Mapping[str, Any] | None = None, total_cores: int = 0) -> dict[str, Any]:
     """failures, warnings, figures, usable cores and CPUs of one host from its raw record.
 
     record: probe (hailstorm_probe's result), health (ansible.builtin.uri's), check (the runtime
     check command's, or None), cores (hailstorm_cores or None), connection (ansible_connection),
-    work_dir. options: min_python, max_clock_offset, health_url, disk_bytes_per_request,
-    disk_reserve_mb, startup_seconds, backend, locustfile.
+    work_dir, calibration (the runtime calibrate command's, or None). options: min_python,
+    max_clock_offset, health_url, disk_bytes_per_request, disk_reserve_mb, startup_seconds,
+    backend, locustfile, calibrate (whether the calibration was asked for).
     """
     failures: list[str] = []
     warnings: list[str] = []
@@ -161,12 +197,25 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     ready = round(round_trip + (startup if startup is not None else float(options["startup_seconds"]))
                   + abs(estimate.offset) + estimate.uncertainty, 3)
     found["ready_seconds"] = ready
+    capacity = None
+    if options.get("calibrate"):
+        calibrated, why = calibration_figures(record.get("calibration"))
+        if calibrated is None:
+            warnings.append(f"{host}: no capacity calibration: {why}.")
+        else:
+            capacity = float(calibrated["rps_per_cpu_second"])
+            if run:
+                per_core = float(run["rps"]) / max(total_cores or cores, 1)
+                warning = capacity_warning(host, capacity, per_core, cores, total_cores or cores)
+                if warning:
+                    warnings.append(warning)
     found["figures"] = {
         "python": python.get("version"), "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
         "clock_offset": round(estimate.offset, 4), "clock_uncertainty": round(estimate.uncertainty, 4),
         "round_trip": round(round_trip, 3), "target_status": status,
         "disk_free_mib": round(free / MIB), "disk_needed_mib": math.ceil(needed / MIB),
         "expected_requests": expected, "startup_seconds": startup, "ready_seconds": ready,
+        "capacity_rps_per_core": capacity,
     }
     return found
 
@@ -178,7 +227,9 @@ def _line(host: str, figures: Mapping[str, Any]) -> str:
             f"{','.join(map(str, figures['core_cpus']))}), clock {figures['clock_offset']:+.4f} s +- "
             f"{figures['clock_uncertainty']:.4f}, target HTTP {figures['target_status']}, disk "
             f"{figures['disk_free_mib']} MiB free / {figures['disk_needed_mib']} needed, ready "
-            f"{figures['ready_seconds']:.2f} s")
+            f"{figures['ready_seconds']:.2f} s"
+            + (f", paced capacity {figures['capacity_rps_per_core']:.0f} rps per core"
+               if figures.get("capacity_rps_per_core") else ""))
 
 
 def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None], options: Mapping[str, Any],

@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--dry-run", action="store_true",
                        help="also run a few task iterations of each HTTP user class against a loopback stub "
                             "and count their requests")
+    calibrate = sub.add_parser("calibrate", help="measure the paced requests per CPU-second of one core of this host "
+                                                 "against a loopback stub (a few seconds)")
+    calibrate.add_argument("--seconds", type=float, default=4.0)
+    calibrate.add_argument("--rps", type=float, default=1000.0, help="planned rate of the calibration run")
+    calibrate.add_argument("--pace", type=float, default=1.0)
     args = parser.parse_args(argv)
     # Results and work files 0640, directories 0750, whatever the backend's own umask.
     os.umask(0o027)
@@ -90,6 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     # Locust (and gevent's monkey-patching) only from here on.
     from . import runner
 
+    if args.command == "calibrate":
+        import logging
+
+        from .calibrate import calibrate as run_calibration
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            print(json.dumps(run_calibration(args.seconds, args.rps, args.pace)))
+        except RuntimeError as error:
+            print(f"hailstorm_runtime: {error}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "check":
         report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run)
         sys.stdout.flush()

@@ -38,6 +38,9 @@ def _original_poll() -> Any:
         return select.poll
 
 
+_POLL: list[Any] = []  # the system poll, looked up once (monkey.get_original costs more than the check)
+
+
 def socket_alive(sock: Any) -> bool:
     """Whether an idle pooled socket can carry the next request: open, and nothing to read
     (readable while idle means the peer closed it or sent something unasked)."""
@@ -47,7 +50,9 @@ def socket_alive(sock: Any) -> bool:
         fd = sock.fileno()
         if fd < 0:
             return False
-        poller = _original_poll()()
+        if not _POLL:
+            _POLL.append(_original_poll())
+        poller = _POLL[0]()
         poller.register(fd, _READABLE)
         return not poller.poll(0)
     except (OSError, ValueError):

@@ -122,3 +122,52 @@ def test_the_verdict_passes_when_every_host_passes():
     result = preflight.verdict(["a", "b"], {"a": record(), "b": record(cores=1)}, OPTIONS, RUN)
     assert result["failed"] == [] and result["head"] == "Preflight passed on all 2 load hosts"
     assert result["hosts"]["a"]["figures"]["expected_requests"] == 13500  # 3 of 4 cores
+
+
+CALIBRATED = {"rc": 0, "stdout": '{"rps_per_cpu_second": 3600.0, "rps": 1000.0, "cpu": 0.28}', "stderr": ""}
+
+
+def calibrated(calibration=CALIBRATED, rps=100.0):
+    rec = record()
+    rec["calibration"] = calibration
+    return preflight.host_findings("h1", rec, {**OPTIONS, "calibrate": True}, {**RUN, "rps": rps}, 3)
+
+
+def test_a_plan_within_the_calibrated_capacity_passes_and_shows_it():
+    found = calibrated(rps=3 * 2500.0)  # 2,500 rps per core, 69 % of 3,600
+    assert found["warnings"] == [] and found["failures"] == []
+    assert found["figures"]["capacity_rps_per_core"] == 3600.0
+
+
+def test_a_plan_past_70_percent_of_the_calibrated_capacity_warns_with_the_numbers_and_the_fix():
+    found = calibrated(rps=3 * 3000.0)
+    assert found["failures"] == []
+    assert found["warnings"] == [
+        "h1: the plan asks 3000 rps of each of its 3 load cores, 83 % of the 3600 paced rps one core of this host "
+        "measured (hailstorm_calibrate; warned above 70 %): its cores may not hold the planned rate (the run's "
+        "summary says so if they do not). Fix: more load cores or hosts (about 4 cores in all instead of 3), or a "
+        "lower hailstorm_rps."]
+
+
+@pytest.mark.parametrize("calibration, why", [
+    (None, "the runtime is not provisioned on this host yet"),
+    ({"rc": 1, "stdout": "", "stderr": "Traceback\nOSError: no port"}, "the calibration failed (rc 1): Traceback | OSError"),
+    ({"rc": 0, "stdout": "nonsense", "stderr": ""}, "the calibration printed no result"),
+    ({"rc": 0, "stdout": '{"rps_per_cpu_second": 0}', "stderr": ""}, "the calibration measured no capacity"),
+])
+def test_a_missing_or_failed_calibration_is_a_warning_not_a_failure(calibration, why):
+    found = calibrated(calibration)
+    assert found["failures"] == []
+    assert len(found["warnings"]) == 1 and found["warnings"][0].startswith(f"h1: no capacity calibration: {why}")
+
+
+def test_without_hailstorm_calibrate_no_calibration_is_looked_at():
+    rec = record()
+    rec["calibration"] = {"rc": 1, "stdout": "", "stderr": "boom"}
+    found = preflight.host_findings("h1", rec, OPTIONS, {**RUN, "rps": 1e6}, 3)
+    assert found["warnings"] == [] and found["figures"]["capacity_rps_per_core"] is None
+
+
+def test_capacity_warning_is_none_at_or_below_the_fraction():
+    assert preflight.capacity_warning("h", 1000.0, 700.0, 2, 2) is None
+    assert preflight.capacity_warning("h", 1000.0, 701.0, 2, 2) is not None
