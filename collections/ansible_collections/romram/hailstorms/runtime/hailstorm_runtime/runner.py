@@ -67,6 +67,14 @@ class WallClock:
             loop.update_now()
             gevent.sleep(remaining)
 
+    @staticmethod
+    def seconds_until(when: float) -> float:
+        """Seconds from now to `when` (0 when past), for a gevent sleep that starts right away:
+        the loop's cached time is brought up to now first, so the timer does not fire early."""
+        gevent.get_hub().loop.update_now()
+        remaining = when - time.time()
+        return remaining if remaining > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class Hailstorm:
@@ -250,7 +258,7 @@ class PacedDefaultTaskSet(DefaultTaskSet):
     def on_start(self) -> None:
         wait = self.user.wait_time
         if isinstance(wait, PacedWait):
-            wait()
+            self._sleep(wait())
 
 
 class _DryWait:

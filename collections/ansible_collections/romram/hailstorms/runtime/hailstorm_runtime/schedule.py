@@ -17,6 +17,8 @@ class Clock(Protocol):
 
     def sleep_until(self, when: float) -> None: ...
 
+    def seconds_until(self, when: float) -> float: ...
+
 
 class Pacer:
     """One client's request lattice: slots T0 + phase + n * pace, between its start and stop.
@@ -78,9 +80,10 @@ class Pacer:
 
 class PacedWait:
     """The `wait_time` given to every user, also called once before its first task (after its
-    on_start): sleeps until the next slot itself (absolute time, so sleeps do not drift) and
-    returns 0; at the client's stop it sleeps until the stop time and raises `stop_exception`
-    (Locust's StopUser), so the user's on_stop runs."""
+    on_start): returns the seconds from now to the next slot (an absolute time, so waits do not
+    drift), which Locust sleeps (one timer a task, as Locust's own waits: sleeping here and then
+    Locust's sleep(0) cost a second switch a request); at the client's stop it sleeps until the
+    stop time and raises `stop_exception` (Locust's StopUser), so the user's on_stop runs."""
 
     __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally")
 
@@ -103,8 +106,7 @@ class PacedWait:
             raise self.stop_exception()
         if self.tally is not None:
             self.tally.iterations += 1
-        self.clock.sleep_until(slot)
-        return 0.0
+        return self.clock.seconds_until(slot)
 
 
 def run_starts(
