@@ -91,7 +91,7 @@ def test_parsed_options_carry_locusts_defaults_the_locustfiles_arguments_and_the
     assert options == {"shop_id": "s9", "tags": ["checkout"], "exclude_tags": None, "host": "http://127.0.0.1:9",
                        "locustfile": str(tmp_path / "locustfile.py"), "stop_timeout": 0.0, "csv_prefix": None}
     text = records(tmp_path)
-    assert '"checkout"' in text and '"browse"' not in text  # --tags as Locust applies it
+    assert '"TASK checkout"' in text and '"TASK browse"' not in text  # --tags as Locust applies it
     assert json.loads((tmp_path / "work" / "core-0.status.json").read_text())["state"] == "done"
 
 
@@ -101,7 +101,7 @@ def test_without_arguments_the_defaults_and_every_task(tmp_path):
     options = json.loads((tmp_path / "marks" / "options.json").read_text())
     assert (options["shop_id"], options["tags"]) == ("s1", None)
     text = records(tmp_path)
-    assert '"checkout"' in text and '"browse"' in text
+    assert '"TASK checkout"' in text and '"TASK browse"' in text
 
 
 def test_process_exit_code_fails_the_core_naming_host_and_core(tmp_path):
