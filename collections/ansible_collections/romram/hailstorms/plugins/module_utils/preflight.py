@@ -67,7 +67,7 @@ def calibration_figures(calibration: Mapping[str, Any] | None) -> tuple[dict[str
         capacity = float(figures["rps_per_cpu_second"])
     except (ValueError, KeyError, TypeError, IndexError):
         return None, f"the calibration printed no result: {str(calibration.get('stdout') or '')[:200]!r}"
-    if not capacity > 0:
+    if math.isnan(capacity) or capacity <= 0:
         return None, f"the calibration measured no capacity ({capacity})"
     return figures, None
 

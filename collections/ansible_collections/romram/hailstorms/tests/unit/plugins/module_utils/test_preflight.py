@@ -127,9 +127,12 @@ def test_the_verdict_passes_when_every_host_passes():
 CALIBRATED = {"rc": 0, "stdout": '{"rps_per_cpu_second": 3600.0, "rps": 1000.0, "cpu": 0.28}', "stderr": ""}
 
 
-def calibrated(calibration=CALIBRATED, rps=100.0):
+_DEFAULT = object()
+
+
+def calibrated(calibration=_DEFAULT, rps=100.0):
     rec = record()
-    rec["calibration"] = calibration
+    rec["calibration"] = CALIBRATED if calibration is _DEFAULT else calibration
     return preflight.host_findings("h1", rec, {**OPTIONS, "calibrate": True}, {**RUN, "rps": rps}, 3)
 
 
