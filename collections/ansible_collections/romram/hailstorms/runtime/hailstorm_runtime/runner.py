@@ -196,6 +196,7 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
 
     env.events.request.add_listener(on_request)
     env.events.user_error.add_listener(on_error)
+    _pacing_takes_over(user_classes)  # a TaskSet's own wait_time defers to the user's, as in a run
     saved_task_set = locust.user.users.DefaultTaskSet
     locust.user.users.DefaultTaskSet = _DryDefaultTaskSet  # type: ignore[misc]
     out: dict[str, Any] = {"classes": {}, "skipped": [], "iterations": iterations}

@@ -273,3 +273,17 @@ def test_the_preview_says_what_the_rate_counts():
         "sends N x as many")
     assert locustfile.preview_line({"mean": 1.5}, 50, 2251).endswith(
         "dry run: 1.50 requests per iteration on average, so about 75 rps and 3376 requests at the target")
+
+
+def test_a_dry_run_paces_a_tasksets_own_wait_time_as_a_run_does(tmp_path):
+    """A TaskSet with its own wait_time (between(5, 10)) defers to the run's pacing: the dry run
+    counts its iterations instead of sleeping through them."""
+    source = (
+        "from locust import HttpUser, TaskSet, between, task\n\n\n"
+        "class Flow(TaskSet):\n    wait_time = between(5, 10)\n\n"
+        "    @task\n    def two(self):\n        self.client.get('/a')\n        self.client.get('/b')\n\n\n"
+        "class Visitor(HttpUser):\n    tasks = [Flow]\n")
+    result = check(tmp_path, source, dry_run=True, rps=10)
+    assert result["failed"] is False, result["msg"]
+    assert result["requests_per_iteration"]["classes"] == {"Visitor": 2.0}
+    assert "set hailstorm_rps to 5 for 10 requests per second" in result["warnings"][0]
