@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_clients, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, empty_cell, failures_by_label, merge_cell)
+    Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell)
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -239,9 +239,8 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
         if len(mine) < expected_cores:
             out.append(f"host {host}: {expected_cores - len(mine)} of {expected_cores} load processes left no record")
         want = int(planned.get("requests") or 0)  # the plan counts task iterations
-        counted = all(core.get("iterations") is not None for core in mine) and mine
-        sent = sum(int(core.get("iterations" if counted else "requests") or 0) for core in mine)
-        what = "task iterations" if counted else "requests"
+        sent, iterations = count_against_plan(mine)
+        what = "task iterations" if iterations else "requests"
         if want and sent < want - max(SHORTFALL * want, SLACK):
             out.append(f"host {host} ran {sent} {what} of {want} planned ({100.0 * sent / want:.1f} %)")
     starts = summary.get("starts") or {}

@@ -705,6 +705,16 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     }
 
 
+def count_against_plan(rows: Iterable[Mapping[str, Any]]) -> tuple[int, bool]:
+    """What a run's or a host's figures (a summary, its cores) are compared with the plan's
+    expected count, which counts task iterations: (the iterations run, True) when every row's
+    records counted them, else (the requests sent, False) for records of an older runtime."""
+    rows = list(rows)
+    if rows and all(row.get("iterations") is not None for row in rows):
+        return sum(int(row["iterations"]) for row in rows), True
+    return sum(int(row.get("requests") or 0) for row in rows), False
+
+
 def iteration_warning(requests: int, iterations: int, rps: float) -> str | None:
     """The rate counts task iterations: a warning when the run sent other than one request per
     iteration on average (requests of on_start and on_stop included), else None."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .results import count_against_plan
+
 ORDER = ("completed", "degraded", "aborted", "incomplete")
 # requests may fall short of the exact plan by this much without degrading the run: a client
 # stopped on a slot at a float boundary, a start a few ms late (measured: at most 2 on local runs)
@@ -65,12 +67,10 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, 
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
     if planned_clients and started is not None and started < planned_clients:
         found["degraded"].append(f"{planned_clients - started} of {planned_clients} planned clients never started")
-    # the plan counts task iterations; records without that count (an older runtime) compare requests
     expected = summary.get("expected_requests")
-    iterations = summary.get("iterations")
-    sent, what = (iterations, "task iterations run") if iterations is not None else (summary.get("requests"),
-                                                                                     "requests sent")
-    if expected and sent is not None and sent < expected - max(SHORT_REQUESTS, SHORT_SHARE * expected):
+    sent, iterations = count_against_plan([summary])
+    what = "task iterations run" if iterations else "requests sent"
+    if expected and sent < expected - max(SHORT_REQUESTS, SHORT_SHARE * expected):
         found["degraded"].append(f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
     for message in summary.get("generator_limited") or []:
         found["degraded"].append(str(message))
