@@ -60,6 +60,23 @@ def test_install_replaces_geventhttpclients_check():
     mine.close()
 
 
+def test_the_installed_check_lets_the_other_greenlets_run_as_geventhttpclients_select_does():
+    import gevent
+    from gevent import select as gevent_select
+    from geventhttpclient.connectionpool import ConnectionPool
+
+    install()
+    mine, peer = socket.socketpair()
+    for check in (lambda: gevent_select.select([mine], [], [], 0.0), lambda: ConnectionPool._is_socket_alive(None, mine)):
+        ran = []
+        other = gevent.spawn(ran.append, True)
+        check()
+        assert ran == [True], "the check did not yield to a ready greenlet"
+        other.join()
+    mine.close()
+    peer.close()
+
+
 def test_an_ip_address_host_is_resolved_in_place_and_a_name_as_before():
     from geventhttpclient.connectionpool import ConnectionPool
 
