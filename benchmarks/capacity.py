@@ -19,7 +19,7 @@ Then flat out (`--flat-users` users, no wait): the runtime's throughput over pla
 before its first client and with N clients active (pace 20 s), per 10,000 clients.
 
     .venv/bin/python benchmarks/capacity.py [--rps 500,1000,1500,2000,3000] [--rampup 5] [--constant 12]
-        [--flat-users 20] [--flat-seconds 12] [--memory 10000] [--profile DIR]
+        [--flat-users 50] [--flat-seconds 12] [--memory 10000] [--profile DIR]
 
 Run it under the shared lock (flock /tmp/heavy.lock ...). --profile records the runtime's
 ramp-up and constant phase with py-spy (pinned in requirements.txt) into DIR/rps-R-<phase>.txt
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--rps", default="500,1000,1500,2000,3000", help="planned rates, comma-separated")
     parser.add_argument("--rampup", type=float, default=5.0)
     parser.add_argument("--constant", type=float, default=12.0)
-    parser.add_argument("--flat-users", type=int, default=20)
+    parser.add_argument("--flat-users", type=int, default=50, help="as runtime_overhead.py: see its FLAT_PACE")
     parser.add_argument("--flat-seconds", type=float, default=12.0, help="0: no flat-out runs")
     parser.add_argument("--only", choices=("hailstorms", "plain"), help="run one side only")
     parser.add_argument("--profile", help="directory for py-spy profiles of the runtime's constant phase")
