@@ -6,7 +6,9 @@ interval through a filter, on the controller).
 
 One line whatever the number of hosts: totals against the plan at the moment the processes
 wrote their figures, hosts counted by state, the few hosts furthest behind their share of the
-plan named, and the generator-limited cores. It grows with the number of hosts only through the
+plan named, and the generator-limited cores. The plan's rate counts task iterations (a task may
+send several requests): the rate compared with it is the hosts' task iterations per second,
+with their request rate beside it (a host that did not report iterations counts its requests). It grows with the number of hosts only through the
 counts, never by listing them.
 """
 from __future__ import annotations
@@ -34,6 +36,13 @@ def host_state(status: Mapping[str, Any]) -> str:
     return "done" if set(states) == {"done"} else sorted(states)[0]
 
 
+def plan_rate(status: Mapping[str, Any]) -> float:
+    """What a host's progress is compared with the plan by: its task iterations per second, or its
+    requests per second when it did not report iterations."""
+    rate = status.get("iteration_rate")
+    return float(rate if rate is not None else status.get("rps") or 0)
+
+
 def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], offset: float) -> dict[str, Any]:
     """Figures of one progress line. `hosts` maps each load host to what romram.hailstorms.hailstorm_status
     read there (an empty mapping for a host that could not be read)."""
@@ -43,6 +52,8 @@ def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], of
     planned_active = active_clients(plan, at)
     planned_rps = active_clients(plan, at - 0.5) / pace if elapsed else planned_active / pace
     totals = {key: sum(float(s.get(key) or 0) for s in hosts.values()) for key in ("active", "rps", "requests")}
+    iterations_known = any(s.get("iteration_rate") is not None for s in hosts.values())
+    totals["rate"] = sum(plan_rate(s) for s in hosts.values())
     by_state: dict[str, int] = {}
     for status in hosts.values():
         state = host_state(status)
@@ -54,13 +65,14 @@ def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], of
         share = float((planned_hosts.get(name) or {}).get("clients", 0)) / clients
         expected = planned_rps * share
         if expected > 0 and host_state(status) == "running":
-            ratio = float(status.get("rps") or 0) / expected
+            ratio = plan_rate(status) / expected
             if ratio < BEHIND_RATIO:
                 behind.append((ratio, name))
     behind.sort()
     limited = [message for status in hosts.values() for message in status.get("generator_limited") or []]
     return {"offset": float(offset), "at": at, "active": int(totals["active"]), "planned_active": planned_active,
             "rps": totals["rps"], "planned_rps": planned_rps, "requests": int(totals["requests"]),
+            "rate": totals["rate"], "iterations_known": iterations_known,
             "hosts_by_state": dict(sorted(by_state.items())), "behind": [(name, ratio) for ratio, name in behind],
             "generator_limited": limited}
 
@@ -70,7 +82,9 @@ def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]
     f = progress(plan, hosts, offset)
     states = ", ".join(f"{state}={count}" for state, count in f["hosts_by_state"].items())
     line = (f"{f['offset']:5.0f}/{int(float(plan['duration']))} s: active {f['active']}/{f['planned_active']}, "
-            f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), {f['requests']} requests; "
+            + (f"{f['rate']:.1f} task iterations/s (planned {f['planned_rps']:.1f}), {f['rps']:.1f} rps, "
+               if f["iterations_known"] else f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), ")
+            + f"{f['requests']} requests; "
             f"hosts {states}")
     if f["behind"]:
         named = ", ".join(f"{name} {100 * ratio:.0f} %" for name, ratio in f["behind"][:BEHIND_LISTED])

@@ -89,6 +89,16 @@ rps:
   description: Request rate of the last second on this host (the second before RV(elapsed)).
   returned: always
   type: float
+iterations:
+  description: Task iterations run so far on this host (what the plan's rate counts; a task may send several requests).
+  returned: always
+  type: int
+iteration_rate:
+  description:
+    - Task iterations per second over the last second on this host, what the plan's rps is compared with.
+    - V(null) when a process did not report it.
+  returned: always
+  type: float
 elapsed:
   description:
     - Seconds after the shared start time at which the running processes wrote the figures above
@@ -214,6 +224,9 @@ def main() -> None:
         active=sum(int(core.get("active", 0)) for core in cores),
         requests=sum(int(core.get("requests", 0)) for core in cores),
         rps=round(sum(float(core.get("rps", 0.0)) for core in cores), 1),
+        iterations=sum(int(core.get("iterations", 0)) for core in cores),
+        iteration_rate=(round(sum(float(core.get("iteration_rate") or 0.0) for core in cores), 1)
+                        if all("iteration_rate" in core for core in cores if core["state"] == "running") else None),
         elapsed=min((float(core["elapsed"]) for core in cores if core["state"] == "running" and "elapsed" in core),
                     default=None),
         finished=finished,

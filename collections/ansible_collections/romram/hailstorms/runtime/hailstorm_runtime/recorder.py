@@ -41,12 +41,17 @@ def failure_kind(exception: BaseException, response: Any) -> str:
 
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
-                      rps: float, reason: str = "", **load: Any) -> None:
+                      rps: float, reason: str = "", iterations: tuple[int, float] | None = None,
+                      **load: Any) -> None:
     """core-N.status.json, replaced atomically (what the controller's progress reads). States:
     armed (loaded, waiting for the start signal), waiting (for the shared start), running, done,
-    failed (with a `reason`); `load` adds the process's own load (monitor.LoadMonitor.status)."""
+    failed (with a `reason`); `iterations` (task iterations so far, their rate over the last
+    second: what the plan's rate counts); `load` adds the process's own load
+    (monitor.LoadMonitor.status)."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
               "active": active, "requests": requests, "rps": round(rps, 2), **load}
+    if iterations is not None:
+        status["iterations"], status["iteration_rate"] = iterations[0], round(iterations[1], 2)
     if reason:
         status["reason"] = reason
     with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
@@ -213,6 +218,10 @@ class Recorder:
         if self._jtl is not None:
             self._jtl.close()
 
-    def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "") -> None:
+    def iterations_so_far(self) -> int:
+        return self.iterations_total + self.iterations
+
+    def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "",
+                     iteration_rate: float = 0.0) -> None:
         write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps,
-                          reason, **self.load_status)
+                          reason, (self.iterations_so_far(), iteration_rate), **self.load_status)

@@ -478,7 +478,7 @@ class CoreRun:
             gevent.sleep(FREEZE_EVERY)
 
     def _ticker(self) -> None:
-        last_requests, last_time, ticks = 0, time.time(), 0
+        last_requests, last_iterations, last_time, ticks = 0, 0, time.time(), 0
         monitor = LoadMonitor()
         probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
                              until=self.done.is_set)
@@ -495,12 +495,15 @@ class CoreRun:
                     self.recorder.sample_load(second, load, monitor.status())
                 ticks += 1
                 requests = self.recorder.requests + self.recorder.pending_requests()
+                iterations = self.recorder.iterations_so_far()
                 rps = (requests - last_requests) / max(1e-6, now - last_time)
-                last_requests, last_time = requests, now
+                iteration_rate = (iterations - last_iterations) / max(1e-6, now - last_time)
+                last_requests, last_iterations, last_time = requests, iterations, now
                 try:
                     if ticks % FLUSH_EVERY == 0:
                         self.recorder.flush()
-                    self.recorder.write_status("running" if running else "waiting", self.active, requests, rps)
+                    self.recorder.write_status("running" if running else "waiting", self.active, requests, rps,
+                                               iteration_rate=iteration_rate)
                 except OSError as error:
                     self._recording_failed(error)
                     return

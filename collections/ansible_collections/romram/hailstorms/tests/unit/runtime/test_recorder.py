@@ -57,9 +57,11 @@ def test_requests_flush_to_stats_records_and_merge(tmp_path):
 
 def test_status_file_is_replaced_atomically(tmp_path):
     rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.0)
-    rec.write_status("running", 5, 100, 49.5)
+    rec.iterations_total, rec.iterations = 40, 7  # flushed, and counted since
+    rec.write_status("running", 5, 100, 49.5, iteration_rate=24.75)
     status = json.loads((tmp_path / "core-0.status.json").read_text())
-    assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5}
+    assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5,
+                      "iterations": 47, "iteration_rate": 24.75}
     assert not (tmp_path / "core-0.status.json.tmp").exists()
 
 

@@ -32,6 +32,15 @@ def test_totals_compare_with_the_plan_when_the_processes_wrote_them():
     assert "behind" not in line
 
 
+def test_the_plan_is_compared_with_task_iterations_when_the_hosts_report_them():
+    plan = planner.make_plan(SETTINGS, [("a", 1), ("b", 1)])
+    # three requests a task: 600 rps is on plan at 200 task iterations/s; b is behind in iterations
+    hosts = {"a": status(rps=600.0, active=200, iteration_rate=200.0), "b": status(rps=300.0, active=200, iteration_rate=100.0)}
+    line = progress_line(plan, hosts, 30)
+    assert line.startswith("   30/80 s: active 400/400, 300.0 task iterations/s (planned 400.0), 900.0 rps, 200 requests; ")
+    assert line.endswith("behind their planned rate: b 50 %")
+
+
 def test_hosts_are_counted_by_their_least_advanced_or_problem_state():
     assert host_state({"states": {"armed": 2}}) == "armed"
     assert host_state({"states": {"running": 1, "done": 1}}) == "running"
