@@ -82,7 +82,7 @@ def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]
     f = progress(plan, hosts, offset)
     states = ", ".join(f"{state}={count}" for state, count in f["hosts_by_state"].items())
     line = (f"{f['offset']:5.0f}/{int(float(plan['duration']))} s: active {f['active']}/{f['planned_active']}, "
-            + (f"{f['rate']:.1f} task iterations/s (planned {f['planned_rps']:.1f}), {f['rps']:.1f} rps, "
+            + (f"{f['rate']:.1f} iterations/s (planned {f['planned_rps']:.1f}), {f['rps']:.1f} rps, "
                if f["iterations_known"] else f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), ")
             + f"{f['requests']} requests; "
             f"hosts {states}")

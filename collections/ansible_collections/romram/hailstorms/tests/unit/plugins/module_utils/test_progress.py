@@ -37,7 +37,7 @@ def test_the_plan_is_compared_with_task_iterations_when_the_hosts_report_them():
     # three requests a task: 600 rps is on plan at 200 task iterations/s; b is behind in iterations
     hosts = {"a": status(rps=600.0, active=200, iteration_rate=200.0), "b": status(rps=300.0, active=200, iteration_rate=100.0)}
     line = progress_line(plan, hosts, 30)
-    assert line.startswith("   30/80 s: active 400/400, 300.0 task iterations/s (planned 400.0), 900.0 rps, 200 requests; ")
+    assert line.startswith("   30/80 s: active 400/400, 300.0 iterations/s (planned 400.0), 900.0 rps, 200 requests; ")
     assert line.endswith("behind their planned rate: b 50 %")
 
 
