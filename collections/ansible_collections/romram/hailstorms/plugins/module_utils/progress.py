@@ -8,8 +8,8 @@ One line whatever the number of hosts: totals against the plan at the moment the
 wrote their figures, hosts counted by state, the few hosts furthest behind their share of the
 plan named, and the generator-limited cores. The plan's rate counts task iterations (a task may
 send several requests): the rate compared with it is the hosts' task iterations per second,
-with their request rate beside it (a host that did not report iterations counts its requests). It grows with the number of hosts only through the
-counts, never by listing them.
+with their request rate beside it (a host that did not report iterations counts its requests).
+It grows with the number of hosts only through the counts, never by listing them.
 """
 from __future__ import annotations
 
