@@ -1,8 +1,11 @@
 """Recording: Locust's request event into per-second, per-label deltas (results.py format),
-flushed to core-N.jsonl; the status file; the optional JTL. No gevent or Locust imports here:
-the runtime wires `on_request` to Locust's request event and calls `flush` / `write_status`."""
+flushed to core-N.jsonl; the status file; the optional JTL. No Locust imports here: the runtime
+wires `on_request` to Locust's request event and calls `flush` / `write_status`. Every file
+write goes through one FileWriter thread, off the event loop."""
 from __future__ import annotations
 
+import _queue
+import _thread
 import csv
 import json
 import os
@@ -42,14 +45,14 @@ def failure_kind(exception: BaseException, response: Any) -> str:
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
                       rps: float, reason: str = "", iterations: tuple[int, float] | None = None,
-                      **load: Any) -> None:
+                      load: dict[str, Any] | None = None) -> None:
     """core-N.status.json, replaced atomically (what the controller's progress reads). States:
     armed (loaded, waiting for the start signal), waiting (for the shared start), running, done,
     failed (with a `reason`); `iterations` (task iterations so far, their rate over the last
     second: what the plan's rate counts); `load` adds the process's own load
     (monitor.LoadMonitor.status)."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
-              "active": active, "requests": requests, "rps": round(rps, 2), **load}
+              "active": active, "requests": requests, "rps": round(rps, 2), **(load or {})}
     if iterations is not None:
         status["iterations"], status["iteration_rate"] = iterations[0], round(iterations[1], 2)
     if reason:
@@ -57,6 +60,75 @@ def write_status_file(base: str, core: int, state: str, elapsed: float, active: 
     with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
         json.dump(status, handle)
     os.replace(base + ".status.json.tmp", base + ".status.json")
+
+
+def _original(module: str, name: str, current: Any) -> Any:
+    """The unpatched `module.name` in a gevent monkey-patched process (the runtime's), else it as is."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent comes with Locust
+        return current
+    return monkey.get_original(module, name)
+
+
+class FileWriter:
+    """The recorder's file writes, in their order, on one native thread. A write to a busy disk
+    can block (dirty-page throttling under a parallel `dd` held one core's event loop 90-110 ms,
+    and every client of that core was that late at the target); on this thread it holds no
+    client. The first failed write's error is kept: `submit` raises it in the loop (the ticker
+    then stops the load, as further requests would go unrecorded), `close` returns it. After
+    `close`, writes run at once in the caller."""
+
+    def __init__(self) -> None:
+        self._jobs = _queue.SimpleQueue()  # the C queue: never patched, blocks this thread only
+        self._lock = _original("_thread", "allocate_lock", _thread.allocate_lock)
+        self.error: BaseException | None = None
+        self._stopped = self._lock()
+        self._stopped.acquire()
+        self._running = True
+        _original("_thread", "start_new_thread", _thread.start_new_thread)(self._work, ())
+
+    def _work(self) -> None:
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                function, args = job
+                try:
+                    function(*args)
+                except Exception as error:  # noqa: BLE001 - kept, raised in the loop
+                    if self.error is None:
+                        self.error = error
+        finally:
+            self._stopped.release()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        if not self._running:
+            function(*args)
+            return
+        if self.error is not None:
+            raise self.error
+        self._jobs.put((function, args))
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait (blocking this thread: for the end of a run) until every write submitted so far is
+        done; False if that took longer than `timeout` (a disk that no longer answers)."""
+        if not self._running:
+            return True
+        done = self._lock()
+        done.acquire()
+        self._jobs.put((done.release, ()))
+        return done.acquire(timeout=timeout)
+
+    def close(self, timeout: float = 60.0) -> BaseException | None:
+        """Every submitted write done, the thread ended; the first error of any write, or None."""
+        if self._running:
+            self._running = False
+            self._jobs.put(None)
+            if not self._stopped.acquire(timeout=timeout) and self.error is None:
+                self.error = TimeoutError(f"file writes not done after {timeout:.0f} s")
+        return self.error
 
 
 class Recorder:
@@ -84,6 +156,7 @@ class Recorder:
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
         self.iterations_total = 0
         self._jsonl = open(self.base + ".jsonl", "x", encoding="utf-8")  # never another run's records
+        self.writer = FileWriter()
         self.jtl_rows: list[tuple[Any, ...]] | None = None
         self._jtl = None
         if jtl:
@@ -177,8 +250,15 @@ class Recorder:
         self.load_status = status
 
     def write(self, record: dict[str, Any]) -> None:
-        self._jsonl.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.writer.submit(self._write_line, json.dumps(record, separators=(",", ":")) + "\n")
+
+    def _write_line(self, line: str) -> None:
+        self._jsonl.write(line)
         self._jsonl.flush()
+
+    def _write_jtl(self, rows: list[tuple[Any, ...]]) -> None:
+        self._jtl_writer.writerows(rows)
+        self._jtl.flush()
 
     def meta(self, **fields: Any) -> None:
         self.write(meta_record(**fields))
@@ -202,8 +282,7 @@ class Recorder:
         self.write(record)
         if self._jtl is not None and self.jtl_rows:
             rows, self.jtl_rows = self.jtl_rows, []
-            self._jtl_writer.writerows(rows)
-            self._jtl.flush()
+            self.writer.submit(self._write_jtl, rows)
 
     def pending_requests(self) -> int:
         return sum(cell[0] for cell in self.cells.values())
@@ -213,15 +292,22 @@ class Recorder:
         self.write(end_record(reason, requests=self.requests, failures=self.failures,
                               iterations=self.iterations_total, time=self.now(), **fields))
 
-    def close(self) -> None:
-        self._jsonl.close()
-        if self._jtl is not None:
-            self._jtl.close()
+    def close(self) -> BaseException | None:
+        """Every write done and the files closed (later status writes run at once); the first
+        error of any write since the start, or None."""
+        error = self.writer.close()
+        for handle in (self._jsonl, self._jtl):
+            if handle is not None:
+                try:
+                    handle.close()
+                except OSError as failure:
+                    error = error or failure
+        return error
 
     def iterations_so_far(self) -> int:
         return self.iterations_total + self.iterations
 
     def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "",
                      iteration_rate: float = 0.0) -> None:
-        write_status_file(self.base, self.core, state, self.now() - self.t0, active, requests, rps,
-                          reason, (self.iterations_so_far(), iteration_rate), **self.load_status)
+        self.writer.submit(write_status_file, self.base, self.core, state, self.now() - self.t0, active, requests,
+                           rps, reason, (self.iterations_so_far(), iteration_rate), dict(self.load_status))

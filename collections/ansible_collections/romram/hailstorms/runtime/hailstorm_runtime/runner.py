@@ -620,22 +620,22 @@ class CoreRun:
             self.env.events.quitting.fire(environment=self.env, reverse=True)
         except Exception:  # noqa: BLE001 - the user's hooks
             logger.exception("quitting hook failed")
-        failed = self.reason == "error" or self.reason.startswith("recording failed")
-        state = "failed" if failed else "done"
         try:
             self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
                               locustfile_exit_code=locustfile_exit_code(self.env))
         except OSError as error:
             logger.error("cannot write the end record: %s", error)
+        error = self.recorder.close()  # every record written (or the first write that failed)
+        if error is not None and not self.reason.startswith("recording failed"):
+            self.reason = f"recording failed: {error}"
+            logger.error("%s (this core's records are incomplete)", self.reason)
+        failed = self.reason == "error" or self.reason.startswith("recording failed")
+        state = "failed" if failed else "done"
         try:
             self.recorder.write_status(state, 0, self.recorder.requests, 0.0,
                                        reason=self.reason if failed else "")
         except OSError as error:
             logger.error("cannot write the status file: %s", error)
-        try:
-            self.recorder.close()
-        except OSError:
-            pass
         try:
             os.remove(os.path.join(self.work_dir, f"core-{self.core_index}.pid"))
         except OSError:

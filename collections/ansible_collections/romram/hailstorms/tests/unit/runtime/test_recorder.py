@@ -4,7 +4,10 @@ from __future__ import annotations
 import csv
 import json
 
-from hailstorm_runtime.recorder import Recorder, failure_kind
+import pytest
+from gevent import monkey
+
+from hailstorm_runtime.recorder import FileWriter, Recorder, failure_kind
 from hailstorm_runtime.results import Histogram, merge, summarize
 
 T0 = 1_795_000_000.0
@@ -59,6 +62,7 @@ def test_status_file_is_replaced_atomically(tmp_path):
     rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.0)
     rec.iterations_total, rec.iterations = 40, 7  # flushed, and counted since
     rec.write_status("running", 5, 100, 49.5, iteration_rate=24.75)
+    assert rec.writer.drain()
     status = json.loads((tmp_path / "core-0.status.json").read_text())
     assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5,
                       "iterations": 47, "iteration_rate": 24.75}
@@ -86,3 +90,46 @@ def test_same_name_with_two_methods_stays_apart_as_in_locust(tmp_path):
     labels = s["latency"]["labels"]
     assert sorted(labels) == ["GET /x", "POST /x"]
     assert (labels["GET /x"]["requests"], labels["POST /x"]["requests"], labels["POST /x"]["failures"]) == (1, 2, 1)
+
+
+def test_a_blocked_write_holds_no_caller_and_writes_stay_in_order():
+    """A write that blocks (a busy disk) runs on the writer's thread: submit returns while it is
+    blocked, later writes wait behind it in order, and drain waits for all of them."""
+    disk = monkey.get_original("_thread", "allocate_lock")()  # native, as the runtime's loop is patched
+    disk.acquire()  # the "disk" does not answer until released
+    written: list[int] = []
+    writer = FileWriter()
+    writer.submit(lambda: (disk.acquire(), written.append(1)))
+    writer.submit(written.append, 2)  # returned although the first write is still blocked
+    assert written == []
+    assert not writer.drain(timeout=0.05)
+    disk.release()
+    assert writer.drain()
+    assert written == [1, 2]
+    assert writer.close() is None
+    writer.submit(written.append, 3)  # after close: at once, in the caller
+    assert written == [1, 2, 3]
+
+
+def test_a_failed_write_is_raised_in_the_caller_and_returned_by_close():
+    writer = FileWriter()
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    writer.submit(full_disk)
+    assert writer.drain()
+    with pytest.raises(OSError, match="No space left"):
+        writer.submit(print, "never written")
+    assert isinstance(writer.close(), OSError)
+
+
+def test_records_are_all_written_when_the_recorder_closes(tmp_path):
+    rec = Recorder(str(tmp_path), 1, T0, now=lambda: T0 + 1.0)
+    for second in range(50):
+        rec.on_request("GET", "/a", 5.0, 1, start_time=T0 + second)
+        rec.flush()
+    rec.end("done")
+    assert rec.close() is None
+    lines = (tmp_path / "core-1.jsonl").read_text().splitlines()
+    assert len(lines) == 52 and json.loads(lines[-1])["requests"] == 50
