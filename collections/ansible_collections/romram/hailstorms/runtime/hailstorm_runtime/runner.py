@@ -623,7 +623,7 @@ class CoreRun:
         try:
             self.recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
                               locustfile_exit_code=locustfile_exit_code(self.env))
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
             logger.error("cannot write the end record: %s", error)
         error = self.recorder.close()  # every record written (or the first write that failed)
         if error is not None and not self.reason.startswith("recording failed"):
