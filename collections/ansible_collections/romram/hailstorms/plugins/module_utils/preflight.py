@@ -53,6 +53,15 @@ def _seconds(delta: Any) -> float | None:
         return None
 
 
+def _check_user(check: Mapping[str, Any]) -> str | None:
+    """The user the start-up check imported the locustfile as (its JSON line's "user"), if known."""
+    try:
+        user = json.loads(str(check.get("stdout") or "")).get("user")
+    except (ValueError, AttributeError):
+        return None
+    return user if isinstance(user, str) else None
+
+
 def calibration_figures(calibration: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
     """(the calibration's figures, None) or (None, why there are none) from the calibrate
     command's result as the role records it: rc, stdout (its JSON line), stderr."""
@@ -191,6 +200,7 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     elif check.get("rc") == 0 and str(check.get("stdout") or "").startswith("{"):
         startup = _seconds(check.get("delta"))
     found["startup_seconds"] = startup
+    check_user = _check_user(check)
 
     round_trip = float(probe.get("module_round_trip") or 0.0)
     found["round_trip"] = round_trip
@@ -210,7 +220,7 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
                 if warning:
                     warnings.append(warning)
     found["figures"] = {
-        "python": python.get("version"), "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
+        "python": python.get("version"), "check_user": check_user, "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
         "clock_offset": round(estimate.offset, 4), "clock_uncertainty": round(estimate.uncertainty, 4),
         "round_trip": round(round_trip, 3), "target_status": status,
         "disk_free_mib": round(free / MIB), "disk_needed_mib": math.ceil(needed / MIB),
@@ -228,6 +238,7 @@ def _line(host: str, figures: Mapping[str, Any]) -> str:
             f"{figures['clock_uncertainty']:.4f}, target HTTP {figures['target_status']}, disk "
             f"{figures['disk_free_mib']} MiB free / {figures['disk_needed_mib']} needed, ready "
             f"{figures['ready_seconds']:.2f} s"
+            + (f", locustfile checked as {figures['check_user']}" if figures.get("check_user") else "")
             + (f", paced capacity {figures['capacity_rps_per_core']:.0f} rps per core"
                if figures.get("capacity_rps_per_core") else ""))
 

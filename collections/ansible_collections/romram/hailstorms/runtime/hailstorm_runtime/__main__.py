@@ -40,6 +40,54 @@ def load_env_file(path: str, environ: MutableMapping[str, str] | None = None) ->
     return sorted(data)
 
 
+class UserError(ValueError):
+    """A user to run as that cannot be used; the message names it and the fix."""
+
+
+def run_as(name: str | None, euid: int | None = None, lookup=None, switch=None) -> str:
+    """Run the rest of this process as the load user `name` (hailstorm_user): what the preflight
+    check and calibration use, since they import the user's locustfile and should not do so as
+    root. As root: the user's groups, group and user are taken for good (before Locust or the
+    locustfile is imported) and HOME, USER and LOGNAME follow. As anyone else nothing can change:
+    the process goes on as that user. Returns the user the rest runs as."""
+    import pwd
+
+    euid = os.geteuid() if euid is None else euid
+    lookup = lookup or pwd.getpwnam
+    current = _user_name(euid)
+    if not name or name == current:
+        return current
+    if euid != 0:
+        return current
+    try:
+        entry = lookup(name)
+    except KeyError:
+        raise UserError(f"--as-user {name}: no such user on this host. Fix: provision the host first "
+                        "(romram.hailstorms.provision creates hailstorm_user), or set hailstorm_user to an "
+                        "existing unprivileged user") from None
+    if entry.pw_uid == 0:
+        raise UserError(f"--as-user {name}: that user is root (uid 0); the load user must be unprivileged. Fix: set "
+                        "hailstorm_user to an unprivileged user")
+    (switch or _switch)(entry)
+    return entry.pw_name
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _switch(entry) -> None:  # noqa: ANN001 - a pwd.struct_passwd
+    os.setgroups(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    os.environ.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
+
+
 def _log_to_work_dir(data_path: str, core: int) -> None:
     """Every backend keeps each process's output on the host, beside its records: core-N.log in
     the run's work directory (stdout and stderr, so Python's own tracebacks land there too)."""
@@ -80,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     calibrate.add_argument("--seconds", type=float, default=4.0)
     calibrate.add_argument("--rps", type=float, default=1000.0, help="planned rate of the calibration run")
     calibrate.add_argument("--pace", type=float, default=1.0)
+    for command in (check, calibrate):
+        command.add_argument("--as-user", metavar="USER",
+                             help="as root: run as this unprivileged user (hailstorm_user) before the locustfile "
+                                  "or Locust is imported; as another user: go on as that user")
     args = parser.parse_args(argv)
     # Results and work files 0640, directories 0750, whatever the backend's own umask.
     os.umask(0o027)
@@ -92,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         _log_to_work_dir(args.data, args.core)
+    user = _user_name(os.geteuid())
+    if getattr(args, "as_user", None):
+        try:
+            user = run_as(args.as_user)
+        except (UserError, OSError) as error:
+            print(f"hailstorm_runtime: {error}", file=sys.stderr)
+            return 2
     # Locust (and gevent's monkey-patching) only from here on.
     from . import runner
 
@@ -102,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
-            print(json.dumps(run_calibration(args.seconds, args.rps, args.pace)))
+            print(json.dumps({**run_calibration(args.seconds, args.rps, args.pace), "user": user}))
         except RuntimeError as error:
             print(f"hailstorm_runtime: {error}", file=sys.stderr)
             return 1
@@ -110,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run)
         sys.stdout.flush()
-        print(json.dumps(report))
+        print(json.dumps({**report, "user": user}))
         return 0
     return runner.run(args.data, args.core)
 

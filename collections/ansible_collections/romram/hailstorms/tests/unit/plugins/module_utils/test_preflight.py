@@ -174,3 +174,11 @@ def test_without_hailstorm_calibrate_no_calibration_is_looked_at():
 def test_capacity_warning_is_none_at_or_below_the_fraction():
     assert preflight.capacity_warning("h", 1000.0, 700.0, 2, 2) is None
     assert preflight.capacity_warning("h", 1000.0, 701.0, 2, 2) is not None
+
+
+def test_the_report_names_the_user_the_locustfile_was_checked_as():
+    checked = record(check__stdout='{"user_classes": ["Demo"], "locust": "2.47.0", "user": "hailstorm"}')
+    result = preflight.verdict(["a"], {"a": checked}, OPTIONS, RUN)
+    assert result["hosts"]["a"]["figures"]["check_user"] == "hailstorm"
+    assert ", locustfile checked as hailstorm" in result["report"][1]
+    assert findings(record())["figures"]["check_user"] is None  # an older runtime's line: no user, none shown
