@@ -75,6 +75,21 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"feeder did not listen on {port}")
 
 
+def slot_offsets(arrivals: dict[int, list[float]], data: dict, pace: float) -> dict[int, tuple[float, list[float]]]:
+    """Each planned client with a slot: (its first slot, each of its requests' arrival minus its
+    slot, in order), slots in seconds after T0 as `arrivals`; exactly one request per slot (none
+    from a client whose run holds no slot)."""
+    found = {}
+    for host_core in data["cores"]:
+        for client in planner.core_clients(data["plan"], host_core):
+            times = sorted(arrivals.get(client.client_id, []))
+            slots = list(planner.request_times(client, pace))
+            assert len(times) == len(slots), (client, times, slots)
+            if slots:
+                found[client.client_id] = (slots[0], [t - slot for t, slot in zip(times, slots)])
+    return found
+
+
 def offsets_text(offsets: list[float]) -> str:
     ordered = sorted(offsets)
     within = sum(1 for o in ordered if -0.001 <= o <= FIRST_ARRIVAL_TOLERANCE) / len(ordered)
@@ -154,15 +169,10 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
 
     # 1. every client's first task request at its planned slot, on the planned line; every later
     #    request at its own slot
-    firsts, planned, every = [], [], []
-    for host_core in data["cores"]:
-        for client in planner.core_clients(data["plan"], host_core):
-            times = sorted(ours[f"/c{client.client_id}"])
-            slots = list(planner.request_times(client, PACE))
-            assert len(times) == len(slots), (client, times, slots)
-            planned.append(slots[0])
-            firsts.append(times[0] - (t0 + slots[0]))
-            every += [t - (t0 + slot) for t, slot in zip(times, slots)]
+    found = slot_offsets({int(path[2:]): [t - t0 for t in times] for path, times in ours.items()}, data, PACE)
+    planned = [first_slot for first_slot, _ in found.values()]
+    firsts = [offsets[0] for _, offsets in found.values()]
+    every = [o for _, offsets in found.values() for o in offsets]
     on_line = [(p, o) for p, o in zip(planned, firsts) if o <= FIRST_ARRIVAL_BOUND]
     slope = statistics.linear_regression([p for p, _ in on_line], [p + o for p, o in on_line]).slope
     print(f"\nfirst arrivals vs plan: {offsets_text(firsts)}, slope {slope:.6f}")
@@ -244,16 +254,11 @@ def test_requests_per_second_rise_on_the_straight_line_at_the_target(tmp_path: P
         stamp, path = line.split(" ", 1)
         if path.startswith("/c"):
             seen.setdefault(int(path[2:]), []).append(float(stamp) - t0)
-    clients = {c.client_id: c for core in data["cores"] for c in planner.core_clients(data["plan"], core)}
 
     # every request near its own lattice slot; each client's first task request at its first slot
-    offsets, first_offsets = [], []
-    for client_id, times in seen.items():
-        slots = list(planner.request_times(clients[client_id], plan["pace"]))
-        times.sort()
-        assert len(times) == len(slots), (client_id, times, slots)
-        offsets += [t - s for t, s in zip(times, slots)]
-        first_offsets.append(times[0] - slots[0])
+    found = slot_offsets(seen, data, plan["pace"])
+    offsets = [o for _, client_offsets in found.values() for o in client_offsets]
+    first_offsets = [client_offsets[0] for _, client_offsets in found.values()]
     print(f"\nrequests vs their slots: {offsets_text(offsets)}; first task requests: {offsets_text(first_offsets)}")
     assert sum(len(t) for t in seen.values()) == plan["expected_requests"]
     assert statistics.median(first_offsets) <= 0.005

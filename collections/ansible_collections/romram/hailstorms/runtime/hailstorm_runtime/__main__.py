@@ -55,9 +55,7 @@ def run_as(name: str | None, euid: int | None = None, lookup=None, switch=None) 
     euid = os.geteuid() if euid is None else euid
     lookup = lookup or pwd.getpwnam
     current = _user_name(euid)
-    if not name or name == current:
-        return current
-    if euid != 0:
+    if not name or name == current or euid != 0:
         return current
     try:
         entry = lookup(name)
@@ -144,13 +142,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         _log_to_work_dir(args.data, args.core)
-    user = _user_name(os.geteuid())
-    if getattr(args, "as_user", None):
-        try:
-            user = run_as(args.as_user)
-        except (UserError, OSError) as error:
-            print(f"hailstorm_runtime: {error}", file=sys.stderr)
-            return 2
+    try:
+        user = run_as(getattr(args, "as_user", None))  # the user the rest runs as
+    except (UserError, OSError) as error:
+        print(f"hailstorm_runtime: {error}", file=sys.stderr)
+        return 2
     # Locust (and gevent's monkey-patching) only from here on.
     from . import runner
 

@@ -29,6 +29,8 @@ import select
 import socket
 from typing import Any, Callable
 
+import gevent
+
 logger = logging.getLogger("hailstorm_runtime")
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
@@ -68,19 +70,8 @@ def alive_then_yield(sock: Any) -> bool:
     """geventhttpclient's ConnectionPool._is_socket_alive: `socket_alive`, then a yield to the
     other greenlets, as the select()-based check it replaces yields."""
     alive = socket_alive(sock)
-    _sleep()(0)
+    gevent.sleep(0)
     return alive
-
-
-def _sleep() -> Callable[[float], Any]:
-    if not _SLEEP:
-        import gevent
-
-        _SLEEP.append(gevent.sleep)
-    return _SLEEP[0]
-
-
-_SLEEP: list[Callable[[float], Any]] = []
 
 
 def numeric_first(resolve: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -245,7 +245,8 @@ class Recorder:
 
     def sample_load(self, second: int, sample: dict[str, float], status: dict[str, Any]) -> None:
         """The process's own load over `second` (into the next stats record) and its status
-        fields (into every status file from now on, the final one too)."""
+        fields (into every status file from now on, the final one too; replaced, never changed
+        in place, so the writer thread may still hold the last one)."""
         self.load[second] = sample
         self.load_status = status
 
@@ -310,4 +311,4 @@ class Recorder:
     def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "",
                      iteration_rate: float = 0.0) -> None:
         self.writer.submit(write_status_file, self.base, self.core, state, self.now() - self.t0, active, requests,
-                           rps, reason, (self.iterations_so_far(), iteration_rate), dict(self.load_status))
+                           rps, reason, (self.iterations_so_far(), iteration_rate), self.load_status)
