@@ -28,14 +28,15 @@ KIND_MESSAGE = 120  # characters of an exception's message kept in its failure k
 
 
 def failure_kind(exception: BaseException, response: Any) -> str:
-    """The kind a failure is counted under: "HTTP <code>" for an error status, the message of a
-    catch_response failure, else the exception's class and the first line of its message (as
-    Locust's failures table shows it; object addresses masked as Locust does)."""
+    """The kind a failure is counted under: "HTTP <code>" for an error status (>= 400), the message
+    of a catch_response failure, else the exception's class and the first line of its message (as
+    Locust's failures table shows it; object addresses masked as Locust does): an exception raised
+    in a catch_response block whose answer was 200 is that exception, not "HTTP 200"."""
     name = type(exception).__name__
     if name == "CatchResponseError":
         return f"failure: {str(exception)[:KIND_MESSAGE]}"
     code = getattr(response, "status_code", None)
-    if code:
+    if isinstance(code, int) and code >= 400:
         return f"HTTP {code}"
     text = str(exception).strip()
     if not text:

@@ -28,11 +28,11 @@ from locust.argument_parser import get_parser, parse_locustfile_paths
 from locust.user.task import DefaultTaskSet
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import STATE_RUNNING, STATE_STOPPED
+from locust.runners import STATE_SPAWNING, STATE_STOPPED
 from locust.user.task import filter_tasks_by_tags
 from locust.util.load_locustfile import load_locustfile
 
-from . import fastpath, planner
+from . import capture, fastpath, planner
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .results import LATE_SIGNAL
@@ -321,6 +321,11 @@ class CoreRun:
         self.reason = "done"
         self.starts_finished = False
         self.prepared: dict[int, User] = {}
+        self.waits: dict[int, PacedWait] = {}  # client id: its wait, while the client runs
+        self.quit_at: float | None = None  # when the locustfile called runner.quit() (or stop())
+        # the first listeners of Locust's request and user_error events (set up before the import)
+        self.request_tap: capture.Tap | None = None
+        self.error_tap: capture.Tap | None = None
 
     # --- setup ----------------------------------------------------------------------------
     def setup(self) -> None:
@@ -328,6 +333,10 @@ class CoreRun:
         base = os.path.join(self.work_dir, f"core-{self.core_index}")
         with open(base + ".pid", "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
+        # before the locustfile's import: nothing it does can hide a request (capture.py)
+        self.request_tap = capture.Tap(locust.events.request)
+        self.error_tap = capture.Tap(locust.events.user_error)
+        capture.count_raising_blocks()
         self.user_classes = load_user_classes(str(self.data["locustfile"]))
         _pace_the_first_task()
         changed = _pacing_takes_over(self.user_classes)
@@ -345,6 +354,10 @@ class CoreRun:
                                parsed_options=self.options,
                                events=locust.events)
         self.runner = self.env.create_local_runner()
+        # runner.quit() / stop() from the locustfile (Locust's "stop on a threshold" example) end this
+        # core's load the planned way: recorded, with its reason (the other cores keep to the plan)
+        self.runner.quit = self._locustfile_quit  # type: ignore[method-assign]
+        self.runner.stop = self._locustfile_quit  # type: ignore[method-assign]
         self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
         self._warm_up(target)
 
@@ -355,10 +368,9 @@ class CoreRun:
             raise RunFailure(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
-        self.env.events.request.add_listener(self.recorder.on_request)
-        self.env.events.user_error.add_listener(self.recorder.on_user_error)
-        if self.recorder.jtl_rows is not None:
-            self.env.events.request.add_listener(self._jtl_listener)
+        assert self.request_tap is not None and self.error_tap is not None  # set up by setup()
+        self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
+        self.error_tap.connect(self.recorder.on_user_error)
 
     def wait_for_start(self) -> float:
         """Armed: Locust and the locustfile are loaded and the users are about to be built. Say so
@@ -413,9 +425,23 @@ class CoreRun:
         except Exception:  # noqa: BLE001 - a warm-up only; the run reports real errors
             logger.debug("warm-up failed", exc_info=True)
 
-    def _jtl_listener(self, **kwargs: Any) -> None:
+    def _record_request(self, **kwargs: Any) -> None:
+        """With a JTL: the request's cell and its JTL row."""
+        self.recorder.on_request(**kwargs)
         client = self.greenlet_client.get(gevent.getcurrent(), -1)
         self.recorder.jtl_row(f"{self.data.get('host', 'host')} {self.core_index}-{client}", self.active, **kwargs)
+
+    def _locustfile_quit(self) -> None:
+        """environment.runner.quit() or .stop() called by the locustfile: this core's load ends
+        now, as at its deadline (clients stopped, on_stop run, test_stop fired once), and the end
+        record says so with the time."""
+        if self.done.is_set():
+            return
+        self.quit_at = time.time()
+        elapsed = self.quit_at - self.t0 if self.t0 is not None else 0.0
+        self.reason = f"quit by the locustfile (runner.quit()) at {elapsed:.1f} s"
+        logger.warning("the locustfile called runner.quit() at %.1f s: ending this core's load", elapsed)
+        self.done.set()
 
     # --- users ----------------------------------------------------------------------------
     def prepare(self, client: planner.Client) -> None:
@@ -430,17 +456,21 @@ class CoreRun:
                                    self.t0 + client.start, self.t0 + client.stop)
         pacer = Pacer(self.t0, client, self.pace)
         pacer.begin(time.time())
-        user.wait_time = PacedWait(pacer, WallClock, StopUser, self.recorder.client_overrun,  # type: ignore[method-assign]
-                                   self.recorder)
+        wait = PacedWait(pacer, WallClock, StopUser, self.recorder.client_overrun, self.recorder)
+        user.wait_time = wait  # type: ignore[method-assign]
         self.recorder.client_started(client.client_id, lateness)
         greenlet = user.start(self.runner.user_greenlets)
         self.active += 1
         self.greenlet_client[greenlet] = client.client_id
+        self.waits[client.client_id] = wait
         greenlet.link(self._user_ended)
 
     def _user_ended(self, greenlet: Any) -> None:
         self.active -= 1
-        self.greenlet_client.pop(greenlet, None)
+        client_id = self.greenlet_client.pop(greenlet, None)
+        wait = self.waits.pop(client_id, None) if client_id is not None else None
+        if wait is not None:
+            wait.finish(time.time())
         if self.starts_finished and self.active <= 0:
             self.done.set()
 
@@ -448,6 +478,8 @@ class CoreRun:
         try:
             run_starts(self.clients, self.t0, WallClock, self.spawn, self.deadline,
                        prepare=self.prepare, lead=PREPARE_LEAD)
+            if not self.done.is_set():  # as Locust fires it when its ramp-up is done
+                self.env.events.spawning_complete.fire(user_count=self.runner.user_count)
         except Exception:
             logger.exception("starting clients failed")
             self.reason = "error"
@@ -597,8 +629,8 @@ class CoreRun:
         self._hard_exit_thread()
         for signum in (signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(signum, self._signal, signum)
+        self.runner.update_state(STATE_SPAWNING)  # Locust's own listener makes it running at spawning_complete
         self.env.events.test_start.fire(environment=self.env)
-        self.runner.update_state(STATE_RUNNING)
         gc.collect()  # Locust, the locustfile and their imports live for the whole run: out of GC's sight
         gc.freeze()
         workers = [gevent.spawn(self._starts), gevent.spawn(self._ticker), gevent.spawn(self._deadline),
@@ -607,6 +639,10 @@ class CoreRun:
             worker.link_exception(self._background_failed)
         self.done.wait()
         active_at_end = self.active  # clients still inside a task (or waiting) when the run ended
+        ended = time.time()
+        for wait in list(self.waits.values()):  # an iteration whose slot came counts, one still ahead does not
+            wait.finish(ended)
+        self.waits.clear()
         if self.active > 0:
             self.runner.user_greenlets.kill(block=True, timeout=2.0)  # on_stop runs (GreenletExit)
         gevent.killall(workers, block=False)

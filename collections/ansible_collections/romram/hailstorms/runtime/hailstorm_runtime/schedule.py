@@ -83,9 +83,14 @@ class PacedWait:
     on_start): returns the seconds from now to the next slot (an absolute time, so waits do not
     drift), which Locust sleeps (one timer a task, as Locust's own waits: sleeping here and then
     Locust's sleep(0) cost a second switch a request); at the client's stop it sleeps until the
-    stop time and raises `stop_exception` (Locust's StopUser), so the user's on_stop runs."""
+    stop time and raises `stop_exception` (Locust's StopUser), so the user's on_stop runs.
 
-    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally")
+    Task iterations are counted when they ran, not when their slot is handed out: the slot
+    handed out last (`due`) is counted at the next call (Locust calls wait_time after the task),
+    or by `finish` when the client ends, if its time had come. A client stopped while it waits
+    for a slot (the run aborted or killed, a full disk) counts no iteration it never ran."""
+
+    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally", "due")
 
     def __init__(self, pacer: Pacer, clock: Clock, stop_exception: type[BaseException],
                  on_overrun: Callable[[int], None] | None = None, tally: Any = None) -> None:
@@ -93,10 +98,15 @@ class PacedWait:
         self.clock = clock
         self.stop_exception = stop_exception
         self.on_overrun = on_overrun
-        self.tally = tally  # its `iterations` counts the task iterations handed a slot (the recorder)
+        self.tally = tally  # its `iterations` counts the task iterations run (the recorder)
+        self.due: float | None = None  # the slot handed out last, not yet counted
 
     def __call__(self) -> float:
         pacer = self.pacer
+        if self.due is not None:
+            self.due = None
+            if self.tally is not None:
+                self.tally.iterations += 1
         before = pacer.overruns
         slot = pacer.next_slot(self.clock.time())
         if pacer.overruns != before and self.on_overrun is not None:
@@ -104,9 +114,15 @@ class PacedWait:
         if slot is None:
             self.clock.sleep_until(pacer.stop)
             raise self.stop_exception()
-        if self.tally is not None:
-            self.tally.iterations += 1
+        self.due = slot
         return self.clock.seconds_until(slot)
+
+    def finish(self, now: float) -> None:
+        """The client ended at `now` (stopped, killed): its last slot counts if it had come (the
+        iteration began, or was about to); idempotent."""
+        due, self.due = self.due, None
+        if due is not None and due <= now and self.tally is not None:
+            self.tally.iterations += 1
 
 
 def run_starts(

@@ -221,3 +221,34 @@ def test_a_start_a_few_ms_late_keeps_the_planned_slots():
     times, pacer = simulate(client, pace=1.0, begin=T0 + 0.004)[:2]
     assert times == pytest.approx([T0 + 0.5, T0 + 1.5, T0 + 2.5])
     assert pacer.overruns == 0
+
+
+def test_an_iteration_is_counted_when_it_ran_not_when_its_slot_was_handed_out():
+    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    clock = FakeClock(T0 + client.start)
+    pacer = Pacer(T0, client, 1.0)
+    pacer.begin(clock.now)
+    tally = SimpleNamespace(iterations=0)
+    wait = PacedWait(pacer, clock, Stop, None, tally)
+    clock.sleep_until(clock.now + wait())  # the first slot, 1.4
+    clock.now += 0.1  # the task
+    clock.sleep_until(clock.now + wait())  # the second slot handed out (2.4): the first iteration counted
+    assert tally.iterations == 1
+    clock.now += 0.1
+    wait()  # the third slot (3.4) handed out; the run is aborted while the client waits for it
+    wait.finish(T0 + 2.9)
+    assert tally.iterations == 2  # the iteration of 3.4 never ran
+    wait.finish(T0 + 10.0)
+    assert tally.iterations == 2  # idempotent
+
+
+def test_a_client_ended_inside_its_task_counts_that_iteration():
+    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    clock = FakeClock(T0 + client.start)
+    pacer = Pacer(T0, client, 1.0)
+    pacer.begin(clock.now)
+    tally = SimpleNamespace(iterations=0)
+    wait = PacedWait(pacer, clock, Stop, None, tally)
+    clock.sleep_until(clock.now + wait())  # 1.4: the task begins and is still running at the end
+    wait.finish(T0 + 1.6)
+    assert tally.iterations == 1
