@@ -104,9 +104,15 @@ def test_locust_csv_has_the_method_and_the_name(run):
     assert rows == [("GET", "/cart"), ("POST", "/cart"), ("GET", "/home"), ("GET", "/pay"), ("", "Aggregated")]
 
 
-def test_the_run_completes(run):
+def test_exceptions_fail_the_run_as_locust_would_naming_counts_and_kinds(run):
     result, run_dir, _arrivals = run
     summary = json.loads((run_dir / "summary.json").read_text())
-    # exceptions in tasks and three requests per iteration are the locustfile's behaviour, not a fault
-    assert summary["state"] == "completed", (summary.get("reasons"), result.stdout[-3000:])
-    assert result.returncode == 0
+    # the exceptions of a task are the locustfile's failures: Locust exits 1 on them (its
+    # --exit-code-on-error); three requests per iteration are not a fault
+    assert summary["state"] == "failed", (summary.get("reasons"), result.stdout[-3000:])
+    assert [reason for reason in summary["reasons"] if "locustfile exceptions: ValueError: no stock" in reason]
+    assert result.returncode == 1, result.stdout[-3000:]
+    tail = " ".join(result.stdout.split())
+    assert "run state: FAILED" in tail and "allow them with hailstorm_thresholds {exceptions: <maximum>}" in tail
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'name="run: exceptions' in junit and "<failure" in junit

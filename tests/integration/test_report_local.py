@@ -51,8 +51,11 @@ def broken_run():
 def test_a_broken_threshold_fails_the_run_and_says_which(broken_run):
     results, run = broken_run
     output = flat(run.stdout)
-    assert run.returncode != 0, output[-3000:]
+    assert run.returncode == 10, output[-3000:]  # a threshold broken (README: exit codes)
     assert "thresholds over the constant phase 6-14 s: 1 of 4 broken" in output, output[-3000:]
+    junit = (results / "gate" / "junit.xml").read_text()
+    assert junit.count("<testcase") == 6 + 4 and junit.count("<failure") == 1, junit  # 6 run checks, 4 thresholds
+    assert "BROKEN" in junit
     assert BROKEN in output and "> limit 1 ms over the constant phase 6-14 s - BROKEN" in output
     summary = json.loads((results / "gate" / "summary.json").read_text())
     verdicts = summary["thresholds"]["verdicts"]
@@ -83,7 +86,7 @@ def test_report_rebuilds_the_same_files_from_the_results_directory_alone(broken_
     rebuilt = ansible_playbook("report.yml", "local", "-e", f"hailstorm_results_dir={results}",
                                "-e", "hailstorm_run_id=gate")
     output = flat(rebuilt.stdout)
-    assert rebuilt.returncode != 0 and BROKEN in output, output[-3000:]  # the recorded thresholds
+    assert rebuilt.returncode == 10 and BROKEN in output, output[-3000:]  # the recorded thresholds
     for name in OUTPUTS:
         assert (run_dir / name).read_bytes() == before[name], name
 

@@ -592,8 +592,9 @@ def _figures(cell: Mapping[str, Any]) -> dict[str, Any]:
 def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str = "constant") -> dict[str, Any]:
     """What thresholds are judged on: latency and failures per label and overall over `phase`
     (the constant phase's whole seconds, or the whole run when phase is 'all' or the plan has no
-    constant phase), the achieved rate against the target, pacing overruns and late clients (those
-    two over the whole run: the records count them per client, not per second)."""
+    constant phase), the achieved rate against the target (succeeded requests: a refused or failed
+    request achieved nothing), pacing overruns, late clients and locustfile exceptions (those three
+    over the whole run: the records count them per client or per flush, not per second)."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
     window = constant_window(plan) if phase == "constant" else None
@@ -603,12 +604,13 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
         merge_cell(overall, cell)
     rps = float(plan.get("rps", 0) or 0)
     expected = plan.get("expected_requests")
+    succeeded = overall["requests"] - overall["failures"]  # what the rate achieved: a failure achieved nothing
     if window is not None:
         what = f"constant phase {window[0]}-{window[1]} s"
-        ratio = overall["requests"] / (window[1] - window[0]) / rps if rps else None
+        ratio = succeeded / (window[1] - window[0]) / rps if rps else None
     else:
         what = "whole run" + (" (the plan has no whole second of constant phase)" if phase == "constant" else "")
-        ratio = overall["requests"] / float(expected) if expected else None
+        ratio = succeeded / float(expected) if expected else None
     names: dict[str, dict[str, Any]] = {}  # a threshold may name a request without its method
     for label, cell in labels.items():
         merge_cell(names.setdefault(split_label(label)[1], empty_cell()), cell)
@@ -620,6 +622,7 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
         "rps_ratio": round(ratio, 4) if ratio is not None else None,
         "overruns": sum(merged.get("overruns", {}).values()),
         "late_clients": len(merged.get("late", {})),
+        "exceptions": sum(int(row.get("count", 0)) for row in (merged.get("exceptions") or {}).values()),
     }
 
 
@@ -644,9 +647,13 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     if window is not None:
         first, last = window
         count = sum(per_second.get(s, [0, 0])[0] for s in range(first, last))
+        failed = sum(per_second.get(s, [0, 0])[1] for s in range(first, last))
         achieved = count / (last - first)
-        constant_phase = {"from": first, "to": last, "requests": count, "rps": round(achieved, 3),
-                          "target_rps": rps, "ratio": round(achieved / rps, 4) if rps else None}
+        succeeded = (count - failed) / (last - first)
+        constant_phase = {"from": first, "to": last, "requests": count, "failures": failed,
+                          "rps": round(achieved, 3), "succeeded_rps": round(succeeded, 3),
+                          "target_rps": rps, "ratio": round(achieved / rps, 4) if rps else None,
+                          "succeeded_ratio": round(succeeded / rps, 4) if rps else None}
 
     active: Mapping[int, int] = merged.get("active", {})
     keys = set(per_second) | set(active)
@@ -743,8 +750,12 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"{summary['requests_per_iteration']:.2f} requests per iteration on average")
     phase = summary.get("constant_phase")
     if phase:
-        lines.append(f"constant phase {phase['from']}-{phase['to']} s: {phase['rps']:.2f} rps against "
-                     f"{phase['target_rps']:g} target ({100.0 * (phase['ratio'] or 0):.1f} %)")
+        line = (f"constant phase {phase['from']}-{phase['to']} s: {phase['rps']:.2f} rps against "
+                f"{phase['target_rps']:g} target ({100.0 * (phase['ratio'] or 0):.1f} %)")
+        if phase.get("failures"):
+            line += (f", {phase['succeeded_rps']:.2f} rps succeeded ({100.0 * (phase['succeeded_ratio'] or 0):.1f} %), "
+                     f"{phase['failures']} requests failed")
+        lines.append(line)
     for row in (summary.get("exceptions") or [])[:5]:
         lines.append(f"locustfile exception x{row['count']}: {row['kind']}")
     for kind, count in list(summary["failures_by_kind"].items())[:5]:

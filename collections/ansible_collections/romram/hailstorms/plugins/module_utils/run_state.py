@@ -4,17 +4,27 @@
 """How a run ended, from its summary and its plan: pure Python, no Ansible.
 
   completed   every planned load process ran to its planned end and ran the task iterations
-              the plan counts
+              the plan counts, with no failed request and no locustfile exception that the
+              thresholds do not allow
   degraded    it ran to the end, but not as planned: a process failed or was ended by its
               deadline with clients still inside a task, clients did not start, the task
-              iterations (requests, in records without that count) fell short of the plan, or a core was generator-limited (its own CPU or event loop
-              was the bottleneck, so its rate and latencies measured the load generator)
-  aborted     a process was stopped on purpose (playbooks/stop.yml, a signal)
+              iterations (requests, in records without that count) fell short of the plan or
+              went past it, iterations ran but sent no request at all, or a core was
+              generator-limited (its own CPU or event loop was the bottleneck, so its rate and
+              latencies measured the load generator)
+  failed      requests failed or the locustfile raised exceptions, and no threshold allows them
+              (failure_rate, exceptions; as Locust's --exit-code-on-error, whose default fails a
+              run on any; hailstorm_exit_code_on_error: 0 allows any), or the locustfile set
+              environment.process_exit_code
+  aborted     a process was stopped on purpose (playbooks/stop.yml, a signal, runner.quit() in
+              the locustfile)
   incomplete  results are missing: a process or a host left no end record (killed, lost, its
               disk full), so requests it sent after its last flush are not counted
 
-The worst state wins (incomplete > aborted > degraded > completed); every reason names the host
-and core. Anything but `completed` fails distribute.yml with the reasons in its last lines.
+The worst state wins (incomplete > aborted > failed > degraded > completed); every reason names
+the host and core. Each check is also kept apart (`checks`: the junit.xml testcases). Anything
+but `completed` fails distribute.yml with the reasons in its last lines, and its exit code tells
+the outcome (EXIT_CODES, `exit_code`).
 """
 from __future__ import annotations
 
@@ -22,64 +32,151 @@ from typing import Any, Mapping
 
 from .results import count_against_plan
 
-ORDER = ("completed", "degraded", "aborted", "incomplete")
+ORDER = ("completed", "degraded", "failed", "aborted", "incomplete")
 # requests may fall short of the exact plan by this much without degrading the run: a client
 # stopped on a slot at a float boundary, a start a few ms late (measured: at most 2 on local runs)
 SHORT_REQUESTS = 4
 SHORT_SHARE = 0.005
+EXIT_CODE_ON_ERROR = 1  # hailstorm_exit_code_on_error's default, Locust's --exit-code-on-error's
+# The exit code of distribute.yml / report.yml for each outcome (the exit_code callback sets it;
+# Ansible's own codes stay: 2 a task failed before or around the run, 4 a parser error, 99 ctrl-c).
+# `failed` exits with hailstorm_exit_code_on_error (Locust's default 1), or the code the locustfile
+# set as environment.process_exit_code.
+EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted": 12, "incomplete": 13}
+# (name, what passing means): one junit.xml testcase each
+CHECKS = (
+    ("processes", "every load process ran to its planned end and left its records"),
+    ("clients", "every planned client started"),
+    ("iterations", "the task iterations the plan counts ran and sent requests"),
+    ("generator", "no load generator was the bottleneck"),
+    ("failures", "no failed request beyond what the thresholds allow"),
+    ("exceptions", "no locustfile exception beyond what the thresholds allow"),
+)
 
 
 def _core_name(core: Mapping[str, Any]) -> str:
     return f"{core.get('host') or '?'} core {core.get('core', '?')}"
 
 
-def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
-    """{'state': ..., 'reasons': [...]} for a summary from results.summarize and its plan."""
-    found: dict[str, list[str]] = {state: [] for state in ORDER}
+def _kinds(counts: Mapping[str, int], limit: int = 3) -> str:
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    more = len(counts) - len(top)
+    return ", ".join(f"{kind} x{count}" for kind, count in top) + (f" and {more} more kinds" if more > 0 else "")
+
+
+def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapping[str, Any] | None = None,
+              exit_code_on_error: int | None = None) -> dict[str, Any]:
+    """{'state': ..., 'reasons': [...], 'checks': [...]} for a summary from results.summarize and
+    its plan. `allowed` is thresholds.allowed_failures of the run's thresholds; exit_code_on_error
+    (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass."""
+    if exit_code_on_error is None:
+        exit_code_on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
+    allowed = allowed or {}
+    found: dict[str, list[tuple[str, str]]] = {state: [] for state in ORDER}  # state: [(check, reason)]
+
+    def add(state: str, check: str, reason: str) -> None:
+        found[state].append((check, reason))
+
     cores = list(summary.get("cores") or [])
     for core in cores:
         end = str(core.get("end") or "")
         name = _core_name(core)
         if core.get("locustfile_exit_code"):
-            found["degraded"].append(f"{name}: the locustfile set environment.process_exit_code = "
-                                     f"{core['locustfile_exit_code']}")
+            add("failed", "processes", f"{name}: the locustfile set environment.process_exit_code = "
+                                       f"{core['locustfile_exit_code']}")
         if end == "done":
             continue
         if end.startswith("signal"):
-            found["aborted"].append(f"{name}: stopped ({end}) before its planned end")
+            add("aborted", "processes", f"{name}: stopped ({end}) before its planned end")
+        elif end.startswith("quit by the locustfile"):
+            add("aborted", "processes", f"{name}: {end}; the other cores kept to the plan")
         elif end == "deadline":
             stuck = core.get("active_at_end")
-            found["degraded"].append(f"{name}: ended by its deadline with {stuck if stuck is not None else 'some'} "
-                                     "client(s) still inside a task (a task that never returns?)")
+            add("degraded", "processes", f"{name}: ended by its deadline with {stuck if stuck is not None else 'some'} "
+                                         "client(s) still inside a task (a task that never returns?)")
         elif end.startswith("missing"):
-            found["incomplete"].append(f"{name}: no end record (killed, lost or out of disk); requests sent after "
-                                       "its last flush are not counted")
+            add("incomplete", "processes", f"{name}: no end record (killed, lost or out of disk); requests sent "
+                                           "after its last flush are not counted")
         else:
-            found["degraded"].append(f"{name}: ended '{end}'")
+            add("degraded", "processes", f"{name}: ended '{end}'")
     planned_hosts = plan.get("hosts") or {}
     seen = {(core.get("host"), core.get("core")) for core in cores}
     for host, figures in planned_hosts.items():
         for planned_core in figures.get("cores") or []:
             if (host, planned_core.get("index")) not in seen:
-                found["incomplete"].append(f"{host} core {planned_core.get('index')}: no results at all "
-                                           "(the process never started, or its records were not fetched)")
+                add("incomplete", "processes", f"{host} core {planned_core.get('index')}: no results at all "
+                                               "(the process never started, or its records were not fetched)")
     starts = summary.get("starts") or {}
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
     if planned_clients and started is not None and started < planned_clients:
-        found["degraded"].append(f"{planned_clients - started} of {planned_clients} planned clients never started")
+        add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started")
     expected = summary.get("expected_requests")
     sent, iterations = count_against_plan([summary])
     what = "task iterations run" if iterations else "requests sent"
-    if expected and sent < expected - max(SHORT_REQUESTS, SHORT_SHARE * expected):
-        found["degraded"].append(f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
+    margin = max(SHORT_REQUESTS, SHORT_SHARE * expected) if expected else 0
+    if expected and sent < expected - margin:
+        add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
+    elif expected and sent > expected + margin:
+        add("degraded", "iterations", f"{sent} {what}, {expected} planned: more than planned "
+                                      f"({100.0 * sent / expected:.1f} %; a second run with the same run id?)")
+    requests = int(summary.get("requests") or 0)
+    exceptions = {row["kind"]: int(row["count"]) for row in summary.get("exceptions") or []}
+    raised = sum(exceptions.values())
+    if iterations and sent and not requests:
+        add("degraded", "iterations", f"{sent} task iterations ran and sent no request at all"
+                                      + (f" ({raised} locustfile exceptions: {_kinds(exceptions)})" if raised else ""))
     for message in summary.get("generator_limited") or []:
-        found["degraded"].append(str(message))
+        add("degraded", "generator", str(message))
+    if exit_code_on_error:
+        failures = _unallowed_failures(summary, allowed)
+        if failures:
+            count = sum(failures.values())
+            add("failed", "failures", f"{count} of {requests} requests failed ({100.0 * count / max(1, requests):.2f} %): "
+                                      f"{_kinds(failures)}; allow failures with hailstorm_thresholds "
+                                      "{failure_rate: '1%'} (or hailstorm_exit_code_on_error: 0)")
+        if raised and not allowed.get("exceptions"):
+            add("failed", "exceptions", f"{raised} locustfile exceptions: {_kinds(exceptions)}; allow them with "
+                                        "hailstorm_thresholds {exceptions: <maximum>} (or hailstorm_exit_code_on_error: 0)")
     state = "completed"
     for candidate in ORDER:
         if found[candidate]:
             state = candidate
-    reasons = [reason for candidate in reversed(ORDER) for reason in found[candidate]]
-    return {"state": state, "reasons": reasons}
+    reasons = [reason for candidate in reversed(ORDER) for _check, reason in found[candidate]]
+    checks = []
+    for check, passing in CHECKS:
+        broken = [(candidate, reason) for candidate in reversed(ORDER) for name, reason in found[candidate]
+                  if name == check]
+        checks.append({"check": check, "description": passing, "passed": not broken,
+                       "state": broken[0][0] if broken else "completed", "reasons": [r for _s, r in broken]})
+    return {"state": state, "reasons": reasons, "checks": checks}
+
+
+def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, int]:
+    """Failed requests by kind that no failure_rate threshold allows (all of them without one)."""
+    if allowed.get("all"):
+        return {}
+    covered = set(allowed.get("labels") or ())
+    if not covered:
+        return {kind: int(count) for kind, count in (summary.get("failures_by_kind") or {}).items() if count}
+    out: dict[str, int] = {}
+    for label, row in ((summary.get("latency") or {}).get("labels") or {}).items():
+        name = label.split(" ", 1)[1] if " " in label else label
+        if label in covered or name in covered or not row.get("failures"):
+            continue
+        out[f"{label}"] = out.get(label, 0) + int(row["failures"])
+    return out
+
+
+def exit_code(state: str, thresholds_broken: bool, exit_code_on_error: int = EXIT_CODE_ON_ERROR,
+              locustfile_exit_code: int = 0) -> int:
+    """The exit code of a run's playbook (EXIT_CODES): the state's, a broken threshold's for a
+    completed run; `failed` exits with the locustfile's process_exit_code if it set one, else
+    hailstorm_exit_code_on_error."""
+    if state == "failed":
+        return int(locustfile_exit_code or exit_code_on_error or 1)
+    if state == "completed":
+        return EXIT_CODES["thresholds broken"] if thresholds_broken else 0
+    return EXIT_CODES[state]
 
 
 def state_lines(verdict: Mapping[str, Any]) -> list[str]:

@@ -7,19 +7,25 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
 `evaluate` judges the figures of a finished run (results.phase_figures) against them.
 
     hailstorm_thresholds:
-      p95_ms: 250          # latency limits in ms (maximum), over all labels
+      p95_ms: 250          # latency limits in ms (maximum), over all labels: p50_ms, p90_ms,
+                           # p95_ms, p99_ms, p999_ms (99.9th percentile), mean_ms, max_ms
       failure_rate: 0.01   # failed / all requests, maximum, 0..1 (or '1%')
-      rps_ratio: 0.98      # achieved / target rate, minimum
+      rps_ratio: 0.98      # succeeded requests / target rate, minimum
       overruns: 0          # pacing overruns, maximum count
       late_clients: 0      # clients started late, maximum count
+      exceptions: 0        # exceptions raised by the locustfile (tasks, on_start), maximum count
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
     hailstorm_thresholds_phase: constant   # or all
 
 A latency or failure limit is judged over the phase chosen (the constant phase by default);
-rps_ratio over the same phase (the whole run: requests / planned requests); overruns and late
-clients over the whole run.
+rps_ratio over the same phase (the whole run: succeeded requests / planned requests); overruns,
+late clients and exceptions over the whole run.
+
+Failed requests and locustfile exceptions also fail a run by themselves (run_state: `failed`, as
+Locust's --exit-code-on-error): `failure_rate` and `exceptions` are how a run allows some
+(`allowed_failures`), and hailstorm_exit_code_on_error: 0 allows any.
 """
 from __future__ import annotations
 
@@ -31,14 +37,16 @@ VARIABLE = "hailstorm_thresholds"
 PHASE_VARIABLE = "hailstorm_thresholds_phase"
 PHASES = ("constant", "all")
 
-LATENCY = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+LATENCY = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms")
+WHOLE_RUN = ("overruns", "late_clients", "exceptions")  # counted over the whole run, never per phase
 # name: (kind, what it limits, bound direction); 'max' passes when measured <= limit
 LIMITS: dict[str, tuple[str, str, str]] = {
-    **{name: ("ms", f"{name[:-3]} latency", "max") for name in LATENCY},
+    **{name: ("ms", f"{'p99.9' if name == 'p999_ms' else name[:-3]} latency", "max") for name in LATENCY},
     "failure_rate": ("fraction", "failure rate", "max"),
-    "rps_ratio": ("ratio", "achieved / target rate", "min"),
+    "rps_ratio": ("ratio", "succeeded / target rate", "min"),
     "overruns": ("count", "pacing overruns", "max"),
     "late_clients": ("count", "clients started late", "max"),
+    "exceptions": ("count", "locustfile exceptions", "max"),
 }
 LABEL_LIMITS = (*LATENCY, "failure_rate")
 ALL = "all"  # the label of limits over every request
@@ -184,7 +192,7 @@ def _show(name: str, value: Any) -> str:
 
 
 def _measured(name: str, figures: Mapping[str, Any], scope: Mapping[str, Any] | None) -> Any:
-    if name in ("rps_ratio", "overruns", "late_clients"):
+    if name == "rps_ratio" or name in WHOLE_RUN:
         return figures.get(name)
     return None if scope is None else scope.get(name)
 
@@ -202,7 +210,7 @@ def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dic
         measured = _measured(name, figures, scope)
         what = LIMITS[name][1]
         where = " (all labels)" if label == ALL else f" of label {label}"
-        scope_text = "over the whole run" if name in ("overruns", "late_clients") else f"over the {over}"
+        scope_text = "over the whole run" if name in WHOLE_RUN else f"over the {over}"
         if measured is None:
             passed = False
             if scope is None:
@@ -227,6 +235,15 @@ def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dic
             scope = figures.get("labels", {}).get(label) or figures.get("names", {}).get(label)
             judge(name, limit, label, scope)
     return verdicts
+
+
+def allowed_failures(checked: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the thresholds allow of what would otherwise fail a run (run_state): failed requests
+    of every label ({"all": True}, a top-level failure_rate) or of the labels with their own
+    failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True})."""
+    limits = (checked or {}).get("limits") or {}
+    labels = [label for label, given in ((checked or {}).get("labels") or {}).items() if "failure_rate" in given]
+    return {"all": "failure_rate" in limits, "labels": sorted(labels), "exceptions": "exceptions" in limits}
 
 
 def broken(verdicts: list[Mapping[str, Any]]) -> list[str]:

@@ -43,6 +43,12 @@ options:
     description: With O(thresholds), the phase they are judged on; unset means plan.json's, else C(constant).
     type: str
     choices: [constant, all]
+  exit_code_on_error:
+    description:
+      - As Locust's C(--exit-code-on-error) - the exit code of a run with failed requests or locustfile
+        exceptions that no threshold (C(failure_rate), C(exceptions)) allows; such a run's state is C(failed).
+      - 0 lets failures and exceptions pass (as k6 does without a threshold). Unset means plan.json's, else 1.
+    type: int
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -61,14 +67,25 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+exit_code:
+  description:
+    - The exit code of the run's playbook for its outcome (run_state.EXIT_CODES in module_utils) - 0 completed
+      with every threshold met, 10 a threshold broken, 11 degraded, 12 aborted, 13 incomplete, and for a
+      failed run O(exit_code_on_error) (1 by default) or the locustfile's C(environment.process_exit_code).
+  returned: success
+  type: int
 summary:
   description: The run's figures (see results.summarize in module_utils).
   returned: success
   type: dict
   contains:
     state:
-      description: How the run ended - completed, degraded, aborted or incomplete (see run_state in module_utils).
+      description: How the run ended - completed, degraded, failed, aborted or incomplete (see run_state in module_utils).
       type: str
+    checks:
+      description: Each run-state check apart (processes, clients, iterations, generator, failures, exceptions), as junit.xml has them.
+      type: list
+      elements: dict
     reasons:
       description: Why the run is not completed, one line per host and core or per shortfall.
       type: list
@@ -143,10 +160,11 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import exports, report, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, report, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
-from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state, state_lines
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (EXIT_CODE_ON_ERROR, exit_code,
+                                                                                 run_state, state_lines)
 
 PLAN_FILE = "plan.json"
 CSV_PREFIX = "locust"
@@ -179,6 +197,12 @@ def _thresholds(module, plan):
         module.fail_json(msg="hailstorm_results: %s" % exc)
 
 
+def _exit_meaning(summary, broken):
+    if summary["state"] != "completed":
+        return "run state %s" % summary["state"]
+    return "%d threshold(s) broken" % len(broken)
+
+
 def _clock_offsets(path, plan):
     """Per host, the clock offset preflight measured, from the host's fetched data.json (if it has one)."""
     offsets = {}
@@ -198,6 +222,7 @@ def main():
             plan=dict(type="dict"),
             thresholds=dict(type="raw"),
             thresholds_phase=dict(type="str", choices=["constant", "all"]),
+            exit_code_on_error=dict(type="int"),
             summary_file=dict(type="str", default="summary.json"),
         ),
         supports_check_mode=True,
@@ -230,19 +255,27 @@ def main():
     try:
         merged = merge(sources)
         summary = summarize(merged, plan)
-        summary.update(run_state(summary, plan))
+        on_error = module.params["exit_code_on_error"]
+        if on_error is None:
+            on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
+        summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error))
         figures = phase_figures(merged, plan, checked["phase"])
         verdicts = thresholds.evaluate(checked, figures)
         summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
                                  "passed": not thresholds.broken(verdicts), "verdicts": verdicts}
+        locustfile_code = max([int(core.get("locustfile_exit_code") or 0) for core in summary["cores"]] or [0])
+        summary["exit_code_on_error"] = on_error
+        summary["exit_code"] = exit_code(summary["state"], bool(thresholds.broken(verdicts)), on_error, locustfile_code)
         outputs = {module.params["summary_file"]: json.dumps(summary, indent=1, sort_keys=True) + "\n"}
+        outputs[junit.JUNIT_FILE] = junit.junit_xml(summary, str(plan.get("run_id") or os.path.basename(path)))
         for suffix, text in exports.locust_csv(merged).items():
             outputs[CSV_PREFIX + suffix] = text
         described = {module.params["summary_file"]: "the merged figures (JSON)",
                      CSV_PREFIX + "_stats.csv": "Locust CSV layout: per label and aggregated",
                      CSV_PREFIX + "_stats_history.csv": "Locust CSV layout: per second",
                      CSV_PREFIX + "_failures.csv": "Locust CSV layout: failures by label and kind",
-                     CSV_PREFIX + "_exceptions.csv": "Locust CSV layout (header only)"}
+                     CSV_PREFIX + "_exceptions.csv": "Locust CSV layout: the locustfile's exceptions",
+                     junit.JUNIT_FILE: "JUnit XML: one testcase per run-state check and per threshold"}
         jtl_files = sorted(glob.glob(os.path.join(path, "*", "core-*.jtl")))
         if jtl_files:
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
@@ -276,7 +309,9 @@ def main():
         lines.extend("threshold broken: " + message for message in broken)
     lines.append("report: " + os.path.join(path, report.REPORT_FILE))
     lines.extend(state_lines(summary))
-    module.exit_json(changed=changed, summary=summary, lines=lines,
+    if summary["exit_code"]:
+        lines.append("exit code %d (%s)" % (summary["exit_code"], _exit_meaning(summary, broken)))
+    module.exit_json(changed=changed, summary=summary, lines=lines, exit_code=summary["exit_code"],
                      summary_path=os.path.join(path, module.params["summary_file"]), files=files,
                      verdicts=verdicts, broken=broken, report_path=os.path.join(path, report.REPORT_FILE),
                      written=written)

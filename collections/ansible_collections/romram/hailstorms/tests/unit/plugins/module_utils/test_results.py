@@ -106,8 +106,9 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
     summary = results.summarize(merged, {"rps": 4, "rampup": 1, "constant": 1, "clients": 3,
                                          "expected_requests": 10})
     assert summary["requests"] == 10 and summary["failures"] == 1
-    assert summary["constant_phase"] == {"from": 1, "to": 2, "requests": 6, "rps": 6.0, "target_rps": 4.0,
-                                         "ratio": 1.5}
+    assert summary["constant_phase"] == {"from": 1, "to": 2, "requests": 6, "failures": 1, "rps": 6.0,
+                                         "succeeded_rps": 5.0, "target_rps": 4.0, "ratio": 1.5,
+                                         "succeeded_ratio": 1.25}
     assert summary["failures_by_kind"] == {"HTTP 500": 1}
     assert summary["pacing"] == {"overruns": 3, "clients_affected": 1}
     assert summary["starts"]["late_clients"] == 1 and summary["starts"]["clients_started"] == 3

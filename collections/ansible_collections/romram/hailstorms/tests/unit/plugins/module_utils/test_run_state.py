@@ -1,7 +1,14 @@
 """How a run ended: each state and each reason, as a user reads them."""
 from __future__ import annotations
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state, state_lines
+from ansible_collections.romram.hailstorms.plugins.module_utils import run_state as run_state_module
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import EXIT_CODES, exit_code, state_lines
+
+
+def run_state(*args, **kwargs):
+    """The state and the reasons (the checks are tested on their own)."""
+    verdict = run_state_module.run_state(*args, **kwargs)
+    return {"state": verdict["state"], "reasons": verdict["reasons"]}
 
 PLAN = {"clients": 40, "expected_requests": 500,
         "hosts": {"h1": {"cores": [{"index": 0}, {"index": 1}]}, "h2": {"cores": [{"index": 0}]}}}
@@ -69,11 +76,11 @@ def test_a_generator_limited_core_degrades_the_run():
     assert verdict == {"state": "degraded", "reasons": s["generator_limited"]}
 
 
-def test_a_locustfile_exit_code_degrades_the_run_naming_host_and_core():
+def test_a_locustfile_exit_code_fails_the_run_naming_host_and_core():
     s = summary()
     s["cores"][2]["locustfile_exit_code"] = 1
     verdict = run_state(s, PLAN)
-    assert verdict == {"state": "degraded",
+    assert verdict == {"state": "failed",
                        "reasons": ["h2 core 0: the locustfile set environment.process_exit_code = 1"]}
 
 
@@ -84,3 +91,70 @@ def test_the_plan_counts_task_iterations_when_the_records_count_them():
     assert run_state(many, PLAN)["reasons"] == ["300 task iterations run, 500 planned (60.0 %)"]
     few = {**summary(requests=250), "iterations": 499}
     assert run_state(few, PLAN) == {"state": "completed", "reasons": []}
+
+
+def failing(failures=3, exceptions=0, labels=None):
+    s = summary()
+    s["failures_by_kind"] = {"HTTP 500": failures - 1, "ConnectionRefusedError": 1} if failures else {}
+    s["exceptions"] = [{"kind": "ValueError: no stock", "count": exceptions}] if exceptions else []
+    s["latency"] = {"labels": labels or {"GET /a": {"failures": failures}, "GET /b": {"failures": 0}}}
+    return s
+
+
+def test_failed_requests_fail_the_run_as_locust_does_naming_counts_and_kinds():
+    verdict = run_state(failing(3), PLAN)
+    assert verdict["state"] == "failed"
+    assert verdict["reasons"] == [
+        "3 of 500 requests failed (0.60 %): HTTP 500 x2, ConnectionRefusedError x1; allow failures with "
+        "hailstorm_thresholds {failure_rate: '1%'} (or hailstorm_exit_code_on_error: 0)"]
+    assert exit_code(verdict["state"], False) == 1
+
+
+def test_locustfile_exceptions_fail_the_run_unless_allowed():
+    verdict = run_state(failing(0, exceptions=75), PLAN)
+    assert verdict["state"] == "failed"
+    assert verdict["reasons"][0].startswith("75 locustfile exceptions: ValueError: no stock x75;")
+    allowed = {"all": False, "labels": [], "exceptions": True}
+    assert run_state(failing(0, exceptions=75), PLAN, allowed)["state"] == "completed"
+
+
+def test_thresholds_or_exit_code_on_error_0_allow_failures():
+    assert run_state(failing(3), PLAN, {"all": True})["state"] == "completed"
+    assert run_state(failing(3, exceptions=2), PLAN, None, 0)["state"] == "completed"
+    assert run_state(failing(3), {**PLAN, "exit_code_on_error": 0})["state"] == "completed"
+    # a label's own failure_rate allows that label's failures only
+    labels = {"GET /a": {"failures": 2}, "POST /b": {"failures": 1}}
+    verdict = run_state(failing(3, labels=labels), PLAN, {"all": False, "labels": ["/a"]})
+    assert verdict["state"] == "failed" and verdict["reasons"][0].startswith("1 of 500 requests failed")
+    assert "POST /b x1" in verdict["reasons"][0]
+
+
+def test_iterations_that_send_nothing_or_more_than_planned_are_never_completed():
+    s = summary(requests=0)
+    s["iterations"] = 500
+    s["cores"] = [dict(core, iterations=500 // 3) for core in s["cores"]]
+    verdict = run_state(s, PLAN, None, 0)
+    assert verdict["state"] == "degraded"
+    assert verdict["reasons"] == ["500 task iterations ran and sent no request at all"]
+    verdict = run_state(summary(requests=600), PLAN)
+    assert verdict["state"] == "degraded"
+    assert "600 requests sent, 500 planned: more than planned" in verdict["reasons"][0]
+
+
+def test_each_check_is_kept_apart_for_junit():
+    verdict = run_state_module.run_state(failing(3), PLAN)
+    checks = {check["check"]: check for check in verdict["checks"]}
+    assert [c["check"] for c in verdict["checks"]] == ["processes", "clients", "iterations", "generator", "failures",
+                                                       "exceptions"]
+    assert not checks["failures"]["passed"] and checks["failures"]["state"] == "failed"
+    assert all(checks[name]["passed"] for name in ("processes", "clients", "iterations", "generator", "exceptions"))
+
+
+def test_exit_codes_tell_the_outcomes_apart():
+    assert exit_code("completed", False) == 0
+    codes = {exit_code("completed", True), exit_code("degraded", False), exit_code("failed", False),
+             exit_code("aborted", False), exit_code("incomplete", False)}
+    assert len(codes) == 5 and 2 not in codes  # Ansible's own 2 stays for a failed task
+    assert exit_code("failed", False, 3) == 3  # hailstorm_exit_code_on_error
+    assert exit_code("failed", False, 1, locustfile_exit_code=7) == 7
+    assert exit_code("degraded", True) == EXIT_CODES["degraded"]  # the worse outcome wins

@@ -24,8 +24,8 @@ def test_canonical_form_converts_strings_and_units():
 
 @pytest.mark.parametrize("given,phase,message", [
     ({"p96_ms": 100}, "constant",
-     "hailstorm_thresholds: unknown key 'p96_ms' (value 100); the keys are p50_ms, p95_ms, p99_ms, max_ms, "
-     "failure_rate, rps_ratio, overruns, late_clients, labels"),
+     "hailstorm_thresholds: unknown key 'p96_ms' (value 100); the keys are p50_ms, p90_ms, p95_ms, p99_ms, "
+     "p999_ms, mean_ms, max_ms, failure_rate, rps_ratio, overruns, late_clients, exceptions, labels"),
     ({"p95_ms": "fast"}, "constant",
      "hailstorm_thresholds.p95_ms: cannot read 'fast' as a number; give a number, e.g. "
      "hailstorm_thresholds.p95_ms: 250 (ms) or '250ms' or '0.25s'"),
@@ -50,7 +50,7 @@ def test_canonical_form_converts_strings_and_units():
                                         "{p95_ms: 250}, got 5"),
     ({"labels": {"/a": {"rps_ratio": 1}}}, "constant",
      "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
-     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p95_ms, p99_ms, max_ms, failure_rate"),
+     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, failure_rate"),
     ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
     ({}, "ramp", "hailstorm_thresholds_phase: 'ramp' is not a phase; use one of constant, all"),
 ])
@@ -95,18 +95,32 @@ def test_constant_phase_figures_leave_out_the_ramps():
     assert fig["window"] == [2, 6] and fig["description"] == "constant phase 2-6 s"
     assert fig["overall"]["requests"] == 40 and fig["overall"]["failures"] == 2
     assert fig["labels"]["/a"]["max_ms"] == pytest.approx(10.0, rel=0.01)
-    assert fig["rps_ratio"] == 1.0 and fig["overruns"] == 2 and fig["late_clients"] == 1
+    # the rate achieved counts what succeeded: 40 requests of which 2 failed, over 4 s at 10 rps
+    assert fig["rps_ratio"] == 0.95 and fig["overruns"] == 2 and fig["late_clients"] == 1
     whole = figures("all")
     assert whole["overall"]["requests"] == 52 and whole["labels"]["/a"]["max_ms"] == pytest.approx(500, rel=0.01)
-    assert whole["rps_ratio"] == pytest.approx(52 / 60, abs=1e-4)
+    assert whole["rps_ratio"] == pytest.approx(50 / 60, abs=1e-4)
 
 
 def test_thresholds_a_run_meets_pass():
-    checked = check({"p95_ms": 50, "max_ms": 45, "failure_rate": 0.05, "rps_ratio": 0.99, "overruns": 2,
+    checked = check({"p95_ms": 50, "max_ms": 45, "failure_rate": 0.05, "rps_ratio": 0.95, "overruns": 2,
                      "late_clients": 1, "labels": {"/a": {"p99_ms": 11}, "/b": {"failure_rate": 0.1}}})
     verdicts = evaluate(checked, figures())
     assert [v["passed"] for v in verdicts] == [True] * 8
     assert thresholds.broken(verdicts) == []
+
+
+def test_new_latency_keys_and_the_exceptions_count_are_judged():
+    merged = merged_run()
+    merged["exceptions"] = {"ValueError: x": {"count": 3, "traceback": ""}}
+    fig = results.phase_figures(merged, PLAN, "constant")
+    checked = check({"p90_ms": 41, "p999_ms": "0.05s", "mean_ms": 20, "exceptions": 2})
+    verdicts = {v["threshold"]: v for v in evaluate(checked, fig)}
+    assert verdicts["p90_ms"]["passed"] and verdicts["p999_ms"]["passed"]
+    assert not verdicts["mean_ms"]["passed"] and verdicts["mean_ms"]["measured"] == pytest.approx(25.0, rel=0.01)
+    assert verdicts["exceptions"]["message"] == ("exceptions (all labels): locustfile exceptions 3 > limit 2 over "
+                                                 "the whole run - BROKEN")
+    assert thresholds.allowed_failures(checked) == {"all": False, "labels": [], "exceptions": True}
 
 
 def test_broken_thresholds_say_threshold_limit_measured_and_label():
@@ -122,7 +136,7 @@ def test_broken_thresholds_say_threshold_limit_measured_and_label():
                            " - BROKEN")
     assert messages[1] == ("failure_rate (all labels): failure rate 0.05 (5.00 %) > limit 0.01 (1.00 %) over the "
                            "constant phase 2-6 s - BROKEN")
-    assert messages[2] == ("rps_ratio (all labels): achieved / target rate 1 (100.00 %) < limit 1.5 (150.00 %) "
+    assert messages[2] == ("rps_ratio (all labels): succeeded / target rate 0.95 (95.00 %) < limit 1.5 (150.00 %) "
                            "over the constant phase 2-6 s - BROKEN")
     assert messages[3] == "overruns (all labels): pacing overruns 2 > limit 1 over the whole run - BROKEN"
     assert messages[4] == "late_clients (all labels): clients started late 1 > limit 0 over the whole run - BROKEN"
