@@ -1,0 +1,151 @@
+"""Locust's LoadTestShape examples sampled on a fake clock: the active-user curve Locust's runner
+would follow (ticks once a second, users moved at spawn_rate), as breakpoints."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from locust import HttpUser, LoadTestShape, task
+
+from hailstorm_runtime.shapes import ShapeError, sample
+
+
+class StagesShape(LoadTestShape):
+    """Locust's examples/custom_shape/stages.py."""
+
+    stages = [
+        {"duration": 10, "users": 10, "spawn_rate": 10},
+        {"duration": 30, "users": 50, "spawn_rate": 10},
+        {"duration": 60, "users": 100, "spawn_rate": 10},
+        {"duration": 120, "users": 100, "spawn_rate": 10},
+        {"duration": 130, "users": 10, "spawn_rate": 10},
+        {"duration": 140, "users": 1, "spawn_rate": 1},
+    ]
+
+    def tick(self):
+        run_time = self.get_run_time()
+        for stage in self.stages:
+            if run_time < stage["duration"]:
+                return stage["users"], stage["spawn_rate"]
+        return None
+
+
+class StepLoadShape(LoadTestShape):
+    """Locust's examples/custom_shape/step_load.py."""
+
+    step_time = 30
+    step_load = 10
+    spawn_rate = 10
+    time_limit = 120
+
+    def tick(self):
+        run_time = self.get_run_time()
+        if run_time > self.time_limit:
+            return None
+        current_step = math.floor(run_time / self.step_time) + 1
+        return current_step * self.step_load, self.spawn_rate
+
+
+class DoubleWave(LoadTestShape):
+    """Locust's examples/custom_shape/double_wave.py."""
+
+    min_users = 20
+    peak_one_users = 60
+    peak_two_users = 40
+    time_limit = 600
+
+    def tick(self):
+        run_time = round(self.get_run_time())
+        if run_time < self.time_limit:
+            user_count = (
+                (self.peak_one_users - self.min_users)
+                * math.e ** -(((run_time / (self.time_limit / 10 * 2 / 3)) - 5) ** 2)
+                + (self.peak_two_users - self.min_users)
+                * math.e ** -(((run_time / (self.time_limit / 10 * 2 / 3)) - 10) ** 2)
+                + self.min_users
+            )
+            return round(user_count), round(user_count)
+        return None
+
+
+def users_at(points, t):
+    for (t0, u0), (t1, u1) in zip(points, points[1:]):
+        if t0 <= t < t1:
+            return u0 + (u1 - u0) * (t - t0) / (t1 - t0)
+    return points[-1][1]
+
+
+def test_the_stages_example_gives_its_ramps_and_holds():
+    out = sample(StagesShape())
+    assert out["duration"] == 140 and out["user_classes"] is None
+    points = out["points"]
+    assert points[0] == [0, 0] and points[1] == [1, 10]  # 10 users at 10/s: one second
+    assert users_at(points, 5) == 10
+    assert users_at(points, 33) == 80 and users_at(points, 35) == 100  # 50 -> 100 at 10/s from 30 s
+    assert users_at(points, 125) == 50  # 100 -> 10 at 10/s from 120 s
+    assert points[-2:] == [[140, 1], [140, 0]]  # the shape ends: every user stops
+
+
+def test_the_step_load_example_steps_every_30_s():
+    points = sample(StepLoadShape())["points"]
+    assert [users_at(points, t) for t in (0.5, 10, 31, 40, 70, 100)] == [5, 10, 20, 20, 30, 40]
+    assert points[-1] == [121, 0]  # tick returns None at run_time > 120, asked once a second
+
+
+def test_the_double_wave_example_is_sampled_every_second():
+    out = sample(DoubleWave())
+    assert out["duration"] == 600
+    points = out["points"]
+    assert max(u for _t, u in points) == 60
+    assert users_at(points, 200) == pytest.approx(60, abs=1)  # the first peak at 5 x 40 s
+
+
+def test_a_shape_that_reads_the_runner_is_refused_with_what_to_write():
+    class Adaptive(LoadTestShape):
+        def tick(self):
+            return self.get_current_user_count() + 1, 1
+
+    with pytest.raises(ShapeError, match=r"reads runner.user_count in tick\(\).*get_run_time\(\) only"):
+        sample(Adaptive())
+
+
+def test_a_shape_that_never_ends_or_raises_is_refused():
+    class Forever(LoadTestShape):
+        def tick(self):
+            return 10, 1
+
+    with pytest.raises(ShapeError, match="did not end within"):
+        sample(Forever(), max_seconds=100)
+
+    class Broken(LoadTestShape):
+        def tick(self):
+            raise KeyError("stage")
+
+    with pytest.raises(ShapeError, match=r"raised in tick\(\) at 0 s of run time: KeyError"):
+        sample(Broken())
+
+
+def test_user_classes_are_kept_when_fixed_and_refused_when_they_change():
+    class A(HttpUser):
+        @task
+        def t(self):
+            pass
+
+    class B(HttpUser):
+        @task
+        def t(self):
+            pass
+
+    class Fixed(LoadTestShape):
+        def tick(self):
+            return (5, 5, [A]) if self.get_run_time() < 3 else None
+
+    assert sample(Fixed())["user_classes"] == ["A"]
+
+    class Changing(LoadTestShape):
+        def tick(self):
+            t = self.get_run_time()
+            return None if t > 3 else (5, 5, [A] if t < 2 else [B])
+
+    with pytest.raises(ShapeError, match="changes its user_classes over time"):
+        sample(Changing())
