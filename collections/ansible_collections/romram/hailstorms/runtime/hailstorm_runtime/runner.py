@@ -149,7 +149,14 @@ def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False
         "user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
         "weights": {name: getattr(cls, "weight", 1) for name, cls in classes.items()},
         "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
-    if dry_run and not shapes:
+    if shapes:
+        from .shapes import ShapeError, sample
+
+        try:  # the curve of active users the shape asks for, to be planned exactly (shapes.py)
+            report["shape"] = {"name": type(shapes[0]).__name__, **sample(shapes[0])}
+        except ShapeError as error:
+            report["shape"] = {"name": type(shapes[0]).__name__, "error": str(error)}
+    if dry_run:
         report["dry_run"] = dry_run_requests(classes, options)
     return report
 
