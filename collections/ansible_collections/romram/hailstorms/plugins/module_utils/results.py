@@ -21,7 +21,14 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
                                          at T0 + sec + 0.5 (absent in older records)
   {"type": "end", ...}        once, at exit (reason, totals)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
-          "errors": {kind: n}, "hist": {bucket_µs: n}}
+          "errors": {kind: n}, "hist": {bucket_µs: n},
+          "sched_time_us": total µs, "sched_hist": {bucket_µs: n}}
+      hist / time_us: the response time as Locust measures it (service time: from the request's
+      start); sched_hist / sched_time_us (absent in older records): the response time from
+      schedule, from the slot the request's task iteration was due at (in the closed model the
+      first slot a late client missed) to the answer, queueing included ("coordinated omission"
+      corrected, as wrk2 and HdrHistogram do); a request outside a paced iteration (on_start)
+      counts its service time
   LOAD = {"cpu": fraction of one CPU used by the process, "lag_ms": mean and "lag_max_ms": max
           lateness of an event-loop timer probed every LAG_PROBE_EVERY s}
 Merging is summing deltas, so it is exact whatever the number and order of records and cores;
@@ -124,7 +131,8 @@ class Histogram:
 # --- cells (per second and label) -------------------------------------------------------------
 
 def empty_cell() -> dict[str, Any]:
-    return {"requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {}}
+    return {"requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {},
+            "sched_time_us": 0, "sched_hist": {}}
 
 
 def merge_cell(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +146,12 @@ def merge_cell(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
     for key, n in (src.get("hist") or {}).items():
         k = int(key)
         hist[k] = hist.get(k, 0) + int(n)
+    if "sched_hist" in src:
+        dst["sched_time_us"] = dst.get("sched_time_us", 0) + int(src.get("sched_time_us", 0))
+        sched = dst.setdefault("sched_hist", {})
+        for key, n in (src.get("sched_hist") or {}).items():
+            k = int(key)
+            sched[k] = sched.get(k, 0) + int(n)
     return dst
 
 
@@ -210,6 +224,9 @@ def _cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
     out = {field: int(cell.get(field, 0)) for field in CELL_FIELDS}
     out["errors"] = dict(cell.get("errors") or {})
     out["hist"] = {str(k): n for k, n in sorted((cell.get("hist") or {}).items(), key=lambda kv: int(kv[0]))}
+    if cell.get("sched_hist"):
+        out["sched_time_us"] = int(cell.get("sched_time_us", 0))
+        out["sched_hist"] = {str(k): n for k, n in sorted(cell["sched_hist"].items(), key=lambda kv: int(kv[0]))}
     return out
 
 
@@ -582,11 +599,26 @@ def label_cells(merged: Mapping[str, Any], window: tuple[int, int] | None = None
     return labels
 
 
+FROM_SCHEDULE = "_from_schedule"  # p99_ms from schedule is p99_from_schedule_ms (thresholds, figures)
+
+
+def from_schedule(cell: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The latency figures from schedule of a cell (see CELL), or None for records without them."""
+    if not cell.get("sched_hist"):
+        return None
+    return _latency(Histogram(cell["sched_hist"]), int(cell.get("sched_time_us", 0)))
+
+
 def _figures(cell: Mapping[str, Any]) -> dict[str, Any]:
     requests = int(cell["requests"])
-    return {"requests": requests, "failures": int(cell["failures"]),
-            "failure_rate": round(cell["failures"] / requests, 6) if requests else None,
-            **_latency(Histogram(cell["hist"]), cell["time_us"])}
+    figures = {"requests": requests, "failures": int(cell["failures"]),
+               "failure_rate": round(cell["failures"] / requests, 6) if requests else None,
+               **_latency(Histogram(cell["hist"]), cell["time_us"])}
+    scheduled = from_schedule(cell) or {}
+    for key, value in scheduled.items():
+        if key.endswith("_ms"):
+            figures[key[:-3] + FROM_SCHEDULE + "_ms"] = value
+    return figures
 
 
 def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str = "constant") -> dict[str, Any]:
@@ -701,7 +733,10 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "latency": {"overall": _latency(Histogram(overall["hist"]), overall["time_us"]),
                     "labels": {label: {"requests": c["requests"], "failures": c["failures"],
                                        **_latency(Histogram(c["hist"]), c["time_us"])}
-                               for label, c in sorted(labels.items())}},
+                               for label, c in sorted(labels.items())},
+                    # from each request's slot (queueing included); None for records without it
+                    "from_schedule": {"overall": from_schedule(overall),
+                                      "labels": {label: from_schedule(c) for label, c in sorted(labels.items())}}},
         "pacing": {"overruns": sum(overruns.values()), "clients_affected": len(overruns)},
         "starts": {"clients_planned": plan.get("clients"), "clients_started": merged.get("started", 0),
                    "late_clients": len(late), "late_threshold": LATE_START,
@@ -767,6 +802,12 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for label, row in rows:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
+    scheduled = ((summary["latency"].get("from_schedule") or {}).get("overall")) or None
+    if scheduled and scheduled.get("count"):
+        service = summary["latency"]["overall"]
+        lines.append(f"{'from schedule':<{width}} {scheduled['count']:>8} {'':>6} {_ms(scheduled['p50_ms']):>8} "
+                     f"{_ms(scheduled['p95_ms']):>8} {_ms(scheduled['p99_ms']):>8}  (from each request's slot, "
+                     f"queueing included; p99 {_ms(scheduled['p99_ms'])} vs {_ms(service['p99_ms'])} ms service time)")
     pacing, starts = summary["pacing"], summary["starts"]
     lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
                  f"clients started {starts['clients_started']}/{starts['clients_planned']}, "

@@ -184,6 +184,11 @@ class PoolWait:
         self.due = slot
         return self.clock.seconds_until(slot)
 
+    @property
+    def scheduled(self) -> float | None:
+        """The slot of the running iteration (its arrival), or None between iterations."""
+        return self.due
+
     def finish(self, now: float) -> None:
         due, self.due = self.due, None
         if due is not None and due <= now and self.tally is not None:

@@ -132,10 +132,30 @@ class FileWriter:
         return self.error
 
 
+def _bucket(us: int) -> int:
+    """results.bucket_of, kept short for the hot path (3 significant digits of µs)."""
+    if us < 1000:
+        return us if us > 0 else 0
+    if us < 10000:
+        return us - us % 10
+    if us < 100000:
+        return us - us % 100
+    if us < 1000000:
+        return us - us % 1000
+    step = 10 ** (len(str(us)) - 3)
+    return us - us % step
+
+
+def _no_schedule() -> float | None:
+    return None
+
+
 class Recorder:
-    """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors]
-    keyed by (second, method, name) in the hot path, as Locust keys its stats by method and
-    name; converted to results.py cells under their label ("GET /x") at flush."""
+    """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors,
+    sched_hist, sched_time_us] keyed by (second, method, name) in the hot path, as Locust keys
+    its stats by method and name; converted to results.py cells under their label ("GET /x") at
+    flush. `due_of()` (set by the runtime) gives the slot the running task iteration was due at,
+    or None outside one: what the response time from schedule counts from."""
 
     def __init__(self, work_dir: str, core: int, t0: float, jtl: bool = False,
                  now: Callable[[], float] = time.time) -> None:
@@ -143,6 +163,7 @@ class Recorder:
         self.core = core
         self.now = now
         self.base = os.path.join(work_dir, f"core-{core}")
+        self.due_of: Callable[[], float | None] = _no_schedule
         self.cells: dict[tuple[int, str, str], list[Any]] = {}  # (second, method, name): cell
         self.active: dict[int, int] = {}
         self.overruns: dict[int, int] = {}
@@ -177,25 +198,24 @@ class Recorder:
         key = (int(start_time - self.t0 + _OFFSET) - _OFFSET, request_type, name)
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = [0, 0, 0, 0, {}, None]
+            cell = self.cells[key] = [0, 0, 0, 0, {}, None, {}, 0]
         us = int(response_time * 1000.0)
         cell[0] += 1
         cell[2] += response_length or 0
         cell[3] += us
-        # results.bucket_of, inlined for speed (3 significant digits of µs)
-        if us < 1000:
-            b = us if us > 0 else 0
-        elif us < 10000:
-            b = us - us % 10
-        elif us < 100000:
-            b = us - us % 100
-        elif us < 1000000:
-            b = us - us % 1000
-        else:
-            step = 10 ** (len(str(us)) - 3)
-            b = us - us % step
+        b = _bucket(us)
         hist = cell[4]
         hist[b] = hist.get(b, 0) + 1
+        # from schedule: from the slot the iteration was due at (the runtime's due_of) to the answer
+        due = self.due_of()
+        if due is not None:
+            late = int((start_time - due) * 1e6)
+            if late > 0:
+                us += late
+                b = _bucket(us)
+        cell[7] += us
+        sched = cell[6]
+        sched[b] = sched.get(b, 0) + 1
         if exception is not None:
             cell[1] += 1
             errors = cell[5]
@@ -269,10 +289,10 @@ class Recorder:
         """Write the deltas since the last flush as one stats record (and pending JTL rows)."""
         cells, self.cells = self.cells, {}
         seconds: dict[int, dict[str, dict[str, Any]]] = {}
-        for (sec, method, name), (n, failures, nbytes, us, hist, errors) in cells.items():
+        for (sec, method, name), (n, failures, nbytes, us, hist, errors, sched, sched_us) in cells.items():
             seconds.setdefault(sec, {})[request_label(method, name)] = {
                 "requests": n, "failures": failures, "bytes": nbytes, "time_us": us, "errors": errors or {},
-                "hist": hist}
+                "hist": hist, "sched_time_us": sched_us, "sched_hist": sched}
             self.requests += n
             self.failures += failures
         iterations, self.iterations = self.iterations, 0

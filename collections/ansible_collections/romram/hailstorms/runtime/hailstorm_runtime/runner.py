@@ -376,6 +376,7 @@ class CoreRun:
                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
         assert self.request_tap is not None and self.error_tap is not None  # set up by setup()
+        self.recorder.due_of = self._scheduled
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
 
@@ -437,6 +438,12 @@ class CoreRun:
         self.recorder.on_request(**kwargs)
         client = self.greenlet_client.get(gevent.getcurrent(), -1)
         self.recorder.jtl_row(f"{self.data.get('host', 'host')} {self.core_index}-{client}", self.active, **kwargs)
+
+    def _scheduled(self) -> float | None:
+        """The slot the current user's running task iteration was due at (recorder.due_of)."""
+        client = self.greenlet_client.get(gevent.getcurrent())
+        wait = self.waits.get(client) if client is not None else None
+        return wait.scheduled if wait is not None else None
 
     def _locustfile_quit(self) -> None:
         """environment.runner.quit() or .stop() called by the locustfile: this core's load ends

@@ -30,7 +30,7 @@ class Pacer:
     the next slot on the lattice and counts one overrun.
     """
 
-    __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_base", "_n", "overruns")
+    __slots__ = ("t0", "client", "pace", "start", "stop", "started_at", "_base", "_n", "overruns", "intended")
 
     def __init__(self, t0: float, client: Client, pace: float) -> None:
         self.t0 = t0
@@ -42,6 +42,7 @@ class Pacer:
         self._base = client.start  # offset from which the first paced slot is found
         self._n: int | None = None  # lattice index of the last slot handed out
         self.overruns = 0
+        self.intended: float | None = None  # the slot the last one handed out stands for (see next_slot)
 
     def begin(self, now: float) -> None:
         """The client really starts (its on_start begins) at `now`. A start later than
@@ -58,7 +59,10 @@ class Pacer:
     def next_slot(self, now: float) -> float | None:
         """The next slot (or None at the stop). The first slot is kept when `now` is at most
         LATE_START past it (the start's own wake-up and an instant on_start must not cost a
-        whole pace when the first slot is the start slot itself)."""
+        whole pace when the first slot is the start slot itself). `intended` is the slot the
+        request should have gone out at: the next slot, or after an overrun the first slot the
+        client missed (what its response time from schedule counts from: the latency a closed
+        model hides when the target slows)."""
         tolerance = 0.0
         if self._n is None:
             first = first_slot(self._base, self.client.phase, self.pace)
@@ -67,6 +71,7 @@ class Pacer:
         else:
             n = self._n + 1
         slot = self.slot(n)
+        self.intended = slot
         if now > slot + tolerance:
             n += math.ceil((now - slot) / self.pace)
             slot = self.slot(n)
@@ -116,6 +121,12 @@ class PacedWait:
             raise self.stop_exception()
         self.due = slot
         return self.clock.seconds_until(slot)
+
+    @property
+    def scheduled(self) -> float | None:
+        """The slot the running iteration was due at (the first one missed after an overrun), or
+        None between iterations: what its requests' response time from schedule counts from."""
+        return self.pacer.intended if self.due is not None else None
 
     def finish(self, now: float) -> None:
         """The client ended at `now` (stopped, killed): its last slot counts if it had come (the

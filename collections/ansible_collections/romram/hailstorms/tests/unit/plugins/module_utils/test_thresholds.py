@@ -25,7 +25,8 @@ def test_canonical_form_converts_strings_and_units():
 @pytest.mark.parametrize("given,phase,message", [
     ({"p96_ms": 100}, "constant",
      "hailstorm_thresholds: unknown key 'p96_ms' (value 100); the keys are p50_ms, p90_ms, p95_ms, p99_ms, "
-     "p999_ms, mean_ms, max_ms, failure_rate, rps_ratio, overruns, late_clients, exceptions, labels"),
+     "p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate, rps_ratio, "
+     "overruns, late_clients, exceptions, labels"),
     ({"p95_ms": "fast"}, "constant",
      "hailstorm_thresholds.p95_ms: cannot read 'fast' as a number; give a number, e.g. "
      "hailstorm_thresholds.p95_ms: 250 (ms) or '250ms' or '0.25s'"),
@@ -50,7 +51,7 @@ def test_canonical_form_converts_strings_and_units():
                                         "{p95_ms: 250}, got 5"),
     ({"labels": {"/a": {"rps_ratio": 1}}}, "constant",
      "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
-     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, failure_rate"),
+     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
     ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
     ({}, "ramp", "hailstorm_thresholds_phase: 'ramp' is not a phase; use one of constant, all"),
 ])
