@@ -19,6 +19,8 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
                                          in older records): the plan's rps paces these
       "load":     {sec: LOAD}            the load process's own load over the second that ends
                                          at T0 + sec + 0.5 (absent in older records)
+      "dropped":  {sec: n}               the open model's arrivals dropped (no user within their
+                                         tolerance), by the second of their slot (absent: none)
   {"type": "end", ...}        once, at exit (reason, totals)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
           "errors": {kind: n}, "hist": {bucket_µs: n},
@@ -186,6 +188,7 @@ def stats_record(
     load: Mapping[int, Mapping[str, float]] | None = None,
     exceptions: Mapping[str, Mapping[str, Any]] | None = None,
     iterations: int | None = None,
+    dropped: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -202,6 +205,8 @@ def stats_record(
         record["load"] = {str(s): dict(sample) for s, sample in load.items()}
     if exceptions:
         record["exceptions"] = {kind: dict(entry) for kind, entry in exceptions.items()}
+    if dropped:
+        record["dropped"] = {str(s): n for s, n in dropped.items()}
     return record
 
 
@@ -357,6 +362,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     load: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     exceptions: dict[str, dict[str, Any]] = {}
+    dropped: dict[str, int] = {}
     started = 0
     iterations: int | None = None
     for record in records:
@@ -374,6 +380,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
                 active[str(sec)] = active.get(str(sec), 0) + int(n)
             load.update({str(sec): dict(sample) for sec, sample in (record.get("load") or {}).items()})
             merge_exceptions(exceptions, record.get("exceptions") or {})
+            for sec, n in (record.get("dropped") or {}).items():
+                dropped[str(sec)] = dropped.get(str(sec), 0) + int(n)
             started += int(record.get("started", 0))
             if "iterations" in record:
                 iterations = (iterations or 0) + int(record["iterations"])
@@ -391,6 +399,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
         compact["load"] = load
     if exceptions:
         compact["exceptions"] = exceptions
+    if dropped:
+        compact["dropped"] = dropped
     return [record for record in [meta, compact, *events, end] if record is not None]
 
 
@@ -527,6 +537,10 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             for sec, sample in (record.get("load") or {}).items():
                 core["load"][int(sec)] = dict(sample)
             merge_exceptions(merged.setdefault("exceptions", {}), record.get("exceptions") or {})
+            for sec, n in (record.get("dropped") or {}).items():  # the open model's dropped arrivals
+                drops = merged.setdefault("dropped", {})
+                drops[int(sec)] = drops.get(int(sec), 0) + int(n)
+                core["dropped"] = core.get("dropped", 0) + int(n)
             if start is not None and record.get("time") is not None:
                 at = math.floor(float(record["time"]) - float(start))
                 n_over = sum(int(n) for n in (record.get("overruns") or {}).values())

@@ -1,7 +1,8 @@
 """`python -m hailstorm_runtime calibrate`: how many paced requests one core of this host can
 send, measured in a few seconds without touching the target.
 
-The runtime itself runs a one-core plan (CoreRun, as `run` does: every client its own
+The runtime itself runs a one-core plan (core.CoreRun, as `run` does, with core.Hooks for its own
+start signal and its measurement: every client its own
 FastHttpUser, paced on its lattice, recorded) against a stub HTTP server on the loopback in a
 child process, and measures the load process's own CPU time over the constant phase: requests
 per CPU-second is what one fully busy core could send of such requests (the stub answers at
@@ -65,9 +66,9 @@ def _cpu_seconds() -> float:
 def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> dict[str, Any]:
     """Run `rps` clients' worth of paced requests (pace `pace`, ramp-up 1 s, `seconds` in all)
     against the stub; measure over the constant phase. Imports the runner (Locust, gevent)."""
-    from . import planner, runner
-
     import gevent
+
+    from . import core, planner, runner
 
     seconds = max(2.0, float(seconds))
     stub = subprocess.Popen([sys.executable, "-c", STUB_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -86,26 +87,25 @@ def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> d
                         work_dir=work, jtl=False, deadline_grace=5, host="calibrate")
             measured: dict[str, float] = {}
 
-            class Calibration(runner.CoreRun):
-                def setup(self) -> None:
-                    super().setup()
-                    with open(os.path.join(work, runner.START_FILE), "w", encoding="utf-8") as handle:
+            class Calibration(core.Hooks):
+                def armed(self, run: core.CoreRun) -> None:  # its own start signal, right away
+                    with open(os.path.join(work, core.START_FILE), "w", encoding="utf-8") as handle:
                         json.dump({"start_time": time.time() + 0.3}, handle)
 
-                def start_recording(self) -> None:
-                    super().start_recording()
-                    gevent.spawn(self._measure)
+                def recording(self, run: core.CoreRun) -> None:
+                    gevent.spawn(self._measure, run)
 
-                def _measure(self) -> None:
+                @staticmethod
+                def _measure(run: core.CoreRun) -> None:
                     marks = []
-                    for when in (self.t0 + rampup + 0.2, self.t0 + seconds - 0.1):
+                    for when in (run.t0 + rampup + 0.2, run.t0 + seconds - 0.1):
                         runner.WallClock.sleep_until(when)
                         marks.append((time.time(), _cpu_seconds(),
-                                      self.recorder.requests + self.recorder.pending_requests()))
+                                      run.recorder.requests + run.recorder.pending_requests()))
                     (w0, c0, r0), (w1, c1, r1) = marks
                     measured.update(wall=w1 - w0, cpu=c1 - c0, requests=r1 - r0)
 
-            code = Calibration(data, 0).run()
+            code = core.CoreRun(data, 0, Calibration()).run()
     finally:
         stub.stdin.close()
         stub.wait(timeout=10)

@@ -173,6 +173,8 @@ class Recorder:
         self.exceptions: dict[str, dict[str, Any]] = {}  # since the last flush
         self._tracebacks_sent: set[str] = set()  # one traceback per kind is enough
         self.load_status: dict[str, Any] = {}
+        self.driver_status: dict[str, Any] = {}  # the open model's arrivals and pool, in every status file
+        self.dropped: dict[int, int] = {}  # second: arrivals dropped (the open model), since the last flush
         self.requests = 0
         self.failures = 0
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
@@ -271,6 +273,13 @@ class Recorder:
         self.load[second] = sample
         self.load_status = status
 
+    def sample_driver(self, figures: dict[str, Any], dropped: dict[int, int] | None = None) -> None:
+        """The driver's figures (the open model: arrivals planned / sent / dropped, the pool) for
+        the status file, and the arrivals it dropped per second for the next stats record."""
+        self.driver_status = dict(figures)
+        for second, count in (dropped or {}).items():
+            self.dropped[second] = self.dropped.get(second, 0) + count
+
     def write(self, record: dict[str, Any]) -> None:
         self.writer.submit(self._write_line, json.dumps(record, separators=(",", ":")) + "\n")
 
@@ -298,8 +307,8 @@ class Recorder:
         iterations, self.iterations = self.iterations, 0
         self.iterations_total += iterations
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
-                              load=self.load, exceptions=self.exceptions, iterations=iterations)
-        self.active, self.overruns, self.late, self.started, self.load = {}, {}, {}, 0, {}
+                              load=self.load, exceptions=self.exceptions, iterations=iterations, dropped=self.dropped)
+        self.active, self.overruns, self.late, self.started, self.load, self.dropped = {}, {}, {}, 0, {}, {}
         self.exceptions = {}
         self.write(record)
         if self._jtl is not None and self.jtl_rows:
@@ -332,4 +341,5 @@ class Recorder:
     def write_status(self, state: str, active: int, requests: int, rps: float, reason: str = "",
                      iteration_rate: float = 0.0) -> None:
         self.writer.submit(write_status_file, self.base, self.core, state, self.now() - self.t0, active, requests,
-                           rps, reason, (self.iterations_so_far(), iteration_rate), self.load_status)
+                           rps, reason, (self.iterations_so_far(), iteration_rate),
+                           {**self.load_status, **self.driver_status})

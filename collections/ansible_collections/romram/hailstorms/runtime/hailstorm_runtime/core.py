@@ -1,0 +1,491 @@
+"""One core's run, in parts with one job each:
+
+- `CoreRun.setup`: Locust as a library (Environment + local runner, the user's own locustfile),
+  the recorder's taps first on Locust's events (capture.py);
+- `Arming`: armed, waiting for the controller's start signal (start.json) with the shared start;
+- the driver (drivers.py): the closed model (a client per schedule) or the open model (arrivals
+  handed to a pool of users);
+- the background: the ticker (status, flushes, load samples), the deadline, the GC freeze;
+- `CoreRun.finish`: users stopped, Locust's stop events, the end record and the final status.
+
+`Hooks` is the seam for code that runs a core for another purpose (calibrate.py): `armed(core)`
+after setup (e.g. write the start signal itself) and `recording(core)` once the recorder runs.
+Importing this module imports Locust (and so gevent's monkey-patching).
+"""
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+import gevent
+import gevent.event
+import locust
+from gevent import monkey
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import STATE_SPAWNING, STATE_STOPPED
+
+from . import capture, planner
+from .drivers import ClosedDriver, OpenDriver, Users, core_cap
+from .monitor import LoadMonitor, probe_lag
+from .recorder import Recorder, write_status_file
+from .results import LATE_SIGNAL
+from .runner import (WallClock, apply_tags, load_user_classes, locust_options, locustfile_exit_code,
+                     pace_the_first_task, pacing_takes_over, warm_up)
+from .schedule import ClassPicker, next_tick
+
+logger = logging.getLogger("hailstorm_runtime")
+HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
+FLUSH_EVERY = 1  # ticks (seconds) between flushes: a kill -9 loses at most about a second of records
+FREEZE_EVERY = 0.2  # seconds between two freezes of the long-lived objects while clients start (see _freeze)
+ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
+START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
+
+
+class RunFailure(Exception):
+    """A reason this core ends without running its plan (said in its status and log)."""
+
+
+class Hooks:
+    """Calls into a core's run for code that runs a core for another purpose (calibration):
+    override what you need. Both run in the core's event loop."""
+
+    def armed(self, core: "CoreRun") -> None:
+        """After setup, before the start signal is awaited (data.json without a start time)."""
+
+    def recording(self, core: "CoreRun") -> None:
+        """Once the shared start time is known and the recorder runs."""
+
+
+class _Handover:
+    """A one-shot hand-over between the open model's dispatcher and a waiting user."""
+
+    __slots__ = ("result",)
+
+    def __init__(self) -> None:
+        self.result = gevent.event.AsyncResult()
+
+    def set(self, value: Any) -> None:
+        self.result.set(value)
+
+    def wait(self) -> Any:
+        return self.result.get()
+
+
+class Arming:
+    """Armed: Locust and the locustfile are loaded and the users are about to be built. Says so in
+    the status file (every second) and waits for the controller's start signal, START_FILE in
+    the work directory with the shared start time. Fails (RunFailure) when no signal comes
+    within `timeout`, when the signal is unreadable, when it came more than LATE_SIGNAL after
+    the start time it names (clients would start in a burst), or when stopped meanwhile."""
+
+    def __init__(self, work_dir: str, base: str, core_index: int, timeout: float) -> None:
+        self.path = os.path.join(work_dir, START_FILE)
+        self.base = base
+        self.core_index = core_index
+        self.timeout = timeout
+        self.stop_requested = False
+
+    def _stop(self, _signum: int) -> None:
+        self.stop_requested = True
+
+    def wait(self) -> float:
+        watchers = [gevent.signal_handler(signum, self._stop, signum) for signum in (signal.SIGTERM, signal.SIGINT)]
+        try:
+            return self._wait()
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+
+    def _wait(self) -> float:
+        limit = time.time() + self.timeout
+        next_status = 0.0
+        while True:
+            now = time.time()
+            if now >= next_status:
+                write_status_file(self.base, self.core_index, "armed", 0.0, 0, 0, 0.0)
+                next_status = now + 1.0
+            try:
+                with open(self.path, encoding="utf-8") as handle:
+                    t0 = float(json.load(handle)["start_time"])
+            except FileNotFoundError:
+                t0 = None
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise RunFailure(f"cannot read the start signal {self.path}: {error}") from None
+            if t0 is not None:
+                late = time.time() - t0
+                if late > LATE_SIGNAL:
+                    raise RunFailure(f"the start signal came {late:.2f} s after the shared start time it names; "
+                                     "nothing was sent (raise hailstorm_start_lead)")
+                logger.info("start signal: shared start in %.3f s", -late)
+                return t0
+            if self.stop_requested:
+                raise RunFailure("stopped while armed, before the start signal; nothing was sent")
+            if now > limit:
+                raise RunFailure(f"no start signal within {self.timeout:g} s of being armed; nothing was sent "
+                                 "(the controller stopped or lost this host?)")
+            gevent.sleep(0.02)
+
+
+class CoreRun:
+    """One core of one load host: its plan run, recorded, ended by its plan or its deadline."""
+
+    def __init__(self, data: dict[str, Any], core_index: int, hooks: Hooks | None = None) -> None:
+        cores = data["cores"]
+        matches = [c for c in cores if int(c.get("index", -1)) == core_index]
+        if not matches:
+            raise SystemExit(f"--core {core_index}: data.json has cores {[c.get('index') for c in cores]}")
+        self.data = data
+        self.hooks = hooks or Hooks()
+        self.core = matches[0]
+        self.core_index = core_index
+        self.plan = data["plan"]
+        self.model = str(self.plan.get("model") or "closed")
+        # no start_time in data.json: arm, then wait for the start signal (START_FILE)
+        self.t0: float | None = float(data["start_time"]) if data.get("start_time") is not None else None
+        self.pace = float(self.plan["pace"])
+        self.duration = float(self.plan["duration"])
+        self.grace = float(data.get("deadline_grace", 10))
+        self.deadline = math.inf if self.t0 is None else self.t0 + self.duration + self.grace
+        self.host_index = int(data.get("host_index", 0))
+        self.work_dir = str(data.get("work_dir") or os.getcwd())
+        self.base = os.path.join(self.work_dir, f"core-{core_index}")
+        self.arming = Arming(self.work_dir, self.base, core_index, float(data.get("arm_timeout") or ARM_TIMEOUT))
+        self.clients = planner.core_clients(self.plan, self.core)
+        self.done = gevent.event.Event()
+        self.reason = "done"
+        self.quit_at: float | None = None  # when the locustfile called runner.quit() (or stop())
+        # set up by setup() (Locust and the locustfile) and start_recording() (the shared start)
+        self.request_tap: capture.Tap | None = None
+        self.error_tap: capture.Tap | None = None
+        self.user_classes: dict[str, type] = {}
+        self.options: Any = None
+        self.env: Environment | None = None
+        self.runner: Any = None
+        self.recorder: Recorder | None = None
+        self.users: Users | None = None
+        self.driver: ClosedDriver | OpenDriver | None = None
+
+    @property
+    def active(self) -> int:
+        return self.users.active if self.users is not None else 0
+
+    # --- setup ----------------------------------------------------------------------------
+    def setup(self) -> None:
+        os.makedirs(self.work_dir, exist_ok=True)
+        with open(self.base + ".pid", "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        # before the locustfile's import: nothing it does can hide a request (capture.py)
+        self.request_tap = capture.Tap(locust.events.request)
+        self.error_tap = capture.Tap(locust.events.user_error)
+        capture.count_raising_blocks()
+        self.user_classes = load_user_classes(str(self.data["locustfile"]))
+        pace_the_first_task()
+        changed = pacing_takes_over(self.user_classes)
+        if changed:
+            logger.info("pacing replaces the wait_time of TaskSet(s) %s", ", ".join(changed))
+        target = self.data.get("target")
+        if target:  # like Locust's --host: the run's target overrides the classes' host
+            for cls in self.user_classes.values():
+                cls.host = target
+        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
+        apply_tags(self.user_classes.values(), self.options)
+        self.env = Environment(user_classes=list(self.user_classes.values()), host=target,
+                               parsed_options=self.options, events=locust.events)
+        self.runner = self.env.create_local_runner()
+        # runner.quit() / stop() from the locustfile (Locust's "stop on a threshold" example) end this
+        # core's load the planned way: recorded, with its reason (the other cores keep to the plan)
+        self.runner.quit = self._locustfile_quit
+        self.runner.stop = self._locustfile_quit
+        self.env.events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
+        warm_up(target)
+
+    def start_recording(self) -> None:
+        """Once the shared start time is known: the recorder (its seconds count from T0) and the
+        users. Records are never appended to an earlier run's."""
+        if os.path.exists(self.base + ".jsonl"):
+            raise RunFailure(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
+                             "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
+        assert self.t0 is not None and self.env is not None and self.request_tap and self.error_tap
+        self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
+        picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
+                             for name, cls in self.user_classes.items())
+        self.users = Users(self.user_classes, self.env, self.runner.user_greenlets, picker, self.recorder,
+                           self.host_index, self.core_index, self._users_idle, gevent.getcurrent)
+        self.recorder.due_of = self.users.scheduled
+        self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
+        self.error_tap.connect(self.recorder.on_user_error)
+        if self.model == "open":
+            self.driver = OpenDriver(self.users, self.clients, self.t0, self.pace, WallClock, _Handover,
+                                     core_cap(self.plan, self.core), StopUser, self._spawned,
+                                     extra_ids=_extra_ids(self.plan, self.core))
+        else:
+            self.driver = ClosedDriver(self.users, self.clients, self.t0, self.pace, WallClock, self.deadline,
+                                       StopUser, self._spawned)
+
+    def _record_request(self, **kwargs: Any) -> None:
+        """With a JTL: the request's cell and its JTL row."""
+        assert self.recorder is not None and self.users is not None
+        self.recorder.on_request(**kwargs)
+        self.recorder.jtl_row(f"{self.data.get('host', 'host')} {self.core_index}-{self.users.client_id()}",
+                              self.active, **kwargs)
+
+    # --- events of the run ------------------------------------------------------------------
+    def _spawned(self) -> None:
+        """As Locust fires it when its ramp-up is done: the core's planned clients have started
+        (the open model: its pool is ready to start users)."""
+        if not self.done.is_set():
+            self.env.events.spawning_complete.fire(user_count=self.runner.user_count)
+
+    def _users_idle(self) -> None:
+        if self.driver is not None and self.driver.finished:
+            self.done.set()
+
+    def _locustfile_quit(self) -> None:
+        """environment.runner.quit() or .stop() called by the locustfile: this core's load ends
+        now, as at its deadline (users stopped, on_stop run, test_stop fired once), and the end
+        record says so with the time."""
+        if self.done.is_set():
+            return
+        self.quit_at = time.time()
+        elapsed = self.quit_at - self.t0 if self.t0 is not None else 0.0
+        self.reason = f"quit by the locustfile (runner.quit()) at {elapsed:.1f} s"
+        logger.warning("the locustfile called runner.quit() at %.1f s: ending this core's load", elapsed)
+        self.done.set()
+
+    # --- background -----------------------------------------------------------------------
+    def _drive(self) -> None:
+        try:
+            self.driver.run()
+        except Exception:
+            logger.exception("driving the users failed")
+            self.reason = "error"
+            self.done.set()
+        finally:
+            if self.driver.finished:
+                self.done.set()
+
+    def _freeze(self) -> None:
+        """Keep Python's cyclic GC from pausing the loop for tens of ms: a full (generation-2)
+        collection visits every tracked object, and each client brings about 50 (user, TaskSet,
+        greenlet, session, connection), so at 3,000 clients one took 110-190 ms, made every
+        timer of the loop late and pushed clients starting then past LATE_START (a whole pace
+        late). The objects that live for the whole run are moved out of the collector's sight
+        (gc.freeze): Locust and the locustfile once before the start, then, every FREEZE_EVERY
+        seconds until one pace after the last client's start (its first request has built its
+        connection), what the clients built since, after a young collection so that garbage
+        is not frozen. Full collections then visit only what the running requests leave behind.
+        Frozen objects are still freed by reference counting; what ends in a reference cycle
+        among them (a stopped client's user and TaskSet) stays until the process ends, as it
+        would have lived through the run anyway. Unchanged outside this window."""
+        until = self.t0 + max((c.start for c in self.clients), default=0.0) + self.pace + 1.0
+        while not self.done.is_set() and time.time() < until:
+            gc.collect(0)
+            gc.freeze()
+            gevent.sleep(FREEZE_EVERY)
+
+    def _ticker(self) -> None:
+        last_requests, last_iterations, last_time, ticks = 0, 0, time.time(), 0
+        monitor = LoadMonitor()
+        probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
+                             until=self.done.is_set)
+        probe.link_exception(self._probe_failed)
+        recorder = self.recorder
+        try:
+            while not self.done.is_set():
+                WallClock.sleep_until(next_tick(self.t0, time.time()))
+                now = time.time()
+                second = math.floor(now - self.t0)
+                running = now >= self.t0
+                load = monitor.sample(second if running else None, now)
+                if running:
+                    recorder.sample_active(second, self.active)
+                    recorder.sample_load(second, load, monitor.status())
+                    recorder.sample_driver(self.driver.figures(), self.driver.take_dropped())
+                ticks += 1
+                requests = recorder.requests + recorder.pending_requests()
+                iterations = recorder.iterations_so_far()
+                rps = (requests - last_requests) / max(1e-6, now - last_time)
+                iteration_rate = (iterations - last_iterations) / max(1e-6, now - last_time)
+                last_requests, last_iterations, last_time = requests, iterations, now
+                try:
+                    if ticks % FLUSH_EVERY == 0:
+                        recorder.flush()
+                    recorder.write_status("running" if running else "waiting", self.active, requests, rps,
+                                          iteration_rate=iteration_rate)
+                except OSError as error:
+                    self._recording_failed(error)
+                    return
+        finally:
+            probe.kill(block=False)
+
+    def _recording_failed(self, error: OSError) -> None:
+        """Records cannot be written (disk full, any I/O error): stop sending at once, since every
+        further request would go unrecorded, and say why."""
+        self.reason = f"recording failed: {error}"
+        logger.error("%s; stopping the load of this core (requests are no longer recorded)", self.reason)
+        self.done.set()
+
+    def _background_failed(self, greenlet: Any) -> None:
+        logger.error("background task %s failed: %r", getattr(greenlet, "name", greenlet), greenlet.exception)
+        if not self.done.is_set():
+            self.reason = "error"
+            self.done.set()
+
+    @staticmethod
+    def _probe_failed(greenlet: Any) -> None:
+        logger.error("event-loop lag probe failed: %r", greenlet.exception)
+
+    def _deadline(self) -> None:
+        WallClock.sleep_until(self.deadline)
+        if not self.done.is_set():
+            self.reason = "deadline"
+            logger.warning("deadline reached with %d client(s) still active: stopping them", self.active)
+            self.done.set()
+
+    def _signal(self, signum: int) -> None:
+        self.reason = f"signal {signal.Signals(signum).name}"
+        self.done.set()
+
+    def _hard_exit_thread(self) -> None:
+        """A real OS thread (not a greenlet): ends the process even if user code blocks the loop."""
+        start_thread = monkey.get_original("_thread", "start_new_thread")
+        real_sleep = monkey.get_original("time", "sleep")
+        limit = self.deadline + HARD_EXIT_AFTER
+
+        def guard() -> None:
+            while time.time() < limit:
+                real_sleep(max(0.05, min(1.0, limit - time.time())))
+            os.write(2, b"hailstorm_runtime: hard deadline passed, exiting\n")
+            os._exit(3)
+
+        start_thread(guard, ())
+
+    def _write_failed_status(self, reason: str = "") -> None:
+        try:
+            os.makedirs(self.work_dir, exist_ok=True)
+            elapsed = time.time() - self.t0 if self.t0 is not None else 0.0
+            write_status_file(self.base, self.core_index, "failed", elapsed, 0, 0, 0.0, reason=reason)
+            os.remove(self.base + ".pid")
+        except OSError:
+            pass
+
+    # --- main -----------------------------------------------------------------------------
+    def run(self) -> int:
+        ready = time.time()
+        try:
+            self.setup()
+            if self.t0 is None:
+                self.hooks.armed(self)
+                self.t0 = self.arming.wait()
+                self.deadline = self.t0 + self.duration + self.grace
+            self.start_recording()
+        except RunFailure as failure:
+            logger.error("%s", failure)
+            self._write_failed_status(str(failure))
+            return 2
+        except BaseException:
+            self._write_failed_status("start-up failed (see this core's log)")
+            raise
+        recorder = self.recorder
+        recorder.meta(
+            run_id=self.data.get("run_id"), host=self.data.get("host"), host_index=self.host_index,
+            core=self.core_index, pid=os.getpid(), hostname=socket.gethostname(),
+            start_time=self.t0, process_start=ready, ready=time.time(),
+            start_delay=round(max(0.0, time.time() - self.t0), 6), clients=len(self.clients),
+            first_client=self.core.get("first_client"), user_classes=sorted(self.user_classes),
+            locust=locust.__version__, deadline=self.deadline, model=self.model)
+        recorder.write_status("waiting", 0, 0, 0.0)
+        self.hooks.recording(self)
+        self._hard_exit_thread()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self._signal, signum)
+        self.runner.update_state(STATE_SPAWNING)  # Locust's own listener makes it running at spawning_complete
+        self.env.events.test_start.fire(environment=self.env)
+        gc.collect()  # Locust, the locustfile and their imports live for the whole run: out of GC's sight
+        gc.freeze()
+        workers = [gevent.spawn(self._drive), gevent.spawn(self._ticker), gevent.spawn(self._deadline),
+                   gevent.spawn(self._freeze)]
+        for worker in workers:
+            worker.link_exception(self._background_failed)
+        self.done.wait()
+        return self.finish(workers)
+
+    def finish(self, workers: list[Any]) -> int:
+        """Users stopped (their on_stop runs), Locust's stop events, the end record, the status."""
+        recorder = self.recorder
+        active_at_end = self.active  # clients still inside a task (or waiting) when the run ended
+        self.users.finish_all(time.time())  # an iteration whose slot came counts, one still ahead does not
+        if self.active > 0:
+            self.runner.user_greenlets.kill(block=True, timeout=2.0)  # on_stop runs (GreenletExit)
+        gevent.killall(workers, block=False)
+        if isinstance(self.driver, OpenDriver):
+            self.driver.pool.finish()
+        try:
+            self.env.events.test_stopping.fire(environment=self.env)
+            self.env.events.test_stop.fire(environment=self.env)
+        except Exception:  # noqa: BLE001 - the user's hooks
+            logger.exception("test_stop hook failed")
+        self.runner.update_state(STATE_STOPPED)
+        try:  # before the end record, so that a verdict set there (process_exit_code) is recorded
+            self.env.events.quitting.fire(environment=self.env, reverse=True)
+        except Exception:  # noqa: BLE001 - the user's hooks
+            logger.exception("quitting hook failed")
+        try:
+            recorder.sample_driver(self.driver.figures(), self.driver.take_dropped())
+            recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
+                         locustfile_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
+        except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
+            logger.error("cannot write the end record: %s", error)
+        error = recorder.close()  # every record written (or the first write that failed)
+        if error is not None and not self.reason.startswith("recording failed"):
+            self.reason = f"recording failed: {error}"
+            logger.error("%s (this core's records are incomplete)", self.reason)
+        failed = self.reason == "error" or self.reason.startswith("recording failed")
+        state = "failed" if failed else "done"
+        try:
+            recorder.write_status(state, 0, recorder.requests, 0.0, reason=self.reason if failed else "")
+        except OSError as error:
+            logger.error("cannot write the status file: %s", error)
+        try:
+            os.remove(self.base + ".pid")
+        except OSError:
+            pass
+        return self._locustfile_verdict() or (1 if failed else 0)
+
+    def _locustfile_verdict(self) -> int:
+        """A non-zero environment.process_exit_code fails this core: its exit code and its status."""
+        code = locustfile_exit_code(self.env)
+        if code:
+            logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
+                         code, self.data.get("host"), self.core_index)
+            write_status_file(self.base, self.core_index, "failed", time.time() - self.t0, 0,
+                              self.recorder.requests, 0.0,
+                              reason=f"the locustfile set environment.process_exit_code = {code}")
+        return code
+
+
+def _extra_ids(plan: dict[str, Any], core: dict[str, Any]) -> Any:
+    """Client ids for the open model's pool users beyond this core's planned clients: after the
+    plan's ids, in this core's own residue of the core cycle, so no two cores share one."""
+    clients = int(plan.get("clients") or 0)
+    cycle = max(1, int(core.get("client_step") or 1))
+    first = int(core.get("first_client") or 0)
+    n = 0
+    while True:
+        yield clients + first + n * cycle
+        n += 1
+
+
+def run(data_path: str, core_index: int, hooks: Hooks | None = None) -> int:
+    with open(data_path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return CoreRun(data, core_index, hooks).run()
