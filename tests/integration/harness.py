@@ -86,10 +86,11 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
 
 
 def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
-                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None):
+                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None, plan_extra=None):
     """This machine as one load host running the real runtime directly (no playbook): the plan of
-    `settings` over `cores` cores, one process per core started with the shared start `lead`
-    seconds ahead (Locust's import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
+    `settings` over `cores` cores (`plan_extra` added to the plan data.json carries, e.g. the open
+    model), one process per core started with the shared start `lead` seconds ahead (Locust's
+    import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
     from ansible_collections.romram.hailstorms.plugins.module_utils import planner
@@ -98,6 +99,7 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     locustfile.write_text(locustfile_text)
     plan = planner.make_plan(settings, [("local", cores)])
     data = planner.host_slice(plan, "local")
+    data["plan"].update(plan_extra or {})
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     t0 = time.time() + lead

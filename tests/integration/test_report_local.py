@@ -54,7 +54,7 @@ def test_a_broken_threshold_fails_the_run_and_says_which(broken_run):
     assert run.returncode == 10, output[-3000:]  # a threshold broken (README: exit codes)
     assert "thresholds over the constant phase 6-14 s: 1 of 4 broken" in output, output[-3000:]
     junit = (results / "gate" / "junit.xml").read_text()
-    assert junit.count("<testcase") == 6 + 4 and junit.count("<failure") == 1, junit  # 6 run checks, 4 thresholds
+    assert junit.count("<testcase") == 7 + 4 and junit.count("<failure") == 1, junit  # 7 run checks, 4 thresholds
     assert "BROKEN" in junit
     assert BROKEN in output and "> limit 1 ms over the constant phase 6-14 s - BROKEN" in output
     summary = json.loads((results / "gate" / "summary.json").read_text())

@@ -4,6 +4,10 @@ Routes (as in the original hailstorms feeder):
   /wait/{ms}              answer after ms milliseconds
   /wait/{min_ms}/{max_ms} answer after a random delay between min_ms and max_ms
   /status/{code}          answer with that HTTP status
+  /stall/{period_s}/{stall_ms}/{ms}
+                          answer after ms milliseconds, but a request arriving in the first
+                          stall_ms of each period_s of the epoch clock waits for that window's
+                          end first (a service that stalls, e.g. a GC pause, every period)
   /clientId               a counter: 0, 1, 2, ... (one per request)
   /clientId/reset         set the counter back to 0
   /{name}                 "Hello, name"
@@ -98,6 +102,16 @@ def build_app(arrival_log: str | None = None) -> web.Application:
         await asyncio.sleep(ms / 1000.0)
         return web.Response(text=f"waited {ms:.0f} ms")
 
+    async def stall(request: web.Request) -> web.Response:
+        arrived(request)
+        period, stall_ms, ms = _int(request, "period_s"), _int(request, "stall_ms"), _int(request, "ms")
+        if period <= 0:
+            raise web.HTTPBadRequest(text=f"period_s ({period}) must be > 0")
+        into = now() % period
+        held = max(0.0, stall_ms / 1000.0 - into)
+        await asyncio.sleep(held + ms / 1000.0)
+        return web.Response(text=f"waited {1000 * held + ms:.0f} ms")
+
     async def status(request: web.Request) -> web.Response:
         arrived(request)
         code = _int(request, "code")
@@ -123,6 +137,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
     app.router.add_route("*", "/wait/{ms}", wait)
     app.router.add_route("*", "/wait/{min_ms}/{max_ms}", wait_between)
     app.router.add_route("*", "/status/{code}", status)
+    app.router.add_route("*", "/stall/{period_s}/{stall_ms}/{ms}", stall)
     app.router.add_route("*", "/clientId", client_id)
     app.router.add_route("*", "/clientId/reset", client_id_reset)
     app.router.add_route("*", "/{name}", hello)

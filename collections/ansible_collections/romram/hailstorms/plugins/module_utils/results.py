@@ -669,6 +669,7 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
         "overruns": sum(merged.get("overruns", {}).values()),
         "late_clients": len(merged.get("late", {})),
         "exceptions": sum(int(row.get("count", 0)) for row in (merged.get("exceptions") or {}).values()),
+        "dropped": sum(int(n) for n in (merged.get("dropped") or {}).values()),
     }
 
 
@@ -727,9 +728,20 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])
+    arrivals = None
+    if plan.get("model") == "open":  # the slots were arrivals handed to each core's pool of users
+        ends = [core.get("end") or {} for core in merged.get("cores", [])]
+        dropped = sum(int(n) for n in (merged.get("dropped") or {}).values())
+        arrivals = {"planned": plan.get("expected_requests"), "sent": merged.get("iterations"), "dropped": dropped,
+                    "dropped_per_second": {str(s): n for s, n in sorted((merged.get("dropped") or {}).items())},
+                    "users_started": sum(int(end.get("pool_started") or 0) for end in ends),
+                    "pool_max_per_core": max([int(end.get("pool_max") or 0) for end in ends] or [0]),
+                    "pool_cap_per_core": max([int(end.get("pool_cap") or 0) for end in ends] or [0])}
     iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
     return {
+        "model": plan.get("model") or "closed",
+        "arrivals": arrivals,
         "iterations": iterations,
         "requests_per_iteration": per_iteration,
         "iteration_warning": iteration_warning(total, iterations or 0, rps),
@@ -816,6 +828,11 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for label, row in rows:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
+    arrivals = summary.get("arrivals")
+    if arrivals:
+        lines.append(f"open model: {arrivals['planned']} arrivals planned, {arrivals['sent']} sent, "
+                     f"{arrivals['dropped']} dropped; {arrivals['users_started']} users started, up to "
+                     f"{arrivals['pool_max_per_core']} per core (cap {arrivals['pool_cap_per_core']})")
     scheduled = ((summary["latency"].get("from_schedule") or {}).get("overall")) or None
     if scheduled and scheduled.get("count"):
         service = summary["latency"]["overall"]

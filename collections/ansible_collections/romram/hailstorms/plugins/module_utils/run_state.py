@@ -7,7 +7,8 @@
               the plan counts, with no failed request and no locustfile exception that the
               thresholds do not allow
   degraded    it ran to the end, but not as planned: a process failed or was ended by its
-              deadline with clients still inside a task, clients did not start, the task
+              deadline with clients still inside a task, clients did not start (the open
+              model: arrivals dropped that the thresholds do not allow), the task
               iterations (requests, in records without that count) fell short of the plan or
               went past it, iterations ran but sent no request at all, or a core was
               generator-limited (its own CPU or event loop was the bottleneck, so its rate and
@@ -47,6 +48,7 @@ EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted"
 CHECKS = (
     ("processes", "every load process ran to its planned end and left its records"),
     ("clients", "every planned client started"),
+    ("arrivals", "no arrival dropped beyond what the thresholds allow (open model)"),
     ("iterations", "the task iterations the plan counts ran and sent requests"),
     ("generator", "no load generator was the bottleneck"),
     ("failures", "no failed request beyond what the thresholds allow"),
@@ -108,12 +110,22 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                                "(the process never started, or its records were not fetched)")
     starts = summary.get("starts") or {}
     planned_clients, started = starts.get("clients_planned"), starts.get("clients_started")
-    if planned_clients and started is not None and started < planned_clients:
+    arrivals = summary.get("arrivals")  # the open model: users start on demand, arrivals may be dropped
+    if arrivals:
+        dropped, allowed_drops = int(arrivals.get("dropped") or 0), int(allowed.get("dropped") or 0)
+        if dropped > allowed_drops:
+            add("degraded", "arrivals", f"{dropped} of {arrivals.get('planned')} arrivals dropped: no user within "
+                                        f"their tolerance of their slot (pool cap {arrivals.get('pool_cap_per_core')} "
+                                        "users per core, reached); raise hailstorm_max_clients, or allow them with "
+                                        "hailstorm_thresholds {dropped: <maximum>}")
+    elif planned_clients and started is not None and started < planned_clients:
         add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started")
     expected = summary.get("expected_requests")
     sent, iterations = count_against_plan([summary])
     what = "task iterations run" if iterations else "requests sent"
     margin = max(SHORT_REQUESTS, SHORT_SHARE * expected) if expected else 0
+    if arrivals:  # dropped arrivals are said above; what was not dropped must have been sent
+        expected = int(expected or 0) - int(arrivals.get("dropped") or 0)
     if expected and sent < expected - margin:
         add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
     elif expected and sent > expected + margin:

@@ -17,6 +17,7 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       overruns: 0          # pacing overruns, maximum count
       late_clients: 0      # clients started late, maximum count
       exceptions: 0        # exceptions raised by the locustfile (tasks, on_start), maximum count
+      dropped: 0           # the open model's arrivals that found no user in time, maximum count
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
@@ -44,7 +45,7 @@ SERVICE_LATENCY = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms",
 # the same from each request's slot (queueing included): p99_from_schedule_ms
 SCHEDULE_LATENCY = tuple(name[:-3] + "_from_schedule_ms" for name in SERVICE_LATENCY)
 LATENCY = SERVICE_LATENCY + SCHEDULE_LATENCY
-WHOLE_RUN = ("overruns", "late_clients", "exceptions")  # counted over the whole run, never per phase
+WHOLE_RUN = ("overruns", "late_clients", "exceptions", "dropped")  # counted over the whole run, never per phase
 # name: (kind, what it limits, bound direction); 'max' passes when measured <= limit
 LIMITS: dict[str, tuple[str, str, str]] = {
     **{name: ("ms", f"{'p99.9' if name == 'p999_ms' else name[:-3]} latency", "max") for name in SERVICE_LATENCY},
@@ -55,6 +56,7 @@ LIMITS: dict[str, tuple[str, str, str]] = {
     "overruns": ("count", "pacing overruns", "max"),
     "late_clients": ("count", "clients started late", "max"),
     "exceptions": ("count", "locustfile exceptions", "max"),
+    "dropped": ("count", "dropped arrivals (open model)", "max"),
 }
 LABEL_LIMITS = (*LATENCY, "failure_rate")
 ALL = "all"  # the label of limits over every request
@@ -258,7 +260,8 @@ def allowed_failures(checked: Mapping[str, Any] | None) -> dict[str, Any]:
     failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True})."""
     limits = (checked or {}).get("limits") or {}
     labels = [label for label, given in ((checked or {}).get("labels") or {}).items() if "failure_rate" in given]
-    return {"all": "failure_rate" in limits, "labels": sorted(labels), "exceptions": "exceptions" in limits}
+    return {"all": "failure_rate" in limits, "labels": sorted(labels), "exceptions": "exceptions" in limits,
+            "dropped": limits.get("dropped", 0)}
 
 
 def broken(verdicts: list[Mapping[str, Any]]) -> list[str]:

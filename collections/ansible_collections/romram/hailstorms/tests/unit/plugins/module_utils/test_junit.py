@@ -26,7 +26,7 @@ def test_each_check_and_threshold_is_a_testcase_and_a_broken_one_says_its_verdic
         {"threshold": "failure_rate", "label": "all", "passed": True, "message": "ok"}]}
     root = ET.fromstring(junit_xml(summary, "run-1", 12.5))
     suite = root.find("testsuite")
-    assert suite.get("name") == "romram.hailstorms run-1" and suite.get("tests") == "8" and suite.get("failures") == "2"
+    assert suite.get("name") == "romram.hailstorms run-1" and suite.get("tests") == "9" and suite.get("failures") == "2"
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     assert cases["threshold: p95_ms (GET /a?x=<b>&c)"].find("failure").get("message") == verdict
     assert cases["threshold: failure_rate (all labels)"].find("failure") is None
@@ -41,4 +41,4 @@ def test_a_run_that_passed_has_no_failure():
     summary = summary_with({})
     summary.update(run_state(summary, PLAN))
     root = ET.fromstring(junit_xml(summary, "ok"))
-    assert root.get("failures") == "0" and len(root.findall("testsuite/testcase")) == 6
+    assert root.get("failures") == "0" and len(root.findall("testsuite/testcase")) == 7

@@ -144,7 +144,7 @@ def test_iterations_that_send_nothing_or_more_than_planned_are_never_completed()
 def test_each_check_is_kept_apart_for_junit():
     verdict = run_state_module.run_state(failing(3), PLAN)
     checks = {check["check"]: check for check in verdict["checks"]}
-    assert [c["check"] for c in verdict["checks"]] == ["processes", "clients", "iterations", "generator", "failures",
+    assert [c["check"] for c in verdict["checks"]] == ["processes", "clients", "arrivals", "iterations", "generator", "failures",
                                                        "exceptions"]
     assert not checks["failures"]["passed"] and checks["failures"]["state"] == "failed"
     assert all(checks[name]["passed"] for name in ("processes", "clients", "iterations", "generator", "exceptions"))

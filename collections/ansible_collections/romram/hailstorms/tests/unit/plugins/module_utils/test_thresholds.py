@@ -26,7 +26,7 @@ def test_canonical_form_converts_strings_and_units():
     ({"p96_ms": 100}, "constant",
      "hailstorm_thresholds: unknown key 'p96_ms' (value 100); the keys are p50_ms, p90_ms, p95_ms, p99_ms, "
      "p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate, rps_ratio, "
-     "overruns, late_clients, exceptions, labels"),
+     "overruns, late_clients, exceptions, dropped, labels"),
     ({"p95_ms": "fast"}, "constant",
      "hailstorm_thresholds.p95_ms: cannot read 'fast' as a number; give a number, e.g. "
      "hailstorm_thresholds.p95_ms: 250 (ms) or '250ms' or '0.25s'"),
@@ -121,7 +121,7 @@ def test_new_latency_keys_and_the_exceptions_count_are_judged():
     assert not verdicts["mean_ms"]["passed"] and verdicts["mean_ms"]["measured"] == pytest.approx(25.0, rel=0.01)
     assert verdicts["exceptions"]["message"] == ("exceptions (all labels): locustfile exceptions 3 > limit 2 over "
                                                  "the whole run - BROKEN")
-    assert thresholds.allowed_failures(checked) == {"all": False, "labels": [], "exceptions": True}
+    assert thresholds.allowed_failures(checked) == {"all": False, "labels": [], "exceptions": True, "dropped": 0}
 
 
 def test_broken_thresholds_say_threshold_limit_measured_and_label():

@@ -1,0 +1,130 @@
+"""The open model against a target that stalls, run for real (the runtime against the bundled
+feeder's /stall route: answers in 5 ms, but a request arriving in the first 2 s of every 10 s of
+the epoch clock waits for that window's end), beside the closed model on the same target.
+
+- open model, a cap large enough: every planned arrival is sent, none dropped, each one at the
+  target on its slot (new users take the arrivals while the stalled requests wait); the p99 from
+  schedule shows the stall and the service time is what the target held each request;
+- closed model: clients stuck in the stall skip their slots, so the target gets fewer requests,
+  and the latency from schedule says how much the closed model hid;
+- open model, a cap too small: the dropped arrivals are counted exactly (planned = sent +
+  dropped, sent = what the target logged) and the run is degraded, naming them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
+
+import harness
+from harness import feeder
+
+RATE = 50  # arrivals per second on one core
+SECONDS = 22.0  # constant phase
+PERIOD, STALL_MS, ANSWER_MS = 10, 2000, 5
+
+LOCUSTFILE = f'''
+from locust import HttpUser, task
+
+
+class Shopper(HttpUser):
+    @task
+    def browse(self):
+        self.client.get("/stall/{PERIOD}/{STALL_MS}/{ANSWER_MS}", name="/stall")
+'''
+
+
+def run(tmp_path: Path, model: str, cap: int | None = None):
+    log = tmp_path / "arrivals.log"
+    settings = {"clients": RATE, "rps": RATE, "pace": 1.0, "rampup": 1.0, "constant": SECONDS, "rampdown": 1.0}
+    extra = {"model": model, **({"max_clients": cap} if cap else {})}
+    with feeder(log) as url:
+        _plan, data, work, t0, procs = harness.start_cores(tmp_path, url, settings, LOCUSTFILE, cores=1,
+                                                           deadline_grace=5, plan_extra=extra)
+        codes = [proc.wait(timeout=120) for proc in procs]
+    plan = {**data["plan"], **extra}
+    merged = results.merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
+    summary = results.summarize(merged, plan)
+    arrivals = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if line.strip()]
+    return codes, plan, summary, arrivals, t0, data
+
+
+def planned_slots(plan: dict, data: dict, t0: float) -> list[float]:
+    clients = planner.core_clients(plan, data["cores"][0])
+    return sorted(t0 + t for client in clients for t in planner.request_times(client, float(plan["pace"])))
+
+
+def held(arrival: float) -> float:
+    """What the target held a request arriving at `arrival` (its own rule), seconds."""
+    return max(0.0, STALL_MS / 1000.0 - arrival % PERIOD) + ANSWER_MS / 1000.0
+
+
+@pytest.fixture(scope="module")
+def open_run(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("open"), "open", cap=1000)
+
+
+@pytest.fixture(scope="module")
+def closed_run(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("closed"), "closed")
+
+
+def test_open_model_sends_every_arrival_on_its_slot_through_the_stalls(open_run):
+    codes, plan, summary, arrivals, t0, data = open_run
+    assert codes == [0]
+    figures = summary["arrivals"]
+    assert figures["dropped"] == 0 and figures["planned"] == plan["expected_requests"]
+    assert summary["requests"] == len(arrivals) == figures["sent"]
+    assert abs(figures["sent"] - figures["planned"]) <= 0.01 * figures["planned"]
+    # at the target, each arrival on its slot: the same count, each within a few ms (a busy 2-core
+    # machine stalls every process now and then: the median and 95 % are what a user checks)
+    slots = planned_slots(plan, data, t0)
+    late = sorted(abs(at - slot) for at, slot in zip(sorted(arrivals), slots))
+    assert late[len(late) // 2] < 0.010 and late[int(0.95 * len(late))] < 0.050, late[-10:]
+    assert figures["users_started"] > 50  # the pool grew through the stalls (2 s x 50 rps waiting)
+
+
+def test_open_model_latency_from_schedule_shows_the_stall_and_service_time_is_the_targets(open_run):
+    _codes, _plan, summary, arrivals, _t0, _data = open_run
+    scheduled = summary["latency"]["from_schedule"]["overall"]
+    service = summary["latency"]["overall"]
+    assert scheduled["p99_ms"] >= 1000.0
+    # the target's own view: what it held each request, by its rule and its arrival log
+    at_target = sorted(held(at) * 1000.0 for at in arrivals)
+    target_p99 = at_target[int(0.99 * len(at_target))]
+    assert abs(service["p99_ms"] - target_p99) <= 0.05 * target_p99 + 20, (service["p99_ms"], target_p99)
+
+
+def test_closed_model_sends_fewer_and_its_latency_from_schedule_says_what_it_hid(closed_run, open_run):
+    codes, plan, summary, arrivals, _t0, _data = closed_run
+    assert codes == [0]
+    assert summary["arrivals"] is None and summary["pacing"]["overruns"] > 0
+    assert len(arrivals) == summary["requests"] < open_run[2]["requests"] - 50
+    scheduled = summary["latency"]["from_schedule"]["overall"]
+    service = summary["latency"]["overall"]
+    # each overrun (a stalled client skipping its slot) sent its next request at least a pace after
+    # the slot it missed: from schedule, that pace is counted (what the closed model's service time hides)
+    hidden_ms = (scheduled["mean_ms"] - service["mean_ms"]) * scheduled["count"]
+    assert hidden_ms >= 0.95 * summary["pacing"]["overruns"] * 1000.0 * float(plan["pace"]), (scheduled, service)
+    assert scheduled["p99_ms"] >= service["p99_ms"]
+    assert "from schedule" in " ".join(results.summary_lines(summary))
+
+
+def test_a_cap_too_small_drops_arrivals_counted_exactly_and_degrades_the_run(tmp_path):
+    codes, plan, summary, arrivals, _t0, _data = run(tmp_path, "open", cap=20)
+    assert codes == [0]
+    figures = summary["arrivals"]
+    assert figures["pool_cap_per_core"] == 20 and figures["pool_max_per_core"] == 20
+    assert figures["dropped"] > 0
+    assert figures["planned"] == figures["sent"] + figures["dropped"]
+    assert figures["sent"] == len(arrivals) == summary["requests"]
+    assert sum(figures["dropped_per_second"].values()) == figures["dropped"]
+    verdict = run_state(summary, plan)
+    assert verdict["state"] == "degraded"
+    assert any(f"{figures['dropped']} of {figures['planned']} arrivals dropped" in reason
+               for reason in verdict["reasons"]), verdict["reasons"]
+    assert run_state(summary, plan, {"dropped": figures["dropped"]})["state"] == "completed"
