@@ -8,11 +8,12 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 BIN = Path(sys.executable).parent
+T = TypeVar("T")
 
 
 def playbook_env() -> dict[str, str]:
@@ -66,6 +67,40 @@ def feeder(arrival_log: Path | None = None) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 120, every: float = 0.1) -> T:
+    """Poll `condition` until it returns a true value, and return that value: waiting for an event
+    (a file, a status, a process state) rather than sleeping. The test fails naming `what` after
+    `timeout` seconds, a bound against a hang, not a figure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(every)
+
+
+_OPEN_TCP_STATES = {"01", "03", "08"}  # ESTABLISHED, SYN_RECV, CLOSE_WAIT (/proc/net/tcp's st)
+
+
+def open_connections(url: str) -> int:
+    """Connections a loopback server at `url` has accepted (or has queued) and not yet closed:
+    0 once it has read every request on them and closed them after its clients closed theirs."""
+    port = f"{int(url.rsplit(':', 1)[1].split('/')[0]):04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].rsplit(":", 1)[1] == port and fields[3] in _OPEN_TCP_STATES:
+                count += 1
+    return count
 
 
 def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
