@@ -121,10 +121,12 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
 
 
 def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
-                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None):
+                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None,
+                locust_args: list[str] | None = None):
     """This machine as one load host running the real runtime directly (no playbook): the plan of
     `settings` over `cores` cores, one process per core started with the shared start `lead`
-    seconds ahead (Locust's import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
+    seconds ahead (Locust's import takes 1-2 s), with `locust_args` (hailstorm_locust_args).
+    Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
     from ansible_collections.romram.hailstorms.plugins.module_utils import planner
@@ -137,7 +139,7 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     work.mkdir(exist_ok=True)
     t0 = time.time() + lead
     data.update(run_id="direct", start_time=t0, target=target, locustfile=str(locustfile), work_dir=str(work),
-                jtl=False, deadline_grace=deadline_grace)
+                jtl=False, deadline_grace=deadline_grace, locust_args=list(locust_args or []))
     (tmp_path / "data.json").write_text(_json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
     procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
