@@ -230,3 +230,47 @@ def test_the_run_succeeds_exactly_when_locust_would_exit_0(corpus_runs, case):
     run = corpus_runs(case)
     assert (run.verdict["state"] == "completed") == (case.locust_exit_code == 0), \
         (run.verdict, run.summary["requests"], run.summary["failures"], run.summary.get("exceptions"))
+
+
+# --- through distribute.yml: the exit code the user sees, a locustfile that needs a package -----
+
+PLAYBOOK_SETTINGS = {"cores": 1, "rps": SETTINGS["rps"], "pace": "1s", "rampup": "1s", "constant": "3s",
+                     "rampdown": "1s"}
+
+
+def playbook_run(tmp_path: Path, run_id: str, locustfile: str, **settings: object):
+    """distribute.yml (local backend) on a corpus locustfile; (result, summary.json, paths the target got)."""
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        result = local_run(tmp_path, run_id, url, CORPUS / locustfile, **{**PLAYBOOK_SETTINGS, **settings})
+    summary_path = tmp_path / run_id / "summary.json"
+    assert summary_path.exists(), result.stdout[-4000:] + result.stderr[-2000:]
+    got = [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.strip()]
+    return result, json.loads(summary_path.read_text()), got
+
+
+@pytest.mark.xfail(reason=PENDING_FAILED_STATE, strict=False)
+def test_a_run_whose_every_request_failed_exits_non_zero_naming_the_counts(tmp_path):
+    result, summary, got = playbook_run(tmp_path, "allfail", "every_request_fails.py")
+    assert summary["requests"] == summary["failures"] == len(got) > 0
+    assert result.returncode != 0, result.stdout[-3000:]
+    last = " ".join(result.stdout.splitlines()[-40:])
+    assert f"{summary['failures']}" in last and "fail" in last.lower(), last
+
+
+@pytest.mark.parametrize("allowance", [{"exit_code_on_error": 0}, {"thresholds": {"failure_rate": 1}}],
+                         ids=["hailstorm_exit_code_on_error=0", "threshold failure_rate=1"])
+def test_failures_a_user_allows_do_not_fail_the_run(tmp_path, allowance):
+    result, summary, got = playbook_run(tmp_path, "allowed", "every_request_fails.py", **allowance)
+    assert summary["requests"] == summary["failures"] == len(got) > 0
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_locustfile_that_needs_an_extra_package_and_a_data_file_runs_through_the_playbook(tmp_path):
+    from test_pip_packages import PLUGINS  # the locust-plugins pin that hailstorm_pip_packages tests
+
+    result, summary, got = playbook_run(tmp_path, "plugins", "locust_plugins_csv.py", pip_packages=[PLUGINS],
+                                        data_files=[str(CORPUS / "customers.csv")])
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary["state"] == "completed" and summary["failures"] == 0
+    assert summary["requests"] == len(got) > 0 and set(got) <= {"/c101", "/c102", "/c103"}

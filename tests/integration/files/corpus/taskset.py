@@ -3,11 +3,11 @@ page that does not exist (Locust counts the 404 as a failure), and a nested Task
 from locust import HttpUser, TaskSet, between, task
 
 
-def index(l):
+def index(l):  # noqa: E741 - as examples/basic.py names it
     l.client.get("/index")
 
 
-def stats(l):
+def stats(l):  # noqa: E741
     l.client.get("/stats")
 
 
