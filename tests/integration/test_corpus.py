@@ -34,8 +34,6 @@ from harness import feeder, local_run
 
 CORPUS = Path(__file__).resolve().parent / "files" / "corpus"
 SETTINGS = {"clients": 6, "rps": 6, "pace": 1.0, "rampup": 1.0, "constant": 3.0, "rampdown": 1.0}
-PENDING_FAILED_STATE = ("pending: a run with any failed request or locustfile exception ends `failed` and exits "
-                        "non-zero unless hailstorm_exit_code_on_error: 0 or thresholds allow it")
 
 
 @dataclass
@@ -222,10 +220,7 @@ def test_the_target_got_what_the_results_count_and_the_failures_are_lockusts(cor
         case.check(run)
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, id=case.file, marks=[pytest.mark.xfail(reason=PENDING_FAILED_STATE, strict=False)]
-                 if case.locust_exit_code and case.file != "stop_on_threshold.py" else [])
-    for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.file for case in CASES])
 def test_the_run_succeeds_exactly_when_locust_would_exit_0(corpus_runs, case):
     run = corpus_runs(case)
     assert (run.verdict["state"] == "completed") == (case.locust_exit_code == 0), \
@@ -249,7 +244,6 @@ def playbook_run(tmp_path: Path, run_id: str, locustfile: str, **settings: objec
     return result, json.loads(summary_path.read_text()), got
 
 
-@pytest.mark.xfail(reason=PENDING_FAILED_STATE, strict=False)
 def test_a_run_whose_every_request_failed_exits_non_zero_naming_the_counts(tmp_path):
     result, summary, got = playbook_run(tmp_path, "allfail", "every_request_fails.py")
     assert summary["requests"] == summary["failures"] == len(got) > 0
