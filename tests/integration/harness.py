@@ -8,11 +8,12 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 BIN = Path(sys.executable).parent
+T = TypeVar("T")
 
 
 def playbook_env() -> dict[str, str]:
@@ -68,6 +69,40 @@ def feeder(arrival_log: Path | None = None) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 120, every: float = 0.1) -> T:
+    """Poll `condition` until it returns a true value, and return that value: waiting for an event
+    (a file, a status, a process state) rather than sleeping. The test fails naming `what` after
+    `timeout` seconds, a bound against a hang, not a figure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(every)
+
+
+_OPEN_TCP_STATES = {"01", "03", "08"}  # ESTABLISHED, SYN_RECV, CLOSE_WAIT (/proc/net/tcp's st)
+
+
+def open_connections(url: str) -> int:
+    """Connections a loopback server at `url` has accepted (or has queued) and not yet closed:
+    0 once it has read every request on them and closed them after its clients closed theirs."""
+    port = f"{int(url.rsplit(':', 1)[1].split('/')[0]):04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].rsplit(":", 1)[1] == port and fields[3] in _OPEN_TCP_STATES:
+                count += 1
+    return count
+
+
 def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
     """An inventory of `count` load hosts that are all this machine (local backend, one work
     directory each), with the local inventory's settings: many load hosts at low rates on one
@@ -86,11 +121,13 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
 
 
 def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
-                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None, plan_extra=None):
+                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None,
+                locust_args: list[str] | None = None, plan_extra=None):
     """This machine as one load host running the real runtime directly (no playbook): the plan of
     `settings` over `cores` cores (`plan_extra` added to the plan data.json carries, e.g. the open
     model), one process per core started with the shared start `lead` seconds ahead (Locust's
-    import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
+    import takes 1-2 s), with `locust_args` (hailstorm_locust_args).
+    Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
     from ansible_collections.romram.hailstorms.plugins.module_utils import planner
@@ -104,7 +141,7 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     work.mkdir(exist_ok=True)
     t0 = time.time() + lead
     data.update(run_id="direct", start_time=t0, target=target, locustfile=str(locustfile), work_dir=str(work),
-                jtl=False, deadline_grace=deadline_grace)
+                jtl=False, deadline_grace=deadline_grace, locust_args=list(locust_args or []))
     (tmp_path / "data.json").write_text(_json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
     procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 
 import pytest
 from gevent import monkey
+from hypothesis import given, strategies as st
 
 from hailstorm_runtime.recorder import FileWriter, Recorder, failure_kind
-from hailstorm_runtime.results import Histogram, merge, summarize
+from hailstorm_runtime.results import Histogram, bucket_of, merge, summarize
 
 T0 = 1_795_000_000.0
 
@@ -56,6 +58,26 @@ def test_requests_flush_to_stats_records_and_merge(tmp_path):
     rows = list(csv.reader(open(tmp_path / "core-3.jtl", encoding="utf-8")))
     assert len(rows[0]) == 16 and rows[0][0] == "timeStamp"
     assert rows[1][:4] == [str(int((T0 + 0.1) * 1000)), "12", "/a", ""] and rows[1][5] == "h 3-11"
+
+
+# response times in ms as Locust reports them: fractions of a µs, and up to hours (every branch of
+# bucket_of, the 3-significant-digit steps of large values included)
+response_times = st.one_of(st.floats(min_value=0, max_value=1e7, allow_nan=False),
+                           st.integers(0, 10**7), st.sampled_from([0.0, 0.9999, 1.0, 9.99, 10.0, 99.99, 100.0,
+                                                                   999.999, 1000.0, 9999.999, 10_000.0]))
+
+
+@given(response_times)
+def test_the_inlined_bucket_of_a_request_is_results_bucket_of(response_time):
+    with tempfile.TemporaryDirectory() as work:
+        rec = Recorder(work, 0, T0, now=lambda: T0 + 0.5)
+        try:
+            rec.on_request("GET", "/a", response_time, 0, start_time=T0 + 0.1)
+            cell = rec.cells[(0, "GET", "/a")]
+        finally:
+            rec.close()
+    us = int(response_time * 1000.0)
+    assert cell[4] == {bucket_of(us): 1}, (response_time, us)
 
 
 def test_status_file_is_replaced_atomically(tmp_path):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 from ansible_collections.romram.hailstorms.plugins.modules.hailstorm_lock import describe, is_live, write_new
@@ -36,7 +38,20 @@ def test_fresh_statuses_keep_the_lock_live_and_final_ones_release_it(tmp_path):
 
 
 def test_a_live_runtime_pid_keeps_the_lock(tmp_path):
-    (tmp_path / "core-0.pid").write_text(f"{os.getpid()}\n")  # pytest is not hailstorm_runtime
+    # a live process whose command line is a load process's (`... hailstorm_runtime run ...`);
+    # the lock was taken long ago and no status was written: only the pid keeps it live
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "hailstorm_runtime", "run"],
+                              stdin=subprocess.PIPE)
+    try:
+        (tmp_path / "core-0.pid").write_text(f"{holder.pid}\n")
+        assert is_live(lock_for(tmp_path), 600, 10, NOW)
+    finally:
+        holder.communicate(b"")
+    assert not is_live(lock_for(tmp_path), 600, 10, NOW)  # ended: its pid file no longer keeps the lock
+
+
+def test_a_pid_file_naming_another_program_does_not_keep_the_lock(tmp_path):
+    (tmp_path / "core-0.pid").write_text(f"{os.getpid()}\n")  # pytest is alive but not hailstorm_runtime
     assert not is_live(lock_for(tmp_path), 600, 10, NOW)
 
 
