@@ -107,3 +107,35 @@ def test_the_preflight_verdict_prints_with_an_unreachable_host_and_a_failed_prob
     assert "nopython: the probe failed: hailstorm_probe: /nonexistent/python3 did not run on the host" in text
     assert "localhost: python 3." in text  # the figures of the host that answered
     assert "int + str" not in text and "unsupported operand" not in text
+
+
+def locustfile_at(tmp_path, source: str) -> str:
+    path = tmp_path / "locustfile.py"
+    path.write_text("from locust import HttpUser, task\n\n\nclass Shopper(HttpUser):\n    @task\n    def home(self):\n"
+                    "        self.client.get('/')\n\n\n" + source)
+    return str(path)
+
+
+def test_a_locustfile_that_loops_at_import_is_refused_after_the_import_timeout_saying_so(tmp_path):
+    path = locustfile_at(tmp_path, "while True:\n    pass\n")
+    result = plan(tmp_path, "-e", f"hailstorm_locustfile={path}", "-e", "hailstorm_import_timeout=2")
+    assert result.returncode != 0
+    assert (f"hailstorm_locustfile: {path}: the locustfile did not finish importing within 2 s: a loop or a wait at "
+            f"import (a network call, input())? Move that into on_start or a test_start listener, or give it more "
+            f"time with hailstorm_import_timeout") in said(result)
+    assert "UNREACHABLE" not in result.stdout
+
+
+def test_a_bad_import_timeout_is_named_with_a_fix_that_works(tmp_path):
+    result = plan(tmp_path, "-e", "hailstorm_import_timeout=soon")
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert ("hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+            "(over 0), got 'soon'; for example hailstorm_import_timeout=60") in said(result)
+    assert plan(tmp_path, "-e", "hailstorm_import_timeout=60").returncode == 0
+
+
+def test_a_locustfile_that_exits_at_import_is_refused_naming_the_exit(tmp_path):
+    path = locustfile_at(tmp_path, "import sys\nsys.exit(3)\n")
+    result = plan(tmp_path, "-e", f"hailstorm_locustfile={path}")
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert f"hailstorm_locustfile: {path}: the locustfile called sys.exit(3) at import" in said(result)

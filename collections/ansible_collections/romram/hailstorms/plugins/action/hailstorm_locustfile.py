@@ -36,18 +36,20 @@ class ActionModule(ActionBase):
         python = str(args.get("python") or sys.executable)
         cwd = os.getcwd()
         locust_args = args.get("locust_args") or []
-        problem = locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+        timeout = locustfile.import_timeout(args.get("timeout"))
+        problem = (locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+                   or (timeout if isinstance(timeout, str) else None))
         if problem:
             result.update(failed=True, msg=problem)
             return result
-        timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
+        whole = timeout + locustfile.CHECK_SLACK
         try:
-            argv = locustfile.check_argv(python, str(path), locust_args, bool(args.get("dry_run", False)))
+            argv = locustfile.check_argv(python, str(path), locust_args, bool(args.get("dry_run", False)), timeout)
             done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
                                   env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
-                                  timeout=timeout, check=False)
+                                  timeout=whole, check=False)
         except subprocess.TimeoutExpired:
-            result.update(locustfile.timed_out(str(path), timeout))
+            result.update(locustfile.timed_out(str(path), whole))
             return result
         except OSError as error:
             result.update(failed=True, msg=f"hailstorm_locustfile: cannot run {python} on the controller to check "

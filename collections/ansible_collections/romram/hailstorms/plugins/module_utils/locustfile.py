@@ -26,16 +26,21 @@ from typing import Any, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE
 
-CHECK_TIMEOUT = 120.0  # seconds an import may take on the controller before the check gives up
+IMPORT_TIMEOUT = 30.0  # seconds the locustfile's import may take on the controller (hailstorm_import_timeout)
+CHECK_SLACK = 60.0  # seconds beyond that for Locust's own import and the dry run, before the check is given up
+RUNTIME_SAYS = "hailstorm_runtime: "  # the runtime's own reason, on its last line of stderr
 TRACEBACK_LINES = 15  # of the import's traceback, shown in the message
 NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 
-def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False) -> list[str]:
-    """The command, run with PYTHONPATH set to the collection's runtime directory."""
+def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False,
+               timeout: float = IMPORT_TIMEOUT) -> list[str]:
+    """The command, run with PYTHONPATH set to the collection's runtime directory; the runtime
+    exits with the reason when the import takes over `timeout` seconds."""
     return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile,
-            "--locust-args-json", json.dumps([str(arg) for arg in locust_args])] + (["--dry-run"] if dry_run else [])
+            "--locust-args-json", json.dumps([str(arg) for arg in locust_args]),
+            "--import-timeout", f"{timeout:g}"] + (["--dry-run"] if dry_run else [])
 
 
 def requests_per_iteration(report: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -148,6 +153,8 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
                 f"hailstorm_locustfile: cannot check {locustfile} on the controller, its Python {python} has no "
                 f"Locust ({last}); install the runtime's pinned requirements there: "
                 f"{python} -m pip install -r {requirements}")}
+        if last.startswith(RUNTIME_SAYS):  # sys.exit at import, an import that did not finish in time
+            return {"failed": True, "msg": f"hailstorm_locustfile: {locustfile}: {last[len(RUNTIME_SAYS):]}"}
         if last == NO_USER_CLASS:
             return {"failed": True, "msg": (
                 f"hailstorm_locustfile: {locustfile} defines no User class; a locustfile needs at least one "
@@ -180,7 +187,24 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             "msg": f"{locustfile}: user classes {', '.join(users)} (Locust {report.get('locust')}){per_iteration}"}
 
 
-def timed_out(locustfile: str, timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:
+def import_timeout(value: Any) -> float | str:
+    """hailstorm_import_timeout in seconds (IMPORT_TIMEOUT when unset), or the message refusing it."""
+    if value is None or value == "":
+        return IMPORT_TIMEOUT
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not 0 < seconds < 86400:
+        return (f"hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+                f"(over 0), got {value!r}; for example hailstorm_import_timeout={IMPORT_TIMEOUT * 2:g}")
+    return seconds
+
+
+def timed_out(locustfile: str, timeout: float) -> dict[str, Any]:
+    """The check ran over `timeout` seconds in all, though the locustfile's import ended in time:
+    a dry run's task that never yields (the dry run's own limit cannot stop it)."""
     return {"failed": True, "msg": (
-        f"hailstorm_locustfile: importing {locustfile} on the controller took over {timeout:g} s; does it wait "
-        f"for something at import (a network call, input())? Move that into on_start or a test_start listener")}
+        f"hailstorm_locustfile: the check of {locustfile} on the controller (its import and a dry run of its "
+        f"tasks) did not end within {timeout:g} s; does a task loop without yielding? Fix the task, or skip the "
+        f"dry run with hailstorm_dry_run=false")}

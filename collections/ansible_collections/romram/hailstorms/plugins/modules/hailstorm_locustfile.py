@@ -13,7 +13,7 @@ description:
   - Imports the locustfile with Locust's own loader in a subprocess of the controller's Python
     (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
   - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
-    not exist, does not import, defines no User class, or defines a LoadTestShape (the plan gives
+    not exist, does not import (an exception, a C(sys.exit) or an import that does not finish in time), defines no User class, or defines a LoadTestShape (the plan gives
     the shape of a run, from C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
   - This is an action plugin; the module file only documents it.
@@ -50,9 +50,11 @@ options:
     description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
     type: float
   timeout:
-    description: Seconds the import may take.
-    type: float
-    default: 120
+    description:
+      - Seconds the locustfile's import may take (C(hailstorm_import_timeout)); an import that takes longer (a loop
+        or a wait at import) fails the check with that reason. Locust's own import and the dry run get 60 s more.
+    type: raw
+    default: 30
 author:
   - romram.hailstorms contributors (@romram)
 """

@@ -93,19 +93,56 @@ def load_user_classes(path: str) -> dict[str, type[User]]:
     return load_locustfile_classes(path)[0]
 
 
-def load_locustfile_classes(path: str) -> tuple[dict[str, type[User]], list[Any]]:
+def load_locustfile_classes(path: str, import_timeout: float | None = None) -> tuple[dict[str, type[User]], list[Any]]:
     """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; exits as
-    load_user_classes does."""
+    load_user_classes does, and with the reason when the locustfile calls sys.exit at import or
+    (given `import_timeout`, seconds) does not finish importing in time."""
     path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
+    call_off = import_watchdog(import_timeout) if import_timeout else None
     try:
         user_classes, shapes = load_locustfile(path)
+    except SystemExit as stop:  # the locustfile's own sys.exit: no traceback, say so
+        sys.stderr.write(f"hailstorm_runtime: {exit_at_import(stop.code)}\n")
+        sys.exit(1)
     except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
         traceback.print_exc()
         sys.exit(1)
+    finally:
+        if call_off is not None:
+            call_off()
     if not user_classes:
         sys.stderr.write("No User class found!\n")
         sys.exit(1)
     return user_classes, list(shapes or [])
+
+
+IMPORT_TIMEOUT_EXIT = 124  # exit code of a check whose locustfile did not finish importing (as timeout(1))
+
+
+def exit_at_import(code: Any) -> str:
+    """What a sys.exit at import is called in messages: "the locustfile called sys.exit(3) at import"."""
+    call = "sys.exit()" if code is None else f"sys.exit({code!r})"
+    return (f"the locustfile called {call} at import; a locustfile is imported by Locust and must not exit: "
+            f"remove the call, or guard it with `if __name__ == '__main__':`")
+
+
+def import_watchdog(seconds: float) -> Any:
+    """End this process from a real OS thread (not a greenlet: a loop at import holds the gevent
+    loop) when the import takes over `seconds`, with the reason on stderr and exit code
+    IMPORT_TIMEOUT_EXIT. Returns the function that calls it off."""
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    finished = monkey.get_original("_thread", "allocate_lock")()
+    finished.acquire()
+
+    def guard() -> None:
+        if not finished.acquire(True, seconds):
+            os.write(2, (f"hailstorm_runtime: the locustfile did not finish importing within {seconds:g} s: a loop "
+                         "or a wait at import (a network call, input())? Move that into on_start or a test_start "
+                         "listener, or give it more time with hailstorm_import_timeout\n").encode())
+            os._exit(IMPORT_TIMEOUT_EXIT)
+
+    start_thread(guard, ())
+    return finished.release
 
 
 def locust_options(locustfile: str, target: str | None, locust_args: list[str]) -> Any:
@@ -138,11 +175,12 @@ DRY_ITERATIONS = 10  # task iterations per user class in the check's dry run
 DRY_SECONDS = 10.0  # at most, for every class of a dry run together
 
 
-def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False,
+          import_timeout: float | None = None) -> dict[str, Any]:
     """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py);
     with `dry_run`, also what each HTTP user class sends per task iteration (`dry_run`)."""
     started = time.perf_counter()
-    classes, shapes = load_locustfile_classes(path)
+    classes, shapes = load_locustfile_classes(path, import_timeout)
     # exits 2 on an argument neither Locust's nor the locustfile's
     options = locust_options(path, None, list(locust_args or []))
     report: dict[str, Any] = {

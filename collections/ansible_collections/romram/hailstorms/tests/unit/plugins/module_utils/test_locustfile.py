@@ -41,14 +41,15 @@ class Steps(LoadTestShape):
 
 
 def check(tmp_path: Path, source: str | None, python: str = sys.executable, environment=None,
-          dry_run: bool = False, rps: float | None = None) -> dict:
+          dry_run: bool = False, rps: float | None = None, timeout: float = locustfile.IMPORT_TIMEOUT) -> dict:
     path = tmp_path / "locustfile.py"
     if source is not None:
         path.write_text(source)
     problem = locustfile.before_import(str(path), str(tmp_path))
     if problem:
         return {"failed": True, "msg": problem}
-    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run), capture_output=True, text=True,
+    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run, timeout=timeout),
+                          capture_output=True, text=True,
                           timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path,
                           check=False)
     return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr, rps=rps)
@@ -149,10 +150,38 @@ def test_output_that_is_no_report(stdout):
                                   "it with `if __name__ == '__main__':`")
 
 
-def test_a_timeout_names_the_locustfile_and_the_likely_cause():
-    assert locustfile.timed_out("lf.py", 120) == {"failed": True, "msg": (
-        "hailstorm_locustfile: importing lf.py on the controller took over 120 s; does it wait for something at "
-        "import (a network call, input())? Move that into on_start or a test_start listener")}
+def test_a_check_that_runs_over_names_the_locustfile_the_likely_cause_and_a_fix():
+    assert locustfile.timed_out("lf.py", 90) == {"failed": True, "msg": (
+        "hailstorm_locustfile: the check of lf.py on the controller (its import and a dry run of its tasks) did not "
+        "end within 90 s; does a task loop without yielding? Fix the task, or skip the dry run with "
+        "hailstorm_dry_run=false")}
+
+
+@pytest.mark.parametrize("call,said", [("sys.exit(3)", "sys.exit(3)"), ("sys.exit()", "sys.exit()"),
+                                       ("sys.exit('no token')", "sys.exit('no token')"), ("sys.exit(0)", "sys.exit(0)")])
+def test_a_locustfile_that_exits_at_import_is_refused_with_its_exit_call(tmp_path, call, said):
+    result = check(tmp_path, f"import sys\n{call}\n" + USERS)
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locustfile: {tmp_path / 'locustfile.py'}: the locustfile called {said} at import; a locustfile "
+        f"is imported by Locust and must not exit: remove the call, or guard it with `if __name__ == '__main__':`")}
+
+
+@pytest.mark.parametrize("body", ["while True:\n    pass\n", "import time\ntime.sleep(3600)\n"])
+def test_a_locustfile_that_does_not_finish_importing_is_refused_after_the_import_timeout(tmp_path, body):
+    result = check(tmp_path, USERS + body, timeout=1.5)
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locustfile: {tmp_path / 'locustfile.py'}: the locustfile did not finish importing within 1.5 s: "
+        f"a loop or a wait at import (a network call, input())? Move that into on_start or a test_start listener, "
+        f"or give it more time with hailstorm_import_timeout")}
+
+
+def test_the_import_timeout_is_read_as_seconds_and_a_bad_one_is_named_with_a_fix():
+    assert locustfile.import_timeout(None) == locustfile.IMPORT_TIMEOUT == 30
+    assert locustfile.import_timeout("45") == 45.0 and locustfile.import_timeout(2.5) == 2.5
+    for bad in ("soon", 0, -1, True, [1]):
+        assert locustfile.import_timeout(bad) == (
+            f"hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+            f"(over 0), got {bad!r}; for example hailstorm_import_timeout=60")
 
 
 def test_the_environment_puts_the_runtime_first_and_keeps_the_callers_path():
