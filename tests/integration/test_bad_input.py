@@ -139,3 +139,25 @@ def test_a_locustfile_that_exits_at_import_is_refused_naming_the_exit(tmp_path):
     result = plan(tmp_path, "-e", f"hailstorm_locustfile={path}")
     assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
     assert f"hailstorm_locustfile: {path}: the locustfile called sys.exit(3) at import" in said(result)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("hailstorm_jtl=maybe", "hailstorm_jtl: expected true or false, got 'maybe'; give hailstorm_jtl=true or hailstorm_jtl=false"),
+    ("hailstorm_dry_run=maybe", "hailstorm_dry_run: expected true or false, got 'maybe'; give hailstorm_dry_run=true"),
+    ("hailstorm_deadline_grace=soon", "hailstorm_deadline_grace: expected a whole number (seconds), got 'soon'"),
+    ("hailstorm_environment=API_TOKEN=s3cret",
+     "hailstorm_environment: expected a mapping of environment variable names to values, got a string (not shown: it "
+     "may hold a secret); give a mapping, such as hailstorm_environment: {API_TOKEN: \"{{ vault_api_token }}\"}"),
+    ("hailstorm_thresholds=p95", "hailstorm_thresholds: expected a mapping such as {p95_ms: 250, failure_rate: 0.01}, "
+                                 "got a string, 'p95'"),
+    ('{"hailstorm_thresholds": {"p95_ms": [1]}}', "hailstorm_thresholds.p95_ms: expected a number, got a list, [1]"),
+    ('{"hailstorm_pip_packages": ["locust==2.0"]}',
+     "hailstorm_pip_packages: item 1, 'locust==2.0', names locust, which romram.hailstorms pins itself (locust=="),
+])
+def test_bad_settings_are_refused_in_one_message_without_internals(tmp_path, extra, message):
+    result = plan(tmp_path, "-e", extra)
+    text = said(result)
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert message in text
+    assert "_Ansible" not in text and "s3cret" not in text
+    assert "argument_spec_data" not in text and "Validation of arguments failed" not in text  # no dump of the specs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, locustfile
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 
@@ -38,6 +38,7 @@ class ActionModule(ActionBase):
         locust_args = args.get("locust_args") or []
         timeout = locustfile.import_timeout(args.get("timeout"))
         problem = (locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+                   or checks.environment_problem(args.get("environment"))
                    or (timeout if isinstance(timeout, str) else None))
         if problem:
             result.update(failed=True, msg=problem)
