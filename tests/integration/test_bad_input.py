@@ -161,3 +161,20 @@ def test_bad_settings_are_refused_in_one_message_without_internals(tmp_path, ext
     assert message in text
     assert "_Ansible" not in text and "s3cret" not in text
     assert "argument_spec_data" not in text and "Validation of arguments failed" not in text  # no dump of the specs
+
+
+@pytest.mark.parametrize("args,named", [
+    (["-u", "50"], "-u/--users (given 50) -> the plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients)"),
+    (["--run-time", "10m"], "-t/--run-time (given 600) -> hailstorm_rampup, hailstorm_constant and hailstorm_rampdown"),
+    (["--host", "http://other"], "-H/--host (given 'http://other') -> hailstorm_target"),
+    (["--master"], "--master -> the load hosts (the inventory's load_hosts group) and hailstorm_cores"),
+    (["--web-port", "9000"], "-P/--web-port (given 9000) -> nothing: a planned run has no web UI"),
+])
+def test_locust_args_that_the_plan_replaces_are_refused_naming_the_setting(tmp_path, args, named):
+    result = plan(tmp_path, "-e", json.dumps({"hailstorm_locust_args": args}))
+    text = said(result)
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert "hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: " + named in text
+    assert "Fix: remove them from hailstorm_locust_args (and set the settings named)" in text
+    # the fix works: without them (and --headless, which is allowed) the plan goes on
+    assert plan(tmp_path, "-e", json.dumps({"hailstorm_locust_args": ["--headless"]})).returncode == 0

@@ -33,6 +33,9 @@ options:
     description:
       - Locust command line arguments of the run (C(hailstorm_locust_args)), parsed after the import by
         Locust's own parser, with the locustfile's own arguments; an unknown one fails the check.
+      - User class names among them select the classes that run (and are dry-run). Locust options that the plan
+        replaces or a planned run cannot honour (C(-u), C(-r), C(-t), C(--host), C(--master), C(--worker), the web
+        UI's, C(--csv), C(--html), C(--config), ...) fail the check, naming the setting to use instead.
     type: list
     elements: str
     default: []

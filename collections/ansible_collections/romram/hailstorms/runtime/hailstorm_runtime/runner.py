@@ -4,7 +4,9 @@ recorded, and a hard deadline. Importing this module imports Locust (and so geve
 monkey-patching), so the CLI imports it only for `run` and `check`."""
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import json
 import logging
 import math
@@ -155,6 +157,36 @@ def locust_options(locustfile: str, target: str | None, locust_args: list[str]) 
     return get_parser(default_config_files=[]).parse_args(["-f", locustfile, *host, *locust_args])
 
 
+def options_given(locustfile: str, locust_args: list[str]) -> dict[str, Any]:
+    """The options that `locust_args` set, by Locust's parser (abbreviations, -u5, --users=5 and
+    --config files included): {dest: value} of each that differs from a parse without them, for the
+    controller to refuse those the plan replaces (plugins/module_utils/locustfile.py). Arguments
+    that make Locust print and exit (--help, --version) give {"help": True}."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            given = vars(locust_options(locustfile, None, list(locust_args)))
+    except SystemExit as stop:
+        if stop.code:
+            raise  # argparse's own error (exit 2), as the check reports it
+        return {"help": True}
+    defaults = vars(locust_options(locustfile, None, []))
+    return {dest: value for dest, value in given.items() if value != defaults.get(dest)}
+
+
+def selected_classes(user_classes: dict[str, type[User]], options: Any, locustfile: str) -> dict[str, type[User]]:
+    """The user classes a run uses: those named on the command line (positional names in
+    hailstorm_locust_args), as `locust -f locustfile.py A B` runs only A and B; else all of them.
+    A name the locustfile does not define: the reason on stderr and exit 1 (Locust exits too)."""
+    names = list(dict.fromkeys(getattr(options, "user_classes", None) or []))
+    unknown = [name for name in names if name not in user_classes]
+    if unknown:
+        sys.stderr.write(f"hailstorm_runtime: hailstorm_locust_args names the user class(es) {', '.join(unknown)}, "
+                         f"which {locustfile} does not define; its user classes are {', '.join(sorted(user_classes))}: "
+                         "name some of those, or none to run them all\n")
+        sys.exit(1)
+    return {name: user_classes[name] for name in names} if names else user_classes
+
+
 def apply_tags(user_classes: Any, options: Any) -> None:
     """--tags / --exclude-tags, as Locust's runner applies them when it starts."""
     tags = set(options.tags) if getattr(options, "tags", None) else None
@@ -181,15 +213,24 @@ def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False
     with `dry_run`, also what each HTTP user class sends per task iteration (`dry_run`)."""
     started = time.perf_counter()
     classes, shapes = load_locustfile_classes(path, import_timeout)
-    # exits 2 on an argument neither Locust's nor the locustfile's
+    given = options_given(path, list(locust_args or []))  # exits 2 on an argument neither Locust's nor the locustfile's
+    if "help" in given:
+        return {"user_classes": sorted(classes), "locust_options": given, "locust": locust.__version__}
     options = locust_options(path, None, list(locust_args or []))
+    all_classes, classes = classes, selected_classes(classes, options, path)
     report: dict[str, Any] = {
         "user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
+        "all_user_classes": sorted(all_classes), "locust_options": {k: _plain(v) for k, v in given.items()},
         "weights": {name: getattr(cls, "weight", 1) for name, cls in classes.items()},
         "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
     if dry_run and not shapes:
         report["dry_run"] = dry_run_requests(classes, options)
     return report
+
+
+def _plain(value: Any) -> Any:
+    """A parsed option's value as JSON can carry it."""
+    return value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
 
 
 class _StubTarget:
@@ -367,6 +408,9 @@ class CoreRun:
         with open(base + ".pid", "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
         self.user_classes = load_user_classes(str(self.data["locustfile"]))
+        self.options = locust_options(str(self.data["locustfile"]), self.data.get("target"),
+                                      list(self.data.get("locust_args") or []))
+        self.user_classes = selected_classes(self.user_classes, self.options, str(self.data["locustfile"]))
         _pace_the_first_task()
         changed = _pacing_takes_over(self.user_classes)
         if changed:
@@ -377,7 +421,6 @@ class CoreRun:
                 cls.host = target
         self.picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
                                   for name, cls in self.user_classes.items())
-        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
         apply_tags(self.user_classes.values(), self.options)
         self.env = Environment(user_classes=list(self.user_classes.values()), host=self.data.get("target"),
                                parsed_options=self.options,

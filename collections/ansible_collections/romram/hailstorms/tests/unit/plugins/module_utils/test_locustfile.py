@@ -226,6 +226,77 @@ def test_an_unknown_locust_arg_is_named_with_locusts_suggestion(tmp_path):
         f"`locust -f {tmp_path}/locustfile.py --help` lists")}
 
 
+TWO_CLASSES = """
+from locust import HttpUser, task
+
+class Browse(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+
+class Checkout(HttpUser):
+    @task
+    def pay(self):
+        self.client.get("/pay")
+        self.client.get("/receipt")
+"""
+
+
+@pytest.mark.parametrize("locust_args,named", [
+    (["-u", "50"], "-u/--users (given 50) -> the plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients)"),
+    (["--users=50"], "-u/--users (given 50) -> the plan's clients"),
+    (["--use", "50"], "-u/--users (given 50) -> the plan's clients"),  # argparse's abbreviation
+    (["-r5"], "-r/--spawn-rate (given 5.0) -> hailstorm_rampup: the clients start evenly over it"),
+    (["-t", "10m"], "-t/--run-time (given 600) -> hailstorm_rampup, hailstorm_constant and hailstorm_rampdown"),
+    (["--host", "http://other"], "-H/--host (given 'http://other') -> hailstorm_target"),
+    (["--master"], "--master -> the load hosts (the inventory's load_hosts group) and hailstorm_cores"),
+    (["--worker"], "--worker -> the load hosts"),
+    (["--web-port", "9000"], "-P/--web-port (given 9000) -> nothing: a planned run has no web UI"),
+    (["--class-picker"], "--class-picker -> nothing: a planned run has no web UI"),
+    (["--csv", "out"], "--csv (given 'out') -> the run's results, written for every run"),
+    (["--help"], "-h/--help or -V/--version -> nothing: it makes Locust print and exit"),
+    (["--list"], "-l/--list -> nothing: it makes Locust print and exit"),
+])
+def test_locust_args_that_the_plan_replaces_are_refused_naming_the_setting_to_use(tmp_path, locust_args, named):
+    result = run_check(tmp_path, TWO_CLASSES, locust_args)
+    assert result["failed"] is True
+    assert result["msg"].startswith("hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: ")
+    assert named in result["msg"]
+    assert result["msg"].endswith(". Fix: remove them from hailstorm_locust_args (and set the settings named)")
+
+
+def test_every_conflicting_argument_is_named_at_once():
+    message = locustfile.conflicting_locust_args({"num_users": 5, "run_time": 60, "headless": True, "tags": ["a"],
+                                                  "user_classes": ["A"], "shop_id": "s9"})
+    assert message == (
+        "hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: -u/--users (given 5) -> the "
+        "plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients); -t/--run-time (given 60) -> "
+        "hailstorm_rampup, hailstorm_constant and hailstorm_rampdown. Fix: remove them from hailstorm_locust_args "
+        "(and set the settings named)")
+    assert locustfile.conflicting_locust_args({"headless": True, "tags": ["a"], "skip_log_setup": True}) is None
+
+
+def test_headless_and_user_class_names_pass_and_only_the_named_classes_are_dry_run(tmp_path):
+    path = tmp_path / "locustfile.py"
+    path.write_text(TWO_CLASSES)
+    argv = locustfile.check_argv(sys.executable, str(path), ["--headless", "Checkout"], dry_run=True)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                          env=locustfile.check_env(os.environ, str(RUNTIME), None))
+    result = locustfile.verdict(str(path), sys.executable, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
+                                ["--headless", "Checkout"])
+    assert result["failed"] is False, result["msg"]
+    assert result["user_classes"] == ["Checkout"]
+    assert result["requests_per_iteration"]["classes"] == {"Checkout": 2.0}
+    assert "user classes Checkout (named in hailstorm_locust_args, of Browse, Checkout)" in result["msg"]
+
+
+def test_a_user_class_name_the_locustfile_lacks_is_refused_with_its_classes(tmp_path):
+    result = run_check(tmp_path, TWO_CLASSES, ["Browse", "Cart"])
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locust_args names the user class(es) Cart, which {tmp_path}/locustfile.py does not define; its "
+        f"user classes are Browse, Checkout: name some of those, or none to run them all")}
+
+
 @pytest.mark.parametrize("value", ["--tags checkout", [["--tags"]], {"tags": "x"}])
 def test_locust_args_must_be_a_list(value):
     assert locustfile.bad_locust_args(value) == (
