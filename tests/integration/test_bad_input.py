@@ -107,3 +107,74 @@ def test_the_preflight_verdict_prints_with_an_unreachable_host_and_a_failed_prob
     assert "nopython: the probe failed: hailstorm_probe: /nonexistent/python3 did not run on the host" in text
     assert "localhost: python 3." in text  # the figures of the host that answered
     assert "int + str" not in text and "unsupported operand" not in text
+
+
+def locustfile_at(tmp_path, source: str) -> str:
+    path = tmp_path / "locustfile.py"
+    path.write_text("from locust import HttpUser, task\n\n\nclass Shopper(HttpUser):\n    @task\n    def home(self):\n"
+                    "        self.client.get('/')\n\n\n" + source)
+    return str(path)
+
+
+def test_a_locustfile_that_loops_at_import_is_refused_after_the_import_timeout_saying_so(tmp_path):
+    path = locustfile_at(tmp_path, "while True:\n    pass\n")
+    result = plan(tmp_path, "-e", f"hailstorm_locustfile={path}", "-e", "hailstorm_import_timeout=2")
+    assert result.returncode != 0
+    assert (f"hailstorm_locustfile: {path}: the locustfile did not finish importing within 2 s: a loop or a wait at "
+            f"import (a network call, input())? Move that into on_start or a test_start listener, or give it more "
+            f"time with hailstorm_import_timeout") in said(result)
+    assert "UNREACHABLE" not in result.stdout
+
+
+def test_a_bad_import_timeout_is_named_with_a_fix_that_works(tmp_path):
+    result = plan(tmp_path, "-e", "hailstorm_import_timeout=soon")
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert ("hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+            "(over 0), got 'soon'; for example hailstorm_import_timeout=60") in said(result)
+    assert plan(tmp_path, "-e", "hailstorm_import_timeout=60").returncode == 0
+
+
+def test_a_locustfile_that_exits_at_import_is_refused_naming_the_exit(tmp_path):
+    path = locustfile_at(tmp_path, "import sys\nsys.exit(3)\n")
+    result = plan(tmp_path, "-e", f"hailstorm_locustfile={path}")
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert f"hailstorm_locustfile: {path}: the locustfile called sys.exit(3) at import" in said(result)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("hailstorm_jtl=maybe", "hailstorm_jtl: expected true or false, got 'maybe'; give hailstorm_jtl=true or hailstorm_jtl=false"),
+    ("hailstorm_dry_run=maybe", "hailstorm_dry_run: expected true or false, got 'maybe'; give hailstorm_dry_run=true"),
+    ("hailstorm_deadline_grace=soon", "hailstorm_deadline_grace: expected a whole number (seconds), got 'soon'"),
+    ("hailstorm_environment=API_TOKEN=s3cret",
+     "hailstorm_environment: expected a mapping of environment variable names to values, got a string (not shown: it "
+     "may hold a secret); give a mapping, such as hailstorm_environment: {API_TOKEN: \"{{ vault_api_token }}\"}"),
+    ("hailstorm_thresholds=p95", "hailstorm_thresholds: expected a mapping such as {p95_ms: 250, failure_rate: 0.01}, "
+                                 "got a string, 'p95'"),
+    ('{"hailstorm_thresholds": {"p95_ms": [1]}}', "hailstorm_thresholds.p95_ms: expected a number, got a list, [1]"),
+    ('{"hailstorm_pip_packages": ["locust==2.0"]}',
+     "hailstorm_pip_packages: item 1, 'locust==2.0', names locust, which romram.hailstorms pins itself (locust=="),
+])
+def test_bad_settings_are_refused_in_one_message_without_internals(tmp_path, extra, message):
+    result = plan(tmp_path, "-e", extra)
+    text = said(result)
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert message in text
+    assert "_Ansible" not in text and "s3cret" not in text
+    assert "argument_spec_data" not in text and "Validation of arguments failed" not in text  # no dump of the specs
+
+
+@pytest.mark.parametrize("args,named", [
+    (["-u", "50"], "-u/--users (given 50) -> the plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients)"),
+    (["--run-time", "10m"], "-t/--run-time (given 600) -> hailstorm_rampup, hailstorm_constant and hailstorm_rampdown"),
+    (["--host", "http://other"], "-H/--host (given 'http://other') -> hailstorm_target"),
+    (["--master"], "--master -> the load hosts (the inventory's load_hosts group) and hailstorm_cores"),
+    (["--web-port", "9000"], "-P/--web-port (given 9000) -> nothing: a planned run has no web UI"),
+])
+def test_locust_args_that_the_plan_replaces_are_refused_naming_the_setting(tmp_path, args, named):
+    result = plan(tmp_path, "-e", json.dumps({"hailstorm_locust_args": args}))
+    text = said(result)
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert "hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: " + named in text
+    assert "Fix: remove them from hailstorm_locust_args (and set the settings named)" in text
+    # the fix works: without them (and --headless, which is allowed) the plan goes on
+    assert plan(tmp_path, "-e", json.dumps({"hailstorm_locust_args": ["--headless"]})).returncode == 0

@@ -60,9 +60,9 @@ class Shopper(User):
 '''
 
 
-def run_core(tmp_path: Path, locust_args: list[str]) -> subprocess.CompletedProcess:
+def run_core(tmp_path: Path, locust_args: list[str], source: str = LOCUSTFILE) -> subprocess.CompletedProcess:
     locustfile = tmp_path / "locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
+    locustfile.write_text(source)
     (tmp_path / "marks").mkdir()
     data = {"run_id": "opts", "start_time": time.time() + 2.0, "target": "http://127.0.0.1:9",
             "locustfile": str(locustfile), "work_dir": str(tmp_path / "work"), "jtl": False, "host": "lh1",
@@ -151,3 +151,57 @@ def test_a_local_run_passes_the_tags_and_fails_on_the_locustfiles_exit_code(tmp_
     summary = json.loads((tmp_path / "verdict" / "summary.json").read_text())
     assert summary["state"] == "failed" and summary["requests"] > 0
     assert summary["cores"][0]["locustfile_exit_code"] == 1
+
+
+TWO_CLASSES = '''
+import time
+
+from locust import User, constant, events, task
+
+
+def fire(name):
+    events.request.fire(request_type="TASK", name=name, response_time=1.0, response_length=0, exception=None,
+                        context={}, start_time=time.time())
+
+
+class Browse(User):
+    wait_time = constant(0)
+
+    @task
+    def browse(self):
+        fire("browse")
+
+
+class Checkout(User):
+    wait_time = constant(0)
+
+    @task
+    def checkout(self):
+        fire("checkout")
+'''
+
+
+def test_user_class_names_in_the_arguments_run_only_those_classes(tmp_path):
+    # 8 clients picked by weight over both classes would give Browse some (p = 2^-8 that none)
+    result = run_core(tmp_path, ["Checkout"], TWO_CLASSES)
+    assert result.returncode == 0, result.stderr
+    text = records(tmp_path)
+    assert '"TASK checkout"' in text and '"TASK browse"' not in text
+
+
+def test_a_local_run_with_a_user_class_name_sends_only_that_classes_requests(tmp_path):
+    from harness import feeder, local_run
+
+    locustfile = tmp_path / "two.py"
+    locustfile.write_text("from locust import HttpUser, task\n\n\nclass A(HttpUser):\n    @task\n    def a(self):\n"
+                          "        self.client.get('/a')\n\n\nclass B(HttpUser):\n    @task\n    def b(self):\n"
+                          "        self.client.get('/b')\n")
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as url:
+        result = local_run(tmp_path, "only-a", url, locustfile, cores=1, rps=10, rampup="1s", constant="2s",
+                           rampdown="1s", locust_args=["A"])
+    assert result.returncode == 0, result.stdout[-3000:]
+    paths = [line.split()[-1] for line in arrivals.read_text().splitlines() if line.strip()]
+    assert paths and set(paths) == {"/a"}
+    summary = json.loads((tmp_path / "only-a" / "summary.json").read_text())
+    assert summary["requests"] == len(paths)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, locustfile
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 
@@ -36,18 +36,21 @@ class ActionModule(ActionBase):
         python = str(args.get("python") or sys.executable)
         cwd = os.getcwd()
         locust_args = args.get("locust_args") or []
-        problem = locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+        timeout = locustfile.import_timeout(args.get("timeout"))
+        problem = (locustfile.before_import(path, cwd) or locustfile.bad_locust_args(locust_args)
+                   or checks.environment_problem(args.get("environment"))
+                   or (timeout if isinstance(timeout, str) else None))
         if problem:
             result.update(failed=True, msg=problem)
             return result
-        timeout = float(args.get("timeout") or locustfile.CHECK_TIMEOUT)
+        whole = timeout + locustfile.CHECK_SLACK
         try:
-            argv = locustfile.check_argv(python, str(path), locust_args, bool(args.get("dry_run", False)))
+            argv = locustfile.check_argv(python, str(path), locust_args, bool(args.get("dry_run", False)), timeout)
             done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
                                   env=locustfile.check_env(os.environ, str(RUNTIME), args.get("environment")),
-                                  timeout=timeout, check=False)
+                                  timeout=whole, check=False)
         except subprocess.TimeoutExpired:
-            result.update(locustfile.timed_out(str(path), timeout))
+            result.update(locustfile.timed_out(str(path), whole))
             return result
         except OSError as error:
             result.update(failed=True, msg=f"hailstorm_locustfile: cannot run {python} on the controller to check "

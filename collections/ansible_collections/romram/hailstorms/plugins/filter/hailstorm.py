@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner, preflight, progress
+
+RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
 
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -26,7 +29,7 @@ def _as_dict(value: Any, name: str, what: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise AnsibleFilterError(f"romram.hailstorms.{name}: {what} must be a mapping, got {type(value).__name__}")
+        raise AnsibleFilterError(f"romram.hailstorms.{name}: {what} must be a mapping, got {checks.kind_of(value)}")
     return dict(value)
 
 
@@ -104,7 +107,7 @@ def checked_pip_packages(value: Any, backend: Any = None) -> list[str]:
     must also be installed in the Python this filter runs in, the controller's (ansible_playbook_python),
     which the local backend runs."""
     def check() -> list[str]:
-        packages = checks.pip_packages(value)
+        packages = checks.pip_packages(value, checks.runtime_pins(RUNTIME_REQUIREMENTS.read_text(encoding="utf-8")))
         if backend == "local":
             checks.controller_pip_packages(packages, sys.executable)
         return packages

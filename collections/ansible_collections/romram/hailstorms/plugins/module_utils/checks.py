@@ -81,6 +81,43 @@ def results_run_dir(results_dir: Any, run: Any, overwrite: Any = False,
     )
 
 
+def kind_of(value: Any) -> str:
+    """What a value is, in a user's words (never a Python class name such as _AnsibleTaggedStr)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    return "a value of another kind"
+
+
+ENVIRONMENT_EXAMPLE = "hailstorm_environment: {API_TOKEN: \"{{ vault_api_token }}\"}"
+
+
+def environment_problem(value: Any) -> str | None:
+    """A message when hailstorm_environment is not a mapping of environment variable names to
+    values; None when it is (or is empty). Its values are never shown: they are secrets."""
+    name = "hailstorm_environment"
+    if value is None or value == "":
+        return None
+    if not isinstance(value, Mapping):
+        return (f"{name}: expected a mapping of environment variable names to values, got {kind_of(value)} (not "
+                f"shown: it may hold a secret); give a mapping, such as {ENVIRONMENT_EXAMPLE} in YAML (the value "
+                f"from Ansible Vault), or -e '{{\"{name}\": {{\"API_TOKEN\": \"...\"}}}}'")
+    bad = [key for key in value if not isinstance(key, str) or not key.strip() or "=" in key or "\0" in key]
+    if bad:
+        return (f"{name}: {', '.join(repr(key) for key in bad)} cannot be environment variable names (a name is a "
+                f"non-empty string without '='); rename them, such as {ENVIRONMENT_EXAMPLE}")
+    return None
+
+
 def to_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -118,6 +155,7 @@ OPTIONS: dict[str, Option] = {
     "hailstorm_jtl": Option("bool", None, None, ""),
     "hailstorm_overwrite": Option("bool", None, None, ""),
     "hailstorm_health_validate_certs": Option("bool", None, None, ""),
+    "hailstorm_dry_run": Option("bool", None, None, ""),
 }
 
 
@@ -210,9 +248,30 @@ _PIP_FORM = ("a requirement: a package name, optional extras in [] and optional 
              "such as 'locust-plugins==5.0.3', 'requests[socks]>=2.31,<3' or 'boto3'")
 
 
-def pip_packages(value: Any) -> list[str]:
+def distribution_key(name: str) -> str:
+    """A distribution's name as pip compares names (PEP 503): 'Locust_Plugins' -> 'locust-plugins'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_pins(text: str) -> dict[str, str]:
+    """The distributions the runtime's requirements.txt pins, by distribution_key, to their line:
+    {"locust": "locust==2.47.0"}. Comments and blank lines are skipped."""
+    pins: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = _PIP_REQUIREMENT_RE.match(line) if line else None
+        if match:
+            pins[distribution_key(match.group("name"))] = line
+    return pins
+
+
+def pip_packages(value: Any, pins: Mapping[str, str] | None = None) -> list[str]:
     """hailstorm_pip_packages checked: a list of plain requirements (name, extras, version
     specifiers), each stripped; or one PlanError naming each bad item and a valid fix.
+
+    A package that the runtime pins itself (`pins`, runtime_pins of its requirements.txt: Locust)
+    is refused: the load hosts install both lists in one pip resolution, and the local backend runs
+    the controller's Locust, so another version of it can only fail; the runtime's version is there.
 
     Refused: a leading '-' (a pip option such as --index-url or -e, which would change where or
     what pip installs), URLs and paths ('name @ https://...', './pkg', 'git+https://...'),
@@ -230,7 +289,7 @@ def pip_packages(value: Any) -> list[str]:
     checked: list[str] = []
     errors: list[str] = []
     for index, item in enumerate(value):
-        problem = _pip_requirement_problem(item)
+        problem = _pip_requirement_problem(item) or _pinned_problem(item, pins or {})
         if problem:
             errors.append(f"{name}: item {index + 1}, {item!r}, {problem}")
         else:
@@ -238,6 +297,16 @@ def pip_packages(value: Any) -> list[str]:
     if errors:
         raise PlanError(" -- ".join(errors))
     return checked
+
+
+def _pinned_problem(item: str, pins: Mapping[str, str]) -> str | None:
+    match = _PIP_REQUIREMENT_RE.fullmatch(item.strip())
+    pin = pins.get(distribution_key(match.group("name"))) if match else None
+    if pin is None:
+        return None
+    return (f"names {match.group('name')}, which romram.hailstorms pins itself ({pin}, in the runtime's "
+            f"requirements.txt) on every load host and for the local backend. Fix: remove it from "
+            f"hailstorm_pip_packages; the locustfile gets {pin}")
 
 
 def _pip_requirement_problem(item: Any) -> str | None:

@@ -8,6 +8,11 @@ StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the va
 the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
 run: the failures' Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
 exceptions by kind (class and first line of the message) with one traceback each.
+
+Text cells that a spreadsheet would read as a formula (a request name, a failure's text or a
+traceback that starts with =, +, -, @, a tab or a carriage return) are written with a leading
+single quote, as OWASP advises against CSV injection (`safe_cell`): in the CSV files and in the
+label and message columns of results.jtl. Numbers are written as they are.
 """
 from __future__ import annotations
 
@@ -40,6 +45,15 @@ FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Las
 EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
 SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 JTL_FILE = "results.jtl"
+JTL_TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "failureMessage")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet shows as text and never runs: a string that starts with
+    one of FORMULA_START gets a leading single quote (OWASP, "CSV Injection"); anything else,
+    numbers included, is returned as it is."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def start_time(merged: Mapping[str, Any]) -> float | None:
@@ -61,7 +75,7 @@ def _pct(hist: Histogram, q: float) -> int:
 
 
 def _stats_row(label: str, cell: Mapping[str, Any], seconds: int) -> list[Any]:
-    method, name = split_label(label) if label != "Aggregated" else ("", label)
+    method, name = (safe_cell(part) for part in split_label(label)) if label != "Aggregated" else ("", label)
     hist, n = Histogram(cell["hist"]), int(cell["requests"])
     if not n:
         return [method, name, 0, int(cell["failures"]), 0, 0, 0, 0, 0, 0, 0, *(["N/A"] * len(LOCUST_PERCENTILES))]
@@ -111,14 +125,15 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             round(whole.percentile(0) or 0, 3), round(whole.percentile(100) or 0, 3),
             round(running["bytes"] / total_n, 2) if total_n else 0])
 
-    failure_rows = [[*split_label(label), kind, n, _utc(t0 + first), _utc(t0 + last)]
+    failure_rows = [[*(safe_cell(part) for part in split_label(label)), safe_cell(kind), n, _utc(t0 + first),
+                     _utc(t0 + last)]
                     for (label, kind), (n, first, last) in failures_by_label(merged)]
     return {
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),
         "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),
         "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
         "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, [
-            [row["count"], kind, row["traceback"], ""]
+            [row["count"], safe_cell(kind), safe_cell(row["traceback"]), ""]
             for kind, row in sorted((merged.get("exceptions") or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))]),
     }
 
@@ -130,6 +145,10 @@ def _jtl_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         return [], []
     header, body = rows[0], rows[1:]
     body = [row for row in body if len(row) == len(header) and row[0].isdigit()]  # a cut last line
+    text = [k for k, column in enumerate(header) if column in JTL_TEXT_COLUMNS]
+    for row in body:
+        for k in text:
+            row[k] = safe_cell(row[k])
     body.sort(key=lambda row: int(row[0]))
     return header, body
 
@@ -137,7 +156,7 @@ def _jtl_rows(path: Path) -> tuple[list[str], list[list[str]]]:
 def merge_jtl(paths: Iterable[str | Path], dest: str | Path) -> int:
     """Merge the cores' JTL files into one, rows ordered by timeStamp; returns the row count.
     Each core's rows are read and sorted in memory (a core appends them as responses end, not
-    in start order), then the cores are merged."""
+    in start order), then the cores are merged. Text columns (JTL_TEXT_COLUMNS) go through safe_cell."""
     header: list[str] | None = None
     parts: list[Iterator[list[str]]] = []
     for path in sorted(paths):

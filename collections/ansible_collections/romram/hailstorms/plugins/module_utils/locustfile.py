@@ -26,16 +26,21 @@ from typing import Any, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE
 
-CHECK_TIMEOUT = 120.0  # seconds an import may take on the controller before the check gives up
+IMPORT_TIMEOUT = 30.0  # seconds the locustfile's import may take on the controller (hailstorm_import_timeout)
+CHECK_SLACK = 60.0  # seconds beyond that for Locust's own import and the dry run, before the check is given up
+RUNTIME_SAYS = "hailstorm_runtime: "  # the runtime's own reason, on its last line of stderr
 TRACEBACK_LINES = 15  # of the import's traceback, shown in the message
 NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 
-def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False) -> list[str]:
-    """The command, run with PYTHONPATH set to the collection's runtime directory."""
+def check_argv(python: str, locustfile: str, locust_args: Sequence[str] = (), dry_run: bool = False,
+               timeout: float = IMPORT_TIMEOUT) -> list[str]:
+    """The command, run with PYTHONPATH set to the collection's runtime directory; the runtime
+    exits with the reason when the import takes over `timeout` seconds."""
     return [python, "-m", "hailstorm_runtime", "check", "--locustfile", locustfile,
-            "--locust-args-json", json.dumps([str(arg) for arg in locust_args])] + (["--dry-run"] if dry_run else [])
+            "--locust-args-json", json.dumps([str(arg) for arg in locust_args]),
+            "--import-timeout", f"{timeout:g}"] + (["--dry-run"] if dry_run else [])
 
 
 def requests_per_iteration(report: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -95,6 +100,71 @@ def iteration_warnings(locustfile: str, figures: Mapping[str, Any] | None, rps: 
             f"or make each task send one request"]
 
 
+# Locust's options that a planned run replaces or cannot honour, by the parser's dest:
+# (the arguments, what takes their place). Refused with that fix (conflicting_locust_args).
+# Honoured: --tags, --exclude-tags, positional user class names (only those classes run, as with
+# `locust -f locustfile.py A B`) and the locustfile's own arguments. Allowed as they change
+# nothing a planned run does: --headless (a run is always headless), --skip-log-setup, --profile.
+_PLAN = "the plan"
+_CORES = ("the load hosts (the inventory's load_hosts group) and hailstorm_cores: each usable core of each load "
+          "host runs its own Locust process on its share of the plan")
+_NO_UI = "nothing: a planned run has no web UI; follow it with the progress lines, then results/<run id>/report.html"
+_RESULTS = ("the run's results, written for every run: results/<run id>/ has summary.json, report.html and "
+            "Locust's CSV files (locust_stats.csv, ...; hailstorm_jtl=true adds results.jtl)")
+_PRINTS = "nothing: it makes Locust print and exit; run `locust -f <locustfile> --list` (or --help) yourself"
+LOCUST_ARGS_REPLACED: dict[str, tuple[str, str]] = {
+    "num_users": ("-u/--users", "the plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients)"),
+    "spawn_rate": ("-r/--spawn-rate", "hailstorm_rampup: the clients start evenly over it"),
+    "run_time": ("-t/--run-time", "hailstorm_rampup, hailstorm_constant and hailstorm_rampdown"),
+    "host": ("-H/--host", "hailstorm_target"),
+    "locustfile": ("-f/--locustfile", "hailstorm_locustfile"),
+    "config": ("--config", "the arguments themselves in hailstorm_locust_args (a config file is not read on the "
+                           "load hosts)"),
+    "config_users": ("--config-users", "the User classes' own attributes (weight, fixed_count, ...) in the locustfile"),
+    "stop_timeout": ("-s/--stop-timeout", "the plan's stop slots: each client stops at its own, and "
+                                          "hailstorm_deadline_grace bounds the end"),
+    "equal_weights": ("--equal-weights", "the task weights in the locustfile"),
+    "reset_stats": ("--reset-stats", "hailstorm_thresholds_phase: the figures of the constant phase, apart from "
+                                     "the ramp-up"),
+    **{dest: (arg, _CORES) for dest, arg in (
+        ("master", "--master"), ("worker", "--worker"), ("processes", "--processes"),
+        ("master_host", "--master-host"), ("master_port", "--master-port"),
+        ("master_bind_host", "--master-bind-host"), ("master_bind_port", "--master-bind-port"),
+        ("expect_workers", "--expect-workers"), ("expect_workers_max_wait", "--expect-workers-max-wait"),
+        ("enable_rebalancing", "--enable-rebalancing"))},
+    **{dest: (arg, _NO_UI) for dest, arg in (
+        ("web_host", "--web-host"), ("web_port", "-P/--web-port"), ("web_login", "--web-login"),
+        ("web_auth", "--web-auth"), ("web_base_path", "--web-base-path"), ("tls_cert", "--tls-cert"),
+        ("tls_key", "--tls-key"), ("class_picker", "--class-picker"), ("autostart", "--autostart"),
+        ("autoquit", "--autoquit"), ("headful", "--headful"), ("legacy_ui", "--legacy-ui"),
+        ("web_host_display_name", "--web-host-display-name"), ("build_path", "--build-path"))},
+    **{dest: (arg, _RESULTS) for dest, arg in (
+        ("csv_prefix", "--csv"), ("stats_history_enabled", "--csv-full-history"), ("html_file", "--html"),
+        ("json", "--json"), ("json_file", "--json-file"), ("print_stats", "--print-stats"),
+        ("only_summary", "--only-summary"), ("logfile", "--logfile"), ("loglevel", "-L/--loglevel"),
+        ("otel", "--otel"))},
+    **{dest: (arg, _PRINTS) for dest, arg in (
+        ("help", "-h/--help or -V/--version"), ("list_commands", "-l/--list"),
+        ("show_task_ratio", "--show-task-ratio"), ("show_task_ratio_json", "--show-task-ratio-json"))},
+}
+
+
+def conflicting_locust_args(given: Mapping[str, Any] | None) -> str | None:
+    """One message naming each Locust option in hailstorm_locust_args that the plan replaces or a
+    planned run cannot honour (LOCUST_ARGS_REPLACED), with what to set instead; None when there is
+    none. `given` is the check's report of the options the arguments set ({dest: value})."""
+    found = [(dest, value) for dest, value in (given or {}).items() if dest in LOCUST_ARGS_REPLACED]
+    if not found:
+        return None
+    parts = []
+    for dest, value in found:
+        arg, instead = LOCUST_ARGS_REPLACED[dest]
+        shown = "" if value is True else f" (given {value!r})"
+        parts.append(f"{arg}{shown} -> {instead}")
+    return ("hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: "
+            + "; ".join(parts) + ". Fix: remove them from hailstorm_locust_args (and set the settings named)")
+
+
 def bad_locust_args(locust_args: Any) -> str | None:
     """A message when hailstorm_locust_args is not a list of strings."""
     if not isinstance(locust_args, (list, tuple)) or not all(isinstance(a, (str, int, float)) for a in locust_args):
@@ -148,6 +218,10 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
                 f"hailstorm_locustfile: cannot check {locustfile} on the controller, its Python {python} has no "
                 f"Locust ({last}); install the runtime's pinned requirements there: "
                 f"{python} -m pip install -r {requirements}")}
+        if last.startswith(RUNTIME_SAYS):  # sys.exit at import, an import that did not finish in time
+            reason = last[len(RUNTIME_SAYS):]  # names its variable when it is not the locustfile's
+            return {"failed": True, "msg": reason if reason.startswith("hailstorm_") else
+                    f"hailstorm_locustfile: {locustfile}: {reason}"}
         if last == NO_USER_CLASS:
             return {"failed": True, "msg": (
                 f"hailstorm_locustfile: {locustfile} defines no User class; a locustfile needs at least one "
@@ -164,6 +238,9 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             f"hailstorm_locustfile: the check of {locustfile} printed no report (stdout: {_tail(stdout, 3)!r}); "
             f"does the locustfile print to stdout or exit at import? Remove that, or guard it with "
             f"`if __name__ == '__main__':`")}
+    conflict = conflicting_locust_args(report.get("locust_options"))
+    if conflict:
+        return {"failed": True, "user_classes": users, "msg": conflict}
     if shapes:
         return {"failed": True, "user_classes": users, "shape_classes": shapes, "msg": (
             f"hailstorm_locustfile: {locustfile} defines the LoadTestShape {', '.join(shapes)}; romram.hailstorms "
@@ -177,10 +254,34 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             "locust": report.get("locust"), "import_seconds": report.get("import_seconds"),
             "requests_per_iteration": figures,
             "warnings": iteration_warnings(locustfile, figures, rps),
-            "msg": f"{locustfile}: user classes {', '.join(users)} (Locust {report.get('locust')}){per_iteration}"}
+            "msg": f"{locustfile}: user classes {', '.join(users)}{_of_all(users, report)} "
+                   f"(Locust {report.get('locust')}){per_iteration}"}
 
 
-def timed_out(locustfile: str, timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:
+def _of_all(users: Sequence[str], report: Mapping[str, Any]) -> str:
+    """' (named in hailstorm_locust_args, of A, B, C)' when the arguments select some classes."""
+    every = list(report.get("all_user_classes") or users)
+    return "" if sorted(every) == sorted(users) else f" (named in hailstorm_locust_args, of {', '.join(every)})"
+
+
+def import_timeout(value: Any) -> float | str:
+    """hailstorm_import_timeout in seconds (IMPORT_TIMEOUT when unset), or the message refusing it."""
+    if value is None or value == "":
+        return IMPORT_TIMEOUT
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not 0 < seconds < 86400:
+        return (f"hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+                f"(over 0), got {value!r}; for example hailstorm_import_timeout={IMPORT_TIMEOUT * 2:g}")
+    return seconds
+
+
+def timed_out(locustfile: str, timeout: float) -> dict[str, Any]:
+    """The check ran over `timeout` seconds in all, though the locustfile's import ended in time:
+    a dry run's task that never yields (the dry run's own limit cannot stop it)."""
     return {"failed": True, "msg": (
-        f"hailstorm_locustfile: importing {locustfile} on the controller took over {timeout:g} s; does it wait "
-        f"for something at import (a network call, input())? Move that into on_start or a test_start listener")}
+        f"hailstorm_locustfile: the check of {locustfile} on the controller (its import and a dry run of its "
+        f"tasks) did not end within {timeout:g} s; does a task loop without yielding? Fix the task, or skip the "
+        f"dry run with hailstorm_dry_run=false")}

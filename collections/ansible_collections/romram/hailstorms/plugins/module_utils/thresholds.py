@@ -37,6 +37,8 @@ import math
 import re
 from typing import Any, Mapping
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.checks import kind_of
+
 VARIABLE = "hailstorm_thresholds"
 PHASE_VARIABLE = "hailstorm_thresholds_phase"
 PHASES = ("constant", "all")
@@ -87,7 +89,7 @@ def _value(name: str, value: Any, where: str) -> float | int:
             raise ThresholdError(f"{where}: cannot read {value!r} as a number; {fix}")
         number, unit = float(match.group(1)), (match.group(2) or "").lower() or None
     else:
-        raise ThresholdError(f"{where}: expected a number, got {type(value).__name__} {value!r}; {fix}")
+        raise ThresholdError(f"{where}: expected a number, got {kind_of(value)}, {value!r}; {fix}")
     if not math.isfinite(number):
         raise ThresholdError(f"{where}: expected a finite number, got {value!r}; {fix}")
     if unit in ("ms", "s") and kind != "ms" or unit == "%" and kind not in ("fraction", "ratio"):
@@ -141,13 +143,13 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
     if not isinstance(thresholds, Mapping):
         raise ThresholdError(
             f"{where}: expected a mapping such as {{p95_ms: 250, failure_rate: 0.01}}, "
-            f"got {type(thresholds).__name__} {thresholds!r}")
+            f"got {kind_of(thresholds)}, {thresholds!r}")
     given = dict(thresholds)
     labels = given.pop("labels", None) or {}
     if not isinstance(labels, Mapping):
         raise ThresholdError(
             f"{where}.labels: expected a mapping of label to limits such as "
-            f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {type(labels).__name__} {labels!r}")
+            f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {kind_of(labels)}, {labels!r}")
     out_labels: dict[str, dict[str, Any]] = {}
     for label, limits in labels.items():
         at = f"{where}.labels[{label!r}]"

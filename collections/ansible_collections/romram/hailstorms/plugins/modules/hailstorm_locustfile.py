@@ -13,7 +13,7 @@ description:
   - Imports the locustfile with Locust's own loader in a subprocess of the controller's Python
     (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
   - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
-    not exist, does not import, defines no User class, or defines a LoadTestShape (the plan gives
+    not exist, does not import (an exception, a C(sys.exit) or an import that does not finish in time), defines no User class, or defines a LoadTestShape (the plan gives
     the shape of a run, from C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
   - This is an action plugin; the module file only documents it.
@@ -33,6 +33,9 @@ options:
     description:
       - Locust command line arguments of the run (C(hailstorm_locust_args)), parsed after the import by
         Locust's own parser, with the locustfile's own arguments; an unknown one fails the check.
+      - User class names among them select the classes that run (and are dry-run). Locust options that the plan
+        replaces or a planned run cannot honour (C(-u), C(-r), C(-t), C(--host), C(--master), C(--worker), the web
+        UI's, C(--csv), C(--html), C(--config), ...) fail the check, naming the setting to use instead.
     type: list
     elements: str
     default: []
@@ -50,9 +53,11 @@ options:
     description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
     type: float
   timeout:
-    description: Seconds the import may take.
-    type: float
-    default: 120
+    description:
+      - Seconds the locustfile's import may take (C(hailstorm_import_timeout)); an import that takes longer (a loop
+        or a wait at import) fails the check with that reason. Locust's own import and the dry run get 60 s more.
+    type: raw
+    default: 30
 author:
   - romram.hailstorms contributors (@romram)
 """

@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--locustfile", required=True)
     check.add_argument("--locust-args-json", default="[]",
                        help="hailstorm_locust_args as a JSON list, parsed as the run will (exit 2 when unknown)")
+    check.add_argument("--import-timeout", type=float, metavar="SECONDS",
+                       help="exit 124 with the reason when the locustfile's import takes longer")
     check.add_argument("--dry-run", action="store_true",
                        help="also run a few task iterations of each HTTP user class against a loopback stub "
                             "and count their requests")
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "check":
-        report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run)
+        report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run, args.import_timeout)
         sys.stdout.flush()
         print(json.dumps({**report, "user": user}))
         return 0

@@ -38,7 +38,7 @@ from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .results import LATE_SIGNAL
 from .runner import (WallClock, apply_tags, load_user_classes, locust_options, locustfile_exit_code,
-                     pace_the_first_task, pacing_takes_over, warm_up)
+                     pace_the_first_task, pacing_takes_over, selected_classes, warm_up)
 from .schedule import ClassPicker, next_tick
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -187,15 +187,17 @@ class CoreRun:
         self.error_tap = capture.Tap(locust.events.user_error)
         capture.count_raising_blocks()
         self.user_classes = load_user_classes(str(self.data["locustfile"]))
+        target = self.data.get("target")
+        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
+        # the classes named in hailstorm_locust_args, as `locust -f file A B` runs only A and B
+        self.user_classes = selected_classes(self.user_classes, self.options, str(self.data["locustfile"]))
         pace_the_first_task()
         changed = pacing_takes_over(self.user_classes)
         if changed:
             logger.info("pacing replaces the wait_time of TaskSet(s) %s", ", ".join(changed))
-        target = self.data.get("target")
         if target:  # like Locust's --host: the run's target overrides the classes' host
             for cls in self.user_classes.values():
                 cls.host = target
-        self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
         apply_tags(self.user_classes.values(), self.options)
         self.env = Environment(user_classes=list(self.user_classes.values()), host=target,
                                parsed_options=self.options, events=locust.events)

@@ -5,6 +5,9 @@ core's run is core.py. Importing this module imports Locust (and so gevent's mon
 so the CLI imports it only for `run` and `check`."""
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import logging
 import socket
 import sys
@@ -16,6 +19,7 @@ import gevent
 import gevent.pool
 import locust
 import locust.user.users
+from gevent import monkey
 from locust import TaskSet, User
 from locust.argument_parser import get_parser, parse_locustfile_paths
 from locust.user.task import DefaultTaskSet
@@ -66,19 +70,56 @@ def load_user_classes(path: str) -> dict[str, type[User]]:
     return load_locustfile_classes(path)[0]
 
 
-def load_locustfile_classes(path: str) -> tuple[dict[str, type[User]], list[Any]]:
+def load_locustfile_classes(path: str, import_timeout: float | None = None) -> tuple[dict[str, type[User]], list[Any]]:
     """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; exits as
-    load_user_classes does."""
+    load_user_classes does, and with the reason when the locustfile calls sys.exit at import or
+    (given `import_timeout`, seconds) does not finish importing in time."""
     path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
+    call_off = import_watchdog(import_timeout) if import_timeout else None
     try:
         user_classes, shapes = load_locustfile(path)
+    except SystemExit as stop:  # the locustfile's own sys.exit: no traceback, say so
+        sys.stderr.write(f"hailstorm_runtime: {exit_at_import(stop.code)}\n")
+        sys.exit(1)
     except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
         traceback.print_exc()
         sys.exit(1)
+    finally:
+        if call_off is not None:
+            call_off()
     if not user_classes:
         sys.stderr.write("No User class found!\n")
         sys.exit(1)
     return user_classes, list(shapes or [])
+
+
+IMPORT_TIMEOUT_EXIT = 124  # exit code of a check whose locustfile did not finish importing (as timeout(1))
+
+
+def exit_at_import(code: Any) -> str:
+    """What a sys.exit at import is called in messages: "the locustfile called sys.exit(3) at import"."""
+    call = "sys.exit()" if code is None else f"sys.exit({code!r})"
+    return (f"the locustfile called {call} at import; a locustfile is imported by Locust and must not exit: "
+            f"remove the call, or guard it with `if __name__ == '__main__':`")
+
+
+def import_watchdog(seconds: float) -> Any:
+    """End this process from a real OS thread (not a greenlet: a loop at import holds the gevent
+    loop) when the import takes over `seconds`, with the reason on stderr and exit code
+    IMPORT_TIMEOUT_EXIT. Returns the function that calls it off."""
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    finished = monkey.get_original("_thread", "allocate_lock")()
+    finished.acquire()
+
+    def guard() -> None:
+        if not finished.acquire(True, seconds):
+            os.write(2, (f"hailstorm_runtime: the locustfile did not finish importing within {seconds:g} s: a loop "
+                         "or a wait at import (a network call, input())? Move that into on_start or a test_start "
+                         "listener, or give it more time with hailstorm_import_timeout\n").encode())
+            os._exit(IMPORT_TIMEOUT_EXIT)
+
+    start_thread(guard, ())
+    return finished.release
 
 
 def locust_options(locustfile: str, target: str | None, locust_args: list[str]) -> Any:
@@ -89,6 +130,36 @@ def locust_options(locustfile: str, target: str | None, locust_args: list[str]) 
     argument: argparse's own message and exit 2."""
     host = ["--host", target] if target else []
     return get_parser(default_config_files=[]).parse_args(["-f", locustfile, *host, *locust_args])
+
+
+def options_given(locustfile: str, locust_args: list[str]) -> dict[str, Any]:
+    """The options that `locust_args` set, by Locust's parser (abbreviations, -u5, --users=5 and
+    --config files included): {dest: value} of each that differs from a parse without them, for the
+    controller to refuse those the plan replaces (plugins/module_utils/locustfile.py). Arguments
+    that make Locust print and exit (--help, --version) give {"help": True}."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            given = vars(locust_options(locustfile, None, list(locust_args)))
+    except SystemExit as stop:
+        if stop.code:
+            raise  # argparse's own error (exit 2), as the check reports it
+        return {"help": True}
+    defaults = vars(locust_options(locustfile, None, []))
+    return {dest: value for dest, value in given.items() if value != defaults.get(dest)}
+
+
+def selected_classes(user_classes: dict[str, type[User]], options: Any, locustfile: str) -> dict[str, type[User]]:
+    """The user classes a run uses: those named on the command line (positional names in
+    hailstorm_locust_args), as `locust -f locustfile.py A B` runs only A and B; else all of them.
+    A name the locustfile does not define: the reason on stderr and exit 1 (Locust exits too)."""
+    names = list(dict.fromkeys(getattr(options, "user_classes", None) or []))
+    unknown = [name for name in names if name not in user_classes]
+    if unknown:
+        sys.stderr.write(f"hailstorm_runtime: hailstorm_locust_args names the user class(es) {', '.join(unknown)}, "
+                         f"which {locustfile} does not define; its user classes are {', '.join(sorted(user_classes))}: "
+                         "name some of those, or none to run them all\n")
+        sys.exit(1)
+    return {name: user_classes[name] for name in names} if names else user_classes
 
 
 def apply_tags(user_classes: Any, options: Any) -> None:
@@ -111,15 +182,20 @@ DRY_ITERATIONS = 10  # task iterations per user class in the check's dry run
 DRY_SECONDS = 10.0  # at most, for every class of a dry run together
 
 
-def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False,
+          import_timeout: float | None = None) -> dict[str, Any]:
     """The controller's preflight report of a locustfile (plugins/module_utils/locustfile.py);
     with `dry_run`, also what each HTTP user class sends per task iteration (`dry_run`)."""
     started = time.perf_counter()
-    classes, shapes = load_locustfile_classes(path)
-    # exits 2 on an argument neither Locust's nor the locustfile's
+    classes, shapes = load_locustfile_classes(path, import_timeout)
+    given = options_given(path, list(locust_args or []))  # exits 2 on an argument neither Locust's nor the locustfile's
+    if "help" in given:
+        return {"user_classes": sorted(classes), "locust_options": given, "locust": locust.__version__}
     options = locust_options(path, None, list(locust_args or []))
+    all_classes, classes = classes, selected_classes(classes, options, path)
     report: dict[str, Any] = {
         "user_classes": sorted(classes), "shape_classes": sorted(type(shape).__name__ for shape in shapes),
+        "all_user_classes": sorted(all_classes), "locust_options": {k: _plain(v) for k, v in given.items()},
         "weights": {name: getattr(cls, "weight", 1) for name, cls in classes.items()},
         "import_seconds": round(time.perf_counter() - started, 3), "locust": locust.__version__}
     if shapes:
@@ -132,6 +208,11 @@ def check(path: str, locust_args: list[str] | None = None, dry_run: bool = False
     if dry_run:
         report["dry_run"] = dry_run_requests(classes, options)
     return report
+
+
+def _plain(value: Any) -> Any:
+    """A parsed option's value as JSON can carry it."""
+    return value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
 
 
 class _StubTarget:

@@ -245,3 +245,36 @@ def test_the_plan_filter_refuses_before_planning():
     settings = planner.resolve_settings(base(rps=1_000_000, pace=1))[0]
     with pytest.raises(AnsibleFilterError, match="romram.hailstorms.plan: hailstorm_rps=1e\\+06 .* needs at least 100"):
         plan(settings, {"a": 1})
+
+
+class _AnsibleTaggedStr(str):
+    """What Ansible hands a plugin for a string (its class name must not be shown)."""
+
+
+@pytest.mark.parametrize("value,kind", [(_AnsibleTaggedStr("x"), "a string"), ("", "a string"), (3, "a number"),
+                                        (2.5, "a number"), (True, "a boolean"), (None, "nothing (null)"),
+                                        ({"a": 1}, "a mapping"), ([1], "a list"), (object(), "a value of another kind")])
+def test_kind_of_says_what_a_value_is_in_a_users_words(value, kind):
+    assert checks.kind_of(value) == kind
+
+
+@pytest.mark.parametrize("value", [None, "", {}, {"API_TOKEN": "s3cret", "N": 3}])
+def test_an_environment_mapping_passes(value):
+    assert checks.environment_problem(value) is None
+
+
+@pytest.mark.parametrize("value,kind", [(_AnsibleTaggedStr("API_TOKEN=s3cret"), "a string"), (["A=1"], "a list"),
+                                        (7, "a number")])
+def test_an_environment_that_is_no_mapping_is_named_with_a_fix_and_its_value_is_not_shown(value, kind):
+    message = checks.environment_problem(value)
+    assert message == (
+        f"hailstorm_environment: expected a mapping of environment variable names to values, got {kind} (not shown: "
+        f"it may hold a secret); give a mapping, such as hailstorm_environment: {{API_TOKEN: \"{{{{ vault_api_token }}}}\"}} "
+        f"in YAML (the value from Ansible Vault), or -e '{{\"hailstorm_environment\": {{\"API_TOKEN\": \"...\"}}}}'")
+    assert "s3cret" not in message and "_Ansible" not in message
+
+
+def test_environment_names_that_cannot_be_names_are_named():
+    assert checks.environment_problem({"A=B": "s3cret", "": 1, "OK": 2}) == (
+        "hailstorm_environment: 'A=B', '' cannot be environment variable names (a name is a non-empty string "
+        "without '='); rename them, such as hailstorm_environment: {API_TOKEN: \"{{ vault_api_token }}\"}")

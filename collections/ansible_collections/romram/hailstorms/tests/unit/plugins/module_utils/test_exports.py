@@ -123,3 +123,29 @@ def test_merged_jtl_orders_every_row_by_time_and_drops_a_cut_line(tmp_path):
     assert exports.merge_jtl([tmp_path / "a.jtl", tmp_path / "b.jtl"], tmp_path / "all.jtl") == 5
     got = list(csv.reader((tmp_path / "all.jtl").open()))
     assert got[0] == header and [int(r[0]) for r in got[1:]] == [1, 2, 5, 8, 9]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_text_that_a_spreadsheet_would_run_as_a_formula_is_written_quoted(start):
+    name = start + "HYPERLINK(\"http://x\")"
+    samples = [(0, f"GET {name}", 5.0, True), (0, "GET /plain", 5.0, False)]
+    merged = results.merge([core_records(samples)])
+    merged["exceptions"] = {f"{start}cmd|' /C calc'!A0": {"count": 1, "traceback": f"{start}1+1"}}
+    files = exports.locust_csv(merged)
+    stats = list(csv.DictReader(io.StringIO(files["_stats.csv"])))
+    assert sorted(row["Name"] for row in stats) == sorted(["'" + name, "/plain", "Aggregated"])
+    failures = list(csv.DictReader(io.StringIO(files["_failures.csv"])))
+    assert [(row["Name"], row["Error"]) for row in failures] == [("'" + name, "HTTP 503")]
+    exceptions = list(csv.DictReader(io.StringIO(files["_exceptions.csv"])))
+    assert (exceptions[0]["Message"], exceptions[0]["Traceback"]) == (f"'{start}cmd|' /C calc'!A0", f"'{start}1+1")
+    assert [row["Count"] for row in exceptions] == ["1"]
+
+
+def test_the_merged_jtl_quotes_formula_text_and_keeps_numbers(tmp_path):
+    header = ["timeStamp", "elapsed", "label", "responseCode", "success", "failureMessage", "bytes"]
+    rows = [["1", "-1", "=1+1", "500", "false", "@SUM(A1)", "-3"], ["2", "4", "/ok", "200", "true", "", "0"]]
+    with open(tmp_path / "core-0.jtl", "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    assert exports.merge_jtl([tmp_path / "core-0.jtl"], tmp_path / "results.jtl") == 2
+    got = list(csv.reader((tmp_path / "results.jtl").open()))
+    assert got[1:] == [["1", "-1", "'=1+1", "500", "false", "'@SUM(A1)", "-3"], ["2", "4", "/ok", "200", "true", "", "0"]]

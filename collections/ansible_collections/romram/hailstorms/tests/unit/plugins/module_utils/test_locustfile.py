@@ -41,14 +41,15 @@ class Steps(LoadTestShape):
 
 
 def check(tmp_path: Path, source: str | None, python: str = sys.executable, environment=None,
-          dry_run: bool = False, rps: float | None = None) -> dict:
+          dry_run: bool = False, rps: float | None = None, timeout: float = locustfile.IMPORT_TIMEOUT) -> dict:
     path = tmp_path / "locustfile.py"
     if source is not None:
         path.write_text(source)
     problem = locustfile.before_import(str(path), str(tmp_path))
     if problem:
         return {"failed": True, "msg": problem}
-    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run), capture_output=True, text=True,
+    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run, timeout=timeout),
+                          capture_output=True, text=True,
                           timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path,
                           check=False)
     return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr, rps=rps)
@@ -149,10 +150,38 @@ def test_output_that_is_no_report(stdout):
                                   "it with `if __name__ == '__main__':`")
 
 
-def test_a_timeout_names_the_locustfile_and_the_likely_cause():
-    assert locustfile.timed_out("lf.py", 120) == {"failed": True, "msg": (
-        "hailstorm_locustfile: importing lf.py on the controller took over 120 s; does it wait for something at "
-        "import (a network call, input())? Move that into on_start or a test_start listener")}
+def test_a_check_that_runs_over_names_the_locustfile_the_likely_cause_and_a_fix():
+    assert locustfile.timed_out("lf.py", 90) == {"failed": True, "msg": (
+        "hailstorm_locustfile: the check of lf.py on the controller (its import and a dry run of its tasks) did not "
+        "end within 90 s; does a task loop without yielding? Fix the task, or skip the dry run with "
+        "hailstorm_dry_run=false")}
+
+
+@pytest.mark.parametrize("call,said", [("sys.exit(3)", "sys.exit(3)"), ("sys.exit()", "sys.exit()"),
+                                       ("sys.exit('no token')", "sys.exit('no token')"), ("sys.exit(0)", "sys.exit(0)")])
+def test_a_locustfile_that_exits_at_import_is_refused_with_its_exit_call(tmp_path, call, said):
+    result = check(tmp_path, f"import sys\n{call}\n" + USERS)
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locustfile: {tmp_path / 'locustfile.py'}: the locustfile called {said} at import; a locustfile "
+        f"is imported by Locust and must not exit: remove the call, or guard it with `if __name__ == '__main__':`")}
+
+
+@pytest.mark.parametrize("body", ["while True:\n    pass\n", "import time\ntime.sleep(3600)\n"])
+def test_a_locustfile_that_does_not_finish_importing_is_refused_after_the_import_timeout(tmp_path, body):
+    result = check(tmp_path, USERS + body, timeout=1.5)
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locustfile: {tmp_path / 'locustfile.py'}: the locustfile did not finish importing within 1.5 s: "
+        f"a loop or a wait at import (a network call, input())? Move that into on_start or a test_start listener, "
+        f"or give it more time with hailstorm_import_timeout")}
+
+
+def test_the_import_timeout_is_read_as_seconds_and_a_bad_one_is_named_with_a_fix():
+    assert locustfile.import_timeout(None) == locustfile.IMPORT_TIMEOUT == 30
+    assert locustfile.import_timeout("45") == 45.0 and locustfile.import_timeout(2.5) == 2.5
+    for bad in ("soon", 0, -1, True, [1]):
+        assert locustfile.import_timeout(bad) == (
+            f"hailstorm_import_timeout: expected the seconds the locustfile's import may take on the controller "
+            f"(over 0), got {bad!r}; for example hailstorm_import_timeout=60")
 
 
 def test_the_environment_puts_the_runtime_first_and_keeps_the_callers_path():
@@ -195,6 +224,77 @@ def test_an_unknown_locust_arg_is_named_with_locusts_suggestion(tmp_path):
         f"hailstorm_locust_args: ['--tagz', 'checkout'] are not all arguments of Locust or of "
         f"{tmp_path}/locustfile.py (unrecognized arguments: --tagz Did you mean '--tags'?); give arguments that "
         f"`locust -f {tmp_path}/locustfile.py --help` lists")}
+
+
+TWO_CLASSES = """
+from locust import HttpUser, task
+
+class Browse(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+
+class Checkout(HttpUser):
+    @task
+    def pay(self):
+        self.client.get("/pay")
+        self.client.get("/receipt")
+"""
+
+
+@pytest.mark.parametrize("locust_args,named", [
+    (["-u", "50"], "-u/--users (given 50) -> the plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients)"),
+    (["--users=50"], "-u/--users (given 50) -> the plan's clients"),
+    (["--use", "50"], "-u/--users (given 50) -> the plan's clients"),  # argparse's abbreviation
+    (["-r5"], "-r/--spawn-rate (given 5.0) -> hailstorm_rampup: the clients start evenly over it"),
+    (["-t", "10m"], "-t/--run-time (given 600) -> hailstorm_rampup, hailstorm_constant and hailstorm_rampdown"),
+    (["--host", "http://other"], "-H/--host (given 'http://other') -> hailstorm_target"),
+    (["--master"], "--master -> the load hosts (the inventory's load_hosts group) and hailstorm_cores"),
+    (["--worker"], "--worker -> the load hosts"),
+    (["--web-port", "9000"], "-P/--web-port (given 9000) -> nothing: a planned run has no web UI"),
+    (["--class-picker"], "--class-picker -> nothing: a planned run has no web UI"),
+    (["--csv", "out"], "--csv (given 'out') -> the run's results, written for every run"),
+    (["--help"], "-h/--help or -V/--version -> nothing: it makes Locust print and exit"),
+    (["--list"], "-l/--list -> nothing: it makes Locust print and exit"),
+])
+def test_locust_args_that_the_plan_replaces_are_refused_naming_the_setting_to_use(tmp_path, locust_args, named):
+    result = run_check(tmp_path, TWO_CLASSES, locust_args)
+    assert result["failed"] is True
+    assert result["msg"].startswith("hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: ")
+    assert named in result["msg"]
+    assert result["msg"].endswith(". Fix: remove them from hailstorm_locust_args (and set the settings named)")
+
+
+def test_every_conflicting_argument_is_named_at_once():
+    message = locustfile.conflicting_locust_args({"num_users": 5, "run_time": 60, "headless": True, "tags": ["a"],
+                                                  "user_classes": ["A"], "shop_id": "s9"})
+    assert message == (
+        "hailstorm_locust_args: the plan sets these, or a planned run cannot honour them: -u/--users (given 5) -> the "
+        "plan's clients: hailstorm_rps x hailstorm_pace (or hailstorm_clients); -t/--run-time (given 60) -> "
+        "hailstorm_rampup, hailstorm_constant and hailstorm_rampdown. Fix: remove them from hailstorm_locust_args "
+        "(and set the settings named)")
+    assert locustfile.conflicting_locust_args({"headless": True, "tags": ["a"], "skip_log_setup": True}) is None
+
+
+def test_headless_and_user_class_names_pass_and_only_the_named_classes_are_dry_run(tmp_path):
+    path = tmp_path / "locustfile.py"
+    path.write_text(TWO_CLASSES)
+    argv = locustfile.check_argv(sys.executable, str(path), ["--headless", "Checkout"], dry_run=True)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                          env=locustfile.check_env(os.environ, str(RUNTIME), None))
+    result = locustfile.verdict(str(path), sys.executable, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
+                                ["--headless", "Checkout"])
+    assert result["failed"] is False, result["msg"]
+    assert result["user_classes"] == ["Checkout"]
+    assert result["requests_per_iteration"]["classes"] == {"Checkout": 2.0}
+    assert "user classes Checkout (named in hailstorm_locust_args, of Browse, Checkout)" in result["msg"]
+
+
+def test_a_user_class_name_the_locustfile_lacks_is_refused_with_its_classes(tmp_path):
+    result = run_check(tmp_path, TWO_CLASSES, ["Browse", "Cart"])
+    assert result == {"failed": True, "msg": (
+        f"hailstorm_locust_args names the user class(es) Cart, which {tmp_path}/locustfile.py does not define; its "
+        f"user classes are Browse, Checkout: name some of those, or none to run them all")}
 
 
 @pytest.mark.parametrize("value", ["--tags checkout", [["--tags"]], {"tags": "x"}])

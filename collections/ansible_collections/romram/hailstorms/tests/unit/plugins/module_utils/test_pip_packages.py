@@ -135,3 +135,29 @@ def test_the_real_controller_python_is_read_by_default():
     assert checks.controller_pip_packages(["pytest"], sys.executable) == ["pytest"]
     with pytest.raises(PlanError, match=r"no-such-package-hailstorms is not installed in the controller's Python"):
         checks.controller_pip_packages(["no-such-package-hailstorms"], sys.executable)
+
+
+PINS = checks.runtime_pins("# pinned here\nlocust==2.47.0  # the load\n\n")
+
+
+@pytest.mark.parametrize("item,name", [("locust==2.0", "locust"), ("locust", "locust"), ("Locust>=2", "Locust"),
+                                       (" LOCUST ", "LOCUST"), ("locust[extra]==2.47.0", "locust")])
+def test_a_package_the_runtime_pins_is_refused_with_a_fix_that_keeps_the_pin(item, name):
+    assert PINS == {"locust": "locust==2.47.0"}
+    with pytest.raises(PlanError) as error:
+        checks.pip_packages(["locust-plugins==5.0.3", item], PINS)
+    assert str(error.value) == (
+        f"hailstorm_pip_packages: item 2, {item!r}, names {name}, "
+        f"which romram.hailstorms pins itself (locust==2.47.0, in the runtime's requirements.txt) on every load host "
+        f"and for the local backend. Fix: remove it from hailstorm_pip_packages; the locustfile gets locust==2.47.0")
+    assert checks.pip_packages(["locust-plugins==5.0.3"], PINS) == ["locust-plugins==5.0.3"]
+
+
+def test_the_pins_are_read_from_the_runtimes_requirements():
+    from ansible_collections.romram.hailstorms.plugins.filter.hailstorm import RUNTIME_REQUIREMENTS, checked_pip_packages
+
+    pins = checks.runtime_pins(RUNTIME_REQUIREMENTS.read_text())
+    assert list(pins) == ["locust"]
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError, match=r"names locust, which romram.hailstorms pins itself \(locust=="):
+        checked_pip_packages(["locust==2.0"], "systemd")

@@ -31,7 +31,7 @@ def test_canonical_form_converts_strings_and_units():
      "hailstorm_thresholds.p95_ms: cannot read 'fast' as a number; give a number, e.g. "
      "hailstorm_thresholds.p95_ms: 250 (ms) or '250ms' or '0.25s'"),
     ({"p95_ms": True}, "constant", "hailstorm_thresholds.p95_ms: expected a number, got True"),
-    ({"p95_ms": [1]}, "constant", "hailstorm_thresholds.p95_ms: expected a number, got list [1]"),
+    ({"p95_ms": [1]}, "constant", "hailstorm_thresholds.p95_ms: expected a number, got a list, [1]"),
     ({"p95_ms": 0}, "constant", "hailstorm_thresholds.p95_ms: a latency limit must be > 0 ms, got 0"),
     ({"p95_ms": "5%"}, "constant", "hailstorm_thresholds.p95_ms: the unit '%' of '5%' does not fit p95 latency"),
     ({"failure_rate": 5}, "constant",
@@ -45,7 +45,7 @@ def test_canonical_form_converts_strings_and_units():
     ({"p99_ms": "nan"}, "constant", "hailstorm_thresholds.p99_ms: cannot read 'nan' as a number"),
     ({"p99_ms": float("inf")}, "constant", "hailstorm_thresholds.p99_ms: expected a finite number, got inf"),
     ([1, 2], "constant", "hailstorm_thresholds: expected a mapping such as {p95_ms: 250, failure_rate: 0.01}, "
-                         "got list [1, 2]"),
+                         "got a list, [1, 2]"),
     ({"labels": ["/a"]}, "constant", "hailstorm_thresholds.labels: expected a mapping of label to limits"),
     ({"labels": {"/a": 5}}, "constant", "hailstorm_thresholds.labels['/a']: expected a mapping of limits such as "
                                         "{p95_ms: 250}, got 5"),
@@ -59,6 +59,28 @@ def test_refusals_name_the_key_the_value_and_a_fix(given, phase, message):
     with pytest.raises(ThresholdError) as error:
         check(given, phase)
     assert message in str(error.value)
+
+
+class _AnsibleTaggedStr(str):
+    """What Ansible hands a filter for a string it templated (its class name must not be shown)."""
+
+
+class _AnsibleLazyTemplateList(list):
+    """What Ansible hands a filter for a list."""
+
+
+@pytest.mark.parametrize("given,message", [
+    (_AnsibleTaggedStr("p95"), "hailstorm_thresholds: expected a mapping such as {p95_ms: 250, failure_rate: 0.01}, "
+                               "got a string, 'p95'"),
+    ({"p95_ms": _AnsibleLazyTemplateList([1])}, "hailstorm_thresholds.p95_ms: expected a number, got a list, [1]; "
+                                                "give a number, e.g. hailstorm_thresholds.p95_ms: 250 (ms)"),
+    ({"labels": _AnsibleTaggedStr("/a")}, "hailstorm_thresholds.labels: expected a mapping of label to limits such "
+                                          "as {'/api/{id}': {p99_ms: 800}}, got a string, '/a'"),
+])
+def test_refusals_say_what_was_given_in_a_users_words(given, message):
+    with pytest.raises(ThresholdError) as error:
+        check(given)
+    assert message in str(error.value) and "_Ansible" not in str(error.value)
 
 
 # --- verdicts on real merged figures -----------------------------------------------------------
