@@ -152,6 +152,7 @@ OPTIONS: dict[str, Option] = {
     "hailstorm_preview_points": Option("int", 1, 1000, "intervals"),
     "hailstorm_docker_stop_timeout": Option("int", 0, 3600, "seconds"),
     "hailstorm_start_lead": Option("float", 0, 3600, "seconds"),
+    "hailstorm_exit_code_on_error": Option("int", 0, 255, "the exit code of a failed run; 0: failures never fail it"),
     "hailstorm_jtl": Option("bool", None, None, ""),
     "hailstorm_overwrite": Option("bool", None, None, ""),
     "hailstorm_health_validate_certs": Option("bool", None, None, ""),
