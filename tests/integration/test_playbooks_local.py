@@ -185,6 +185,54 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
     assert run.returncode != 0 and "run state: ABORTED" in output
 
 
+def wait_running(status: Path) -> None:
+    """Until the load process of `status` (its core-N.status.json) says it runs."""
+    for _ in range(120):
+        if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the run did not start ({status})")
+
+
+def test_the_same_run_id_started_twice_at_once_is_refused_and_the_first_run_is_untouched(tmp_path):
+    """A second distribute.yml with the run id of a running run is refused: with the same results
+    directory before any host is touched (the directory holds the launched run's launch.json), with
+    another one by the host's lock. The first run's plan.json and data.json stay its own."""
+    first = tmp_path / "first"
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", f"hailstorm_target={url}", "-e", "hailstorm_rampup=30s", "-e", "hailstorm_constant=2m",
+             "-e", f"hailstorm_results_dir={first}", "-e", "hailstorm_run_id=twice"],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            work = first / ".work" / "localhost" / "twice"
+            wait_running(work / "core-0.status.json")
+            plan, data = (first / "twice" / "plan.json").read_text(), (work / "data.json").read_text()
+            again = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
+                                     "-e", "hailstorm_profile=short", "-e", f"hailstorm_results_dir={first}",
+                                     "-e", "hailstorm_run_id=twice")
+            assert again.returncode != 0
+            assert "hailstorm_run_id: 'twice' was used before" in again.stdout.replace("\n", " ")
+            assert "launch.json" in again.stdout, again.stdout[-3000:]
+            elsewhere = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
+                                         "-e", "hailstorm_profile=short",
+                                         "-e", f"hailstorm_results_dir={tmp_path / 'elsewhere'}",
+                                         "-e", "hailstorm_run_id=twice")
+            text = " ".join(elsewhere.stdout.split())
+            assert elsewhere.returncode != 0
+            assert "run 'twice' is running on this load host already" in text, elsewhere.stdout[-3000:]
+            assert not (tmp_path / "elsewhere" / ".work" / "localhost" / "twice" / "data.json").exists()
+            assert (first / "twice" / "plan.json").read_text() == plan and (work / "data.json").read_text() == data
+            assert runtime_pids(str(first)) and not runtime_pids(str(tmp_path / "elsewhere"))
+            stopped = ansible_playbook("stop.yml", "local", "-e", f"hailstorm_results_dir={first}")
+            assert stopped.returncode == 0, stopped.stdout[-3000:]
+            output = run.communicate(timeout=120)[0]
+        finally:
+            run.kill()
+    assert "run state: ABORTED" in output, output[-3000:]
+
+
 def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     secret = "s3cret-token-4711"

@@ -20,7 +20,7 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.planner import P
 RUN_ID_MAX = 64
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 # A preview (plan.yml, --check) writes only this file into the run's results directory; a run
-# may take over a directory that holds nothing else.
+# may take over a directory that holds nothing else (a launched run's holds launch.json too).
 PREVIEW_FILES = frozenset({"plan.json"})
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n", ""}
