@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, playbook_env
+from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, local_run, playbook_env
 
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
@@ -231,6 +231,26 @@ def test_the_same_run_id_started_twice_at_once_is_refused_and_the_first_run_is_u
         finally:
             run.kill()
     assert "run state: ABORTED" in output, output[-3000:]
+
+
+def test_overwrite_runs_a_used_run_id_again_from_a_clean_work_directory(tmp_path):
+    """hailstorm_overwrite=true, the fix the "was used before" message gives, removes the earlier
+    run's results on the controller and its work directory on the load host; the run then
+    completes with its own records only."""
+    short = ["-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=3s", "-e", "hailstorm_rampdown=1s"]
+    with feeder() as url:
+        first = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short)
+        assert first.returncode == 0, first.stdout[-4000:]
+        work = tmp_path / ".work" / "localhost" / "again"
+        (work / "left-by-the-first-run").write_text("x")
+        refused = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short)
+        assert refused.returncode != 0 and "hailstorm_overwrite=true" in refused.stdout.replace("\n", " ")
+        again = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short, overwrite=True)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert not (work / "left-by-the-first-run").exists()
+    plan = json.loads((tmp_path / "again" / "plan.json").read_text())
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
 
 
 def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):

@@ -65,14 +65,30 @@ def results_run_dir(results_dir: Any, run: Any, overwrite: Any = False,
     before the run, never appended to).
     """
     path = posixpath.join(absolute_path(results_dir, "hailstorm_results_dir"), run_id(run))
+    return {"path": path, "remove": used_directory(path, run, overwrite, entries, PREVIEW_FILES)}
+
+
+def host_run_dir(work_dir: Any, run: Any, overwrite: Any = False,
+                 entries: Iterable[str] | None = None) -> dict[str, Any]:
+    """The run's work directory on a load host (hailstorm_work_dir/run id), and whether an earlier
+    run's directory must go first: one that holds anything is refused unless `overwrite` (its
+    data.json, start signal and records would mix with the new run's)."""
+    path = posixpath.join(absolute_path(work_dir, "hailstorm_work_dir"), run_id(run))
+    return {"path": path, "remove": used_directory(path, run, overwrite, entries)}
+
+
+def used_directory(path: str, run: Any, overwrite: Any, entries: Iterable[str] | None,
+                   reusable: frozenset[str] = frozenset()) -> bool:
+    """Whether the directory `path` of run `run` must be removed before the run (it holds more than
+    `reusable` and `overwrite` is true); refused when it holds more without `overwrite`."""
     overwrite = to_bool(overwrite, "hailstorm_overwrite")
     found = None if entries is None else sorted(entries)
     if found is None:
-        return {"path": path, "remove": False}
+        return False
     if overwrite:
-        return {"path": path, "remove": True}
-    if set(found) <= PREVIEW_FILES:
-        return {"path": path, "remove": False}
+        return True
+    if set(found) <= reusable:
+        return False
     shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
     raise PlanError(
         f"hailstorm_run_id: {run!r} was used before: {path} exists and holds {shown}; a run never "
