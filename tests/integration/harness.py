@@ -86,10 +86,13 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
 
 
 def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
-                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None):
+                lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None,
+                environment: dict | None = None):
     """This machine as one load host running the real runtime directly (no playbook): the plan of
     `settings` over `cores` cores, one process per core started with the shared start `lead`
-    seconds ahead (Locust's import takes 1-2 s). Returns (plan, data.json, work dir, T0, processes)."""
+    seconds ahead (Locust's import takes 1-2 s); with `environment`, each process reads it from the
+    run's 0600 environment.json (--env-file) as the roles start it. Returns (plan, data.json, work dir,
+    T0, processes)."""
     import json as _json
 
     from ansible_collections.romram.hailstorms.plugins.module_utils import planner
@@ -105,8 +108,13 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
                 jtl=False, deadline_grace=deadline_grace)
     (tmp_path / "data.json").write_text(_json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
+    env_file: list[str] = []
+    if environment is not None:
+        (work / "environment.json").write_text(_json.dumps(environment))
+        (work / "environment.json").chmod(0o600)
+        env_file = ["--env-file", str(work / "environment.json")]
     procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
-                               "--core", str(core["index"])], env=env, preexec_fn=preexec, stderr=stderr,
+                               "--core", str(core["index"]), *env_file], env=env, preexec_fn=preexec, stderr=stderr,
                               text=stderr is not None)
              for core in data["cores"]]
     return plan, data, work, t0, procs

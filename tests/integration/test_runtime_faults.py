@@ -36,10 +36,11 @@ class Paced(HttpUser):
 
 
 def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None,
-                text: str = LOCUSTFILE):
+                text: str = LOCUSTFILE, environment: dict | None = None):
     settings = {"clients": clients, "rps": clients, "pace": 1.0, "rampup": 2.0, "constant": constant,
                 "rampdown": 1.0}
-    return harness.start_cores(tmp_path, url, settings, text, cores=cores, deadline_grace=5, preexec=preexec)
+    return harness.start_cores(tmp_path, url, settings, text, cores=cores, deadline_grace=5, preexec=preexec,
+                               environment=environment)
 
 
 def arrivals(log: Path) -> list[tuple[float, int]]:
@@ -153,3 +154,32 @@ def test_exceptions_in_a_task_are_in_the_results_by_kind_with_a_traceback(tmp_pa
     # one exception per task iteration, as many as the requests the tasks sent
     assert summary["exceptions"][0]["count"] == summary["requests"] > 0
     assert 'raise KeyError("token")' in summary["exceptions"][0]["traceback"]
+
+
+SECRET_LOCUSTFILE = """
+import os
+
+from locust import HttpUser, constant_pacing, task
+
+
+class Secret(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task
+    def hit(self):
+        self.client.get("/" + os.environ["HS_TEST_TOKEN"], name="/{token}")
+"""
+
+
+def test_the_environment_file_with_the_secrets_is_gone_when_the_processes_end(tmp_path):
+    """Without any role to remove it (a controller that was interrupted), each load process removes
+    the run's environment.json when it ends; both cores read it first."""
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 4, 1.0, 2, text=SECRET_LOCUSTFILE,
+                                                  environment={"HS_TEST_TOKEN": "s3cret-4711"})
+        assert [proc.wait(timeout=plan["duration"] + 40) for proc in procs] == [0, 0]
+    assert not (work / "environment.json").exists()
+    summary = results.summarize(results.merge([work / "core-0.jsonl", work / "core-1.jsonl"]), plan)
+    assert summary["requests"] > 0 and summary["failures"] == 0
+    assert log.read_text().count("/s3cret-4711") == summary["requests"]  # both cores had the secret
