@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -250,6 +253,36 @@ def test_overwrite_runs_a_used_run_id_again_from_a_clean_work_directory(tmp_path
     assert not (work / "left-by-the-first-run").exists()
     plan = json.loads((tmp_path / "again" / "plan.json").read_text())
     summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
+
+
+def test_ctrl_c_of_distribute_leaves_the_command_that_fetches_the_results(tmp_path):
+    """Ansible runs nothing on SIGINT: the command to collect the run is printed before the load
+    starts, the load goes on without the controller, and that command (run as printed) merges it."""
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", "hailstorm_profile=short", "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=4s",
+             "-e", "hailstorm_rampdown=1s", "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
+             "-e", "hailstorm_run_id=interrupted"],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        try:
+            wait_running(tmp_path / ".work" / "localhost" / "interrupted" / "core-0.status.json")
+            os.killpg(run.pid, signal.SIGINT)  # what ctrl-c sends: the whole foreground process group
+            output = " ".join(run.communicate(timeout=60)[0].split())
+        finally:
+            run.kill()
+        assert run.returncode != 0
+        found = re.search(r"fetch and merge its results with:'? - '?(ansible-playbook playbooks/collect\.yml .*?)'? "
+                          r"- '?stop it with", output)
+        assert found, output[-3000:]
+        assert not (tmp_path / "interrupted" / "summary.json").exists()
+        collected = subprocess.run(shlex.split(found.group(1)), cwd=ROOT, env=playbook_env(), capture_output=True,
+                                   text=True, timeout=300, check=False)
+    assert collected.returncode == 0, collected.stdout[-4000:]
+    summary = json.loads((tmp_path / "interrupted" / "summary.json").read_text())
+    plan = json.loads((tmp_path / "interrupted" / "plan.json").read_text())
     assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
 
 
