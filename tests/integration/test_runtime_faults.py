@@ -101,6 +101,37 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
     assert verdict["reasons"][0].startswith("local core 0: no end record")
 
 
+def test_a_process_stopped_for_seconds_is_a_stall_of_the_load_generator_not_slow_responses(tmp_path):
+    """SIGSTOP for 5 s, then SIGCONT (what a paused VM does to every process): the monitor sees its
+    own lag probe wake up 5 s late, records the stall, and the run state blames the load process,
+    not the target (whose responses were never slow)."""
+    with feeder() as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 20, 12.0, 1)
+        time.sleep(max(0.0, t0 + 5.0 - time.time()))
+        procs[0].send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        time.sleep(5.0)
+        procs[0].send_signal(signal.SIGCONT)
+        stall = time.monotonic() - stopped
+        assert procs[0].wait(timeout=plan["duration"] + 30) == 0
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    load = summary["cores"][0]["load"]
+    print(f"\nstopped {stall:.2f} s; recorded {load['stalls']} stall(s), {load['stalled_seconds']} s, "
+          f"from second {load['stalled_from']}, lag up to {load['lag_max_ms']} ms")
+    assert load["stalls"] == 1 and load["stalled_from"] in (4, 5)
+    # the probe wakes no earlier than the SIGCONT, nor later than a probe interval and a scheduling delay after it
+    assert stall - 0.1 <= load["stalled_seconds"] <= stall + 1.0
+    assert load["lag_max_ms"] >= 1000 * (stall - 0.1)
+    verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
+    assert verdict["state"] == "degraded"
+    assert [reason for reason in verdict["reasons"] if "stalled for" in reason] == [
+        f"local core 0 stalled for {load['stalled_seconds']:.1f} s (1 stall(s) of at least 1 s, the longest "
+        f"{load['stall_max_ms'] / 1000:.1f} s, the first from second {load['stalled_from']}; it used no CPU then: the "
+        "process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its requests due then were "
+        "late and its responses in flight then include the stall, so these are the load generator's figures, not "
+        "the target's"]
+
+
 STUCK_LOCUSTFILE = """
 import time
 
