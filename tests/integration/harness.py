@@ -118,3 +118,28 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
                               text=stderr is not None)
              for core in data["cores"]]
     return plan, data, work, t0, procs
+
+
+def on_a_small_disk(mounts: dict[Path, int], argv: list[str], after: str = "") -> list[str]:
+    """`argv` run with each directory of `mounts` on a file system of its own with that many KiB
+    free (a tmpfs in a private mount namespace: nothing outside sees it, and it is gone with the
+    command); `after`, a shell line, runs in the namespace once `argv` ended (the exit code stays
+    argv's). Needs root or unprivileged user namespaces: see small_disks_work()."""
+    script = []
+    for path, free_kib in mounts.items():
+        path.mkdir(parents=True, exist_ok=True)
+        script += [f"mount -t tmpfs -o size={free_kib + 64}k,mode=0755 tmpfs '{path}'",
+                   f"head -c {64 * 1024} /dev/zero > '{path}/.filler'"]
+    script += ["set +e", '"$@"', "rc=$?", after or ":", "exit $rc"]
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-ec", "\n".join(script), "sh", *argv]
+
+
+def small_disks_work() -> bool:
+    """Whether on_a_small_disk can mount here."""
+    try:
+        return subprocess.run(["unshare", *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]), "--mount",
+                               "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True,
+                              timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
