@@ -122,11 +122,12 @@ def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
 
 def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: str, cores: int = 2,
                 lead: float = 4.0, deadline_grace: int = 10, preexec=None, stderr=None,
-                locust_args: list[str] | None = None, plan_extra=None):
+                locust_args: list[str] | None = None, plan_extra=None, environment: dict | None = None):
     """This machine as one load host running the real runtime directly (no playbook): the plan of
     `settings` over `cores` cores (`plan_extra` added to the plan data.json carries, e.g. the open
     model), one process per core started with the shared start `lead` seconds ahead (Locust's
-    import takes 1-2 s), with `locust_args` (hailstorm_locust_args).
+    import takes 1-2 s), with `locust_args` (hailstorm_locust_args); with `environment`, each
+    process reads it from the run's 0600 environment.json (--env-file) as the roles start it.
     Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
@@ -144,8 +145,38 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
                 jtl=False, deadline_grace=deadline_grace, locust_args=list(locust_args or []))
     (tmp_path / "data.json").write_text(_json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
+    env_file: list[str] = []
+    if environment is not None:
+        (work / "environment.json").write_text(_json.dumps(environment))
+        (work / "environment.json").chmod(0o600)
+        env_file = ["--env-file", str(work / "environment.json")]
     procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),
-                               "--core", str(core["index"])], env=env, preexec_fn=preexec, stderr=stderr,
+                               "--core", str(core["index"]), *env_file], env=env, preexec_fn=preexec, stderr=stderr,
                               text=stderr is not None)
              for core in data["cores"]]
     return plan, data, work, t0, procs
+
+
+def on_a_small_disk(mounts: dict[Path, int], argv: list[str], after: str = "") -> list[str]:
+    """`argv` run with each directory of `mounts` on a file system of its own with that many KiB
+    free (a tmpfs in a private mount namespace: nothing outside sees it, and it is gone with the
+    command); `after`, a shell line, runs in the namespace once `argv` ended (the exit code stays
+    argv's). Needs root or unprivileged user namespaces: see small_disks_work()."""
+    script = []
+    for path, free_kib in mounts.items():
+        path.mkdir(parents=True, exist_ok=True)
+        script += [f"mount -t tmpfs -o size={free_kib + 64}k,mode=0755 tmpfs '{path}'",
+                   f"head -c {64 * 1024} /dev/zero > '{path}/.filler'"]
+    script += ["set +e", '"$@"', "rc=$?", after or ":", "exit $rc"]
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-ec", "\n".join(script), "sh", *argv]
+
+
+def small_disks_work() -> bool:
+    """Whether on_a_small_disk can mount here."""
+    try:
+        return subprocess.run(["unshare", *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]), "--mount",
+                               "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True,
+                              timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False

@@ -12,7 +12,6 @@ the epoch clock waits for that window's end), beside the closed model on the sam
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

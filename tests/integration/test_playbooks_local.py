@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, playbook_env, wait_until
+from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, local_run, playbook_env, wait_until
 
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
@@ -182,6 +185,104 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
     assert run.returncode == 12 and "run state: ABORTED" in output, output[-3000:]  # aborted (README: exit codes)
 
 
+def wait_running(status: Path) -> None:
+    """Until the load process of `status` (its core-N.status.json) says it runs."""
+    for _ in range(120):
+        if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the run did not start ({status})")
+
+
+def test_the_same_run_id_started_twice_at_once_is_refused_and_the_first_run_is_untouched(tmp_path):
+    """A second distribute.yml with the run id of a running run is refused: with the same results
+    directory before any host is touched (the directory holds the launched run's launch.json), with
+    another one by the host's lock. The first run's plan.json and data.json stay its own."""
+    first = tmp_path / "first"
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", f"hailstorm_target={url}", "-e", "hailstorm_rampup=30s", "-e", "hailstorm_constant=2m",
+             "-e", f"hailstorm_results_dir={first}", "-e", "hailstorm_run_id=twice"],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            work = first / ".work" / "localhost" / "twice"
+            wait_running(work / "core-0.status.json")
+            plan, data = (first / "twice" / "plan.json").read_text(), (work / "data.json").read_text()
+            again = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
+                                     "-e", "hailstorm_profile=short", "-e", f"hailstorm_results_dir={first}",
+                                     "-e", "hailstorm_run_id=twice")
+            assert again.returncode != 0
+            assert "hailstorm_run_id: 'twice' was used before" in again.stdout.replace("\n", " ")
+            assert "launch.json" in again.stdout, again.stdout[-3000:]
+            elsewhere = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
+                                         "-e", "hailstorm_profile=short",
+                                         "-e", f"hailstorm_results_dir={tmp_path / 'elsewhere'}",
+                                         "-e", "hailstorm_run_id=twice")
+            text = " ".join(elsewhere.stdout.split())
+            assert elsewhere.returncode != 0
+            assert "run 'twice' is running on this load host already" in text, elsewhere.stdout[-3000:]
+            assert not (tmp_path / "elsewhere" / ".work" / "localhost" / "twice" / "data.json").exists()
+            assert (first / "twice" / "plan.json").read_text() == plan and (work / "data.json").read_text() == data
+            assert runtime_pids(str(first)) and not runtime_pids(str(tmp_path / "elsewhere"))
+            stopped = ansible_playbook("stop.yml", "local", "-e", f"hailstorm_results_dir={first}")
+            assert stopped.returncode == 0, stopped.stdout[-3000:]
+            output = run.communicate(timeout=120)[0]
+        finally:
+            run.kill()
+    assert "run state: ABORTED" in output, output[-3000:]
+
+
+def test_overwrite_runs_a_used_run_id_again_from_a_clean_work_directory(tmp_path):
+    """hailstorm_overwrite=true, the fix the "was used before" message gives, removes the earlier
+    run's results on the controller and its work directory on the load host; the run then
+    completes with its own records only."""
+    short = ["-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=3s", "-e", "hailstorm_rampdown=1s"]
+    with feeder() as url:
+        first = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short)
+        assert first.returncode == 0, first.stdout[-4000:]
+        work = tmp_path / ".work" / "localhost" / "again"
+        (work / "left-by-the-first-run").write_text("x")
+        refused = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short)
+        assert refused.returncode != 0 and "hailstorm_overwrite=true" in refused.stdout.replace("\n", " ")
+        again = local_run(tmp_path, "again", url, ROOT / "locustfiles" / "demo.py", *short, overwrite=True)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert not (work / "left-by-the-first-run").exists()
+    plan = json.loads((tmp_path / "again" / "plan.json").read_text())
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
+
+
+def test_ctrl_c_of_distribute_leaves_the_command_that_fetches_the_results(tmp_path):
+    """Ansible runs nothing on SIGINT: the command to collect the run is printed before the load
+    starts, the load goes on without the controller, and that command (run as printed) merges it."""
+    with feeder() as url:
+        run = subprocess.Popen(
+            [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+             "-e", "hailstorm_profile=short", "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=4s",
+             "-e", "hailstorm_rampdown=1s", "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={tmp_path}",
+             "-e", "hailstorm_run_id=interrupted"],
+            cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        try:
+            wait_running(tmp_path / ".work" / "localhost" / "interrupted" / "core-0.status.json")
+            os.killpg(run.pid, signal.SIGINT)  # what ctrl-c sends: the whole foreground process group
+            output = " ".join(run.communicate(timeout=60)[0].split())
+        finally:
+            run.kill()
+        assert run.returncode != 0
+        found = re.search(r"fetch and merge its results with:'? - '?(ansible-playbook playbooks/collect\.yml .*?)'? "
+                          r"- '?stop it with", output)
+        assert found, output[-3000:]
+        assert not (tmp_path / "interrupted" / "summary.json").exists()
+        collected = subprocess.run(shlex.split(found.group(1)), cwd=ROOT, env=playbook_env(), capture_output=True,
+                                   text=True, timeout=300, check=False)
+    assert collected.returncode == 0, collected.stdout[-4000:]
+    summary = json.loads((tmp_path / "interrupted" / "summary.json").read_text())
+    plan = json.loads((tmp_path / "interrupted" / "plan.json").read_text())
+    assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
+
+
 def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jtl_rows(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     secret = "s3cret-token-4711"
@@ -197,14 +298,14 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     assert secret not in result.stdout + result.stderr
     holders = [path for path in tmp_path.rglob("*")
                if path.is_file() and secret in path.read_text(errors="replace") and path != arrivals]
-    # only the run's 0600 environment file, in the work directory, holds it
-    assert [path.relative_to(tmp_path).as_posix() for path in holders] == [".work/localhost/secret/environment.json"]
-    assert holders[0].stat().st_mode & 0o777 == 0o600
-    # results and work files 0640 (the environment file 0600), directories 0750
+    # the run's 0600 environment file held it only while the processes started: no file holds it now
+    assert holders == [] and not (tmp_path / ".work" / "localhost" / "secret" / "environment.json").exists()
+    assert "Remove the load processes' environment file" in result.stdout
+    # results and work files 0640, directories 0750
     modes = {path.relative_to(tmp_path).as_posix(): path.stat().st_mode & 0o777
              for base in (tmp_path / "secret", tmp_path / ".work") for path in [base, *base.rglob("*")]}
     assert {mode for name, mode in modes.items() if (tmp_path / name).is_dir()} == {0o750}, modes
-    assert {mode for name, mode in modes.items() if (tmp_path / name).is_file()} == {0o640, 0o600}, modes
+    assert {mode for name, mode in modes.items() if (tmp_path / name).is_file()} == {0o640}, modes
     # one JMeter JTL row (16 columns) per request, as the merged summary counts them
     rows = list(csv.reader((tmp_path / "secret" / "localhost" / "core-0.jtl").open(encoding="utf-8")))
     summary = json.loads((tmp_path / "secret" / "summary.json").read_text())

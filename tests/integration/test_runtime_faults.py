@@ -36,10 +36,11 @@ class Paced(HttpUser):
 
 
 def start_cores(tmp_path: Path, url: str, clients: int, constant: float, cores: int, preexec=None,
-                text: str = LOCUSTFILE):
+                text: str = LOCUSTFILE, environment: dict | None = None):
     settings = {"clients": clients, "rps": clients, "pace": 1.0, "rampup": 2.0, "constant": constant,
                 "rampdown": 1.0}
-    return harness.start_cores(tmp_path, url, settings, text, cores=cores, deadline_grace=5, preexec=preexec)
+    return harness.start_cores(tmp_path, url, settings, text, cores=cores, deadline_grace=5, preexec=preexec,
+                               environment=environment)
 
 
 def arrivals(log: Path) -> list[tuple[float, int]]:
@@ -101,6 +102,37 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
     assert verdict["reasons"][0].startswith("local core 0: no end record")
 
 
+def test_a_process_stopped_for_seconds_is_a_stall_of_the_load_generator_not_slow_responses(tmp_path):
+    """SIGSTOP for 5 s, then SIGCONT (what a paused VM does to every process): the monitor sees its
+    own lag probe wake up 5 s late, records the stall, and the run state blames the load process,
+    not the target (whose responses were never slow)."""
+    with feeder() as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 20, 12.0, 1)
+        time.sleep(max(0.0, t0 + 5.0 - time.time()))
+        procs[0].send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        time.sleep(5.0)
+        procs[0].send_signal(signal.SIGCONT)
+        stall = time.monotonic() - stopped
+        assert procs[0].wait(timeout=plan["duration"] + 30) == 0
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    load = summary["cores"][0]["load"]
+    print(f"\nstopped {stall:.2f} s; recorded {load['stalls']} stall(s), {load['stalled_seconds']} s, "
+          f"from second {load['stalled_from']}, lag up to {load['lag_max_ms']} ms")
+    assert load["stalls"] == 1 and load["stalled_from"] in (4, 5)
+    # the probe wakes no earlier than the SIGCONT, nor later than a probe interval and a scheduling delay after it
+    assert stall - 0.1 <= load["stalled_seconds"] <= stall + 1.0
+    assert load["lag_max_ms"] >= 1000 * (stall - 0.1)
+    verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
+    assert verdict["state"] == "degraded"
+    assert [reason for reason in verdict["reasons"] if "stalled for" in reason] == [
+        f"local core 0 stalled for {load['stalled_seconds']:.1f} s (1 stall(s) of at least 1 s, the longest "
+        f"{load['stall_max_ms'] / 1000:.1f} s, the first from second {load['stalled_from']}; it used no CPU then: the "
+        "process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its requests due then were "
+        "late and its responses in flight then include the stall, so these are the load generator's figures, not "
+        "the target's"]
+
+
 STUCK_LOCUSTFILE = """
 import time
 
@@ -154,3 +186,32 @@ def test_exceptions_in_a_task_are_in_the_results_by_kind_with_a_traceback(tmp_pa
     # one exception per task iteration, as many as the requests the tasks sent
     assert summary["exceptions"][0]["count"] == summary["requests"] > 0
     assert 'raise KeyError("token")' in summary["exceptions"][0]["traceback"]
+
+
+SECRET_LOCUSTFILE = """
+import os
+
+from locust import HttpUser, constant_pacing, task
+
+
+class Secret(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task
+    def hit(self):
+        self.client.get("/" + os.environ["HS_TEST_TOKEN"], name="/{token}")
+"""
+
+
+def test_the_environment_file_with_the_secrets_is_gone_when_the_processes_end(tmp_path):
+    """Without any role to remove it (a controller that was interrupted), each load process removes
+    the run's environment.json when it ends; both cores read it first."""
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 4, 1.0, 2, text=SECRET_LOCUSTFILE,
+                                                  environment={"HS_TEST_TOKEN": "s3cret-4711"})
+        assert [proc.wait(timeout=plan["duration"] + 40) for proc in procs] == [0, 0]
+    assert not (work / "environment.json").exists()
+    summary = results.summarize(results.merge([work / "core-0.jsonl", work / "core-1.jsonl"]), plan)
+    assert summary["requests"] > 0 and summary["failures"] == 0
+    assert log.read_text().count("/s3cret-4711") == summary["requests"]  # both cores had the secret

@@ -85,9 +85,10 @@ def preflight_verdict(hosts: Any, hostvars: Any, options: Any, run: Any = None) 
     if not isinstance(hosts, list):
         raise AnsibleFilterError("romram.hailstorms.preflight_verdict: the hosts must be a list of inventory names")
     records = {host: _record(hostvars, host) for host in hosts}
-    return _planned("preflight_verdict", preflight.verdict, hosts, records,
-                    _as_dict(options, "preflight_verdict", "the options"),
-                    _as_dict(run, "preflight_verdict", "the run settings") or None)
+    options = _as_dict(options, "preflight_verdict", "the options")
+    controller = preflight.free_space(str(options["results_dir"])) if options.get("results_dir") else None
+    return _planned("preflight_verdict", preflight.verdict, hosts, records, options,
+                    _as_dict(run, "preflight_verdict", "the run settings") or None, controller)
 
 
 def _record(hostvars: Any, host: str) -> Any:

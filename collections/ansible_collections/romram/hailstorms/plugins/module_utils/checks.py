@@ -20,7 +20,7 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.planner import P
 RUN_ID_MAX = 64
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 # A preview (plan.yml, --check) writes only this file into the run's results directory; a run
-# may take over a directory that holds nothing else.
+# may take over a directory that holds nothing else (a launched run's holds launch.json too).
 PREVIEW_FILES = frozenset({"plan.json"})
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n", ""}
@@ -65,14 +65,30 @@ def results_run_dir(results_dir: Any, run: Any, overwrite: Any = False,
     before the run, never appended to).
     """
     path = posixpath.join(absolute_path(results_dir, "hailstorm_results_dir"), run_id(run))
+    return {"path": path, "remove": used_directory(path, run, overwrite, entries, PREVIEW_FILES)}
+
+
+def host_run_dir(work_dir: Any, run: Any, overwrite: Any = False,
+                 entries: Iterable[str] | None = None) -> dict[str, Any]:
+    """The run's work directory on a load host (hailstorm_work_dir/run id), and whether an earlier
+    run's directory must go first: one that holds anything is refused unless `overwrite` (its
+    data.json, start signal and records would mix with the new run's)."""
+    path = posixpath.join(absolute_path(work_dir, "hailstorm_work_dir"), run_id(run))
+    return {"path": path, "remove": used_directory(path, run, overwrite, entries)}
+
+
+def used_directory(path: str, run: Any, overwrite: Any, entries: Iterable[str] | None,
+                   reusable: frozenset[str] = frozenset()) -> bool:
+    """Whether the directory `path` of run `run` must be removed before the run (it holds more than
+    `reusable` and `overwrite` is true); refused when it holds more without `overwrite`."""
     overwrite = to_bool(overwrite, "hailstorm_overwrite")
     found = None if entries is None else sorted(entries)
     if found is None:
-        return {"path": path, "remove": False}
+        return False
     if overwrite:
-        return {"path": path, "remove": True}
-    if set(found) <= PREVIEW_FILES:
-        return {"path": path, "remove": False}
+        return True
+    if set(found) <= reusable:
+        return False
     shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
     raise PlanError(
         f"hailstorm_run_id: {run!r} was used before: {path} exists and holds {shown}; a run never "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any, Mapping, Sequence
 
@@ -230,6 +231,42 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     return found
 
 
+def free_space(path: str) -> dict[str, Any]:
+    """The nearest existing directory of `path` (it need not exist yet) and its file system's
+    free bytes (what an unprivileged writer may use), as hailstorm_probe reports a load host's."""
+    found = os.path.abspath(path)
+    while not os.path.isdir(found) and os.path.dirname(found) != found:
+        found = os.path.dirname(found)
+    stats = os.statvfs(found)
+    return {"path": found, "free_bytes": stats.f_bavail * stats.f_frsize}
+
+
+def controller_findings(disk: Mapping[str, Any] | None, options: Mapping[str, Any], run: Mapping[str, Any] | None,
+                        total_cores: int) -> tuple[list[str], str | None]:
+    """(failures, report line) of the controller's results disk (hailstorm_results_dir): it gets
+    every host's records, the merged files and the report, and a copy more of every request with
+    hailstorm_jtl (each host's rows and the merged results.jtl). The estimate is the load hosts'
+    (hailstorm_disk_bytes_per_request per expected request) for the whole run, plus
+    hailstorm_disk_reserve_mb. `disk` is free_space's; None: not checked."""
+    if not disk:
+        return [], None
+    expected = approx_requests(run, total_cores, total_cores)
+    copies = 2 if options.get("jtl") else 1
+    per_request = int(options["disk_bytes_per_request"])
+    needed = expected * per_request * copies + int(options["disk_reserve_mb"]) * MIB
+    free = int(disk.get("free_bytes") or 0)
+    line = (f"controller: results disk {round(free / MIB)} MiB free / {math.ceil(needed / MIB)} needed at "
+            f"{disk.get('path')}")
+    if free >= needed:
+        return [], line
+    jtl = " x 2 (hailstorm_jtl keeps every request twice)" if copies == 2 else ""
+    return [f"controller: {round(free / MIB)} MiB free at {disk.get('path')} (hailstorm_results_dir="
+            f"{options.get('results_dir')}), {math.ceil(needed / MIB)} MiB needed ({expected} expected requests of the "
+            f"run x hailstorm_disk_bytes_per_request={per_request}{jtl} + hailstorm_disk_reserve_mb="
+            f"{options['disk_reserve_mb']}). Fix: free disk space on the controller, or set hailstorm_results_dir "
+            "to a larger disk."], line
+
+
 def _line(host: str, figures: Mapping[str, Any]) -> str:
     if not figures:
         return f"{host}: (no figures)"
@@ -244,8 +281,9 @@ def _line(host: str, figures: Mapping[str, Any]) -> str:
 
 
 def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None], options: Mapping[str, Any],
-            run: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every host's findings and one verdict: head, report lines, failures, per-host findings."""
+            run: Mapping[str, Any] | None = None, controller_disk: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every host's findings and one verdict: head, report lines, failures, per-host findings;
+    with `controller_disk` (free_space of hailstorm_results_dir), the controller's too."""
     total_cores = 0
     for host in hosts:
         probe = (records.get(host) or {}).get("probe") or {}
@@ -258,8 +296,13 @@ def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None
     failed = [message for host in hosts for message in findings[host]["failures"]]
     warned = [message for host in hosts for message in findings[host]["warnings"]]
     bad = sum(1 for host in hosts if findings[host]["failures"])
+    controller_failed, controller_line = controller_findings(controller_disk, options, run, total_cores)
     head = (f"Preflight FAILED on {bad} of {len(hosts)} load hosts" if failed
             else f"Preflight passed on all {len(hosts)} load hosts")
+    if controller_failed:
+        head += " and FAILED on the controller" if failed else " but FAILED on the controller"
+    failed += controller_failed
     report = ([head + ":"] + [_line(host, findings[host]["figures"]) for host in hosts]
+             + ([controller_line] if controller_line else [])
               + [f"ERROR {message}" for message in failed] + [f"WARNING {message}" for message in warned])
     return {"head": head, "failed": failed, "warnings": warned, "report": report, "hosts": findings}

@@ -61,6 +61,7 @@ SATURATION_CPU = 0.90  # fraction of one CPU over which a second counts as over 
 SATURATION_LAG = 0.010  # seconds of mean event-loop lag over which a second counts as over the limit
 SATURATION_SECONDS = 3  # a core is generator-limited after more than this many such seconds in a row
 LAG_PROBE_EVERY = 0.05  # seconds between two event-loop lag probes
+STALL_SECONDS = 1.0  # a probe wake-up this late is a stall: the process missed a tick (monitor.py)
 RPI_TOLERANCE = 0.05  # requests per task iteration further than this from 1 are warned about
 
 
@@ -295,7 +296,32 @@ def load_figures(load: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
         "limited_seconds": streak.limited_seconds,
         "limited_from": streak.first_limited,
         "generator_limited": streak.limited,
+        **stall_figures(dict(zip(seconds, samples))),
     }
+
+
+def stall_figures(load: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """A core's stalls (monitor.py): how many, their seconds in all, the longest, the second the
+    first began, and the CPU the process used in the seconds that ended them."""
+    stalls = [(sec, sample) for sec, sample in sorted(load.items()) if sample.get("stall_ms")]
+    return {"stalls": len(stalls),
+            "stalled_seconds": round(sum(float(sample["stall_ms"]) for _, sample in stalls) / 1000.0, 3),
+            "stall_max_ms": max((float(sample["stall_ms"]) for _, sample in stalls), default=None),
+            "stalled_from": (math.floor(stalls[0][0] + 0.5 - float(stalls[0][1]["stall_ms"]) / 1000.0)
+                             if stalls else None),
+            "stall_cpu_max": max((float(sample.get("cpu", 0.0)) for _, sample in stalls), default=None)}
+
+
+def stall_message(host: Any, core: Any, figures: Mapping[str, Any]) -> str:
+    """What the summary and the run state say of a core that stalled: the load generator, not the
+    target, made requests late and responses slow."""
+    how = ("it used no CPU then: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory "
+           "pressure)" if float(figures.get("stall_cpu_max") or 0.0) < 0.1
+           else "code that does not yield to the event loop, or a starved CPU")
+    return (f"{host} core {core} stalled for {figures['stalled_seconds']:.1f} s ({figures['stalls']} stall(s) of at "
+            f"least {STALL_SECONDS:g} s, the longest {float(figures['stall_max_ms']) / 1000.0:.1f} s, the first from "
+            f"second {figures['stalled_from']}; {how}): its requests due then were late and its responses in flight "
+            "then include the stall, so these are the load generator's figures, not the target's")
 
 
 def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] | None = None) -> str:
@@ -716,6 +742,8 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         load = load_figures(core.get("load") or {})
         if load["generator_limited"]:
             limited.append(generator_limited_message(meta.get("host"), meta.get("core"), load))
+        if load["stalls"]:
+            limited.append(stall_message(meta.get("host"), meta.get("core"), load))
         cores.append({
             "host": meta.get("host"), "core": meta.get("core"),
             "clients": meta.get("clients"), "started": core["started"],

@@ -69,6 +69,10 @@ def main() -> None:
         written = write_host_file(path)
         os.chmod(written["path"], 0o640)
     except OSError as exc:
+        try:  # a full disk leaves a partial file behind
+            os.remove(os.path.join(path, HOST_FILE + ".tmp"))
+        except OSError:
+            pass
         module.fail_json(msg=f"hailstorm_host_results: cannot write {os.path.join(path, HOST_FILE)}: {exc}")
     module.exit_json(changed=True, **written)
 

@@ -13,8 +13,9 @@ author: romram.hailstorms contributors (@romram)
 description:
   - A lock file per load host, taken when a run launches and released when it ends or is stopped. It holds the
     run id, the run's work directory on the host, the controller and the time it was taken.
-  - A second run is refused naming the run that holds the lock. A lock whose run is over (no load process of it
-    alive, no fresh status file, older than I(hold)) is stale and is replaced, and the module says so.
+  - A second run is refused naming the run that holds the lock, also when it has the same run id (the same run
+    started twice at once would overwrite the first's data.json and records). A lock whose run is over (no load
+    process of it alive, no fresh status file, older than I(hold)) is stale and is replaced, and the module says so.
   - The stop role reads the lock to find a host's running load processes whatever settings its caller has.
 options:
   path:
@@ -146,6 +147,20 @@ def describe(lock: dict) -> str:
             f"since {when}, work directory {lock.get('run_dir')})")
 
 
+def refusal(lock: dict, live: bool, run_id: str) -> str | None:
+    """Why a run `run_id` may not take this host now (None: it may): a live run holds the lock,
+    whatever its run id. The same run id is no exception: a second start of a running run would
+    overwrite its data.json and mix two runs' records."""
+    if not live:
+        return None
+    if lock.get("run_id") == run_id:
+        return (f"run {run_id!r} is running on this load host already: {describe(lock)}; the same run id started "
+                "twice at once is refused (the second start would overwrite the first's data.json and records). "
+                "Wait for it to end, or stop it with playbooks/stop.yml, and give a new hailstorm_run_id")
+    return (f"this load host is busy with {describe(lock)}; one run at a time per load host: wait for it to end, "
+            "or stop it with playbooks/stop.yml")
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -171,11 +186,9 @@ def main() -> None:
         if lock and ours and not module.check_mode:
             os.remove(path)
         module.exit_json(changed=bool(lock) and ours, lock={} if ours else lock, live=live and not ours)
-    if lock and lock.get("run_id") == params["run_id"]:
-        module.exit_json(changed=False, lock=lock, live=live)
-    if live:
-        module.fail_json(msg=f"this load host is busy with {describe(lock)}; one run at a time per load host: wait "
-                             "for it to end, or stop it with playbooks/stop.yml", lock=lock, live=True)
+    refused = refusal(lock, live, params["run_id"])
+    if refused:
+        module.fail_json(msg=refused, lock=lock, live=True)
     new = {"run_id": params["run_id"], "run_dir": params["run_dir"], "controller": params["controller"],
            "taken": now, "hold": params["hold"], "pid": os.getpid()}
     result = {"changed": True, "lock": new, "live": False}

@@ -154,6 +154,7 @@ files:
   elements: str
 """
 
+import errno
 import filecmp
 import glob
 import json
@@ -201,6 +202,25 @@ def _exit_meaning(summary, broken):
     if summary["state"] != "completed":
         return "run state %s" % summary["state"]
     return "%d threshold(s) broken" % len(broken)
+
+
+def cannot_write(path, exc, written):
+    """What a user reads when the controller cannot write the merged results (a full disk)."""
+    try:
+        stats = os.statvfs(path)
+        free = "%d KiB free there" % (stats.f_bavail * stats.f_frsize // 1024)
+    except OSError:
+        free = "free space unknown"
+    full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    for name in os.listdir(path):  # a partial file of this merge is not a result
+        if name.endswith((".tmp", ".new")):
+            os.remove(os.path.join(path, name))
+    kept = sorted(name for name in os.listdir(path))
+    return ("hailstorm_results: cannot write the merged results in %s: %s%s, %s. Kept: %s (written now: %s); the "
+            "records also stay on the load hosts. Free disk space there, then merge again with ansible-playbook "
+            "playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=%s -e hailstorm_results_dir=%s"
+            % (path, exc.strerror or exc, full, free, ", ".join(kept) or "nothing", ", ".join(written) or "nothing",
+               os.path.basename(path.rstrip("/")), os.path.dirname(path.rstrip("/"))))
 
 
 def _clock_offsets(path, plan):
@@ -287,19 +307,22 @@ def main():
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
     changed = False
     written = []
-    if not module.check_mode:
-        for name, text in outputs.items():
-            changed = _write(os.path.join(path, name), text) or changed
-            written.append(name)
-        if jtl_files:
-            tmp, dest = os.path.join(path, exports.JTL_FILE + ".new"), os.path.join(path, exports.JTL_FILE)
-            exports.merge_jtl(jtl_files, tmp)
-            if os.path.exists(dest) and filecmp.cmp(tmp, dest, shallow=False):
-                os.remove(tmp)
-            else:
-                os.replace(tmp, dest)
-                changed = True
-            written.append(exports.JTL_FILE)
+    try:
+        if not module.check_mode:
+            for name, text in outputs.items():
+                changed = _write(os.path.join(path, name), text) or changed
+                written.append(name)
+            if jtl_files:
+                tmp, dest = os.path.join(path, exports.JTL_FILE + ".new"), os.path.join(path, exports.JTL_FILE)
+                exports.merge_jtl(jtl_files, tmp)
+                if os.path.exists(dest) and filecmp.cmp(tmp, dest, shallow=False):
+                    os.remove(tmp)
+                else:
+                    os.replace(tmp, dest)
+                    changed = True
+                written.append(exports.JTL_FILE)
+    except OSError as exc:  # a full disk: say where, what is kept and how to merge again
+        module.fail_json(msg=cannot_write(path, exc, written), files=files, written=written)
     lines = summary_lines(summary)
     broken = thresholds.broken(verdicts)
     if verdicts:

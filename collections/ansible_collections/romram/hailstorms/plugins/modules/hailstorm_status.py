@@ -168,8 +168,9 @@ def read_status(path: str, cores: int, stale: float) -> list[dict]:
     return result
 
 
-def problems(path: str, cores: list[dict]) -> list[str]:
-    """What a user needs to see about every process that failed, was lost or never wrote a status."""
+def problems(path: str, cores: list[dict], host: str | None = None) -> list[str]:
+    """What a user needs to see about every process that failed, was lost or never wrote a status
+    (each line starts with `host` when given)."""
     lines = []
     for core in cores:
         state = core["state"]
@@ -181,7 +182,7 @@ def problems(path: str, cores: list[dict]) -> list[str]:
         tail = core.get("log_tail") or []
         log = os.path.join(path, f"core-{core['core']}.log")
         where = f"last lines of {log}: " + " | ".join(tail) if tail else f"{log} is empty or absent"
-        lines.append(f"core {core['core']} {what}; {where}")
+        lines.append(f"{host + ' ' if host else ''}core {core['core']} {what}; {where}")
     return lines
 
 
@@ -230,7 +231,7 @@ def main() -> None:
         elapsed=min((float(core["elapsed"]) for core in cores if core["state"] == "running" and "elapsed" in core),
                     default=None),
         finished=finished,
-        problems=problems(params["path"], cores),
+        problems=problems(params["path"], cores, params["host"]),
         generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
                            + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
                            for core in cores if core.get("generator_limited")],

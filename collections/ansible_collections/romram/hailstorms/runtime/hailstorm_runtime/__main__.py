@@ -40,6 +40,20 @@ def load_env_file(path: str, environ: MutableMapping[str, str] | None = None) ->
     return sorted(data)
 
 
+def remove_env_file(path: str | None) -> None:
+    """The run's environment file holds secrets: a load process that ends removes it (every
+    process of the host read it before it was armed, and the launch role removes it once all
+    are armed; this covers a controller that never got there). Gone already: nothing to do."""
+    if not path:
+        return
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        print(f"hailstorm_runtime: cannot remove the environment file {path}: {error.strerror}", file=sys.stderr)
+
+
 class UserError(ValueError):
     """A user to run as that cannot be used; the message names it and the fix."""
 
@@ -169,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         print(json.dumps({**report, "user": user}))
         return 0
-    return runner.run(args.data, args.core)
+    try:
+        return runner.run(args.data, args.core)
+    finally:
+        remove_env_file(args.env_file)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ gevent's sleep and the loop's `update_now`, and calls `LoadMonitor.sample` once 
 Event-loop lag: a probe sleeps LAG_PROBE_EVERY seconds again and again; how much later than
 asked it wakes up is how late any timer of the loop (a client's next slot) runs at that moment.
 CPU: the process's user + system CPU seconds over the wall-clock seconds between two samples.
+
+Stall: a probe wake-up STALL_SECONDS or more late, so the process missed at least one of its own
+once-a-second ticks: it was not scheduled (SIGSTOP, a paused VM, memory pressure) or code blocked
+its event loop. Its length is the sample's `stall_ms`; the sample's CPU tells the two apart (about
+0 when the process did not run at all). The seconds the stall spans have no sample of their own.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import resource
 import time
 from typing import Any, Callable
 
-from .results import LAG_PROBE_EVERY, SaturationStreak, load_sample
+from .results import LAG_PROBE_EVERY, STALL_SECONDS, SaturationStreak, load_sample
 
 
 def process_cpu_seconds() -> float:
@@ -83,6 +88,8 @@ class LoadMonitor:
         self._wall = clock()
         self._cpu = cpu_seconds()
         self.last: dict[str, float] | None = None
+        self.second: int | None = None  # the second of the last sample given one
+        self.stalled = 0.0  # seconds of every stall so far
 
     def sample(self, second: int | None = None, now: float | None = None) -> dict[str, float]:
         """The load since the previous sample (a results.py LOAD sample). With `second`, the
@@ -93,13 +100,28 @@ class LoadMonitor:
         fraction = (cpu - self._cpu) / wall if wall > 0 else 0.0
         self._wall, self._cpu = now, cpu
         mean, worst = self.lag.take(now)
-        self.last = load_sample(fraction, mean, worst)
-        if second is not None:
-            self.streak.observe(second, self.last)
-        return self.last
+        sample = load_sample(fraction, mean, worst)
+        if worst >= STALL_SECONDS:
+            sample["stall_ms"] = sample["lag_max_ms"]
+            self.stalled += worst
+        if second is not None and second == self.second and self.last is not None:
+            # the tick after a late one falls in the same second: the record keeps the later
+            # sample of a second, so it carries the worst of both (a stall is never overwritten)
+            sample = worst_of(self.last, sample)
+        elif second is not None:
+            self.streak.observe(second, sample)
+            self.second = second
+        self.last = sample
+        return sample
 
     def status(self) -> dict[str, Any]:
         """The fields the status file (and so the progress lines) carry."""
         last = self.last or {}
         return {"cpu": last.get("cpu"), "lag_ms": last.get("lag_ms"), "lag_max_ms": last.get("lag_max_ms"),
-                "generator_limited": self.streak.limited, "limited_seconds": self.streak.limited_seconds}
+                "generator_limited": self.streak.limited, "limited_seconds": self.streak.limited_seconds,
+                "stalled_seconds": round(self.stalled, 3)}
+
+
+def worst_of(first: dict[str, float], second: dict[str, float]) -> dict[str, float]:
+    """Two LOAD samples of one second as one: the larger value of each field."""
+    return {key: max(first.get(key, 0.0), second.get(key, 0.0)) for key in {**first, **second}}

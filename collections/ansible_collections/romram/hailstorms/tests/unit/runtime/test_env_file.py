@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from hailstorm_runtime.__main__ import EnvFileError, load_env_file
+from hailstorm_runtime.__main__ import EnvFileError, load_env_file, remove_env_file
 
 
 def write(path, data, mode=0o600):
@@ -41,3 +41,12 @@ def test_bad_files_are_refused_without_showing_values(tmp_path, content, message
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(EnvFileError, match=r"cannot read the environment file .*/nope.json: No such file"):
         load_env_file(str(tmp_path / "nope.json"), {})
+
+
+def test_a_process_that_ends_removes_the_file_and_one_already_gone_is_no_error(tmp_path, capsys):
+    path = write(tmp_path / "env.json", {"TOKEN": "x"})
+    remove_env_file(path)
+    assert not os.path.exists(path)
+    remove_env_file(path)
+    remove_env_file(None)
+    assert capsys.readouterr().err == ""

@@ -133,3 +133,48 @@ def test_load_samples_go_into_the_records_and_the_status_file(tmp_path):
     assert summary["generator_limited"][0].startswith(
         "results from h1 core 2 are generator-limited; plan fewer rps per core")
     assert summary["requests"] == 6
+
+
+def test_a_stall_is_a_probe_a_tick_late_and_the_next_tick_of_that_second_keeps_it(tmp_path):
+    """A process stopped for 4.2 s: its probe, due 50 ms after the last tick, wakes 4.2 s late
+    with the ticker (both timers overdue), the tick half a second later falls in the same second;
+    the recorder keeps a second's later sample, which still carries the stall."""
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    now = [T0 + 0.5]
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: now[0])
+    rec.meta(host="h1", core=0, clients=1)
+    for second in range(3):
+        fake.run(1.0, 0.05)
+        rec.sample_load(second, monitor.sample(second), monitor.status())
+    monitor.lag.pending_due = fake.now + LAG_PROBE_EVERY
+    fake.run(4.25, 0.0)  # stopped: no CPU, the wall clock goes on
+    late = monitor.sample(6)
+    assert late["stall_ms"] == pytest.approx(4200.0)
+    rec.sample_load(6, late, monitor.status())
+    rec.flush()
+    monitor.lag.pending_due = None
+    monitor.lag.add(0.002)
+    fake.run(0.5, 0.05)
+    rec.sample_load(6, monitor.sample(6), monitor.status())
+    assert monitor.status()["stalled_seconds"] == pytest.approx(4.2)
+    fake.run(0.5, 0.05)
+    rec.sample_load(7, monitor.sample(7), monitor.status())
+    rec.end("done")
+    rec.close()
+    summary = summarize(merge([tmp_path / "core-0.jsonl"]), {"rps": 1, "rampup": 0, "constant": 8})
+    load = summary["cores"][0]["load"]
+    assert (load["stalls"], load["stalled_seconds"], load["stalled_from"]) == (1, 4.2, 2)
+    assert summary["generator_limited"] == [
+        "h1 core 0 stalled for 4.2 s (1 stall(s) of at least 1 s, the longest 4.2 s, the first from second 2; it used "
+        "no CPU then: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its "
+        "requests due then were late and its responses in flight then include the stall, so these are the load "
+        "generator's figures, not the target's"]
+
+
+def test_lag_under_a_tick_is_no_stall():
+    fake = FakeProcess()
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds)
+    monitor.lag.add(0.9)
+    fake.run(1.0, 0.5)
+    assert "stall_ms" not in monitor.sample(0) and monitor.status()["stalled_seconds"] == 0.0

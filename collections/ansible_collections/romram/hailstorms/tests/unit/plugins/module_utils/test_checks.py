@@ -48,6 +48,21 @@ def test_a_used_run_id_is_refused_unless_overwrite():
     assert checks.results_run_dir("/r", "e2e", False, None) == {"path": "/r/e2e", "remove": False}
 
 
+def test_a_load_hosts_used_work_directory_is_refused_unless_overwrite():
+    """On a load host nothing is reusable: an earlier run's data.json or start signal would be read
+    by the new run's processes."""
+    with pytest.raises(PlanError, match=r"hailstorm_run_id: 'e2e' was used before: /w/e2e exists and holds "
+                                        r"core-0\.jsonl, data\.json, start\.json;.*hailstorm_overwrite=true"):
+        checks.host_run_dir("/w", "e2e", False, ["start.json", "data.json", "core-0.jsonl"])
+    assert checks.host_run_dir("/w/", "e2e", True, ["data.json"]) == {"path": "/w/e2e", "remove": True}
+    assert checks.host_run_dir("/w", "e2e", False, []) == {"path": "/w/e2e", "remove": False}
+    assert checks.host_run_dir("/w", "e2e", False, None) == {"path": "/w/e2e", "remove": False}
+    with pytest.raises(PlanError, match="not a safe run id"):
+        checks.host_run_dir("/w", "..", True, [])
+    with pytest.raises(PlanError, match="hailstorm_work_dir: 'w' is not an absolute path"):
+        checks.host_run_dir("w", "e2e", True, [])
+
+
 def test_a_preview_directory_may_be_taken_over():
     assert checks.results_run_dir("/r", "e2e", False, ["plan.json"]) == {"path": "/r/e2e", "remove": False}
     assert checks.results_run_dir("/r", "e2e", False, []) == {"path": "/r/e2e", "remove": False}

@@ -23,7 +23,9 @@ def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not(
     summary = summarize(merged, PLAN)
     light, heavy = (core["load"] for core in summary["cores"])
     assert light == {"seconds": 7, "cpu_mean": 0.3, "cpu_max": 0.3, "lag_ms_mean": 1.0, "lag_max_ms": 2.0,
-                     "limited_seconds": 0, "limited_from": None, "generator_limited": False}
+                     "limited_seconds": 0, "limited_from": None, "generator_limited": False,
+                     "stalls": 0, "stalled_seconds": 0.0, "stall_max_ms": None, "stalled_from": None,
+                     "stall_cpu_max": None}
     assert heavy["generator_limited"] and heavy["limited_seconds"] == 5 and heavy["limited_from"] == 1
     assert heavy["cpu_max"] == 0.99
     assert len(summary["generator_limited"]) == 1

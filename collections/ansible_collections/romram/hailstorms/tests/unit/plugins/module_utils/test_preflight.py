@@ -182,3 +182,24 @@ def test_the_report_names_the_user_the_locustfile_was_checked_as():
     assert result["hosts"]["a"]["figures"]["check_user"] == "hailstorm"
     assert ", locustfile checked as hailstorm" in result["report"][1]
     assert findings(record())["figures"]["check_user"] is None  # an older runtime's line: no user, none shown
+
+
+def test_a_controller_results_disk_too_small_for_the_run_fails_the_preflight_and_says_what_is_needed():
+    # RUN: 100 rps over 30 + 120 + 30 s = 18,000 expected requests x 200 bytes (x 2 with JTL rows) + 100 MiB
+    small = {"path": "/home/ci", "free_bytes": 50 * preflight.MIB}
+    options = {**OPTIONS, "results_dir": "/home/ci/results", "jtl": True}
+    result = preflight.verdict(["a"], {"a": record()}, options, RUN, small)
+    assert result["head"] == "Preflight passed on all 1 load hosts but FAILED on the controller"
+    assert result["failed"] == [
+        "controller: 50 MiB free at /home/ci (hailstorm_results_dir=/home/ci/results), 107 MiB needed (18000 expected "
+        "requests of the run x hailstorm_disk_bytes_per_request=200 x 2 (hailstorm_jtl keeps every request twice) + "
+        "hailstorm_disk_reserve_mb=100). Fix: free disk space on the controller, or set hailstorm_results_dir to a "
+        "larger disk."]
+    assert "controller: results disk 50 MiB free / 107 needed at /home/ci" in result["report"]
+    roomy = preflight.verdict(["a"], {"a": record()}, options, RUN, {"path": "/", "free_bytes": 10 * 1024 ** 3})
+    assert roomy["failed"] == [] and roomy["head"] == "Preflight passed on all 1 load hosts"
+
+
+def test_the_controller_free_space_is_read_from_the_nearest_existing_directory(tmp_path):
+    found = preflight.free_space(str(tmp_path / "results" / "not" / "yet"))
+    assert found["path"] == str(tmp_path) and found["free_bytes"] > 0

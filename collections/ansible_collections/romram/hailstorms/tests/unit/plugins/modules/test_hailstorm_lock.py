@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.romram.hailstorms.plugins.modules.hailstorm_lock import describe, is_live, write_new
+from ansible_collections.romram.hailstorms.plugins.modules.hailstorm_lock import describe, is_live, refusal, write_new
 
 NOW = 1_795_000_000.0
 
@@ -65,3 +65,11 @@ def test_the_lock_is_created_once(tmp_path):
 def test_a_refused_run_is_told_which_run_holds_the_host(tmp_path):
     text = describe(lock_for(tmp_path, taken=1795000000))
     assert text == f"run 'r1' (from ci@box, since 2026-11-18 11:06:40 UTC, work directory {tmp_path})"
+
+
+def test_a_live_run_refuses_every_other_start_even_with_its_own_run_id(tmp_path):
+    lock = lock_for(tmp_path, taken=1795000000)
+    assert refusal(lock, True, "r1").startswith("run 'r1' is running on this load host already: run 'r1' (from ci@box")
+    assert "the same run id started twice at once is refused" in refusal(lock, True, "r1")
+    assert refusal(lock, True, "r2").startswith("this load host is busy with run 'r1'")
+    assert refusal(lock, False, "r1") is None and refusal(lock, False, "r2") is None  # stale: replaced

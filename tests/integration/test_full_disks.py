@@ -1,0 +1,73 @@
+"""Full disks, for real: a tmpfs with a few KiB free in a private mount namespace
+(harness.on_a_small_disk) under the load host's work directory, the real playbooks on the local
+backend. What a user must see is the cause, "No space left on device", in the run's own output."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from harness import BIN, ROOT, feeder, on_a_small_disk, playbook_env, small_disks_work
+
+pytestmark = pytest.mark.skipif(not small_disks_work(), reason="no mount namespaces here (needs root or user namespaces)")
+
+
+def test_a_load_host_whose_disk_fills_during_the_run_says_so_in_the_output(tmp_path):
+    """32 KiB free: the processes arm (their small files take a page each), then the records fill
+    the disk mid-run; the core stops and the run's failure lines quote its reason."""
+    work, results = tmp_path / "work", tmp_path / "results"
+    release = f"{BIN}/ansible-playbook playbooks/stop.yml -i inventories/local > /dev/null"  # the lock; the dir is gone
+    with feeder() as url:
+        argv = [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+                "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={results}",
+                "-e", f"hailstorm_work_dir={work}", "-e", "hailstorm_run_id=full", "-e", "hailstorm_disk_reserve_mb=0",
+                "-e", "hailstorm_disk_bytes_per_request=0"]
+        run = subprocess.run(on_a_small_disk({work: 32}, argv, after=release), cwd=ROOT, env=playbook_env(),
+                             capture_output=True, text=True, timeout=600, check=False)
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    failure = output[output.index("TASK [romram.hailstorms.collect : Check that the run completed as planned]"):]
+    assert "run state: INCOMPLETE" in failure or "run state: DEGRADED" in failure, failure[-3000:]
+    assert "recording failed: [Errno 28] No space left on device" in failure, failure[-3000:]
+
+
+def distribute(url: str, results, work, *extra: str) -> list[str]:
+    return [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+            "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={results}",
+            "-e", f"hailstorm_work_dir={work}", "-e", "hailstorm_run_id=full", *extra]
+
+
+def test_a_controller_results_disk_too_small_for_the_run_is_refused_by_the_preflight(tmp_path):
+    results = tmp_path / "results"
+    with feeder() as url:
+        run = subprocess.run(on_a_small_disk({results: 32}, [*distribute(url, results, tmp_path / "work"), "--check"]),
+                             cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=600, check=False)
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert "Preflight passed on all 1 load hosts but FAILED on the controller" in output, output[-3000:]
+    assert (f"controller: 0 MiB free at {results} (hailstorm_results_dir={results}), 101 MiB needed (") in output
+    assert "Fix: free disk space on the controller, or set hailstorm_results_dir to a larger disk." in output
+
+
+def test_a_controller_disk_that_fills_while_merging_says_where_what_is_kept_and_keeps_it_private(tmp_path):
+    """64 KiB free for the results: the host's records are fetched, the merge fills the disk. The
+    message names the directory, what is kept and how to merge again; the files stay 0640/0750."""
+    results, work = tmp_path / "results", tmp_path / "work"
+    modes = f"find {results}/full -printf 'MODE %m %y %P\\n'"
+    with feeder() as url:
+        argv = distribute(url, results, work, "-e", "hailstorm_disk_reserve_mb=0", "-e", "hailstorm_disk_bytes_per_request=0",
+                          "-e", "hailstorm_rampup=2s", "-e", "hailstorm_constant=3s", "-e", "hailstorm_rampdown=1s")
+        run = subprocess.run(on_a_small_disk({results: 64}, argv, after=modes), cwd=ROOT, env=playbook_env(),
+                             capture_output=True, text=True, timeout=600, check=False)
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert (f"hailstorm_results: cannot write the merged results in {results}/full: No space left on device (the "
+            "disk is full)") in output, output[-3000:]
+    assert "Kept: launch.json, localhost, " in output and "plan.json" in output
+    assert (f"merge again with ansible-playbook playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=full "
+            f"-e hailstorm_results_dir={results}") in output
+    found = [line.split(" ", 3)[1:] for line in run.stdout.splitlines() if line.startswith("MODE ")]
+    assert ["640", "f", "localhost/host.jsonl"] in found and ["640", "f", "plan.json"] in found, found
+    assert {mode for mode, kind, _ in found if kind == "f"} == {"640"}, found
+    assert {mode for mode, kind, _ in found if kind == "d"} == {"750"}, found
+    assert not [name for _, _, name in found if name.endswith((".tmp", ".new"))]
