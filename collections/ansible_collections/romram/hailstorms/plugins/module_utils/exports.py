@@ -44,6 +44,9 @@ HISTORY_COLUMNS = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Fai
 FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
 EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
 SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+# an extra file beside Locust's four: _stats.csv's layout with every response time from schedule
+# (from the slot the request's iteration was due at, queueing included; results.py, CELL)
+SCHEDULE_SUFFIX = "_stats_from_schedule.csv"
 JTL_FILE = "results.jtl"
 JTL_TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "failureMessage")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
@@ -94,7 +97,8 @@ def _rows_text(columns: list[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
-    """The four CSV files' text by suffix (_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv)."""
+    """The CSV files' text by suffix: Locust's four (_stats.csv, _stats_history.csv, _failures.csv,
+    _exceptions.csv) and, for records with response times from schedule, SCHEDULE_SUFFIX."""
     t0 = start_time(merged) or 0.0
     seconds_map: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
     secs = sorted(int(s) for s in seconds_map)
@@ -128,7 +132,7 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
     failure_rows = [[*(safe_cell(part) for part in split_label(label)), safe_cell(kind), n, _utc(t0 + first),
                      _utc(t0 + last)]
                     for (label, kind), (n, first, last) in failures_by_label(merged)]
-    return {
+    out = {
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),
         "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),
         "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
@@ -136,6 +140,15 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             [row["count"], safe_cell(kind), safe_cell(row["traceback"]), ""]
             for kind, row in sorted((merged.get("exceptions") or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))]),
     }
+    if total.get("sched_hist"):  # the same layout, response times from schedule (results.py, CELL)
+        def scheduled(cell: Mapping[str, Any]) -> dict[str, Any]:
+            return {**cell, "hist": cell.get("sched_hist") or {}, "time_us": cell.get("sched_time_us", 0)}
+
+        rows = [_stats_row(label, scheduled(cell), span)
+                for label, cell in sorted(labels.items(), key=lambda kv: split_label(kv[0])[::-1])]
+        rows.append(_stats_row("Aggregated", scheduled(total), span))
+        out[SCHEDULE_SUFFIX] = _rows_text(STATS_COLUMNS, rows)
+    return out
 
 
 def _jtl_rows(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -185,8 +185,18 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                 if value is not None:
                     points.append((s + 0.5, value))
         latency.append((name, COLORS[i], points, False))
-    out.append(chart("latency", "Latency per second (all labels, from the merged histograms)", "ms", latency,
-                     plan_phases, x_range))
+    scheduled = any(cell.get("sched_hist") for cell in per_second.values())
+    if scheduled:  # from each request's slot, queueing included: the latency a closed model hides
+        for i, (name, q) in enumerate((("p50 from schedule", 50.0), ("p99 from schedule", 99.0))):
+            points = []
+            for s in seconds:
+                if s in per_second and per_second[s].get("sched_hist"):
+                    value = Histogram(per_second[s]["sched_hist"]).percentile(q)
+                    if value is not None:
+                        points.append((s + 0.5, value))
+            latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
+    out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
+                     + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range))
 
     totals: dict[str, int] = {}
     for labels in merged.get("seconds", {}).values():
@@ -215,6 +225,11 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                          False))
     out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range))
 
+    dropped = merged.get("dropped") or {}
+    if plan.get("model") == "open":
+        out.append(chart("dropped", "Open model: arrivals dropped per second (no user within their tolerance)",
+                         "arrivals / s", [("dropped", COLORS[1], [(s + 0.5, float(dropped.get(s, 0))) for s in seconds],
+                                           False)], plan_phases, x_range))
     overruns, late = merged.get("overruns_at", {}), merged.get("late_at", {})
     out.append(chart("pacing", "Pacing overruns and late client starts (counted at each flush)", "count",
                      [("pacing overruns", COLORS[4], [(s + 0.5, float(overruns.get(s, 0))) for s in seconds], False),
@@ -372,6 +387,27 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                      *(_ms(row.get(key)) for key in LATENCY_COLUMNS)])
     parts.append(_table(["label", "requests", "failures", "rps", "min ms", "mean ms", "p50", "p90", "p95", "p99",
                          "p99.9", "max ms"], rows, "labels"))
+
+    from_schedule = latency.get("from_schedule") or {}
+    if (from_schedule.get("overall") or {}).get("count"):
+        parts.append("<h2>Latency from schedule</h2><p class=\"note\">From the slot each request's task iteration "
+                     "was due at to its answer, queueing included (the closed model: from the first slot a late "
+                     "client missed). What a user waiting for the service sees; the table above is the service time "
+                     "as Locust measures it. The difference is the latency a closed model hides.</p>")
+        sched_rows = []
+        for label, row in list((from_schedule.get("labels") or {}).items()) + [("all", from_schedule["overall"])]:
+            if row:
+                sched_rows.append([f"<b>{_e(label)}</b>" if label == "all" else _e(label), row.get("count", 0),
+                                   *(_ms(row.get(key)) for key in LATENCY_COLUMNS)])
+        parts.append(_table(["label", "requests", "min ms", "mean ms", "p50", "p90", "p95", "p99", "p99.9", "max ms"],
+                            sched_rows, "from-schedule"))
+    arrivals = summary.get("arrivals")
+    if arrivals:
+        parts.append("<h2>Open model</h2>" + _table(
+            ["arrivals planned", "sent", "dropped", "users started", "pool max per core", "pool cap per core"],
+            [[_num(arrivals.get("planned")), _num(arrivals.get("sent")), _num(arrivals.get("dropped")),
+              _num(arrivals.get("users_started")), _num(arrivals.get("pool_max_per_core")),
+              _num(arrivals.get("pool_cap_per_core"))]], "arrivals"))
 
     parts.append("<h2>Failures by kind</h2>")
     kinds = failures_by_label(merged)

@@ -295,6 +295,8 @@ def main():
                      CSV_PREFIX + "_stats_history.csv": "Locust CSV layout: per second",
                      CSV_PREFIX + "_failures.csv": "Locust CSV layout: failures by label and kind",
                      CSV_PREFIX + "_exceptions.csv": "Locust CSV layout: the locustfile's exceptions",
+                     CSV_PREFIX + exports.SCHEDULE_SUFFIX: "Locust's stats layout, response times from schedule "
+                                                           "(from each request's slot, queueing included)",
                      junit.JUNIT_FILE: "JUnit XML: one testcase per run-state check and per threshold"}
         jtl_files = sorted(glob.glob(os.path.join(path, "*", "core-*.jtl")))
         if jtl_files:

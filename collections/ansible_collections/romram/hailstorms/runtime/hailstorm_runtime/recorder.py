@@ -20,7 +20,10 @@ _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, che
 
 JTL_HEADER = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName",
               "dataType", "success", "failureMessage", "bytes", "sentBytes", "grpThreads",
-              "allThreads", "Latency", "IdleTime", "Connect")
+              "allThreads", "Latency", "IdleTime", "Connect", "delayFromSchedule")
+# delayFromSchedule (ms): how long after the slot its task iteration was due at the request started
+# (results.py, CELL: response time from schedule = delayFromSchedule + elapsed); JMeter reads it as a
+# sample variable (jmeter -Jsample_variables=delayFromSchedule)
 
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -234,11 +237,13 @@ class Recorder:
         if start_time is None:
             start_time = self.now() - response_time / 1000.0
         code = getattr(response, "status_code", None) or (type(exception).__name__ if exception else "")
+        due = self.due_of()
+        delay = max(0, int((start_time - due) * 1000)) if due is not None else 0
         self.jtl_rows.append((
             int(start_time * 1000), int(response_time), name, code, getattr(response, "reason", "") or "",
             thread, "text", "false" if exception is not None else "true",
             str(exception) if exception is not None else "", response_length or 0, 0, threads, threads,
-            int(response_time), 0, 0,
+            int(response_time), 0, 0, delay,
         ))
 
     # --- cold path -----------------------------------------------------------------------

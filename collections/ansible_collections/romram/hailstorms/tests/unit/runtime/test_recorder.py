@@ -56,7 +56,7 @@ def test_requests_flush_to_stats_records_and_merge(tmp_path):
     assert s["requests"] == 4 and s["failures"] == 2
 
     rows = list(csv.reader(open(tmp_path / "core-3.jtl", encoding="utf-8")))
-    assert len(rows[0]) == 16 and rows[0][0] == "timeStamp"
+    assert len(rows[0]) == 17 and rows[0][0] == "timeStamp" and rows[0][-1] == "delayFromSchedule"
     assert rows[1][:4] == [str(int((T0 + 0.1) * 1000)), "12", "/a", ""] and rows[1][5] == "h 3-11"
 
 
