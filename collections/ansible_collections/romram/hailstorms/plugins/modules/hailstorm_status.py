@@ -231,6 +231,11 @@ def main() -> None:
         elapsed=min((float(core["elapsed"]) for core in cores if core["state"] == "running" and "elapsed" in core),
                     default=None),
         finished=finished,
+        # the open model's arrivals and pool (absent in the closed model)
+        **({"arrivals_sent": sum(int(core.get("arrivals_sent") or 0) for core in cores),
+            "arrivals_dropped": sum(int(core.get("arrivals_dropped") or 0) for core in cores),
+            "pool_size": sum(int(core.get("pool_size") or 0) for core in cores)}
+           if any("arrivals_sent" in core for core in cores) else {}),
         problems=problems(params["path"], cores, params["host"]),
         generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
                            + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"

@@ -54,3 +54,14 @@ def test_generator_limited_cores_are_warned_about():
     message = "results from a core 0 are generator-limited; plan fewer rps per core"
     line = progress_line(plan, {"a": status(generator_limited=[message])}, 30)
     assert line.endswith(f"WARNING: {message}")
+
+
+def test_the_open_model_line_says_arrivals_sent_and_dropped_and_the_pool():
+    plan = {"clients": 10, "rps": 10.0, "pace": 1.0, "gap": 0.1, "stop_gap": 0.1, "rampup": 1.0, "constant": 10.0,
+            "rampdown": 1.0, "duration": 12.0, "hosts": {"h1": {"clients": 10}}}
+    hosts = {"h1": {"state": "running", "states": {"running": 1}, "elapsed": 5.0, "active": 7, "rps": 10.0,
+                    "requests": 50, "iterations": 50, "iteration_rate": 10.0, "arrivals_sent": 48,
+                    "arrivals_dropped": 2, "pool_size": 7}}
+    from ansible_collections.romram.hailstorms.plugins.module_utils.progress import progress_line
+
+    assert "arrivals sent 48, dropped 2, pool 7 users; hosts" in progress_line(plan, hosts, 5.0)
