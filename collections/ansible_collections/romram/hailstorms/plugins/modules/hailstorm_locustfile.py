@@ -49,6 +49,14 @@ options:
       - Other user classes are not dry-run (their clients may reach real systems).
     type: bool
     default: false
+  threshold_labels:
+    description:
+      - The labels of the run's label thresholds (C(hailstorm_thresholds) C(labels)), compared with the labels the
+        dry run saw. One that matches none fails the check when the dry run ran every task of every user class
+        without an exception (the run's verdict would fail it), else is warned about.
+    type: list
+    elements: str
+    default: []
   rps:
     description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
     type: float
