@@ -166,7 +166,7 @@ def options_given(locustfile: str, locust_args: list[str]) -> dict[str, Any]:
         with contextlib.redirect_stdout(io.StringIO()):
             given = vars(locust_options(locustfile, None, list(locust_args)))
     except SystemExit as stop:
-        if stop.code:
+        if stop.code != 0:
             raise  # argparse's own error (exit 2), as the check reports it
         return {"help": True}
     defaults = vars(locust_options(locustfile, None, []))
