@@ -178,3 +178,16 @@ def test_locust_args_that_the_plan_replaces_are_refused_naming_the_setting(tmp_p
     assert "Fix: remove them from hailstorm_locust_args (and set the settings named)" in text
     # the fix works: without them (and --headless, which is allowed) the plan goes on
     assert plan(tmp_path, "-e", json.dumps({"hailstorm_locust_args": ["--headless"]})).returncode == 0
+
+
+def test_a_label_threshold_that_matches_no_request_of_the_dry_run_is_refused_before_any_host(tmp_path):
+    thresholds = {"hailstorm_thresholds": {"labels": {"GET /chekout": {"p95_ms": 100}}}}
+    result = plan(tmp_path, "-e", json.dumps(thresholds))
+    text = said(result)
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert ("hailstorm_thresholds.labels: 'GET /chekout' matches no request of a dry run of" in text
+            and "(labels seen: GET /wait/{min}/{max}, GET /{name}; a label is \"METHOD name\" or the name alone), "
+                "though the dry run ran every task of every user class" in text)
+    # the fix works: a label the dry run saw (the name alone matches every method)
+    fixed = {"hailstorm_thresholds": {"labels": {"/{name}": {"p95_ms": 100}}}}
+    assert plan(tmp_path, "-e", json.dumps(fixed)).returncode == 0

@@ -27,7 +27,8 @@ def _number(value):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args", "dry_run", "rps"))
+    _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args", "dry_run", "rps",
+                             "threshold_labels"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -58,5 +59,6 @@ class ActionModule(ActionBase):
             return result
         result.update(locustfile.verdict(str(path), python, str(RUNTIME / "requirements.txt"),
                                          done.returncode, done.stdout, done.stderr, locust_args,
-                                         _number(args.get("rps"))))
+                                         _number(args.get("rps")), [str(label) for label in
+                                                                    args.get("threshold_labels") or []]))
         return result

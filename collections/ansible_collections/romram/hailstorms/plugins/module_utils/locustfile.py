@@ -24,7 +24,7 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE, split_label
 
 IMPORT_TIMEOUT = 30.0  # seconds the locustfile's import may take on the controller (hailstorm_import_timeout)
 CHECK_SLACK = 60.0  # seconds beyond that for Locust's own import and the dry run, before the check is given up
@@ -124,6 +124,8 @@ LOCUST_ARGS_REPLACED: dict[str, tuple[str, str]] = {
     "stop_timeout": ("-s/--stop-timeout", "the plan's stop slots: each client stops at its own, and "
                                           "hailstorm_deadline_grace bounds the end"),
     "equal_weights": ("--equal-weights", "the task weights in the locustfile"),
+    "exit_code_on_error": ("--exit-code-on-error", "hailstorm_exit_code_on_error (the same meaning: the exit code "
+                                                   "of a run with failures or exceptions; 0 lets them pass)"),
     "reset_stats": ("--reset-stats", "hailstorm_thresholds_phase: the figures of the constant phase, apart from "
                                      "the ramp-up"),
     **{dest: (arg, _CORES) for dest, arg in (
@@ -165,6 +167,35 @@ def conflicting_locust_args(given: Mapping[str, Any] | None) -> str | None:
             + "; ".join(parts) + ". Fix: remove them from hailstorm_locust_args (and set the settings named)")
 
 
+def threshold_labels_unseen(threshold_labels: Sequence[str], dry: Mapping[str, Any] | None,
+                            locustfile: str) -> tuple[str | None, list[str]]:
+    """Label thresholds (hailstorm_thresholds labels:) against the labels the dry run saw: a label
+    matches a request label ("GET /x") or its name alone ("/x"), as the verdict after the run does.
+    (refusal, warnings): a label that matches nothing is refused when the dry run was exhaustive
+    (every user class dry-run, every one of their tasks ran, no exception), since the run's
+    verdict would fail it; otherwise it is a warning (a task the dry run did not reach may send
+    it). Nothing to say without a dry run."""
+    if not isinstance(dry, Mapping) or not threshold_labels:
+        return None, []
+    seen = list(dry.get("labels") or [])
+    names = {split_label(label)[1] for label in seen}
+    unseen = [label for label in threshold_labels if label not in seen and label not in names]
+    if not unseen:
+        return None, []
+    classes = dry.get("classes") or {}
+    gaps = ([f"{', '.join(dry['skipped'])} not dry-run (no HttpUser / FastHttpUser)"] if dry.get("skipped") else []) + [
+        f"{name} raised exceptions or did not run each of its tasks (or a TaskSet's)" for name, row in sorted(classes.items())
+        if int(row.get("exceptions") or 0) or not row.get("all_tasks") or not int(row.get("iterations") or 0)]
+    what = (f"hailstorm_thresholds.labels: {', '.join(repr(label) for label in unseen)} "
+            f"{'matches' if len(unseen) == 1 else 'match'} no request of a dry run of {locustfile} "
+            f"(labels seen: {', '.join(seen) or 'none'}; a label is \"METHOD name\" or the name alone)")
+    if gaps:
+        return None, [f"{what}; the dry run may have missed it ({'; '.join(gaps)}): check the label, else its "
+                      f"threshold fails after the run"]
+    return (f"{what}, though the dry run ran every task of every user class: the run's verdict would fail "
+            f"{'it' if len(unseen) == 1 else 'them'}. Fix: give a label seen above, or remove the threshold"), []
+
+
 def bad_locust_args(locust_args: Any) -> str | None:
     """A message when hailstorm_locust_args is not a list of strings."""
     if not isinstance(locust_args, (list, tuple)) or not all(isinstance(a, (str, int, float)) for a in locust_args):
@@ -202,7 +233,8 @@ def _tail(text: str, lines: int = TRACEBACK_LINES) -> str:
 
 
 def verdict(locustfile: str, python: str, requirements: str, rc: int | None, stdout: str, stderr: str,
-            locust_args: Sequence[str] = (), rps: float | None = None) -> dict[str, Any]:
+            locust_args: Sequence[str] = (), rps: float | None = None,
+            threshold_labels: Sequence[str] = ()) -> dict[str, Any]:
     """The check's outcome as a task result: {'failed': bool, 'msg': str, ...report}."""
     last = _tail(stderr, 1)
     lines = (stderr or "").strip().splitlines()
@@ -248,12 +280,15 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             f"hailstorm_rampdown) and would not use it: remove the class from the locustfile (keep it in a "
             f"file of its own for plain Locust) and give the shape as those settings")}
     figures = requests_per_iteration(report)
+    refusal, label_warnings = threshold_labels_unseen(list(threshold_labels), report.get("dry_run"), locustfile)
+    if refusal:
+        return {"failed": True, "user_classes": users, "msg": refusal}
     per_iteration = ("" if not figures or figures["mean"] is None else
                      f"; a dry run sent {figures['mean']:.2f} requests per task iteration on average")
     return {"failed": False, "changed": False, "user_classes": users, "shape_classes": [],
             "locust": report.get("locust"), "import_seconds": report.get("import_seconds"),
             "requests_per_iteration": figures,
-            "warnings": iteration_warnings(locustfile, figures, rps),
+            "warnings": iteration_warnings(locustfile, figures, rps) + label_warnings,
             "msg": f"{locustfile}: user classes {', '.join(users)}{_of_all(users, report)} "
                    f"(Locust {report.get('locust')}){per_iteration}"}
 

@@ -13,8 +13,9 @@ description:
   - Imports the locustfile with Locust's own loader in a subprocess of the controller's Python
     (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
   - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
-    not exist, does not import (an exception, a C(sys.exit) or an import that does not finish in time), defines no User class, or defines a LoadTestShape (the plan gives
-    the shape of a run, from C(hailstorm_rps), C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
+    not exist, does not import (an exception, a C(sys.exit) or an import that does not finish in time),
+    defines no User class, or defines a LoadTestShape (the plan gives the shape of a run, from C(hailstorm_rps),
+    C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
   - This is an action plugin; the module file only documents it.
 options:
@@ -49,6 +50,14 @@ options:
       - Other user classes are not dry-run (their clients may reach real systems).
     type: bool
     default: false
+  threshold_labels:
+    description:
+      - The labels of the run's label thresholds (C(hailstorm_thresholds) C(labels)), compared with the labels the
+        dry run saw. One that matches none fails the check when the dry run ran every task of every user class
+        without an exception (the run's verdict would fail it), else is warned about.
+    type: list
+    elements: str
+    default: []
   rps:
     description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
     type: float

@@ -30,6 +30,7 @@ from locust.util.load_locustfile import load_locustfile
 
 from . import fastpath
 from .pool import PoolWait
+from .results import request_label
 from .schedule import PacedWait
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -141,7 +142,7 @@ def options_given(locustfile: str, locust_args: list[str]) -> dict[str, Any]:
         with contextlib.redirect_stdout(io.StringIO()):
             given = vars(locust_options(locustfile, None, list(locust_args)))
     except SystemExit as stop:
-        if stop.code:
+        if stop.code != 0:
             raise  # argparse's own error (exit 2), as the check reports it
         return {"help": True}
     defaults = vars(locust_options(locustfile, None, []))
@@ -238,7 +239,10 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
     """Run `iterations` task iterations of one user of each HTTP user class (HttpUser,
     FastHttpUser) against a loopback stub, counting the requests of each iteration (those of
     on_start apart): {"classes": {name: {"iterations", "requests", "on_start_requests",
-    "exceptions"}}, "skipped": [classes not dry-run: other clients may reach real systems]}.
+    "exceptions", "all_tasks"}}, "skipped": [classes not dry-run: other clients may reach real
+    systems], "labels": [the request labels seen, results.request_label]}. "all_tasks": each of
+    the class's own tasks ran at least once (false when one is a TaskSet: its tasks are not
+    followed), so its labels are all there unless a task names its requests by chance.
     No init or test_start event is fired, nothing reaches the run's target (a task that
     builds absolute URLs to other hosts would reach them)."""
     from locust import FastHttpUser, HttpUser
@@ -248,9 +252,11 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
                       events=locust.events)
     apply_tags(user_classes.values(), options)
     counted = {"requests": 0, "exceptions": 0}
+    labels: set[str] = set()
 
-    def on_request(**_kwargs: Any) -> None:
+    def on_request(request_type: str = "", name: str = "", **_kwargs: Any) -> None:
         counted["requests"] += 1
+        labels.add(request_label(str(request_type or ""), str(name or "")))
 
     def on_error(**_kwargs: Any) -> None:
         counted["exceptions"] += 1
@@ -284,7 +290,9 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
             done = max(0, len(marks) - 1)
             out["classes"][name] = {
                 "iterations": done, "requests": (marks[-1] - marks[0]) if done else 0,
-                "on_start_requests": marks[0] if marks else counted["requests"], "exceptions": counted["exceptions"]}
+                "on_start_requests": marks[0] if marks else counted["requests"], "exceptions": counted["exceptions"],
+                "all_tasks": _every_task_ran(cls, wait.ran)}
+        out["labels"] = sorted(labels)
     finally:
         locust.user.users.DefaultTaskSet = saved_task_set  # type: ignore[misc]
         stub.stop()
@@ -326,10 +334,12 @@ class PacedDefaultTaskSet(DefaultTaskSet):
 
 class _DryWait:
     """A dry run user's wait_time: notes the request count at each call (after on_start, then
-    after each task iteration) and stops the user after `iterations` iterations."""
+    after each task iteration) and stops the user after `iterations` iterations; `ran` holds the
+    user's own tasks that ran (noted by _DryDefaultTaskSet)."""
 
     def __init__(self, marks: list[int], counted: dict[str, int], iterations: int) -> None:
         self.marks, self.counted, self.iterations = marks, counted, iterations
+        self.ran: set[Any] = set()
 
     def __call__(self) -> float:
         self.marks.append(self.counted["requests"])
@@ -343,6 +353,18 @@ class _DryDefaultTaskSet(DefaultTaskSet):
 
     def on_start(self) -> None:
         self.user.wait_time()
+
+    def execute_task(self, task: Any) -> None:
+        wait = self.user.wait_time
+        if isinstance(wait, _DryWait):
+            wait.ran.add(task)
+        super().execute_task(task)
+
+
+def _every_task_ran(cls: type[User], ran: set[Any]) -> bool:
+    """Whether a dry run ran each of a user class's own tasks (none of them a TaskSet)."""
+    tasks = set(cls.tasks or [])
+    return bool(tasks) and not any(isinstance(t, type) and issubclass(t, TaskSet) for t in tasks) and tasks <= ran
 
 
 def pace_the_first_task() -> None:

@@ -387,3 +387,44 @@ def test_a_dry_run_paces_a_tasksets_own_wait_time_as_a_run_does(tmp_path):
     assert result["failed"] is False, result["msg"]
     assert result["requests_per_iteration"]["classes"] == {"Visitor": 2.0}
     assert "set hailstorm_rps to 5 for 10 requests per second" in result["warnings"][0]
+
+
+def checked_with_thresholds(tmp_path: Path, source: str, threshold_labels: list[str]) -> dict:
+    path = tmp_path / "locustfile.py"
+    path.write_text(source)
+    done = subprocess.run(locustfile.check_argv(sys.executable, str(path), dry_run=True), capture_output=True,
+                          text=True, timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), None), check=False)
+    return locustfile.verdict(str(path), sys.executable, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
+                              threshold_labels=threshold_labels)
+
+
+def test_a_label_threshold_that_matches_no_request_of_an_exhaustive_dry_run_is_refused(tmp_path):
+    result = checked_with_thresholds(tmp_path, TWO_CLASSES, ["GET /pay", "/receipt", "GET /chekout"])
+    assert result == {"failed": True, "user_classes": ["Browse", "Checkout"], "msg": (
+        f"hailstorm_thresholds.labels: 'GET /chekout' matches no request of a dry run of {tmp_path}/locustfile.py "
+        f"(labels seen: GET /, GET /pay, GET /receipt; a label is \"METHOD name\" or the name alone), though the dry "
+        f"run ran every task of every user class: the run's verdict would fail it. Fix: give a label seen above, or "
+        f"remove the threshold")}
+
+
+def test_label_thresholds_that_match_pass_and_an_unsure_dry_run_only_warns(tmp_path):
+    result = checked_with_thresholds(tmp_path, TWO_CLASSES, ["GET /pay", "/receipt", "/"])
+    assert result["failed"] is False and not [w for w in result["warnings"] if "hailstorm_thresholds" in w]
+    unsure = TWO_CLASSES + "\nfrom locust import User\n\nclass Other(User):\n    @task\n    def x(self):\n        pass\n"
+    result = checked_with_thresholds(tmp_path, unsure, ["GET /chekout"])
+    assert result["failed"] is False
+    assert [w for w in result["warnings"] if "hailstorm_thresholds" in w] == [
+        f"hailstorm_thresholds.labels: 'GET /chekout' matches no request of a dry run of {tmp_path}/locustfile.py "
+        f"(labels seen: GET /, GET /pay, GET /receipt; a label is \"METHOD name\" or the name alone); the dry run "
+        f"may have missed it (Other not dry-run (no HttpUser / FastHttpUser)): check the label, else its threshold "
+        f"fails after the run"]
+
+
+def test_label_thresholds_without_a_dry_run_say_nothing():
+    assert locustfile.threshold_labels_unseen(["GET /x"], None, "lf.py") == (None, [])
+    dry = {"labels": ["GET /a"], "skipped": [], "classes": {"A": {"iterations": 10, "exceptions": 0, "all_tasks": False}}}
+    refusal, warnings = locustfile.threshold_labels_unseen(["/b"], dry, "lf.py")
+    assert refusal is None and "A raised exceptions or did not run each of its tasks (or a TaskSet's)" in warnings[0]
+    dry["classes"]["A"]["all_tasks"] = True
+    assert locustfile.threshold_labels_unseen(["/b"], dry, "lf.py")[0].startswith(
+        "hailstorm_thresholds.labels: '/b' matches no request of a dry run of lf.py")
