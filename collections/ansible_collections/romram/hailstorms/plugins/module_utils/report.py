@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_clients, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell)
+    Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -57,11 +57,8 @@ def _fmt(value: float) -> str:
 
 
 def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
-    rampup, constant = float(plan.get("rampup", 0)), float(plan.get("constant", 0))
-    rampdown = float(plan.get("rampdown", 0))
-    return [(name, start, end) for name, start, end in (
-        ("ramp-up", 0.0, rampup), ("constant", rampup, rampup + constant),
-        ("ramp-down", rampup + constant, rampup + constant + rampdown)) if end > start]
+    """The shaded parts of the time axis: results.plan_phases (ramps and constant, or the stages)."""
+    return plan_phases(plan)
 
 
 def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
@@ -408,6 +405,16 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
             [[_num(arrivals.get("planned")), _num(arrivals.get("sent")), _num(arrivals.get("dropped")),
               _num(arrivals.get("users_started")), _num(arrivals.get("pool_max_per_core")),
               _num(arrivals.get("pool_cap_per_core"))]], "arrivals"))
+
+    stages = summary.get("stages") or []
+    if stages:
+        parts.append("<h2>Stages</h2><p class=\"note\">Whole seconds of each stage; the planned rate is the "
+                     "stage's mean (linear from its start rate to its end rate).</p>")
+        parts.append(_table(["stage", "from s", "to s", "planned rps", "rps", "requests", "failures", "p50", "p95",
+                             "p99"],
+                            [[_e(st["name"]), _num(st["start"]), _num(st["end"]), _num(st["planned_rps"]),
+                              _num(st["rps"]), st["requests"], st["failures"], _ms(st["p50_ms"]), _ms(st["p95_ms"]),
+                              _ms(st["p99_ms"])] for st in stages], "stages"))
 
     parts.append("<h2>Failures by kind</h2>")
     kinds = failures_by_label(merged)

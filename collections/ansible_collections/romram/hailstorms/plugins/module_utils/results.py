@@ -620,12 +620,104 @@ def _latency(hist: Histogram, time_us: int) -> dict[str, Any]:
     }
 
 
+def plan_phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """The named parts of a plan's time axis, (name, start, end): ramp-up, constant and ramp-down
+    of a trapezoid; each stage of a staged plan (its `name`, else "stage N", N from 1)."""
+    stages = plan.get("stages")
+    if stages:
+        return [(str(stage.get("name") or f"stage {i + 1}"), float(stage["start"]),
+                 float(stage["start"]) + float(stage["duration"])) for i, stage in enumerate(stages)]
+    rampup, constant = float(plan.get("rampup", 0) or 0), float(plan.get("constant", 0) or 0)
+    rampdown = float(plan.get("rampdown", 0) or 0)
+    return [(name, start, end) for name, start, end in (
+        ("ramp-up", 0.0, rampup), ("constant", rampup, rampup + constant),
+        ("ramp-down", rampup + constant, rampup + constant + rampdown)) if end > start]
+
+
+def _whole_seconds(start: float, end: float) -> tuple[int, int] | None:
+    first, last = math.ceil(start - 1e-9), math.floor(end + 1e-9)
+    return (first, last) if last > first else None
+
+
 def constant_window(plan: Mapping[str, Any]) -> tuple[int, int] | None:
-    """The whole seconds [from, to) inside the plan's constant phase, or None without one."""
+    """The whole seconds [from, to) inside the plan's constant phase, or None without one. A
+    staged plan's constant phase is its longest stage at a constant rate above 0 (the first of
+    equals): what a run is usually judged on, as a trapezoid's constant phase."""
+    stages = plan.get("stages")
+    if stages:
+        flat = [(float(stage["duration"]), -i, stage) for i, stage in enumerate(stages)
+                if float(stage.get("rps") or 0) > 0 and float(stage.get("from_rps", -1)) == float(stage["rps"])]
+        if not flat:
+            return None
+        _duration, _i, stage = max(flat, key=lambda item: item[:2])
+        return _whole_seconds(float(stage["start"]), float(stage["start"]) + float(stage["duration"]))
     rampup = float(plan.get("rampup", 0) or 0)
     constant = float(plan.get("constant", 0) or 0)
-    first, last = math.ceil(rampup), math.floor(rampup + constant)
-    return (first, last) if last > first else None
+    return _whole_seconds(rampup, rampup + constant)
+
+
+def planned_in_window(plan: Mapping[str, Any], window: tuple[int, int]) -> float:
+    """The task iterations the plan's rate asks for over the whole seconds [from, to): the rate x
+    the seconds for a trapezoid's constant phase, the integral of a staged plan's curve (linear in
+    each stage) over the window."""
+    first, last = window
+    stages = plan.get("stages")
+    if not stages:
+        return float(plan.get("rps", 0) or 0) * (last - first)
+    total = 0.0
+    for stage in stages:
+        start, duration = float(stage["start"]), float(stage["duration"])
+        if duration <= 0:
+            continue
+        a, b = max(first, start), min(last, start + duration)
+        if b <= a:
+            continue
+        low, high = float(stage.get("from_rps", stage["rps"])), float(stage["rps"])
+
+        def rate(t: float) -> float:
+            return low + (high - low) * (t - start) / duration
+
+        total += (rate(a) + rate(b)) / 2 * (b - a)
+    return total
+
+
+def phase_window(plan: Mapping[str, Any], phase: Any) -> tuple[tuple[int, int] | None, str]:
+    """The whole seconds a phase covers and its description: "constant" (constant_window), "all"
+    (None: the whole run), or a stage of a staged plan by its name or its number (1 = the first).
+    ValueError naming the stages for a phase the plan does not have."""
+    if phase == "all":
+        return None, "whole run"
+    if phase == "constant":
+        window = constant_window(plan)
+        return window, f"constant phase {window[0]}-{window[1]} s" if window else "whole run"
+    named = plan_phases(plan) if plan.get("stages") else []
+    for i, (name, start, end) in enumerate(named):
+        if str(phase) in (name, str(i + 1)):
+            window = _whole_seconds(start, end)
+            return window, f"stage {name} {window[0]}-{window[1]} s" if window else "whole run"
+    choices = ", ".join(["constant", "all"] + [f"{i + 1} or {name!r}" for i, (name, _s, _e) in enumerate(named)])
+    raise ValueError(f"hailstorm_thresholds_phase: {phase!r} is no phase of this plan; use {choices}")
+
+
+def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per stage of a staged plan (empty for a trapezoid): its whole seconds, the planned and the
+    achieved rate (requests / s), failures and latency percentiles from the merged histograms."""
+    if not plan.get("stages"):
+        return []
+    out = []
+    for stage, (name, start, end) in zip(plan["stages"], plan_phases(plan)):
+        window = _whole_seconds(start, end)
+        cell = empty_cell()
+        for labels in (label_cells(merged, window).values() if window else []):
+            merge_cell(cell, labels)
+        seconds = (window[1] - window[0]) if window else 0
+        latency = _latency(Histogram(cell["hist"]), cell["time_us"])
+        out.append({"name": name, "start": start, "end": end, "window": list(window) if window else None,
+                    "planned_rps": round((float(stage.get("from_rps", stage["rps"])) + float(stage["rps"])) / 2, 3),
+                    "rps": round(cell["requests"] / seconds, 3) if seconds else None,
+                    "requests": int(cell["requests"]), "failures": int(cell["failures"]),
+                    **{key: latency[key] for key in ("p50_ms", "p95_ms", "p99_ms")}})
+    return out
 
 
 def label_cells(merged: Mapping[str, Any], window: tuple[int, int] | None = None) -> dict[str, dict[str, Any]]:
@@ -667,21 +759,19 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
     constant phase), the achieved rate against the target (succeeded requests: a refused or failed
     request achieved nothing), pacing overruns, late clients and locustfile exceptions (those three
     over the whole run: the records count them per client or per flush, not per second)."""
-    if phase not in PHASES:
-        raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
-    window = constant_window(plan) if phase == "constant" else None
+    window, what = phase_window(plan, phase)
     labels = label_cells(merged, window)
     overall = empty_cell()
     for cell in labels.values():
         merge_cell(overall, cell)
-    rps = float(plan.get("rps", 0) or 0)
     expected = plan.get("expected_requests")
     succeeded = overall["requests"] - overall["failures"]  # what the rate achieved: a failure achieved nothing
     if window is not None:
-        what = f"constant phase {window[0]}-{window[1]} s"
-        ratio = succeeded / (window[1] - window[0]) / rps if rps else None
+        planned = planned_in_window(plan, window)
+        ratio = succeeded / planned if planned else None
     else:
-        what = "whole run" + (" (the plan has no whole second of constant phase)" if phase == "constant" else "")
+        what += f" (the plan has no whole second of {'constant phase' if phase == 'constant' else 'that phase'})" \
+            if phase != "all" else ""
         ratio = succeeded / float(expected) if expected else None
     names: dict[str, dict[str, Any]] = {}  # a threshold may name a request without its method
     for label, cell in labels.items():
@@ -723,10 +813,11 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         failed = sum(per_second.get(s, [0, 0])[1] for s in range(first, last))
         achieved = count / (last - first)
         succeeded = (count - failed) / (last - first)
+        target = planned_in_window(plan, window) / (last - first)  # a staged plan's stage may be below its peak
         constant_phase = {"from": first, "to": last, "requests": count, "failures": failed,
                           "rps": round(achieved, 3), "succeeded_rps": round(succeeded, 3),
-                          "target_rps": rps, "ratio": round(achieved / rps, 4) if rps else None,
-                          "succeeded_ratio": round(succeeded / rps, 4) if rps else None}
+                          "target_rps": round(target, 6), "ratio": round(achieved / target, 4) if target else None,
+                          "succeeded_ratio": round(succeeded / target, 4) if target else None}
 
     active: Mapping[int, int] = merged.get("active", {})
     keys = set(per_second) | set(active)
@@ -769,6 +860,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     per_iteration = round(total / iterations, 3) if iterations else None
     return {
         "model": plan.get("model") or "closed",
+        "stages": stage_figures(merged, plan),
         "arrivals": arrivals,
         "iterations": iterations,
         "requests_per_iteration": per_iteration,
@@ -856,6 +948,12 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for label, row in rows:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
+    for stage in summary.get("stages") or []:
+        lines.append(f"stage {stage['name']} {stage['start']:g}-{stage['end']:g} s: "
+                     + (f"{stage['rps']:.2f} rps against {stage['planned_rps']:g} planned, " if stage["rps"] is not None
+                        else "no whole second, ")
+                     + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"
+                       f"{_ms(stage['p99_ms'])} ms")
     arrivals = summary.get("arrivals")
     if arrivals:
         lines.append(f"open model: {arrivals['planned']} arrivals planned, {arrivals['sent']} sent, "

@@ -21,7 +21,7 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
-    hailstorm_thresholds_phase: constant   # or all
+    hailstorm_thresholds_phase: constant   # or all, or with stages a stage's number (1 = first) or name
 
 A latency or failure limit is judged over the phase chosen (the constant phase by default);
 rps_ratio over the same phase (the whole run: succeeded requests / planned requests); overruns,
@@ -133,11 +133,21 @@ def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> d
     return out
 
 
+def _stage_reference(phase: Any) -> bool:
+    """A stage by number (1, '2') or name: checked against the plan's stages when judged."""
+    if isinstance(phase, bool):
+        return False
+    if isinstance(phase, int):
+        return phase >= 1
+    return isinstance(phase, str) and bool(phase.strip())
+
+
 def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> dict[str, Any]:
     """The thresholds in canonical form ({"limits": {...}, "labels": {label: {...}}, "phase": p}),
     or ThresholdError naming the key (under `where`), the value and a fix. None or {} means none."""
-    if phase not in PHASES:
-        raise ThresholdError(f"{PHASE_VARIABLE}: {phase!r} is not a phase; use one of {', '.join(PHASES)}")
+    if phase not in PHASES and not _stage_reference(phase):
+        raise ThresholdError(f"{PHASE_VARIABLE}: {phase!r} is not a phase; use one of {', '.join(PHASES)}, or with "
+                             "hailstorm_stages a stage's number (1 = the first) or its name")
     if thresholds is None or thresholds == "":
         thresholds = {}
     if not isinstance(thresholds, Mapping):

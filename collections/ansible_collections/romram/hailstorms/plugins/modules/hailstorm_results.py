@@ -40,9 +40,10 @@ options:
         role recorded in plan.json (key C(thresholds)), if any.
     type: raw
   thresholds_phase:
-    description: With O(thresholds), the phase they are judged on; unset means plan.json's, else C(constant).
+    description:
+      - With O(thresholds), the phase they are judged on - C(constant), C(all), or for a plan with stages a stage's
+        number (1 is the first) or name; unset means plan.json's, else C(constant).
     type: str
-    choices: [constant, all]
   exit_code_on_error:
     description:
       - As Locust's C(--exit-code-on-error) - the exit code of a run with failed requests or locustfile
@@ -241,7 +242,7 @@ def main():
             path=dict(type="path", required=True),
             plan=dict(type="dict"),
             thresholds=dict(type="raw"),
-            thresholds_phase=dict(type="str", choices=["constant", "all"]),
+            thresholds_phase=dict(type="str"),
             exit_code_on_error=dict(type="int"),
             summary_file=dict(type="str", default="summary.json"),
         ),

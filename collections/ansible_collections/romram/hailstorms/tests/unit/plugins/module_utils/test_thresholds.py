@@ -53,7 +53,9 @@ def test_canonical_form_converts_strings_and_units():
      "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
      "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
     ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
-    ({}, "ramp", "hailstorm_thresholds_phase: 'ramp' is not a phase; use one of constant, all"),
+    ({}, "", "hailstorm_thresholds_phase: '' is not a phase; use one of constant, all, or with hailstorm_stages a "
+             "stage's number (1 = the first) or its name"),
+    ({}, 0, "hailstorm_thresholds_phase: 0 is not a phase"),
 ])
 def test_refusals_name_the_key_the_value_and_a_fix(given, phase, message):
     with pytest.raises(ThresholdError) as error:
@@ -227,3 +229,25 @@ def test_a_label_names_one_method_or_every_method_of_a_name():
         ("GET /x", "max_ms", True), ("GET /x", "failure_rate", True), ("POST /x", "failure_rate", False),
         ("/x", "max_ms", False), ("/x", "failure_rate", False)]
     assert fig["names"]["/x"]["requests"] == 10 and fig["labels"]["POST /x"]["requests"] == 2
+
+
+STAGED = {"rps": 20.0, "expected_requests": 300, "clients": 20, "pace": 1.0, "stages": [
+    {"start": 0.0, "duration": 4.0, "from_rps": 0.0, "rps": 20.0, "name": "ramp"},
+    {"start": 4.0, "duration": 6.0, "from_rps": 20.0, "rps": 20.0, "name": "hold"},
+    {"start": 10.0, "duration": 0.0, "from_rps": 20.0, "rps": 10.0},
+    {"start": 10.0, "duration": 5.0, "from_rps": 10.0, "rps": 10.0}]}
+
+
+def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_phase_is_its_longest_flat_stage():
+    assert results.phase_window(STAGED, "constant") == ((4, 10), "constant phase 4-10 s")
+    assert results.phase_window(STAGED, "hold") == ((4, 10), "stage hold 4-10 s")
+    assert results.phase_window(STAGED, 4) == ((10, 15), "stage stage 4 10-15 s")
+    assert results.phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
+    assert results.phase_window(STAGED, "all") == (None, "whole run")
+    with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant, all$"):
+        results.phase_window(PLAN, "ramp")
+    with pytest.raises(ValueError, match=r"use constant, all, 1 or 'ramp', 2 or 'hold', 3 or 'stage 3', 4 or 'stage 4'"):
+        results.phase_window(STAGED, "soak")
+    # the rate a stage asks for: the integral of the curve over its whole seconds
+    assert results.planned_in_window(STAGED, (0, 4)) == pytest.approx(40.0)
+    assert results.planned_in_window(STAGED, (9, 12)) == pytest.approx(20 + 10 + 10)
