@@ -303,6 +303,6 @@ def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None
         head += " and FAILED on the controller" if failed else " but FAILED on the controller"
     failed += controller_failed
     report = ([head + ":"] + [_line(host, findings[host]["figures"]) for host in hosts]
-             + ([controller_line] if controller_line else [])
+              + ([controller_line] if controller_line else [])
               + [f"ERROR {message}" for message in failed] + [f"WARNING {message}" for message in warned])
     return {"head": head, "failed": failed, "warnings": warned, "report": report, "hosts": findings}

@@ -304,12 +304,12 @@ def stall_figures(load: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     """A core's stalls (monitor.py): how many, their seconds in all, the longest, the second the
     first began, and the CPU the process used in the seconds that ended them."""
     stalls = [(sec, sample) for sec, sample in sorted(load.items()) if sample.get("stall_ms")]
+    lengths = [float(sample["stall_ms"]) for _sec, sample in stalls]
     return {"stalls": len(stalls),
-            "stalled_seconds": round(sum(float(sample["stall_ms"]) for _, sample in stalls) / 1000.0, 3),
-            "stall_max_ms": max((float(sample["stall_ms"]) for _, sample in stalls), default=None),
-            "stalled_from": (math.floor(stalls[0][0] + 0.5 - float(stalls[0][1]["stall_ms"]) / 1000.0)
-                             if stalls else None),
-            "stall_cpu_max": max((float(sample.get("cpu", 0.0)) for _, sample in stalls), default=None)}
+            "stalled_seconds": round(sum(lengths) / 1000.0, 3),
+            "stall_max_ms": max(lengths, default=None),
+            "stalled_from": math.floor(stalls[0][0] + 0.5 - lengths[0] / 1000.0) if stalls else None,
+            "stall_cpu_max": max((float(sample.get("cpu", 0.0)) for _sec, sample in stalls), default=None)}
 
 
 def stall_message(host: Any, core: Any, figures: Mapping[str, Any]) -> str:
