@@ -436,6 +436,13 @@ def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]
         return  # make_plan names the bad host
     clients, rps = int(settings["clients"]), float(settings["rps"])
     need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
+    if need > cores and settings.get("stages"):
+        raise PlanError(
+            f"hailstorm_stages: their peak of {rps:g} rps with {clients} clients needs at least {need} usable "
+            f"cores (at most {MAX_CLIENTS_PER_CORE} clients and {MAX_RPS_PER_CORE} rps per core) but the load "
+            f"hosts have {cores}; lower the stages' rps to at most {cores * MAX_RPS_PER_CORE} and "
+            f"hailstorm_clients to at most {cores * MAX_CLIENTS_PER_CORE}, or add load hosts"
+        )
     if need > cores:
         raise PlanError(
             f"hailstorm_rps={rps:g} with {clients} clients needs at least {need} usable cores "
@@ -833,86 +840,125 @@ def _all_intervals(segments: Sequence[Segment], clients: int) -> list[tuple[int,
     return [(k, start, stop) for k, start, stop in out if start < stop]
 
 
-def _scored_windows(clients: int, segments: Sequence[Segment]) -> list[Segment]:
-    """The segments whose requests per second depend on the phase pair: a whole second or more,
-    and not flat at no client or at every client (the whole lattice)."""
-    return [segment for segment in segments if int(segment.duration) >= 1 and not (
-        segment.at_start == segment.at_stop and _prefix(segment.at_start, True, clients) in (0, clients))]
+Window = tuple  # (base, expected requests per whole second from base on): one side's part
 
 
-def _window_errors(clients: int, pace: float, windows: Sequence[Segment],
-                   overlaps: Sequence[Sequence[tuple[int, float, float]]], multiplier: int,
-                   offset: int) -> list[list[float]]:
-    """Planned requests minus the curve per whole second of each window (seconds from the
-    window's start), from the intervals' parts inside each (`overlaps`)."""
-    unit = pace / clients
-    ceil = math.ceil
-    sides = []
-    for window, spans in zip(windows, overlaps):
-        base = window.start
-        bins = [0] * int(window.duration)
-        for k, begin, stop in spans:
-            phase = ((k * multiplier + offset) % clients) * unit
-            t = phase + ceil((begin - phase) / pace - 1e-9) * pace
-            while t < stop:
-                bins[int(t - base)] += 1
-                t += pace
-        low, high = sorted((window.at_start / pace, window.at_stop / pace))
-        if window.at_stop >= window.at_start:
-            line = [low + (high - low) * (i + 0.5) / window.duration for i in range(len(bins))]
-        else:
-            line = [low + (high - low) * (1 - (i + 0.5) / window.duration) for i in range(len(bins))]
-        sides.append([count - expected for count, expected in zip(bins, line)])
+def _sides(clients: int, pace: float, segments: Sequence[Segment]) -> list[list[Window]]:
+    """What the phase pair is scored on: the whole seconds of the run [i, i + 1) whose requests
+    depend on the phases, against the curve's integral over each. A side per segment that is not
+    flat at no client or at every client (the whole lattice): the seconds it touches that no
+    earlier segment took. For the trapezoid with ramps of whole seconds these are the ramp-up's
+    and the ramp-down's seconds, as `ramp_errors` scores them."""
+    sides: list[list[Window]] = []
+    taken = 0
+    end = math.ceil(segments[-1].stop) if segments else 0
+    for segment in segments:
+        flat = segment.at_start == segment.at_stop
+        if flat and _prefix(segment.at_start, True, clients) in (0, clients):
+            continue
+        first, last = max(taken, int(segment.start)), min(end, math.ceil(segment.stop))
+        if last > first:
+            sides.append([(float(first), [_second_mean(segments, pace, second) for second in range(first, last)])])
+            taken = last
     return sides
 
 
-def _overlaps(windows: Sequence[Segment], intervals: Sequence[tuple[int, float, float]]
-              ) -> list[list[tuple[int, float, float]]]:
-    """Per window [start, start + whole seconds), the parts of the intervals inside it."""
+def _second_mean(segments: Sequence[Segment], pace: float, second: int) -> float:
+    """The curve's requests in the whole second [second, second + 1): inside one segment its rate
+    at the middle of the second (written as `ramp_errors` writes its line), else the integral."""
+    for segment in segments:
+        if segment.start <= second and second + 1 <= segment.stop:
+            low, high = sorted((segment.at_start / pace, segment.at_stop / pace))
+            i = second - segment.start
+            if segment.at_stop >= segment.at_start:
+                return low + (high - low) * (i + 0.5) / segment.duration
+            return low + (high - low) * (1 - (i + 0.5) / segment.duration)
+    return _rate_integral(segments, pace, second, second + 1)
+
+
+def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: float) -> float:
+    """The requests the curve asks for in [begin, end): the integral of A(t) / pace."""
+    total = 0.0
+    for segment in segments:
+        lo, hi = max(begin, segment.start), min(end, segment.stop)
+        if hi > lo:
+            slope = (segment.at_stop - segment.at_start) / segment.duration
+            total += (2 * segment.at_start + slope * (lo + hi - 2 * segment.start)) / 2 * (hi - lo)
+    return total / pace
+
+
+def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
+                 overlaps: Sequence[Sequence[Sequence[tuple[int, float, float]]]], multiplier: int,
+                 offset: int) -> list[list[float]]:
+    """Planned requests minus the curve per second of each side, from the intervals' parts inside
+    each window (`overlaps`)."""
+    unit = pace / clients
+    ceil = math.ceil
     out = []
-    for window in windows:
-        base, end = window.start, window.start + int(window.duration)
-        out.append([(k, max(base, start), min(stop, end)) for k, start, stop in intervals
-                    if start < end and stop > base])
+    for side, side_spans in zip(sides, overlaps):
+        errors: list[float] = []
+        for (base, line), spans in zip(side, side_spans):
+            bins = [0] * len(line)
+            for k, begin, stop in spans:
+                phase = ((k * multiplier + offset) % clients) * unit
+                t = phase + ceil((begin - phase) / pace - 1e-9) * pace
+                while t < stop:
+                    bins[int(t - base)] += 1
+                    t += pace
+            errors.extend(count - expected for count, expected in zip(bins, line))
+        out.append(errors)
+    return out
+
+
+def _overlaps(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]]
+              ) -> list[list[list[tuple[int, float, float]]]]:
+    """Per window [base, base + its seconds), the parts of the intervals inside it."""
+    out = []
+    for side in sides:
+        spans = []
+        for base, line in side:
+            end = base + len(line)
+            spans.append([(k, max(base, start), min(stop, end)) for k, start, stop in intervals
+                          if start < end and stop > base])
+        out.append(spans)
     return out
 
 
 def curve_errors(clients: int, pace: float, segments: Sequence[Segment], multiplier: int,
                  offset: int = 0) -> list[list[float]]:
-    """Planned requests minus the curve per whole second of each segment whose requests depend on
-    the phases (`_scored_windows`), the seconds counted from the segment's start: the curve's mean
-    over a whole second of a linear piece is its value at the middle. For the trapezoid given as
-    stages these are `ramp_errors` (ramp-up, ramp-down), with the same arithmetic."""
-    windows = _scored_windows(clients, segments)
-    return _window_errors(clients, pace, windows, _overlaps(windows, _all_intervals(segments, clients)),
-                          multiplier, offset)
+    """Planned requests minus the curve per second of each side the phase pair is scored on
+    (`_sides`)."""
+    sides = _sides(clients, pace, segments)
+    return _side_errors(clients, pace, sides, _overlaps(sides, _all_intervals(segments, clients)),
+                        multiplier, offset)
 
 
 def curve_phase_pair(clients: int, pace: float, segments: Sequence[Segment]) -> tuple[int, int]:
     """The phase multiplier and offset of a staged plan, chosen against the whole curve as
     `phase_multiplier` chooses them against the ramps (the same candidates, budget and score, on
-    `curve_errors`), so the trapezoid given as stages gets the same pair."""
+    `curve_errors`: the run's own whole seconds, so every part of the curve whose requests depend
+    on the phases is scored, steps and stages shorter than a second too)."""
     candidates = _ranked_multipliers(clients)
-    windows = _scored_windows(clients, segments)
-    if clients <= 2 or not windows:
+    sides = _sides(clients, pace, segments)
+    if clients <= 2 or not sides:
         return candidates[0], 0
-    work = clients + sum((w.at_start / pace + w.at_stop / pace) * int(w.duration) for w in windows) / 2 + 1
+    work = clients + sum(sum(line) for side in sides for _base, line in side) + 1
     offsets = sorted({round(i * clients / min(clients, PHASE_OFFSETS)) % clients
                       for i in range(min(clients, PHASE_OFFSETS))})
     pairs = [(a, b) for b in offsets for a in candidates[:PHASE_MULTIPLIERS]]
     pairs = pairs[:int(PHASE_SCORING_BUDGET // work)]
     if len(pairs) < 2:
         return candidates[0], 0
-    overlaps = _overlaps(windows, _all_intervals(segments, clients))
+    overlaps = _overlaps(sides, _all_intervals(segments, clients))
 
     def score(pair: tuple[int, int]) -> float:
-        """As in phase_multiplier: the mean square error of each window, plus a quarter of the
+        """As in phase_multiplier: the mean square error of each side, plus a quarter of the
         worst second's square."""
-        sides = [side for side in _window_errors(clients, pace, windows, overlaps, *pair) if side]
-        if not sides:
+        errors = [side for side in _side_errors(clients, pace, sides, overlaps, *pair) if side]
+        if not errors:
             return 0.0
-        return (sum(sum(e * e for e in side) / len(side) for side in sides)
-                + max(abs(e) for side in sides for e in side) ** 2 / 4)
+        return (sum(sum(e * e for e in side) / len(side) for side in errors) * min(2, len(errors)) / len(errors)
+                + max(abs(e) for side in errors for e in side) ** 2 / 4)
 
     return min(pairs, key=score)
 
