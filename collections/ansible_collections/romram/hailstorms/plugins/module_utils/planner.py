@@ -32,6 +32,9 @@ Client k (0-based, in start order):
 
 Cores of all hosts form one cycle of C slots (interleaved, weighted by each host's core
 count); client k runs on slot k mod C, so every core's clients are C g apart.
+
+A run with stages (any piecewise-linear rate from 0) keeps U, P, the phases and the cycle, and
+makes client k active wherever A(t) = rate(t) x P >= k + 1/2: see "stages" below.
 """
 from __future__ import annotations
 

@@ -253,8 +253,8 @@ def test_the_trapezoid_given_as_three_stages_plans_as_the_trapezoid(hosts, extra
 @hsettings(max_examples=25, deadline=None)
 @given(hosts_strategy, st.integers(min_value=0, max_value=200), st.sampled_from([0.2, 1.0, 2.5, 9.05]),
        st.sampled_from([0.5, 1.5, 7.3]), st.sampled_from([0.0, 2.5]), st.sampled_from([0.0, 0.7, 5.5]))
-def test_the_trapezoid_as_stages_with_the_same_pair_plans_as_the_trapezoid(hosts, extra, pace, rampup, constant,
-                                                                          rampdown):
+def test_the_trapezoid_as_stages_with_the_same_pair_plans_as_the_trapezoid(
+        hosts, extra, pace, rampup, constant, rampdown):
     """Ramps of part seconds: the staged plan scores the run's own whole seconds (the trapezoid scores
     whole seconds from each ramp's start, and nothing of a ramp under a second), so its pair may
     differ; with the trapezoid's pair it is the same plan."""
