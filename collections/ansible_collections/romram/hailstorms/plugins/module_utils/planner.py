@@ -1074,6 +1074,36 @@ def core_arrivals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> Iterator[
             heapq.heappop(heap)
 
 
+def curve_requests(stages: Sequence[Mapping[str, Any]]) -> float:
+    """The requests the stages ask for: the integral of the curve, the sum of (rate before + rps) / 2
+    x duration (what `approx`-style estimates need before a plan exists; the plan's
+    expected_requests is the exact count of its slots)."""
+    total, rate = 0.0, 0.0
+    for stage in stages:
+        total += (rate + float(stage["rps"])) / 2 * float(stage["duration"])
+        rate = float(stage["rps"])
+    return total
+
+
+def stage_window(plan: Mapping[str, Any], stage: Any) -> tuple[int, int] | None:
+    """The whole seconds [from, to) of the run inside one stage of a staged plan, the stage given
+    by its number (from 1, as the messages and the preview count) or its name; None when the stage
+    holds no whole second. Refused, naming the stages, when there is no such stage."""
+    stages = plan.get("stages") or []
+    names = [entry.get("name") for entry in stages]
+    if isinstance(stage, str) and stage in names:
+        index = names.index(stage)
+    elif not isinstance(stage, bool) and str(stage).strip().isdigit() and 1 <= int(str(stage).strip()) <= len(stages):
+        index = int(str(stage).strip()) - 1
+    else:
+        known = ", ".join(f"{n}" + (f" ({name})" if name else "") for n, name in enumerate(names, 1))
+        raise PlanError(f"no stage {stage!r} in the plan; its stages are {known or '(none: the run has no stages)'}: "
+                        "give a stage's number (from 1) or its name")
+    entry = stages[index]
+    first, last = math.ceil(float(entry["start"])), math.floor(float(entry["start"]) + float(entry["duration"]))
+    return (first, last) if last > first else None
+
+
 def host_slice(plan: Mapping[str, Any], hostname: str) -> dict[str, Any]:
     """What one load host needs: the global figures, its index and its own cores."""
     if hostname not in plan["hosts"]:

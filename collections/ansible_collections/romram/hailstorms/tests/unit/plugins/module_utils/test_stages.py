@@ -453,3 +453,18 @@ def test_the_preview_shows_the_stages_and_the_curve():
     assert lines[5] == "    4    7:00.0    0:30.0      2000      2000  spike"
     assert any(line.endswith("2000.00   " + "#" * planner.CURVE_WIDTH) for line in lines)
     assert lines[-1] == "   8:30.0        0      0.00"
+
+
+def test_stage_windows_by_number_or_name_and_the_curve_s_requests():
+    settings = resolve({"default": {"target": TARGET, "stages": SPIKE}})[0]
+    plan = planner.make_plan(settings, [("a", 2)])
+    assert planner.stage_window(plan, 1) == (0, 120)
+    assert planner.stage_window(plan, "spike") == planner.stage_window(plan, 4) == (420, 450)
+    assert planner.stage_window(plan, 3) is None  # the step itself holds no second
+    with pytest.raises(PlanError, match=r"no stage 'peak' in the plan; its stages are 1, 2, 3, 4 \(spike\), 5: "
+                                        r"give a stage's number \(from 1\) or its name"):
+        planner.stage_window(plan, "peak")
+    with pytest.raises(PlanError, match="no stage 6"):
+        planner.stage_window(plan, 6)
+    assert planner.curve_requests(settings["stages"]) == 192_000
+    assert abs(plan["expected_requests"] - planner.curve_requests(settings["stages"])) <= 1
