@@ -1283,6 +1283,6 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
     for offset in moments:
         active = active_clients(p, offset)
         rate = active / float(p["pace"])
-        bar = "#" * round(CURVE_WIDTH * rate / float(p["rps"]))
-        lines.append(f"{_clock(offset):>9} {active:>8} {rate:>9.2f}   {bar}".rstrip())
+        curve = "#" * round(CURVE_WIDTH * rate / float(p["rps"]))
+        lines.append(f"{_clock(offset):>9} {active:>8} {rate:>9.2f}   {curve}".rstrip())
     return lines
