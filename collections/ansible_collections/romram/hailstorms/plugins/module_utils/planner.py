@@ -32,18 +32,27 @@ Client k (0-based, in start order):
 
 Cores of all hosts form one cycle of C slots (interleaved, weighted by each host's core
 count); client k runs on slot k mod C, so every core's clients are C g apart.
+
+A run with stages (any piecewise-linear rate from 0) keeps U, P, the phases and the cycle, and
+makes client k active wherever A(t) = rate(t) x P >= k + 1/2: see "stages" below.
 """
 from __future__ import annotations
 
+import bisect
+import heapq
+import json
 import math
 import re
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 SETTING_KEYS = (
-    "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile",
+    "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile", "stages",
 )
 DURATION_KEYS = ("pace", "rampup", "constant", "rampdown")
+TRAPEZOID_KEYS = ("rampup", "constant", "rampdown")  # the run's shape without stages
+STAGE_KEYS = ("duration", "rps", "name")
 BUILTIN_DEFAULTS: dict[str, Any] = {"constant": 0}
+BUILTIN = "the built-in defaults"
 MIN_PACE = 0.1
 UNSTABLE_PACE = 10.0
 # Sane bounds (refused at once, before planning): beyond them a plan is a typing error, not a
@@ -111,14 +120,145 @@ def _number(value: Any, name: str) -> float:
     return number
 
 
-def _layer(merged: dict[str, Any], layer: Mapping[str, Any]) -> None:
-    """Put one layer of settings over the ones below it. clients and pace say the same thing
-    (clients = rps x pace): a layer that gives only one of them drops the other from below."""
+MAX_STAGES = 10_000
+MAX_STAGE_RPS = MAX_CLIENTS / MIN_PACE  # the most clients at the shortest pace
+_STAGES_EXAMPLE = "[{duration: 2m, rps: 200}, {duration: 5m, rps: 200}, {duration: 1m, rps: 0}]"
+
+
+def parse_stages(value: Any) -> list[dict[str, Any]]:
+    """`hailstorm_stages` read and checked: a list of {duration, rps, name (optional)}, as k6 writes
+    them: each stage ends at its rps, linear from the rate before it (0 before the first stage);
+    a stage of 0s is a step (the rate jumps). Returns [{"duration": seconds, "rps": rate, "name"?}].
+
+    A JSON text is read too (`-e hailstorm_stages='[...]'` passes a string). Stages are counted
+    from 1 in the messages. Refused: not a list, empty, more than MAX_STAGES, a stage that is not a
+    mapping or has unknown keys or lacks duration or rps, a duration that does not parse or is
+    negative, a rate that is negative or over MAX_STAGE_RPS, a name that is not text or is given
+    twice, stages of 0s in total, and stages whose rates are all 0."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise PlanError(
+                f"hailstorm_stages: cannot read {value!r} as a list of stages; give a list such as "
+                f"{_STAGES_EXAMPLE} (on the command line: -e '{{\"hailstorm_stages\": "
+                f"[{{\"duration\": \"2m\", \"rps\": 200}}, {{\"duration\": \"1m\", \"rps\": 0}}]}}')"
+            ) from None
+    if isinstance(value, Mapping) or not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        raise PlanError(f"hailstorm_stages: expected a non-empty list of stages such as {_STAGES_EXAMPLE}, "
+                        f"got {value!r}")
+    if len(value) > MAX_STAGES:
+        raise PlanError(f"hailstorm_stages: {len(value)} stages, over the {MAX_STAGES} a plan may have; "
+                        "join stages of the same slope")
+    stages: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for number, item in enumerate(value, 1):
+        where = f"hailstorm_stages, stage {number}"
+        if not isinstance(item, Mapping):
+            raise PlanError(f"{where}: expected a mapping such as {{duration: 2m, rps: 200}}, got {item!r}")
+        stray = sorted(str(key) for key in set(item) - set(STAGE_KEYS))
+        if stray:
+            raise PlanError(f"{where}: unknown key(s) {', '.join(stray)}; a stage has duration, rps and "
+                            "optionally name, e.g. {duration: 30s, rps: 2000, name: spike}")
+        missing = [key for key in ("duration", "rps") if item.get(key) is None]
+        if missing:
+            raise PlanError(f"{where}: no {' and no '.join(missing)} in {dict(item)!r}; a stage has both, "
+                            "e.g. {duration: 30s, rps: 2000}")
+        duration = parse_duration(item["duration"], f"stages, stage {number}, duration")
+        if duration < 0:
+            raise PlanError(f"{where}: duration must be >= 0 (0s makes a step), got {item['duration']!r}")
+        rps = item["rps"]
+        try:
+            rps = float(rps.strip()) if isinstance(rps, str) and not isinstance(rps, bool) else float(rps)
+        except (TypeError, ValueError):
+            rps = math.nan
+        if isinstance(item["rps"], bool) or not math.isfinite(rps):
+            raise PlanError(f"{where}: rps must be a number of requests per second, got {item['rps']!r}; "
+                            "e.g. {duration: 1m, rps: 200}")
+        if rps < 0:
+            raise PlanError(f"{where}: rps must be >= 0 (0 pauses the load), got {item['rps']!r}")
+        if rps > MAX_STAGE_RPS:
+            raise PlanError(f"{where}: rps {rps:g} is over the {MAX_STAGE_RPS:g} rps a plan may have "
+                            f"({MAX_CLIENTS} clients at a pace of {MIN_PACE:g}s); give at most rps: {MAX_STAGE_RPS:g}")
+        stage: dict[str, Any] = {"duration": duration, "rps": rps}
+        if item.get("name") is not None:
+            name = item["name"]
+            if not isinstance(name, str) or not name.strip():
+                raise PlanError(f"{where}: name must be a text such as spike, got {name!r}")
+            if name in names:
+                raise PlanError(f"{where}: the name {name!r} is given to an earlier stage too; give each "
+                                "stage its own name (thresholds and the report find stages by name)")
+            names.add(name)
+            stage["name"] = name
+        stages.append(stage)
+    if not any(stage["duration"] > 0 for stage in stages):
+        raise PlanError(f"hailstorm_stages: the stages last 0s in total; give at least one stage a duration, "
+                        f"e.g. {_STAGES_EXAMPLE}")
+    if stages_peak(stages) <= 0:
+        raise PlanError(f"hailstorm_stages: every stage's rate is 0, so nothing would be sent; give a stage "
+                        f"an rps > 0, e.g. {_STAGES_EXAMPLE}")
+    return stages
+
+
+def stages_peak(stages: Sequence[Mapping[str, Any]]) -> float:
+    """The highest rate the curve holds for any time: over the stages with a duration, the larger
+    of the rate they start from and the rate they end at (a stage of 0s only moves the start
+    of the next one; one at the very end changes nothing)."""
+    peak, rate = 0.0, 0.0
+    for stage in stages:
+        if float(stage["duration"]) > 0:
+            peak = max(peak, rate, float(stage["rps"]))
+        rate = float(stage["rps"])
+    return peak
+
+
+def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
+           origins: dict[str, str] | None = None, warnings: list[str] | None = None) -> None:
+    """Put one layer of settings (named `where`: 'profile high', 'the overrides') over the ones
+    below it; `origins` tracks the layer each merged key came from.
+
+    clients and pace say the same thing (clients = rps x pace): a layer that gives only one of them
+    drops the other from below. A layer that sets `stages` replaces the trapezoid keys (rampup,
+    constant, rampdown) and the rps of the layers below (the run's rps is the stages' peak), with a
+    warning naming each one a user set; a layer that sets rampup over stages from below makes the
+    run a trapezoid again (warned); one that sets only constant or rampdown there is refused."""
+    origins = {} if origins is None else origins
     given = {key for key, value in layer.items() if value is not None}
+    notes: list[str] = []
+    if "stages" in given:
+        clash = [key for key in TRAPEZOID_KEYS if key in given]
+        if clash:
+            raise PlanError(
+                f"{where} sets both hailstorm_stages and {', '.join('hailstorm_' + k for k in clash)}: a run is "
+                f"either stages or the trapezoid rampup, constant, rampdown; remove "
+                f"{', '.join('hailstorm_' + k for k in clash)} there, or remove hailstorm_stages"
+            )
+        for key in (*TRAPEZOID_KEYS, "rps"):
+            if key in merged and key not in given:
+                if origins.get(key, BUILTIN) != BUILTIN:
+                    notes.append(f"hailstorm_{key}={merged[key]!r} ({origins[key]})")
+                merged.pop(key)
+        if notes:
+            notes = [f"hailstorm_stages ({where}) replace {', '.join(notes)}: the run follows the stages "
+                     "and its rps is their peak"]
+    elif "stages" in merged and given & set(TRAPEZOID_KEYS):
+        if "rampup" not in given:
+            keys = ", ".join(f"hailstorm_{k}" for k in TRAPEZOID_KEYS if k in given)
+            raise PlanError(
+                f"{where} sets {keys} but hailstorm_stages ({origins.get('stages', 'below')}) define the run: "
+                f"give the stages you want in hailstorm_stages instead, or give hailstorm_rampup there too to "
+                "run the trapezoid rampup, constant, rampdown"
+            )
+        notes.append(f"hailstorm_rampup ({where}) replaces hailstorm_stages ({origins.get('stages', 'below')}): "
+                     "the run is the trapezoid rampup, constant, rampdown")
+        merged.pop("stages")
+    if warnings is not None:
+        warnings.extend(notes)
     for one, other in (("clients", "pace"), ("pace", "clients")):
         if one in given and other not in given:
             merged.pop(other, None)
     merged.update({key: value for key, value in layer.items() if value is not None})
+    origins.update({key: where for key in given})
 
 
 def _pace_text(clients: int, rps: float) -> str:
@@ -131,6 +271,12 @@ PROFILE_EXTRAS = "thresholds"  # a profile key that is not a run setting (thresh
 
 def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) -> dict[str, Any]:
     """Merge `default` and then each profile named in `selection` ('high+long'), later keys win."""
+    return _stack(profiles, selection)[0]
+
+
+def _stack(profiles: Mapping[str, Mapping[str, Any]], selection: str,
+           base: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """`stack_profiles` over `base` (the built-in defaults), with each key's origin and the warnings."""
     names = [name.strip() for name in str(selection or "default").split("+") if name.strip()]
     if "default" in names:
         names.remove("default")
@@ -141,7 +287,9 @@ def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) ->
             f"hailstorm_profile: unknown profile(s) {', '.join(unknown)}; "
             f"known profiles in hailstorm_profiles: {', '.join(known) or '(none)'}"
         )
-    merged: dict[str, Any] = {}
+    merged: dict[str, Any] = dict(base or {})
+    origins = {key: BUILTIN for key in merged}
+    warnings: list[str] = []
     for name in ["default", *names]:
         profile = profiles.get(name) or {}
         if not isinstance(profile, Mapping):
@@ -152,8 +300,9 @@ def stack_profiles(profiles: Mapping[str, Mapping[str, Any]], selection: str) ->
                 f"hailstorm_profiles.{name}: unknown key(s) {', '.join(stray)}; "
                 f"a profile may set {', '.join(SETTING_KEYS)} and {PROFILE_EXTRAS}"
             )
-        _layer(merged, {key: value for key, value in profile.items() if key != PROFILE_EXTRAS})
-    return merged
+        _layer(merged, {key: value for key, value in profile.items() if key != PROFILE_EXTRAS},
+               f"profile {name}", origins, warnings)
+    return merged, origins, warnings
 
 
 def resolve_settings(
@@ -163,15 +312,16 @@ def resolve_settings(
 ) -> tuple[dict[str, Any], list[str]]:
     """Built-in defaults < profile stack < overrides; returns (settings, warnings).
 
-    Settings are numbers in seconds and rps; clients and pace are both filled in.
+    Settings are numbers in seconds and rps; clients and pace are both filled in. A run with
+    stages (`hailstorm_stages`) has `stages` (see `parse_stages`) instead of rampup, constant and
+    rampdown, and its rps is the stages' peak (`stages_peak`); the warnings name the settings of
+    lower layers the stages replaced.
     """
-    raw: dict[str, Any] = dict(BUILTIN_DEFAULTS)
-    raw.update(stack_profiles(profiles or {}, selection))
-    _layer(raw, overrides or {})
+    raw, origins, warnings = _stack(profiles or {}, selection, BUILTIN_DEFAULTS)
+    _layer(raw, overrides or {}, "the overrides", origins, warnings)
     stray = sorted(set(raw) - set(SETTING_KEYS))
     if stray:
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
-    warnings: list[str] = []
 
     target = str(raw.get("target") or "").strip()
     if not re.match(r"^https?://[^/\s]+", target):
@@ -179,11 +329,23 @@ def resolve_settings(
             f"hailstorm_target: expected the base URL of the system under test, such as "
             f"'http://10.0.0.5:8080', got {raw.get('target')!r}"
         )
-    if raw.get("rps") is None:
-        raise PlanError("hailstorm_rps: not set; give the request rate to reach, e.g. hailstorm_rps: 100")
-    rps = _number(raw["rps"], "rps")
-    if rps <= 0:
-        raise PlanError(f"hailstorm_rps: must be > 0, got {raw['rps']!r}")
+    stages = parse_stages(raw["stages"]) if raw.get("stages") is not None else None
+    rps_name = "hailstorm_rps"
+    if stages is not None:
+        rps_name = "the stages' peak rps"
+        rps = stages_peak(stages)
+        if raw.get("rps") is not None and not math.isclose(_number(raw["rps"], "rps"), rps, rel_tol=1e-9):
+            raise PlanError(
+                f"hailstorm_rps={raw['rps']!r} ({origins.get('rps')}) disagrees with hailstorm_stages "
+                f"({origins.get('stages')}), whose peak is {rps:g} rps: with stages the run's rps is their peak; "
+                "remove hailstorm_rps, or change the rps of the stages"
+            )
+    else:
+        if raw.get("rps") is None:
+            raise PlanError("hailstorm_rps: not set; give the request rate to reach, e.g. hailstorm_rps: 100")
+        rps = _number(raw["rps"], "rps")
+        if rps <= 0:
+            raise PlanError(f"hailstorm_rps: must be > 0, got {raw['rps']!r}")
 
     pace = parse_duration(raw["pace"], "pace") if raw.get("pace") is not None else None
     clients_raw = raw.get("clients")
@@ -195,7 +357,7 @@ def resolve_settings(
         implied = clients / rps
         if pace is not None and not math.isclose(pace, implied, rel_tol=1e-6):
             raise PlanError(
-                f"hailstorm_clients={clients} and hailstorm_pace={pace:g}s disagree at hailstorm_rps={rps:g} "
+                f"hailstorm_clients={clients} and hailstorm_pace={pace:g}s disagree at {rps_name}={rps:g} "
                 f"(clients = rps x pace needs pace {implied:g}s or clients {rps * pace:g}); they were given "
                 "together (in the same profile, or both as overrides): give only one of them there"
             )
@@ -207,13 +369,14 @@ def resolve_settings(
         clients = int(round(exact))
         if clients > MAX_CLIENTS:
             raise PlanError(
-                f"hailstorm_rps={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, over the {MAX_CLIENTS} "
-                f"clients a plan may have; lower hailstorm_rps or hailstorm_pace"
+                f"{rps_name}={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, over the {MAX_CLIENTS} "
+                f"clients a plan may have; lower {'the rps of the stages' if stages else 'hailstorm_rps'} "
+                "or hailstorm_pace"
             )
         if clients < 1 or not math.isclose(clients, exact, rel_tol=1e-9, abs_tol=1e-6):
             fix = max(1, round(exact), _min_clients(rps))
             raise PlanError(
-                f"hailstorm_rps={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, not a whole number; "
+                f"{rps_name}={rps:g} x hailstorm_pace={pace:g}s = {exact:g} clients, not a whole number; "
                 f"choose a pace such that rps x pace is whole (e.g. hailstorm_pace={_pace_text(fix, rps)}) "
                 f"or give hailstorm_clients (e.g. hailstorm_clients={fix})"
             )
@@ -224,7 +387,8 @@ def resolve_settings(
     if pace < MIN_PACE * (1 - 1e-9):
         fix = _min_clients(rps)
         raise PlanError(
-            f"hailstorm_pace: {pace:g}s is under {MIN_PACE:g}s per client (clients={clients}, rps={rps:g}); "
+            f"hailstorm_pace: {pace:g}s is under {MIN_PACE:g}s per client (clients={clients}, "
+            f"{'peak ' if stages else ''}rps={rps:g}); "
             f"use at least {fix} clients (hailstorm_clients={fix}, or hailstorm_pace={_pace_text(fix, rps)})"
         )
     if pace > UNSTABLE_PACE:
@@ -233,12 +397,16 @@ def resolve_settings(
             "the load is sensitive to slow responses; consider fewer clients"
         )
 
+    if stages is not None:
+        return {"target": target.rstrip("/"), "rps": rps, "pace": pace, "clients": clients, "stages": stages,
+                "locustfile": raw.get("locustfile")}, warnings
     if raw.get("rampup") is None:
-        raise PlanError("hailstorm_rampup: not set; give the ramp-up time, e.g. '3m'")
+        raise PlanError("hailstorm_rampup: not set; give the ramp-up time, e.g. '3m', or the run's "
+                        "hailstorm_stages, e.g. [{duration: 3m, rps: 100}, {duration: 5m, rps: 100}]")
     rampup = parse_duration(raw["rampup"], "rampup")
     if rampup <= 0:
         raise PlanError(f"hailstorm_rampup: must be > 0 so clients start on a line, got {raw['rampup']!r}")
-    constant = parse_duration(raw["constant"], "constant")
+    constant = parse_duration(raw.get("constant", BUILTIN_DEFAULTS["constant"]), "constant")
     if constant < 0:
         raise PlanError(f"hailstorm_constant: must be >= 0, got {raw['constant']!r}")
     rampdown = parse_duration(raw["rampdown"], "rampdown") if raw.get("rampdown") is not None else rampup
@@ -271,6 +439,13 @@ def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]
         return  # make_plan names the bad host
     clients, rps = int(settings["clients"]), float(settings["rps"])
     need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
+    if need > cores and settings.get("stages"):
+        raise PlanError(
+            f"hailstorm_stages: their peak of {rps:g} rps with {clients} clients needs at least {need} usable "
+            f"cores (at most {MAX_CLIENTS_PER_CORE} clients and {MAX_RPS_PER_CORE} rps per core) but the load "
+            f"hosts have {cores}; lower the stages' rps to at most {cores * MAX_RPS_PER_CORE} and "
+            f"hailstorm_clients to at most {cores * MAX_CLIENTS_PER_CORE}, or add load hosts"
+        )
     if need > cores:
         raise PlanError(
             f"hailstorm_rps={rps:g} with {clients} clients needs at least {need} usable cores "
@@ -453,9 +628,6 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     clients = int(settings["clients"])
     rps = float(settings["rps"])
     pace = float(settings["pace"])
-    rampup = float(settings["rampup"])
-    constant = float(settings["constant"])
-    rampdown = float(settings["rampdown"])
     total_cores = sum(cores for _name, cores in host_list)
     if clients < total_cores:
         raise PlanError(
@@ -464,6 +636,11 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
             f"at least {total_cores} clients, or lower hailstorm_cores on the hosts so that at most {clients} "
             "cores are used in total"
         )
+    if settings.get("stages"):
+        return _staged_plan(settings, host_list)
+    rampup = float(settings["rampup"])
+    constant = float(settings["constant"])
+    rampdown = float(settings["rampdown"])
     gap = rampup / clients
     stop_gap = rampdown / clients
     ramp_end = rampup + constant
@@ -509,6 +686,422 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
         "cores_total": total_cores,
         "hosts": per_host,
     }
+
+
+# --- stages: a run along any piecewise-linear curve --------------------------------------------
+#
+# The stages draw the rate rate(t), linear in each stage, from 0 at t = 0; the peak R is the run's
+# rps and U = R x P its clients as for the trapezoid. Active clients A(t) = rate(t) x P = U rate(t) / R.
+# Client k (start order, the same golden-ratio phases) is active wherever A(t) >= k + 1/2: the
+# clients active at any moment are a prefix of the start order, so they stay evenly spread over
+# the pace (the prefix rule that makes the trapezoid exact). The set where A >= k + 1/2 is a union
+# of intervals [start, stop): a client stops on a fall and starts again on a later rise. Half-open
+# at a moment where A is exactly k + 1/2: the client is active there when A is flat or rising just
+# after it, not when A falls, so the active clients are round(A(t)) with .5 rounded up where the
+# curve is flat or rising and down where it falls. A step (a stage of 0s) starts or stops a block
+# of clients at once. Each interval sends on its client's lattice slots phase + n P inside it.
+
+class Segment(NamedTuple):
+    """One stage with a duration, in clients: A(t) goes linearly from `at_start` (just after
+    `start`) to `at_stop` (just before `stop` = start + duration); a step between two segments is
+    the jump from one's at_stop to the next's at_start."""
+
+    start: float
+    stop: float
+    duration: float
+    at_start: float
+    at_stop: float
+
+
+def curve_segments(stages: Sequence[Mapping[str, Any]], clients: int, peak: float) -> list[Segment]:
+    """The curve of active clients of `stages` (A = clients x rate / peak), stages of 0s folded
+    into the steps they make."""
+    segments = []
+    start, rate = 0.0, 0.0
+    for stage in stages:
+        duration, rps = float(stage["duration"]), float(stage["rps"])
+        if duration > 0:
+            stop = start + duration
+            segments.append(Segment(start, stop, duration, clients * (rate / peak), clients * (rps / peak)))
+            start = stop
+        rate = rps
+    return segments
+
+
+def plan_segments(plan: Mapping[str, Any]) -> list[Segment]:
+    """The curve of active clients of a staged plan (`plan["stages"]`)."""
+    return curve_segments(plan["stages"], int(plan["clients"]), float(plan["rps"]))
+
+
+def _prefix(level: float, inclusive: bool, clients: int) -> int:
+    """How many clients k have k + 1/2 <= level (inclusive) or < level: the prefix of the start
+    order that is active at that level."""
+    count = math.floor(level + 0.5) if inclusive else math.ceil(level - 0.5)
+    return min(clients, max(0, count))
+
+
+def crossing(segment: Segment, client: int) -> float:
+    """When A crosses client `client`'s level k + 1/2 inside `segment` (rising: the client starts
+    there; falling: it stops there): the inverse of the linear piece, clamped to the segment."""
+    level = client + 0.5
+    if segment.at_stop > segment.at_start:
+        moment = segment.start + (level - segment.at_start) * (segment.duration / (segment.at_stop - segment.at_start))
+    else:
+        moment = segment.start + (segment.at_start - level) * (segment.duration / (segment.at_start - segment.at_stop))
+    return min(max(moment, segment.start), segment.stop)
+
+
+# (time or None, starts, first client, end client (exclusive), segment or None)
+Transition = tuple
+
+
+def transitions(segments: Sequence[Segment], clients: int) -> list[Transition]:
+    """Every change of the active clients, in time order, as blocks [lo, hi) of the start order:
+    (time, starts, lo, hi, None) where a segment begins (a step, or the start of a fall for the
+    client exactly at the level it falls from) or the curve ends, all at `time`; and
+    (None, starts, lo, hi, segment) inside a rising (starts) or falling (stops) segment, client k
+    at `crossing(segment, k)` (later for a larger k on a rise, earlier on a fall). The active
+    clients just after a segment's start are those with k + 1/2 <= at_start (< at_start if it
+    falls), just before its stop k + 1/2 < at_stop if it rises (<= at_stop otherwise); all stop
+    at the end of the curve."""
+    out: list[Transition] = []
+    before = 0
+    for segment in segments:
+        rising, falling = segment.at_stop > segment.at_start, segment.at_stop < segment.at_start
+        after = _prefix(segment.at_start, not falling, clients)
+        if after != before:
+            out.append((segment.start, after > before, min(before, after), max(before, after), None))
+        if rising:
+            lo, hi = after, _prefix(segment.at_stop, False, clients)
+        else:
+            lo, hi = _prefix(segment.at_stop, True, clients), after
+        if hi > lo:
+            out.append((None, rising, lo, hi, segment))
+        before = _prefix(segment.at_stop, not rising, clients)
+    if before and segments:
+        out.append((segments[-1].stop, False, 0, before, None))
+    return out
+
+
+def _staged_counts(segments: Sequence[Segment], clients: int, pace: float, multiplier: int, offset: int,
+                   cycle: int) -> tuple[list[int], list[int]]:
+    """Intervals and requests of each slot of the core cycle: what `core_intervals` and
+    `request_times` give, summed per slot in one pass over the transitions (an interval's requests
+    are counted at its stop, from the first slot after its start). The arithmetic is the one of
+    `crossing` and `request_times`, inlined (this runs once per interval of the whole plan)."""
+    unit = pace / clients
+    ceil = math.ceil
+    began = [0.0] * clients
+    intervals = [0] * cycle
+    requests = [0] * cycle
+    for moment, starts, lo, hi, segment in transitions(segments, clients):
+        if starts:
+            if segment is None:
+                began[lo:hi] = [moment] * (hi - lo)
+            else:
+                base, stop, level0 = segment.start, segment.stop, segment.at_start
+                step = segment.duration / (segment.at_stop - segment.at_start)
+                for k in range(lo, hi):
+                    t = base + ((k + 0.5) - level0) * step
+                    began[k] = base if t < base else stop if t > stop else t
+            continue
+        if segment is None:
+            base = stop = level0 = step = 0.0
+        else:
+            base, stop, level0 = segment.start, segment.stop, segment.at_start
+            step = segment.duration / (segment.at_start - segment.at_stop)
+        for k in range(lo, hi):
+            if segment is None:
+                t = moment
+            else:
+                t = base + (level0 - (k + 0.5)) * step
+                t = base if t < base else stop if t > stop else t
+            start = began[k]
+            if t > start:
+                slot = k % cycle
+                intervals[slot] += 1
+                phase = ((k * multiplier + offset) % clients) * unit
+                first = phase + ceil((start - phase) / pace - 1e-9) * pace
+                paced = ceil((t - first) / pace - 1e-9)
+                if paced > 0:
+                    requests[slot] += paced
+    return intervals, requests
+
+
+def _all_intervals(segments: Sequence[Segment], clients: int) -> list[tuple[int, float, float]]:
+    """(client, start, stop) of every interval of every client, in the order they start."""
+    out: list[list[Any]] = []
+    opened: dict[int, int] = {}
+    for moment, starts, lo, hi, segment in transitions(segments, clients):
+        for k in range(lo, hi):
+            t = moment if segment is None else crossing(segment, k)
+            if starts:
+                opened[k] = len(out)
+                out.append([k, t, t])
+            else:
+                out[opened.pop(k)][2] = t
+    return [(k, start, stop) for k, start, stop in out if start < stop]
+
+
+Window = tuple  # (base, expected requests per whole second from base on): one side's part
+
+
+def _sides(clients: int, pace: float, segments: Sequence[Segment]) -> list[list[Window]]:
+    """What the phase pair is scored on: the whole seconds of the run [i, i + 1) whose requests
+    depend on the phases, against the curve's integral over each. A side per segment that is not
+    flat at no client or at every client (the whole lattice): the seconds it touches that no
+    earlier segment took. For the trapezoid with ramps of whole seconds these are the ramp-up's
+    and the ramp-down's seconds, as `ramp_errors` scores them."""
+    sides: list[list[Window]] = []
+    taken = 0
+    end = math.ceil(segments[-1].stop) if segments else 0
+    for segment in segments:
+        flat = segment.at_start == segment.at_stop
+        if flat and _prefix(segment.at_start, True, clients) in (0, clients):
+            continue
+        first, last = max(taken, int(segment.start)), min(end, math.ceil(segment.stop))
+        if last > first:
+            sides.append([(float(first), [_second_mean(segments, pace, second) for second in range(first, last)])])
+            taken = last
+    return sides
+
+
+def _second_mean(segments: Sequence[Segment], pace: float, second: int) -> float:
+    """The curve's requests in the whole second [second, second + 1): inside one segment its rate
+    at the middle of the second (written as `ramp_errors` writes its line), else the integral."""
+    for segment in segments:
+        if segment.start <= second and second + 1 <= segment.stop:
+            low, high = sorted((segment.at_start / pace, segment.at_stop / pace))
+            i = second - segment.start
+            if segment.at_stop >= segment.at_start:
+                return low + (high - low) * (i + 0.5) / segment.duration
+            return low + (high - low) * (1 - (i + 0.5) / segment.duration)
+    return _rate_integral(segments, pace, second, second + 1)
+
+
+def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: float) -> float:
+    """The requests the curve asks for in [begin, end): the integral of A(t) / pace."""
+    total = 0.0
+    for segment in segments:
+        lo, hi = max(begin, segment.start), min(end, segment.stop)
+        if hi > lo:
+            slope = (segment.at_stop - segment.at_start) / segment.duration
+            total += (2 * segment.at_start + slope * (lo + hi - 2 * segment.start)) / 2 * (hi - lo)
+    return total / pace
+
+
+def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
+                 overlaps: Sequence[Sequence[Sequence[tuple[int, float, float]]]], multiplier: int,
+                 offset: int) -> list[list[float]]:
+    """Planned requests minus the curve per second of each side, from the intervals' parts inside
+    each window (`overlaps`)."""
+    unit = pace / clients
+    ceil = math.ceil
+    out = []
+    for side, side_spans in zip(sides, overlaps):
+        errors: list[float] = []
+        for (base, line), spans in zip(side, side_spans):
+            bins = [0] * len(line)
+            for k, begin, stop in spans:
+                phase = ((k * multiplier + offset) % clients) * unit
+                t = phase + ceil((begin - phase) / pace - 1e-9) * pace
+                while t < stop:
+                    bins[int(t - base)] += 1
+                    t += pace
+            errors.extend(count - expected for count, expected in zip(bins, line))
+        out.append(errors)
+    return out
+
+
+def _overlaps(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]]
+              ) -> list[list[list[tuple[int, float, float]]]]:
+    """Per window [base, base + its seconds), the parts of the intervals inside it."""
+    out = []
+    for side in sides:
+        spans = []
+        for base, line in side:
+            end = base + len(line)
+            spans.append([(k, max(base, start), min(stop, end)) for k, start, stop in intervals
+                          if start < end and stop > base])
+        out.append(spans)
+    return out
+
+
+def curve_errors(clients: int, pace: float, segments: Sequence[Segment], multiplier: int,
+                 offset: int = 0) -> list[list[float]]:
+    """Planned requests minus the curve per second of each side the phase pair is scored on
+    (`_sides`)."""
+    sides = _sides(clients, pace, segments)
+    return _side_errors(clients, pace, sides, _overlaps(sides, _all_intervals(segments, clients)),
+                        multiplier, offset)
+
+
+def curve_phase_pair(clients: int, pace: float, segments: Sequence[Segment]) -> tuple[int, int]:
+    """The phase multiplier and offset of a staged plan, chosen against the whole curve as
+    `phase_multiplier` chooses them against the ramps (the same candidates, budget and score, on
+    `curve_errors`: the run's own whole seconds, so every part of the curve whose requests depend
+    on the phases is scored, steps and stages shorter than a second too)."""
+    candidates = _ranked_multipliers(clients)
+    sides = _sides(clients, pace, segments)
+    if clients <= 2 or not sides:
+        return candidates[0], 0
+    work = clients + sum(sum(line) for side in sides for _base, line in side) + 1
+    offsets = sorted({round(i * clients / min(clients, PHASE_OFFSETS)) % clients
+                      for i in range(min(clients, PHASE_OFFSETS))})
+    pairs = [(a, b) for b in offsets for a in candidates[:PHASE_MULTIPLIERS]]
+    pairs = pairs[:int(PHASE_SCORING_BUDGET // work)]
+    if len(pairs) < 2:
+        return candidates[0], 0
+    overlaps = _overlaps(sides, _all_intervals(segments, clients))
+
+    def score(pair: tuple[int, int]) -> float:
+        """As in phase_multiplier: the mean square error of each side, plus a quarter of the
+        worst second's square."""
+        errors = [side for side in _side_errors(clients, pace, sides, overlaps, *pair) if side]
+        if not errors:
+            return 0.0
+        return (sum(sum(e * e for e in side) / len(side) for side in errors) * min(2, len(errors)) / len(errors)
+                + max(abs(e) for side in errors for e in side) ** 2 / 4)
+
+    return min(pairs, key=score)
+
+
+def _staged_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """make_plan for a run with stages: the plan's `stages` (each with its `start`, `duration`,
+    `from_rps`, `rps` and its `name` if given) replace rampup, constant, rampdown, gap and
+    stop_gap; a core has no start or stop figures (its clients' intervals follow from the curve:
+    `core_intervals`) and counts its `intervals` beside its `requests`."""
+    clients = int(settings["clients"])
+    rps = float(settings["rps"])
+    pace = float(settings["pace"])
+    total_cores = sum(cores for _name, cores in host_list)
+    segments = curve_segments(settings["stages"], clients, rps)
+    multiplier, offset = curve_phase_pair(clients, pace, segments)
+    cycle = core_cycle(host_list)
+    intervals, requests = _staged_counts(segments, clients, pace, multiplier, offset, total_cores)
+    per_host: dict[str, dict[str, Any]] = {
+        name: {"index": h, "cores": [None] * cores} for h, (name, cores) in enumerate(host_list)
+    }
+    for slot, (h, core) in enumerate(cycle):
+        per_host[host_list[h][0]]["cores"][core] = {
+            "index": core,
+            "slot": slot,
+            "clients": (clients - slot + total_cores - 1) // total_cores,
+            "first_client": slot,
+            "client_step": total_cores,
+            "phase_first": (slot * multiplier + offset) % clients,
+            "phase_step": (total_cores * multiplier) % clients,
+            "intervals": intervals[slot],
+            "requests": requests[slot],
+        }
+    for host in per_host.values():
+        host["clients"] = sum(core["clients"] for core in host["cores"])
+        host["intervals"] = sum(core["intervals"] for core in host["cores"])
+        host["requests"] = sum(core["requests"] for core in host["cores"])
+    stages = []
+    start, rate = 0.0, 0.0
+    for stage in settings["stages"]:
+        duration, rps_to = float(stage["duration"]), float(stage["rps"])
+        stages.append({"start": start, "duration": duration, "from_rps": rate, "rps": rps_to,
+                       **({"name": stage["name"]} if stage.get("name") else {})})
+        if duration > 0:
+            start = start + duration
+        rate = rps_to
+    return {
+        "clients": clients,
+        "rps": rps,
+        "pace": pace,
+        "duration": segments[-1].stop,
+        "expected_requests": sum(host["requests"] for host in per_host.values()),
+        "phase_multiplier": multiplier,
+        "phase_offset": offset,
+        "cores_total": total_cores,
+        "stages": stages,
+        "hosts": per_host,
+    }
+
+
+def core_intervals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> list[Client]:
+    """One core's clients' intervals of activity as Client tuples (client_id, start, phase, stop),
+    in the order they start (ties in client order): the runtime starts a client (its on_start)
+    at `start` and stops it (its on_stop) at `stop`; a client of a staged plan may come again in
+    a later interval. The requests of each are `request_times(interval, pace)`. For the trapezoid
+    this is `core_clients` (one interval per client)."""
+    if "stages" not in plan:
+        return core_clients(plan, core)
+    clients, pace = int(plan["clients"]), float(plan["pace"])
+    unit = pace / clients
+    first, step, count = int(core["first_client"]), int(core["client_step"]), int(core["clients"])
+    phase_first, phase_step = int(core["phase_first"]), int(core["phase_step"])
+    out: list[list[Any]] = []
+    opened: dict[int, int] = {}
+    for moment, starts, lo, hi, segment in transitions(plan_segments(plan), clients):
+        for j in range(max(0, -((first - lo) // step)), min(count, -((first - hi) // step))):
+            k = first + j * step
+            t = moment if segment is None else crossing(segment, k)
+            if starts:
+                opened[k] = len(out)
+                out.append([k, t, ((phase_first + j * phase_step) % clients) * unit, t])
+            else:
+                out[opened.pop(k)][3] = t
+    return [Client(k, start, phase, stop) for k, start, phase, stop in out if start < stop]
+
+
+def core_arrivals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> Iterator[tuple[float, int]]:
+    """One core's request slots in time order, as (offset from the shared start, client_id): the
+    union of `request_times` of its `core_intervals` (what an open model hands out as arrivals;
+    ties in client order). Lazy: a heap holds the next slot of each interval begun."""
+    pace = float(plan["pace"])
+    intervals = core_intervals(plan, core)
+    heap: list[tuple[float, int, int, int, float]] = []
+    ceil = math.ceil
+    i = 0
+    while i < len(intervals) or heap:
+        while i < len(intervals) and (not heap or intervals[i].start <= heap[0][0]):
+            client = intervals[i]
+            i += 1
+            first = first_slot(client.start, client.phase, pace)
+            paced = ceil((client.stop - first) / pace - 1e-9)
+            if paced > 0:
+                heapq.heappush(heap, (first, client.client_id, 0, paced, first))
+        if not heap:
+            continue
+        moment, client_id, n, paced, first = heap[0]
+        yield moment, client_id
+        if n + 1 < paced:
+            heapq.heapreplace(heap, (first + (n + 1) * pace, client_id, n + 1, paced, first))
+        else:
+            heapq.heappop(heap)
+
+
+def curve_requests(stages: Sequence[Mapping[str, Any]]) -> float:
+    """The requests the stages ask for: the integral of the curve, the sum of (rate before + rps) / 2
+    x duration (what `approx`-style estimates need before a plan exists; the plan's
+    expected_requests is the exact count of its slots)."""
+    total, rate = 0.0, 0.0
+    for stage in stages:
+        total += (rate + float(stage["rps"])) / 2 * float(stage["duration"])
+        rate = float(stage["rps"])
+    return total
+
+
+def stage_window(plan: Mapping[str, Any], stage: Any) -> tuple[int, int] | None:
+    """The whole seconds [from, to) of the run inside one stage of a staged plan, the stage given
+    by its number (from 1, as the messages and the preview count) or its name; None when the stage
+    holds no whole second. Refused, naming the stages, when there is no such stage."""
+    stages = plan.get("stages") or []
+    names = [entry.get("name") for entry in stages]
+    if isinstance(stage, str) and stage in names:
+        index = names.index(stage)
+    elif not isinstance(stage, bool) and str(stage).strip().isdigit() and 1 <= int(str(stage).strip()) <= len(stages):
+        index = int(str(stage).strip()) - 1
+    else:
+        known = ", ".join(f"{n}" + (f" ({name})" if name else "") for n, name in enumerate(names, 1))
+        raise PlanError(f"no stage {stage!r} in the plan; its stages are {known or '(none: the run has no stages)'}: "
+                        "give a stage's number (from 1) or its name")
+    entry = stages[index]
+    first, last = math.ceil(float(entry["start"])), math.floor(float(entry["start"]) + float(entry["duration"]))
+    return (first, last) if last > first else None
 
 
 def host_slice(plan: Mapping[str, Any], hostname: str) -> dict[str, Any]:
@@ -578,7 +1171,11 @@ def request_times(client: Client, pace: float) -> Iterator[float]:
 
 def active_clients(plan: Mapping[str, Any], offset: float) -> int:
     """Clients started and not yet stopped at `offset` seconds after the shared start (client k
-    starts at (k + 1/2) gap and stops at D + (U - k - 1/2) stop_gap)."""
+    starts at (k + 1/2) gap and stops at D + (U - k - 1/2) stop_gap). In a staged plan: round(A(t)),
+    .5 up where the curve is flat or rises just after `offset` and down where it falls (the clients
+    k with k + 1/2 <= A(t), or < A(t) on a fall), 0 outside [0, duration)."""
+    if "stages" in plan:
+        return _staged_active(plan, offset)
     clients = int(plan["clients"])
     gap, stop_gap = float(plan["gap"]), float(plan["stop_gap"])
     started = min(clients, max(0, math.floor(offset / gap + 0.5 + 1e-9)))
@@ -590,6 +1187,15 @@ def active_clients(plan: Mapping[str, Any], offset: float) -> int:
     else:
         stopped = min(clients, max(0, math.floor((offset - ramp_end) / stop_gap + 0.5 + 1e-9)))
     return max(0, started - stopped)
+
+
+def _staged_active(plan: Mapping[str, Any], offset: float) -> int:
+    segments = plan_segments(plan)
+    if not segments or offset < 0 or offset >= segments[-1].stop:
+        return 0
+    segment = segments[bisect.bisect_right([s.start for s in segments], offset) - 1]
+    level = segment.at_start + (segment.at_stop - segment.at_start) * ((offset - segment.start) / segment.duration)
+    return _prefix(level, segment.at_stop >= segment.at_start, int(plan["clients"]))
 
 
 def timeline(plan: Mapping[str, Any], points: int = 12) -> list[dict[str, float]]:
@@ -617,6 +1223,8 @@ def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_
     """The plan as a person reads it before a run: figures, a line per host (the first
     `max_hosts`, then one line for the rest) and the expected-rate timeline."""
     p = plan
+    if "stages" in p:
+        return _staged_preview(p, points, max_hosts)
     lines = [
         f"{p['clients']} clients, {p['rps']:g} rps, pace {p['pace']:.3f} s, gap {p['gap']:.4f} s",
         f"ramp-up {_clock(p['rampup'])}, constant {_clock(p['constant'])}, ramp-down {_clock(p['rampdown'])}, "
@@ -640,4 +1248,41 @@ def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_
     lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (first, last: client starts; step: per core)")
     for row in timeline(p, int(points)):
         lines.append(f"{_clock(row['offset']):>9} {row['active']:>8} {row['rps']:>9.2f}")
+    return lines
+
+
+CURVE_WIDTH = 40  # characters of the preview's bar at the peak rate
+
+
+def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[str]:
+    """`preview` of a staged plan: figures, the stages, a line per host and the planned curve at
+    evenly spaced moments and at every stage's start, drawn as a bar per line."""
+    lines = [
+        f"{p['clients']} clients, peak {p['rps']:g} rps, pace {p['pace']:.3f} s, {len(p['stages'])} stages, "
+        f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
+        f"{'stage':>5} {'start':>9} {'length':>9} {'rps from':>9} {'rps to':>9}  name",
+    ]
+    for number, stage in enumerate(p["stages"], 1):
+        lines.append(f"{number:>5} {_clock(stage['start']):>9} {_clock(stage['duration']):>9} "
+                     f"{stage['from_rps']:>9g} {stage['rps']:>9g}  {stage.get('name', '')}".rstrip())
+    lines.append(f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'intervals':>9} {'requests':>9}")
+    hosts = list(p["hosts"].items())
+    for name, host in hosts[:max_hosts]:
+        counts = sorted({core["clients"] for core in host["cores"]})
+        lines.append(f"{name[:20]:<20} {len(host['cores']):>5} {host['clients']:>7} "
+                     f"{'/'.join(map(str, counts)):>8} {host['intervals']:>9} {host['requests']:>9}")
+    rest = hosts[max_hosts:]
+    if rest:
+        lines.append(f"{'... ' + str(len(rest)) + ' more':<20} {sum(len(h['cores']) for _n, h in rest):>5} "
+                     f"{sum(h['clients'] for _n, h in rest):>7} {'':>8} {sum(h['intervals'] for _n, h in rest):>9} "
+                     f"{sum(h['requests'] for _n, h in rest):>9}")
+    lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (the planned curve; intervals: client starts)")
+    duration = float(p["duration"])
+    moments = sorted({duration * i / max(1, int(points)) for i in range(max(1, int(points)) + 1)}
+                     | {float(stage["start"]) for stage in p["stages"]})
+    for offset in moments:
+        active = active_clients(p, offset)
+        rate = active / float(p["pace"])
+        curve = "#" * round(CURVE_WIDTH * rate / float(p["rps"]))
+        lines.append(f"{_clock(offset):>9} {active:>8} {rate:>9.2f}   {curve}".rstrip())
     return lines
