@@ -47,7 +47,10 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 SETTING_KEYS = (
     "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile", "stages",
+    "model", "max_clients",
 )
+MODELS = ("closed", "open")  # who runs an iteration: a client on its own slots, or a pool taking arrivals
+MAX_CLIENTS_FACTOR = 4  # the open model's default pool cap: this many times the closed model's clients
 DURATION_KEYS = ("pace", "rampup", "constant", "rampdown")
 TRAPEZOID_KEYS = ("rampup", "constant", "rampdown")  # the run's shape without stages
 STAGE_KEYS = ("duration", "rps", "name")
@@ -397,9 +400,10 @@ def resolve_settings(
             "the load is sensitive to slow responses; consider fewer clients"
         )
 
+    model = _load_model(raw, clients)
     if stages is not None:
         return {"target": target.rstrip("/"), "rps": rps, "pace": pace, "clients": clients, "stages": stages,
-                "locustfile": raw.get("locustfile")}, warnings
+                "locustfile": raw.get("locustfile"), **model}, warnings
     if raw.get("rampup") is None:
         raise PlanError("hailstorm_rampup: not set; give the ramp-up time, e.g. '3m', or the run's "
                         "hailstorm_stages, e.g. [{duration: 3m, rps: 100}, {duration: 5m, rps: 100}]")
@@ -422,8 +426,33 @@ def resolve_settings(
         "constant": constant,
         "rampdown": rampdown,
         "locustfile": raw.get("locustfile"),
+        **model,
     }
     return settings, warnings
+
+
+def _load_model(raw: Mapping[str, Any], clients: int) -> dict[str, Any]:
+    """`model` and, for the open model, `max_clients` (the run's pool cap, default
+    MAX_CLIENTS_FACTOR x the clients); nothing for the closed model (its plan is unchanged)."""
+    model = str(raw.get("model") or "closed").strip().lower()
+    if model not in MODELS:
+        raise PlanError(f"hailstorm_model: {raw.get('model')!r} is not a load model; use closed (each client sends "
+                        "on its own slots, the default) or open (the slots are arrivals handed to a pool of users), "
+                        "e.g. hailstorm_model: open")
+    given = raw.get("max_clients")
+    if model == "closed":
+        if given is not None:
+            raise PlanError(f"hailstorm_max_clients: {given!r} is the open model's pool cap, but the run's model is "
+                            "closed (it runs exactly hailstorm_clients); set hailstorm_model: open, or remove it")
+        return {}
+    if given is None:
+        return {"model": "open", "max_clients": MAX_CLIENTS_FACTOR * clients}
+    cap = _number(given, "max_clients")
+    if cap != int(cap) or cap < 1 or cap > MAX_CLIENTS:
+        raise PlanError(f"hailstorm_max_clients: expected a whole number from 1 to {MAX_CLIENTS} (the run's pool of "
+                        f"users in the open model), got {given!r}; e.g. hailstorm_max_clients: "
+                        f"{MAX_CLIENTS_FACTOR * clients}")
+    return {"model": "open", "max_clients": int(cap)}
 
 
 def _min_clients(rps: float) -> int:
@@ -636,6 +665,9 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
             f"at least {total_cores} clients, or lower hailstorm_cores on the hosts so that at most {clients} "
             "cores are used in total"
         )
+    if settings.get("model") == "open":  # the same slots, handed out as arrivals (runtime pool.py)
+        closed = {key: value for key, value in settings.items() if key not in ("model", "max_clients")}
+        return {**make_plan(closed, host_list), "model": "open", "max_clients": int(settings["max_clients"])}
     if settings.get("stages"):
         return _staged_plan(settings, host_list)
     rampup = float(settings["rampup"])

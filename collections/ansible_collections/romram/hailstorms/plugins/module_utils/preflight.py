@@ -37,8 +37,11 @@ def approx_requests(run: Mapping[str, Any] | None, cores: int, total_cores: int)
     estimate: the full rate over the constant phase and half over each ramp)."""
     if not run:
         return 0
-    seconds = float(run["rampup"]) / 2 + float(run["constant"]) + float(run["rampdown"]) / 2
-    return int(math.ceil(float(run["rps"]) * seconds * cores / max(total_cores, 1)))
+    if run.get("stages"):  # the curve's integral
+        requests = planner.curve_requests(run["stages"])
+    else:
+        requests = float(run["rps"]) * (float(run["rampup"]) / 2 + float(run["constant"]) + float(run["rampdown"]) / 2)
+    return int(math.ceil(requests * cores / max(total_cores, 1)))
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ import html
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_clients, request_times
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
 
@@ -135,7 +135,7 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
         counts: dict[int, int] = {}
         for host in plan["hosts"].values():
             for core in host["cores"]:
-                for client in core_clients(plan, core):
+                for client in core_intervals(plan, core):
                     for at in request_times(client, pace):
                         sec = math.floor(at)
                         counts[sec] = counts.get(sec, 0) + 1
@@ -148,7 +148,8 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
-    has_plan = all(key in plan for key in ("clients", "gap", "stop_gap", "rampup", "constant", "pace"))
+    has_plan = all(key in plan for key in ("clients", "pace")) and (
+        bool(plan.get("stages")) or all(key in plan for key in ("gap", "stop_gap", "rampup", "constant")))
     planned_active = [(s + 0.5, float(active_clients(plan, s + 0.5))) for s in seconds] if has_plan else []
     active = merged.get("active", {})
     measured_active = [(s + 0.5, float(active[s])) for s in seconds if s in active]

@@ -53,6 +53,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .planner import stage_window
+
 SCHEMA = 1
 LATE_START = 0.05  # seconds after its slot at which a client start counts as late
 LATE_SIGNAL = 1.0  # seconds after the shared start past which a load process refuses its start signal
@@ -690,13 +692,13 @@ def phase_window(plan: Mapping[str, Any], phase: Any) -> tuple[tuple[int, int] |
     if phase == "constant":
         window = constant_window(plan)
         return window, f"constant phase {window[0]}-{window[1]} s" if window else "whole run"
-    named = plan_phases(plan) if plan.get("stages") else []
-    for i, (name, start, end) in enumerate(named):
-        if str(phase) in (name, str(i + 1)):
-            window = _whole_seconds(start, end)
-            return window, f"stage {name} {window[0]}-{window[1]} s" if window else "whole run"
-    choices = ", ".join(["constant", "all"] + [f"{i + 1} or {name!r}" for i, (name, _s, _e) in enumerate(named)])
-    raise ValueError(f"hailstorm_thresholds_phase: {phase!r} is no phase of this plan; use {choices}")
+    if not plan.get("stages"):
+        raise ValueError(f"hailstorm_thresholds_phase: {phase!r} is no phase of this plan; use constant or all "
+                         "(a stage's number or name needs hailstorm_stages)")
+    window = stage_window(plan, phase)  # PlanError (a ValueError) naming the stages
+    names = [name for name, _start, _end in plan_phases(plan)]
+    index = names.index(phase) if phase in names else int(str(phase).strip()) - 1
+    return window, f"stage {names[index]}" + (f" {window[0]}-{window[1]} s" if window else "")
 
 
 def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:

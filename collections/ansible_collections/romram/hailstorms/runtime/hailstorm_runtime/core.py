@@ -158,7 +158,7 @@ class CoreRun:
         self.work_dir = str(data.get("work_dir") or os.getcwd())
         self.base = os.path.join(self.work_dir, f"core-{core_index}")
         self.arming = Arming(self.work_dir, self.base, core_index, float(data.get("arm_timeout") or ARM_TIMEOUT))
-        self.clients = planner.core_clients(self.plan, self.core)
+        self.clients = planner.core_intervals(self.plan, self.core)  # a client of a staged plan may come again
         self.done = gevent.event.Event()
         self.reason = "done"
         self.quit_at: float | None = None  # when the locustfile called runner.quit() (or stop())

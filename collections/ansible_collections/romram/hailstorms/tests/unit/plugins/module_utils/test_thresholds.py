@@ -244,9 +244,9 @@ def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_p
     assert results.phase_window(STAGED, 4) == ((10, 15), "stage stage 4 10-15 s")
     assert results.phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
     assert results.phase_window(STAGED, "all") == (None, "whole run")
-    with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant, all$"):
+    with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant or all"):
         results.phase_window(PLAN, "ramp")
-    with pytest.raises(ValueError, match=r"use constant, all, 1 or 'ramp', 2 or 'hold', 3 or 'stage 3', 4 or 'stage 4'"):
+    with pytest.raises(ValueError, match=r"no stage 'soak' in the plan; its stages are 1 \(ramp\), 2 \(hold\), 3, 4"):
         results.phase_window(STAGED, "soak")
     # the rate a stage asks for: the integral of the curve over its whole seconds
     assert results.planned_in_window(STAGED, (0, 4)) == pytest.approx(40.0)
