@@ -32,7 +32,7 @@ from locust.runners import STATE_SPAWNING, STATE_STOPPED
 from locust.user.task import filter_tasks_by_tags
 from locust.util.load_locustfile import load_locustfile
 
-from . import capture, fastpath, planner
+from . import capture, fastpath, metrics, planner
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .results import LATE_SIGNAL
@@ -378,6 +378,7 @@ class CoreRun:
         assert self.request_tap is not None and self.error_tap is not None  # set up by setup()
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
+        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0)  # live metrics (off: None)
 
     def wait_for_start(self) -> float:
         """Armed: Locust and the locustfile are loaded and the users are about to be built. Say so
