@@ -128,11 +128,13 @@ def flat_run(tmp: Path, target: str, users: int, seconds: float, remote_write: s
                             for cell in cells.values())
         elif record.get("type") == "end":
             end = record
+    live: dict = {}
     if remote_write:
         live = end.get("live_metrics") or {}
         if live.get("lost"):
             raise SystemExit(f"samples lost: {live}")
-    return cpu1 - cpu0, requests
+        live["requests"] = end.get("requests")
+    return cpu1 - cpu0, requests, live
 
 
 def main() -> None:
@@ -166,19 +168,30 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.5)
         per_request: dict[str, list[float]] = {"off": [], "on": []}
+        own: list[float] = []  # the live metrics' own CPU (loop + push thread) per request of the run
         try:
             for _ in range(args.rounds):
                 for kind in ("off", "on"):
                     url = prometheus.url + "/api/v1/write" if kind == "on" else None
-                    cpu, requests = flat_run(tmp, f"http://127.0.0.1:{port}", args.users, args.seconds, url, load_cpu)
+                    cpu, requests, live = flat_run(tmp, f"http://127.0.0.1:{port}", args.users, args.seconds, url,
+                                                   load_cpu)
                     per_request[kind].append(cpu / requests * 1e6)
-                    print(f"  {kind:>3}: {requests} requests, {cpu:.2f} CPU-s, {cpu / requests * 1e6:.1f} CPU-µs/request")
+                    extra = ""
+                    if live:
+                        spent = live["loop_cpu_seconds"] + live["push_cpu_seconds"]
+                        own.append(spent / live["requests"] * 1e6)
+                        extra = (f"; live metrics' own CPU {spent * 1e3:.1f} ms over the run "
+                                 f"({own[-1]:.3f} CPU-µs/request, {live['samples']} samples)")
+                    print(f"  {kind:>3}: {requests} requests, {cpu:.2f} CPU-s, {cpu / requests * 1e6:.1f} CPU-µs/request"
+                          + extra)
         finally:
             feeder.terminate()
             prometheus.stop()
     off, on = statistics.median(per_request["off"]), statistics.median(per_request["on"])
     print(f"median CPU-µs per request: off {off:.1f}, on {on:.1f}; capacity on/off {off / on:.3f} "
-          f"(rounds {args.rounds}, {args.users} users flat out)")
+          f"(rounds {args.rounds}, {args.users} users flat out); the live metrics' own CPU, measured in the "
+          f"process (thread CPU time of LiveSeries.add and of the push thread): median {statistics.median(own):.3f} "
+          f"CPU-µs per request, {statistics.median(own) / off * 100:.2f} % of a request's cost")
 
 
 if __name__ == "__main__":

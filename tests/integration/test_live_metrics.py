@@ -197,3 +197,27 @@ def test_a_prometheus_stopped_mid_run_costs_samples_never_the_run(tmp_path):
     assert 0 < live["pushed"] < live["samples"] and live["lost"] == live["samples"] - live["pushed"]
     assert live["cores_losing"] == [f"localhost/{core['core']}" for core in summary["cores"]]
     assert f"{live['lost']} lost" in " ".join(output.split())  # the summary's lines say it
+
+
+DASHBOARD = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "files" / "grafana" / "hailstorms.json"
+
+
+@NEEDS_PROMETHEUS
+def test_every_query_of_the_grafana_dashboard_returns_data_after_a_run(live_run):
+    results, summary, prom, _output = live_run
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["templating"]["list"][1]["query"]["query"] == "label_values(hailstorm_requests_total, run_id)"
+    t0 = start_time(results, "live")
+    end = t0 + summary["series"][-1]["second"] + 2
+    exprs = [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 10
+    for title, expr in exprs:
+        params = urllib.parse.urlencode({"query": expr.replace("$run_id", "live"), "start": f"{t0:.3f}",
+                                         "end": f"{end:.3f}", "step": "1"})
+        with urllib.request.urlopen(f"{prom}/api/v1/query_range?{params}", timeout=30) as answer:
+            body = json.load(answer)
+        assert body["status"] == "success", (title, expr, body)
+        values = [float(v) for row in body["data"]["result"] for _at, v in row["values"] if v not in ("NaN", "+Inf")]
+        assert values, (title, expr)  # each panel draws something
+    runs = query(prom, "count by (run_id) (hailstorm_requests_total)")
+    assert "live" in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run

@@ -408,6 +408,7 @@ class Pusher:
         self.lost = 0
         self.failed_pushes = 0  # pushes given up (each lost its samples)
         self.retries = 0
+        self.cpu_seconds = 0.0  # this thread's CPU for encoding, compressing and posting
         self.last_error = ""
         self._running = True
         _original("_thread", "start_new_thread", _thread.start_new_thread)(self._work, ())
@@ -445,6 +446,13 @@ class Pusher:
             self._stopped.release()
 
     def _push(self, samples: list[Sample]) -> None:
+        started = time.thread_time()
+        try:
+            self._try_push(samples)
+        finally:
+            self.cpu_seconds += time.thread_time() - started
+
+    def _try_push(self, samples: list[Sample]) -> None:
         try:
             body = snappy(self.encode(samples))
         except Exception as error:  # noqa: BLE001 - counted, never raised into the run
@@ -485,7 +493,8 @@ class Pusher:
         # whatever was handed over and did not arrive is lost (failed, dropped or still waiting)
         figures = {"url": self.url, "samples": self.samples, "pushed": self.pushed,
                    "lost": self.samples - self.pushed,
-                   "failed_pushes": self.failed_pushes, "retries": self.retries}
+                   "failed_pushes": self.failed_pushes, "retries": self.retries,
+                   "push_cpu_seconds": round(self.cpu_seconds, 6)}
         if self.last_error:
             figures["error"] = self.last_error[:200]
         return figures
@@ -500,8 +509,10 @@ class LiveMetrics:
         self.pusher = pusher
         self.now = now
         self.error = ""
+        self.cpu_seconds = 0.0  # the event loop's CPU for the samples (LiveSeries.add)
 
     def on_flush(self, seconds: Mapping[int, Mapping[str, Mapping[str, Any]]], record: Mapping[str, Any]) -> None:
+        started = time.thread_time()
         try:
             self.series.lost = self.pusher.lost
             self.pusher.submit(self.series.add(seconds, record, self.now()))
@@ -509,9 +520,12 @@ class LiveMetrics:
             if not self.error:
                 self.error = repr(error)
                 logger.exception("live metrics failed; the run goes on without them")
+        finally:
+            self.cpu_seconds += time.thread_time() - started
 
     def on_end(self) -> dict[str, Any]:
         figures = self.pusher.close()
+        figures["loop_cpu_seconds"] = round(self.cpu_seconds, 6)
         if self.error:
             figures["error"] = self.error[:200]
         return {"live_metrics": figures}
