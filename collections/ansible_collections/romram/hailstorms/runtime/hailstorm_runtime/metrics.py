@@ -365,25 +365,40 @@ class PushError(Exception):
         self.retry = retry
 
 
-def http_post(url: str, body: bytes, authorization: str | None, timeout: float = PUSH_TIMEOUT) -> None:
-    """One remote-write POST; PushError unless the endpoint answers 2xx."""
-    parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-    headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-               "X-Prometheus-Remote-Write-Version": "0.1.0", "User-Agent": USER_AGENT}
-    if authorization:
-        headers["Authorization"] = authorization
-    try:
-        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
-        response = connection.getresponse()
-        text = response.read(200).decode("utf-8", "replace").strip()
-    except (OSError, http.client.HTTPException) as error:
-        raise PushError(f"{type(error).__name__}: {error}", retry=True) from None
-    finally:
-        connection.close()
-    if response.status // 100 != 2:
-        raise PushError(f"HTTP {response.status} {text}", retry=response.status >= 500 or response.status == 429)
+class HttpPost:
+    """Remote-write POSTs over one kept-alive connection (opened again after any error): a new
+    TCP (and TLS) connection each second would cost more CPU than the samples themselves."""
+
+    def __init__(self, timeout: float = PUSH_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._connection: http.client.HTTPConnection | None = None
+
+    def __call__(self, url: str, body: bytes, authorization: str | None) -> None:
+        """One POST; PushError unless the endpoint answers 2xx."""
+        parts = urlsplit(url)
+        if self._connection is None:
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            self._connection = kind(parts.hostname, parts.port, timeout=self.timeout)
+        headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                   "X-Prometheus-Remote-Write-Version": "0.1.0", "User-Agent": USER_AGENT}
+        if authorization:
+            headers["Authorization"] = authorization
+        try:
+            self._connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                                     body, headers)
+            response = self._connection.getresponse()
+            text = response.read().decode("utf-8", "replace").strip()[:200]
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            raise PushError(f"{type(error).__name__}: {error}", retry=True) from None
+        if response.status // 100 != 2:
+            self.close()
+            raise PushError(f"HTTP {response.status} {text}", retry=response.status >= 500 or response.status == 429)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class Pusher:
@@ -391,12 +406,12 @@ class Pusher:
     push; counts what was pushed and what was lost (see the module docstring)."""
 
     def __init__(self, url: str, authorization: str | None = None,
-                 post: Callable[[str, bytes, str | None], None] = http_post,
+                 post: Callable[[str, bytes, str | None], None] | None = None,
                  encode: Callable[[Iterable[Sample]], bytes] = encode_protobuf,
                  sleep: Callable[[float], Any] | None = None) -> None:
         self.url = url
         self._authorization = authorization
-        self.post = post
+        self.post = post or HttpPost()
         self.encode = encode
         self.sleep = sleep or _original("time", "sleep", time.sleep)
         self._jobs = _queue.SimpleQueue()
@@ -443,6 +458,9 @@ class Pusher:
                 if batches:
                     self._push([sample for batch in batches for sample in batch])
         finally:
+            close = getattr(self.post, "close", None)
+            if close is not None:
+                close()
             self._stopped.release()
 
     def _push(self, samples: list[Sample]) -> None:
