@@ -201,8 +201,8 @@ def test_the_recorder_hands_each_flush_to_live_metrics_and_the_end_record_says_w
             if labels["__name__"] == "hailstorm_requests_total":
                 key = (labels["label"], labels["stage"])
                 last[key] = max([last.get(key, 0.0)] + [s.value for s in ts.samples])
-    assert sum(v for (label, _), v in last.items() if label == "GET /a") == 2
-    assert sum(v for (label, _), v in last.items() if label == "GET /b") == 1
+    assert sum(v for (label, _stage), v in last.items() if label == "GET /a") == 2
+    assert sum(v for (label, _stage), v in last.items() if label == "GET /b") == 1
 
 
 def test_attach_is_off_without_a_remote_write_url(tmp_path):
