@@ -11,6 +11,9 @@ Routes (as in the original hailstorms feeder):
   /clientId               a counter: 0, 1, 2, ... (one per request)
   /clientId/reset         set the counter back to 0
   /{name}                 "Hello, name"
+  /metrics                its own figures in Prometheus' text format (requests answered by route and
+                          status code, CPU seconds, resident memory): what a Prometheus scrapes
+                          from a service under test, for the live-metrics and report tests
 
     python hailstorm_feeder.py --host 127.0.0.1 --port 3456 [--arrival-log FILE]
 
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import gc
 import random
+import resource
 import time
 from typing import IO
 
@@ -72,9 +76,33 @@ def gc_tick(busy: bool, collector=gc) -> None:
         collector.collect()
 
 
+def metrics_text(answered: dict[tuple[str, int], int], started: float) -> str:
+    """The feeder's own figures in Prometheus' text exposition format (version 0.0.4)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    lines = ["# HELP hailstorm_feeder_requests_total Requests the feeder answered, by route and status code.",
+             "# TYPE hailstorm_feeder_requests_total counter"]
+    for (route, code), n in sorted(answered.items()):
+        lines.append(f'hailstorm_feeder_requests_total{{route="{route}",code="{code}"}} {n}')
+    lines += ["# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
+              "# TYPE process_cpu_seconds_total counter",
+              f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime:.6f}",
+              "# HELP process_resident_memory_bytes Peak resident memory size in bytes.",
+              "# TYPE process_resident_memory_bytes gauge",
+              f"process_resident_memory_bytes {usage.ru_maxrss * 1024}",
+              "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
+              "# TYPE process_start_time_seconds gauge",
+              f"process_start_time_seconds {started:.3f}"]
+    return "\n".join(lines) + "\n"
+
+
 def build_app(arrival_log: str | None = None) -> web.Application:
     app = web.Application()
     counter = [0]
+    answered: dict[tuple[str, int], int] = {}  # (route, status code): requests (for /metrics)
+    started = time.time()
+
+    def count(route: str, code: int = 200) -> None:
+        answered[(route, code)] = answered.get((route, code), 0) + 1
     arrivals = [0]
     log = ArrivalLog(arrival_log) if arrival_log else None
     now = time.time
@@ -91,6 +119,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
         arrived(request)
         ms = _int(request, "ms")
         await asyncio.sleep(ms / 1000.0)
+        count("wait")
         return web.Response(text=f"waited {ms} ms")
 
     async def wait_between(request: web.Request) -> web.Response:
@@ -100,6 +129,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
             raise web.HTTPBadRequest(text=f"max_ms ({high}) < min_ms ({low})")
         ms = random.uniform(low, high)
         await asyncio.sleep(ms / 1000.0)
+        count("wait")
         return web.Response(text=f"waited {ms:.0f} ms")
 
     async def stall(request: web.Request) -> web.Response:
@@ -117,22 +147,30 @@ def build_app(arrival_log: str | None = None) -> web.Application:
         code = _int(request, "code")
         if not 100 <= code <= 599:
             raise web.HTTPBadRequest(text=f"status code {code} is not between 100 and 599")
+        count("status", code)
         return web.Response(status=code, text=f"status {code}")
 
     async def client_id(request: web.Request) -> web.Response:
         arrived(request)
         value = counter[0]
         counter[0] += 1
+        count("clientId")
         return web.Response(text=str(value))
 
     async def client_id_reset(request: web.Request) -> web.Response:
         arrived(request)
         counter[0] = 0
+        count("clientId")
         return web.Response(text="0")
 
     async def hello(request: web.Request) -> web.Response:
         arrived(request)
+        count("hello")
         return web.Response(text=f"Hello, {request.match_info['name']}")
+
+    async def metrics(_request: web.Request) -> web.Response:  # not an arrival: the load never asks for it
+        return web.Response(text=metrics_text(answered, started), content_type="text/plain",
+                            headers={"X-Content-Type-Options": "nosniff"})
 
     app.router.add_route("*", "/wait/{ms}", wait)
     app.router.add_route("*", "/wait/{min_ms}/{max_ms}", wait_between)
@@ -140,6 +178,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
     app.router.add_route("*", "/stall/{period_s}/{stall_ms}/{ms}", stall)
     app.router.add_route("*", "/clientId", client_id)
     app.router.add_route("*", "/clientId/reset", client_id_reset)
+    app.router.add_route("GET", "/metrics", metrics)
     app.router.add_route("*", "/{name}", hello)
 
     async def every_second(app: web.Application):  # cleanup context: runs until shutdown

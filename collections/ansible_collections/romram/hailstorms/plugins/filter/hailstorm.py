@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, planner, preflight, progress
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, live_metrics, planner, preflight, progress
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -96,6 +96,11 @@ def _record(hostvars: Any, host: str) -> Any:
         return hostvars[host].get("__preflight_record")
     except (KeyError, AttributeError):
         return None
+
+
+def checked_url(value: Any, name: str) -> str:
+    """An http(s) URL without credentials, or "" (off), or an error naming the variable."""
+    return _planned("checked_url", live_metrics.endpoint_url, value, name)
 
 
 def checked_path(value: Any, name: str) -> str:
@@ -195,6 +200,7 @@ class FilterModule:
             "checked_options": checked_options,
             "run_directory": run_directory,
             "checked_path": checked_path,
+            "checked_url": checked_url,
             "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,
         }

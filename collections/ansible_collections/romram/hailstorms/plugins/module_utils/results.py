@@ -846,6 +846,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
             "locustfile_exit_code": end.get("locustfile_exit_code") or 0,
             "bad_lines": core["bad_lines"], "load": load,
+            "live_metrics": end.get("live_metrics"),  # samples pushed and lost (hailstorm_prometheus_remote_write)
         })
     late: Mapping[int, float] = merged.get("late", {})
     total = int(overall["requests"])

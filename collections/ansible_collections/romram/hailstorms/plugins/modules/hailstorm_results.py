@@ -162,7 +162,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, report, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, live_metrics, report, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (EXIT_CODE_ON_ERROR, exit_code,
@@ -276,6 +276,7 @@ def main():
     try:
         merged = merge(sources)
         summary = summarize(merged, plan)
+        summary["live_metrics"] = live_metrics.live_metrics_figures(summary["cores"])
         on_error = module.params["exit_code_on_error"]
         if on_error is None:
             on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
@@ -327,6 +328,9 @@ def main():
     except OSError as exc:  # a full disk: say where, what is kept and how to merge again
         module.fail_json(msg=cannot_write(path, exc, written), files=files, written=written)
     lines = summary_lines(summary)
+    live_line = live_metrics.live_metrics_line(summary["live_metrics"])
+    if live_line:
+        lines.append(live_line)
     broken = thresholds.broken(verdicts)
     if verdicts:
         lines.append("thresholds over the %s: %s" % (

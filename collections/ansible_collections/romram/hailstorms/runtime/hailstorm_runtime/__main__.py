@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         except EnvFileError as error:
             print(f"hailstorm_runtime: {error}", file=sys.stderr)
             return 2
+        from .metrics import take_credentials
+
+        take_credentials()  # the remote write's, out of the environment before the locustfile is imported
 
     if args.command == "run":
         _log_to_work_dir(args.data, args.core)

@@ -32,7 +32,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import capture, planner
+from . import capture, metrics, planner
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
@@ -224,6 +224,7 @@ class CoreRun:
         self.recorder.due_of = self.users.scheduled
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
+        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0)  # live metrics (off: None)
         if self.model == "open":
             self.driver = OpenDriver(self.users, self.clients, self.t0, self.pace, WallClock, _Handover,
                                      core_cap(self.plan, self.core), StopUser, self._spawned,

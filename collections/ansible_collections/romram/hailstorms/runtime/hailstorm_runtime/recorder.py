@@ -184,6 +184,10 @@ class Recorder:
         self.iterations_total = 0
         self._jsonl = open(self.base + ".jsonl", "x", encoding="utf-8")  # never another run's records
         self.writer = FileWriter()
+        # called at each flush with (the cells of the flush by second and label, its stats record),
+        # and before the end record (their dicts join its fields): live metrics (metrics.py)
+        self.flush_hooks: list[Callable[[dict[int, dict[str, dict[str, Any]]], dict[str, Any]], None]] = []
+        self.end_hooks: list[Callable[[], dict[str, Any]]] = []
         self.jtl_rows: list[tuple[Any, ...]] | None = None
         self._jtl = None
         if jtl:
@@ -316,6 +320,8 @@ class Recorder:
         self.active, self.overruns, self.late, self.started, self.load, self.dropped = {}, {}, {}, 0, {}, {}
         self.exceptions = {}
         self.write(record)
+        for hook in self.flush_hooks:
+            hook(seconds, record)
         if self._jtl is not None and self.jtl_rows:
             rows, self.jtl_rows = self.jtl_rows, []
             self.writer.submit(self._write_jtl, rows)
@@ -325,6 +331,8 @@ class Recorder:
 
     def end(self, reason: str, **fields: Any) -> None:
         self.flush()
+        for hook in self.end_hooks:
+            fields.update(hook())
         self.write(end_record(reason, requests=self.requests, failures=self.failures,
                               iterations=self.iterations_total, time=self.now(), **fields))
 

@@ -1,0 +1,223 @@
+"""Live metrics on real local runs, into a real Prometheus (Debian's `prometheus`, started here on
+loopback with its remote-write receiver and a scrape of the feeder's /metrics): what arrives adds
+up to summary.json, and a Prometheus that goes away mid-run costs samples, never the run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import BIN, ROOT, feeder, free_port, playbook_env
+
+PROMETHEUS = shutil.which("prometheus")
+# CI sets HAILSTORMS_REQUIRE_PROMETHEUS (.ci/run installs it): there a missing binary fails
+NEEDS_PROMETHEUS = pytest.mark.skipif(PROMETHEUS is None and not os.environ.get("HAILSTORMS_REQUIRE_PROMETHEUS"),
+                                      reason="Debian's prometheus is not installed (apt-get install -y prometheus)")
+
+LOCUSTFILE = '''
+from locust import HttpUser, constant_pacing, task
+
+
+class Mixed(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task(4)
+    def hello(self):
+        self.client.get("/someone", name="/{name}")
+
+    @task(1)
+    def broken(self):
+        self.client.get("/status/500")
+'''
+
+
+@contextmanager
+def prometheus(directory: Path, scrape: str | None = None) -> Iterator[str]:
+    """Prometheus on a free loopback port, its storage in `directory`, remote write accepted; with
+    `scrape` (a base URL) it scrapes that URL's /metrics every second as job "api". Yields its
+    base URL. Run as a plain process, never a system service."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s"]
+    if scrape:
+        config += ["scrape_configs:", "  - job_name: api", "    static_configs:",
+                   f"      - targets: ['{urllib.parse.urlsplit(scrape).netloc}']"]
+    (directory / "prometheus.yml").write_text("\n".join(config) + "\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [PROMETHEUS or "prometheus", f"--config.file={directory / 'prometheus.yml'}",
+         f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+         "--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=1d"],
+        stdout=subprocess.DEVNULL, stderr=open(directory / "prometheus.log", "w"))
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/-/ready", timeout=1).read()
+                break
+            except OSError:
+                assert process.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def query(base: str, promql: str, at: float | None = None) -> list[dict]:
+    params = {"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}
+    with urllib.request.urlopen(f"{base}/api/v1/query?{urllib.parse.urlencode(params)}", timeout=30) as answer:
+        body = json.load(answer)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def per_label(base: str, metric: str, run_id: str) -> dict[str, int]:
+    rows = query(base, f'sum by (label) (last_over_time({metric}{{run_id="{run_id}"}}[1h]))')
+    return {row["metric"]["label"]: int(float(row["value"][1])) for row in rows}
+
+
+def start_run(results: Path, run_id: str, target: str, locustfile: Path, remote_write: str,
+              **settings: object) -> subprocess.Popen:
+    extra = {"hailstorm_prometheus_remote_write": remote_write,
+             **{f"hailstorm_{name}": value for name, value in settings.items()}}
+    return subprocess.Popen(
+        [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+         "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={target}", "-e", f"hailstorm_results_dir={results}",
+         "-e", f"hailstorm_run_id={run_id}", "-e", f"hailstorm_locustfile={locustfile}", "-e", json.dumps(extra)],
+        cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_time(results: Path, run_id: str) -> float:
+    return float(json.loads((results / run_id / "localhost" / "start.json").read_text())["start_time"])
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    """A short local run against the feeder with remote write on, into a Prometheus that also
+    scrapes the feeder; yields (results, summary, Prometheus URL) while Prometheus still runs."""
+    tmp = tmp_path_factory.mktemp("live")
+    locustfile = tmp / "mixed.py"
+    locustfile.write_text(LOCUSTFILE)
+    results = tmp / "results"
+    with feeder() as target, prometheus(tmp / "prometheus", scrape=target) as prom:
+        run = start_run(results, "live", target, locustfile, prom + "/api/v1/write",
+                        thresholds={"failure_rate": "50%"})  # a fifth of the requests fail, by design
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, output[-4000:]
+        summary = json.loads((results / "live" / "summary.json").read_text())
+        yield results, summary, prom, output
+
+
+@NEEDS_PROMETHEUS
+def test_prometheus_totals_per_label_equal_the_summary_s(live_run):
+    _results, summary, prom, output = live_run
+    labels = summary["latency"]["labels"]
+    assert set(labels) == {"GET /{name}", "GET /status/500"} and summary["failures"] > 0
+    assert per_label(prom, "hailstorm_requests_total", "live") == {label: row["requests"] for label, row in labels.items()}
+    assert per_label(prom, "hailstorm_failures_total", "live") == {
+        label: row["failures"] for label, row in labels.items() if row["failures"]}
+    assert per_label(prom, "hailstorm_response_time_seconds_count", "live") == {
+        label: row["requests"] for label, row in labels.items()}
+    live = summary["live_metrics"]
+    assert live["lost"] == 0 and live["pushed"] == live["samples"] > 0
+    assert f"live metrics: {live['pushed']} of {live['samples']} samples reached" in " ".join(output.split())
+    kinds = query(prom, 'sum by (kind) (last_over_time(hailstorm_failures_total{run_id="live"}[1h]))')
+    assert {row["metric"]["kind"]: int(float(row["value"][1])) for row in kinds} == summary["failures_by_kind"]
+
+
+@NEEDS_PROMETHEUS
+def test_the_live_rate_follows_the_report_s_per_second_series_within_one_sample(live_run):
+    """The sample a core pushes at T0 + k counts the requests it recorded by then: those that
+    started in second k - 1 or before and were answered. Summed over the cores, it lies between the
+    report's count up to second k - 2 and up to second k - 1 (every answer takes less than 1 s)."""
+    results, summary, prom, _output = live_run
+    t0 = start_time(results, "live")
+    rows = query(prom, 'hailstorm_requests_total{run_id="live"}[1h]')
+    stamps = sorted({float(at) for row in rows for at, _v in row["values"]})
+    live: dict[int, float] = {}
+    for stamp in stamps:  # every series' last value at or before the stamp, summed
+        total = 0.0
+        for row in rows:
+            before = [float(v) for at, v in row["values"] if float(at) <= stamp]
+            total += before[-1] if before else 0.0
+        live[round(stamp - t0)] = total
+    reported: dict[int, int] = {}
+    running = 0
+    for point in summary["series"]:
+        running += point["requests"]
+        reported[point["second"]] = running
+    last = max(reported)
+
+    def upto(second: int) -> int:
+        return reported[min(second, last)] if second >= min(reported) else 0
+
+    ticks = sorted(k for k in live if k >= 1)
+    assert len(ticks) >= summary["series"][-1]["second"]  # a sample each second of the run
+    for k in ticks:
+        assert upto(k - 2) <= live[k] <= upto(k - 1), (k, live[k], upto(k - 2), upto(k - 1))
+    assert live[ticks[-1]] == summary["requests"]
+
+
+@NEEDS_PROMETHEUS
+def test_the_feeder_s_own_metrics_are_scraped_beside_the_load(live_run):
+    _results, summary, prom, _output = live_run
+    answered = query(prom, 'sum by (route, code) (max_over_time(hailstorm_feeder_requests_total{job="api"}[1h]))')
+    counts = {(row["metric"]["route"], row["metric"]["code"]): int(float(row["value"][1])) for row in answered}
+    assert counts[("status", "500")] == summary["latency"]["labels"]["GET /status/500"]["requests"]
+    assert counts[("hello", "200")] == summary["latency"]["labels"]["GET /{name}"]["requests"]
+    assert query(prom, 'process_cpu_seconds_total{job="api"}')
+
+
+@NEEDS_PROMETHEUS
+def test_a_prometheus_stopped_mid_run_costs_samples_never_the_run(tmp_path):
+    locustfile = tmp_path / "mixed.py"
+    locustfile.write_text(LOCUSTFILE.split("    @task(1)")[0])  # no failures: the run must complete
+    results = tmp_path / "results"
+    with feeder() as target:
+        with prometheus(tmp_path / "prometheus") as prom:
+            run = start_run(results, "cut", target, locustfile, prom + "/api/v1/write")
+            # stop it once the load's samples arrive (the run is under way)
+            while not query(prom, 'hailstorm_requests_total{run_id="cut"}') and run.poll() is None:
+                time.sleep(0.2)
+            assert run.poll() is None, run.communicate()[0][-4000:]
+        output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output[-4000:]
+    summary = json.loads((results / "cut" / "summary.json").read_text())
+    assert summary["state"] == "completed" and summary["exit_code"] == 0
+    live = summary["live_metrics"]
+    assert 0 < live["pushed"] < live["samples"] and live["lost"] == live["samples"] - live["pushed"]
+    assert live["cores_losing"] == [f"localhost/{core['core']}" for core in summary["cores"]]
+    assert f"{live['lost']} lost" in " ".join(output.split())  # the summary's lines say it
+
+
+DASHBOARD = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "files" / "grafana" / "hailstorms.json"
+
+
+@NEEDS_PROMETHEUS
+def test_every_query_of_the_grafana_dashboard_returns_data_after_a_run(live_run):
+    results, summary, prom, _output = live_run
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["templating"]["list"][1]["query"]["query"] == "label_values(hailstorm_requests_total, run_id)"
+    t0 = start_time(results, "live")
+    end = t0 + summary["series"][-1]["second"] + 2
+    exprs = [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 10
+    for title, expr in exprs:
+        params = urllib.parse.urlencode({"query": expr.replace("$run_id", "live"), "start": f"{t0:.3f}",
+                                         "end": f"{end:.3f}", "step": "1"})
+        with urllib.request.urlopen(f"{prom}/api/v1/query_range?{params}", timeout=30) as answer:
+            body = json.load(answer)
+        assert body["status"] == "success", (title, expr, body)
+        values = [float(v) for row in body["data"]["result"] for _at, v in row["values"] if v not in ("NaN", "+Inf")]
+        assert values, (title, expr)  # each panel draws something
+    runs = query(prom, "count by (run_id) (hailstorm_requests_total)")
+    assert "live" in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run
