@@ -698,7 +698,12 @@ def phase_window(plan: Mapping[str, Any], phase: Any) -> tuple[tuple[int, int] |
     window = stage_window(plan, phase)  # PlanError (a ValueError) naming the stages
     names = [name for name, _start, _end in plan_phases(plan)]
     index = names.index(phase) if phase in names else int(str(phase).strip()) - 1
-    return window, f"{names[index]}" + (f" {window[0]}-{window[1]} s" if window else "")
+    return window, stage_title(names[index]) + (f" {window[0]}-{window[1]} s" if window else "")
+
+
+def stage_title(name: str) -> str:
+    """How a stage is called in lines: "stage hold", or "stage 3" for an unnamed one."""
+    return name if name.startswith("stage ") else f"stage {name}"
 
 
 def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -952,7 +957,7 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
     for stage in summary.get("stages") or []:
-        lines.append(f"stage {stage['name']} {stage['start']:g}-{stage['end']:g} s: "
+        lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: "
                      + (f"{stage['rps']:.2f} rps against {stage['planned_rps']:g} planned, " if stage["rps"] is not None
                         else "no whole second, ")
                      + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"

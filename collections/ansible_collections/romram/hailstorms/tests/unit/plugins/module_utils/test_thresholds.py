@@ -241,7 +241,7 @@ STAGED = {"rps": 20.0, "expected_requests": 300, "clients": 20, "pace": 1.0, "st
 def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_phase_is_its_longest_flat_stage():
     assert results.phase_window(STAGED, "constant") == ((4, 10), "constant phase 4-10 s")
     assert results.phase_window(STAGED, "hold") == ((4, 10), "stage hold 4-10 s")
-    assert results.phase_window(STAGED, 4) == ((10, 15), "stage stage 4 10-15 s")
+    assert results.phase_window(STAGED, 4) == ((10, 15), "stage 4 10-15 s")
     assert results.phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
     assert results.phase_window(STAGED, "all") == (None, "whole run")
     with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant or all"):
