@@ -57,10 +57,10 @@ class Hooks:
     """Calls into a core's run for code that runs a core for another purpose (calibration):
     override what you need. Both run in the core's event loop."""
 
-    def armed(self, core: "CoreRun") -> None:
+    def armed(self, core_run: "CoreRun") -> None:
         """After setup, before the start signal is awaited (data.json without a start time)."""
 
-    def recording(self, core: "CoreRun") -> None:
+    def recording(self, core_run: "CoreRun") -> None:
         """Once the shared start time is known and the recorder runs."""
 
 

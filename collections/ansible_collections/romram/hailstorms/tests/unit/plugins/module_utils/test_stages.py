@@ -475,8 +475,8 @@ def test_stage_windows_by_number_or_name_and_the_curve_s_requests():
 
 def test_the_open_model_plans_the_same_slots_and_says_so():
     base = {"target": "http://t", "rps": 20, "rampup": 5, "constant": 10, "locustfile": "l.py"}
-    closed, _ = planner.resolve_settings({"default": base})
-    opened, _ = planner.resolve_settings({"default": {**base, "model": "open"}})
+    closed = planner.resolve_settings({"default": base})[0]
+    opened = planner.resolve_settings({"default": {**base, "model": "open"}})[0]
     assert opened["max_clients"] == 4 * closed["clients"]
     plan_closed = planner.make_plan(closed, [("h", 2)])
     plan_open = planner.make_plan(opened, [("h", 2)])

@@ -51,7 +51,8 @@ def test_canonical_form_converts_strings_and_units():
                                         "{p95_ms: 250}, got 5"),
     ({"labels": {"/a": {"rps_ratio": 1}}}, "constant",
      "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
-     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
+     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, "
+     "mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
     ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
     ({}, "", "hailstorm_thresholds_phase: '' is not a phase; use one of constant, all, or with hailstorm_stages a "
              "stage's number (1 = the first) or its name"),
