@@ -11,4 +11,4 @@ class ServiceUser(HttpUser):
 
     @task
     def front_page(self):
-        self.client.get("/", name="GET /")
+        self.client.get("/")
