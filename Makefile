@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity molecule clean
+.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-test: setup docs-check test-unit test-integration galaxy-importer lint sanity molecule
+test: setup docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
 
 test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
@@ -47,8 +47,13 @@ lint: setup
 sanity: setup
 	scripts/sanity.sh
 
+# Sanity and the local integration run on the newest tested ansible-core (requirements-newest.txt)
+# with a Python >= 3.12, in .venv-newest.
+newest: setup
+	scripts/newest.sh
+
 molecule: setup
 	scripts/molecule.sh
 
 clean:
-	rm -rf $(VENV) .cache results
+	rm -rf $(VENV) .venv-newest .cache results

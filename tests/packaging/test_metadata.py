@@ -12,17 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 
 
-def pinned(name: str) -> Version:
-    text = (ROOT / "requirements.txt").read_text()
+def pinned(name: str, requirements: str = "requirements.txt") -> Version:
+    text = (ROOT / requirements).read_text()
     return Version(re.search(rf"^{re.escape(name)}==(\S+)$", text, re.M).group(1))
 
 
-def test_requires_ansible_is_the_tested_ansible_core_release():
+def test_requires_ansible_spans_the_tested_ansible_core_releases():
     spec = SpecifierSet(yaml.safe_load((COLLECTION / "meta" / "runtime.yml").read_text())["requires_ansible"])
-    tested = pinned("ansible-core")
-    assert tested in spec
-    assert Version(f"{tested.major}.{tested.minor + 1}.0") not in spec  # an upper bound: untested releases
-    assert Version(f"{tested.major}.{tested.minor - 1}.99") not in spec
+    oldest, newest = pinned("ansible-core"), pinned("ansible-core", "requirements-newest.txt")
+    assert oldest < newest
+    assert oldest in spec and newest in spec
+    assert Version(f"{newest.major}.{newest.minor + 1}.0") not in spec  # an upper bound: untested releases
+    assert Version(f"{oldest.major}.{oldest.minor - 1}.99") not in spec
 
 
 def test_dependency_ranges_have_upper_bounds_and_requirements_yml_repeats_them_exactly():
