@@ -39,3 +39,11 @@ def test_license_file_is_the_gpl_3_that_galaxy_yml_names():
     text = (COLLECTION / "LICENSE").read_text()
     assert text.lstrip().startswith("GNU GENERAL PUBLIC LICENSE\n                       Version 3, 29 June 2007")
     assert (ROOT / "LICENSE").resolve() == (COLLECTION / "LICENSE").resolve()
+
+
+def test_the_execution_environment_installs_the_pinned_ansible_core_and_the_collections_python_requirements():
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    assert ee["version"] == 3
+    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pinned('ansible-core')}"
+    meta = yaml.safe_load((COLLECTION / "meta" / "execution-environment.yml").read_text())
+    assert (COLLECTION / meta["dependencies"]["python"]) == COLLECTION / "runtime" / "requirements.txt"
