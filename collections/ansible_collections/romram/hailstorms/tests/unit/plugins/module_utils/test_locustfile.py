@@ -116,7 +116,7 @@ def test_an_import_error_shows_the_error_and_the_users_line(tmp_path):
 
 def test_a_syntax_error_is_an_import_error(tmp_path):
     result = check(tmp_path, "from locust import HttpUser\nclass A(HttpUser)\n")
-    assert result["failed"] is True and "SyntaxError" in result["msg"].split("\n")[0]
+    assert result["failed"] is True and "SyntaxError" in result["msg"].split("\n", maxsplit=1)[0]
 
 
 def test_the_runs_environment_reaches_the_import_and_never_the_result(tmp_path):
