@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .planner import stage_window
+from . import contract
 
 SCHEMA = 1
 LATE_START = 0.05  # seconds after its slot at which a client start counts as late
@@ -365,7 +366,7 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
 
 # --- a load host's results in one file -----------------------------------------------------
 
-HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), its log tails, data.json, start.json
+HOST_FILE = contract.HOST_FILE  # one line per core (its records, compacted), its log tails, data.json, start.json
 LOG_TAIL_BYTES = 65536  # of each core-N.log carried in the host file
 
 
@@ -437,15 +438,15 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
     exact), the tail of each core-N.log and data.json; the raw files stay. Returns what it holds."""
     run_dir = Path(run_dir)
     dest = Path(dest) if dest else run_dir / HOST_FILE
-    cores = sorted(run_dir.glob("core-*.jsonl"), key=lambda p: (len(p.name), p.name))
+    cores = sorted(run_dir.glob(contract.core_pattern(contract.RECORDS)), key=lambda p: (len(p.name), p.name))
     lines = []
     for path in cores:
         records, bad = read_records(path)
         lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad)})
-    for path in sorted(run_dir.glob("core-*.log")):
+    for path in sorted(run_dir.glob(contract.core_pattern(contract.LOG))):
         text, cut = file_tail(path, LOG_TAIL_BYTES)
         lines.append({"type": "log", "source": path.name, "cut": cut, "text": text})
-    for name in ("data.json", "start.json"):  # the host's plan slice and its start signal (no secrets)
+    for name in (contract.DATA_FILE, contract.START_FILE):  # the host's plan slice and its start signal (no secrets)
         if (run_dir / name).exists():
             lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})
     tmp = dest.with_name(dest.name + ".tmp")
@@ -487,7 +488,7 @@ def run_sources(run_dir: str | Path) -> list[str | list[dict[str, Any]]]:
         if host_file.exists():
             sources.extend(records for _name, records, _bad in read_host_file(host_file)[0])
         else:
-            sources.extend(str(p) for p in sorted(host_dir.glob("core-*.jsonl")))
+            sources.extend(str(p) for p in sorted(host_dir.glob(contract.core_pattern(contract.RECORDS))))
     return sources
 
 

@@ -162,6 +162,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, live_metrics, report, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
@@ -229,7 +230,7 @@ def _clock_offsets(path, plan):
     offsets = {}
     for host in plan.get("hosts") or {}:
         try:
-            with open(os.path.join(path, host, "data.json"), encoding="utf-8") as handle:
+            with open(os.path.join(path, host, contract.DATA_FILE), encoding="utf-8") as handle:
                 offsets[host] = json.load(handle).get("clock_offset")
         except (OSError, ValueError, AttributeError):
             offsets[host] = None
@@ -300,7 +301,7 @@ def main():
                      CSV_PREFIX + exports.SCHEDULE_SUFFIX: "Locust's stats layout, response times from schedule "
                                                            "(from each request's slot, queueing included)",
                      junit.JUNIT_FILE: "JUnit XML: one testcase per run-state check and per threshold"}
-        jtl_files = sorted(glob.glob(os.path.join(path, "*", "core-*.jtl")))
+        jtl_files = sorted(glob.glob(os.path.join(path, "*", contract.core_pattern(contract.JTL))))
         if jtl_files:
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
         described[report.REPORT_FILE] = "this report"
