@@ -1298,6 +1298,13 @@ def _clock(seconds: float) -> str:
 def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_HOSTS) -> list[str]:
     """The plan as a person reads it before a run: figures, a line per host (the first
     `max_hosts`, then one line for the rest) and the expected-rate timeline."""
+    if plan.get("model") == "open":  # the same plan, its slots handed out as arrivals
+        lines = preview({key: value for key, value in plan.items() if key not in ("model", "max_clients")},
+                        points, max_hosts)
+        lines.insert(1, f"open model: the {plan['expected_requests']} slots are arrivals handed to a pool of users "
+                        f"on each core, at most {plan['max_clients']} users in all (hailstorm_max_clients); an arrival "
+                        "that finds no user within 1 s of its slot is dropped and counted")
+        return lines
     p = plan
     if "stages" in p:
         return _staged_preview(p, points, max_hosts)

@@ -698,7 +698,7 @@ def phase_window(plan: Mapping[str, Any], phase: Any) -> tuple[tuple[int, int] |
     window = stage_window(plan, phase)  # PlanError (a ValueError) naming the stages
     names = [name for name, _start, _end in plan_phases(plan)]
     index = names.index(phase) if phase in names else int(str(phase).strip()) - 1
-    return window, f"stage {names[index]}" + (f" {window[0]}-{window[1]} s" if window else "")
+    return window, f"{names[index]}" + (f" {window[0]}-{window[1]} s" if window else "")
 
 
 def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -969,9 +969,10 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"{_ms(scheduled['p95_ms']):>8} {_ms(scheduled['p99_ms']):>8}  (from each request's slot, "
                      f"queueing included; p99 {_ms(scheduled['p99_ms'])} vs {_ms(service['p99_ms'])} ms service time)")
     pacing, starts = summary["pacing"], summary["starts"]
-    lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
-                 f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
-                 f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
+    if not arrivals:  # the open model's users start on demand: no overruns, no planned starts
+        lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
+                     f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
+                     f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
     ends = sorted({core["end"] for core in summary["cores"]})
     lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")
     loads = [core["load"] for core in summary["cores"] if (core.get("load") or {}).get("seconds")]

@@ -165,8 +165,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, live_metrics, report, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
-from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (EXIT_CODE_ON_ERROR, exit_code,
-                                                                                 run_state, state_lines)
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
+    EXIT_CODE_ON_ERROR, exit_code, run_state, state_lines)
 
 PLAN_FILE = "plan.json"
 CSV_PREFIX = "locust"

@@ -10,6 +10,7 @@ def run_state(*args, **kwargs):
     verdict = run_state_module.run_state(*args, **kwargs)
     return {"state": verdict["state"], "reasons": verdict["reasons"]}
 
+
 PLAN = {"clients": 40, "expected_requests": 500,
         "hosts": {"h1": {"cores": [{"index": 0}, {"index": 1}]}, "h2": {"cores": [{"index": 0}]}}}
 
