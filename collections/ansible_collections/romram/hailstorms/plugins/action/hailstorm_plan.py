@@ -29,8 +29,9 @@ class ActionModule(ActionBase):
             plan = planner.make_plan(settings, hosts)
             lines = planner.preview(plan, int(args.get("points", 12)))
             # after the plan's figures: two lines for a trapezoid, one (its stage table follows) for stages
-            lines.insert(1 if plan.get("stages") else 2, locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
-                                                    float(plan["rps"]), int(plan["expected_requests"])))
+            dry_run = locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
+                                              float(plan["rps"]), int(plan["expected_requests"]))
+            lines.insert(1 if plan.get("stages") else 2, dry_run)
         except planner.PlanError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None
         except KeyError as error:
