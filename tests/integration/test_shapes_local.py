@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner
 
-from harness import feeder, local_run
+from harness import COLLECTION, feeder, local_run
 
 RMS_BOUND = 1.5  # requests per second
 LOCUSTFILE = '''
@@ -75,3 +76,65 @@ def test_a_load_test_shape_is_planned_and_followed_at_the_target(tmp_path: Path)
           f"RMS {rms:.2f} requests/s ({100 * rms / plan['rps']:.1f} % of the peak {plan['rps']:g} rps)")
     assert len(stamps) == plan["expected_requests"] == sum(planned)
     assert rms <= RMS_BOUND
+
+
+CLASSES_LOCUSTFILE = '''
+from locust import HttpUser, LoadTestShape, task
+
+
+class Reader(HttpUser):
+    weight = 3
+
+    @task
+    def read(self):
+        self.client.get("/reader")
+
+
+class Writer(HttpUser):
+    @task
+    def write(self):
+        self.client.get("/writer")
+
+
+class Admin(HttpUser):
+    @task
+    def admin(self):
+        self.client.get("/admin")
+
+
+class ReadersAndWriters(LoadTestShape):
+    """8 users of Reader and Writer only (by their weights, 3:1) for 6 s, the end."""
+
+    def tick(self):
+        return (8, 8, [Writer, Reader]) if self.get_run_time() < 6 else None
+'''
+
+
+def test_a_shapes_fixed_user_classes_run_alone_by_their_weights(tmp_path: Path) -> None:
+    sys.path.insert(0, str(COLLECTION / "runtime"))
+    from hailstorm_runtime.schedule import ClassPicker  # the runtime's own picker, to know each client's class
+
+    locustfile = tmp_path / "classes.py"
+    locustfile.write_text(CLASSES_LOCUSTFILE)
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as url:
+        result = local_run(tmp_path, "classes", url, locustfile)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "its tick() runs the user classes Reader, Writer, spread by their weights" in out
+
+    plan = json.loads((tmp_path / "classes" / "plan.json").read_text())
+    assert plan["user_classes"] == ["Reader", "Writer"]
+    picker = ClassPicker([("Reader", 3, 0), ("Writer", 1, 0)])  # the runtime's picker over the shape's classes
+    planned = {"/reader": 0, "/writer": 0, "/admin": 0}
+    for host in plan["hosts"].values():
+        for core in host["cores"]:
+            for interval in planner.core_intervals(plan, core):
+                path = f"/{picker.pick(interval.client_id).lower()}"
+                planned[path] += sum(1 for _t in planner.request_times(interval, plan["pace"]))
+    measured = {path: 0 for path in planned}
+    for line in arrivals.read_text().splitlines():
+        if line.strip():
+            measured[line.split(" ", 1)[1]] += 1
+    print(f"\nplanned requests per class path: {planned}\nat the target: {measured}")
+    assert measured == planned and planned["/admin"] == 0 and planned["/reader"] > planned["/writer"]

@@ -275,10 +275,11 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
     if conflict:
         return {"failed": True, "user_classes": users, "msg": conflict}
     shape = report.get("shape") if shapes else None
-    refusal = shape_refusal(locustfile, shapes, shape, users)
+    refusal = shape_refusal(locustfile, shapes, shape, users, locust_args, report.get("all_user_classes") or ())
     if refusal:
         return {"failed": True, "user_classes": users, "shape_classes": shapes, "msg": refusal}
-    figures = requests_per_iteration(report)
+    selected, users = users, shape_users(report)
+    figures = requests_per_iteration(_of_shape(report, users))
     refusal, label_warnings = threshold_labels_unseen(list(threshold_labels), report.get("dry_run"), locustfile)
     if refusal:
         return {"failed": True, "user_classes": users, "msg": refusal}
@@ -291,15 +292,17 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             "locust": report.get("locust"), "import_seconds": report.get("import_seconds"),
             "requests_per_iteration": figures,
             "warnings": iteration_warnings(locustfile, figures, rps) + label_warnings,
-            "msg": f"{locustfile}: user classes {', '.join(users)}{_of_all(users, report)} "
+            "msg": f"{locustfile}: user classes {', '.join(users)}{_of_all(selected, report, users)} "
                    f"(Locust {report.get('locust')}){per_iteration}{shaped}"}
 
 
 def shape_refusal(locustfile: str, shapes: Sequence[str], shape: Mapping[str, Any] | None,
-                  users: Sequence[str]) -> str | None:
+                  users: Sequence[str], locust_args: Sequence[str] = (), every: Sequence[str] = ()) -> str | None:
     """Why the locustfile's LoadTestShape cannot be planned (None: it can): the check found none
-    it could sample, sampling it failed (the runtime's message says what to write instead), or
-    its tick() names user classes other than the ones the run uses."""
+    it could sample, sampling it failed (the runtime's message says what to write instead, such
+    as user_classes that change between ticks), or its tick() names no user class or one that
+    the run does not use. A fixed list of the run's classes is planned: the run uses just those
+    (`shape_users`), spread by their weights, as Locust spawns them."""
     if not shapes:
         return None
     if not shape or not shape.get("points"):
@@ -311,17 +314,52 @@ def shape_refusal(locustfile: str, shapes: Sequence[str], shape: Mapping[str, An
                 f"its tick() returns None, so the run would send nothing; return (user_count, spawn_rate) with "
                 f"user_count > 0 from tick() for a while first (Locust's stages example)")
     wanted = shape.get("user_classes")
-    if wanted is not None and sorted(wanted) != sorted(users):
+    if wanted is None:
+        return None
+    if not wanted:
+        return (f"hailstorm_locustfile: the LoadTestShape {shape['name']} in {locustfile} returns an empty "
+                f"user_classes from tick(), so no user would run; return (user_count, spawn_rate) to run all of "
+                f"{', '.join(users)}, or name some of them, e.g. (user_count, spawn_rate, [{users[0]}])")
+    missing = [name for name in wanted if name not in users]
+    unknown = [name for name in missing if name not in (every or users)]
+    if unknown:
         return (f"hailstorm_locustfile: the LoadTestShape {shape['name']} in {locustfile} runs the user classes "
-                f"{', '.join(wanted)} but the run uses {', '.join(users)}; name the shape's classes in "
-                f"hailstorm_locust_args (e.g. hailstorm_locust_args: {sorted(wanted)!r}) so the plan runs the same")
+                f"{', '.join(wanted)}, but {', '.join(unknown)} is not a user class Locust runs from it (its user "
+                f"classes are {', '.join(every or users)}); return some of those from tick()")
+    if missing:
+        return (f"hailstorm_locustfile: the LoadTestShape {shape['name']} in {locustfile} runs the user classes "
+                f"{', '.join(wanted)} but the run uses only {', '.join(users)} (hailstorm_locust_args="
+                f"{list(locust_args)!r}); name {', '.join(missing)} there too (e.g. hailstorm_locust_args: "
+                f"{sorted(set(users) | set(wanted))!r}), or name none there to run every class")
     return None
 
 
-def _of_all(users: Sequence[str], report: Mapping[str, Any]) -> str:
-    """' (named in hailstorm_locust_args, of A, B, C)' when the arguments select some classes."""
-    every = list(report.get("all_user_classes") or users)
-    return "" if sorted(every) == sorted(users) else f" (named in hailstorm_locust_args, of {', '.join(every)})"
+def shape_users(report: Mapping[str, Any]) -> list[str]:
+    """The user classes the run plans: a LoadTestShape's fixed user_classes when its tick()
+    names some (a subset of the classes hailstorm_locust_args selects; `shape_refusal` checked),
+    else the selected classes."""
+    wanted = (report.get("shape") or {}).get("user_classes") if report.get("shape_classes") else None
+    return sorted(wanted) if wanted else list(report["user_classes"])
+
+
+def _of_shape(report: Mapping[str, Any], users: Sequence[str]) -> dict[str, Any]:
+    """The report narrowed to the shape's classes (`shape_users`), so the dry run's mean weighs
+    only the classes that run."""
+    dry = report.get("dry_run")
+    if not isinstance(dry, Mapping) or sorted(users) == sorted(report["user_classes"]):
+        return dict(report)
+    classes = {name: row for name, row in (dry.get("classes") or {}).items() if name in users}
+    skipped = [name for name in dry.get("skipped") or [] if name in users]
+    return {**report, "dry_run": {**dry, "classes": classes, "skipped": skipped}}
+
+
+def _of_all(selected: Sequence[str], report: Mapping[str, Any], users: Sequence[str] = ()) -> str:
+    """' (named in hailstorm_locust_args, of A, B, C)' when the arguments select some classes;
+    ' (named by the LoadTestShape S, of A, B)' when the shape's tick() narrows them to `users`."""
+    every = list(report.get("all_user_classes") or selected)
+    if users and sorted(users) != sorted(selected):
+        return f" (named by the LoadTestShape {(report.get('shape') or {}).get('name')}, of {', '.join(selected)})"
+    return "" if sorted(every) == sorted(selected) else f" (named in hailstorm_locust_args, of {', '.join(every)})"
 
 
 def import_timeout(value: Any) -> float | str:

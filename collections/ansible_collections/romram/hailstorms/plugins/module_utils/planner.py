@@ -244,7 +244,9 @@ def resolve_shaped_settings(
     """resolve_settings for a locustfile with a LoadTestShape, sampled into `shape`
     ({name, points, ...}: the runtime's shapes.sample): the shape's curve, as stages at the pace
     the settings give (`shape_stages`), replaces the trapezoid keys, rps, clients and any stages
-    of the stack as stages given in the overrides would; the settings carry `shape` (its name)."""
+    of the stack as stages given in the overrides would; the settings carry `shape` (its name) and,
+    when its tick() names a fixed list of user classes, `user_classes` (the run uses just those,
+    spread by their weights)."""
     name = str(shape.get("name") or "LoadTestShape")
     settings, warnings = resolve_settings(profiles, selection, overrides)
     pace = float(settings["pace"])
@@ -255,7 +257,8 @@ def resolve_shaped_settings(
     warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
     if replaced:
         warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
-    return {**settings, "shape": name}, warnings
+    classes = shape.get("user_classes")
+    return {**settings, "shape": name, **({"user_classes": sorted(map(str, classes))} if classes else {})}, warnings
 
 
 def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
@@ -1093,6 +1096,7 @@ def _staged_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int
         "cores_total": total_cores,
         "stages": stages,
         **({"shape": str(settings["shape"])} if settings.get("shape") else {}),
+        **({"user_classes": list(settings["user_classes"])} if settings.get("user_classes") else {}),
         "hosts": per_host,
     }
 
@@ -1347,7 +1351,9 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
     ]
     if p.get("shape"):
         lines.insert(1, f"the locustfile's LoadTestShape {p['shape']} was sampled on a fake clock and is planned "
-                        f"exactly (rate = users / pace {p['pace']:.3f} s)")
+                        f"exactly (rate = users / pace {p['pace']:.3f} s)"
+                        + (f"; its tick() runs the user classes {', '.join(p['user_classes'])}, spread by their weights"
+                           if p.get("user_classes") else ""))
     for number, stage in enumerate(p["stages"], 1):
         lines.append(f"{number:>5} {_clock(stage['start']):>9} {_clock(stage['duration']):>9} "
                      f"{stage['from_rps']:>9g} {stage['rps']:>9g}  {stage.get('name', '')}".rstrip())

@@ -38,7 +38,7 @@ from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .results import LATE_SIGNAL
 from .runner import (WallClock, apply_tags, load_user_classes, locust_options, locustfile_exit_code,
-                     pace_the_first_task, pacing_takes_over, selected_classes, warm_up)
+                     pace_the_first_task, pacing_takes_over, planned_classes, selected_classes, warm_up)
 from .schedule import ClassPicker, next_tick
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -191,6 +191,8 @@ class CoreRun:
         self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
         # the classes named in hailstorm_locust_args, as `locust -f file A B` runs only A and B
         self.user_classes = selected_classes(self.user_classes, self.options, str(self.data["locustfile"]))
+        # a LoadTestShape's fixed user_classes: only those run, by their weights (as in Locust)
+        self.user_classes = planned_classes(self.user_classes, self.plan.get("user_classes"))
         pace_the_first_task()
         changed = pacing_takes_over(self.user_classes)
         if changed:

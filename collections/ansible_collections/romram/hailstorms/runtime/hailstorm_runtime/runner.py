@@ -163,6 +163,22 @@ def selected_classes(user_classes: dict[str, type[User]], options: Any, locustfi
     return {name: user_classes[name] for name in names} if names else user_classes
 
 
+def planned_classes(user_classes: dict[str, type[User]], names: list[str] | None) -> dict[str, type[User]]:
+    """The classes a plan names (`user_classes`: a LoadTestShape's tick() gives a fixed list, as
+    Locust then spawns only those, by their weights), of those the run selected; all of them
+    when it names none. The controller's check refused names outside them; one here means the
+    locustfile changed since: a RunFailure-worthy exit with the reason."""
+    if not names:
+        return user_classes
+    unknown = [name for name in names if name not in user_classes]
+    if unknown:
+        sys.stderr.write(f"hailstorm_runtime: the plan runs the user class(es) {', '.join(unknown)} (the "
+                         f"LoadTestShape's user_classes), which this run's classes {', '.join(sorted(user_classes))} "
+                         "lack: the locustfile changed since the controller checked it; run the playbook again\n")
+        sys.exit(1)
+    return {name: user_classes[name] for name in names}
+
+
 def apply_tags(user_classes: Any, options: Any) -> None:
     """--tags / --exclude-tags, as Locust's runner applies them when it starts."""
     tags = set(options.tags) if getattr(options, "tags", None) else None

@@ -12,7 +12,8 @@ and ending at 0 users where tick returned None. The controller turns it into sta
 
 A shape that reads the runner (its user count, statistics) cannot be known ahead: it is refused
 (ShapeError) with what to write instead. So is a shape that never ends (within MAX_SECONDS), one
-that raises, and one whose user_classes change over time (a fixed list is honoured).
+that raises, and one whose user_classes change over time: a fixed list (the same in every tick)
+is honoured, the controller plans the run with just those classes, spread by their weights.
 """
 from __future__ import annotations
 
@@ -61,6 +62,11 @@ def _simplify(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _classes_text(names: list[str] | None) -> str:
+    """A tick's user_classes as the locustfile writes them: "[A, B]", or "none" (all the run's)."""
+    return "none" if names is None else f"[{', '.join(names)}]"
+
+
 def sample(shape: Any, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
     """{"points": [[t, users], ...], "duration": end, "user_classes": [names] or None, "ticks": n}
     of a LoadTestShape instance, replaying Locust's once-a-second ticks and its spawning at
@@ -99,9 +105,11 @@ def sample(shape: Any, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
         if classes == "unset":
             classes = names
         elif names != classes:
-            raise ShapeError(f"the LoadTestShape {name} changes its user_classes over time ({classes} then {names} "
-                             f"at {now[0]:g} s): a plan gives each client one class for the whole run; split the run "
-                             "into runs of one class mix each, or use weights")
+            raise ShapeError(f"the LoadTestShape {name} changes its user_classes over time ({_classes_text(classes)} "
+                             f"then {_classes_text(names)} at {now[0]:g} s): a plan gives each client one class for "
+                             "the whole run, so the class mix cannot change; return the same user_classes from every "
+                             f"tick() (e.g. {_classes_text(sorted(set(classes or []) | set(names or [])))}: the "
+                             "clients are spread over them by their weight), or run each mix as its own run")
         try:
             target, rate = float(target), float(rate)
         except (TypeError, ValueError):

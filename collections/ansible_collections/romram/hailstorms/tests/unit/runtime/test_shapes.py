@@ -202,3 +202,54 @@ def test_the_shape_replaces_the_stacks_trapezoid_and_stages_with_a_warning():
     settings, warnings = planner.resolve_shaped_settings(profiles, "steps", {"rps": 8, "rampup": "5s"},
                                                          {"name": "StepLoadShape", **out})
     assert settings["pace"] == 40 / 8 and settings["clients"] == 50 and "stages" in settings
+
+
+def test_a_shapes_fixed_user_classes_are_planned_and_only_they_run():
+    class Reader(HttpUser):
+        weight = 3
+
+        @task
+        def t(self):
+            pass
+
+    class Writer(HttpUser):
+        @task
+        def t(self):
+            pass
+
+    class Admin(HttpUser):
+        @task
+        def t(self):
+            pass
+
+    class ReadersAndWriters(LoadTestShape):
+        def tick(self):
+            return (8, 8, [Writer, Reader]) if self.get_run_time() < 4 else None
+
+    out = sample(ReadersAndWriters())
+    settings, _warnings = planner.resolve_shaped_settings(
+        {"default": {"target": "http://t:1", "rps": 4, "rampup": "2s", "pace": "2s"}}, "default", {},
+        {"name": "ReadersAndWriters", **out})
+    assert settings["user_classes"] == ["Reader", "Writer"]
+    plan = planner.make_plan(settings, [("h1", 2)])
+    assert plan["user_classes"] == ["Reader", "Writer"]
+    assert planner.host_slice(plan, "h1")["plan"]["user_classes"] == ["Reader", "Writer"]  # what the runtime reads
+    assert any(line.endswith("its tick() runs the user classes Reader, Writer, spread by their weights")
+               for line in planner.preview(plan))
+    # the runtime keeps only those of the run's classes; the ClassPicker then spreads clients 3:1
+    from hailstorm_runtime.runner import planned_classes
+    from hailstorm_runtime.schedule import ClassPicker
+    every = {"Admin": Admin, "Reader": Reader, "Writer": Writer}
+    kept = planned_classes(every, plan["user_classes"])
+    assert kept == {"Reader": Reader, "Writer": Writer} and planned_classes(every, None) == every
+    picker = ClassPicker((name, cls.weight, 0) for name, cls in kept.items())
+    picks = [picker.pick(client) for client in range(400)]
+    assert picks.count("Reader") == pytest.approx(300, abs=3) and "Admin" not in picks
+
+
+def test_a_plan_naming_a_class_the_locustfile_lost_ends_the_process_with_the_reason(capsys):
+    from hailstorm_runtime.runner import planned_classes
+
+    with pytest.raises(SystemExit):
+        planned_classes({"Reader": HttpUser}, ["Reader", "Writer"])
+    assert "the plan runs the user class(es) Writer (the LoadTestShape's user_classes)" in capsys.readouterr().err

@@ -41,18 +41,20 @@ class Steps(LoadTestShape):
 
 
 def check(tmp_path: Path, source: str | None, python: str = sys.executable, environment=None,
-          dry_run: bool = False, rps: float | None = None, timeout: float = locustfile.IMPORT_TIMEOUT) -> dict:
+          dry_run: bool = False, rps: float | None = None, timeout: float = locustfile.IMPORT_TIMEOUT,
+          locust_args: list[str] | None = None) -> dict:
     path = tmp_path / "locustfile.py"
     if source is not None:
         path.write_text(source)
     problem = locustfile.before_import(str(path), str(tmp_path))
     if problem:
         return {"failed": True, "msg": problem}
-    done = subprocess.run(locustfile.check_argv(python, str(path), dry_run=dry_run, timeout=timeout),
+    done = subprocess.run(locustfile.check_argv(python, str(path), locust_args or [], dry_run=dry_run, timeout=timeout),
                           capture_output=True, text=True,
                           timeout=120, env=locustfile.check_env(os.environ, str(RUNTIME), environment), cwd=tmp_path,
                           check=False)
-    return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr, rps=rps)
+    return locustfile.verdict(str(path), python, REQUIREMENTS, done.returncode, done.stdout, done.stderr,
+                              locust_args or [], rps=rps)
 
 
 def test_an_ordinary_locustfile_passes_and_lists_its_user_classes(tmp_path):
@@ -121,18 +123,60 @@ class Adaptive(LoadTestShape):
         "stages example), or give the curve as hailstorm_stages")
 
 
-def test_a_shapes_user_classes_must_be_the_runs(tmp_path):
+def test_a_shapes_fixed_user_classes_are_the_runs_and_only_they_are_dry_run(tmp_path):
     result = check(tmp_path, USERS + """
 from locust import LoadTestShape
 
 class OnlyFast(LoadTestShape):
     def tick(self):
         return (5, 5, [Fast]) if self.get_run_time() < 3 else None
-""")
+""", dry_run=True)
+    assert result["failed"] is False, result["msg"]
+    assert result["user_classes"] == ["Fast"] and result["shape"]["user_classes"] == ["Fast"]
+    assert result["requests_per_iteration"]["classes"] == {"Fast": 1.0}
+    assert "user classes Fast (named by the LoadTestShape OnlyFast, of Fast, Shopper)" in result["msg"]
+
+
+def test_a_shapes_user_classes_outside_the_runs_are_refused_with_the_fix(tmp_path):
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class OnlyFast(LoadTestShape):
+    def tick(self):
+        return (5, 5, [Fast]) if self.get_run_time() < 3 else None
+""", locust_args=["Shopper"])
     assert result["failed"] is True and result["msg"] == (
         f"hailstorm_locustfile: the LoadTestShape OnlyFast in {tmp_path}/locustfile.py runs the user classes Fast "
-        "but the run uses Fast, Shopper; name the shape's classes in hailstorm_locust_args (e.g. "
-        "hailstorm_locust_args: ['Fast']) so the plan runs the same")
+        "but the run uses only Shopper (hailstorm_locust_args=['Shopper']); name Fast there too (e.g. "
+        "hailstorm_locust_args: ['Fast', 'Shopper']), or name none there to run every class")
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class Nobody(LoadTestShape):
+    def tick(self):
+        return (5, 5, []) if self.get_run_time() < 3 else None
+""")
+    assert result["failed"] is True and result["msg"] == (
+        f"hailstorm_locustfile: the LoadTestShape Nobody in {tmp_path}/locustfile.py returns an empty user_classes "
+        "from tick(), so no user would run; return (user_count, spawn_rate) to run all of Fast, Shopper, or name "
+        "some of them, e.g. (user_count, spawn_rate, [Fast])")
+
+
+def test_a_shape_whose_user_classes_change_between_ticks_is_refused_with_the_fix(tmp_path):
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class Phases(LoadTestShape):
+    def tick(self):
+        t = self.get_run_time()
+        return None if t > 3 else (5, 5, [Shopper] if t < 2 else [Fast, Shopper])
+""")
+    assert result["failed"] is True and result["msg"] == (
+        f"hailstorm_locustfile: {tmp_path}/locustfile.py defines the LoadTestShape Phases, which cannot be planned: "
+        "the LoadTestShape Phases changes its user_classes over time ([Shopper] then [Fast, Shopper] at 2 s): a "
+        "plan gives each client one class for the whole run, so the class mix cannot change; return the same "
+        "user_classes from every tick() (e.g. [Fast, Shopper]: the clients are spread over them by their weight), "
+        "or run each mix as its own run")
 
 
 def test_no_user_class(tmp_path):
