@@ -83,7 +83,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 user_classes:
-  description: The locustfile's user classes.
+  description: >-
+    The user classes the run uses - those named in locust_args (else all), narrowed to a LoadTestShape's
+    fixed user_classes when its tick() names some.
   returned: success
   type: list
   elements: str
