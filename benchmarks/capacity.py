@@ -43,7 +43,7 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, cpu_seconds, free_port, pin, run_once  # noqa: E402
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner, results  # noqa: E402
 
 LOCUSTFILE = '''
 import itertools
@@ -106,11 +106,10 @@ def run_hailstorms(rps: int, args: argparse.Namespace, tmp: Path, locustfile: Pa
     tag = f"/h{name}"
     settings = {"clients": rps, "rps": rps, "pace": 1.0, "rampup": args.rampup, "constant": args.constant,
                 "rampdown": 0.0}
-    data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
     t0 = time.time() + 3.0
     work = tmp / f"work-{name}"
-    data.update(run_id="capacity", start_time=t0, target=target, locustfile=str(locustfile),
-                work_dir=str(work), jtl=False, deadline_grace=10, host="bench")
+    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "capacity",
+                              target, str(locustfile), str(work), start_time=t0)
     data_path = tmp / f"data-{name}.json"
     data_path.write_text(json.dumps(data))
     env = {**os.environ, "BENCH_TAG": tag, "PYTHONPATH": str(COLLECTION / "runtime")}
@@ -214,10 +213,9 @@ def memory(clients: int, args: argparse.Namespace, tmp: Path, locustfile: Path, 
     pace, rampup, constant = 20.0, 8.0, 4.0
     settings = {"clients": clients, "rps": clients / pace, "pace": pace, "rampup": rampup, "constant": constant,
                 "rampdown": 0.0}
-    data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
     t0 = time.time() + 3.0
-    data.update(run_id="memory", start_time=t0, target=target, locustfile=str(locustfile),
-                work_dir=str(tmp / "work-memory"), jtl=False, deadline_grace=10, host="bench")
+    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "memory",
+                              target, str(locustfile), str(tmp / "work-memory"), start_time=t0)
     (tmp / "data-memory.json").write_text(json.dumps(data))
     env = {**os.environ, "BENCH_TAG": "/m", "PYTHONPATH": str(COLLECTION / "runtime")}
     proc = subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data-memory.json"),

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
 
 LOCUSTFILE = '''
 from locust import FastHttpUser, constant_pacing, task
@@ -105,10 +105,9 @@ def main() -> int:
                 plan = planner.make_plan(settings, [("local", 2)])
                 locustfile = tmp / "paced.py"
                 locustfile.write_text(LOCUSTFILE.format(pace=pace))
-                data = planner.host_slice(plan, "local")
                 t0 = time.time() + 5.0
-                data.update(run_id="bench", start_time=t0, target=target, locustfile=str(locustfile),
-                            work_dir=str(tmp / f"work-{clients}"), jtl=False, deadline_grace=10)
+                data = contract.host_data(planner.host_slice(plan, "local"), "bench", target, str(locustfile),
+                                          str(tmp / f"work-{clients}"), start_time=t0)
                 (tmp / "data.json").write_text(json.dumps(data))
                 env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
                 procs = [subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data",

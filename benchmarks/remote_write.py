@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, FLAT_PACE, LOCUSTFILE, cpu_seconds, free_port, pin  # noqa: E402
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
 
 sys.path.insert(0, str(COLLECTION / "runtime"))
 from hailstorm_runtime import metrics  # noqa: E402
@@ -100,13 +100,11 @@ def flat_run(tmp: Path, target: str, users: int, seconds: float, remote_write: s
     locustfile.write_text(LOCUSTFILE.format(base="FastHttpUser"))
     settings = {"clients": users, "rps": users / FLAT_PACE, "pace": FLAT_PACE, "rampup": 1.0,
                 "constant": seconds - 1.0, "rampdown": 0.0}
-    data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
     work = tmp / f"work-{time.time_ns()}"
     t0 = time.time() + 2.0
-    data.update(run_id="bench", start_time=t0, target=target, locustfile=str(locustfile), work_dir=str(work),
-                jtl=False, deadline_grace=10)
-    if remote_write:
-        data["metrics"] = {"remote_write": remote_write, "profile": "bench"}
+    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
+                              target, str(locustfile), str(work), start_time=t0, remote_write=remote_write,
+                              profile="bench" if remote_write else None)
     (tmp / "data.json").write_text(json.dumps(data))
     env = {**os.environ, "BENCH_PATH": "/hello", "PYTHONPATH": str(COLLECTION / "runtime")}
     proc = subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data.json"),

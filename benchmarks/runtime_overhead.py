@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
 
 # The runtime's pace in a flat-out run: well below a request's time (50 users flat out take 5-7 ms
 # a request each), so that pacing does not limit. An overrunning client waits for its next slot on
@@ -177,10 +177,9 @@ def run_once(kind: str, path: str, tmp: Path, locustfile: Path, target: str, arg
         # the runtime: one core, a FLAT_PACE pace (never the limit), 1 s ramp-up, no ramp-down
         settings = {"clients": args.users, "rps": args.users / FLAT_PACE, "pace": FLAT_PACE, "rampup": 1.0,
                     "constant": args.seconds - 1.0, "rampdown": 0.0}
-        data = planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench")
         t0 = time.time() + 2.0
-        data.update(run_id="bench", start_time=t0, target=target, locustfile=str(locustfile),
-                    work_dir=str(tmp / f"work{path.replace('/', '-')}"), jtl=False, deadline_grace=10)
+        data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
+                                  target, str(locustfile), str(tmp / f"work{path.replace('/', '-')}"), start_time=t0)
         (tmp / "data.json").write_text(json.dumps(data))
         command = [sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data.json"), "--core", "0"]
         env["PYTHONPATH"] = str(COLLECTION / "runtime")

@@ -131,18 +131,17 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
-    from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+    from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner
 
     locustfile = tmp_path / "locustfile_under_test.py"
     locustfile.write_text(locustfile_text)
     plan = planner.make_plan(settings, [("local", cores)])
-    data = planner.host_slice(plan, "local")
-    data["plan"].update(plan_extra or {})
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     t0 = time.time() + lead
-    data.update(run_id="direct", start_time=t0, target=target, locustfile=str(locustfile), work_dir=str(work),
-                jtl=False, deadline_grace=deadline_grace, locust_args=list(locust_args or []))
+    data = contract.host_data(planner.host_slice(plan, "local"), "direct", target, str(locustfile), str(work),
+                              start_time=t0, deadline_grace=deadline_grace, locust_args=locust_args or [])
+    data["plan"].update(plan_extra or {})
     (tmp_path / "data.json").write_text(_json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
     env_file: list[str] = []

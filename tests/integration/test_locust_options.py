@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "runtime"
 
@@ -64,16 +66,17 @@ def run_core(tmp_path: Path, locust_args: list[str], source: str = LOCUSTFILE) -
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(source)
     (tmp_path / "marks").mkdir()
-    data = {"run_id": "opts", "start_time": time.time() + 2.0, "target": "http://127.0.0.1:9",
-            "locustfile": str(locustfile), "work_dir": str(tmp_path / "work"), "jtl": False, "host": "lh1",
-            "host_index": 0, "hosts": 1, "deadline_grace": 5, "locust_args": locust_args,
-            # 8 clients x about 3 iterations: each of the two tasks is picked at random, so both show
-            # up unless all 24 picks agree (p = 2^-23)
-            "plan": {"clients": 8, "rps": 8, "pace": 1.0, "gap": 0.0625, "stop_gap": 0.0, "rampup": 0.5,
-                     "constant": 2.5, "rampdown": 0, "duration": 3.0},
-            "cores": [{"index": 0, "slot": 0, "clients": 8, "first_client": 0, "client_step": 1,
-                       "first_start": 0.03125, "start_step": 0.0625, "phase_first": 0, "phase_step": 3,
-                       "first_stop": 3.0, "stop_step": 0.0}]}
+    data = contract.host_data(
+        {"host": "lh1", "host_index": 0, "hosts": 1,
+         # 8 clients x about 3 iterations: each of the two tasks is picked at random, so both show
+         # up unless all 24 picks agree (p = 2^-23)
+         "plan": {"clients": 8, "rps": 8, "pace": 1.0, "gap": 0.0625, "stop_gap": 0.0, "rampup": 0.5,
+                  "constant": 2.5, "rampdown": 0, "duration": 3.0},
+         "cores": [{"index": 0, "slot": 0, "clients": 8, "first_client": 0, "client_step": 1,
+                    "first_start": 0.03125, "start_step": 0.0625, "phase_first": 0, "phase_step": 3,
+                    "first_stop": 3.0, "stop_step": 0.0}]},
+        "opts", "http://127.0.0.1:9", str(locustfile), str(tmp_path / "work"), start_time=time.time() + 2.0,
+        deadline_grace=5, locust_args=locust_args)
     (tmp_path / "data.json").write_text(json.dumps(data))
     env = {**os.environ, "PYTHONPATH": str(RUNTIME), "MARKS": str(tmp_path / "marks")}
     return subprocess.run([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp_path / "data.json"),

@@ -12,6 +12,8 @@ from pathlib import Path
 import locust
 import pytest
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "runtime"
 ENV = {**os.environ, "PYTHONPATH": str(RUNTIME)}
@@ -59,14 +61,14 @@ def test_run_with_a_bad_locustfile_fails_and_says_so_in_its_status(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from locust import HttpUser\nx = 1\n")
     # the start an hour ahead: a run that waited for it would hit the runtime() timeout
-    data = {"run_id": "bad", "start_time": time.time() + 3600, "target": "http://127.0.0.1:9",
-            "locustfile": str(bad), "work_dir": str(tmp_path / "work"), "jtl": False, "host": "h",
-            "host_index": 0, "hosts": 1, "deadline_grace": 5,
-            "plan": {"clients": 2, "rps": 1, "pace": 2.0, "gap": 5, "stop_gap": 5, "rampup": 10,
-                     "constant": 0, "rampdown": 10, "duration": 20},
-            "cores": [{"index": 0, "slot": 0, "clients": 2, "first_client": 0, "client_step": 1,
-                       "first_start": 0.0, "start_step": 5.0, "phase_first": 0, "phase_step": 1,
-                       "first_stop": 20.0, "stop_step": -5.0}]}
+    data = contract.host_data(
+        {"host": "h", "host_index": 0, "hosts": 1,
+         "plan": {"clients": 2, "rps": 1, "pace": 2.0, "gap": 5, "stop_gap": 5, "rampup": 10,
+                  "constant": 0, "rampdown": 10, "duration": 20},
+         "cores": [{"index": 0, "slot": 0, "clients": 2, "first_client": 0, "client_step": 1,
+                    "first_start": 0.0, "start_step": 5.0, "phase_first": 0, "phase_step": 1,
+                    "first_stop": 20.0, "stop_step": -5.0}]},
+        "bad", "http://127.0.0.1:9", str(bad), str(tmp_path / "work"), start_time=time.time() + 3600, deadline_grace=5)
     (tmp_path / "data.json").write_text(json.dumps(data))
     result = runtime("run", "--data", str(tmp_path / "data.json"), "--core", "0")
     assert result.returncode != 0 and "No User class found!" in result.stderr
@@ -98,14 +100,15 @@ class Sleeper(User):
 def _one_core_plan(tmp_path: Path, start_in: float, duration: float, grace: float) -> Path:
     locustfile = tmp_path / "sleeper.py"
     locustfile.write_text(STOPPING_LOCUSTFILE)
-    data = {"run_id": "stop", "start_time": time.time() + start_in, "target": "http://127.0.0.1:9",
-            "locustfile": str(locustfile), "work_dir": str(tmp_path / "work"), "jtl": False, "host": "h",
-            "host_index": 0, "hosts": 1, "deadline_grace": grace,
-            "plan": {"clients": 2, "rps": 1, "pace": 2.0, "gap": 0.25, "stop_gap": 0.0, "rampup": 0.5,
-                     "constant": duration - 0.5, "rampdown": 0, "duration": duration},
-            "cores": [{"index": 0, "slot": 0, "clients": 2, "first_client": 0, "client_step": 1,
-                       "first_start": 0.0, "start_step": 0.25, "phase_first": 0, "phase_step": 1,
-                       "first_stop": duration, "stop_step": 0.0}]}
+    data = contract.host_data(
+        {"host": "h", "host_index": 0, "hosts": 1,
+         "plan": {"clients": 2, "rps": 1, "pace": 2.0, "gap": 0.25, "stop_gap": 0.0, "rampup": 0.5,
+                  "constant": duration - 0.5, "rampdown": 0, "duration": duration},
+         "cores": [{"index": 0, "slot": 0, "clients": 2, "first_client": 0, "client_step": 1,
+                    "first_start": 0.0, "start_step": 0.25, "phase_first": 0, "phase_step": 1,
+                    "first_stop": duration, "stop_step": 0.0}]},
+        "stop", "http://127.0.0.1:9", str(locustfile), str(tmp_path / "work"), start_time=time.time() + start_in,
+        deadline_grace=grace)
     path = tmp_path / "data.json"
     path.write_text(json.dumps(data))
     (tmp_path / "marks").mkdir()

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, live_metrics, planner, preflight, progress
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, contract, launch, live_metrics, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import preflight, progress
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -127,6 +128,13 @@ def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
     return _planned("host_slice", planner.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
 
 
+def host_data(plan_: Any, hostname: str, **values: Any) -> dict[str, Any]:
+    """A load host's data.json: its slice of the plan and the run's settings (contract.host_data)."""
+    def build() -> dict[str, Any]:
+        return contract.host_data(planner.host_slice(_as_dict(plan_, "host_data", "the plan"), hostname), **values)
+    return _planned("host_data", build)
+
+
 def plan_preview(plan_: Any, points: int = 12) -> list[str]:
     return _planned("plan_preview", lambda: planner.preview(_as_dict(plan_, "plan_preview", "the plan"), int(points)))
 
@@ -191,6 +199,7 @@ class FilterModule:
             "run_settings": run_settings,
             "plan": plan,
             "host_slice": host_slice,
+            "host_data": host_data,
             "plan_preview": plan_preview,
             "plan_at": plan_at,
             "usable_cores": usable_cores,

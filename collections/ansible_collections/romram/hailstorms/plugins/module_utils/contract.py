@@ -4,7 +4,9 @@
 """What the controller and the runtime on a load host agree on: the files of a run's work
 directory, the states a load process goes through, the grace defaults. One home, shared with the
 runtime (runtime/hailstorm_runtime/contract.py is a symlink to this file, as planner.py and
-results.py are): pure Python, no Ansible, no Locust.
+results.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
+host's data.json: the launch role (through the host_data filter), the runtime's calibration, the
+tests and the benchmarks all write what it returns.
 
 A run's work directory on a load host (hailstorm_work_dir/<run id>) holds:
 
@@ -21,6 +23,7 @@ A run's work directory on a load host (hailstorm_work_dir/<run id>) holds:
 from __future__ import annotations
 
 import os
+from typing import Any, Mapping, Sequence
 
 DATA_FILE = "data.json"
 ENV_FILE = "environment.json"
@@ -61,3 +64,28 @@ def core_file(run_dir: str, core: int | str, suffix: str) -> str:
 def core_pattern(suffix: str) -> str:
     """A glob of that file of every load process: core_pattern(RECORDS) is "core-*.jsonl"."""
     return "core-*" + suffix
+
+
+def host_data(host_slice: Mapping[str, Any], run_id: str, target: str | None, locustfile: str, work_dir: str, *,
+              start_time: float | None = None, arm_timeout: float | None = None, jtl: bool = False,
+              locust_args: Sequence[Any] = (), deadline_grace: float = DEADLINE_GRACE,
+              remote_write: str | None = None, profile: str | None = None) -> dict[str, Any]:
+    """A load host's data.json (DATA_FILE): its slice of the plan (planner.host_slice: host,
+    host_index, hosts, plan, cores) with the run's settings every load process reads:
+
+      run_id          the run's id (records, metrics labels)
+      target          the base URL the requests go to (Locust's --host), or None: the classes' own
+      locustfile      its path on the load host
+      work_dir        the run's work directory there (the files above)
+      start_time      the shared start (epoch s); None: the processes arm and wait for START_FILE
+      arm_timeout     seconds an armed process waits for that signal; None: the runtime's default
+      jtl             also write JTL rows (hailstorm_jtl)
+      locust_args     hailstorm_locust_args, as Locust's command line reads them
+      deadline_grace  seconds a process may outlive the plan (hailstorm_deadline_grace)
+      metrics         {remote_write: URL or None (live metrics off), profile: the run's profile}
+
+    No secrets: hailstorm_environment goes to ENV_FILE only."""
+    return {**host_slice, "run_id": run_id, "start_time": start_time, "arm_timeout": arm_timeout,
+            "target": target, "locustfile": locustfile, "work_dir": work_dir, "jtl": jtl,
+            "locust_args": list(locust_args), "deadline_grace": deadline_grace,
+            "metrics": {"remote_write": remote_write, "profile": profile}}

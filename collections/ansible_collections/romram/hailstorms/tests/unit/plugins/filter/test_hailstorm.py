@@ -14,12 +14,25 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores",
+    assert set(FILTERS) == {"run_settings", "plan", "host_slice", "host_data", "plan_preview", "plan_at", "usable_cores",
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
                             "checked_options", "run_directory", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
     assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
+
+
+def test_host_data_is_the_hosts_slice_with_the_run_settings_the_launch_role_writes():
+    plan = FILTERS["plan"](FILTERS["run_settings"](PROFILES), {"a": 7, "b": 7})
+    data = FILTERS["host_data"](plan, "b", run_id="r1", target="http://t:1", locustfile="/w/r1/l.py", work_dir="/w/r1",
+                                start_time=None, arm_timeout=900.0, jtl=True, locust_args=["--tags", "x"],
+                                deadline_grace=10, remote_write=None, profile="default")
+    assert data == {**FILTERS["host_slice"](plan, "b"), "run_id": "r1", "start_time": None, "arm_timeout": 900.0,
+                    "target": "http://t:1", "locustfile": "/w/r1/l.py", "work_dir": "/w/r1", "jtl": True,
+                    "locust_args": ["--tags", "x"], "deadline_grace": 10,
+                    "metrics": {"remote_write": None, "profile": "default"}}
+    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.host_data: host 'c' is not in the plan"):
+        FILTERS["host_data"](plan, "c", run_id="r1", target=None, locustfile="l.py", work_dir="/w")
 
 
 def test_run_settings_stacks_profiles_and_reports_them():
