@@ -12,14 +12,16 @@ the epoch clock waits for that window's end), beside the closed model on the sam
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
+from browser import CHART_PROBE, CHROMIUM, load
 from harness import feeder
 
 RATE = 50  # arrivals per second on one core
@@ -96,6 +98,43 @@ def test_open_model_latency_from_schedule_shows_the_stall_and_service_time_is_th
     at_target = sorted(held(at) * 1000.0 for at in arrivals)
     target_p99 = at_target[int(0.99 * len(at_target))]
     assert abs(service["p99_ms"] - target_p99) <= 0.05 * target_p99 + 20, (service["p99_ms"], target_p99)
+
+
+def test_open_model_records_its_pool_per_second_and_the_users_it_started_in_the_stalls(open_run, tmp_path):
+    _codes, plan, summary, _arrivals, t0, data = open_run
+    figures = summary["arrivals"]
+    started = {int(s): n for s, n in figures["users_started_per_second"].items()}
+    assert sum(started.values()) == figures["users_started"]
+    # users start when arrivals find none idle: while the stalled requests wait (epoch seconds 0-2 of
+    # every 10, and a little after, as the held requests answer), hardly on the steady seconds between
+    # (a machine stall of this busy box may hold the dispatcher and start a few)
+    def in_stall(second: int) -> bool:
+        at = (t0 + second) % PERIOD  # the second [at, at + 1) of the period
+        return at < STALL_MS / 1000.0 + 0.3 or at > PERIOD - 1
+
+    assert sum(n for s, n in started.items() if in_stall(s)) >= 0.9 * figures["users_started"], started
+    # one core: the pool size each second (users alive at its middle) grows in the stalls and keeps
+    # its users (they are reused) until the arrivals are over, up to the largest pool of the end record
+    pools = {int(s): p for s, p in figures["pool_per_second"].items()}
+    assert all(p["mean"] == p["max"] for p in pools.values())
+    last_arrival = planned_slots(plan, data, t0)[-1] - t0
+    sizes = [pools[s]["max"] for s in sorted(pools) if s + 0.5 < last_arrival]
+    assert sizes == sorted(sizes) and 50 <= sizes[-1] <= figures["pool_max_per_core"], sizes
+    # the collect side's path (the host file, compacted) merges to the same pool figures, and the report
+    # draws them: each point of the chart in a real browser
+    host_file = results.write_host_file(Path(data["work_dir"]), tmp_path / "host.jsonl")["path"]
+    merged = results.merge([records for _name, records, _bad in results.read_host_file(host_file)[0]])
+    again = results.summarize(merged, plan)["arrivals"]
+    assert again["pool_per_second"] == figures["pool_per_second"]
+    assert again["users_started_per_second"] == figures["users_started_per_second"]
+    page = tmp_path / "report.html"
+    page.write_text(report.render(merged, results.summarize(merged, plan), plan, [], "constant phase"))
+    if CHROMIUM is None and not os.environ.get("HAILSTORMS_REQUIRE_BROWSER"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    seen = load(page, CHART_PROBE)
+    assert seen.errors == [] and seen.requests == [page.resolve().as_uri()]
+    chart = {c["id"]: c for c in seen.value}["pool"]
+    assert chart["points"] == chart["declared"] >= 2 * len(sizes) and chart["drawn"] == chart["series"] == 2, chart
 
 
 def test_closed_model_sends_fewer_and_its_latency_from_schedule_says_what_it_hid(closed_run, open_run):
