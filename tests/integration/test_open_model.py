@@ -168,7 +168,11 @@ def test_a_cap_too_small_drops_arrivals_counted_exactly_and_degrades_the_run(tmp
     assert run_state(summary, plan, {"dropped": figures["dropped"]})["state"] == "completed"
 
 
-STEADY_RATE, STEADY_SECONDS = 300, 10.0
+# the issue's figure: 1,000/s on one core. Measured at the feeder's log on this 2-core machine, 20 s
+# each, 3 rounds per model: quiet (load 0.6-1.3) rate within 0.02 % and CV of 100 ms bins 0.067-0.070
+# for both models; under other work (load 5.7) rate within 0.5 %, CV closed 0.147-0.193, open
+# 0.160-0.200 (open / closed 0.94-1.29): a machine stall hits both models alike
+STEADY_RATE, STEADY_SECONDS = 1000, 20.0
 STEADY_LOCUSTFILE = '''
 from locust import FastHttpUser, task
 
@@ -199,7 +203,7 @@ def steady(tmp_path: Path, model: str) -> tuple[float, float]:
     with feeder(log) as url:
         _plan, _data, _work, t0, procs = harness.start_cores(tmp_path / model, url, settings, STEADY_LOCUSTFILE,
                                                              cores=1, deadline_grace=5, plan_extra={"model": model})
-        assert [proc.wait(timeout=60) for proc in procs] == [0]
+        assert [proc.wait(timeout=90) for proc in procs] == [0]
     times = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if line.strip()]
     lo, hi = t0 + 1.0, t0 + 1.0 + STEADY_SECONDS
     return sum(1 for t in times if lo <= t < hi) / STEADY_SECONDS, bin_cv(times, lo, hi)
@@ -213,5 +217,7 @@ def test_a_steady_target_open_model_holds_the_plan_like_the_closed_model(tmp_pat
     print(f"\nsteady {STEADY_RATE}/s: closed {closed_rate:.1f}/s CV {closed_cv:.3f}; open {open_rate:.1f}/s "
           f"CV {open_cv:.3f}")
     assert abs(open_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
-    # as even as the closed model on the same machine (a machine stall hits both: their own bound)
+    assert abs(closed_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
+    # as even as the closed model on the same machine: CV <= 0.10 on a quiet one; a busy one stalls
+    # both models alike (measured open / closed up to 1.29: the bound 1.5 x the closed model's)
     assert open_cv <= max(0.10, 1.5 * closed_cv)
