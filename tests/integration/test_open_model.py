@@ -12,14 +12,16 @@ the epoch clock waits for that window's end), beside the closed model on the sam
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
+from browser import CHART_PROBE, CHROMIUM, load
 from harness import feeder
 
 RATE = 50  # arrivals per second on one core
@@ -98,6 +100,43 @@ def test_open_model_latency_from_schedule_shows_the_stall_and_service_time_is_th
     assert abs(service["p99_ms"] - target_p99) <= 0.05 * target_p99 + 20, (service["p99_ms"], target_p99)
 
 
+def test_open_model_records_its_pool_per_second_and_the_users_it_started_in_the_stalls(open_run, tmp_path):
+    _codes, plan, summary, _arrivals, t0, data = open_run
+    figures = summary["arrivals"]
+    started = {int(s): n for s, n in figures["users_started_per_second"].items()}
+    assert sum(started.values()) == figures["users_started"]
+    # users start when arrivals find none idle: while the stalled requests wait (epoch seconds 0-2 of
+    # every 10, and a little after, as the held requests answer), hardly on the steady seconds between
+    # (a machine stall of this busy box may hold the dispatcher and start a few)
+    def in_stall(second: int) -> bool:
+        at = (t0 + second) % PERIOD  # the second [at, at + 1) of the period
+        return at < STALL_MS / 1000.0 + 0.3 or at > PERIOD - 1
+
+    assert sum(n for s, n in started.items() if in_stall(s)) >= 0.9 * figures["users_started"], started
+    # one core: the pool size each second (users alive at its middle) grows in the stalls and keeps
+    # its users (they are reused) until the arrivals are over, up to the largest pool of the end record
+    pools = {int(s): p for s, p in figures["pool_per_second"].items()}
+    assert all(p["mean"] == p["max"] for p in pools.values())
+    last_arrival = planned_slots(plan, data, t0)[-1] - t0
+    sizes = [pools[s]["max"] for s in sorted(pools) if s + 0.5 < last_arrival]
+    assert sizes == sorted(sizes) and 50 <= sizes[-1] <= figures["pool_max_per_core"], sizes
+    # the collect side's path (the host file, compacted) merges to the same pool figures, and the report
+    # draws them: each point of the chart in a real browser
+    host_file = results.write_host_file(Path(data["work_dir"]), tmp_path / "host.jsonl")["path"]
+    merged = results.merge([records for _name, records, _bad in results.read_host_file(host_file)[0]])
+    again = results.summarize(merged, plan)["arrivals"]
+    assert again["pool_per_second"] == figures["pool_per_second"]
+    assert again["users_started_per_second"] == figures["users_started_per_second"]
+    page = tmp_path / "report.html"
+    page.write_text(report.render(merged, results.summarize(merged, plan), plan, [], "constant phase"))
+    if CHROMIUM is None and not os.environ.get("HAILSTORMS_REQUIRE_BROWSER"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    seen = load(page, CHART_PROBE)
+    assert seen.errors == [] and seen.requests == [page.resolve().as_uri()]
+    chart = {c["id"]: c for c in seen.value}["pool"]
+    assert chart["points"] == chart["declared"] >= 2 * len(sizes) and chart["drawn"] == chart["series"] == 2, chart
+
+
 def test_closed_model_sends_fewer_and_its_latency_from_schedule_says_what_it_hid(closed_run, open_run):
     codes, plan, summary, arrivals, _t0, _data = closed_run
     assert codes == [0]
@@ -129,7 +168,11 @@ def test_a_cap_too_small_drops_arrivals_counted_exactly_and_degrades_the_run(tmp
     assert run_state(summary, plan, {"dropped": figures["dropped"]})["state"] == "completed"
 
 
-STEADY_RATE, STEADY_SECONDS = 300, 10.0
+# the issue's figure: 1,000/s on one core. Measured at the feeder's log on this 2-core machine, 20 s
+# each, 3 rounds per model: quiet (load 0.6-1.3) rate within 0.02 % and CV of 100 ms bins 0.067-0.070
+# for both models; under other work (load 5.7) rate within 0.5 %, CV closed 0.147-0.193, open
+# 0.160-0.200 (open / closed 0.94-1.29): a machine stall hits both models alike
+STEADY_RATE, STEADY_SECONDS = 1000, 20.0
 STEADY_LOCUSTFILE = '''
 from locust import FastHttpUser, task
 
@@ -160,7 +203,7 @@ def steady(tmp_path: Path, model: str) -> tuple[float, float]:
     with feeder(log) as url:
         _plan, _data, _work, t0, procs = harness.start_cores(tmp_path / model, url, settings, STEADY_LOCUSTFILE,
                                                              cores=1, deadline_grace=5, plan_extra={"model": model})
-        assert [proc.wait(timeout=60) for proc in procs] == [0]
+        assert [proc.wait(timeout=90) for proc in procs] == [0]
     times = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if line.strip()]
     lo, hi = t0 + 1.0, t0 + 1.0 + STEADY_SECONDS
     return sum(1 for t in times if lo <= t < hi) / STEADY_SECONDS, bin_cv(times, lo, hi)
@@ -174,5 +217,7 @@ def test_a_steady_target_open_model_holds_the_plan_like_the_closed_model(tmp_pat
     print(f"\nsteady {STEADY_RATE}/s: closed {closed_rate:.1f}/s CV {closed_cv:.3f}; open {open_rate:.1f}/s "
           f"CV {open_cv:.3f}")
     assert abs(open_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
-    # as even as the closed model on the same machine (a machine stall hits both: their own bound)
+    assert abs(closed_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
+    # as even as the closed model on the same machine: CV <= 0.10 on a quiet one; a busy one stalls
+    # both models alike (measured open / closed up to 1.29: the bound 1.5 x the closed model's)
     assert open_cv <= max(0.10, 1.5 * closed_cv)

@@ -72,8 +72,8 @@ def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], of
     behind.sort()
     limited = [message for status in hosts.values() for message in status.get("generator_limited") or []]
     opened = [s for s in hosts.values() if "arrivals_sent" in s]  # the open model's hosts
-    pool = ({key: sum(int(s.get(key) or 0) for s in opened) for key in ("arrivals_sent", "arrivals_dropped", "pool_size")}
-            if opened else None)
+    pool = ({key: sum(int(s.get(key) or 0) for s in opened)
+             for key in ("arrivals_sent", "arrivals_dropped", "pool_size", "pool_started")} if opened else None)
     return {"pool": pool, "offset": float(offset), "at": at, "active": int(totals["active"]), "planned_active": planned_active,
             "rps": totals["rps"], "planned_rps": planned_rps, "requests": int(totals["requests"]),
             "rate": totals["rate"], "iterations_known": iterations_known,
@@ -90,7 +90,7 @@ def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]
                if f["iterations_known"] else f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), ")
             + f"{f['requests']} requests; "
             + (f"arrivals sent {f['pool']['arrivals_sent']}, dropped {f['pool']['arrivals_dropped']}, "
-               f"pool {f['pool']['pool_size']} users; " if f.get("pool") else "")
+               f"pool {f['pool']['pool_size']} users ({f['pool']['pool_started']} started); " if f.get("pool") else "")
             + f"hosts {states}")
     if f["behind"]:
         named = ", ".join(f"{name} {100 * ratio:.0f} %" for name, ratio in f["behind"][:BEHIND_LISTED])

@@ -30,6 +30,7 @@ W, H = 900, 250
 TOP_LABELS = 6  # labels drawn in the per-label latency chart
 EXACT_PLAN = 300_000  # up to this many planned requests, the planned rate counts each one's time
 LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
+POOL_LINES = 8  # up to this many cores, the pool chart draws each core's pool size
 
 LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
 SETTING_ROWS = ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace", "gap", "rampup", "constant",
@@ -145,6 +146,30 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
     return [(s + 0.5, active_clients(plan, s + 0.5) / pace) for s in seconds]
 
 
+def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: Sequence[tuple[str, float, float]],
+               x_range: tuple[float, float]) -> str:
+    """The open model's pools: the users alive per core each second (each core's line up to
+    POOL_LINES cores, else their mean and largest) and the users the pools started each second."""
+    pools = [(f"{(core.get('meta') or {}).get('host', '?')} core {(core.get('meta') or {}).get('core', '?')}",
+              core["pool"]) for core in merged.get("cores", []) if core.get("pool")]
+    series: list[Series] = []
+    if len(pools) <= POOL_LINES:
+        for i, (name, pool) in enumerate(sorted(pools)):
+            series.append((f"pool size, {name}", COLORS[(i + 2) % len(COLORS)],
+                           [(s + 0.5, float(pool[s])) for s in seconds if s in pool], False))
+    else:
+        per_second = [(s, [pool[s] for _name, pool in pools if s in pool]) for s in seconds]
+        series.append(("pool size, mean per core", COLORS[2],
+                       [(s + 0.5, sum(sizes) / len(sizes)) for s, sizes in per_second if sizes], False))
+        series.append(("pool size, largest core", COLORS[3],
+                       [(s + 0.5, float(max(sizes))) for s, sizes in per_second if sizes], False))
+    started = merged.get("pool_started") or {}
+    series.append(("users started / s, all cores", COLORS[0],
+                   [(s + 0.5, float(started.get(s, 0))) for s in seconds], False))
+    return chart("pool", "Open model: the pool's users per core (alive at each second) and users started",
+                 "users", series, plan_phases, x_range)
+
+
 def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """The report's charts: active clients, requests per second, latency, failures, pacing."""
     seconds = _seconds(merged, plan)
@@ -230,6 +255,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
         out.append(chart("dropped", "Open model: arrivals dropped per second (no user within their tolerance)",
                          "arrivals / s", [("dropped", COLORS[1], [(s + 0.5, float(dropped.get(s, 0))) for s in seconds],
                                            False)], plan_phases, x_range))
+        out.append(pool_chart(merged, seconds, plan_phases, x_range))
     overruns, late = merged.get("overruns_at", {}), merged.get("late_at", {})
     out.append(chart("pacing", "Pacing overruns and late client starts (counted at each flush)", "count",
                      [("pacing overruns", COLORS[4], [(s + 0.5, float(overruns.get(s, 0))) for s in seconds], False),

@@ -21,6 +21,9 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
                                          at T0 + sec + 0.5 (absent in older records)
       "dropped":  {sec: n}               the open model's arrivals dropped (no user within their
                                          tolerance), by the second of their slot (absent: none)
+      "pool":     {sec: n}               the open model's pool size (users alive) on this core at the
+                                         middle of that second (absent in the closed model)
+      "pool_started": {sec: n}           users the open model's pool started in that second
   {"type": "end", ...}        once, at exit (reason, totals)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
           "errors": {kind: n}, "hist": {bucket_µs: n},
@@ -193,6 +196,8 @@ def stats_record(
     exceptions: Mapping[str, Mapping[str, Any]] | None = None,
     iterations: int | None = None,
     dropped: Mapping[int, int] | None = None,
+    pool: Mapping[int, int] | None = None,
+    pool_started: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -211,6 +216,10 @@ def stats_record(
         record["exceptions"] = {kind: dict(entry) for kind, entry in exceptions.items()}
     if dropped:
         record["dropped"] = {str(s): n for s, n in dropped.items()}
+    if pool:
+        record["pool"] = {str(s): n for s, n in pool.items()}
+    if pool_started:
+        record["pool_started"] = {str(s): n for s, n in pool_started.items()}
     return record
 
 
@@ -392,6 +401,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     events: list[dict[str, Any]] = []
     exceptions: dict[str, dict[str, Any]] = {}
     dropped: dict[str, int] = {}
+    pool: dict[str, int] = {}
+    pool_started: dict[str, int] = {}
     started = 0
     iterations: int | None = None
     for record in records:
@@ -411,6 +422,9 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
             merge_exceptions(exceptions, record.get("exceptions") or {})
             for sec, n in (record.get("dropped") or {}).items():
                 dropped[str(sec)] = dropped.get(str(sec), 0) + int(n)
+            pool.update({str(sec): int(n) for sec, n in (record.get("pool") or {}).items()})  # one sample a second
+            for sec, n in (record.get("pool_started") or {}).items():
+                pool_started[str(sec)] = pool_started.get(str(sec), 0) + int(n)
             started += int(record.get("started", 0))
             if "iterations" in record:
                 iterations = (iterations or 0) + int(record["iterations"])
@@ -430,6 +444,10 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
         compact["exceptions"] = exceptions
     if dropped:
         compact["dropped"] = dropped
+    if pool:
+        compact["pool"] = pool
+    if pool_started:
+        compact["pool_started"] = pool_started
     return [record for record in [meta, compact, *events, end] if record is not None]
 
 
@@ -513,7 +531,8 @@ def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[s
     "late": {client: s}, "started": n, "cores": [per-core meta/end/totals]} with int keys, and
     "overruns_at" / "late_at": {sec: n}, the overruns and late starts by the second of the flush
     that recorded them (a flush counts what happened since the previous one), and
-    "host_requests": {host: {sec: n}}, each load host's requests per second.
+    "host_requests": {host: {sec: n}}, each load host's requests per second; the open model's
+    "dropped" and "pool_started": {sec: n} (all cores), and in each core "pool": {sec: its pool size}.
     """
     merged = empty_merged()
     for source in sources:
@@ -570,6 +589,11 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 drops = merged.setdefault("dropped", {})
                 drops[int(sec)] = drops.get(int(sec), 0) + int(n)
                 core["dropped"] = core.get("dropped", 0) + int(n)
+            for sec, n in (record.get("pool") or {}).items():  # the open model's pool size: per core
+                core.setdefault("pool", {})[int(sec)] = int(n)
+            for sec, n in (record.get("pool_started") or {}).items():
+                started_at = merged.setdefault("pool_started", {})
+                started_at[int(sec)] = started_at.get(int(sec), 0) + int(n)
             if start is not None and record.get("time") is not None:
                 at = math.floor(float(record["time"]) - float(start))
                 n_over = sum(int(n) for n in (record.get("overruns") or {}).values())
@@ -797,6 +821,20 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
     }
 
 
+def pool_figures(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The open model's pools over time: "pool_per_second", {sec: {"mean", "max"}}, the mean and
+    the largest pool size (users alive) of the cores sampled in that second, and
+    "users_started_per_second", {sec: n}, the users the pools of all cores started in it."""
+    pools = [core["pool"] for core in merged.get("cores", []) if core.get("pool")]
+    per_second = {}
+    for sec in sorted({sec for pool in pools for sec in pool}):
+        sizes = [pool[sec] for pool in pools if sec in pool]
+        per_second[str(sec)] = {"mean": round(sum(sizes) / len(sizes), 2), "max": max(sizes)}
+    started = merged.get("pool_started") or {}
+    return {"pool_per_second": per_second,
+            "users_started_per_second": {str(sec): n for sec, n in sorted(started.items())}}
+
+
 def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
     """The figures a user wants after a run, from a merged result and the run's plan."""
     seconds: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
@@ -864,7 +902,8 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                     "dropped_per_second": {str(s): n for s, n in sorted((merged.get("dropped") or {}).items())},
                     "users_started": sum(int(end.get("pool_started") or 0) for end in ends),
                     "pool_max_per_core": max([int(end.get("pool_max") or 0) for end in ends] or [0]),
-                    "pool_cap_per_core": max([int(end.get("pool_cap") or 0) for end in ends] or [0])}
+                    "pool_cap_per_core": max([int(end.get("pool_cap") or 0) for end in ends] or [0]),
+                    **pool_figures(merged)}
     iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
     return {

@@ -235,7 +235,8 @@ def main() -> None:
         # the open model's arrivals and pool (absent in the closed model)
         **({"arrivals_sent": sum(int(core.get("arrivals_sent") or 0) for core in cores),
             "arrivals_dropped": sum(int(core.get("arrivals_dropped") or 0) for core in cores),
-            "pool_size": sum(int(core.get("pool_size") or 0) for core in cores)}
+            "pool_size": sum(int(core.get("pool_size") or 0) for core in cores),
+            "pool_started": sum(int(core.get("pool_started") or 0) for core in cores)}
            if any("arrivals_sent" in core for core in cores) else {}),
         problems=problems(params["path"], cores, params["host"]),
         generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])

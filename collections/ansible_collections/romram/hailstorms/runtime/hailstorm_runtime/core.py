@@ -313,7 +313,8 @@ class CoreRun:
                 if running:
                     recorder.sample_active(second, self.active)
                     recorder.sample_load(second, load, monitor.status())
-                    recorder.sample_driver(self.driver.figures(), self.driver.take_dropped())
+                    recorder.sample_driver(self.driver.figures(), self.driver.take_dropped(),
+                                           self.driver.take_started(), second)
                 ticks += 1
                 requests = recorder.requests + recorder.pending_requests()
                 iterations = recorder.iterations_so_far()
@@ -444,7 +445,7 @@ class CoreRun:
         except Exception:  # noqa: BLE001 - the user's hooks
             logger.exception("quitting hook failed")
         try:
-            recorder.sample_driver(self.driver.figures(), self.driver.take_dropped())
+            recorder.sample_driver(self.driver.figures(), self.driver.take_dropped(), self.driver.take_started())
             recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
                          locustfile_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
         except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)

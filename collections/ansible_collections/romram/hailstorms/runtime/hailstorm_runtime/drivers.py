@@ -153,6 +153,9 @@ class ClosedDriver:
     def take_dropped(self) -> dict[int, int]:
         return {}
 
+    def take_started(self) -> dict[int, int]:
+        return {}
+
 
 def core_cap(plan: dict[str, Any], core: dict[str, Any]) -> int:
     """This core's share of the open model's pool cap (plan max_clients, default 4 x the closed
@@ -215,6 +218,10 @@ class OpenDriver:
 
     def take_dropped(self) -> dict[int, int]:
         return self.pool.take_counts()
+
+    def take_started(self) -> dict[int, int]:
+        """Users the pool started per second since the last call."""
+        return self.pool.take_started()
 
     def figures(self) -> dict[str, Any]:
         pool = self.pool

@@ -41,7 +41,7 @@ class Pool:
     `PoolWait` of this pool); the pool counts it. `dispatch(arrivals)` runs in its own greenlet:
     for each arrival slot (absolute times, in order) it sleeps until the slot and hands it out.
     Figures: `planned`, `handed` (sent), `dropped` (and per second since the last `take_counts`),
-    `started` (users started), `size` (users alive), `idle`.
+    `started` (users started; per second since the last `take_started`), `size` (users alive), `idle`.
     """
 
     def __init__(self, clock: Clock, signal: Callable[[], Signal], start_user: Callable[[], None], cap: int,
@@ -63,6 +63,7 @@ class Pool:
         self.handed = 0
         self.dropped = 0
         self.dropped_at: dict[int, int] = {}  # second: arrivals dropped, since take_counts
+        self.started_at: dict[int, int] = {}  # second: users started, since take_started
         self.max_size = 0
         self.finished = False
 
@@ -92,6 +93,8 @@ class Pool:
         self.size += 1
         self.starting += 1
         self.started += 1
+        second = _second(self.clock.time() - self.t0)
+        self.started_at[second] = self.started_at.get(second, 0) + 1
         self.max_size = max(self.max_size, self.size)
         self.start_user()
 
@@ -101,7 +104,7 @@ class Pool:
 
     def _drop(self, slot: float) -> None:
         self.dropped += 1
-        second = int(slot - self.t0 + (1 << 20)) - (1 << 20)
+        second = _second(slot - self.t0)
         self.dropped_at[second] = self.dropped_at.get(second, 0) + 1
 
     def _expire(self, now: float) -> None:
@@ -153,6 +156,16 @@ class Pool:
         """Arrivals dropped per second since the last call."""
         out, self.dropped_at = self.dropped_at, {}
         return out
+
+    def take_started(self) -> dict[int, int]:
+        """Users started per second (of the clock when each started) since the last call."""
+        out, self.started_at = self.started_at, {}
+        return out
+
+
+def _second(offset: float) -> int:
+    """The whole second since T0 that `offset` (seconds since T0) falls in, negative ones too."""
+    return int(offset + (1 << 20)) - (1 << 20)
 
 
 class PoolWait:

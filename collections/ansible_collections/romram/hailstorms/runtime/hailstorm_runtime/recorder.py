@@ -179,6 +179,8 @@ class Recorder:
         self.load_status: dict[str, Any] = {}
         self.driver_status: dict[str, Any] = {}  # the open model's arrivals and pool, in every status file
         self.dropped: dict[int, int] = {}  # second: arrivals dropped (the open model), since the last flush
+        self.pool: dict[int, int] = {}  # second: the open model's pool size at its middle, since the last flush
+        self.pool_started: dict[int, int] = {}  # second: users the pool started, since the last flush
         self.requests = 0
         self.failures = 0
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
@@ -283,12 +285,18 @@ class Recorder:
         self.load[second] = sample
         self.load_status = status
 
-    def sample_driver(self, figures: dict[str, Any], dropped: dict[int, int] | None = None) -> None:
+    def sample_driver(self, figures: dict[str, Any], dropped: dict[int, int] | None = None,
+                      started: dict[int, int] | None = None, second: int | None = None) -> None:
         """The driver's figures (the open model: arrivals planned / sent / dropped, the pool) for
-        the status file, and the arrivals it dropped per second for the next stats record."""
+        the status file; for the next stats record the arrivals it dropped and the users its pool
+        started per second, and at `second` (sampled at its middle) the pool's size."""
         self.driver_status = dict(figures)
-        for second, count in (dropped or {}).items():
-            self.dropped[second] = self.dropped.get(second, 0) + count
+        for sec, count in (dropped or {}).items():
+            self.dropped[sec] = self.dropped.get(sec, 0) + count
+        for sec, count in (started or {}).items():
+            self.pool_started[sec] = self.pool_started.get(sec, 0) + count
+        if second is not None and "pool_size" in figures:
+            self.pool[second] = int(figures["pool_size"])
 
     def write(self, record: dict[str, Any]) -> None:
         self.writer.submit(self._write_line, json.dumps(record, separators=(",", ":")) + "\n")
@@ -317,8 +325,10 @@ class Recorder:
         iterations, self.iterations = self.iterations, 0
         self.iterations_total += iterations
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
-                              load=self.load, exceptions=self.exceptions, iterations=iterations, dropped=self.dropped)
+                              load=self.load, exceptions=self.exceptions, iterations=iterations, dropped=self.dropped,
+                              pool=self.pool, pool_started=self.pool_started)
         self.active, self.overruns, self.late, self.started, self.load, self.dropped = {}, {}, {}, 0, {}, {}
+        self.pool, self.pool_started = {}, {}
         self.exceptions = {}
         self.write(record)
         for hook in self.flush_hooks:

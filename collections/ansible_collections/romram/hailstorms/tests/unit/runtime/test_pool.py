@@ -132,3 +132,11 @@ def test_a_slow_on_start_delays_the_first_arrival_a_user_takes_but_later_ones_ke
     assert late and max(lateness for _slot, lateness in late) == pytest.approx(0.05)
     assert all(slot < 0.1 for slot, _lateness in late)  # only arrivals due while the first users log in
     assert pool.started == 6  # one user started for each arrival that found none idle during that time
+
+
+def test_the_users_started_are_counted_in_the_second_they_started():
+    # every answer takes 1 s at 100 rps from 0 s: about 100 users start in the first second, none later
+    pool, _sent, _tally, _users = run_open(seconds=3, service=lambda t: 1.0)
+    started = pool.take_started()
+    assert sum(started.values()) == pool.started and started[0] >= 99 and sum(started.values()) - started[0] <= 2
+    assert pool.take_started() == {}  # taken: counted once

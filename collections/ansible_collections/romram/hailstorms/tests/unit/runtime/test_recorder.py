@@ -155,3 +155,17 @@ def test_records_are_all_written_when_the_recorder_closes(tmp_path):
     assert rec.close() is None
     lines = (tmp_path / "core-1.jsonl").read_text().splitlines()
     assert len(lines) == 52 and json.loads(lines[-1])["requests"] == 50
+
+
+def test_the_open_models_pool_size_and_users_started_per_second_reach_the_merge(tmp_path):
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.5)
+    rec.meta(host="h", core=0)
+    rec.sample_driver({"pool_size": 4, "pool_started": 4}, {}, {0: 4}, 0)
+    rec.sample_driver({"pool_size": 9, "pool_started": 9}, {1: 2}, {1: 5}, 1)
+    rec.flush()
+    rec.sample_driver({"pool_size": 0, "pool_started": 9}, {}, {})  # the end: no second sampled
+    rec.end("done")
+    rec.close()
+    merged = merge([tmp_path / "core-0.jsonl"])
+    assert merged["cores"][0]["pool"] == {0: 4, 1: 9}
+    assert merged["pool_started"] == {0: 4, 1: 5} and merged["dropped"] == {1: 2}

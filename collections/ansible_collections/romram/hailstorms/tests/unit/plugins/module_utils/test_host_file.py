@@ -23,7 +23,8 @@ def core_records(rng: random.Random, core: int, flushes: int) -> list[dict]:
             seconds, active={flush: rng.randint(0, 5)},
             overruns={core * 100 + flush: 1} if rng.random() < .3 else {},
             late={core * 100 + 50 + flush: 0.2} if rng.random() < .2 else {}, started=rng.randint(0, 2),
-            time=1000.0 + flush, load={flush: {"cpu": 0.5, "lag_ms": 1.0, "lag_max_ms": 2.0}}))
+            time=1000.0 + flush, load={flush: {"cpu": 0.5, "lag_ms": 1.0, "lag_max_ms": 2.0}},
+            pool={flush: rng.randint(0, 9)}, pool_started={flush: rng.randint(0, 3), flush - 1: rng.randint(0, 1)}))
     records.append(results.end_record("done", requests=0, failures=0, time=1000.0 + flushes))
     return records
 
@@ -37,8 +38,9 @@ def test_compacted_cores_merge_to_exactly_the_raw_figures(seed, cores, flushes):
     a, b = results.merge(raw), results.merge(compact)
     for key in ("seconds", "active", "overruns", "late", "started", "overruns_at", "late_at", "host_requests"):
         assert a[key] == b[key], key
-    assert [(c["requests"], c["failures"], c["overruns"], c["late"], c["load"]) for c in a["cores"]] == \
-           [(c["requests"], c["failures"], c["overruns"], c["late"], c["load"]) for c in b["cores"]]
+    assert a.get("pool_started") == b.get("pool_started")  # the open model's pools
+    assert [(c["requests"], c["failures"], c["overruns"], c["late"], c["load"], c.get("pool")) for c in a["cores"]] == \
+           [(c["requests"], c["failures"], c["overruns"], c["late"], c["load"], c.get("pool")) for c in b["cores"]]
     assert sum(len(r) for r in compact) <= sum(len(r) for r in raw) + cores  # one summed record per core
 
 

@@ -61,7 +61,7 @@ def test_the_open_model_line_says_arrivals_sent_and_dropped_and_the_pool():
             "rampdown": 1.0, "duration": 12.0, "hosts": {"h1": {"clients": 10}}}
     hosts = {"h1": {"state": "running", "states": {"running": 1}, "elapsed": 5.0, "active": 7, "rps": 10.0,
                     "requests": 50, "iterations": 50, "iteration_rate": 10.0, "arrivals_sent": 48,
-                    "arrivals_dropped": 2, "pool_size": 7}}
+                    "arrivals_dropped": 2, "pool_size": 7, "pool_started": 9}}
     from ansible_collections.romram.hailstorms.plugins.module_utils.progress import progress_line
 
-    assert "arrivals sent 48, dropped 2, pool 7 users; hosts" in progress_line(plan, hosts, 5.0)
+    assert "arrivals sent 48, dropped 2, pool 7 users (9 started); hosts" in progress_line(plan, hosts, 5.0)

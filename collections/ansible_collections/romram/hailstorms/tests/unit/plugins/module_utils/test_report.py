@@ -147,3 +147,28 @@ def test_a_run_that_recorded_nothing_still_renders_and_says_why():
     assert page.charts["latency"] == 0 and "nothing recorded" in page_text
     assert "load process h1/core 0 ended: missing (process killed?)" in page_text
     assert "host h2: 1 of 1 load processes left no record" in page_text
+
+
+def open_core(host: str, index: int, plan: dict, pool: dict, started: dict) -> list[dict]:
+    records = core(host, index, plan)
+    records.insert(2, results.stats_record({}, pool=pool, pool_started=started, time=1010.0))
+    records[-1] = results.end_record("done", pool_started=sum(started.values()), pool_max=max(pool.values()),
+                                     pool_cap=40)
+    return records
+
+
+def test_the_open_model_draws_each_cores_pool_over_time_and_the_users_started():
+    plan = {**the_plan(), "model": "open"}
+    seconds = range(int(plan["duration"]))
+    merged = results.merge([open_core("h1", 0, plan, {s: 3 + (s == 5) * 7 for s in seconds}, {0: 3, 5: 7}),
+                            open_core("h2", 0, plan, {s: 2 for s in seconds}, {0: 2})])
+    summary = results.summarize(merged, plan)
+    arrivals = summary["arrivals"]
+    assert arrivals["pool_per_second"]["5"] == {"mean": 6.0, "max": 10} and arrivals["pool_per_second"]["0"]["max"] == 3
+    assert arrivals["users_started_per_second"] == {"0": 5, "5": 7} and arrivals["users_started"] == 12
+    page_text = report.render(merged, summary, plan, [], "constant phase 4-10 s")
+    page = Page()
+    page.feed(page_text)
+    assert page.charts["pool"] == 3 * len(seconds)  # each core's pool size and the users started, every second
+    assert 'data-series="pool size, h1 core 0"' in page_text and 'data-series="pool size, h2 core 0"' in page_text
+    assert "<title>users started / s, all cores</title>" in page_text
