@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, launch, live_metrics, planner, preflight, progress
+from ansible_collections.romram.hailstorms.plugins.module_utils import (checks, launch, live_metrics, planner, preflight,
+                                                                          progress, service_metrics)
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -101,6 +102,11 @@ def _record(hostvars: Any, host: str) -> Any:
 def checked_url(value: Any, name: str) -> str:
     """An http(s) URL without credentials, or "" (off), or an error naming the variable."""
     return _planned("checked_url", live_metrics.endpoint_url, value, name)
+
+
+def checked_report_queries(value: Any) -> dict[str, str]:
+    """hailstorm_report_queries as {name: PromQL}, or an error naming the variable."""
+    return _planned("checked_report_queries", service_metrics.checked_queries, value)
 
 
 def checked_path(value: Any, name: str) -> str:
@@ -201,6 +207,7 @@ class FilterModule:
             "run_directory": run_directory,
             "checked_path": checked_path,
             "checked_url": checked_url,
+            "checked_report_queries": checked_report_queries,
             "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,
         }

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
+from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -115,7 +116,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
                       f'style="border-color:{color}"></span>{_e(name)}</span>')
     parts.append("</svg>")
     empty = "" if drawn else '<p class="note">nothing recorded</p>'
-    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}"><figcaption>{_e(title)}</figcaption>'
+    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}" data-x-range="{x0:g} {x1:g}" '
+            f'data-y-top="{top:g}"><figcaption>{_e(title)}</figcaption>'
             f'<div class="legend">{"".join(legend)}</div>{"".join(parts)}{empty}</figure>')
 
 
@@ -236,6 +238,43 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def service_charts(service: Mapping[str, Any] | None, plan: Mapping[str, Any],
+                   x_range: tuple[float, float]) -> list[str]:
+    """One chart per named query of the service's metrics (service_metrics.fetch), on the load's
+    time axis with the plan's phases shaded; a query that failed or returned nothing says so."""
+    if not service:
+        return []
+    out = []
+    for i, (name, entry) in enumerate(service["queries"].items()):
+        rows = sorted(entry["series"], key=lambda row: -len(row["points"]))[:SERIES_DRAWN]
+        series: list[Series] = [(row["name"] or name, COLORS[(i + j) % len(COLORS)],
+                                 [(float(at), float(value)) for at, value in row["points"]], False)
+                                for j, row in enumerate(rows)]
+        figure = chart(f"service-{name}", f"{name}: {entry['query']} (step {service['step']} s)", name, series,
+                       phases(plan), x_range)
+        if entry.get("error"):
+            figure = figure.replace("</figcaption>", f'</figcaption><p class="note service-error">{_e(entry["error"])}'
+                                                     "</p>", 1)
+        out.append(figure)
+    return out
+
+
+def service_table(service: Mapping[str, Any] | None) -> str:
+    """The summary's row per query: min / mean / max over the constant phase, or why there is none."""
+    if not service:
+        return ""
+    rows = []
+    for name, entry in service["queries"].items():
+        over = entry.get("over")
+        rows.append([_e(name), f'<code>{_e(entry["query"])}</code>',
+                     f"{over[0]}-{over[1]} s" if over else "-", _num(entry.get("points")),
+                     *(_fmt(entry[key]) if entry.get(key) is not None else "-" for key in ("min", "mean", "max")),
+                     _e(entry.get("error") or "")])
+    return (f'<h2>Service metrics</h2><p class="note">From {_e(service["url"])}, step {service["step"]} s, over the '
+            "constant phase.</p>" + _table(["query", "PromQL", "over", "points", "min", "mean", "max", "note"],
+                                           rows, "service"))
+
+
 def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """What went wrong in the run, in words (empty: nothing)."""
     out: list[str] = [str(reason) for reason in summary.get("reasons") or []]
@@ -326,9 +365,11 @@ dt{font-weight:bold}dd{margin:0}
 
 def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
            verdicts: Sequence[Mapping[str, Any]] = (), threshold_phase: str | None = None,
-           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None) -> str:
+           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None,
+           service: Mapping[str, Any] | None = None) -> str:
     """The whole page. `clock_offsets`: per host, its clock's offset from the controller's in
-    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known."""
+    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known.
+    `service`: the service's metrics (service_metrics.fetch), drawn beside the load's charts."""
     offsets = clock_offsets or {}
     run_id = plan.get("run_id") or "?"
     degraded = degradations(summary, plan)
@@ -371,6 +412,9 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
         parts.append(f'<p class="verdict warn" id="iteration-warning">{_e(summary["iteration_warning"])}</p>')
     parts.append("<h2>Charts</h2>")
     parts.extend(charts(merged, plan))
+    seconds_axis = _seconds(merged, plan)
+    parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1))))
+    parts.append(service_table(service))
 
     seconds = _duration_s(summary, plan)
     parts.append("<h2>Requests per label</h2><p class=\"note\">Whole run. Percentiles from the merged histograms "
