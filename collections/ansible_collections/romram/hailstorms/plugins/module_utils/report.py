@@ -63,8 +63,10 @@ def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
 
 
 def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
-          plan_phases: Sequence[tuple[str, float, float]], x_range: tuple[float, float]) -> str:
-    """One line chart as an SVG figure with its legend."""
+          plan_phases: Sequence[tuple[str, float, float]], x_range: tuple[float, float],
+          marks: Sequence[tuple[str, float]] = ()) -> str:
+    """One line chart as an SVG figure with its legend; `marks` are moments (what, seconds since
+    the start) drawn as red vertical lines, e.g. where the controller aborted the run."""
     x0, x1 = x_range
     x1 = max(x1, x0 + 1)
     top = _nice(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]) * 1.05)
@@ -114,6 +116,10 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
         drawn += len(points)
         legend.append(f'<span class="key"><span class="swatch{" plan" if dashed else ""}" '
                       f'style="border-color:{color}"></span>{_e(name)}</span>')
+    for what, at in marks:
+        if x0 <= at <= x1:
+            parts.append(f'<line class="mark" x1="{sx(at):.1f}" x2="{sx(at):.1f}" y1="{TOP}" y2="{TOP + ph}" '
+                         f'stroke="#c00" stroke-width="2"><title>{_e(what)} at {at:g} s</title></line>')
     parts.append("</svg>")
     empty = "" if drawn else '<p class="note">nothing recorded</p>'
     return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}" data-x-range="{x0:g} {x1:g}" '
@@ -145,8 +151,8 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
     return [(s + 0.5, active_clients(plan, s + 0.5) / pace) for s in seconds]
 
 
-def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
-    """The report's charts: active clients, requests per second, latency, failures, pacing."""
+def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
+    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart)."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
@@ -174,7 +180,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
             rps_series.append((f"measured, {host}", COLORS[(i + 2) % len(COLORS)],
                                [(s + 0.5, float(counts.get(s, 0))) for s in seconds if s in per_second], False))
     out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
 
     latency: list[Series] = []
     for i, (name, q) in enumerate((("p50", 50.0), ("p95", 95.0), ("p99", 99.0))):
@@ -196,7 +202,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                         points.append((s + 0.5, value))
             latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
-                     + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range))
+                     + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range, marks))
 
     totals: dict[str, int] = {}
     for labels in merged.get("seconds", {}).values():
@@ -214,7 +220,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                     points.append((s + 0.5, value))
         per_label.append((label, COLORS[i % len(COLORS)], points, False))
     out.append(chart("latency-labels", f"p95 latency per second of the {len(top)} busiest labels", "ms", per_label,
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
 
     kinds = sorted({kind for cell in per_second.values() for kind in cell["errors"]})
     failures: list[Series] = [("all failures", COLORS[1],
@@ -223,23 +229,23 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
         failures.append((kind, COLORS[(i + 2) % len(COLORS)],
                          [(s + 0.5, float(per_second[s]["errors"].get(kind, 0))) for s in seconds if s in per_second],
                          False))
-    out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range))
+    out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range, marks))
 
     dropped = merged.get("dropped") or {}
     if plan.get("model") == "open":
         out.append(chart("dropped", "Open model: arrivals dropped per second (no user within their tolerance)",
                          "arrivals / s", [("dropped", COLORS[1], [(s + 0.5, float(dropped.get(s, 0))) for s in seconds],
-                                           False)], plan_phases, x_range))
+                                           False)], plan_phases, x_range, marks))
     overruns, late = merged.get("overruns_at", {}), merged.get("late_at", {})
     out.append(chart("pacing", "Pacing overruns and late client starts (counted at each flush)", "count",
                      [("pacing overruns", COLORS[4], [(s + 0.5, float(overruns.get(s, 0))) for s in seconds], False),
                       ("late starts", COLORS[3], [(s + 0.5, float(late.get(s, 0))) for s in seconds], False)],
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
     return out
 
 
 def service_charts(service: Mapping[str, Any] | None, plan: Mapping[str, Any],
-                   x_range: tuple[float, float]) -> list[str]:
+                   x_range: tuple[float, float], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
     """One chart per named query of the service's metrics (service_metrics.fetch), on the load's
     time axis with the plan's phases shaded; a query that failed or returned nothing says so."""
     if not service:
@@ -251,7 +257,7 @@ def service_charts(service: Mapping[str, Any] | None, plan: Mapping[str, Any],
                                  [(float(at), float(value)) for at, value in row["points"]], False)
                                 for j, row in enumerate(rows)]
         figure = chart(f"service-{name}", f"{name}: {entry['query']} (step {service['step']} s)", name, series,
-                       phases(plan), x_range)
+                       phases(plan), x_range, marks)
         if entry.get("error"):
             figure = figure.replace("</figcaption>", f'</figcaption><p class="note service-error">{_e(entry["error"])}'
                                                      "</p>", 1)
@@ -384,6 +390,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     if state:
         cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
         parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')
+    if summary.get("abort"):
+        parts.append(f'<div class="verdict fail" id="abort">aborted by the controller at '
+                     f'{float(summary["abort"]["at"]):g} s (red line on the charts): {_e(summary["abort"]["reason"])}'
+                     "</div>")
     if verdicts:
         if broken:
             parts.append(f'<div class="verdict fail" id="thresholds-verdict">{len(broken)} of {len(verdicts)} '
@@ -411,9 +421,11 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     if summary.get("iteration_warning"):
         parts.append(f'<p class="verdict warn" id="iteration-warning">{_e(summary["iteration_warning"])}</p>')
     parts.append("<h2>Charts</h2>")
-    parts.extend(charts(merged, plan))
+    abort = summary.get("abort") or {}
+    marks = [("aborted: " + str(abort.get("reason")), float(abort["at"]))] if abort.get("at") is not None else []
+    parts.extend(charts(merged, plan, marks))
     seconds_axis = _seconds(merged, plan)
-    parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1))))
+    parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1)), marks))
     parts.append(service_table(service))
 
     seconds = _duration_s(summary, plan)

@@ -43,7 +43,8 @@ EXIT_CODE_ON_ERROR = 1  # hailstorm_exit_code_on_error's default, Locust's --exi
 # Ansible's own codes stay: 2 a task failed before or around the run, 4 a parser error, 99 ctrl-c).
 # `failed` exits with hailstorm_exit_code_on_error (Locust's default 1), or the code the locustfile
 # set as environment.process_exit_code.
-EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted": 12, "incomplete": 13}
+EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted": 12, "incomplete": 13,
+              "aborted on a threshold": 14}
 # (name, what passing means): one junit.xml testcase each
 CHECKS = (
     ("processes", "every load process ran to its planned end and left its records"),
@@ -180,10 +181,12 @@ def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) 
 
 
 def exit_code(state: str, thresholds_broken: bool, exit_code_on_error: int = EXIT_CODE_ON_ERROR,
-              locustfile_exit_code: int = 0) -> int:
+              locustfile_exit_code: int = 0, threshold_abort: bool = False) -> int:
     """The exit code of a run's playbook (EXIT_CODES): the state's, a broken threshold's for a
     completed run; `failed` exits with the locustfile's process_exit_code if it set one, else
-    hailstorm_exit_code_on_error."""
+    hailstorm_exit_code_on_error; a run the controller stopped on an abort threshold its own."""
+    if threshold_abort:
+        return EXIT_CODES["aborted on a threshold"]
     if state == "failed":
         return int(locustfile_exit_code or exit_code_on_error or 1)
     if state == "completed":

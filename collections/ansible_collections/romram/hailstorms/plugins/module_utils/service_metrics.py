@@ -26,8 +26,9 @@ import math
 import re
 import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Mapping
+
+from ansible.module_utils.urls import open_url
 
 try:
     from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
@@ -39,6 +40,7 @@ QUERY_POINTS = 600  # points per series the step aims at
 TIMEOUT = 20.0  # seconds per query
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 SERIES_DRAWN = 8  # series of one query drawn in its chart (the busiest first)
+
 
 def checked_queries(value: Any, name: str = "hailstorm_report_queries") -> dict[str, str]:
     """The named queries as {name: PromQL}, else a PlanError naming the variable, the value and the fix."""
@@ -71,7 +73,7 @@ def query_range(url: str, promql: str, start: float, end: float, step: int,
     params = urllib.parse.urlencode({"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)})
     address = url.rstrip("/") + "/api/v1/query_range?" + params
     try:
-        with urllib.request.urlopen(address, timeout=timeout) as answer:  # nosec - the user's own Prometheus
+        with open_url(address, timeout=timeout) as answer:  # the user's own Prometheus
             body = json.load(answer)
     except urllib.error.HTTPError as exc:
         try:

@@ -59,7 +59,7 @@ options:
     default: ""
   report_queries:
     description:
-      - Named PromQL queries (C(hailstorm_report_queries)), e.g. C({api_cpu: 'rate(process_cpu_seconds_total[15s])'}).
+      - "Named PromQL queries (C(hailstorm_report_queries)), e.g. C({api_cpu: 'rate(process_cpu_seconds_total[15s])'})."
       - Each becomes a chart and a row (min, mean, max over the constant phase) in the report and C(service_metrics) in
         the summary.
     type: dict
@@ -182,8 +182,8 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import (exports, junit, live_metrics, report,
-                                                                          service_metrics, thresholds)
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    exports, junit, live_metrics, report, service_metrics, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
@@ -193,6 +193,7 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import
 
 PLAN_FILE = "plan.json"
 CSV_PREFIX = "locust"
+ABORT_FILE = "abort.json"  # written by roles/collect/tasks/progress.yml (_collect_abort_file)
 
 
 def _write(path, text):
@@ -257,6 +258,15 @@ def _clock_offsets(path, plan):
         except (OSError, ValueError, AttributeError):
             offsets[host] = None
     return offsets
+
+
+def _abort(path):
+    """What the controller recorded when it stopped the run on an abort threshold (abort.json), or None."""
+    try:
+        with open(os.path.join(path, ABORT_FILE), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def _service_metrics(url, queries, merged, plan):
@@ -324,13 +334,20 @@ def main():
         if on_error is None:
             on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
         summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error))
+        abort = _abort(path)
+        if abort:  # the controller stopped the run on an abort threshold (roles/collect/tasks/progress.yml)
+            summary["abort"] = abort
+            summary["state"] = "aborted"
+            summary["reasons"] = ["stopped by the controller at %g s: %s" % (float(abort["at"]), abort["reason"])] + [
+                reason for reason in summary.get("reasons") or []]
         figures = phase_figures(merged, plan, checked["phase"])
         verdicts = thresholds.evaluate(checked, figures)
         summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
                                  "passed": not thresholds.broken(verdicts), "verdicts": verdicts}
         locustfile_code = max([int(core.get("locustfile_exit_code") or 0) for core in summary["cores"]] or [0])
         summary["exit_code_on_error"] = on_error
-        summary["exit_code"] = exit_code(summary["state"], bool(thresholds.broken(verdicts)), on_error, locustfile_code)
+        summary["exit_code"] = exit_code(summary["state"], bool(thresholds.broken(verdicts)), on_error, locustfile_code,
+                                          bool(abort))
         outputs = {module.params["summary_file"]: json.dumps(summary, indent=1, sort_keys=True) + "\n"}
         outputs[junit.JUNIT_FILE] = junit.junit_xml(summary, str(plan.get("run_id") or os.path.basename(path)))
         for suffix, text in exports.locust_csv(merged).items():
