@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity molecule clean
+.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,13 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-test: setup docs-check test-unit test-integration galaxy-importer lint sanity molecule
+test: setup docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
 
 test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
 
 test-integration: setup
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/ee
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs.
 docs: setup
@@ -47,8 +47,21 @@ lint: setup
 sanity: setup
 	scripts/sanity.sh
 
+# Sanity and the local integration run on the newest tested ansible-core (requirements-newest.txt)
+# with a Python >= 3.12, in .venv-newest.
+newest: setup
+	scripts/newest.sh
+
 molecule: setup
 	scripts/molecule.sh
 
+# The execution environment image hailstorms-ee:latest (execution-environment.yml), built offline
+# from the debootstrap base image; ee-test runs distribute.yml from it (opt-in, not in make test).
+ee: setup
+	scripts/ee.sh
+
+ee-test: ee
+	$(BIN)/pytest tests/ee
+
 clean:
-	rm -rf $(VENV) .cache results
+	rm -rf $(VENV) .venv-newest .cache results

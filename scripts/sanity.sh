@@ -3,10 +3,22 @@
 # ansible-test bootstraps pip in its sanity venvs with a get-pip script from ci-files.testing.ansible.com,
 # which is unreachable from closed networks; we give it an equivalent that uses Python's own
 # ensurepip and then PyPI (in a HOME of our own, so the user's ~/.ansible is left alone).
+# VENV: the virtual environment whose ansible-test runs (default .venv; scripts/newest.sh gives its own).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export HOME="$ROOT/.cache/ansible-test-home"
-pip_version=$("$ROOT/.venv/bin/python" -c 'from ansible_test._internal.python_requirements import PIP_VERSION; print(PIP_VERSION)' 2>/dev/null || echo 24.2)
+VENV=${VENV:-"$ROOT/.venv"}
+export HOME="$ROOT/.cache/ansible-test-home$([ "$VENV" = "$ROOT/.venv" ] || echo "-$(basename "$VENV")")"
+# the pip version ansible-test bootstraps: PIP_VERSION up to ansible-core 2.19, per Python from 2.20
+pip_version=$("$VENV/bin/python" - 2>/dev/null <<'PY' || echo 24.2
+from ansible_test._internal import python_requirements as r
+try:
+    print(r.PIP_VERSION)
+except AttributeError:
+    import sys
+    from types import SimpleNamespace
+    print(r.get_venv_packages(SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"])
+PY
+)
 shim="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 if [ ! -e "$shim" ]; then
     mkdir -p "$(dirname "$shim")"
@@ -25,4 +37,4 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--upgrade", *
 PY
 fi
 cd "$ROOT/collections/ansible_collections/romram/hailstorms"
-"$ROOT/.venv/bin/ansible-test" sanity --python "$("$ROOT/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --local --color no "$@"
+"$VENV/bin/ansible-test" sanity --python "$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --local --color no "$@"

@@ -16,9 +16,9 @@ class Shopper(HttpUser):
     def home(self):
         self.client.get("/")
 
-class Steps(LoadTestShape):
+class Steps(LoadTestShape):  # depends on the run's state: cannot be planned ahead
     def tick(self):
-        return (10, 10) if self.get_run_time() < 60 else None
+        return (self.get_current_user_count() + 10, 10) if self.get_run_time() < 60 else None
 """
 
 
@@ -28,7 +28,8 @@ def flat(text: str) -> str:
 
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist on the controller"),
-    (SHAPE, "defines the LoadTestShape Steps; romram.hailstorms takes the shape of a run from its plan"),
+    (SHAPE, "defines the LoadTestShape Steps, which cannot be planned: the LoadTestShape Steps reads runner.user_count "
+            "in tick()"),
     ("from locust import HttpUser\n", "defines no User class"),
     ("import no_such_sdk\n", "does not import with Locust (exit 1): ModuleNotFoundError: No module named 'no_such_sdk'"),
 ])

@@ -309,7 +309,7 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     # one JMeter JTL row (16 columns) per request, as the merged summary counts them
     rows = list(csv.reader((tmp_path / "secret" / "localhost" / "core-0.jtl").open(encoding="utf-8")))
     summary = json.loads((tmp_path / "secret" / "summary.json").read_text())
-    assert rows[0][:3] == ["timeStamp", "elapsed", "label"] and {len(row) for row in rows} == {16}
+    assert rows[0][:3] == ["timeStamp", "elapsed", "label"] and {len(row) for row in rows} == {17}
     assert len(rows) - 1 == summary["requests"] > 0
     assert {row[2] for row in rows[1:]} == {"/{token}"}
 

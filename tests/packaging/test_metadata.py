@@ -12,17 +12,18 @@ ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 
 
-def pinned(name: str) -> Version:
-    text = (ROOT / "requirements.txt").read_text()
+def pinned(name: str, requirements: str = "requirements.txt") -> Version:
+    text = (ROOT / requirements).read_text()
     return Version(re.search(rf"^{re.escape(name)}==(\S+)$", text, re.M).group(1))
 
 
-def test_requires_ansible_is_the_tested_ansible_core_release():
+def test_requires_ansible_spans_the_tested_ansible_core_releases():
     spec = SpecifierSet(yaml.safe_load((COLLECTION / "meta" / "runtime.yml").read_text())["requires_ansible"])
-    tested = pinned("ansible-core")
-    assert tested in spec
-    assert Version(f"{tested.major}.{tested.minor + 1}.0") not in spec  # an upper bound: untested releases
-    assert Version(f"{tested.major}.{tested.minor - 1}.99") not in spec
+    oldest, newest = pinned("ansible-core"), pinned("ansible-core", "requirements-newest.txt")
+    assert oldest < newest
+    assert oldest in spec and newest in spec
+    assert Version(f"{newest.major}.{newest.minor + 1}.0") not in spec  # an upper bound: untested releases
+    assert Version(f"{oldest.major}.{oldest.minor - 1}.99") not in spec
 
 
 def test_dependency_ranges_have_upper_bounds_and_requirements_yml_repeats_them_exactly():
@@ -38,3 +39,11 @@ def test_license_file_is_the_gpl_3_that_galaxy_yml_names():
     text = (COLLECTION / "LICENSE").read_text()
     assert text.lstrip().startswith("GNU GENERAL PUBLIC LICENSE\n                       Version 3, 29 June 2007")
     assert (ROOT / "LICENSE").resolve() == (COLLECTION / "LICENSE").resolve()
+
+
+def test_the_execution_environment_installs_the_pinned_ansible_core_and_the_collections_python_requirements():
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    assert ee["version"] == 3
+    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pinned('ansible-core')}"
+    meta = yaml.safe_load((COLLECTION / "meta" / "execution-environment.yml").read_text())
+    assert (COLLECTION / meta["dependencies"]["python"]) == COLLECTION / "runtime" / "requirements.txt"

@@ -28,8 +28,10 @@ class ActionModule(ActionBase):
             planner.check_capacity(settings, hosts)  # sane bounds, refused before any work
             plan = planner.make_plan(settings, hosts)
             lines = planner.preview(plan, int(args.get("points", 12)))
-            lines.insert(2, locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
-                                                    float(plan["rps"]), int(plan["expected_requests"])))
+            # after the plan's figures: two lines for a trapezoid, one (its stage table follows) for stages
+            dry_run = locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
+                                              float(plan["rps"]), int(plan["expected_requests"]))
+            lines.insert(1 if plan.get("stages") else 2, dry_run)
         except planner.PlanError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None
         except KeyError as error:

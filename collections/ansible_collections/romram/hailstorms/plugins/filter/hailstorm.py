@@ -34,11 +34,14 @@ def _as_dict(value: Any, name: str, what: str) -> dict:
     return dict(value)
 
 
-def run_settings(profiles: Any, selection: str = "default", overrides: Any = None) -> dict[str, Any]:
+def run_settings(profiles: Any, selection: str = "default", overrides: Any = None, shape: Any = None) -> dict[str, Any]:
+    """The resolved run settings; with `shape` (the locustfile check's sampled LoadTestShape),
+    the shape's curve replaces the stack's trapezoid or stages (planner.resolve_shaped_settings)."""
     def resolve() -> dict[str, Any]:
-        settings, warnings = planner.resolve_settings(
-            _as_dict(profiles, "run_settings", "hailstorm_profiles"), selection,
-            _as_dict(overrides, "run_settings", "the overrides"))
+        stack = (_as_dict(profiles, "run_settings", "hailstorm_profiles"), selection,
+                 _as_dict(overrides, "run_settings", "the overrides"))
+        settings, warnings = (planner.resolve_shaped_settings(*stack, _as_dict(shape, "run_settings", "the shape"))
+                              if shape else planner.resolve_settings(*stack))
         return {**settings, "profile": selection, "warnings": warnings}
     return _planned("run_settings", resolve)
 

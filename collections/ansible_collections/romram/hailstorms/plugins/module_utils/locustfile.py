@@ -15,8 +15,9 @@ hailstorm_rps paces task iterations, so a task that sends three requests triples
 the target; `requests_per_iteration` turns the counts into figures and `iteration_warnings`
 into a warning when the mean is not one request per iteration.
 
-A LoadTestShape is refused: the plan (hailstorm_rps, hailstorm_rampup, hailstorm_constant,
-hailstorm_rampdown) is the shape of a run, so a shape class would silently not be used.
+A LoadTestShape whose tick() depends only on the run time is sampled by the check (the
+runtime's shapes.sample) and returned as `shape`; the plan follows its curve exactly
+(planner.resolve_shaped_settings). One that cannot be sampled is refused with the reason.
 """
 from __future__ import annotations
 
@@ -273,24 +274,48 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
     conflict = conflicting_locust_args(report.get("locust_options"))
     if conflict:
         return {"failed": True, "user_classes": users, "msg": conflict}
-    if shapes:
-        return {"failed": True, "user_classes": users, "shape_classes": shapes, "msg": (
-            f"hailstorm_locustfile: {locustfile} defines the LoadTestShape {', '.join(shapes)}; romram.hailstorms "
-            f"takes the shape of a run from its plan (hailstorm_rps, hailstorm_rampup, hailstorm_constant, "
-            f"hailstorm_rampdown) and would not use it: remove the class from the locustfile (keep it in a "
-            f"file of its own for plain Locust) and give the shape as those settings")}
+    shape = report.get("shape") if shapes else None
+    refusal = shape_refusal(locustfile, shapes, shape, users)
+    if refusal:
+        return {"failed": True, "user_classes": users, "shape_classes": shapes, "msg": refusal}
     figures = requests_per_iteration(report)
     refusal, label_warnings = threshold_labels_unseen(list(threshold_labels), report.get("dry_run"), locustfile)
     if refusal:
         return {"failed": True, "user_classes": users, "msg": refusal}
     per_iteration = ("" if not figures or figures["mean"] is None else
                      f"; a dry run sent {figures['mean']:.2f} requests per task iteration on average")
-    return {"failed": False, "changed": False, "user_classes": users, "shape_classes": [],
+    shaped = "" if not shape else (f"; its LoadTestShape {shape['name']} was sampled ({len(shape['points'])} "
+                                   f"breakpoints, {shape['duration']:g} s) and is planned exactly")
+    return {"failed": False, "changed": False, "user_classes": users, "shape_classes": shapes,
+            **({"shape": shape} if shape else {}),
             "locust": report.get("locust"), "import_seconds": report.get("import_seconds"),
             "requests_per_iteration": figures,
             "warnings": iteration_warnings(locustfile, figures, rps) + label_warnings,
             "msg": f"{locustfile}: user classes {', '.join(users)}{_of_all(users, report)} "
-                   f"(Locust {report.get('locust')}){per_iteration}"}
+                   f"(Locust {report.get('locust')}){per_iteration}{shaped}"}
+
+
+def shape_refusal(locustfile: str, shapes: Sequence[str], shape: Mapping[str, Any] | None,
+                  users: Sequence[str]) -> str | None:
+    """Why the locustfile's LoadTestShape cannot be planned (None: it can): the check found none
+    it could sample, sampling it failed (the runtime's message says what to write instead), or
+    its tick() names user classes other than the ones the run uses."""
+    if not shapes:
+        return None
+    if not shape or not shape.get("points"):
+        error = (shape or {}).get("error") or "the check could not sample it"
+        return (f"hailstorm_locustfile: {locustfile} defines the LoadTestShape {', '.join(shapes)}, which cannot be "
+                f"planned: {error}")
+    if not any(float(users_) > 0 for _t, users_ in shape["points"]):
+        return (f"hailstorm_locustfile: the LoadTestShape {shape['name']} in {locustfile} asks for no users before "
+                f"its tick() returns None, so the run would send nothing; return (user_count, spawn_rate) with "
+                f"user_count > 0 from tick() for a while first (Locust's stages example)")
+    wanted = shape.get("user_classes")
+    if wanted is not None and sorted(wanted) != sorted(users):
+        return (f"hailstorm_locustfile: the LoadTestShape {shape['name']} in {locustfile} runs the user classes "
+                f"{', '.join(wanted)} but the run uses {', '.join(users)}; name the shape's classes in "
+                f"hailstorm_locust_args (e.g. hailstorm_locust_args: {sorted(wanted)!r}) so the plan runs the same")
+    return None
 
 
 def _of_all(users: Sequence[str], report: Mapping[str, Any]) -> str:

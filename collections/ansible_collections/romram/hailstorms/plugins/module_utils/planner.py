@@ -215,6 +215,49 @@ def stages_peak(stages: Sequence[Mapping[str, Any]]) -> float:
     return peak
 
 
+def shape_stages(points: Sequence[Sequence[float]], pace: float) -> list[dict[str, Any]]:
+    """The stages of a LoadTestShape's curve of active users: `points` are its breakpoints
+    [[t seconds, users], ...] from (0, 0), linear in between (the runtime's shapes.sample), and
+    a stage ends at each breakpoint with rate = users / pace (a step, such as the drop to 0
+    users where the shape ends, is a stage of 0s). Breakpoints at the same time as the one
+    before are steps; those before t = 0 or going back in time are refused."""
+    if not pace > 0:
+        raise PlanError(f"hailstorm_pace: must be > 0 to turn a LoadTestShape's users into rates, got {pace!r}")
+    stages: list[dict[str, Any]] = []
+    before = 0.0
+    for t, users in list(points)[1:] if points and float(points[0][0]) == 0 else list(points):
+        t, users = float(t), float(users)
+        if t < before or users < 0:
+            raise PlanError(f"a LoadTestShape's curve goes back in time or below 0 users at {t:g} s ({users:g} "
+                            "users); write tick() from get_run_time() only")
+        stages.append({"duration": round(t - before, 9), "rps": users / pace})
+        before = t
+    return stages
+
+
+def resolve_shaped_settings(
+    profiles: Mapping[str, Mapping[str, Any]] | None,
+    selection: str,
+    overrides: Mapping[str, Any] | None,
+    shape: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """resolve_settings for a locustfile with a LoadTestShape, sampled into `shape`
+    ({name, points, ...}: the runtime's shapes.sample): the shape's curve, as stages at the pace
+    the settings give (`shape_stages`), replaces the trapezoid keys, rps, clients and any stages
+    of the stack as stages given in the overrides would; the settings carry `shape` (its name)."""
+    name = str(shape.get("name") or "LoadTestShape")
+    settings, warnings = resolve_settings(profiles, selection, overrides)
+    pace = float(settings["pace"])
+    replaced = [f"hailstorm_stages ({len(settings['stages'])} stages)"] if "stages" in settings else []
+    shaped = {**(overrides or {}), **{key: None for key in (*TRAPEZOID_KEYS, "rps", "clients")},
+              "stages": shape_stages(shape["points"], pace), "pace": pace}
+    settings, warnings = resolve_settings(profiles, selection, shaped)
+    warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
+    if replaced:
+        warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
+    return {**settings, "shape": name}, warnings
+
+
 def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
            origins: dict[str, str] | None = None, warnings: list[str] | None = None) -> None:
     """Put one layer of settings (named `where`: 'profile high', 'the overrides') over the ones
@@ -1049,6 +1092,7 @@ def _staged_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int
         "phase_offset": offset,
         "cores_total": total_cores,
         "stages": stages,
+        **({"shape": str(settings["shape"])} if settings.get("shape") else {}),
         "hosts": per_host,
     }
 
@@ -1254,6 +1298,13 @@ def _clock(seconds: float) -> str:
 def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_HOSTS) -> list[str]:
     """The plan as a person reads it before a run: figures, a line per host (the first
     `max_hosts`, then one line for the rest) and the expected-rate timeline."""
+    if plan.get("model") == "open":  # the same plan, its slots handed out as arrivals
+        lines = preview({key: value for key, value in plan.items() if key not in ("model", "max_clients")},
+                        points, max_hosts)
+        lines.insert(1, f"open model: the {plan['expected_requests']} slots are arrivals handed to a pool of users "
+                        f"on each core, at most {plan['max_clients']} users in all (hailstorm_max_clients); an arrival "
+                        "that finds no user within 1 s of its slot is dropped and counted")
+        return lines
     p = plan
     if "stages" in p:
         return _staged_preview(p, points, max_hosts)
@@ -1294,6 +1345,9 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
         f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
         f"{'stage':>5} {'start':>9} {'length':>9} {'rps from':>9} {'rps to':>9}  name",
     ]
+    if p.get("shape"):
+        lines.insert(1, f"the locustfile's LoadTestShape {p['shape']} was sampled on a fake clock and is planned "
+                        f"exactly (rate = users / pace {p['pace']:.3f} s)")
     for number, stage in enumerate(p["stages"], 1):
         lines.append(f"{number:>5} {_clock(stage['start']):>9} {_clock(stage['duration']):>9} "
                      f"{stage['from_rps']:>9g} {stage['rps']:>9g}  {stage.get('name', '')}".rstrip())

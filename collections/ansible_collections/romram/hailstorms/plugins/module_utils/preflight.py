@@ -99,13 +99,32 @@ def capacity_warning(host: str, capacity: float, per_core_rps: float, cores: int
             f"instead of {total_cores}), or a lower hailstorm_rps.")
 
 
+def become_finding(host: str, become: Mapping[str, Any] | None, backend: Any) -> str | None:
+    """The failure of a host whose connection user cannot become root, or None.
+
+    become: None when not checked (the local backend runs as the controller's user), else user
+    (the connection user), method (ansible_become_method), ok (a command run with become
+    succeeded) and msg (why not). The systemd and docker backends install the runtime, write the
+    units and start the load processes as root; the load itself runs as hailstorm_user.
+    """
+    if not become or become.get("ok"):
+        return None
+    method = become.get("method") or "sudo"
+    why = " ".join(str(become.get("msg") or "no answer").split())
+    return (f"{host}: the connection user {become.get('user') or '(default)'} cannot become root with {method}: {why}. "
+            f"Fix: hailstorm_backend={backend} installs and starts the load processes as root: give that user "
+            f"{method} rights (passwordless, or its password in ansible_become_password kept in Ansible Vault, "
+            "or --ask-become-pass), or connect as root (ansible_user=root).")
+
+
 def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[str, Any],
                   run: Mapping[str, Any] | None = None, total_cores: int = 0) -> dict[str, Any]:
     """failures, warnings, figures, usable cores and CPUs of one host from its raw record.
 
     record: probe (hailstorm_probe's result), health (ansible.builtin.uri's), check (the runtime
     check command's, or None), cores (hailstorm_cores or None), connection (ansible_connection),
-    work_dir, calibration (the runtime calibrate command's, or None). options: min_python,
+    work_dir, calibration (the runtime calibrate command's, or None), become (None when the
+    backend needs no root, else user, method and ok/msg of one command run with become). options: min_python,
     max_clock_offset, health_url, disk_bytes_per_request, disk_reserve_mb, startup_seconds,
     backend, locustfile, calibrate (whether the calibration was asked for).
     """
@@ -133,6 +152,10 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
         failures.insert(0, f"{host}: the probe failed: {str(probe.get('msg') or 'no result').strip()}. Fix: install "
                            f"python3 >= {options['min_python']} on the host, or set ansible_python_interpreter for it.")
         return found
+
+    become_failure = become_finding(host, record.get("become"), options.get("backend"))
+    if become_failure:
+        failures.append(become_failure)
 
     python = probe["python"]
     if _version(python.get("version", "0")) < _version(options["min_python"]):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .planner import active_clients
+from . import contract
 from .thresholds import abort_verdict
 
 BEHIND_LISTED = 3  # hosts named as furthest behind their plan
@@ -31,7 +32,7 @@ def host_state(status: Mapping[str, Any]) -> str:
     for problem in PROBLEM_STATES:
         if states.get(problem):
             return problem
-    for state in ("armed", "waiting", "running"):
+    for state in contract.LIVE:
         if states.get(state):
             return state
     return "done" if set(states) == {"done"} else sorted(states)[0]
@@ -65,7 +66,7 @@ def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], of
     for name, status in hosts.items():
         share = float((planned_hosts.get(name) or {}).get("clients", 0)) / clients
         expected = planned_rps * share
-        if expected > 0 and host_state(status) == "running":
+        if expected > 0 and host_state(status) == contract.RUNNING:
             ratio = plan_rate(status) / expected
             if ratio < BEHIND_RATIO:
                 behind.append((ratio, name))

@@ -26,6 +26,7 @@ SLACK = 4  # and a host only when also more than this many requests short (a sto
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 PLAN_COLOR = "#555555"
 PHASE_COLORS = {"ramp-up": "#fff4d6", "constant": "#e6f3e6", "ramp-down": "#e8eef8"}
+STAGE_COLORS = ("#eef3fa", "#f8f1e4")
 W, H = 900, 250
 TOP_LABELS = 6  # labels drawn in the per-label latency chart
 EXACT_PLAN = 300_000  # up to this many planned requests, the planned rate counts each one's time
@@ -80,11 +81,12 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
 
     parts = [f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="{_e(title)}" '
              f'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif">']
-    for name, start, end in plan_phases:
+    for i, (name, start, end) in enumerate(plan_phases):
         a, b = sx(max(start, x0)), sx(min(end, x1))
-        if b > a:
+        if b > a:  # a trapezoid's phases have their colours; stages alternate two shades
+            fill = PHASE_COLORS.get(name) or STAGE_COLORS[i % len(STAGE_COLORS)]
             parts.append(f'<rect class="phase" x="{a:.1f}" y="{TOP}" width="{b - a:.1f}" height="{ph}" '
-                         f'fill="{PHASE_COLORS[name]}"><title>{_e(name)} {start:g}-{end:g} s</title></rect>'
+                         f'fill="{fill}"><title>{_e(name)} {start:g}-{end:g} s</title></rect>'
                          f'<text x="{a + 4:.1f}" y="{TOP + 12}" fill="#777">{_e(name)}</text>')
     for i in range(6):
         y = top * i / 5

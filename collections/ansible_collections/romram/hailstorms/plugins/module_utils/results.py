@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .planner import stage_window
+from . import contract
 
 SCHEMA = 1
 LATE_START = 0.05  # seconds after its slot at which a client start counts as late
@@ -365,7 +366,7 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
 
 # --- a load host's results in one file -----------------------------------------------------
 
-HOST_FILE = "host.jsonl"  # one line per core (its records, compacted), its log tails, data.json, start.json
+HOST_FILE = contract.HOST_FILE  # one line per core (its records, compacted), its log tails, data.json, start.json
 LOG_TAIL_BYTES = 65536  # of each core-N.log carried in the host file
 
 
@@ -437,15 +438,15 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
     exact), the tail of each core-N.log and data.json; the raw files stay. Returns what it holds."""
     run_dir = Path(run_dir)
     dest = Path(dest) if dest else run_dir / HOST_FILE
-    cores = sorted(run_dir.glob("core-*.jsonl"), key=lambda p: (len(p.name), p.name))
+    cores = sorted(run_dir.glob(contract.core_pattern(contract.RECORDS)), key=lambda p: (len(p.name), p.name))
     lines = []
     for path in cores:
         records, bad = read_records(path)
         lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad)})
-    for path in sorted(run_dir.glob("core-*.log")):
+    for path in sorted(run_dir.glob(contract.core_pattern(contract.LOG))):
         text, cut = file_tail(path, LOG_TAIL_BYTES)
         lines.append({"type": "log", "source": path.name, "cut": cut, "text": text})
-    for name in ("data.json", "start.json"):  # the host's plan slice and its start signal (no secrets)
+    for name in (contract.DATA_FILE, contract.START_FILE):  # the host's plan slice and its start signal (no secrets)
         if (run_dir / name).exists():
             lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})
     tmp = dest.with_name(dest.name + ".tmp")
@@ -487,7 +488,7 @@ def run_sources(run_dir: str | Path) -> list[str | list[dict[str, Any]]]:
         if host_file.exists():
             sources.extend(records for _name, records, _bad in read_host_file(host_file)[0])
         else:
-            sources.extend(str(p) for p in sorted(host_dir.glob("core-*.jsonl")))
+            sources.extend(str(p) for p in sorted(host_dir.glob(contract.core_pattern(contract.RECORDS))))
     return sources
 
 
@@ -698,7 +699,12 @@ def phase_window(plan: Mapping[str, Any], phase: Any) -> tuple[tuple[int, int] |
     window = stage_window(plan, phase)  # PlanError (a ValueError) naming the stages
     names = [name for name, _start, _end in plan_phases(plan)]
     index = names.index(phase) if phase in names else int(str(phase).strip()) - 1
-    return window, f"stage {names[index]}" + (f" {window[0]}-{window[1]} s" if window else "")
+    return window, stage_title(names[index]) + (f" {window[0]}-{window[1]} s" if window else "")
+
+
+def stage_title(name: str) -> str:
+    """How a stage is called in lines: "stage hold", or "stage 3" for an unnamed one."""
+    return name if name.startswith("stage ") else f"stage {name}"
 
 
 def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -952,7 +958,7 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
     for stage in summary.get("stages") or []:
-        lines.append(f"stage {stage['name']} {stage['start']:g}-{stage['end']:g} s: "
+        lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: "
                      + (f"{stage['rps']:.2f} rps against {stage['planned_rps']:g} planned, " if stage["rps"] is not None
                         else "no whole second, ")
                      + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"
@@ -969,9 +975,10 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"{_ms(scheduled['p95_ms']):>8} {_ms(scheduled['p99_ms']):>8}  (from each request's slot, "
                      f"queueing included; p99 {_ms(scheduled['p99_ms'])} vs {_ms(service['p99_ms'])} ms service time)")
     pacing, starts = summary["pacing"], summary["starts"]
-    lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
-                 f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
-                 f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
+    if not arrivals:  # the open model's users start on demand: no overruns, no planned starts
+        lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
+                     f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
+                     f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
     ends = sorted({core["end"] for core in summary["cores"]})
     lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")
     loads = [core["load"] for core in summary["cores"] if (core.get("load") or {}).get("seconds")]

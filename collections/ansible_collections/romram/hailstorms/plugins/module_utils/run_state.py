@@ -18,7 +18,8 @@
               run on any; hailstorm_exit_code_on_error: 0 allows any), or the locustfile set
               environment.process_exit_code
   aborted     a process was stopped on purpose (playbooks/stop.yml, a signal, runner.quit() in
-              the locustfile)
+              the locustfile), or the controller stopped the run because a threshold with
+              `abort: true` stayed broken (the abort record: the threshold, the time, the planned rate)
   incomplete  results are missing: a process or a host left no end record (killed, lost, its
               disk full), so requests it sent after its last flush are not counted
 
@@ -43,8 +44,7 @@ EXIT_CODE_ON_ERROR = 1  # hailstorm_exit_code_on_error's default, Locust's --exi
 # Ansible's own codes stay: 2 a task failed before or around the run, 4 a parser error, 99 ctrl-c).
 # `failed` exits with hailstorm_exit_code_on_error (Locust's default 1), or the code the locustfile
 # set as environment.process_exit_code.
-EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted": 12, "incomplete": 13,
-              "aborted on a threshold": 14}
+EXIT_CODES = {"completed": 0, "thresholds broken": 10, "degraded": 11, "aborted": 12, "incomplete": 13}
 # (name, what passing means): one junit.xml testcase each
 CHECKS = (
     ("processes", "every load process ran to its planned end and left its records"),
@@ -68,10 +68,12 @@ def _kinds(counts: Mapping[str, int], limit: int = 3) -> str:
 
 
 def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapping[str, Any] | None = None,
-              exit_code_on_error: int | None = None) -> dict[str, Any]:
+              exit_code_on_error: int | None = None, abort: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """{'state': ..., 'reasons': [...], 'checks': [...]} for a summary from results.summarize and
     its plan. `allowed` is thresholds.allowed_failures of the run's thresholds; exit_code_on_error
-    (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass."""
+    (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass.
+    `abort` is what the controller recorded when it stopped the run on an abort threshold
+    (progress.abort_check: `at` seconds since the start, `reason`), else None."""
     if exit_code_on_error is None:
         exit_code_on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
     allowed = allowed or {}
@@ -80,6 +82,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     def add(state: str, check: str, reason: str) -> None:
         found[state].append((check, reason))
 
+    if abort:  # first among the reasons: why every process was stopped
+        add("aborted", "processes", f"stopped by the controller at {float(abort['at']):g} s: {abort['reason']}")
     cores = list(summary.get("cores") or [])
     for core in cores:
         end = str(core.get("end") or "")
@@ -181,12 +185,10 @@ def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) 
 
 
 def exit_code(state: str, thresholds_broken: bool, exit_code_on_error: int = EXIT_CODE_ON_ERROR,
-              locustfile_exit_code: int = 0, threshold_abort: bool = False) -> int:
+              locustfile_exit_code: int = 0) -> int:
     """The exit code of a run's playbook (EXIT_CODES): the state's, a broken threshold's for a
     completed run; `failed` exits with the locustfile's process_exit_code if it set one, else
-    hailstorm_exit_code_on_error; a run the controller stopped on an abort threshold its own."""
-    if threshold_abort:
-        return EXIT_CODES["aborted on a threshold"]
+    hailstorm_exit_code_on_error."""
     if state == "failed":
         return int(locustfile_exit_code or exit_code_on_error or 1)
     if state == "completed":

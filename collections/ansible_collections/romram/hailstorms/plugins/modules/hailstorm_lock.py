@@ -86,6 +86,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.processes import runtime_pid
 
@@ -110,9 +111,9 @@ def is_live(lock: dict, hold: float, stale: float, now: float) -> bool:
     if not lock or lock.get("unreadable"):
         return False
     run_dir = lock.get("run_dir") or ""
-    if any(runtime_pid(name) for name in glob.glob(os.path.join(run_dir, "core-*.pid"))):
+    if any(runtime_pid(name) for name in glob.glob(os.path.join(run_dir, contract.core_pattern(contract.PID)))):
         return True
-    statuses = glob.glob(os.path.join(run_dir, "core-*.status.json"))
+    statuses = glob.glob(os.path.join(run_dir, contract.core_pattern(contract.STATUS)))
     for name in statuses:
         try:
             with open(name, encoding="utf-8") as handle:

@@ -14,8 +14,10 @@ description:
     (C(python -m hailstorm_runtime check), the runtime the load hosts run), for every backend.
   - Fails, with a message naming C(hailstorm_locustfile), the path and the fix, when the file does
     not exist, does not import (an exception, a C(sys.exit) or an import that does not finish in time),
-    defines no User class, or defines a LoadTestShape (the plan gives the shape of a run, from C(hailstorm_rps),
-    C(hailstorm_rampup), C(hailstorm_constant), C(hailstorm_rampdown)).
+    defines no User class, or defines a LoadTestShape that cannot be planned ahead (its C(tick) reads the
+    runner's state, never ends, raises, or changes its user classes over time, or names classes other
+    than the run's).
+  - A LoadTestShape that can be planned is sampled on a fake clock and returned as RV(shape).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
   - This is an action plugin; the module file only documents it.
 options:
@@ -87,10 +89,16 @@ user_classes:
   elements: str
   sample: [ShopUser]
 shape_classes:
-  description: Its LoadTestShape classes (the check fails when there is one).
+  description: Its LoadTestShape classes.
   returned: always, when the file imports
   type: list
   elements: str
+shape:
+  description: >-
+    Its LoadTestShape sampled on a fake clock - name, points (breakpoints [t seconds, users], linear in between),
+    duration (s), user_classes (a fixed list, or null) - for the plan to follow exactly.
+  returned: success, when the locustfile defines a LoadTestShape
+  type: dict
 locust:
   description: Locust's version on the controller.
   returned: success

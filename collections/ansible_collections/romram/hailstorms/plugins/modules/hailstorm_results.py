@@ -182,14 +182,15 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
     exports, junit, live_metrics, report, service_metrics, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
-from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (EXIT_CODE_ON_ERROR, exit_code,
-                                                                                 run_state, state_lines)
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
+    EXIT_CODE_ON_ERROR, exit_code, run_state, state_lines)
 
 PLAN_FILE = "plan.json"
 CSV_PREFIX = "locust"
@@ -253,7 +254,7 @@ def _clock_offsets(path, plan):
     offsets = {}
     for host in plan.get("hosts") or {}:
         try:
-            with open(os.path.join(path, host, "data.json"), encoding="utf-8") as handle:
+            with open(os.path.join(path, host, contract.DATA_FILE), encoding="utf-8") as handle:
                 offsets[host] = json.load(handle).get("clock_offset")
         except (OSError, ValueError, AttributeError):
             offsets[host] = None
@@ -333,21 +334,17 @@ def main():
         on_error = module.params["exit_code_on_error"]
         if on_error is None:
             on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
-        summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error))
-        abort = _abort(path)
-        if abort:  # the controller stopped the run on an abort threshold (roles/collect/tasks/progress.yml)
+        abort = _abort(path)  # the controller stopped the run on an abort threshold (roles/collect/tasks/progress.yml)
+        if abort:
             summary["abort"] = abort
-            summary["state"] = "aborted"
-            summary["reasons"] = ["stopped by the controller at %g s: %s" % (float(abort["at"]), abort["reason"])] + [
-                reason for reason in summary.get("reasons") or []]
+        summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error, abort))
         figures = phase_figures(merged, plan, checked["phase"])
         verdicts = thresholds.evaluate(checked, figures)
         summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
                                  "passed": not thresholds.broken(verdicts), "verdicts": verdicts}
         locustfile_code = max([int(core.get("locustfile_exit_code") or 0) for core in summary["cores"]] or [0])
         summary["exit_code_on_error"] = on_error
-        summary["exit_code"] = exit_code(summary["state"], bool(thresholds.broken(verdicts)), on_error, locustfile_code,
-                                          bool(abort))
+        summary["exit_code"] = exit_code(summary["state"], bool(thresholds.broken(verdicts)), on_error, locustfile_code)
         outputs = {module.params["summary_file"]: json.dumps(summary, indent=1, sort_keys=True) + "\n"}
         outputs[junit.JUNIT_FILE] = junit.junit_xml(summary, str(plan.get("run_id") or os.path.basename(path)))
         for suffix, text in exports.locust_csv(merged).items():
@@ -360,7 +357,7 @@ def main():
                      CSV_PREFIX + exports.SCHEDULE_SUFFIX: "Locust's stats layout, response times from schedule "
                                                            "(from each request's slot, queueing included)",
                      junit.JUNIT_FILE: "JUnit XML: one testcase per run-state check and per threshold"}
-        jtl_files = sorted(glob.glob(os.path.join(path, "*", "core-*.jtl")))
+        jtl_files = sorted(glob.glob(os.path.join(path, "*", contract.core_pattern(contract.JTL))))
         if jtl_files:
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
         described[report.REPORT_FILE] = "this report"

@@ -134,17 +134,18 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import file_tail, generator_limited_message
 
-FINAL = ("done", "failed", "lost")
-ARMED_OR_LATER = ("armed", "waiting", "running") + FINAL
+FINAL = (*contract.ENDED, "lost")  # "lost": a status no longer rewritten (the process is gone)
+ARMED_OR_LATER = contract.LIVE + FINAL
 LOG_TAIL_LINES = 12
 
 
 def log_tail(path: str, core: int) -> list[str]:
     """The last lines of a process's core-N.log (empty when there is none)."""
     try:
-        text, _cut = file_tail(os.path.join(path, f"core-{core}.log"), 8192)
+        text, _cut = file_tail(contract.core_file(path, core, contract.LOG), 8192)
     except OSError:
         return []
     return text.splitlines()[-LOG_TAIL_LINES:]
@@ -154,7 +155,7 @@ def read_status(path: str, cores: int, stale: float) -> list[dict]:
     now = time.time()
     result = []
     for core in range(cores):
-        name = os.path.join(path, f"core-{core}.status.json")
+        name = contract.core_file(path, core, contract.STATUS)
         try:
             with open(name, encoding="utf-8") as handle:
                 status = json.load(handle)
@@ -184,7 +185,7 @@ def problems(path: str, cores: list[dict], host: str | None = None) -> list[str]
                 "lost": "lost: its status stopped changing (killed, or its host is stuck)",
                 "missing": "never wrote a status (it did not start, or failed before loading)"}[state]
         tail = core.get("log_tail") or []
-        log = os.path.join(path, f"core-{core['core']}.log")
+        log = contract.core_file(path, core["core"], contract.LOG)
         where = f"last lines of {log}: " + " | ".join(tail) if tail else f"{log} is empty or absent"
         lines.append(f"{host + ' ' if host else ''}core {core['core']} {what}; {where}")
     return lines

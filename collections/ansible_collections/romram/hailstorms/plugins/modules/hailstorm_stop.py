@@ -58,12 +58,13 @@ import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.processes import runtime_pid
 
 
 def load_processes(path: str) -> list[int]:
-    pids = (runtime_pid(name) for name in sorted(glob.glob(os.path.join(path, "*", "core-*.pid"))))
+    pids = (runtime_pid(name) for name in sorted(glob.glob(os.path.join(path, "*", contract.core_pattern(contract.PID)))))
     return [pid for pid in pids if pid is not None]
 
 

@@ -8,6 +8,8 @@ import stat
 import sys
 from typing import MutableMapping
 
+from . import contract
+
 
 class EnvFileError(ValueError):
     """An environment file that cannot be used; the message names the file and the fix."""
@@ -110,7 +112,7 @@ def _log_to_work_dir(data_path: str, core: int) -> None:
             work_dir = json.load(handle).get("work_dir")
         if not work_dir:
             return
-        fd = os.open(os.path.join(work_dir, f"core-{core}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = os.open(contract.core_file(work_dir, core, contract.LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     except (OSError, ValueError):
         return  # the run reports the problem with data.json itself
     sys.stdout.flush()

@@ -88,12 +88,12 @@ def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> d
             measured: dict[str, float] = {}
 
             class Calibration(core.Hooks):
-                def armed(self, run: core.CoreRun) -> None:  # its own start signal, right away
+                def armed(self, core_run: core.CoreRun) -> None:  # its own start signal, right away
                     with open(os.path.join(work, core.START_FILE), "w", encoding="utf-8") as handle:
                         json.dump({"start_time": time.time() + 0.3}, handle)
 
-                def recording(self, run: core.CoreRun) -> None:
-                    gevent.spawn(self._measure, run)
+                def recording(self, core_run: core.CoreRun) -> None:
+                    gevent.spawn(self._measure, core_run)
 
                 @staticmethod
                 def _measure(run: core.CoreRun) -> None:

@@ -32,7 +32,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import capture, metrics, planner
+from . import capture, contract, metrics, planner
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
@@ -46,7 +46,7 @@ HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is 
 FLUSH_EVERY = 1  # ticks (seconds) between flushes: a kill -9 loses at most about a second of records
 FREEZE_EVERY = 0.2  # seconds between two freezes of the long-lived objects while clients start (see _freeze)
 ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
-START_FILE = "start.json"  # the start signal in the run's work directory: {"start_time": epoch}
+START_FILE = contract.START_FILE  # the start signal in the run's work directory: {"start_time": epoch}
 
 
 class RunFailure(Exception):
@@ -57,10 +57,10 @@ class Hooks:
     """Calls into a core's run for code that runs a core for another purpose (calibration):
     override what you need. Both run in the core's event loop."""
 
-    def armed(self, core: "CoreRun") -> None:
+    def armed(self, core_run: "CoreRun") -> None:
         """After setup, before the start signal is awaited (data.json without a start time)."""
 
-    def recording(self, core: "CoreRun") -> None:
+    def recording(self, core_run: "CoreRun") -> None:
         """Once the shared start time is known and the recorder runs."""
 
 
@@ -110,7 +110,7 @@ class Arming:
         while True:
             now = time.time()
             if now >= next_status:
-                write_status_file(self.base, self.core_index, "armed", 0.0, 0, 0, 0.0)
+                write_status_file(self.base, self.core_index, contract.ARMED, 0.0, 0, 0, 0.0)
                 next_status = now + 1.0
             try:
                 with open(self.path, encoding="utf-8") as handle:
@@ -152,11 +152,11 @@ class CoreRun:
         self.t0: float | None = float(data["start_time"]) if data.get("start_time") is not None else None
         self.pace = float(self.plan["pace"])
         self.duration = float(self.plan["duration"])
-        self.grace = float(data.get("deadline_grace", 10))
+        self.grace = float(data.get("deadline_grace", contract.DEADLINE_GRACE))
         self.deadline = math.inf if self.t0 is None else self.t0 + self.duration + self.grace
         self.host_index = int(data.get("host_index", 0))
         self.work_dir = str(data.get("work_dir") or os.getcwd())
-        self.base = os.path.join(self.work_dir, f"core-{core_index}")
+        self.base = contract.core_base(self.work_dir, core_index)
         self.arming = Arming(self.work_dir, self.base, core_index, float(data.get("arm_timeout") or ARM_TIMEOUT))
         self.clients = planner.core_intervals(self.plan, self.core)  # a client of a staged plan may come again
         self.done = gevent.event.Event()
@@ -180,7 +180,7 @@ class CoreRun:
     # --- setup ----------------------------------------------------------------------------
     def setup(self) -> None:
         os.makedirs(self.work_dir, exist_ok=True)
-        with open(self.base + ".pid", "w", encoding="utf-8") as handle:
+        with open(self.base + contract.PID, "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
         # before the locustfile's import: nothing it does can hide a request (capture.py)
         self.request_tap = capture.Tap(locust.events.request)
@@ -212,7 +212,7 @@ class CoreRun:
     def start_recording(self) -> None:
         """Once the shared start time is known: the recorder (its seconds count from T0) and the
         users. Records are never appended to an earlier run's."""
-        if os.path.exists(self.base + ".jsonl"):
+        if os.path.exists(self.base + contract.RECORDS):
             raise RunFailure(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         assert self.t0 is not None and self.env is not None and self.request_tap and self.error_tap
@@ -321,7 +321,7 @@ class CoreRun:
                 try:
                     if ticks % FLUSH_EVERY == 0:
                         recorder.flush()
-                    recorder.write_status("running" if running else "waiting", self.active, requests, rps,
+                    recorder.write_status(contract.RUNNING if running else contract.WAITING, self.active, requests, rps,
                                           iteration_rate=iteration_rate)
                 except OSError as error:
                     self._recording_failed(error)
@@ -375,8 +375,8 @@ class CoreRun:
         try:
             os.makedirs(self.work_dir, exist_ok=True)
             elapsed = time.time() - self.t0 if self.t0 is not None else 0.0
-            write_status_file(self.base, self.core_index, "failed", elapsed, 0, 0, 0.0, reason=reason)
-            os.remove(self.base + ".pid")
+            write_status_file(self.base, self.core_index, contract.FAILED, elapsed, 0, 0, 0.0, reason=reason)
+            os.remove(self.base + contract.PID)
         except OSError:
             pass
 
@@ -405,7 +405,7 @@ class CoreRun:
             start_delay=round(max(0.0, time.time() - self.t0), 6), clients=len(self.clients),
             first_client=self.core.get("first_client"), user_classes=sorted(self.user_classes),
             locust=locust.__version__, deadline=self.deadline, model=self.model)
-        recorder.write_status("waiting", 0, 0, 0.0)
+        recorder.write_status(contract.WAITING, 0, 0, 0.0)
         self.hooks.recording(self)
         self._hard_exit_thread()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -452,13 +452,13 @@ class CoreRun:
             self.reason = f"recording failed: {error}"
             logger.error("%s (this core's records are incomplete)", self.reason)
         failed = self.reason == "error" or self.reason.startswith("recording failed")
-        state = "failed" if failed else "done"
+        state = contract.FAILED if failed else contract.DONE
         try:
             recorder.write_status(state, 0, recorder.requests, 0.0, reason=self.reason if failed else "")
         except OSError as error:
             logger.error("cannot write the status file: %s", error)
         try:
-            os.remove(self.base + ".pid")
+            os.remove(self.base + contract.PID)
         except OSError:
             pass
         return self._locustfile_verdict() or (1 if failed else 0)
@@ -469,7 +469,7 @@ class CoreRun:
         if code:
             logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
                          code, self.data.get("host"), self.core_index)
-            write_status_file(self.base, self.core_index, "failed", time.time() - self.t0, 0,
+            write_status_file(self.base, self.core_index, contract.FAILED, time.time() - self.t0, 0,
                               self.recorder.requests, 0.0,
                               reason=f"the locustfile set environment.process_exit_code = {code}")
         return code

@@ -14,6 +14,7 @@ import time
 import traceback
 from typing import Any, Callable
 
+from . import contract
 from .results import LATE_START, end_record, exception_kind, meta_record, request_label, stats_record
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
@@ -61,9 +62,9 @@ def write_status_file(base: str, core: int, state: str, elapsed: float, active: 
         status["iterations"], status["iteration_rate"] = iterations[0], round(iterations[1], 2)
     if reason:
         status["reason"] = reason
-    with open(base + ".status.json.tmp", "w", encoding="utf-8") as handle:
+    with open(base + contract.STATUS + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(status, handle)
-    os.replace(base + ".status.json.tmp", base + ".status.json")
+    os.replace(base + contract.STATUS + ".tmp", base + contract.STATUS)
 
 
 def _original(module: str, name: str, current: Any) -> Any:
@@ -165,7 +166,7 @@ class Recorder:
         self.t0 = t0
         self.core = core
         self.now = now
-        self.base = os.path.join(work_dir, f"core-{core}")
+        self.base = contract.core_base(work_dir, core)
         self.due_of: Callable[[], float | None] = _no_schedule
         self.cells: dict[tuple[int, str, str], list[Any]] = {}  # (second, method, name): cell
         self.active: dict[int, int] = {}
@@ -182,7 +183,7 @@ class Recorder:
         self.failures = 0
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
         self.iterations_total = 0
-        self._jsonl = open(self.base + ".jsonl", "x", encoding="utf-8")  # never another run's records
+        self._jsonl = open(self.base + contract.RECORDS, "x", encoding="utf-8")  # never another run's records
         self.writer = FileWriter()
         # called at each flush with (the cells of the flush by second and label, its stats record),
         # and before the end record (their dicts join its fields): live metrics (metrics.py)
@@ -192,8 +193,8 @@ class Recorder:
         self._jtl = None
         if jtl:
             self.jtl_rows = []
-            new = not os.path.exists(self.base + ".jtl")
-            self._jtl = open(self.base + ".jtl", "a", encoding="utf-8", newline="")
+            new = not os.path.exists(self.base + contract.JTL)
+            self._jtl = open(self.base + contract.JTL, "a", encoding="utf-8", newline="")
             self._jtl_writer = csv.writer(self._jtl)
             if new:
                 self._jtl_writer.writerow(JTL_HEADER)

@@ -149,3 +149,56 @@ def test_user_classes_are_kept_when_fixed_and_refused_when_they_change():
 
     with pytest.raises(ShapeError, match="changes its user_classes over time"):
         sample(Changing())
+
+
+# The controller's side: a sampled shape's breakpoints become stages (rate = users / pace), and
+# the plan of those stages keeps the shape's curve of active clients exactly.
+from hailstorm_runtime import planner  # noqa: E402
+
+
+def rate_at(stages, t):
+    """The stages' rate at t (k6's rule: linear from the rate before; a 0s stage is a step)."""
+    start, before = 0.0, 0.0
+    for stage in stages:
+        if start <= t < start + stage["duration"]:
+            return before + (stage["rps"] - before) * (t - start) / stage["duration"]
+        start, before = start + stage["duration"], stage["rps"]
+    return before
+
+
+@pytest.mark.parametrize("shape", [StagesShape, StepLoadShape, DoubleWave])
+def test_each_example_becomes_stages_whose_rate_is_users_over_pace(shape):
+    out = sample(shape())
+    pace = 2.0
+    stages = planner.shape_stages(out["points"], pace)
+    assert sum(stage["duration"] for stage in stages) == pytest.approx(out["points"][-1][0])
+    for t in [x / 4 for x in range(int(out["duration"] * 4))]:
+        assert rate_at(stages, t) == pytest.approx(users_at(out["points"], t) / pace, abs=1e-9)
+    assert stages[-1] == {"duration": 0, "rps": 0.0}  # the drop at the end: a 0s stage to 0
+    assert planner.parse_stages(stages)  # stages the plan accepts as they are
+
+
+def test_the_stages_example_plans_the_shapes_clients_at_every_moment():
+    out = sample(StagesShape())
+    settings, _warnings = planner.resolve_shaped_settings(
+        {"default": {"target": "http://t:1", "rps": 50, "rampup": "10s", "pace": "2s"}}, "default", {},
+        {"name": "StagesShape", **out})
+    assert settings["shape"] == "StagesShape" and settings["pace"] == 2.0
+    assert settings["clients"] == 100 and settings["rps"] == 50  # the peak: 100 users at a pace of 2 s
+    plan = planner.make_plan(settings, [("h1", 2), ("h2", 1)])
+    for t in (0.5, 5, 33.5, 80, 125.5, 139.5):
+        assert planner.active_clients(plan, t) == round(users_at(out["points"], t))
+    assert any("LoadTestShape StagesShape" in line for line in planner.preview(plan))
+
+
+def test_the_shape_replaces_the_stacks_trapezoid_and_stages_with_a_warning():
+    out = sample(StepLoadShape())
+    profiles = {"default": {"target": "http://t:1", "rps": 10, "rampup": "1m", "clients": 40},
+                "steps": {"stages": [{"duration": "1m", "rps": 5}]}}
+    settings, warnings = planner.resolve_shaped_settings(profiles, "steps", {}, {"name": "StepLoadShape", **out})
+    assert settings["pace"] == 40 / 5  # the pace the stack gives (clients 40 at the stages' peak 5 rps)
+    assert settings["clients"] == 50 and "rampup" not in settings  # the shape's peak users
+    assert any("the LoadTestShape StepLoadShape replaces hailstorm_stages" in text for text in warnings)
+    settings, warnings = planner.resolve_shaped_settings(profiles, "steps", {"rps": 8, "rampup": "5s"},
+                                                         {"name": "StepLoadShape", **out})
+    assert settings["pace"] == 40 / 8 and settings["clients"] == 50 and "stages" in settings

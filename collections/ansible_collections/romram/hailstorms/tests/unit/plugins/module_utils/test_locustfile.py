@@ -85,14 +85,54 @@ def test_an_unset_locustfile_says_where_to_give_it(value):
         "path/to/locustfile.py) or as -e hailstorm_locustfile=path/to/locustfile.py")
 
 
-def test_a_load_test_shape_is_refused_because_the_plan_is_the_shape(tmp_path):
-    result = check(tmp_path, SHAPE)
+def test_a_load_test_shape_is_sampled_for_the_plan(tmp_path):
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class Steps(LoadTestShape):
+    def tick(self):
+        t = self.get_run_time()
+        return None if t >= 7 else ((10, 10 / 3) if t < 4 else (20, 20))
+""")
+    assert result["failed"] is False, result["msg"]
+    assert result["shape_classes"] == ["Steps"] and result["shape"]["name"] == "Steps"
+    assert result["shape"]["points"] == [[0, 0], [3, 10], [4, 10], [4.5, 20], [7, 20], [7, 0]]
+    assert result["msg"].endswith("its LoadTestShape Steps was sampled (6 breakpoints, 7 s) and is planned exactly")
+
+
+def test_a_load_test_shape_that_cannot_be_planned_is_refused_with_what_to_write(tmp_path):
+    result = check(tmp_path, SHAPE)  # asks for no users
     assert result["failed"] is True and result["shape_classes"] == ["Steps"]
     assert result["msg"] == (
-        f"hailstorm_locustfile: {tmp_path}/locustfile.py defines the LoadTestShape Steps; romram.hailstorms takes "
-        "the shape of a run from its plan (hailstorm_rps, hailstorm_rampup, hailstorm_constant, hailstorm_rampdown) "
-        "and would not use it: remove the class from the locustfile (keep it in a file of its own for plain "
-        "Locust) and give the shape as those settings")
+        f"hailstorm_locustfile: the LoadTestShape Steps in {tmp_path}/locustfile.py asks for no users before its "
+        "tick() returns None, so the run would send nothing; return (user_count, spawn_rate) with user_count > 0 "
+        "from tick() for a while first (Locust's stages example)")
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class Adaptive(LoadTestShape):
+    def tick(self):
+        return self.get_current_user_count() + 1, 1
+""")
+    assert result["failed"] is True and result["msg"] == (
+        f"hailstorm_locustfile: {tmp_path}/locustfile.py defines the LoadTestShape Adaptive, which cannot be "
+        "planned: the LoadTestShape Adaptive reads runner.user_count in tick(): a shape that depends on the run's "
+        "state (user counts, statistics) cannot be planned ahead; write tick() from get_run_time() only (Locust's "
+        "stages example), or give the curve as hailstorm_stages")
+
+
+def test_a_shapes_user_classes_must_be_the_runs(tmp_path):
+    result = check(tmp_path, USERS + """
+from locust import LoadTestShape
+
+class OnlyFast(LoadTestShape):
+    def tick(self):
+        return (5, 5, [Fast]) if self.get_run_time() < 3 else None
+""")
+    assert result["failed"] is True and result["msg"] == (
+        f"hailstorm_locustfile: the LoadTestShape OnlyFast in {tmp_path}/locustfile.py runs the user classes Fast "
+        "but the run uses Fast, Shopper; name the shape's classes in hailstorm_locust_args (e.g. "
+        "hailstorm_locust_args: ['Fast']) so the plan runs the same")
 
 
 def test_no_user_class(tmp_path):
@@ -116,7 +156,7 @@ def test_an_import_error_shows_the_error_and_the_users_line(tmp_path):
 
 def test_a_syntax_error_is_an_import_error(tmp_path):
     result = check(tmp_path, "from locust import HttpUser\nclass A(HttpUser)\n")
-    assert result["failed"] is True and "SyntaxError" in result["msg"].split("\n")[0]
+    assert result["failed"] is True and "SyntaxError" in result["msg"].split("\n", maxsplit=1)[0]
 
 
 def test_the_runs_environment_reaches_the_import_and_never_the_result(tmp_path):

@@ -57,6 +57,9 @@ def test_core_cpus_leave_the_lowest_free_and_cycle_when_short():
      "h1: unreachable: ssh: connect to host 192.0.2.1 port 22: timed out. Fix: check ansible_host"),
     (record(probe={"failed": True, "python": None, "msg": "/usr/bin/python3 did not run on the host (rc 127)"}),
      "h1: the probe failed: /usr/bin/python3 did not run on the host (rc 127). Fix: install python3 >= 3.9"),
+    (record(become={"user": "ubuntu", "method": "sudo", "ok": False, "msg": "Missing sudo password"}),
+     "h1: the connection user ubuntu cannot become root with sudo: Missing sudo password. Fix: "
+     "hailstorm_backend=systemd installs and starts the load processes as root: give that user sudo rights"),
     (record(probe__python__version="3.6.8"), "h1: Python 3.6.8 at /usr/bin/python3 is older than hailstorm_min_python=3.9"),
     (record(cores=8), "h1: hailstorm_cores=8 but the host lets processes run on only 4 CPUs [0, 1, 2, 3]. Fix: set "
                       "hailstorm_cores to at most 4 (better 3"),
@@ -203,3 +206,8 @@ def test_a_controller_results_disk_too_small_for_the_run_fails_the_preflight_and
 def test_the_controller_free_space_is_read_from_the_nearest_existing_directory(tmp_path):
     found = preflight.free_space(str(tmp_path / "results" / "not" / "yet"))
     assert found["path"] == str(tmp_path) and found["free_bytes"] > 0
+
+
+def test_a_user_that_becomes_root_and_an_unchecked_become_pass():
+    assert findings(record(become={"user": "ubuntu", "method": "sudo", "ok": True, "msg": ""}))["failures"] == []
+    assert findings(record(become=None))["failures"] == []

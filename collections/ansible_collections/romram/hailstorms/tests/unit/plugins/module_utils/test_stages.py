@@ -471,3 +471,21 @@ def test_stage_windows_by_number_or_name_and_the_curve_s_requests():
         planner.stage_window(plan, 6)
     assert planner.curve_requests(settings["stages"]) == 192_000
     assert abs(plan["expected_requests"] - planner.curve_requests(settings["stages"])) <= 1
+
+
+def test_the_open_model_plans_the_same_slots_and_says_so():
+    base = {"target": "http://t", "rps": 20, "rampup": 5, "constant": 10, "locustfile": "l.py"}
+    closed = planner.resolve_settings({"default": base})[0]
+    opened = planner.resolve_settings({"default": {**base, "model": "open"}})[0]
+    assert opened["max_clients"] == 4 * closed["clients"]
+    plan_closed = planner.make_plan(closed, [("h", 2)])
+    plan_open = planner.make_plan(opened, [("h", 2)])
+    assert {k: v for k, v in plan_open.items() if k not in ("model", "max_clients")} == plan_closed
+    assert plan_open["model"] == "open" and "model" not in plan_closed
+    assert "open model: the" in " ".join(planner.preview(plan_open))
+    with pytest.raises(planner.PlanError, match="hailstorm_model: 'half-open' is not a load model"):
+        planner.resolve_settings({"default": {**base, "model": "half-open"}})
+    with pytest.raises(planner.PlanError, match="hailstorm_max_clients: 50 is the open model's pool cap"):
+        planner.resolve_settings({"default": {**base, "max_clients": 50}})
+    with pytest.raises(planner.PlanError, match="hailstorm_max_clients: expected a whole number"):
+        planner.resolve_settings({"default": {**base, "model": "open", "max_clients": 2.5}})

@@ -51,7 +51,8 @@ def test_canonical_form_converts_strings_and_units():
                                         "{p95_ms: 250}, got 5"),
     ({"labels": {"/a": {"rps_ratio": 1}}}, "constant",
      "hailstorm_thresholds.labels['/a']: unknown key 'rps_ratio' (value 1) (rps_ratio applies to the whole run "
-     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
+     "only: set it at the top of hailstorm_thresholds); the keys are p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, "
+     "mean_ms, max_ms, each latency key also from schedule (p99_from_schedule_ms), failure_rate"),
     ({"labels": {"/a": {"p95": 1}}}, "constant", "hailstorm_thresholds.labels['/a']: unknown key 'p95' (value 1)"),
     ({}, "", "hailstorm_thresholds_phase: '' is not a phase; use one of constant, all, or with hailstorm_stages a "
              "stage's number (1 = the first) or its name"),
@@ -241,7 +242,7 @@ STAGED = {"rps": 20.0, "expected_requests": 300, "clients": 20, "pace": 1.0, "st
 def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_phase_is_its_longest_flat_stage():
     assert results.phase_window(STAGED, "constant") == ((4, 10), "constant phase 4-10 s")
     assert results.phase_window(STAGED, "hold") == ((4, 10), "stage hold 4-10 s")
-    assert results.phase_window(STAGED, 4) == ((10, 15), "stage stage 4 10-15 s")
+    assert results.phase_window(STAGED, 4) == ((10, 15), "stage 4 10-15 s")
     assert results.phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
     assert results.phase_window(STAGED, "all") == (None, "whole run")
     with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant or all"):
