@@ -218,12 +218,14 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
 def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any], broken_since: float | None,
                   ) -> tuple[float | None, str | None]:
     """Whether to stop the run now, judged every progress interval on the figures of all hosts
-    merged over the last interval: `interval` = {"at": seconds since the start, "requests",
-    "failures", "planned_rps"}. `broken_since` is what the previous call returned: since when
-    (seconds since the start) an abort threshold has been broken without a break, or None.
-    Returns (broken_since, reason): reason is None to go on, else the words of the abort (the
-    threshold, the time it broke and the planned rate then). An interval without requests
-    changes nothing."""
+    merged over the last interval: `interval` = {"from", "at": its start and end, seconds since
+    the start; "requests", "failures", "planned_rps"}. A threshold broken over an interval counts
+    as broken over all of it (the figures say no more): `broken_since` is what the previous call
+    returned, the start of the first of the intervals broken in a row, or None. Returns
+    (broken_since, reason): reason is None to go on, else the words of the abort (the threshold,
+    since when and how long it was broken, the planned rate then). An interval without requests
+    changes nothing. So a run stops at the first judgement at least `after` seconds after the
+    start of the interval in which the breakage began: at most `after` + one interval after it."""
     aborts = (checked or {}).get("abort") or {}
     limits = (checked or {}).get("limits") or {}
     requests = int(interval.get("requests") or 0)
@@ -235,7 +237,7 @@ def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any]
         measured = int(interval.get("failures") or 0) / requests  # name is failure_rate (ABORTABLE)
         if measured <= limits[name]:
             return None, None
-        since = at if broken_since is None else broken_since
+        since = float(interval.get("from") or 0.0) if broken_since is None else broken_since
         if at - since >= after:
             reason = (f"{name}: failure rate {_show(name, measured)} > limit {_show(name, limits[name])} over the last "
                       f"interval, broken since {since:g} s for {at - since:g} s (abort after {after:g} s) at a planned "

@@ -275,15 +275,16 @@ def test_an_abort_threshold_is_checked_naming_the_key_and_a_fix():
 
 def test_the_run_aborts_once_the_threshold_stayed_broken_for_after():
     checked = thresholds.check({"failure_rate": {"limit": "1%", "abort": True, "after": "5s"}})
-    since, reason = thresholds.abort_verdict(checked, {"at": 10, "requests": 400, "failures": 0}, None)
+    since, reason = thresholds.abort_verdict(checked, {"from": 8, "at": 10, "requests": 400, "failures": 0}, None)
     assert (since, reason) == (None, None)
-    since, reason = thresholds.abort_verdict(checked, {"at": 20, "requests": 400, "failures": 40}, since)
-    assert (since, reason) == (20.0, None)  # broken, not yet for 5 s
-    assert thresholds.abort_verdict(checked, {"at": 22, "requests": 0, "failures": 0}, since) == (20.0, None)
-    assert thresholds.abort_verdict(checked, {"at": 25, "requests": 400, "failures": 1}, since) == (None, None)
-    since, reason = thresholds.abort_verdict(checked, {"at": 25, "requests": 400, "failures": 40, "planned_rps": 40},
-                                             since)
-    assert since == 20.0 and reason.startswith("failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %)")
-    assert "broken since 20 s for 5 s" in reason and "planned 40 rps" in reason
+    # broken over the interval 10-12 s: broken since its start, not yet for 5 s
+    since, reason = thresholds.abort_verdict(checked, {"from": 10, "at": 12, "requests": 400, "failures": 40}, since)
+    assert (since, reason) == (10.0, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 14, "requests": 0, "failures": 0}, since) == (10.0, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 15, "requests": 400, "failures": 1}, since) == (None, None)
+    since, reason = thresholds.abort_verdict(
+        checked, {"from": 12, "at": 15, "requests": 400, "failures": 40, "planned_rps": 40}, since)
+    assert since == 10.0 and reason.startswith("failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %)")
+    assert "broken since 10 s for 5 s" in reason and "planned 40 rps" in reason
     assert thresholds.abort_verdict(thresholds.check({"failure_rate": 0.01}),
-                                    {"at": 25, "requests": 400, "failures": 40}, None) == (None, None)
+                                    {"from": 0, "at": 25, "requests": 400, "failures": 40}, None) == (None, None)
