@@ -90,9 +90,16 @@ def test_an_aborted_run_says_why_exits_aborted_and_keeps_every_result(aborted_ru
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     assert int(rows["Aggregated"]["Request Count"]) == len(arrivals)
     assert int(rows["Aggregated"]["Failure Count"]) == summary["failures"]
-    assert (run_dir / "locust_stats_history.csv").read_text().count("\n") > 20
+    with open(run_dir / "locust_stats_history.csv", encoding="utf-8") as handle:
+        history = list(csv.DictReader(handle))
+    assert len(history) > 20 and history[0]["Time (ISO 8601)"].endswith("+00:00")
+    # the run's wall-clock start and end, to find it in other tools: the target saw it in between
+    clock = summary["clock"]
+    assert clock["start"].endswith("+00:00") and clock["end"].endswith("+00:00")
+    assert clock["start_epoch"] <= arrivals[0] and arrivals[-1] <= clock["end_epoch"]
     # the report says it and marks the moment on the charts
     page = (run_dir / "report.html").read_text()
+    assert f'<time datetime="{clock["start"]}">' in page
     assert 'id="abort"' in page and f"aborted by the controller at {float(abort['at']):g} s" in page
     assert "aborted: failure_rate" in page
     assert (run_dir / "junit.xml").exists()

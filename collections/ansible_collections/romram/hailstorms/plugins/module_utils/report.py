@@ -380,6 +380,7 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     `service`: the service's metrics (service_metrics.fetch), drawn beside the load's charts."""
     offsets = clock_offsets or {}
     run_id = plan.get("run_id") or "?"
+    clock = summary.get("clock")  # the wall-clock start and end (exports.run_clock)
     degraded = degradations(summary, plan)
     broken = [v for v in verdicts if not v.get("passed")]
     state = summary.get("state")
@@ -388,7 +389,11 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
              f"<title>hailstorms run {_e(run_id)}</title><style>{CSS}</style></head><body>",
              f"<header><h1>Load test {_e(run_id)}</h1><p>{_e(plan.get('target', ''))} &middot; "
              f"{_num(plan.get('clients'))} clients, {_num(plan.get('rps'))} rps target, "
-             f"{_num(plan.get('duration'))} s &middot; profile {_e(plan.get('profile', '-'))}</p></header><main>"]
+             f"{_num(plan.get('duration'))} s &middot; profile {_e(plan.get('profile', '-'))}</p>"
+             + (f'<p id="clock">from <time datetime="{clock["start"]}">{clock["start"]}</time> to '
+                f'<time datetime="{clock["end"]}">{clock["end"]}</time> ({clock["seconds"]:g} s; the charts\' '
+                f'0 s is the start)</p>' if clock else "")
+             + "</header><main>"]
     if state:
         cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
         parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')

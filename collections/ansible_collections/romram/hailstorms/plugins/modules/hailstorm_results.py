@@ -97,6 +97,11 @@ summary:
     state:
       description: How the run ended - completed, degraded, failed, aborted or incomplete (see run_state in module_utils).
       type: str
+    clock:
+      description:
+        - The run's wall-clock start and end (C(start), C(end) as ISO 8601 with zone; C(start_epoch), C(end_epoch);
+          C(seconds) between), to find the run in other tools; null for records without a start time.
+      type: dict
     service_metrics:
       description:
         - With O(prometheus_url) and O(report_queries) - the URL, the query step and per query its PromQL, the series
@@ -329,6 +334,7 @@ def main():
         merged = merge(sources)
         summary = summarize(merged, plan)
         summary["live_metrics"] = live_metrics.live_metrics_figures(summary["cores"])
+        summary["clock"] = exports.run_clock(merged)
         service = _service_metrics(prometheus_url, queries, merged, plan)
         summary["service_metrics"] = service_metrics.summary_figures(service)
         on_error = module.params["exit_code_on_error"]

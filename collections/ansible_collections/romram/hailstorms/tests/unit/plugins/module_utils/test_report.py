@@ -147,3 +147,11 @@ def test_a_run_that_recorded_nothing_still_renders_and_says_why():
     assert page.charts["latency"] == 0 and "nothing recorded" in page_text
     assert "load process h1/core 0 ended: missing (process killed?)" in page_text
     assert "host h2: 1 of 1 load processes left no record" in page_text
+
+
+def test_the_report_says_the_runs_wall_clock_start_and_end_with_zone():
+    clock = {"start": "2023-11-14T22:13:20.000+00:00", "end": "2023-11-14T22:13:34.000+00:00", "seconds": 14.0}
+    page_text, _merged, _plan = render(summary_extra={"clock": clock})
+    assert ('<p id="clock">from <time datetime="2023-11-14T22:13:20.000+00:00">2023-11-14T22:13:20.000+00:00</time> '
+            'to <time datetime="2023-11-14T22:13:34.000+00:00">') in page_text
+    assert 'id="clock"' not in render()[0]  # records without a start time: nothing made up
