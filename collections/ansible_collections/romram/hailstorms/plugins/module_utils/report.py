@@ -54,6 +54,23 @@ def _nice(top: float) -> float:
     return 10 * power  # pragma: no cover
 
 
+# a y axis's top (x 10^n) and its gridlines: close above the data (a 100-client plan on 0-120,
+# not 0-200), every gridline a round number
+Y_TOPS = ((1, 5), (1.2, 6), (1.5, 5), (2, 4), (2.5, 5), (3, 6), (4, 4), (5, 5), (6, 6), (8, 4), (10, 5))
+
+
+def y_axis(peak: float) -> tuple[float, int]:
+    """(top, gridline intervals) of a y axis for data up to `peak`, with 5 % room above it."""
+    top = peak * 1.05
+    if top <= 0:
+        return 1.0, 5
+    power = 10 ** math.floor(math.log10(top))
+    for multiple, divisions in Y_TOPS:
+        if top <= multiple * power * (1 + 1e-9):
+            return round(multiple * power, 12), divisions
+    return 10 * power, 5  # pragma: no cover
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
 
@@ -70,7 +87,7 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
     the start) drawn as red vertical lines, e.g. where the controller aborted the run."""
     x0, x1 = x_range
     x1 = max(x1, x0 + 1)
-    top = _nice(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]) * 1.05)
+    top, divisions = y_axis(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]))
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
 
     def sx(x: float) -> float:
@@ -88,8 +105,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
             parts.append(f'<rect class="phase" x="{a:.1f}" y="{TOP}" width="{b - a:.1f}" height="{ph}" '
                          f'fill="{fill}"><title>{_e(name)} {start:g}-{end:g} s</title></rect>'
                          f'<text x="{a + 4:.1f}" y="{TOP + 12}" fill="#777">{_e(name)}</text>')
-    for i in range(6):
-        y = top * i / 5
+    for i in range(divisions + 1):
+        y = top * i / divisions
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#ddd"/>'
                      f'<text x="{LEFT - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{_fmt(y)}</text>')
     step = _nice((x1 - x0) / 10)
