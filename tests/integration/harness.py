@@ -103,15 +103,16 @@ def open_connections(url: str) -> int:
     return count
 
 
-def local_aliases(directory: Path, count: int, cores: int = 1) -> Path:
+def local_aliases(directory: Path, count: int, cores: int = 1, name: str = "load") -> Path:
     """An inventory of `count` load hosts that are all this machine (local backend, one work
     directory each), with the local inventory's settings: many load hosts at low rates on one
-    machine, for tests and benchmarks."""
+    machine, for tests and benchmarks. The hosts are `name`00, `name`01, ... (each holds its
+    own lock on this machine: tests that may run at once use different names)."""
     inventory = directory / "aliases"
     (inventory / "group_vars").mkdir(parents=True, exist_ok=True)
     lines = ["load_hosts:", "  hosts:"]
     for i in range(count):
-        lines += [f"    load{i:02d}:", "      ansible_connection: local",
+        lines += [f"    {name}{i:02d}:", "      ansible_connection: local",
                   "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"", f"      hailstorm_cores: {cores}"]
     (inventory / "hosts.yml").write_text("\n".join(lines) + "\n")
     settings = (ROOT / "inventories" / "local" / "group_vars" / "all.yml").read_text()

@@ -8,6 +8,9 @@ Routes (as in the original hailstorms feeder):
                           answer after ms milliseconds, but a request arriving in the first
                           stall_ms of each period_s of the epoch clock waits for that window's
                           end first (a service that stalls, e.g. a GC pause, every period)
+  /fail_after/{seconds}/{code}
+                          answer 200 until `seconds` after the first request to this path, then
+                          that HTTP status (a service that breaks mid-run, for the abort tests)
   /clientId               a counter: 0, 1, 2, ... (one per request)
   /clientId/reset         set the counter back to 0
   /{name}                 "Hello, name"
@@ -150,6 +153,21 @@ def build_app(arrival_log: str | None = None) -> web.Application:
         count("status", code)
         return web.Response(status=code, text=f"status {code}")
 
+    first_seen: dict[str, float] = {}  # /fail_after: path -> arrival time of its first request
+
+    async def fail_after(request: web.Request) -> web.Response:
+        arrived(request)
+        seconds, code = _int(request, "seconds"), _int(request, "code")
+        if not 100 <= code <= 599:
+            raise web.HTTPBadRequest(text=f"status code {code} is not between 100 and 599")
+        at = now()
+        first = first_seen.setdefault(request.path, at)
+        if at - first < seconds:
+            count("fail_after")
+            return web.Response(text=f"fine for {seconds - (at - first):.1f} s more")
+        count("fail_after", code)
+        return web.Response(status=code, text=f"broken since {first + seconds:.6f}")
+
     async def client_id(request: web.Request) -> web.Response:
         arrived(request)
         value = counter[0]
@@ -176,6 +194,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
     app.router.add_route("*", "/wait/{min_ms}/{max_ms}", wait_between)
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_route("*", "/stall/{period_s}/{stall_ms}/{ms}", stall)
+    app.router.add_route("*", "/fail_after/{seconds}/{code}", fail_after)
     app.router.add_route("*", "/clientId", client_id)
     app.router.add_route("*", "/clientId/reset", client_id_reset)
     app.router.add_route("GET", "/metrics", metrics)

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, contract, launch, live_metrics, planner
-from ansible_collections.romram.hailstorms.plugins.module_utils import preflight, progress
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    checks, contract, launch, live_metrics, planner, preflight, progress, service_metrics)
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -105,6 +105,21 @@ def _record(hostvars: Any, host: str) -> Any:
 def checked_url(value: Any, name: str) -> str:
     """An http(s) URL without credentials, or "" (off), or an error naming the variable."""
     return _planned("checked_url", live_metrics.endpoint_url, value, name)
+
+
+def abort_check(hostvars: Any, plan: Any, hosts: Any, checked: Any, previous: Any, offset: Any) -> dict[str, Any]:
+    """The abort thresholds judged on every host's status of this progress interval (progress.abort_check)."""
+    statuses = {}
+    for name in hosts or []:
+        status = hostvars[name].get("__collect_status") if name in hostvars else None
+        statuses[name] = dict(status) if isinstance(status, dict) else {}
+    return _planned("abort_check", progress.abort_check, _as_dict(plan, "abort_check", "the plan"), statuses,
+                    checked, previous, float(offset))
+
+
+def checked_report_queries(value: Any) -> dict[str, str]:
+    """hailstorm_report_queries as {name: PromQL}, or an error naming the variable."""
+    return _planned("checked_report_queries", service_metrics.checked_queries, value)
 
 
 def checked_path(value: Any, name: str) -> str:
@@ -213,6 +228,8 @@ class FilterModule:
             "run_directory": run_directory,
             "checked_path": checked_path,
             "checked_url": checked_url,
+            "checked_report_queries": checked_report_queries,
+            "abort_check": abort_check,
             "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,
         }

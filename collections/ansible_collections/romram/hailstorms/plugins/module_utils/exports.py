@@ -41,6 +41,9 @@ HISTORY_COLUMNS = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Fai
                    "Total Request Count", "Total Failure Count", "Total Median Response Time",
                    "Total Average Response Time", "Total Min Response Time", "Total Max Response Time",
                    "Total Average Content Size"]
+# after Locust's own columns (tools that read them by name are unaffected): each row's second as
+# wall-clock time (ISO 8601 with zone, to find it in other tools) and as seconds since the start
+CLOCK_COLUMNS = ["Time (ISO 8601)", "Seconds Since Start"]
 FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
 EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
 SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
@@ -66,6 +69,25 @@ def start_time(merged: Mapping[str, Any]) -> float | None:
         if value is not None:
             return float(value)
     return None
+
+
+def iso_time(epoch: float) -> str:
+    """Wall-clock time as ISO 8601 with its zone (UTC), to the millisecond."""
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_clock(merged: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run's wall-clock start and end (summary.json's `clock`): the shared start the load
+    processes recorded and the end of the last second they recorded anything in (requests or
+    active clients), as ISO 8601 with zone and as epoch seconds, with the seconds between; None
+    for records without a start time."""
+    start = start_time(merged)
+    if start is None:
+        return None
+    seconds = [int(s) for s in merged.get("seconds", {})] + [int(s) for s in merged.get("active", {})]
+    end = start + (max(seconds) + 1 if seconds else 0)
+    return {"start": iso_time(start), "end": iso_time(end), "start_epoch": round(start, 3),
+            "end_epoch": round(end, 3), "seconds": round(end - start, 3)}
 
 
 def _utc(epoch: float) -> str:
@@ -127,14 +149,14 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             total_n, int(running["failures"]), _pct(whole, 0.5),
             round(running["time_us"] / total_n / 1000.0, 3) if total_n else 0,
             round(whole.percentile(0) or 0, 3), round(whole.percentile(100) or 0, 3),
-            round(running["bytes"] / total_n, 2) if total_n else 0])
+            round(running["bytes"] / total_n, 2) if total_n else 0, iso_time(t0 + sec), sec])
 
     failure_rows = [[*(safe_cell(part) for part in split_label(label)), safe_cell(kind), n, _utc(t0 + first),
                      _utc(t0 + last)]
                     for (label, kind), (n, first, last) in failures_by_label(merged)]
     out = {
         "_stats.csv": _rows_text(STATS_COLUMNS, stats),
-        "_stats_history.csv": _rows_text(HISTORY_COLUMNS, history),
+        "_stats_history.csv": _rows_text(HISTORY_COLUMNS + CLOCK_COLUMNS, history),
         "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
         "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, [
             [row["count"], safe_cell(kind), safe_cell(row["traceback"]), ""]

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from .planner import active_clients
 from . import contract
+from .thresholds import abort_verdict
 
 BEHIND_LISTED = 3  # hosts named as furthest behind their plan
 BEHIND_RATIO = 0.9  # a host under this share of its planned rate is behind
@@ -99,3 +100,26 @@ def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]
     for message in f["generator_limited"]:
         line += f" WARNING: {message}"
     return line
+
+
+def abort_check(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], checked: Mapping[str, Any] | None,
+                previous: Mapping[str, Any] | None, offset: float) -> dict[str, Any]:
+    """The abort thresholds judged at one progress interval (thresholds.abort_verdict) on the
+    figures of all hosts merged: the requests and failures of the last interval are the growth of
+    the hosts' totals (the status files' cumulative `requests` and `failures`) since `previous`,
+    what the last call returned ({} the first time: the interval since the start). Returns the
+    totals, `at` (seconds since the start: when the processes wrote them), `broken_since`, and
+    with `reason` (else "") the planned rate at `at`; `offset` is the progress moment judged (the
+    collect role stops the run in the interval whose offset it is)."""
+    previous = previous or {}
+    requests = sum(int(s.get("requests") or 0) for s in hosts.values())
+    failures = sum(int(s.get("failures") or 0) for s in hosts.values())
+    elapsed = [float(s["elapsed"]) for s in hosts.values() if isinstance(s.get("elapsed"), (int, float))]
+    at = min(elapsed) if elapsed else float(offset)
+    planned_rps = active_clients(plan, at - 0.5) / float(plan["pace"])
+    interval = {"from": float(previous.get("at") or 0.0), "at": at,
+                "requests": requests - int(previous.get("requests") or 0),
+                "failures": failures - int(previous.get("failures") or 0), "planned_rps": round(planned_rps, 1)}
+    since, reason = abort_verdict(checked, interval, previous.get("broken_since"))
+    return {"requests": requests, "failures": failures, "broken_since": since, "reason": reason or "",
+            "at": round(at, 3), "planned_rps": interval["planned_rps"], "offset": offset}

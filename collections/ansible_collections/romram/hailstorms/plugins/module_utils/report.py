@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
+from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
 REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -54,6 +55,23 @@ def _nice(top: float) -> float:
     return 10 * power  # pragma: no cover
 
 
+# a y axis's top (x 10^n) and its gridlines: close above the data (a 100-client plan on 0-120,
+# not 0-200), every gridline a round number
+Y_TOPS = ((1, 5), (1.2, 6), (1.5, 5), (2, 4), (2.5, 5), (3, 6), (4, 4), (5, 5), (6, 6), (8, 4), (10, 5))
+
+
+def y_axis(peak: float) -> tuple[float, int]:
+    """(top, gridline intervals) of a y axis for data up to `peak`, with 5 % room above it."""
+    top = peak * 1.05
+    if top <= 0:
+        return 1.0, 5
+    power = 10 ** math.floor(math.log10(top))
+    for multiple, divisions in Y_TOPS:
+        if top <= multiple * power * (1 + 1e-9):
+            return round(multiple * power, 12), divisions
+    return 10 * power, 5  # pragma: no cover
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
 
@@ -64,11 +82,13 @@ def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
 
 
 def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
-          plan_phases: Sequence[tuple[str, float, float]], x_range: tuple[float, float]) -> str:
-    """One line chart as an SVG figure with its legend."""
+          plan_phases: Sequence[tuple[str, float, float]], x_range: tuple[float, float],
+          marks: Sequence[tuple[str, float]] = ()) -> str:
+    """One line chart as an SVG figure with its legend; `marks` are moments (what, seconds since
+    the start) drawn as red vertical lines, e.g. where the controller aborted the run."""
     x0, x1 = x_range
     x1 = max(x1, x0 + 1)
-    top = _nice(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]) * 1.05)
+    top, divisions = y_axis(max([y for _n, _c, pts, _d in series for _x, y in pts] + [0]))
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
 
     def sx(x: float) -> float:
@@ -86,8 +106,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
             parts.append(f'<rect class="phase" x="{a:.1f}" y="{TOP}" width="{b - a:.1f}" height="{ph}" '
                          f'fill="{fill}"><title>{_e(name)} {start:g}-{end:g} s</title></rect>'
                          f'<text x="{a + 4:.1f}" y="{TOP + 12}" fill="#777">{_e(name)}</text>')
-    for i in range(6):
-        y = top * i / 5
+    for i in range(divisions + 1):
+        y = top * i / divisions
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#ddd"/>'
                      f'<text x="{LEFT - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{_fmt(y)}</text>')
     step = _nice((x1 - x0) / 10)
@@ -116,9 +136,14 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
         drawn += len(points)
         legend.append(f'<span class="key"><span class="swatch{" plan" if dashed else ""}" '
                       f'style="border-color:{color}"></span>{_e(name)}</span>')
+    for what, at in marks:
+        if x0 <= at <= x1:
+            parts.append(f'<line class="mark" x1="{sx(at):.1f}" x2="{sx(at):.1f}" y1="{TOP}" y2="{TOP + ph}" '
+                         f'stroke="#c00" stroke-width="2"><title>{_e(what)} at {at:g} s</title></line>')
     parts.append("</svg>")
     empty = "" if drawn else '<p class="note">nothing recorded</p>'
-    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}"><figcaption>{_e(title)}</figcaption>'
+    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}" data-x-range="{x0:g} {x1:g}" '
+            f'data-y-top="{top:g}"><figcaption>{_e(title)}</figcaption>'
             f'<div class="legend">{"".join(legend)}</div>{"".join(parts)}{empty}</figure>')
 
 
@@ -147,7 +172,7 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
 
 
 def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: Sequence[tuple[str, float, float]],
-               x_range: tuple[float, float]) -> str:
+               x_range: tuple[float, float], marks: Sequence[tuple[str, float]] = ()) -> str:
     """The open model's pools: the users alive per core each second (each core's line up to
     POOL_LINES cores, else their mean and largest) and the users the pools started each second."""
     pools = [(f"{(core.get('meta') or {}).get('host', '?')} core {(core.get('meta') or {}).get('core', '?')}",
@@ -167,11 +192,11 @@ def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: S
     series.append(("users started / s, all cores", COLORS[0],
                    [(s + 0.5, float(started.get(s, 0))) for s in seconds], False))
     return chart("pool", "Open model: the pool's users per core (alive at each second) and users started",
-                 "users", series, plan_phases, x_range)
+                 "users", series, plan_phases, x_range, marks)
 
 
-def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
-    """The report's charts: active clients, requests per second, latency, failures, pacing."""
+def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
+    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart)."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
@@ -199,7 +224,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
             rps_series.append((f"measured, {host}", COLORS[(i + 2) % len(COLORS)],
                                [(s + 0.5, float(counts.get(s, 0))) for s in seconds if s in per_second], False))
     out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
 
     latency: list[Series] = []
     for i, (name, q) in enumerate((("p50", 50.0), ("p95", 95.0), ("p99", 99.0))):
@@ -221,7 +246,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                         points.append((s + 0.5, value))
             latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
-                     + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range))
+                     + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range, marks))
 
     totals: dict[str, int] = {}
     for labels in merged.get("seconds", {}).values():
@@ -239,7 +264,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
                     points.append((s + 0.5, value))
         per_label.append((label, COLORS[i % len(COLORS)], points, False))
     out.append(chart("latency-labels", f"p95 latency per second of the {len(top)} busiest labels", "ms", per_label,
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
 
     kinds = sorted({kind for cell in per_second.values() for kind in cell["errors"]})
     failures: list[Series] = [("all failures", COLORS[1],
@@ -248,20 +273,57 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
         failures.append((kind, COLORS[(i + 2) % len(COLORS)],
                          [(s + 0.5, float(per_second[s]["errors"].get(kind, 0))) for s in seconds if s in per_second],
                          False))
-    out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range))
+    out.append(chart("failures", "Failures per second by kind", "failures / s", failures, plan_phases, x_range, marks))
 
     dropped = merged.get("dropped") or {}
     if plan.get("model") == "open":
         out.append(chart("dropped", "Open model: arrivals dropped per second (no user within their tolerance)",
                          "arrivals / s", [("dropped", COLORS[1], [(s + 0.5, float(dropped.get(s, 0))) for s in seconds],
-                                           False)], plan_phases, x_range))
-        out.append(pool_chart(merged, seconds, plan_phases, x_range))
+                                           False)], plan_phases, x_range, marks))
+        out.append(pool_chart(merged, seconds, plan_phases, x_range, marks))
     overruns, late = merged.get("overruns_at", {}), merged.get("late_at", {})
     out.append(chart("pacing", "Pacing overruns and late client starts (counted at each flush)", "count",
                      [("pacing overruns", COLORS[4], [(s + 0.5, float(overruns.get(s, 0))) for s in seconds], False),
                       ("late starts", COLORS[3], [(s + 0.5, float(late.get(s, 0))) for s in seconds], False)],
-                     plan_phases, x_range))
+                     plan_phases, x_range, marks))
     return out
+
+
+def service_charts(service: Mapping[str, Any] | None, plan: Mapping[str, Any],
+                   x_range: tuple[float, float], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
+    """One chart per named query of the service's metrics (service_metrics.fetch), on the load's
+    time axis with the plan's phases shaded; a query that failed or returned nothing says so."""
+    if not service:
+        return []
+    out = []
+    for i, (name, entry) in enumerate(service["queries"].items()):
+        rows = sorted(entry["series"], key=lambda row: -len(row["points"]))[:SERIES_DRAWN]
+        series: list[Series] = [(row["name"] or name, COLORS[(i + j) % len(COLORS)],
+                                 [(float(at), float(value)) for at, value in row["points"]], False)
+                                for j, row in enumerate(rows)]
+        figure = chart(f"service-{name}", f"{name}: {entry['query']} (step {service['step']} s)", name, series,
+                       phases(plan), x_range, marks)
+        if entry.get("error"):
+            figure = figure.replace("</figcaption>", f'</figcaption><p class="note service-error">{_e(entry["error"])}'
+                                                     "</p>", 1)
+        out.append(figure)
+    return out
+
+
+def service_table(service: Mapping[str, Any] | None) -> str:
+    """The summary's row per query: min / mean / max over the constant phase, or why there is none."""
+    if not service:
+        return ""
+    rows = []
+    for name, entry in service["queries"].items():
+        over = entry.get("over")
+        rows.append([_e(name), f'<code>{_e(entry["query"])}</code>',
+                     f"{over[0]}-{over[1]} s" if over else "-", _num(entry.get("points")),
+                     *(_fmt(entry[key]) if entry.get(key) is not None else "-" for key in ("min", "mean", "max")),
+                     _e(entry.get("error") or "")])
+    return (f'<h2>Service metrics</h2><p class="note">From {_e(service["url"])}, step {service["step"]} s, over the '
+            "constant phase.</p>" + _table(["query", "PromQL", "over", "points", "min", "mean", "max", "note"],
+                                           rows, "service"))
 
 
 def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
@@ -354,11 +416,14 @@ dt{font-weight:bold}dd{margin:0}
 
 def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
            verdicts: Sequence[Mapping[str, Any]] = (), threshold_phase: str | None = None,
-           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None) -> str:
+           files: Mapping[str, str] | None = None, clock_offsets: Mapping[str, Any] | None = None,
+           service: Mapping[str, Any] | None = None) -> str:
     """The whole page. `clock_offsets`: per host, its clock's offset from the controller's in
-    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known."""
+    seconds as preflight measured it (the `clock_offset` of the host's data.json), when known.
+    `service`: the service's metrics (service_metrics.fetch), drawn beside the load's charts."""
     offsets = clock_offsets or {}
     run_id = plan.get("run_id") or "?"
+    clock = summary.get("clock")  # the wall-clock start and end (exports.run_clock)
     degraded = degradations(summary, plan)
     broken = [v for v in verdicts if not v.get("passed")]
     state = summary.get("state")
@@ -367,10 +432,18 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
              f"<title>hailstorms run {_e(run_id)}</title><style>{CSS}</style></head><body>",
              f"<header><h1>Load test {_e(run_id)}</h1><p>{_e(plan.get('target', ''))} &middot; "
              f"{_num(plan.get('clients'))} clients, {_num(plan.get('rps'))} rps target, "
-             f"{_num(plan.get('duration'))} s &middot; profile {_e(plan.get('profile', '-'))}</p></header><main>"]
+             f"{_num(plan.get('duration'))} s &middot; profile {_e(plan.get('profile', '-'))}</p>"
+             + (f'<p id="clock">from <time datetime="{clock["start"]}">{clock["start"]}</time> to '
+                f'<time datetime="{clock["end"]}">{clock["end"]}</time> ({clock["seconds"]:g} s; the charts\' '
+                f'0 s is the start)</p>' if clock else "")
+             + "</header><main>"]
     if state:
         cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
         parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')
+    if summary.get("abort"):
+        parts.append(f'<div class="verdict fail" id="abort">aborted by the controller at '
+                     f'{float(summary["abort"]["at"]):g} s (red line on the charts): {_e(summary["abort"]["reason"])}'
+                     "</div>")
     if verdicts:
         if broken:
             parts.append(f'<div class="verdict fail" id="thresholds-verdict">{len(broken)} of {len(verdicts)} '
@@ -398,7 +471,12 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     if summary.get("iteration_warning"):
         parts.append(f'<p class="verdict warn" id="iteration-warning">{_e(summary["iteration_warning"])}</p>')
     parts.append("<h2>Charts</h2>")
-    parts.extend(charts(merged, plan))
+    abort = summary.get("abort") or {}
+    marks = [("aborted: " + str(abort.get("reason")), float(abort["at"]))] if abort.get("at") is not None else []
+    parts.extend(charts(merged, plan, marks))
+    seconds_axis = _seconds(merged, plan)
+    parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1)), marks))
+    parts.append(service_table(service))
 
     seconds = _duration_s(summary, plan)
     parts.append("<h2>Requests per label</h2><p class=\"note\">Whole run. Percentiles from the merged histograms "

@@ -18,7 +18,8 @@
               run on any; hailstorm_exit_code_on_error: 0 allows any), or the locustfile set
               environment.process_exit_code
   aborted     a process was stopped on purpose (playbooks/stop.yml, a signal, runner.quit() in
-              the locustfile)
+              the locustfile), or the controller stopped the run because a threshold with
+              `abort: true` stayed broken (the abort record: the threshold, the time, the planned rate)
   incomplete  results are missing: a process or a host left no end record (killed, lost, its
               disk full), so requests it sent after its last flush are not counted
 
@@ -67,10 +68,12 @@ def _kinds(counts: Mapping[str, int], limit: int = 3) -> str:
 
 
 def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapping[str, Any] | None = None,
-              exit_code_on_error: int | None = None) -> dict[str, Any]:
+              exit_code_on_error: int | None = None, abort: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """{'state': ..., 'reasons': [...], 'checks': [...]} for a summary from results.summarize and
     its plan. `allowed` is thresholds.allowed_failures of the run's thresholds; exit_code_on_error
-    (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass."""
+    (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass.
+    `abort` is what the controller recorded when it stopped the run on an abort threshold
+    (progress.abort_check: `at` seconds since the start, `reason`), else None."""
     if exit_code_on_error is None:
         exit_code_on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
     allowed = allowed or {}
@@ -79,6 +82,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     def add(state: str, check: str, reason: str) -> None:
         found[state].append((check, reason))
 
+    if abort:  # first among the reasons: why every process was stopped
+        add("aborted", "processes", f"stopped by the controller at {float(abort['at']):g} s: {abort['reason']}")
     cores = list(summary.get("cores") or [])
     for core in cores:
         end = str(core.get("end") or "")

@@ -18,6 +18,9 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       late_clients: 0      # clients started late, maximum count
       exceptions: 0        # exceptions raised by the locustfile (tasks, on_start), maximum count
       dropped: 0           # the open model's arrivals that found no user in time, maximum count
+      failure_rate: {limit: '1%', abort: true, after: 5s}   # ABORTABLE limits may also stop the
+                           # run mid-way: broken over every progress interval for `after`
+                           # (a duration, 0 by default), all hosts merged (see abort_verdict)
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
@@ -38,6 +41,7 @@ import re
 from typing import Any, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.checks import kind_of
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError, parse_duration
 
 VARIABLE = "hailstorm_thresholds"
 PHASE_VARIABLE = "hailstorm_thresholds_phase"
@@ -61,6 +65,8 @@ LIMITS: dict[str, tuple[str, str, str]] = {
     "dropped": ("count", "dropped arrivals (open model)", "max"),
 }
 LABEL_LIMITS = (*LATENCY, "failure_rate")
+ABORTABLE = ("failure_rate",)  # judged mid-run on the hosts' figures of the last progress interval
+ABORT_KEYS = ("limit", "abort", "after")
 ALL = "all"  # the label of limits over every request
 
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*(ms|s|%)?\s*$", re.IGNORECASE)
@@ -119,9 +125,44 @@ def _key_list(allowed: tuple[str, ...]) -> str:
     return ", ".join(shown[:at] + ["each latency key also from schedule (p99_from_schedule_ms)"] + shown[at:])
 
 
-def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
+def _abort(name: str, value: Mapping[str, Any], where: str, top: bool) -> tuple[Any, float | None]:
+    """A limit written as {limit, abort, after}: (the limit, seconds it may stay broken before the
+    run is stopped, or None without abort)."""
+    example = f"{where}: {{limit: {_example(name).split(' or ')[0]}, abort: true, after: 5s}}"
+    unknown = sorted(set(map(str, value)) - set(ABORT_KEYS))
+    if unknown or "limit" not in value:
+        raise ThresholdError(f"{where}: {dict(value)!r} is not a limit with abort settings "
+                             f"({'unknown key ' + repr(unknown[0]) if unknown else 'no limit'}); "
+                             f"the keys are {', '.join(ABORT_KEYS)}, e.g. {example}")
+    abort = value.get("abort", False)
+    if not isinstance(abort, bool):
+        raise ThresholdError(f"{where}.abort: expected true or false, got {abort!r}; e.g. {example}")
+    if not abort:
+        if "after" in value:
+            raise ThresholdError(f"{where}.after: {value['after']!r} means nothing without abort: true; e.g. {example}")
+        return value["limit"], None
+    if not top or name not in ABORTABLE:
+        raise ThresholdError(f"{where}.abort: stopping the run mid-way is judged on "
+                             f"{', '.join(ABORTABLE)} over all labels only; set it at the top of {VARIABLE}, "
+                             f"e.g. {VARIABLE}.{ABORTABLE[0]}: {{limit: '1%', abort: true, after: 5s}}")
+    try:
+        after = parse_duration(value.get("after", 0), f"{where[len('hailstorm_'):]}.after")
+    except PlanError as error:
+        raise ThresholdError(f"{error}; e.g. {example}") from None
+    if after < 0:
+        raise ThresholdError(f"{where}.after: a time broken must be >= 0 s, got {value.get('after')!r}; e.g. {example}")
+    return value["limit"], after
+
+
+def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str,
+            aborts: dict[str, float] | None = None) -> dict[str, Any]:
+    """The limits as numbers; those written {limit, abort: true, after} also go in `aborts` (name: after s)."""
     out: dict[str, Any] = {}
     for name, value in given.items():
+        if isinstance(value, Mapping) and name in LIMITS:
+            value, after = _abort(name, value, f"{where}.{name}", aborts is not None)
+            if after is not None and aborts is not None:
+                aborts[name] = after
         if name not in allowed:
             hint = ""
             if allowed == LABEL_LIMITS and name in LIMITS:
@@ -166,8 +207,43 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
         if not isinstance(limits, Mapping):
             raise ThresholdError(f"{at}: expected a mapping of limits such as {{p95_ms: 250}}, got {limits!r}")
         out_labels[str(label)] = _limits(limits, LABEL_LIMITS, at)
-    return {"limits": _limits(given, tuple(LIMITS) + ("labels",), where),
-            "labels": out_labels, "phase": phase}
+    aborts: dict[str, float] = {}
+    limits = _limits(given, tuple(LIMITS) + ("labels",), where, aborts)
+    out = {"limits": limits, "labels": out_labels, "phase": phase}
+    if aborts:
+        out["abort"] = aborts
+    return out
+
+
+def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any], broken_since: float | None,
+                  ) -> tuple[float | None, str | None]:
+    """Whether to stop the run now, judged every progress interval on the figures of all hosts
+    merged over the last interval: `interval` = {"from", "at": its start and end, seconds since
+    the start; "requests", "failures", "planned_rps"}. A threshold broken over an interval counts
+    as broken over all of it (the figures say no more): `broken_since` is what the previous call
+    returned, the start of the first of the intervals broken in a row, or None. Returns
+    (broken_since, reason): reason is None to go on, else the words of the abort (the threshold,
+    since when and how long it was broken, the planned rate then). An interval without requests
+    changes nothing. So a run stops at the first judgement at least `after` seconds after the
+    start of the interval in which the breakage began: at most `after` + one interval after it."""
+    aborts = (checked or {}).get("abort") or {}
+    limits = (checked or {}).get("limits") or {}
+    requests = int(interval.get("requests") or 0)
+    if not aborts or not requests:
+        return broken_since, None
+    at = float(interval["at"])
+    reason = None
+    for name, after in sorted(aborts.items()):
+        measured = int(interval.get("failures") or 0) / requests  # name is failure_rate (ABORTABLE)
+        if measured <= limits[name]:
+            return None, None
+        since = float(interval.get("from") or 0.0) if broken_since is None else broken_since
+        if at - since >= after:
+            reason = (f"{name}: failure rate {_show(name, measured)} > limit {_show(name, limits[name])} over the last "
+                      f"interval, broken since {since:g} s for {at - since:g} s (abort after {after:g} s) at a planned "
+                      f"{float(interval.get('planned_rps') or 0):g} rps")
+        return since, reason
+    return broken_since, reason
 
 
 PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key

@@ -50,6 +50,20 @@ options:
         exceptions that no threshold (C(failure_rate), C(exceptions)) allows; such a run's state is C(failed).
       - 0 lets failures and exceptions pass (as k6 does without a threshold). Unset means plan.json's, else 1.
     type: int
+  prometheus_url:
+    description:
+      - The base URL of a Prometheus holding the service's own metrics (C(hailstorm_prometheus_url)); empty means none.
+      - Each of O(report_queries) is queried over the run window after the run (query_range, step 1 to 5 s) and drawn
+        in the report on the load's time axis; a query that fails or returns nothing is said, never fatal.
+    type: str
+    default: ""
+  report_queries:
+    description:
+      - "Named PromQL queries (C(hailstorm_report_queries)), e.g. C({api_cpu: 'rate(process_cpu_seconds_total[15s])'})."
+      - Each becomes a chart and a row (min, mean, max over the constant phase) in the report and C(service_metrics) in
+        the summary.
+    type: dict
+    default: {}
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -83,6 +97,17 @@ summary:
     state:
       description: How the run ended - completed, degraded, failed, aborted or incomplete (see run_state in module_utils).
       type: str
+    clock:
+      description:
+        - The run's wall-clock start and end (C(start), C(end) as ISO 8601 with zone; C(start_epoch), C(end_epoch);
+          C(seconds) between), to find the run in other tools; null for records without a start time.
+      type: dict
+    service_metrics:
+      description:
+        - With O(prometheus_url) and O(report_queries) - the URL, the query step and per query its PromQL, the series
+          it returned, min, mean and max over the constant phase (C(over), seconds since the start) and C(error)
+          (why there is no data) or null.
+      type: dict
     checks:
       description: Each run-state check apart (processes, clients, iterations, generator, failures, exceptions), as junit.xml has them.
       type: list
@@ -163,7 +188,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
-from ansible_collections.romram.hailstorms.plugins.module_utils import exports, junit, live_metrics, report, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    exports, junit, live_metrics, report, service_metrics, thresholds)
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
@@ -171,6 +199,7 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import
 
 PLAN_FILE = "plan.json"
 CSV_PREFIX = "locust"
+ABORT_FILE = "abort.json"  # written by roles/collect/tasks/progress.yml (_collect_abort_file)
 
 
 def _write(path, text):
@@ -237,6 +266,26 @@ def _clock_offsets(path, plan):
     return offsets
 
 
+def _abort(path):
+    """What the controller recorded when it stopped the run on an abort threshold (abort.json), or None."""
+    try:
+        with open(os.path.join(path, ABORT_FILE), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _service_metrics(url, queries, merged, plan):
+    """The service's metrics over the run window (service_metrics.fetch), or None when off or
+    when the records carry no start time."""
+    start = exports.start_time(merged)
+    if not url or not queries or start is None:
+        return None
+    seconds = [int(s) for s in merged.get("seconds", {})] + [int(s) for s in merged.get("active", {})]
+    end = start + max(seconds + [int(float(plan.get("duration") or 0)) - 1]) + 1
+    return service_metrics.fetch(url, queries, start, end, results.constant_window(plan))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -245,6 +294,8 @@ def main():
             thresholds=dict(type="raw"),
             thresholds_phase=dict(type="str"),
             exit_code_on_error=dict(type="int"),
+            prometheus_url=dict(type="str", default=""),
+            report_queries=dict(type="dict", default={}),
             summary_file=dict(type="str", default="summary.json"),
         ),
         supports_check_mode=True,
@@ -275,13 +326,24 @@ def main():
                              "did the collect role fetch the load hosts' results?" % (HOST_FILE, path), files=[])
     checked = _thresholds(module, plan)
     try:
+        prometheus_url = live_metrics.endpoint_url(module.params["prometheus_url"], "hailstorm_prometheus_url")
+        queries = service_metrics.checked_queries(module.params["report_queries"])
+    except PlanError as exc:
+        module.fail_json(msg="hailstorm_results: %s" % exc)
+    try:
         merged = merge(sources)
         summary = summarize(merged, plan)
         summary["live_metrics"] = live_metrics.live_metrics_figures(summary["cores"])
+        summary["clock"] = exports.run_clock(merged)
+        service = _service_metrics(prometheus_url, queries, merged, plan)
+        summary["service_metrics"] = service_metrics.summary_figures(service)
         on_error = module.params["exit_code_on_error"]
         if on_error is None:
             on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR))
-        summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error))
+        abort = _abort(path)  # the controller stopped the run on an abort threshold (roles/collect/tasks/progress.yml)
+        if abort:
+            summary["abort"] = abort
+        summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error, abort))
         figures = phase_figures(merged, plan, checked["phase"])
         verdicts = thresholds.evaluate(checked, figures)
         summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
@@ -307,7 +369,7 @@ def main():
         described[report.REPORT_FILE] = "this report"
         outputs[report.REPORT_FILE] = report.render(
             merged, summary, plan, verdicts, figures["description"] if verdicts else None, described,
-            _clock_offsets(path, plan))
+            _clock_offsets(path, plan), service)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg="hailstorm_results: cannot merge %s: %s" % (path, exc), files=files)
     changed = False

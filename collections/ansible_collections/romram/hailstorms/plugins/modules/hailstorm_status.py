@@ -85,6 +85,10 @@ requests:
   description: Requests sent so far from this host.
   returned: always
   type: int
+failures:
+  description: Failed requests so far on this host (what an abort threshold judges, interval by interval).
+  returned: always
+  type: int
 rps:
   description: Request rate of the last second on this host (the second before RV(elapsed)).
   returned: always
@@ -225,6 +229,7 @@ def main() -> None:
         states=states,
         active=sum(int(core.get("active", 0)) for core in cores),
         requests=sum(int(core.get("requests", 0)) for core in cores),
+        failures=sum(int(core.get("failures", 0)) for core in cores),
         rps=round(sum(float(core.get("rps", 0.0)) for core in cores), 1),
         iterations=sum(int(core.get("iterations", 0)) for core in cores),
         iteration_rate=(round(sum(float(core.get("iteration_rate") or 0.0) for core in cores), 1)

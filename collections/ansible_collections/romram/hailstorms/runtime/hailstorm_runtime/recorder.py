@@ -340,6 +340,11 @@ class Recorder:
     def pending_requests(self) -> int:
         return sum(cell[0] for cell in self.cells.values())
 
+    def failures_so_far(self) -> int:
+        """Failed requests recorded so far, flushed or not (the status file's `failures`: the
+        controller's abort thresholds judge its growth over each progress interval)."""
+        return self.failures + sum(cell[1] for cell in self.cells.values())
+
     def end(self, reason: str, **fields: Any) -> None:
         self.flush()
         for hook in self.end_hooks:
@@ -366,4 +371,4 @@ class Recorder:
                      iteration_rate: float = 0.0) -> None:
         self.writer.submit(write_status_file, self.base, self.core, state, self.now() - self.t0, active, requests,
                            rps, reason, (self.iterations_so_far(), iteration_rate),
-                           {**self.load_status, **self.driver_status})
+                           {**self.load_status, **self.driver_status, "failures": self.failures_so_far()})

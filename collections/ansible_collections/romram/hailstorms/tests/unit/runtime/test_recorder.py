@@ -87,7 +87,7 @@ def test_status_file_is_replaced_atomically(tmp_path):
     assert rec.writer.drain()
     status = json.loads((tmp_path / "core-0.status.json").read_text())
     assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5,
-                      "iterations": 47, "iteration_rate": 24.75}
+                      "iterations": 47, "iteration_rate": 24.75, "failures": 0}
     assert not (tmp_path / "core-0.status.json.tmp").exists()
 
 

@@ -16,7 +16,8 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 def test_filters_are_registered():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "host_data", "plan_preview", "plan_at", "usable_cores",
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
-                            "checked_options", "run_directory", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict"}
+                            "checked_options", "run_directory", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
+                            "checked_report_queries", "abort_check"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
     assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
@@ -95,3 +96,9 @@ def test_checked_pip_packages_checks_the_controllers_python_only_for_the_local_b
         check(["no-such-package-hailstorms==1.0"], "local")
     with pytest.raises(AnsibleFilterError, match=r"item 1, '--index-url=x', is a pip option"):
         check(["--index-url=x"], "docker")
+
+
+def test_the_report_queries_are_checked_before_any_host_is_touched():
+    assert FILTERS["checked_report_queries"]({"api_cpu": "rate(x[15s])"}) == {"api_cpu": "rate(x[15s])"}
+    with pytest.raises(AnsibleFilterError, match="checked_report_queries: hailstorm_report_queries: 'rate' is not a"):
+        FILTERS["checked_report_queries"]("rate")

@@ -149,3 +149,17 @@ def test_the_merged_jtl_quotes_formula_text_and_keeps_numbers(tmp_path):
     assert exports.merge_jtl([tmp_path / "core-0.jtl"], tmp_path / "results.jtl") == 2
     got = list(csv.reader((tmp_path / "results.jtl").open()))
     assert got[1:] == [["1", "-1", "'=1+1", "500", "false", "'@SUM(A1)", "-3"], ["2", "4", "/ok", "200", "true", "", "0"]]
+
+
+def test_the_run_and_each_history_row_carry_wall_clock_time_with_zone_beside_the_relative_time():
+    samples = [(sec, "/a", 10.0, False) for sec in range(4)]
+    merged = results.merge([core_records(samples)])
+    clock = exports.run_clock(merged)
+    # the shared start 1_700_000_000 (2023-11-14 22:13:20 UTC), four seconds recorded
+    assert clock == {"start": "2023-11-14T22:13:20.000+00:00", "end": "2023-11-14T22:13:24.000+00:00",
+                     "start_epoch": 1_700_000_000.0, "end_epoch": 1_700_000_004.0, "seconds": 4.0}
+    history = list(csv.DictReader(io.StringIO(exports.locust_csv(merged)["_stats_history.csv"])))
+    assert list(history[0])[:len(exports.HISTORY_COLUMNS)] == exports.HISTORY_COLUMNS  # Locust's own first
+    assert [(row["Time (ISO 8601)"], row["Seconds Since Start"]) for row in history] == [
+        (f"2023-11-14T22:13:2{s}.000+00:00", str(s)) for s in range(4)]
+    assert exports.run_clock(results.merge([core_records(samples)[1:]])) is None  # no start recorded

@@ -1,8 +1,8 @@
 """The progress line: one line whatever the number of hosts, as a person reads it."""
 from __future__ import annotations
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
-from ansible_collections.romram.hailstorms.plugins.module_utils.progress import host_state, progress_line
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils.progress import abort_check, host_state, progress_line
 
 SETTINGS = {"clients": 400, "rps": 400, "pace": 1.0, "rampup": 10, "constant": 60, "rampdown": 10}
 
@@ -65,3 +65,33 @@ def test_the_open_model_line_says_arrivals_sent_and_dropped_and_the_pool():
     from ansible_collections.romram.hailstorms.plugins.module_utils.progress import progress_line
 
     assert "arrivals sent 48, dropped 2, pool 7 users (9 started); hosts" in progress_line(plan, hosts, 5.0)
+
+
+def _abort_checks(checked, figures, plan):
+    """abort_check called as the collect role does, once per interval: [(at, requests, failures)]
+    cumulative totals of one host; returns what each call returned."""
+    out, previous = [], {}
+    for at, requests, failures in figures:
+        previous = abort_check(plan, {"a": status(requests=requests, failures=failures, elapsed=at)}, checked,
+                               previous, at)
+        out.append(previous)
+    return out
+
+
+def test_an_abort_threshold_broken_for_less_than_after_does_not_stop_the_run():
+    plan = planner.make_plan(SETTINGS, [("a", 1)])
+    checked = thresholds.check({"failure_rate": {"limit": "1%", "abort": True, "after": "5s"}})
+    # 40 requests a second; 4 s of 50 % failures (20-24 s), then none again: never 5 s in a row
+    figures = [(at, 40 * at, 20 * max(0, min(at, 24) - 20)) for at in range(10, 40, 2)]
+    assert all(not check["reason"] for check in _abort_checks(checked, figures, plan))
+    # the same breakage that lasts: broken over the interval 20-22 s, so since 20 s; stopped at the
+    # first judgement at least 5 s later (26 s), within after + one interval of the breakage
+    figures = [(at, 40 * at, 20 * max(0, at - 20)) for at in range(10, 40, 2)]
+    checks = _abort_checks(checked, figures, plan)
+    first = next(check for check in checks if check["reason"])
+    assert first["at"] == 26 and first["broken_since"] == 20
+    assert "broken since 20 s for 6 s (abort after 5 s) at a planned 400 rps" in first["reason"]
+    # a stalled interval (no request) neither breaks nor heals
+    figures = [(20, 800, 0), (22, 880, 40), (24, 880, 40), (26, 960, 80), (28, 1040, 120)]
+    assert [c["broken_since"] for c in _abort_checks(checked, figures, plan)] == [None, 20, 20, 20, 20]
+    assert [bool(c["reason"]) for c in _abort_checks(checked, figures, plan)] == [False] * 3 + [True] * 2

@@ -1,6 +1,7 @@
 """The HTML report: self-contained, every chart drawn from the records, degradations in words."""
 from __future__ import annotations
 
+import math
 import re
 from html.parser import HTMLParser
 
@@ -172,3 +173,23 @@ def test_the_open_model_draws_each_cores_pool_over_time_and_the_users_started():
     assert page.charts["pool"] == 3 * len(seconds)  # each core's pool size and the users started, every second
     assert 'data-series="pool size, h1 core 0"' in page_text and 'data-series="pool size, h2 core 0"' in page_text
     assert "<title>users started / s, all cores</title>" in page_text
+
+
+def test_the_report_says_the_runs_wall_clock_start_and_end_with_zone():
+    clock = {"start": "2023-11-14T22:13:20.000+00:00", "end": "2023-11-14T22:13:34.000+00:00", "seconds": 14.0}
+    page_text, _merged, _plan = render(summary_extra={"clock": clock})
+    assert ('<p id="clock">from <time datetime="2023-11-14T22:13:20.000+00:00">2023-11-14T22:13:20.000+00:00</time> '
+            'to <time datetime="2023-11-14T22:13:34.000+00:00">') in page_text
+    assert 'id="clock"' not in render()[0]  # records without a start time: nothing made up
+
+
+def test_y_axes_fit_the_data_with_round_gridlines():
+    assert report.y_axis(100) == (120, 6)  # a 100-client plan on 0-120 (every 20), not 0-200
+    assert report.y_axis(40) == (50, 5) and report.y_axis(0.9) == (1, 5) and report.y_axis(0) == (1.0, 5)
+    assert report.y_axis(230) == (250, 5) and report.y_axis(7) == (8, 4) and report.y_axis(1400) == (1500, 5)
+    for peak in (0.013, 0.5, 3.3, 47, 99, 101, 640, 9999, 123456):
+        top, divisions = report.y_axis(peak)
+        assert peak * 1.05 <= top <= 1.6 * peak  # close above the data
+        step = top / divisions  # a round gridline step: 1, 2, 2.5, 3 or 5 x 10^n
+        mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
+        assert any(abs(mantissa - m) < 1e-6 for m in (1, 2, 2.5, 3, 5)), (peak, top, divisions)

@@ -159,3 +159,17 @@ def test_exit_codes_tell_the_outcomes_apart():
     assert exit_code("failed", False, 3) == 3  # hailstorm_exit_code_on_error
     assert exit_code("failed", False, 1, locustfile_exit_code=7) == 7
     assert exit_code("degraded", True) == EXIT_CODES["degraded"]  # the worse outcome wins
+
+
+def test_a_run_the_controller_stopped_on_an_abort_threshold_is_aborted_naming_why():
+    abort = {"at": 25.3, "reason": "failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %) over the last "
+                                   "interval, broken since 20.2 s for 5.1 s (abort after 5 s) at a planned 40 rps"}
+    stopped = summary(ends=("signal SIGTERM", "signal SIGTERM", "signal SIGTERM"), requests=300)
+    verdict = run_state(stopped, PLAN, abort=abort)
+    assert verdict["state"] == "aborted"
+    assert verdict["reasons"][0] == f"stopped by the controller at 25.3 s: {abort['reason']}"
+    assert exit_code(verdict["state"], True) == EXIT_CODES["aborted"] != EXIT_CODES["thresholds broken"]
+    # a process left no end record: incomplete is worse and wins, the abort is still said
+    verdict = run_state(summary(ends=("signal SIGTERM", "missing (killed?)", "signal SIGTERM"), requests=300),
+                        PLAN, abort=abort)
+    assert verdict["state"] == "incomplete" and any(r.startswith("stopped by the controller") for r in verdict["reasons"])

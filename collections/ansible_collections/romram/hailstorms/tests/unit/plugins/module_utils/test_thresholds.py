@@ -252,3 +252,39 @@ def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_p
     # the rate a stage asks for: the integral of the curve over its whole seconds
     assert results.planned_in_window(STAGED, (0, 4)) == pytest.approx(40.0)
     assert results.planned_in_window(STAGED, (9, 12)) == pytest.approx(20 + 10 + 10)
+
+
+def test_an_abort_threshold_is_checked_naming_the_key_and_a_fix():
+    checked = thresholds.check({"failure_rate": {"limit": "1%", "abort": True, "after": "5s"}, "p95_ms": 250})
+    assert checked["limits"] == {"failure_rate": 0.01, "p95_ms": 250.0} and checked["abort"] == {"failure_rate": 5.0}
+    assert thresholds.check({"failure_rate": {"limit": 0.02}})["limits"] == {"failure_rate": 0.02}
+    assert "abort" not in thresholds.check({"failure_rate": {"limit": 0.02, "abort": False}})
+    for bad, said in (({"failure_rate": {"limit": "1%", "abort": "yes"}}, "failure_rate.abort: expected true or false"),
+                      ({"p95_ms": {"limit": 250, "abort": True}}, "p95_ms.abort: stopping the run mid-way"),
+                      ({"failure_rate": {"limit": "1%", "abort": True, "after": "soon"}}, "cannot read 'soon'"),
+                      ({"failure_rate": {"abort": True}}, "(no limit)"),
+                      ({"failure_rate": {"limit": 0, "when": 1}}, "unknown key 'when'"),
+                      ({"failure_rate": {"limit": "1%", "after": "5s"}}, "means nothing without abort: true"),
+                      ({"failure_rate": {"limit": "1%", "abort": True, "after": -1}}, "must be >= 0 s"),
+                      ({"labels": {"/x": {"failure_rate": {"limit": 0, "abort": True}}}}, "at the top of")):
+        with pytest.raises(thresholds.ThresholdError) as error:
+            thresholds.check(bad)
+        assert said in str(error.value) and "hailstorm_thresholds." in str(error.value)
+        assert "abort: true, after: 5s}" in str(error.value)  # an example that works
+
+
+def test_the_run_aborts_once_the_threshold_stayed_broken_for_after():
+    checked = thresholds.check({"failure_rate": {"limit": "1%", "abort": True, "after": "5s"}})
+    since, reason = thresholds.abort_verdict(checked, {"from": 8, "at": 10, "requests": 400, "failures": 0}, None)
+    assert (since, reason) == (None, None)
+    # broken over the interval 10-12 s: broken since its start, not yet for 5 s
+    since, reason = thresholds.abort_verdict(checked, {"from": 10, "at": 12, "requests": 400, "failures": 40}, since)
+    assert (since, reason) == (10.0, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 14, "requests": 0, "failures": 0}, since) == (10.0, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 15, "requests": 400, "failures": 1}, since) == (None, None)
+    since, reason = thresholds.abort_verdict(
+        checked, {"from": 12, "at": 15, "requests": 400, "failures": 40, "planned_rps": 40}, since)
+    assert since == 10.0 and reason.startswith("failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %)")
+    assert "broken since 10 s for 5 s" in reason and "planned 40 rps" in reason
+    assert thresholds.abort_verdict(thresholds.check({"failure_rate": 0.01}),
+                                    {"from": 0, "at": 25, "requests": 400, "failures": 40}, None) == (None, None)
