@@ -218,6 +218,9 @@ def test_a_steady_target_open_model_holds_the_plan_like_the_closed_model(tmp_pat
           f"CV {open_cv:.3f}")
     assert abs(open_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
     assert abs(closed_rate - STEADY_RATE) <= 0.01 * STEADY_RATE
-    # as even as the closed model on the same machine: CV <= 0.10 on a quiet one; a busy one stalls
-    # both models alike (measured open / closed up to 1.29: the bound 1.5 x the closed model's)
-    assert open_cv <= max(0.10, 1.5 * closed_cv)
+    # as even as the closed model on the same machine: CV 0.067-0.070 for both on a quiet one. The two
+    # runs are one after the other, so a machine stall can hit one and not the other: open / closed
+    # measured 0.94-1.29 under other work and 1.56 (0.126 against 0.081) beside a molecule run. A
+    # bursty open model (arrivals sent in batches, as plain Locust's 0.9-1.1) is 5-15 x the closed
+    # model's CV; the bound (2.5 x, at least 0.15) stays well below that and above the stalls' spread
+    assert open_cv <= max(0.15, 2.5 * closed_cv)
