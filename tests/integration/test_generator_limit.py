@@ -49,7 +49,12 @@ def test_an_overloaded_core_is_reported_generator_limited_and_a_light_one_is_not
     assert loads[0]["generator_limited"] and loads[0]["limited_seconds"] >= 4
     assert not loads[1]["generator_limited"]
     assert loads[1]["cpu_max"] < 0.9
-    assert [m.split(" (")[0] for m in summary["generator_limited"]] == [MESSAGE.format(0)]
+    # on a machine busy with other work, core 0 gets only part of a CPU and its loop is held for
+    # seconds at a time: it is then reported as stalled too (the same cause); a stall of a second or
+    # more of the light core (the machine's, not its own work) is reported as such, never as a limit
+    named = [m.split(" (")[0] for m in summary["generator_limited"]]
+    assert named[0] == MESSAGE.format(0) and MESSAGE.format(1) not in named, named
+    assert all(re.match(r"localhost core [01] stalled for ", m) for m in named[1:]), named
     (tmp_path / "stdout").write_text(result.stdout)
     output = " ".join(result.stdout.split())  # the YAML output folds long lines
     assert f"WARNING: {summary['generator_limited'][0]}" in output

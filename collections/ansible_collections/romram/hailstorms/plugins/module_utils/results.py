@@ -68,6 +68,7 @@ SATURATION_LAG = 0.010  # seconds of mean event-loop lag over which a second cou
 SATURATION_SECONDS = 3  # a core is generator-limited after more than this many such seconds in a row
 LAG_PROBE_EVERY = 0.05  # seconds between two event-loop lag probes
 STALL_SECONDS = 1.0  # a probe wake-up this late is a stall: the process missed a tick (monitor.py)
+STALL_IDLE_CPU = 0.1  # a stall whose second used less CPU than this: the process was not scheduled
 RPI_TOLERANCE = 0.05  # requests per task iteration further than this from 1 are warned about
 
 
@@ -259,10 +260,21 @@ def over_limit(sample: Mapping[str, Any]) -> bool:
             or float(sample.get("lag_ms", 0.0)) > SATURATION_LAG * 1000.0)
 
 
+def held_through(sample: Mapping[str, Any], missing: int) -> bool:
+    """Whether `missing` seconds without a LOAD sample before `sample` were the process's own event
+    loop held: the sample's stall covers them and the process ran meanwhile (its CPU at least
+    STALL_IDLE_CPU: code that does not yield, or a CPU it shares; a process not scheduled at all,
+    stopped or paused, used none and is only a stall)."""
+    return (float(sample.get("stall_ms", 0.0)) >= 1000.0 * missing
+            and float(sample.get("cpu", 0.0)) >= STALL_IDLE_CPU)
+
+
 class SaturationStreak:
     """Follows a core's LOAD samples second by second: the core is generator-limited once more
-    than SATURATION_SECONDS consecutive seconds are over the limit (a missing second breaks the
-    run). `limited_seconds` counts every second of such runs, `first_limited` the first of them."""
+    than SATURATION_SECONDS consecutive seconds are over the limit. A missing second breaks the
+    run, unless the next sample is over the limit and its loop was held through it (held_through:
+    the monitor could not sample because the loop was busy, so those seconds were over the limit
+    too). `limited_seconds` counts every second of such runs, `first_limited` the first of them."""
 
     __slots__ = ("run", "last", "limited", "limited_seconds", "first_limited")
 
@@ -275,17 +287,24 @@ class SaturationStreak:
 
     def observe(self, second: int, sample: Mapping[str, Any]) -> bool:
         """Add the sample of `second` (seconds in increasing order); returns `limited`."""
-        if over_limit(sample):
-            self.run = self.run + 1 if self.last is not None and second == self.last + 1 else 1
-        else:
+        before = self.run
+        missing = second - self.last - 1 if self.last is not None else 0
+        if not over_limit(sample):
             self.run = 0
+        elif self.last is not None and missing == 0:
+            self.run += 1
+        elif missing > 0 and held_through(sample, missing):
+            self.run += missing + 1
+        else:
+            self.run = 1
         self.last = second
-        if self.run == SATURATION_SECONDS + 1:
-            self.limited_seconds += self.run
-            if self.first_limited is None:
-                self.first_limited = second - SATURATION_SECONDS
-        elif self.run > SATURATION_SECONDS + 1:
-            self.limited_seconds += 1
+        if self.run > SATURATION_SECONDS:
+            if before > SATURATION_SECONDS and self.run > before:
+                self.limited_seconds += self.run - before
+            else:
+                self.limited_seconds += self.run
+                if self.first_limited is None:
+                    self.first_limited = second - self.run + 1
         self.limited = self.limited or self.run > SATURATION_SECONDS
         return self.limited
 
@@ -328,7 +347,7 @@ def stall_message(host: Any, core: Any, figures: Mapping[str, Any]) -> str:
     """What the summary and the run state say of a core that stalled: the load generator, not the
     target, made requests late and responses slow."""
     how = ("it used no CPU then: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory "
-           "pressure)" if float(figures.get("stall_cpu_max") or 0.0) < 0.1
+           "pressure)" if float(figures.get("stall_cpu_max") or 0.0) < STALL_IDLE_CPU
            else "code that does not yield to the event loop, or a starved CPU")
     return (f"{host} core {core} stalled for {figures['stalled_seconds']:.1f} s ({figures['stalls']} stall(s) of at "
             f"least {STALL_SECONDS:g} s, the longest {float(figures['stall_max_ms']) / 1000.0:.1f} s, the first from "

@@ -58,3 +58,29 @@ def test_the_order_of_records_does_not_change_the_verdict_and_old_records_still_
     assert summary["requests"] == 2 and summary["generator_limited"] == []
     assert summary["cores"][0]["load"]["seconds"] == 0
     assert not any(line.startswith("load generator") for line in summary_lines(summary))
+
+
+def stalled(cpu: float, stall_s: float) -> dict:
+    """The sample after a stall of `stall_s` seconds (the monitor's stall_ms is its worst lag)."""
+    return {**load_sample(cpu, stall_s / 3, stall_s), "stall_ms": round(stall_s * 1000.0, 3)}
+
+
+def test_seconds_missing_while_the_core_held_its_own_loop_count_over_the_limit():
+    # a locustfile that burns CPU on a CPU it shares (a busy machine): the process ran (CPU 0.4)
+    # but its loop was held 2-3 s at a time, so the monitor sampled only after each hold
+    samples = {0: load_sample(0.4, 0.5, 0.9), 3: stalled(0.4, 2.9), 6: stalled(0.45, 2.95), 8: stalled(0.5, 1.9)}
+    figures = load_figures(samples)
+    assert figures["generator_limited"] and figures["limited_from"] == 0 and figures["limited_seconds"] == 9
+    assert figures["stalls"] == 3  # and it is a stall too, as before
+
+
+def test_seconds_missing_while_the_process_was_not_scheduled_break_the_run():
+    # stopped (SIGSTOP) or paused: no CPU during the stall, only a stall, never generator-limited
+    samples = {0: load_sample(0.95, 0.0, 0.0), 1: load_sample(0.95, 0.0, 0.0), 6: stalled(0.01, 4.9),
+               7: load_sample(0.95, 0.0, 0.0)}
+    figures = load_figures(samples)
+    assert not figures["generator_limited"] and figures["limited_seconds"] == 0 and figures["stalls"] == 1
+    # a stall shorter than the gap does not cover it either
+    samples = {0: load_sample(0.95, 0.0, 0.0), 1: load_sample(0.95, 0.0, 0.0), 6: stalled(0.6, 1.5),
+               7: load_sample(0.95, 0.0, 0.0)}
+    assert not load_figures(samples)["generator_limited"]
