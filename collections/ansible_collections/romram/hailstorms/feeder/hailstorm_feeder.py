@@ -11,6 +11,9 @@ Routes (as in the original hailstorms feeder):
   /fail_after/{seconds}/{code}
                           answer 200 until `seconds` after the first request to this path, then
                           that HTTP status (a service that breaks mid-run, for the abort tests)
+  /slow_after/{seconds}/{ms}
+                          answer at once until `seconds` after the first request to this path, then
+                          after ms milliseconds (a service whose latency breaks mid-run)
   /clientId               a counter: 0, 1, 2, ... (one per request)
   /clientId/reset         set the counter back to 0
   /{name}                 "Hello, name"
@@ -153,7 +156,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
         count("status", code)
         return web.Response(status=code, text=f"status {code}")
 
-    first_seen: dict[str, float] = {}  # /fail_after: path -> arrival time of its first request
+    first_seen: dict[str, float] = {}  # /fail_after, /slow_after: path -> arrival time of its first request
 
     async def fail_after(request: web.Request) -> web.Response:
         arrived(request)
@@ -167,6 +170,17 @@ def build_app(arrival_log: str | None = None) -> web.Application:
             return web.Response(text=f"fine for {seconds - (at - first):.1f} s more")
         count("fail_after", code)
         return web.Response(status=code, text=f"broken since {first + seconds:.6f}")
+
+    async def slow_after(request: web.Request) -> web.Response:
+        arrived(request)
+        seconds, ms = _int(request, "seconds"), _int(request, "ms")
+        at = now()
+        first = first_seen.setdefault(request.path, at)
+        count("slow_after")
+        if at - first < seconds:
+            return web.Response(text=f"fast for {seconds - (at - first):.1f} s more")
+        await asyncio.sleep(ms / 1000.0)
+        return web.Response(text=f"slow since {first + seconds:.6f}")
 
     async def client_id(request: web.Request) -> web.Response:
         arrived(request)
@@ -195,6 +209,7 @@ def build_app(arrival_log: str | None = None) -> web.Application:
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_route("*", "/stall/{period_s}/{stall_ms}/{ms}", stall)
     app.router.add_route("*", "/fail_after/{seconds}/{code}", fail_after)
+    app.router.add_route("*", "/slow_after/{seconds}/{ms}", slow_after)
     app.router.add_route("*", "/clientId", client_id)
     app.router.add_route("*", "/clientId/reset", client_id_reset)
     app.router.add_route("GET", "/metrics", metrics)

@@ -108,7 +108,7 @@ def checked_url(value: Any, name: str) -> str:
 
 
 def abort_check(hostvars: Any, plan: Any, hosts: Any, checked: Any, previous: Any, offset: Any) -> dict[str, Any]:
-    """The abort thresholds judged on every host's status of this progress interval (progress.abort_check)."""
+    """Every host's figures of the last progress interval merged, the abort thresholds judged on them (progress.abort_check)."""
     statuses = {}
     for name in hosts or []:
         status = hostvars[name].get("__collect_status") if name in hostvars else None
@@ -180,13 +180,15 @@ def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
     return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
 
 
-def progress_line(hostvars: Any, plan_: Any, hosts: Any, offset: Any, key: str = "__collect_status") -> str:
+def progress_line(hostvars: Any, plan_: Any, hosts: Any, offset: Any, key: str = "__collect_status",
+                  interval: Any = None) -> str:
     def line() -> str:
         statuses = {}
         for name in hosts or []:
             status = hostvars[name].get(key) if name in hostvars else None
             statuses[name] = dict(status) if isinstance(status, dict) else {}
-        return progress.progress_line(_as_dict(plan_, "progress_line", "the plan"), statuses, float(offset))
+        return progress.progress_line(_as_dict(plan_, "progress_line", "the plan"), statuses, float(offset),
+                                      _as_dict(interval, "progress_line", "the interval") or None)
     return _planned("progress_line", line)
 
 

@@ -9,7 +9,9 @@ wrote their figures, hosts counted by state, the few hosts furthest behind their
 plan named, and the generator-limited cores. The plan's rate counts task iterations (a task may
 send several requests): the rate compared with it is the hosts' task iterations per second,
 with their request rate beside it (a host that did not report iterations counts its requests).
-It grows with the number of hosts only through the counts, never by listing them.
+It grows with the number of hosts only through the counts, never by listing them. With the
+figures of the last interval (abort_check's `interval`) it also says the failures per second and
+the p95 of the service time over that interval, all hosts merged.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any, Mapping
 
 from .planner import active_clients
 from . import contract
+from .results import Histogram, histogram_growth, latency_figures
 from .thresholds import abort_verdict
 
 BEHIND_LISTED = 3  # hosts named as furthest behind their plan
@@ -82,14 +85,26 @@ def progress(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], of
             "generator_limited": limited}
 
 
-def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], offset: float) -> str:
-    """The line a person reads every interval."""
+def last_interval(interval: Mapping[str, Any] | None) -> str:
+    """The words of the progress line on the last interval (abort_check's `interval`): its failures
+    per second and the p95 of its service time, "" before the first interval of the run."""
+    seconds = float((interval or {}).get("seconds") or 0)
+    if seconds <= 0:
+        return ""
+    p95 = ((interval or {}).get("latency") or {}).get("p95_ms")
+    return (f"last {seconds:.1f} s: {float(interval.get('failures_per_s') or 0):.1f} failures/s, "
+            f"p95 {'none' if p95 is None else f'{p95:.1f} ms'}; ")
+
+
+def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], offset: float,
+                  interval: Mapping[str, Any] | None = None) -> str:
+    """The line a person reads every interval; `interval`: the figures of the last interval (abort_check's)."""
     f = progress(plan, hosts, offset)
     states = ", ".join(f"{state}={count}" for state, count in f["hosts_by_state"].items())
     line = (f"{f['offset']:5.0f}/{int(float(plan['duration']))} s: active {f['active']}/{f['planned_active']}, "
             + (f"{f['rate']:.1f} iterations/s (planned {f['planned_rps']:.1f}), {f['rps']:.1f} rps, "
                if f["iterations_known"] else f"{f['rps']:.1f} rps (planned {f['planned_rps']:.1f}), ")
-            + f"{f['requests']} requests; "
+            + f"{f['requests']} requests; " + last_interval(interval)
             + (f"arrivals sent {f['pool']['arrivals_sent']}, dropped {f['pool']['arrivals_dropped']}, "
                f"pool {f['pool']['pool_size']} users ({f['pool']['pool_started']} started); " if f.get("pool") else "")
             + f"hosts {states}")
@@ -104,22 +119,39 @@ def progress_line(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]
 
 def abort_check(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]], checked: Mapping[str, Any] | None,
                 previous: Mapping[str, Any] | None, offset: float) -> dict[str, Any]:
-    """The abort thresholds judged at one progress interval (thresholds.abort_verdict) on the
-    figures of all hosts merged: the requests and failures of the last interval are the growth of
-    the hosts' totals (the status files' cumulative `requests` and `failures`) since `previous`,
-    what the last call returned ({} the first time: the interval since the start). Returns the
-    totals, `at` (seconds since the start: when the processes wrote them), `broken_since`, and
-    with `reason` (else "") the planned rate at `at`; `offset` is the progress moment judged (the
+    """The figures of the last progress interval, all hosts merged, and the abort thresholds
+    (thresholds.abort_verdict) judged on them. The hosts' status files carry cumulative figures:
+    `requests`, `failures` and the histogram of every response time so far (`hist`, `time_us`);
+    the interval's are their growth since `previous`, what the last call returned ({} the first
+    time: the interval since the start), so its p95 is that of the histogram's growth.
+
+    Returns the merged totals (the next call's `previous`), `at` (seconds since the start: when the
+    processes wrote them), `interval` ({"from", "at", "seconds", "requests", "failures",
+    "failures_per_s", "planned_rps", "latency": results.latency_figures of its requests}),
+    `broken` ({threshold: since} of the abort thresholds broken up to now), `broken_since` (that
+    of the threshold that stops the run, else the earliest, else None), and with `threshold` and
+    `reason` (else "") the planned rate at `at`; `offset` is the progress moment judged (the
     collect role stops the run in the interval whose offset it is)."""
     previous = previous or {}
     requests = sum(int(s.get("requests") or 0) for s in hosts.values())
     failures = sum(int(s.get("failures") or 0) for s in hosts.values())
+    hist = Histogram()
+    for status in hosts.values():
+        hist.merge(status.get("hist") or {})
+    time_us = sum(int(s.get("time_us") or 0) for s in hosts.values())
     elapsed = [float(s["elapsed"]) for s in hosts.values() if isinstance(s.get("elapsed"), (int, float))]
     at = min(elapsed) if elapsed else float(offset)
     planned_rps = active_clients(plan, at - 0.5) / float(plan["pace"])
-    interval = {"from": float(previous.get("at") or 0.0), "at": at,
+    start = float(previous.get("at") or 0.0)
+    grown = histogram_growth(hist.counts, previous.get("hist"))
+    interval = {"from": start, "at": round(at, 3), "seconds": round(at - start, 3),
                 "requests": requests - int(previous.get("requests") or 0),
-                "failures": failures - int(previous.get("failures") or 0), "planned_rps": round(planned_rps, 1)}
-    since, reason = abort_verdict(checked, interval, previous.get("broken_since"))
-    return {"requests": requests, "failures": failures, "broken_since": since, "reason": reason or "",
-            "at": round(at, 3), "planned_rps": interval["planned_rps"], "offset": offset}
+                "failures": failures - int(previous.get("failures") or 0), "planned_rps": round(planned_rps, 1),
+                "latency": latency_figures(grown, max(0, time_us - int(previous.get("time_us") or 0)))}
+    interval["failures_per_s"] = round(interval["failures"] / (at - start), 2) if at > start else None
+    broken, threshold, reason = abort_verdict(checked, interval, previous.get("broken"))
+    return {"requests": requests, "failures": failures, "hist": hist.to_json(), "time_us": time_us,
+            "interval": interval, "broken": broken,
+            "broken_since": broken[threshold] if threshold else min(broken.values(), default=None),
+            "threshold": threshold or "", "reason": reason or "", "at": round(at, 3),
+            "planned_rps": interval["planned_rps"], "offset": offset}

@@ -138,6 +138,15 @@ class Histogram:
         return isinstance(other, Histogram) and self.to_json() == other.to_json()
 
 
+def histogram_growth(now: Mapping[Any, int], before: Mapping[Any, int] | None) -> Histogram:
+    """What a cumulative histogram (counts by bucket, as Histogram.to_json) gained since `before`,
+    an earlier state of it: counts subtracted bucket by bucket. A bucket that shrank (a process
+    whose later status no longer carried its histogram) gained nothing."""
+    earlier = {int(key): int(n) for key, n in (before or {}).items()}
+    gained = ((int(key), int(n) - earlier.get(int(key), 0)) for key, n in now.items())
+    return Histogram({key: n for key, n in gained if n > 0})
+
+
 # --- cells (per second and label) -------------------------------------------------------------
 
 def empty_cell() -> dict[str, Any]:
@@ -655,7 +664,8 @@ PERCENTILES = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 
 PHASES = ("constant", "all")
 
 
-def _latency(hist: Histogram, time_us: int) -> dict[str, Any]:
+def latency_figures(hist: Histogram, time_us: int) -> dict[str, Any]:
+    """count, mean_ms, min_ms, the PERCENTILES and max_ms of a histogram and its total µs."""
     n = hist.count
     return {
         "count": n,
@@ -762,7 +772,7 @@ def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[di
         for labels in (label_cells(merged, window).values() if window else []):
             merge_cell(cell, labels)
         seconds = (window[1] - window[0]) if window else 0
-        latency = _latency(Histogram(cell["hist"]), cell["time_us"])
+        latency = latency_figures(Histogram(cell["hist"]), cell["time_us"])
         out.append({"name": name, "start": start, "end": end, "window": list(window) if window else None,
                     "planned_rps": round((float(stage.get("from_rps", stage["rps"])) + float(stage["rps"])) / 2, 3),
                     "rps": round(cell["requests"] / seconds, 3) if seconds else None,
@@ -789,14 +799,14 @@ def from_schedule(cell: Mapping[str, Any]) -> dict[str, Any] | None:
     """The latency figures from schedule of a cell (see CELL), or None for records without them."""
     if not cell.get("sched_hist"):
         return None
-    return _latency(Histogram(cell["sched_hist"]), int(cell.get("sched_time_us", 0)))
+    return latency_figures(Histogram(cell["sched_hist"]), int(cell.get("sched_time_us", 0)))
 
 
 def _figures(cell: Mapping[str, Any]) -> dict[str, Any]:
     requests = int(cell["requests"])
     figures = {"requests": requests, "failures": int(cell["failures"]),
                "failure_rate": round(cell["failures"] / requests, 6) if requests else None,
-               **_latency(Histogram(cell["hist"]), cell["time_us"])}
+               **latency_figures(Histogram(cell["hist"]), cell["time_us"])}
     scheduled = from_schedule(cell) or {}
     for key, value in scheduled.items():
         if key.endswith("_ms"):
@@ -943,9 +953,9 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "exceptions": [{"kind": kind, "count": row["count"], "traceback": row["traceback"]}
                        for kind, row in sorted((merged.get("exceptions") or {}).items(),
                                                key=lambda kv: (-kv[1]["count"], kv[0]))],
-        "latency": {"overall": _latency(Histogram(overall["hist"]), overall["time_us"]),
+        "latency": {"overall": latency_figures(Histogram(overall["hist"]), overall["time_us"]),
                     "labels": {label: {"requests": c["requests"], "failures": c["failures"],
-                                       **_latency(Histogram(c["hist"]), c["time_us"])}
+                                       **latency_figures(Histogram(c["hist"]), c["time_us"])}
                                for label, c in sorted(labels.items())},
                     # from each request's slot (queueing included); None for records without it
                     "from_schedule": {"overall": from_schedule(overall),

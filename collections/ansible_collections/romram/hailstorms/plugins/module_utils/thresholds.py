@@ -19,8 +19,10 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       exceptions: 0        # exceptions raised by the locustfile (tasks, on_start), maximum count
       dropped: 0           # the open model's arrivals that found no user in time, maximum count
       failure_rate: {limit: '1%', abort: true, after: 5s}   # ABORTABLE limits may also stop the
-                           # run mid-way: broken over every progress interval for `after`
-                           # (a duration, 0 by default), all hosts merged (see abort_verdict)
+      p95_ms: {limit: 500, abort: true, after: 10s}         # run mid-way: broken over every progress
+                           # interval for `after` (a duration, 0 by default), all hosts merged
+                           # (see abort_verdict): the failure rate and the service-time latency
+                           # limits (p50_ms ... max_ms, mean_ms) over all labels
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
@@ -42,6 +44,7 @@ from typing import Any, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.checks import kind_of
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError, parse_duration
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import FROM_SCHEDULE
 
 VARIABLE = "hailstorm_thresholds"
 PHASE_VARIABLE = "hailstorm_thresholds_phase"
@@ -65,7 +68,7 @@ LIMITS: dict[str, tuple[str, str, str]] = {
     "dropped": ("count", "dropped arrivals (open model)", "max"),
 }
 LABEL_LIMITS = (*LATENCY, "failure_rate")
-ABORTABLE = ("failure_rate",)  # judged mid-run on the hosts' figures of the last progress interval
+ABORTABLE = ("failure_rate", *SERVICE_LATENCY)  # judged mid-run on the hosts' figures of the last progress interval
 ABORT_KEYS = ("limit", "abort", "after")
 ALL = "all"  # the label of limits over every request
 
@@ -128,7 +131,7 @@ def _key_list(allowed: tuple[str, ...]) -> str:
 def _abort(name: str, value: Mapping[str, Any], where: str, top: bool) -> tuple[Any, float | None]:
     """A limit written as {limit, abort, after}: (the limit, seconds it may stay broken before the
     run is stopped, or None without abort)."""
-    example = f"{where}: {{limit: {_example(name).split(' or ')[0]}, abort: true, after: 5s}}"
+    example = f"{where}: {{limit: {_example(name).split(' ')[0]}, abort: true, after: 5s}}"
     unknown = sorted(set(map(str, value)) - set(ABORT_KEYS))
     if unknown or "limit" not in value:
         raise ThresholdError(f"{where}: {dict(value)!r} is not a limit with abort settings "
@@ -142,9 +145,11 @@ def _abort(name: str, value: Mapping[str, Any], where: str, top: bool) -> tuple[
             raise ThresholdError(f"{where}.after: {value['after']!r} means nothing without abort: true; e.g. {example}")
         return value["limit"], None
     if not top or name not in ABORTABLE:
+        usable = (f"the latency from schedule is not in the progress figures: use {name.replace(FROM_SCHEDULE, '')}, "
+                  if name in SCHEDULE_LATENCY else "")
         raise ThresholdError(f"{where}.abort: stopping the run mid-way is judged on "
-                             f"{', '.join(ABORTABLE)} over all labels only; set it at the top of {VARIABLE}, "
-                             f"e.g. {VARIABLE}.{ABORTABLE[0]}: {{limit: '1%', abort: true, after: 5s}}")
+                             f"{', '.join(ABORTABLE)} over all labels only; {usable}set it at the top of {VARIABLE}, "
+                             f"e.g. {VARIABLE}.p95_ms: {{limit: 500, abort: true, after: 10s}}")
     try:
         after = parse_duration(value.get("after", 0), f"{where[len('hailstorm_'):]}.after")
     except PlanError as error:
@@ -215,35 +220,43 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
     return out
 
 
-def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any], broken_since: float | None,
-                  ) -> tuple[float | None, str | None]:
+def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any],
+                  broken_since: Mapping[str, float] | None) -> tuple[dict[str, float], str | None, str | None]:
     """Whether to stop the run now, judged every progress interval on the figures of all hosts
     merged over the last interval: `interval` = {"from", "at": its start and end, seconds since
-    the start; "requests", "failures", "planned_rps"}. A threshold broken over an interval counts
-    as broken over all of it (the figures say no more): `broken_since` is what the previous call
-    returned, the start of the first of the intervals broken in a row, or None. Returns
-    (broken_since, reason): reason is None to go on, else the words of the abort (the threshold,
-    since when and how long it was broken, the planned rate then). An interval without requests
-    changes nothing. So a run stops at the first judgement at least `after` seconds after the
-    start of the interval in which the breakage began: at most `after` + one interval after it."""
+    the start; "requests", "failures", "planned_rps"; "latency": the service-time figures of its
+    requests, p50_ms ... max_ms and mean_ms (results.latency_figures)}. A threshold broken over
+    an interval counts as broken over all of it (the figures say no more): `broken_since` is what
+    the previous call returned, for each abort threshold broken in the intervals up to the last
+    one, the start of the first of them in a row. Returns (broken_since, threshold, reason):
+    threshold and reason are None to go on, else the threshold that stops the run and the words
+    of the abort (the threshold, since when and how long it was broken, the planned rate then).
+    An interval without requests, or a latency threshold without latency figures, changes
+    nothing. So a run stops at the first judgement at least `after` seconds after the start of
+    the interval in which the breakage began: at most `after` + one interval after it."""
     aborts = (checked or {}).get("abort") or {}
     limits = (checked or {}).get("limits") or {}
+    since_by = {str(name): float(since) for name, since in (broken_since or {}).items()}
     requests = int(interval.get("requests") or 0)
     if not aborts or not requests:
-        return broken_since, None
-    at = float(interval["at"])
-    reason = None
+        return since_by, None, None
+    at, start = float(interval["at"]), float(interval.get("from") or 0.0)
+    latency = interval.get("latency") or {}
+    threshold = reason = None
     for name, after in sorted(aborts.items()):
-        measured = int(interval.get("failures") or 0) / requests  # name is failure_rate (ABORTABLE)
+        measured = int(interval.get("failures") or 0) / requests if name == "failure_rate" else latency.get(name)
+        if measured is None:
+            continue
         if measured <= limits[name]:
-            return None, None
-        since = float(interval.get("from") or 0.0) if broken_since is None else broken_since
-        if at - since >= after:
-            reason = (f"{name}: failure rate {_show(name, measured)} > limit {_show(name, limits[name])} over the last "
-                      f"interval, broken since {since:g} s for {at - since:g} s (abort after {after:g} s) at a planned "
-                      f"{float(interval.get('planned_rps') or 0):g} rps")
-        return since, reason
-    return broken_since, reason
+            since_by.pop(name, None)
+            continue
+        since = since_by.setdefault(name, start)
+        if threshold is None and at - since >= after:
+            threshold = name
+            reason = (f"{name}: {LIMITS[name][1]} {_show(name, measured)} > limit {_show(name, limits[name])} over the "
+                      f"last interval, broken since {since:g} s for {at - since:g} s (abort after {after:g} s) at a "
+                      f"planned {float(interval.get('planned_rps') or 0):g} rps")
+    return since_by, threshold, reason
 
 
 PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key

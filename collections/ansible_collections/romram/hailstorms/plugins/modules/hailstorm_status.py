@@ -89,6 +89,19 @@ failures:
   description: Failed requests so far on this host (what an abort threshold judges, interval by interval).
   returned: always
   type: int
+hist:
+  description:
+    - The response times (service time) of every request recorded so far on this host, all its processes
+      merged - counts by bucket, keyed by the bucket's lower bound in microseconds (the buckets of the
+      results, C(results.py)), only the buckets that are not empty.
+    - The controller's percentiles of a progress interval (the progress line's p95, the abort thresholds on
+      latency) come from its growth since the previous interval, all hosts merged.
+  returned: always
+  type: dict
+time_us:
+  description: The total of the response times in RV(hist), microseconds (the mean of an interval).
+  returned: always
+  type: int
 rps:
   description: Request rate of the last second on this host (the second before RV(elapsed)).
   returned: always
@@ -135,7 +148,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import file_tail, generator_limited_message
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, file_tail, generator_limited_message
 
 FINAL = (*contract.ENDED, "lost")  # "lost": a status no longer rewritten (the process is gone)
 ARMED_OR_LATER = contract.LIVE + FINAL
@@ -221,8 +234,11 @@ def main() -> None:
             break
         time.sleep(0.2 if params["wait_armed"] else 0.5)
     states: dict[str, int] = {}
+    hist, time_us = Histogram(), 0
     for core in cores:
         states[core["state"]] = states.get(core["state"], 0) + 1
+        hist.merge(core.pop("hist", None) or {})  # merged here: one histogram per host, not one per process
+        time_us += int(core.pop("time_us", 0))
     module.exit_json(
         changed=False,
         cores=cores,
@@ -230,6 +246,8 @@ def main() -> None:
         active=sum(int(core.get("active", 0)) for core in cores),
         requests=sum(int(core.get("requests", 0)) for core in cores),
         failures=sum(int(core.get("failures", 0)) for core in cores),
+        hist=hist.to_json(),
+        time_us=time_us,
         rps=round(sum(float(core.get("rps", 0.0)) for core in cores), 1),
         iterations=sum(int(core.get("iterations", 0)) for core in cores),
         iteration_rate=(round(sum(float(core.get("iteration_rate") or 0.0) for core in cores), 1)

@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Callable
 
 from . import contract
-from .results import LATE_START, end_record, exception_kind, meta_record, request_label, stats_record
+from .results import LATE_START, Histogram, end_record, exception_kind, meta_record, request_label, stats_record
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -50,16 +50,20 @@ def failure_kind(exception: BaseException, response: Any) -> str:
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
                       rps: float, reason: str = "", iterations: tuple[int, float] | None = None,
-                      load: dict[str, Any] | None = None) -> None:
+                      load: dict[str, Any] | None = None, latency: tuple[dict[int, int], int] | None = None) -> None:
     """core-N.status.json, replaced atomically (what the controller's progress reads). States:
     armed (loaded, waiting for the start signal), waiting (for the shared start), running, done,
     failed (with a `reason`); `iterations` (task iterations so far, their rate over the last
     second: what the plan's rate counts); `load` adds the process's own load
-    (monitor.LoadMonitor.status)."""
+    (monitor.LoadMonitor.status); `latency` (the counts by bucket of every response time flushed
+    so far, their total µs) becomes `hist` (results.py's buckets, only the non-empty ones) and
+    `time_us`: the controller's figures of each progress interval are their growth."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
               "active": active, "requests": requests, "rps": round(rps, 2), **(load or {})}
     if iterations is not None:
         status["iterations"], status["iteration_rate"] = iterations[0], round(iterations[1], 2)
+    if latency is not None:
+        status["hist"], status["time_us"] = Histogram(latency[0]).to_json(), latency[1]
     if reason:
         status["reason"] = reason
     with open(base + contract.STATUS + ".tmp", "w", encoding="utf-8") as handle:
@@ -185,6 +189,8 @@ class Recorder:
         self.failures = 0
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
         self.iterations_total = 0
+        self.latency = Histogram()  # every response time flushed so far (service time), for the status file
+        self.latency_us = 0  # their total µs
         self._jsonl = open(self.base + contract.RECORDS, "x", encoding="utf-8")  # never another run's records
         self.writer = FileWriter()
         # called at each flush with (the cells of the flush by second and label, its stats record),
@@ -322,6 +328,8 @@ class Recorder:
                 "hist": hist, "sched_time_us": sched_us, "sched_hist": sched}
             self.requests += n
             self.failures += failures
+            self.latency.merge(hist)
+            self.latency_us += us
         iterations, self.iterations = self.iterations, 0
         self.iterations_total += iterations
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
@@ -371,4 +379,5 @@ class Recorder:
                      iteration_rate: float = 0.0) -> None:
         self.writer.submit(write_status_file, self.base, self.core, state, self.now() - self.t0, active, requests,
                            rps, reason, (self.iterations_so_far(), iteration_rate),
-                           {**self.load_status, **self.driver_status, "failures": self.failures_so_far()})
+                           {**self.load_status, **self.driver_status, "failures": self.failures_so_far()},
+                           (dict(self.latency.counts), self.latency_us))  # a copy: the writer thread serialises it

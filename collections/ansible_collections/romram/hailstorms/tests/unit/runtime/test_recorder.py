@@ -87,8 +87,31 @@ def test_status_file_is_replaced_atomically(tmp_path):
     assert rec.writer.drain()
     status = json.loads((tmp_path / "core-0.status.json").read_text())
     assert status == {"core": 0, "state": "running", "elapsed": 2.0, "active": 5, "requests": 100, "rps": 49.5,
-                      "iterations": 47, "iteration_rate": 24.75, "failures": 0}
+                      "iterations": 47, "iteration_rate": 24.75, "failures": 0, "hist": {}, "time_us": 0}
     assert not (tmp_path / "core-0.status.json.tmp").exists()
+
+
+def test_the_status_file_carries_the_histogram_of_every_response_time_so_far(tmp_path):
+    """What the controller's p95 of each progress interval is the growth of: cumulative, in
+    results.py's buckets, only those not empty, as of the last flush."""
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.0)
+
+    def status():
+        rec.write_status("running", 1, rec.requests, 1.0)
+        assert rec.writer.drain()
+        return json.loads((tmp_path / "core-0.status.json").read_text())
+
+    rec.on_request("GET", "/a", 12.0, 0, start_time=T0 + 0.1)
+    rec.on_request("GET", "/b", 12.04, 0, start_time=T0 + 0.2, exception=OSError("reset"))
+    rec.flush()
+    assert status()["hist"] == {"12000": 2} and status()["time_us"] == 24040
+    rec.on_request("GET", "/a", 0.5, 0, start_time=T0 + 1.1)
+    assert status()["hist"] == {"12000": 2}  # not flushed yet
+    rec.flush()
+    later = status()
+    assert later["hist"] == {"500": 1, "12000": 2} and later["time_us"] == 24540 and later["requests"] == 3
+    assert Histogram(later["hist"]).percentile(50) == Histogram({bucket_of(12000): 1}).percentile(50)
+    rec.close()
 
 
 def test_failure_kinds_keep_the_message_short():

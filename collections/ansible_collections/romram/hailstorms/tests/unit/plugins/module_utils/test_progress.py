@@ -1,7 +1,10 @@
 """The progress line: one line whatever the number of hosts, as a person reads it."""
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram
 from ansible_collections.romram.hailstorms.plugins.module_utils.progress import abort_check, host_state, progress_line
 
 SETTINGS = {"clients": 400, "rps": 400, "pace": 1.0, "rampup": 10, "constant": 60, "rampdown": 10}
@@ -95,3 +98,58 @@ def test_an_abort_threshold_broken_for_less_than_after_does_not_stop_the_run():
     figures = [(20, 800, 0), (22, 880, 40), (24, 880, 40), (26, 960, 80), (28, 1040, 120)]
     assert [c["broken_since"] for c in _abort_checks(checked, figures, plan)] == [None, 20, 20, 20, 20]
     assert [bool(c["reason"]) for c in _abort_checks(checked, figures, plan)] == [False] * 3 + [True] * 2
+
+
+def _histogram(*pairs):
+    """A status file's `hist`: (ms, count) pairs in results.py's buckets."""
+    hist = Histogram()
+    for ms, count in pairs:
+        hist.record_ms(ms, count)
+    return hist.to_json()
+
+
+def test_the_line_says_the_failures_per_second_and_the_p95_of_the_last_interval_all_hosts_merged():
+    plan = planner.make_plan(SETTINGS, [("a", 1), ("b", 1)])
+    first = {"a": status(requests=4000, failures=0, elapsed=10.0, hist=_histogram((10, 4000)), time_us=40_000_000),
+             "b": status(requests=4000, failures=0, elapsed=10.2, hist=_histogram((10, 4000)), time_us=40_000_000)}
+    previous = abort_check(plan, first, None, {}, 10)
+    # the next 2 s: 400 requests on each host, a's in 12 ms, b's in 200 ms; 30 failures in all
+    second = {"a": status(requests=4400, failures=10, elapsed=12.0, hist=_histogram((10, 4000), (12, 400)),
+                          time_us=44_800_000),
+              "b": status(requests=4400, failures=20, elapsed=12.1, hist=_histogram((10, 4000), (200, 400)),
+                          time_us=120_000_000)}
+    figures = abort_check(plan, second, None, previous, 12)["interval"]
+    assert (figures["from"], figures["at"], figures["seconds"]) == (10.0, 12.0, 2.0)
+    assert (figures["requests"], figures["failures"], figures["failures_per_s"]) == (800, 30, 15.0)
+    # over the interval alone half the requests took 12 ms and half 200 ms: the p95 is 200 ms (its
+    # bucket's middle), where the totals so far say 12 ms
+    assert figures["latency"]["p95_ms"] == pytest.approx(200.5) and figures["latency"]["p50_ms"] == pytest.approx(12.05)
+    assert figures["latency"]["mean_ms"] == pytest.approx(106.0) and figures["latency"]["count"] == 800
+    assert Histogram(second["b"]["hist"]).merge(second["a"]["hist"]).percentile(95) == pytest.approx(12.05)
+    line = progress_line(plan, second, 12, figures)
+    assert "8800 requests; last 2.0 s: 15.0 failures/s, p95 200.5 ms; hosts running=2" in line
+    # the first line of a run has no interval before it; an interval without requests has no p95
+    assert "last" not in progress_line(plan, first, 0, abort_check(plan, {}, None, {}, 0)["interval"])
+    stalled = {name: {**host, "elapsed": host["elapsed"] + 2} for name, host in second.items()}
+    idle = abort_check(plan, stalled, None, abort_check(plan, second, None, previous, 12), 14)["interval"]
+    assert "last 2.0 s: 0.0 failures/s, p95 none; " in progress_line(plan, stalled, 14, idle)
+
+
+def test_a_latency_threshold_stops_the_run_on_the_merged_histogram_of_the_last_interval():
+    """"Stop when p95 > 500 ms for 10 s": one host of two slows down at 20 s; the merged p95 of
+    each interval breaks the limit from then on, the totals so far would only later."""
+    plan = planner.make_plan(SETTINGS, [("a", 1), ("b", 1)])
+    checked = thresholds.check({"p95_ms": {"limit": 500, "abort": True, "after": "10s"}})
+    previous, checks, slow = {}, [], 0
+    for at in range(2, 40, 2):
+        slow += 80 if at > 20 else 0  # b's requests take 800 ms after 20 s
+        hosts = {"a": status(requests=40 * at, elapsed=at, hist=_histogram((5, 40 * at))),
+                 "b": status(requests=40 * at, elapsed=at, hist=_histogram((5, 40 * at - slow), (800, slow)))}
+        previous = abort_check(plan, hosts, checked, previous, at)
+        checks.append(previous)
+    first = next(check for check in checks if check["reason"])
+    assert first["threshold"] == "p95_ms" and first["broken_since"] == 20 and first["at"] == 30
+    assert first["reason"] == ("p95_ms: p95 latency 800.5 ms > limit 500 ms over the last interval, broken since 20 s "
+                               "for 10 s (abort after 10 s) at a planned 400 rps")
+    assert first["interval"]["latency"]["p95_ms"] == pytest.approx(800.5)
+    assert all(not check["broken"] for check in checks if check["at"] <= 20)

@@ -51,6 +51,28 @@ def test_percentile_is_within_one_bucket_of_the_exact_value(values, q):
     assert got == pytest.approx(exact, rel=0.011, abs=0.0011)
 
 
+@settings(max_examples=200)
+@given(latencies, latencies, st.sampled_from([50.0, 95.0, 99.0, 100.0]))
+def test_the_growth_of_a_cumulative_histogram_is_the_histogram_of_the_interval(before, interval, q):
+    """A status file's histogram so far, read twice (through JSON, as the controller gets it): the
+    difference is exactly the histogram of what was recorded in between, so are its percentiles."""
+    earlier, later, alone = Histogram(), Histogram(), Histogram()
+    for ms in before:
+        earlier.record_ms(ms)
+        later.record_ms(ms)
+    for ms in interval:
+        later.record_ms(ms)
+        alone.record_ms(ms)
+    grown = results.histogram_growth(json.loads(json.dumps(later.to_json())), json.loads(json.dumps(earlier.to_json())))
+    assert grown == alone and grown.percentile(q) == alone.percentile(q)
+    assert results.histogram_growth(later.to_json(), None) == later
+
+
+def test_a_bucket_that_shrank_gained_nothing():
+    """A process whose last status lost its histogram (a failed core's) takes nothing from the others' growth."""
+    assert results.histogram_growth({"1000": 5, "2000": 3}, {"1000": 2, "2000": 7, "3000": 1}).to_json() == {"1000": 3}
+
+
 def test_empty_histogram_has_no_percentiles():
     assert Histogram().percentile(50) is None
 

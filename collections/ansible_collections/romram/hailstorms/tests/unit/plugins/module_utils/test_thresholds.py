@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import results, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.thresholds import ThresholdError, check, evaluate
@@ -260,7 +261,10 @@ def test_an_abort_threshold_is_checked_naming_the_key_and_a_fix():
     assert thresholds.check({"failure_rate": {"limit": 0.02}})["limits"] == {"failure_rate": 0.02}
     assert "abort" not in thresholds.check({"failure_rate": {"limit": 0.02, "abort": False}})
     for bad, said in (({"failure_rate": {"limit": "1%", "abort": "yes"}}, "failure_rate.abort: expected true or false"),
-                      ({"p95_ms": {"limit": 250, "abort": True}}, "p95_ms.abort: stopping the run mid-way"),
+                      ({"p95_from_schedule_ms": {"limit": 250, "abort": True}},
+                       "p95_from_schedule_ms.abort: stopping the run mid-way"),
+                      ({"rps_ratio": {"limit": 0.9, "abort": True}}, "rps_ratio.abort: stopping the run mid-way"),
+                      ({"labels": {"/x": {"p95_ms": {"limit": 250, "abort": True}}}}, "at the top of"),
                       ({"failure_rate": {"limit": "1%", "abort": True, "after": "soon"}}, "cannot read 'soon'"),
                       ({"failure_rate": {"abort": True}}, "(no limit)"),
                       ({"failure_rate": {"limit": 0, "when": 1}}, "unknown key 'when'"),
@@ -270,21 +274,68 @@ def test_an_abort_threshold_is_checked_naming_the_key_and_a_fix():
         with pytest.raises(thresholds.ThresholdError) as error:
             thresholds.check(bad)
         assert said in str(error.value) and "hailstorm_thresholds." in str(error.value)
-        assert "abort: true, after: 5s}" in str(error.value)  # an example that works
+        # an example that works: "e.g. hailstorm_thresholds.<name>: {limit: ..., abort: true, after: ...}"
+        where, example = str(error.value).rsplit("e.g. ", 1)[1].split(": ", 1)
+        assert where.startswith("hailstorm_thresholds.") and "abort: true, after: " in example
+        assert thresholds.check({where.rsplit(".", 1)[1]: yaml.safe_load(example)})["abort"]
+
+
+def test_the_latency_from_schedule_cannot_abort_and_the_message_names_the_one_that_can():
+    with pytest.raises(thresholds.ThresholdError) as error:
+        thresholds.check({"p99_from_schedule_ms": {"limit": 800, "abort": True}})
+    assert "hailstorm_thresholds.p99_from_schedule_ms.abort" in str(error.value)
+    assert "use p99_ms" in str(error.value) and "p95_ms, p99_ms" in str(error.value)
+
+
+def test_latency_limits_may_abort_the_run():
+    checked = thresholds.check({"p95_ms": {"limit": 500, "abort": True, "after": "10s"}, "mean_ms": 100,
+                                "max_ms": {"limit": "2s", "abort": True}})
+    assert checked["limits"] == {"p95_ms": 500.0, "mean_ms": 100.0, "max_ms": 2000.0}
+    assert checked["abort"] == {"p95_ms": 10.0, "max_ms": 0.0}
 
 
 def test_the_run_aborts_once_the_threshold_stayed_broken_for_after():
     checked = thresholds.check({"failure_rate": {"limit": "1%", "abort": True, "after": "5s"}})
-    since, reason = thresholds.abort_verdict(checked, {"from": 8, "at": 10, "requests": 400, "failures": 0}, None)
-    assert (since, reason) == (None, None)
+    since, threshold, reason = thresholds.abort_verdict(checked, {"from": 8, "at": 10, "requests": 400, "failures": 0}, None)
+    assert (since, threshold, reason) == ({}, None, None)
     # broken over the interval 10-12 s: broken since its start, not yet for 5 s
-    since, reason = thresholds.abort_verdict(checked, {"from": 10, "at": 12, "requests": 400, "failures": 40}, since)
-    assert (since, reason) == (10.0, None)
-    assert thresholds.abort_verdict(checked, {"from": 12, "at": 14, "requests": 0, "failures": 0}, since) == (10.0, None)
-    assert thresholds.abort_verdict(checked, {"from": 12, "at": 15, "requests": 400, "failures": 1}, since) == (None, None)
-    since, reason = thresholds.abort_verdict(
+    since, threshold, reason = thresholds.abort_verdict(checked, {"from": 10, "at": 12, "requests": 400, "failures": 40}, since)
+    assert (since, threshold, reason) == ({"failure_rate": 10.0}, None, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 14, "requests": 0, "failures": 0}, since) == (
+        {"failure_rate": 10.0}, None, None)
+    assert thresholds.abort_verdict(checked, {"from": 12, "at": 15, "requests": 400, "failures": 1}, since) == ({}, None, None)
+    since, threshold, reason = thresholds.abort_verdict(
         checked, {"from": 12, "at": 15, "requests": 400, "failures": 40, "planned_rps": 40}, since)
-    assert since == 10.0 and reason.startswith("failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %)")
+    assert since == {"failure_rate": 10.0} and threshold == "failure_rate"
+    assert reason.startswith("failure_rate: failure rate 0.1 (10.00 %) > limit 0.01 (1.00 %)")
     assert "broken since 10 s for 5 s" in reason and "planned 40 rps" in reason
     assert thresholds.abort_verdict(thresholds.check({"failure_rate": 0.01}),
-                                    {"from": 0, "at": 25, "requests": 400, "failures": 40}, None) == (None, None)
+                                    {"from": 0, "at": 25, "requests": 400, "failures": 40}, None) == ({}, None, None)
+
+
+def test_a_latency_abort_is_judged_on_the_last_interval_and_each_threshold_keeps_its_own_time():
+    """"Ramp to 5,000 rps; stop when p95 > 500 ms for 10 s", and a failure rate over 1 % for 30 s beside it."""
+    checked = thresholds.check({"p95_ms": {"limit": 500, "abort": True, "after": "10s"},
+                                "failure_rate": {"limit": "1%", "abort": True, "after": "30s"}})
+
+    def interval(start, p95, failures=0, planned=3000):
+        return {"from": start, "at": start + 2, "requests": 4000, "failures": failures, "planned_rps": planned,
+                "latency": {"p95_ms": p95, "p99_ms": 2 * p95}}
+
+    since, threshold, reason = thresholds.abort_verdict(checked, interval(20, 120.0, failures=400), None)
+    assert since == {"failure_rate": 20.0} and reason is None
+    since, threshold, reason = thresholds.abort_verdict(checked, interval(22, 600.0, failures=400), since)
+    assert since == {"failure_rate": 20.0, "p95_ms": 22.0} and reason is None
+    # an interval without latency figures (no histogram) neither breaks nor heals the latency limit
+    since, threshold, reason = thresholds.abort_verdict(
+        checked, {"from": 24, "at": 26, "requests": 4000, "failures": 400, "latency": {"p95_ms": None}}, since)
+    assert since == {"failure_rate": 20.0, "p95_ms": 22.0} and reason is None
+    since, threshold, reason = thresholds.abort_verdict(checked, interval(26, 510.0, failures=400), since)
+    assert reason is None
+    since, threshold, reason = thresholds.abort_verdict(checked, interval(30, 612.5, failures=400, planned=4200), since)
+    assert threshold == "p95_ms" and since == {"failure_rate": 20.0, "p95_ms": 22.0}
+    assert reason == ("p95_ms: p95 latency 612.5 ms > limit 500 ms over the last interval, broken since 22 s "
+                      "for 10 s (abort after 10 s) at a planned 4200 rps")
+    # healed: a latency at the limit is not over it
+    since, threshold, reason = thresholds.abort_verdict(checked, interval(32, 500.0), since)
+    assert (since, threshold, reason) == ({}, None, None)
