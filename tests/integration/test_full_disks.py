@@ -49,6 +49,21 @@ def test_a_controller_results_disk_too_small_for_the_run_is_refused_by_the_prefl
     assert "Fix: free disk space on the controller, or set hailstorm_results_dir to a larger disk." in output
 
 
+def test_a_controller_results_disk_without_room_for_the_plan_says_so_before_the_verdict(tmp_path):
+    """probe -> plan -> verdict: the plan writes plan.json before the verdict judges the disk; a
+    disk with no room at all for it names the file, the cause and the fix (no traceback, no partial file)."""
+    results = tmp_path / "results"
+    with feeder() as url:
+        run = subprocess.run(on_a_small_disk({results: 0}, [*distribute(url, results, tmp_path / "work"), "--check"]),
+                             cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=600, check=False)
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert (f"romram.hailstorms.hailstorm_plan: cannot write the plan at {results}/full/plan.json: No space left on "
+            "device") in output, output[-3000:]
+    assert "Fix: free disk space on the controller, or set hailstorm_results_dir to a larger disk" in output
+    assert "Traceback" not in run.stdout + run.stderr
+
+
 def test_a_controller_disk_that_fills_while_merging_says_where_what_is_kept_and_keeps_it_private(tmp_path):
     """64 KiB free for the results: the host's records are fetched, the merge fills the disk. The
     message names the directory, what is kept and how to merge again; the files stay 0640/0750."""

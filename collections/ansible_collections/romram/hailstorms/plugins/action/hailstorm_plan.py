@@ -45,14 +45,28 @@ class ActionModule(ActionBase):
             except OSError:
                 same = False
             if not same:  # idempotent: the same plan again changes nothing
-                os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-                tmp_path = path + ".tmp"
-                with open(tmp_path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.chmod(tmp_path, 0o640)
-                os.replace(tmp_path, path)
+                _write(path, text)
             result["changed"] = not same
         if args.get("fact", True):
             result["ansible_facts"] = {"hs_plan": plan}
         result.update(preview=lines, path=path, expected_requests=plan["expected_requests"])
         return result
+
+
+def _write(path: str, text: str) -> None:
+    """plan.json, atomically (0640 in a 0750 directory); a write that fails (a full disk) fails the
+    task with the path, the reason and the fix, and leaves no partial file."""
+    tmp_path = path + ".tmp"
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+        with open(tmp_path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp_path, 0o640)
+        os.replace(tmp_path, path)
+    except OSError as error:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise AnsibleActionFail(
+            f"romram.hailstorms.hailstorm_plan: cannot write the plan at {path}: {error.strerror or error} "
+            f"({len(text)} bytes). Fix: free disk space on the controller, or set hailstorm_results_dir to a larger "
+            "disk (or one you may write).") from None

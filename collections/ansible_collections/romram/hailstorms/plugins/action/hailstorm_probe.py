@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import clock
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner, preflight
 
 # Runs on the host with any Python (2.7 too, so that an old one is reported, not a syntax
 # error). Prints one JSON object; reads the clock first and last.
@@ -49,7 +49,7 @@ _DATE = "date +%s.%N"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("python", "path", "samples", "max_offset"))
+    _VALID_ARGS = frozenset(("python", "path", "samples", "max_offset", "cores"))
 
     def _timed(self, cmd):
         sent = time.time()
@@ -132,6 +132,10 @@ class ActionModule(ActionBase):
                    "samples": est.samples, "consistent": est.consistent, "method": method},
             module_round_trip=module_round_trip,
         )
+        try:
+            result["usable_cores"], result["core_cpus"] = preflight.probed_cores(result, args.get("cores"))
+        except planner.PlanError:
+            pass  # a bad hailstorm_cores: the host is not planned, and the verdict names the value and the fix
         return result
 
 

@@ -83,16 +83,17 @@ def run_directory(results_dir: Any, run_id: Any, overwrite: Any = False) -> dict
     return _planned("run_directory", decide)
 
 
-def preflight_verdict(hosts: Any, hostvars: Any, options: Any, run: Any = None) -> dict[str, Any]:
+def preflight_verdict(hosts: Any, hostvars: Any, options: Any, plan_: Any = None) -> dict[str, Any]:
     """Per-host findings from the probes' raw records (each host's __preflight_record in `hostvars`;
-    a host without one stopped before its probe) and one verdict over all load hosts."""
+    a host without one stopped before its probe) and their shares of the plan (hs_plan; None: not
+    planned), and one verdict over all load hosts."""
     if not isinstance(hosts, list):
         raise AnsibleFilterError("romram.hailstorms.preflight_verdict: the hosts must be a list of inventory names")
     records = {host: _record(hostvars, host) for host in hosts}
     options = _as_dict(options, "preflight_verdict", "the options")
     controller = preflight.free_space(str(options["results_dir"])) if options.get("results_dir") else None
     return _planned("preflight_verdict", preflight.verdict, hosts, records, options,
-                    _as_dict(run, "preflight_verdict", "the run settings") or None, controller)
+                    _as_dict(plan_, "preflight_verdict", "the plan") or None, controller)
 
 
 def _record(hostvars: Any, host: str) -> Any:

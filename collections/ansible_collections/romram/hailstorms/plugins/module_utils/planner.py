@@ -1156,8 +1156,7 @@ def core_arrivals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> Iterator[
 
 def curve_requests(stages: Sequence[Mapping[str, Any]]) -> float:
     """The requests the stages ask for: the integral of the curve, the sum of (rate before + rps) / 2
-    x duration (what `approx`-style estimates need before a plan exists; the plan's
-    expected_requests is the exact count of its slots)."""
+    x duration (the plan's expected_requests, the exact count of its slots, is within a request of it)."""
     total, rate = 0.0, 0.0
     for stage in stages:
         total += (rate + float(stage["rps"])) / 2 * float(stage["duration"])

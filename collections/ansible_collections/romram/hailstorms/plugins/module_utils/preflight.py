@@ -3,11 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The preflight verdict: per-host findings from what the probes returned, then one verdict.
 
-Pure Python (no Ansible). The preflight role probes every load host (hailstorm_probe, the
-health URL, the runtime's import check), gathers each host's raw results into one small record
-and calls `verdict` once, on the controller. Every rule below has a message that names the host,
-the value, the variable and the fix; a host that could not be probed at all (unreachable, no
-Python, a probe that failed) is a failure with its reason, and the verdict always prints.
+Pure Python (no Ansible). The controller works in this order: probe -> plan -> verdict. The
+preflight role probes every load host (hailstorm_probe, the health URL, the runtime's import
+check) and gathers each host's raw results into one small record; the probe gives each host's
+usable cores (`probed_cores`), which the plan divides the clients over; then `verdict` runs once,
+on the controller, and judges every host from its record and its share of the exact plan
+(`plan_share`: its planned requests for the disk, its busiest core's peak rate for the calibrated
+capacity). The plan is made only when every host answered its probe: a host that could not be
+probed at all (unreachable, no Python, a probe that failed) is a failure with its reason, judged
+without a plan, and the verdict always prints. Every rule below has a message that names the
+host, the value, the variable and the fix.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ from typing import Any, Mapping, Sequence
 from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner
 
 MIB = 1048576
+# Why a disk was judged against hailstorm_disk_reserve_mb alone.
+NOT_PLANNED = "the run's requests are not counted: the run is planned only when every load host answered its probe"
 CAPACITY_WARN_FRACTION = 0.7  # of a core's calibrated capacity past which the plan's rate per core is warned about
 _STATUS_PREFIX = re.compile(r"^Status code was -?[0-9]+ and not \[[0-9, ]*\]: ")
 
@@ -32,16 +39,28 @@ def core_cpus(cpu_list: Sequence[int], cores: int) -> list[int]:
     return [cpus[(skip + i) % len(cpus)] for i in range(cores)]
 
 
-def approx_requests(run: Mapping[str, Any] | None, cores: int, total_cores: int) -> int:
-    """A host's share of the run's requests by usable cores, before the plan exists (an upper
-    estimate: the full rate over the constant phase and half over each ramp)."""
-    if not run:
-        return 0
-    if run.get("stages"):  # the curve's integral
-        requests = planner.curve_requests(run["stages"])
-    else:
-        requests = float(run["rps"]) * (float(run["rampup"]) / 2 + float(run["constant"]) + float(run["rampdown"]) / 2)
-    return int(math.ceil(requests * cores / max(total_cores, 1)))
+def probed_cores(probe: Mapping[str, Any], given: Any = None) -> tuple[int, list[int]]:
+    """(usable cores, the CPU of each) of a host from its probe (hailstorm_probe's result): the
+    cores are hailstorm_cores (`given`) if set, else the CPUs the host lets a process run on
+    minus one, at least 1 (planner.usable_cores); the CPUs are `core_cpus` of those. The plan
+    divides the clients over these cores and the verdict judges them. Raises PlanError for a
+    bad hailstorm_cores."""
+    cpus = int(probe.get("cpus") or 1)
+    cores = planner.usable_cores(cpus, given)
+    return cores, core_cpus(list(probe.get("cpu_list") or range(cpus)), cores)
+
+
+def plan_share(plan: Mapping[str, Any] | None, host: str) -> dict[str, Any] | None:
+    """A load host's share of the plan as the verdict judges it, or None (no plan, or the host is
+    not in it): cores (its planned cores), requests (the exact count of its planned slots),
+    peak_core_rps (the highest rate one of its cores sends: its clients / pace, every client being
+    active at the curve's peak, the constant phase of a trapezoid) and cores_total (the run's)."""
+    planned = (plan or {}).get("hosts", {}).get(host)
+    if not planned:
+        return None
+    return {"cores": len(planned["cores"]), "requests": int(planned["requests"]),
+            "peak_core_rps": max(int(core["clients"]) for core in planned["cores"]) / float(plan["pace"]),
+            "cores_total": int(plan["cores_total"])}
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -118,8 +137,9 @@ def become_finding(host: str, become: Mapping[str, Any] | None, backend: Any) ->
 
 
 def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[str, Any],
-                  run: Mapping[str, Any] | None = None, total_cores: int = 0) -> dict[str, Any]:
-    """failures, warnings, figures, usable cores and CPUs of one host from its raw record.
+                  share: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """failures, warnings, figures, usable cores and CPUs of one host from its raw record and its
+    `share` of the plan (`plan_share`; None: not planned, then its disk must hold the reserve only).
 
     record: probe (hailstorm_probe's result), health (ansible.builtin.uri's), check (the runtime
     check command's, or None), cores (hailstorm_cores or None), connection (ansible_connection),
@@ -167,16 +187,15 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     cpu_list = list(probe.get("cpu_list") or range(cpus))
     given = record.get("cores")
     try:
-        cores = planner.usable_cores(cpus, given)
+        cores, found["core_cpus"] = probed_cores(probe, given)
     except planner.PlanError as error:
         failures.append(f"{host}: {error}")
-        cores = max(cpus - 1, 1)
+        cores, found["core_cpus"] = probed_cores(probe)
     if given not in (None, "") and cores > cpus:
         failures.append(f"{host}: hailstorm_cores={given} but the host lets processes run on only {cpus} CPUs "
                         f"{cpu_list}. Fix: set hailstorm_cores to at most {cpus} (better {max(cpus - 1, 1)}, "
                         "leaving one for the system), or unset it.")
     found["usable_cores"] = cores
-    found["core_cpus"] = core_cpus(cpu_list, cores)
 
     limit = float(options["max_clock_offset"])
     measured = probe.get("clock") or {}
@@ -207,16 +226,17 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
                         "Fix: start the target, open the network path from this host to it, or set "
                         "hailstorm_health_url to a URL that answers.")
 
-    expected = approx_requests(run, cores, total_cores or cores)
-    needed = expected * int(options["disk_bytes_per_request"]) + int(options["disk_reserve_mb"]) * MIB
+    expected = share["requests"] if share else None
+    needed = (expected or 0) * int(options["disk_bytes_per_request"]) + int(options["disk_reserve_mb"]) * MIB
     disk = probe.get("disk") or {}
     free = int(disk.get("free_bytes") or 0)
     if free < needed:
+        per_request = f"expected requests x hailstorm_disk_bytes_per_request={options['disk_bytes_per_request']}"
+        counted, why = _counted(expected, per_request)
         failures.append(
             f"{host}: {round(free / MIB)} MiB free at {disk.get('path')} (hailstorm_work_dir={record.get('work_dir')}), "
-            f"{math.ceil(needed / MIB)} MiB needed ({expected} expected requests x hailstorm_disk_bytes_per_request="
-            f"{options['disk_bytes_per_request']} + hailstorm_disk_reserve_mb={options['disk_reserve_mb']}). "
-            "Fix: free disk space, or set hailstorm_work_dir to a larger disk.")
+            f"{math.ceil(needed / MIB)} MiB needed ({counted}hailstorm_disk_reserve_mb={options['disk_reserve_mb']}"
+            f"{why}). Fix: free disk space, or set hailstorm_work_dir to a larger disk.")
 
     check = record.get("check") or {}
     startup = None
@@ -241,9 +261,8 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
             warnings.append(f"{host}: no capacity calibration: {why}.")
         else:
             capacity = float(calibrated["rps_per_cpu_second"])
-            if run:
-                per_core = float(run["rps"]) / max(total_cores or cores, 1)
-                warning = capacity_warning(host, capacity, per_core, cores, total_cores or cores)
+            if share:
+                warning = capacity_warning(host, capacity, share["peak_core_rps"], share["cores"], share["cores_total"])
                 if warning:
                     warnings.append(warning)
     found["figures"] = {
@@ -267,30 +286,41 @@ def free_space(path: str) -> dict[str, Any]:
     return {"path": found, "free_bytes": stats.f_bavail * stats.f_frsize}
 
 
-def controller_findings(disk: Mapping[str, Any] | None, options: Mapping[str, Any], run: Mapping[str, Any] | None,
-                        total_cores: int) -> tuple[list[str], str | None]:
+def controller_findings(disk: Mapping[str, Any] | None, options: Mapping[str, Any],
+                        plan: Mapping[str, Any] | None) -> tuple[list[str], str | None]:
     """(failures, report line) of the controller's results disk (hailstorm_results_dir): it gets
     every host's records, the merged files and the report, and a copy more of every request with
-    hailstorm_jtl (each host's rows and the merged results.jtl). The estimate is the load hosts'
-    (hailstorm_disk_bytes_per_request per expected request) for the whole run, plus
-    hailstorm_disk_reserve_mb. `disk` is free_space's; None: not checked."""
+    hailstorm_jtl (each host's rows and the merged results.jtl). The need is the load hosts'
+    (hailstorm_disk_bytes_per_request per request) for the plan's expected_requests, plus
+    hailstorm_disk_reserve_mb (that alone without a plan). `disk` is free_space's; None: not checked."""
     if not disk:
         return [], None
-    expected = approx_requests(run, total_cores, total_cores)
+    expected = int(plan["expected_requests"]) if plan else None
     copies = 2 if options.get("jtl") else 1
     per_request = int(options["disk_bytes_per_request"])
-    needed = expected * per_request * copies + int(options["disk_reserve_mb"]) * MIB
+    needed = (expected or 0) * per_request * copies + int(options["disk_reserve_mb"]) * MIB
     free = int(disk.get("free_bytes") or 0)
-    line = (f"controller: results disk {round(free / MIB)} MiB free / {math.ceil(needed / MIB)} needed at "
-            f"{disk.get('path')}")
+    line = (f"controller: results disk {round(free / MIB)} MiB free / {math.ceil(needed / MIB)} needed "
+            f"{_needed_for(expected)} at {disk.get('path')}")
     if free >= needed:
         return [], line
     jtl = " x 2 (hailstorm_jtl keeps every request twice)" if copies == 2 else ""
+    counted, why = _counted(expected, f"expected requests of the run x hailstorm_disk_bytes_per_request={per_request}{jtl}")
     return [f"controller: {round(free / MIB)} MiB free at {disk.get('path')} (hailstorm_results_dir="
-            f"{options.get('results_dir')}), {math.ceil(needed / MIB)} MiB needed ({expected} expected requests of the "
-            f"run x hailstorm_disk_bytes_per_request={per_request}{jtl} + hailstorm_disk_reserve_mb="
-            f"{options['disk_reserve_mb']}). Fix: free disk space on the controller, or set hailstorm_results_dir "
+            f"{options.get('results_dir')}), {math.ceil(needed / MIB)} MiB needed ({counted}hailstorm_disk_reserve_mb="
+            f"{options['disk_reserve_mb']}{why}). Fix: free disk space on the controller, or set hailstorm_results_dir "
             "to a larger disk."], line
+
+
+def _counted(expected: int | None, per_request: str) -> tuple[str, str]:
+    """The requests' part of a disk message and, without a plan, why they are not counted."""
+    if expected is None:
+        return "", f"; {NOT_PLANNED}"
+    return f"{expected} {per_request} + ", ""
+
+
+def _needed_for(expected: int | None) -> str:
+    return f"for {expected} planned requests" if expected is not None else "for the reserve alone (not planned)"
 
 
 def _line(host: str, figures: Mapping[str, Any]) -> str:
@@ -299,7 +329,8 @@ def _line(host: str, figures: Mapping[str, Any]) -> str:
     return (f"{host}: python {figures['python']}, cores {figures['usable_cores']} (CPUs "
             f"{','.join(map(str, figures['core_cpus']))}), clock {figures['clock_offset']:+.4f} s +- "
             f"{figures['clock_uncertainty']:.4f}, target HTTP {figures['target_status']}, disk "
-            f"{figures['disk_free_mib']} MiB free / {figures['disk_needed_mib']} needed, ready "
+            f"{figures['disk_free_mib']} MiB free / {figures['disk_needed_mib']} needed "
+            f"{_needed_for(figures['expected_requests'])}, ready "
             f"{figures['ready_seconds']:.2f} s"
             + (f", locustfile checked as {figures['check_user']}" if figures.get("check_user") else "")
             + (f", paced capacity {figures['capacity_rps_per_core']:.0f} rps per core"
@@ -307,22 +338,15 @@ def _line(host: str, figures: Mapping[str, Any]) -> str:
 
 
 def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None], options: Mapping[str, Any],
-            run: Mapping[str, Any] | None = None, controller_disk: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every host's findings and one verdict: head, report lines, failures, per-host findings;
-    with `controller_disk` (free_space of hailstorm_results_dir), the controller's too."""
-    total_cores = 0
-    for host in hosts:
-        probe = (records.get(host) or {}).get("probe") or {}
-        if probe.get("python"):
-            try:
-                total_cores += planner.usable_cores(probe.get("cpus") or 1, (records.get(host) or {}).get("cores"))
-            except planner.PlanError:
-                total_cores += 1
-    findings = {host: host_findings(host, records.get(host), options, run, total_cores) for host in hosts}
+            plan: Mapping[str, Any] | None = None, controller_disk: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every host's findings and one verdict: head, report lines, failures, per-host findings,
+    each host judged with its share of `plan` (None: not planned, a host failed its probe); with
+    `controller_disk` (free_space of hailstorm_results_dir), the controller's too."""
+    findings = {host: host_findings(host, records.get(host), options, plan_share(plan, host)) for host in hosts}
     failed = [message for host in hosts for message in findings[host]["failures"]]
     warned = [message for host in hosts for message in findings[host]["warnings"]]
     bad = sum(1 for host in hosts if findings[host]["failures"])
-    controller_failed, controller_line = controller_findings(controller_disk, options, run, total_cores)
+    controller_failed, controller_line = controller_findings(controller_disk, options, plan)
     head = (f"Preflight FAILED on {bad} of {len(hosts)} load hosts" if failed
             else f"Preflight passed on all {len(hosts)} load hosts")
     if controller_failed:

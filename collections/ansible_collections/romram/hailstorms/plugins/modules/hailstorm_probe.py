@@ -39,6 +39,12 @@ options:
         taken while the uncertainty is over half of it or the interval straddles it, so that the
         verdict (fail only when certainly over) is settled where the connection allows.
     type: float
+  cores:
+    description:
+      - C(hailstorm_cores) of the host (unset or empty, its CPUs minus one, at least 1). Gives
+        RV(usable_cores) and RV(core_cpus) (C(plugins/module_utils/preflight.py), C(probed_cores)),
+        which are left out when it is not a whole number >= 1 (the preflight verdict names it).
+    type: raw
 author:
   - romram.hailstorms contributors (@romram)
 """
@@ -91,6 +97,17 @@ module_round_trip:
   returned: success
   type: float
   sample: 0.42
+usable_cores:
+  description: The cores of this host the plan gives load (O(cores), else RV(cpus) minus one, at least 1).
+  returned: success, unless O(cores) is not a whole number >= 1
+  type: int
+  sample: 3
+core_cpus:
+  description: The CPU each of those cores is pinned to (the highest ones, leaving the lowest for the system).
+  returned: success, unless O(cores) is not a whole number >= 1
+  type: list
+  elements: int
+  sample: [1, 2, 3]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,7 +116,8 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(
         argument_spec={"python": {"type": "str"}, "path": {"type": "str", "default": "/"},
-                       "samples": {"type": "int", "default": 5}, "max_offset": {"type": "float"}},
+                       "samples": {"type": "int", "default": 5}, "max_offset": {"type": "float"},
+                       "cores": {"type": "raw"}},
         supports_check_mode=True,
     )
     module.fail_json(msg="romram.hailstorms.hailstorm_probe runs as an action plugin on the controller")

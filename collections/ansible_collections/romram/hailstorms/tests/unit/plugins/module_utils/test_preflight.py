@@ -5,12 +5,20 @@ import copy
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import preflight
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, preflight
 
 OPTIONS = {"min_python": "3.9", "max_clock_offset": 0.05, "health_url": "http://10.0.0.5:8080",
            "disk_bytes_per_request": 200, "disk_reserve_mb": 100, "startup_seconds": 3.0,
            "backend": "systemd", "locustfile": "/opt/hailstorms/locustfiles/demo.py"}
-RUN = {"rps": 100.0, "rampup": 60.0, "constant": 120.0, "rampdown": 60.0}
+RUN = {"rps": 100.0, "clients": 100, "pace": 1.0, "rampup": 60.0, "constant": 120.0, "rampdown": 60.0}
+
+
+def plan(hosts, **changes):
+    """The exact plan of RUN (with `changes`) over `hosts` ({hostname: usable cores})."""
+    return planner.make_plan({**RUN, **changes}, hosts)
+
+
+PLAN = plan({"h1": 3})  # 100 rps over 30 + 120 + 30 s: about 18,000 requests, each one counted
 GOOD = {
     "probe": {"python": {"version": "3.11.2", "executable": "/usr/bin/python3"}, "cpus": 4, "cpu_list": [0, 1, 2, 3],
               "disk": {"path": "/var/lib", "free_bytes": 10 * 1024 ** 3},
@@ -33,8 +41,8 @@ def record(**changes):
     return rec
 
 
-def findings(rec, options=None, run=None):
-    return preflight.host_findings("h1", rec, OPTIONS if options is None else options, RUN if run is None else run, 0)
+def findings(rec, options=None, plan_=PLAN):
+    return preflight.host_findings("h1", rec, OPTIONS if options is None else options, preflight.plan_share(plan_, "h1"))
 
 
 def test_a_good_host_passes_with_its_figures():
@@ -43,7 +51,8 @@ def test_a_good_host_passes_with_its_figures():
     assert found["usable_cores"] == 3 and found["core_cpus"] == [1, 2, 3]
     assert found["startup_seconds"] == pytest.approx(1.5)
     assert found["ready_seconds"] == pytest.approx(0.4 + 1.5 + 0.002 + 0.003)
-    assert found["figures"]["expected_requests"] == 100 * (30 + 120 + 30)
+    assert found["figures"]["expected_requests"] == PLAN["expected_requests"]
+    assert abs(PLAN["expected_requests"] - 100 * (30 + 120 + 30)) <= 100
 
 
 def test_core_cpus_leave_the_lowest_free_and_cycle_when_short():
@@ -71,8 +80,8 @@ def test_core_cpus_leave_the_lowest_free_and_cycle_when_short():
     (record(health={"status": -1, "msg": "Status code was -1 and not [200]: Request failed: <urlopen error timed out>"}),
      "(Request failed: <urlopen error timed out>). Fix: start the target"),
     (record(probe__disk__free_bytes=50 * 1048576),
-     "h1: 50 MiB free at /var/lib (hailstorm_work_dir=/var/lib/hailstorms), 104 MiB needed (18000 expected requests x "
-     "hailstorm_disk_bytes_per_request=200 + hailstorm_disk_reserve_mb=100)"),
+     f"h1: 50 MiB free at /var/lib (hailstorm_work_dir=/var/lib/hailstorms), 104 MiB needed ({PLAN['expected_requests']} "
+     "expected requests x hailstorm_disk_bytes_per_request=200 + hailstorm_disk_reserve_mb=100)"),
     (record(check={"rc": 1, "stdout": "", "stderr": "a\nb\nSyntaxError: bad", "delta": "0:00:00.3"}),
      "h1: the runtime cannot load the locustfile /opt/hailstorms/locustfiles/demo.py (rc 1): a | b | SyntaxError: bad"),
 ])
@@ -110,21 +119,24 @@ def test_without_a_runtime_check_the_assumed_startup_counts():
 
 def test_the_verdict_always_prints_every_host_and_counts_the_bad_ones():
     records = {"a": record(), "b": record(probe={"unreachable": True, "msg": "timed out"}), "c": None}
-    result = preflight.verdict(["a", "b", "c"], records, OPTIONS, RUN)
+    result = preflight.verdict(["a", "b", "c"], records, OPTIONS)  # not planned: b and c have no cores
     assert result["head"] == "Preflight FAILED on 2 of 3 load hosts"
     assert result["report"][0] == "Preflight FAILED on 2 of 3 load hosts:"
     assert result["report"][1].startswith("a: python 3.11.2, cores 3 (CPUs 1,2,3), clock +0.0020 s +- 0.0030, "
                                           "target HTTP 200, disk 10240 MiB free / ")
     assert result["report"][2:4] == ["b: (no figures)", "c: (no figures)"]
     assert [line.split(":")[0] for line in result["report"][4:]] == ["ERROR b", "ERROR c"]
-    # a's share of the requests is by usable cores among the hosts that answered
-    assert result["hosts"]["a"]["figures"]["expected_requests"] == 18000
+    # nothing was planned on the absence of b and c: a's disk holds the reserve, and says so
+    assert "disk 10240 MiB free / 100 needed for the reserve alone (not planned), ready" in result["report"][1]
+    assert result["hosts"]["a"]["figures"]["expected_requests"] is None
 
 
 def test_the_verdict_passes_when_every_host_passes():
-    result = preflight.verdict(["a", "b"], {"a": record(), "b": record(cores=1)}, OPTIONS, RUN)
+    both = plan({"a": 3, "b": 1})
+    result = preflight.verdict(["a", "b"], {"a": record(), "b": record(cores=1)}, OPTIONS, both)
     assert result["failed"] == [] and result["head"] == "Preflight passed on all 2 load hosts"
-    assert result["hosts"]["a"]["figures"]["expected_requests"] == 13500  # 3 of 4 cores
+    assert result["hosts"]["a"]["figures"]["expected_requests"] == both["hosts"]["a"]["requests"]  # 3 of 4 cores
+    assert f"needed for {both['hosts']['b']['requests']} planned requests, ready" in result["report"][2]
 
 
 CALIBRATED = {"rc": 0, "stdout": '{"rps_per_cpu_second": 3600.0, "rps": 1000.0, "cpu": 0.28}', "stderr": ""}
@@ -136,7 +148,8 @@ _DEFAULT = object()
 def calibrated(calibration=_DEFAULT, rps=100.0):
     rec = record()
     rec["calibration"] = CALIBRATED if calibration is _DEFAULT else calibration
-    return preflight.host_findings("h1", rec, {**OPTIONS, "calibrate": True}, {**RUN, "rps": rps}, 3)
+    share = preflight.plan_share(plan({"h1": 3}, rps=rps, clients=int(rps)), "h1")  # pace 1 s: rps / 3 per core
+    return preflight.host_findings("h1", rec, {**OPTIONS, "calibrate": True}, share)
 
 
 def test_a_plan_within_the_calibrated_capacity_passes_and_shows_it():
@@ -170,7 +183,7 @@ def test_a_missing_or_failed_calibration_is_a_warning_not_a_failure(calibration,
 def test_without_hailstorm_calibrate_no_calibration_is_looked_at():
     rec = record()
     rec["calibration"] = {"rc": 1, "stdout": "", "stderr": "boom"}
-    found = preflight.host_findings("h1", rec, OPTIONS, {**RUN, "rps": 1e6}, 3)
+    found = preflight.host_findings("h1", rec, OPTIONS, preflight.plan_share(plan({"h1": 3}, rps=1e6, clients=10 ** 6), "h1"))
     assert found["warnings"] == [] and found["figures"]["capacity_rps_per_core"] is None
 
 
@@ -181,25 +194,27 @@ def test_capacity_warning_is_none_at_or_below_the_fraction():
 
 def test_the_report_names_the_user_the_locustfile_was_checked_as():
     checked = record(check__stdout='{"user_classes": ["Demo"], "locust": "2.47.0", "user": "hailstorm"}')
-    result = preflight.verdict(["a"], {"a": checked}, OPTIONS, RUN)
+    result = preflight.verdict(["a"], {"a": checked}, OPTIONS, plan({"a": 3}))
     assert result["hosts"]["a"]["figures"]["check_user"] == "hailstorm"
     assert ", locustfile checked as hailstorm" in result["report"][1]
     assert findings(record())["figures"]["check_user"] is None  # an older runtime's line: no user, none shown
 
 
 def test_a_controller_results_disk_too_small_for_the_run_fails_the_preflight_and_says_what_is_needed():
-    # RUN: 100 rps over 30 + 120 + 30 s = 18,000 expected requests x 200 bytes (x 2 with JTL rows) + 100 MiB
+    # the plan's expected requests (about 18,000) x 200 bytes (x 2 with JTL rows) + 100 MiB
     small = {"path": "/home/ci", "free_bytes": 50 * preflight.MIB}
     options = {**OPTIONS, "results_dir": "/home/ci/results", "jtl": True}
-    result = preflight.verdict(["a"], {"a": record()}, options, RUN, small)
+    one = plan({"a": 3})
+    result = preflight.verdict(["a"], {"a": record()}, options, one, small)
     assert result["head"] == "Preflight passed on all 1 load hosts but FAILED on the controller"
     assert result["failed"] == [
-        "controller: 50 MiB free at /home/ci (hailstorm_results_dir=/home/ci/results), 107 MiB needed (18000 expected "
-        "requests of the run x hailstorm_disk_bytes_per_request=200 x 2 (hailstorm_jtl keeps every request twice) + "
-        "hailstorm_disk_reserve_mb=100). Fix: free disk space on the controller, or set hailstorm_results_dir to a "
-        "larger disk."]
-    assert "controller: results disk 50 MiB free / 107 needed at /home/ci" in result["report"]
-    roomy = preflight.verdict(["a"], {"a": record()}, options, RUN, {"path": "/", "free_bytes": 10 * 1024 ** 3})
+        f"controller: 50 MiB free at /home/ci (hailstorm_results_dir=/home/ci/results), 107 MiB needed "
+        f"({one['expected_requests']} expected requests of the run x hailstorm_disk_bytes_per_request=200 x 2 "
+        "(hailstorm_jtl keeps every request twice) + hailstorm_disk_reserve_mb=100). Fix: free disk space on the "
+        "controller, or set hailstorm_results_dir to a larger disk."]
+    assert (f"controller: results disk 50 MiB free / 107 needed for {one['expected_requests']} planned requests "
+            "at /home/ci") in result["report"]
+    roomy = preflight.verdict(["a"], {"a": record()}, options, one, {"path": "/", "free_bytes": 10 * 1024 ** 3})
     assert roomy["failed"] == [] and roomy["head"] == "Preflight passed on all 1 load hosts"
 
 
