@@ -215,3 +215,48 @@ def test_the_environment_file_with_the_secrets_is_gone_when_the_processes_end(tm
     summary = results.summarize(results.merge([work / "core-0.jsonl", work / "core-1.jsonl"]), plan)
     assert summary["requests"] > 0 and summary["failures"] == 0
     assert log.read_text().count("/s3cret-4711") == summary["requests"]  # both cores had the secret
+
+
+SLOW_LOCUSTFILE = """
+from locust import FastHttpUser, HttpUser, task
+
+
+class Slow(HttpUser):
+    @task
+    def slow(self):
+        self.client.get("/wait/3000", name="/slow")
+
+
+class SlowFast(FastHttpUser):
+    @task
+    def slow(self):
+        with self.client.rename_request("/slow-fast"):
+            self.client.get("/wait/3000")
+"""
+
+
+def test_requests_waiting_for_their_answer_when_the_run_stops_are_counted_as_interrupted(tmp_path):
+    """stop.yml, a signal, an abort: the users are killed, and the requests still waiting for their
+    answer (the target got them) are in the results, failed as interrupted, with HttpUser and
+    FastHttpUser alike: the target's count is the results' count."""
+    log = tmp_path / "arrivals.log"
+    with feeder(log) as url:
+        plan, data, work, t0, procs = start_cores(tmp_path, url, 20, 20.0, 1, text=SLOW_LOCUSTFILE)
+        time.sleep(max(0.0, t0 + 8.0 - time.time()))
+        procs[0].send_signal(signal.SIGTERM)
+        stopped = time.time()
+        assert procs[0].wait(timeout=60) == 0
+    at_target = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if " /wait/3000" in line]
+    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    kinds = summary["failures_by_kind"]
+    interrupted = sum(n for kind, n in kinds.items() if "interrupted" in kind)
+    # in flight at the stop: what arrived in its last 3 s (the answer's wait); the stop's own time
+    # blurs the edge by a few requests
+    in_flight = sum(1 for t in at_target if stopped - 3.0 < t <= stopped)
+    print(f"\nstopped at {stopped - t0:.1f} s: {len(at_target)} at the target, {summary['requests']} recorded, "
+          f"{interrupted} interrupted ({in_flight} arrived in the last 3 s); {kinds}")
+    assert summary["requests"] == len(at_target) and summary["failures"] == interrupted, kinds
+    # each client sends every 4 s (3 s answers skip a slot of its 1 s pace): about 15 of 20 in flight
+    assert abs(interrupted - in_flight) <= 4 and interrupted >= 10
+    # each under the name Locust gives it: its name, or the session's rename_request
+    assert set(summary["latency"]["labels"]) == {"GET /slow", "GET /slow-fast"}, summary["latency"]["labels"]

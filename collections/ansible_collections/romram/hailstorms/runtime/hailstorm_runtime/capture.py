@@ -20,6 +20,12 @@ listener, both closed here:
   in the block (RescheduleTask, StopUser, ...) is flow control, not a failure: the request is
   reported as the block's end would have reported it (by its status), then the exception goes on.
   This is a documented difference from Locust, which drops such requests.
+
+And one way the run itself could hide requests: a run stopped mid-way (stop.yml, a signal, an
+abort, the deadline) kills the users, and a request still waiting for its answer then ends with
+GreenletExit, which Locust reports nowhere, though the target got it. `count_interrupted_requests`
+makes the HTTP clients' `request` report such a request as failed with `Interrupted` (its time:
+from its start to the stop).
 """
 from __future__ import annotations
 
@@ -118,5 +124,71 @@ def count_raising_blocks() -> list[str]:
         if getattr(original, "hailstorm_counting", False):
             continue
         cls.__exit__ = _counting_exit(original, ResponseError, control)
+        changed.append(f"{cls.__module__}.{cls.__name__}")
+    return changed
+
+
+class Interrupted(Exception):
+    """The failure of a request that was still waiting for its answer when the run stopped."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted: the run stopped before the answer came")
+
+
+def _request_name(session: Any, url: Any, name: Any) -> str:
+    """The name Locust would give the request: `name`, the session's request_name (rename_request),
+    else the URL's path and query."""
+    if name:
+        return str(name)
+    if getattr(session, "request_name", None):
+        return str(session.request_name)
+    from urllib.parse import urlsplit
+
+    text = url.decode() if isinstance(url, bytes) else str(url)
+    parts = urlsplit(text)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _interruptible(original: Callable[..., Any], fire: Callable[..., None],
+                   killed: type[BaseException]) -> Callable[..., Any]:
+    from time import perf_counter, time
+
+    def request(self: Any, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+        start, began = time(), perf_counter()
+        try:
+            return original(self, method, url, *args, **kwargs)
+        except killed:
+            name = kwargs.get("name", args[0] if args else None)
+            user = getattr(self, "user", None)
+            context = {**(user.context() if user is not None else {}), **(kwargs.get("context") or {})}
+            fire(request_type=str(method.decode() if isinstance(method, bytes) else method).upper(),
+                 name=_request_name(self, url, name), response_time=(perf_counter() - began) * 1000.0,
+                 response_length=0, response=None, context=context,
+                 exception=Interrupted(), start_time=start, url=url)
+            raise
+
+    request.hailstorm_interruptible = True  # type: ignore[attr-defined]
+    return request
+
+
+def count_interrupted_requests(fire: Callable[..., None]) -> list[str]:
+    """Make HttpUser's and FastHttpUser's sessions report a request killed while it waited for its
+    answer (GreenletExit: the run stopped) through `fire` (the request event's fire) as failed with
+    Interrupted. Idempotent; returns the classes changed."""
+    from gevent import GreenletExit
+    from locust import clients
+
+    targets: list[Any] = [clients.HttpSession]
+    try:
+        from locust.contrib import fasthttp
+
+        targets.append(fasthttp.FastHttpSession)
+    except ImportError:  # pragma: no cover - geventhttpclient comes with Locust
+        pass
+    changed: list[str] = []
+    for cls in targets:
+        if getattr(cls.request, "hailstorm_interruptible", False):
+            continue
+        cls.request = _interruptible(cls.request, fire, GreenletExit)
         changed.append(f"{cls.__module__}.{cls.__name__}")
     return changed

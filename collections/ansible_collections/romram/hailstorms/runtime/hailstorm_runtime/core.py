@@ -186,6 +186,7 @@ class CoreRun:
         self.request_tap = capture.Tap(locust.events.request)
         self.error_tap = capture.Tap(locust.events.user_error)
         capture.count_raising_blocks()
+        capture.count_interrupted_requests(locust.events.request.fire)
         self.user_classes = load_user_classes(str(self.data["locustfile"]))
         target = self.data.get("target")
         self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
