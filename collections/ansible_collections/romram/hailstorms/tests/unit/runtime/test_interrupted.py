@@ -15,7 +15,7 @@ class Session:
     request_name = None
     user = None
 
-    def request(self, method, url, name=None, catch_response=False, context={}, **kwargs):  # noqa: B006 - Locust's signature
+    def request(self, method, url, name=None, catch_response=False, context=None, **kwargs):
         if kwargs.get("raises"):
             raise kwargs["raises"]
         gevent.sleep(10)
