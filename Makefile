@@ -28,7 +28,7 @@ test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
 
 test-integration: setup
-	$(BIN)/pytest tests --ignore=tests/ee
+	$(BIN)/pytest tests --ignore=tests/ee --durations=15
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs.
 docs: setup
