@@ -42,8 +42,21 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
 POOL_LINES = 8  # up to this many cores, the pool chart draws each core's pool size
 
 LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
-SETTING_ROWS = ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace", "gap", "rampup", "constant",
-                "rampdown", "duration", "expected_requests", "cores_total")
+# the settings table: plan.json's key, what it is, its unit ("" for none)
+SETTING_ROWS = (("run_id", "run id", ""), ("profile", "profile", ""), ("target", "target", ""),
+                ("locustfile", "locustfile", ""), ("model", "model (closed: a fixed set of clients; open: arrivals)", ""),
+                ("rps", "rate, planned peak", "task iterations / s"), ("clients", "clients", "clients"),
+                ("max_clients", "users at most per run (the open model's pool cap)", "users"),
+                ("pace", "pace: each client's time between two task iterations", "s"),
+                ("gap", "time between two client starts", "s"), ("rampup", "ramp-up", "s"),
+                ("constant", "constant phase", "s"), ("rampdown", "ramp-down", "s"), ("stages", "stages", ""),
+                ("shape", "LoadTestShape", ""), ("user_classes", "user classes", ""),
+                ("duration", "duration", "s"), ("expected_requests", "planned task iterations", "iterations"),
+                ("cores_total", "load processes (one per core)", "processes"))
+# the versions table: summary.json's key (versions.py, results.load_versions), what it is
+VERSION_ROWS = (("collection", "romram.hailstorms"), ("ansible_core", "ansible-core (controller)"),
+                ("controller_python", "Python (controller)"), ("locust", "Locust (load hosts)"),
+                ("load_python", "Python (load hosts)"))
 
 Series = tuple[str, str, Sequence[tuple[float, float]], bool]  # name, colour, points, dashed (plan)
 
@@ -190,7 +203,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
                      f'points="{coords}"><title>{_e(name)}</title></polyline>')
         if len(points) == 1:
             x, y = points[0]
-            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>')
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}">'
+                         f'<title>{_e(name)}: {value_text(y)} at {when_text(x)}</title></circle>')
         drawn += len(points)
         legend.append(f'<span class="key"><span class="swatch{" plan" if dashed else ""}" '
                       f'style="border-color:{color}"></span>{_e(name)}</span>')
@@ -440,6 +454,38 @@ def distribution_table(rows: Sequence[tuple[str, Sequence[int]]]) -> str:
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
+def _stages_text(stages: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(f"{i + 1}: {_fmt(float(st.get('from_rps', 0)))} to {_fmt(float(st['rps']))} task iterations / s "
+                     f"over {_fmt(float(st['duration']))} s" for i, st in enumerate(stages))
+
+
+def settings_rows(plan: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The run's settings as (what, value, unit), in SETTING_ROWS' order, those the plan has;
+    the model is closed unless the plan says open. Values are text, not yet escaped."""
+    values = {"model": "closed", **plan}
+    rows = []
+    for key, name, unit in SETTING_ROWS:
+        value = values.get(key)
+        if value is None or value == [] or value == "":
+            continue
+        if key == "stages":
+            text = _stages_text(value)
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(str(item) for item in value)
+        elif isinstance(value, float):
+            text = f"{value:.4g}" if not value.is_integer() else f"{value:.0f}"
+        else:
+            text = str(value)
+        rows.append((name, text, unit))
+    return rows
+
+
+def version_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(what, version) for each of VERSION_ROWS; '-' when the run did not record it (an older plan or runtime)."""
+    recorded = summary.get("versions") or {}
+    return [(name, str(recorded.get(key) or "-")) for key, name in VERSION_ROWS]
+
+
 def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """What went wrong in the run, in words (empty: nothing)."""
     out: list[str] = [str(reason) for reason in summary.get("reasons") or []]
@@ -537,7 +583,7 @@ h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:
 ul.degraded{background:#fff3cd;border-left:4px solid #e0a800;padding:10px 10px 10px 30px;margin:8px 0}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1f5}
-td:first-child,th:first-child{text-align:left}td.text,table.settings td{text-align:left}
+td:first-child,th:first-child{text-align:left}td.text,table.settings td,table.versions td{text-align:left}
 tr.broken td{background:#fbe3e4}td.failed,dd.failed{color:#a40012;font-weight:bold;background:#fde8ea}dd.failed{justify-self:start;padding:0 4px}
 rect.hover:hover{fill:rgba(35,57,93,.10)}tr.passed td{background:#eaf6ea}
 figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
@@ -695,8 +741,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                          for c in summary.get("cores", [])], "cores"))
 
     parts.append("<h2>Settings and plan</h2>")
-    settings = [(key, plan.get(key)) for key in SETTING_ROWS if key in plan]
-    parts.append(_table(["setting", "value"], [[_e(k), _num(v)] for k, v in settings], "settings"))
+    parts.append(_table(["setting", "value", "unit"], [[_e(name), _e(value), _e(unit)]
+                                                       for name, value, unit in settings_rows(plan)], "settings"))
+    parts.append(_table(["made with", "version"], [[_e(name), _e(version)] for name, version in version_rows(summary)],
+                        "versions"))
     for warning in plan.get("warnings") or []:
         parts.append(f'<p class="note">warning: {_e(warning)}</p>')
     parts.append(_table(["host", "cores", "clients", "planned requests", "sent requests"],

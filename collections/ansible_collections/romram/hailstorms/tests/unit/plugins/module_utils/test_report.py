@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
+import platform
 import re
 from html.parser import HTMLParser
 
 from hypothesis import given, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds, versions
 
 SETTINGS = {"target": "http://127.0.0.1:1", "rps": 10, "clients": 10, "rampup": 4, "constant": 6, "rampdown": 2}
 
@@ -336,3 +337,60 @@ def test_labels_are_escaped_in_the_new_tables_and_titles():
     assert 'data-label="&lt;img src=x onerror=&quot;y&quot;&gt;&amp;"' in page_text  # distribution row
     assert "<title>&lt;img src=x onerror=&quot;y&quot;&gt;&amp;</title>" in page_text  # its p95 line
     assert re.search(r"<title>[^<]*\n&lt;img src=x onerror=&quot;y&quot;&gt;&amp;: 20\.05(?:\n|</title>)", page_text)  # hover
+
+
+def test_the_settings_table_gives_each_setting_with_its_unit():
+    rows = {name: (value, unit) for name, value, unit in report.settings_rows(the_plan())}
+    assert rows["rate, planned peak"] == ("10", "task iterations / s")
+    assert rows["clients"] == ("10", "clients") and rows["pace: each client's time between two task iterations"][1] == "s"
+    assert rows["ramp-up"] == ("4", "s") and rows["constant phase"] == ("6", "s") and rows["ramp-down"] == ("2", "s")
+    assert rows["duration"] == ("12", "s") and rows["model (closed: a fixed set of clients; open: arrivals)"][0] == "closed"
+    assert rows["load processes (one per core)"] == ("2", "processes") and "stages" not in rows
+    settings, _warnings = planner.resolve_settings({"default": {"target": "http://127.0.0.1:1", "clients": 10,
+                                                                "stages": [{"duration": 4, "rps": 10},
+                                                                           {"duration": 6, "rps": 20}]}})
+    staged = dict((name, value) for name, value, _unit in
+                  report.settings_rows({**planner.make_plan(settings, [("h1", 1)]), "model": "open",
+                                        "max_clients": 40}))
+    assert staged["stages"] == "1: 0 to 10 task iterations / s over 4 s; 2: 10 to 20 task iterations / s over 6 s"
+    assert staged["model (closed: a fixed set of clients; open: arrivals)"] == "open"
+    assert staged["users at most per run (the open model's pool cap)"] == "40" and "ramp-up" not in staged
+
+
+def test_the_report_says_what_the_run_was_made_with():
+    plan = {**the_plan(), "versions": versions.controller_versions("2.19.4")}
+    records = core("h1", 0, plan)
+    records[0].update(locust="2.47.0", python="3.11.2")
+    merged = results.merge([records, core("h2", 0, plan)])  # h2's records: an older runtime, no versions
+    summary = results.summarize(merged, plan)
+    assert summary["versions"] == {"collection": "1.0.0", "ansible_core": "2.19.4",
+                                   "controller_python": platform.python_version(), "locust": "2.47.0",
+                                   "load_python": "3.11.2"}
+    rows = tables(report.render(merged, summary, plan))["versions"]
+    assert [[text for text, _attrs in row] for row in rows[1:]] == [
+        ["romram.hailstorms", "1.0.0"], ["ansible-core (controller)", "2.19.4"],
+        ["Python (controller)", platform.python_version()], ["Locust (load hosts)", "2.47.0"],
+        ["Python (load hosts)", "3.11.2"]]
+    assert report.version_rows({})[0] == ("romram.hailstorms", "-")  # a run planned before versions were kept
+
+
+def test_the_collection_version_comes_from_the_manifest_else_galaxy_yml(tmp_path):
+    assert versions.collection_version() == "1.0.0"  # this checkout's galaxy.yml
+    (tmp_path / "galaxy.yml").write_text("namespace: romram\nversion: '2.3.4'  # next\n")
+    assert versions.collection_version(tmp_path) == "2.3.4"
+    (tmp_path / "MANIFEST.json").write_text('{"collection_info": {"version": "2.3.5"}}')
+    assert versions.collection_version(tmp_path) == "2.3.5"
+    assert versions.collection_version(tmp_path / "nowhere") is None
+
+
+def test_everything_the_user_supplied_is_escaped_in_the_settings_and_versions():
+    hostile = '<i x="1">&'
+    plan = {**the_plan(), "run_id": hostile, "target": hostile, "profile": hostile, "locustfile": hostile,
+            "shape": hostile, "user_classes": [hostile], "versions": {"collection": hostile}}
+    merged = results.merge([core("h1", 0, plan)])
+    page_text = report.render(merged, results.summarize(merged, plan), plan)
+    assert "<i " not in page_text and 'x="1"' not in page_text
+    settings = {row[0][0]: row[1][0] for row in tables(page_text)["settings"][1:]}
+    for name in ("run id", "target", "profile", "locustfile", "LoadTestShape", "user classes"):
+        assert settings[name] == hostile  # shown as the text it is
+    assert page_text.count("&lt;i x=&quot;1&quot;&gt;&amp;") >= 8
