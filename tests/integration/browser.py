@@ -115,13 +115,37 @@ def load(page: Path, probe: str, screenshot: Path | None = None, settle: float =
 
 
 # Per chart: the points its series declare, and the polylines the browser laid out with a
-# non-empty length and box (i.e. actually drawn).
+# non-empty length and box (i.e. actually drawn); the hover columns it declares, those laid out
+# with a non-empty <title> (the value shown on hover), and of the points drawn at x in the plot
+# mid-height, how many land on an element with a <title> (what the pointer shows there).
 CHART_PROBE = """(() => Array.from(document.querySelectorAll('figure.chart')).map(f => {
   const lines = Array.from(f.querySelectorAll('polyline.series'));
   const drawn = lines.filter(l => l.points.numberOfItems > 0 && l.getTotalLength() > 0
                                   && l.getBoundingClientRect().width > 0);
+  const columns = Array.from(f.querySelectorAll('rect.hover'));
+  const titled = columns.filter(c => c.getBoundingClientRect().width > 0
+                                     && (c.querySelector('title') || {}).textContent);
+  const hits = columns.map(c => {
+    c.scrollIntoView({block: 'center'});
+    const box = c.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return Boolean(hit && hit.closest('figure') === f && hit.querySelector(':scope > title'));
+  });
   return {id: f.id, declared: Number(f.dataset.points),
           points: lines.reduce((n, l) => n + l.points.numberOfItems, 0),
           drawn: drawn.length, series: lines.length,
-          width: f.querySelector('svg').getBoundingClientRect().width};
+          width: f.querySelector('svg').getBoundingClientRect().width,
+          hover_declared: Number(f.dataset.hover), hover: titled.length,
+          hover_hits: hits.filter(Boolean).length};
 }))()"""
+
+# The report's tables as the browser shows them: per label, the requests, successes, failures
+# and whether the failure cells are emphasised (table.labels), and the distribution's counts
+# (table.distribution).
+TABLES_PROBE = """(() => {
+  const rows = (cls) => Array.from(document.querySelectorAll(`table.${cls} tbody tr`)).map(
+    r => Array.from(r.cells).map(c => ({text: c.textContent, failed: c.classList.contains('failed'),
+                                        color: getComputedStyle(c).color})));
+  return {labels: rows('labels'), distribution: rows('distribution'), settings: rows('settings'),
+          versions: rows('versions')};
+})()"""

@@ -7,11 +7,13 @@ import shutil
 import signal
 import subprocess
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from browser import CHART_PROBE, CHROMIUM, load
+from ansible_collections.romram.hailstorms.plugins.module_utils.versions import collection_version
+from browser import CHART_PROBE, CHROMIUM, TABLES_PROBE, load
 from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env
 
 # /wait/{min}/{max} waits 20-80 ms on the feeder: a p50 limit of 1 ms must break, the rest holds
@@ -118,14 +120,39 @@ def test_bad_thresholds_stop_before_any_host_is_touched(tmp_path):
 def test_the_report_in_a_browser_draws_every_chart_offline(broken_run):
     results, _run = broken_run
     report = results / "gate" / "report.html"
-    page = load(report, CHART_PROBE, screenshot=report.with_suffix(".png"))
+    page = load(report, f"({{charts: {CHART_PROBE}, tables: {TABLES_PROBE}}})",
+                screenshot=report.with_suffix(".png"))
     assert page.errors == []
     assert page.requests == [report.resolve().as_uri()]  # the page itself, nothing else
-    charts = {chart["id"]: chart for chart in page.value}
+    charts = {chart["id"]: chart for chart in page.value["charts"]}
     assert set(charts) == {"active", "rps", "latency", "latency-labels", "failures", "pacing"}
     for chart in charts.values():
         assert chart["points"] == chart["declared"] >= 17, chart  # a point per second of the run, per series
         assert chart["drawn"] == chart["series"] >= 1 and chart["width"] > 500, chart
+        # values on hover: a column with a title per second, and the pointer finds a title in each
+        assert chart["hover"] == chart["hover_declared"] == chart["hover_hits"] >= 17, chart
+    summary = json.loads((results / "gate" / "summary.json").read_text())
+    tables = page.value["tables"]
+    labels = summary["latency"]["labels"]
+    # the distribution adds up to each label's requests, and the labels table splits them
+    distribution = {row[0]["text"]: [int(cell["text"]) for cell in row[1:]] for row in tables["distribution"]}
+    assert set(distribution) == set(labels) | {"all"}
+    for label, (requests, *buckets) in distribution.items():
+        assert sum(buckets) == requests == (labels[label]["requests"] if label != "all" else summary["requests"])
+    split = {row[0]["text"]: row for row in tables["labels"]}
+    for label, row in labels.items():
+        assert [int(cell["text"]) for cell in split[label][1:4]] == [row["requests"], row["requests"] - row["failures"],
+                                                                    row["failures"]]
+        assert not any(cell["failed"] for cell in split[label])  # no failure: nothing emphasised
+    settings = {row[0]["text"]: (row[1]["text"], row[2]["text"]) for row in tables["settings"]}
+    assert settings["pace: each client's time between two task iterations"][1] == "s"
+    assert settings["rate, planned peak"][1] == "task iterations / s" and settings["run id"][0] == "gate"
+    versions = {row[0]["text"]: row[1]["text"] for row in tables["versions"]}
+    recorded = summary["versions"]
+    assert versions == {"romram.hailstorms": collection_version(), "ansible-core (controller)": recorded["ansible_core"],
+                        "Python (controller)": recorded["controller_python"], "Locust (load hosts)": metadata.version("locust"),  # the local run's
+                        "Python (load hosts)": recorded["load_python"]}
+    assert recorded["ansible_core"].startswith("2.") and recorded["load_python"].startswith("3.")
     png = report.with_suffix(".png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
 

@@ -8,9 +8,10 @@ import json
 import os
 
 from ansible.errors import AnsibleActionFail
+from ansible.release import __version__ as ansible_core_version
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile, planner, versions
 
 
 class ActionModule(ActionBase):
@@ -38,7 +39,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: missing argument {error}") from None
         path = args.get("path")
         if path and not self._task.check_mode or path and args.get("write_in_check_mode", False):
-            text = json.dumps({**plan, **dict(args.get("run") or {})}, indent=1, default=str) + "\n"
+            # the versions the run is made with, recorded once here (versions.py)
+            recorded = {**plan, **dict(args.get("run") or {}),
+                        "versions": versions.controller_versions(ansible_core_version)}
+            text = json.dumps(recorded, indent=1, default=str) + "\n"
             try:
                 with open(path, encoding="utf-8") as handle:
                     same = handle.read() == text

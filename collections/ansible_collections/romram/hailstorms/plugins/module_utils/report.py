@@ -7,12 +7,20 @@ Pure Python (no Ansible). `render` takes the merged records (results.merge), the
 (results.summarize), its plan (plan.json) and the threshold verdicts (thresholds.evaluate), and
 returns the page. Charts are drawn here as SVG polylines, the plan beside the measurement and
 the ramp-up / constant / ramp-down phases shaded; every chart carries data-points="N" (points
-drawn) so that a browser test can check that each one drew data.
+drawn) so that a browser test can check that each one drew data, and values on hover: a
+transparent column per x value of the chart whose SVG <title> gives the time and every series'
+value there (data-hover="N" columns; no script).
+
+Response-time distribution: a label's requests counted per latency bucket, the buckets'
+bounds LATENCY_EDGES_MS (1-2-5 steps). Each edge is a bound of the histograms' own buckets
+(results.bucket_of keeps 3 significant digits of integer microseconds), so every recorded
+request falls in exactly one bucket and a label's counts add up to its requests.
 """
 from __future__ import annotations
 
 import html
 import math
+from bisect import bisect_right
 from typing import Any, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_intervals, request_times
@@ -34,10 +42,27 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 16, 22, 34
 POOL_LINES = 8  # up to this many cores, the pool chart draws each core's pool size
 
 LATENCY_COLUMNS = ("min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
-SETTING_ROWS = ("run_id", "profile", "target", "locustfile", "rps", "clients", "pace", "gap", "rampup", "constant",
-                "rampdown", "duration", "expected_requests", "cores_total")
+# the settings table: plan.json's key, what it is, its unit ("" for none)
+SETTING_ROWS = (("run_id", "run id", ""), ("profile", "profile", ""), ("target", "target", ""),
+                ("locustfile", "locustfile", ""), ("model", "model (closed: a fixed set of clients; open: arrivals)", ""),
+                ("rps", "rate, planned peak", "task iterations / s"), ("clients", "clients", "clients"),
+                ("max_clients", "users at most per run (the open model's pool cap)", "users"),
+                ("pace", "pace: each client's time between two task iterations", "s"),
+                ("gap", "time between two client starts", "s"), ("rampup", "ramp-up", "s"),
+                ("constant", "constant phase", "s"), ("rampdown", "ramp-down", "s"), ("stages", "stages", ""),
+                ("shape", "LoadTestShape", ""), ("user_classes", "user classes", ""),
+                ("duration", "duration", "s"), ("expected_requests", "planned task iterations", "iterations"),
+                ("cores_total", "load processes (one per core)", "processes"))
+# the versions table: summary.json's key (versions.py, results.load_versions), what it is
+VERSION_ROWS = (("collection", "romram.hailstorms"), ("ansible_core", "ansible-core (controller)"),
+                ("controller_python", "Python (controller)"), ("locust", "Locust (load hosts)"),
+                ("load_python", "Python (load hosts)"))
 
 Series = tuple[str, str, Sequence[tuple[float, float]], bool]  # name, colour, points, dashed (plan)
+
+# the response-time distribution's bucket bounds (ms): < 1, 1-2, 2-5, ... 5,000-10,000, >= 10,000
+LATENCY_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+_EDGES_US = tuple(1000 * edge for edge in LATENCY_EDGES_MS)
 
 
 def _e(value: Any) -> str:
@@ -74,6 +99,51 @@ def y_axis(peak: float) -> tuple[float, int]:
 
 def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
+
+
+def value_text(value: float) -> str:
+    """A chart's value as a hover shows it: whole numbers whole, else 4 significant digits."""
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def when_text(x: float) -> str:
+    """A point's time: the second it counts (points of per-second series sit at s + 0.5), else the instant."""
+    if (x - 0.5).is_integer():
+        return f"{x - 0.5:g}-{x + 0.5:g} s"
+    return f"{x:g} s"
+
+
+def _xs(series: Sequence[Series], x_range: tuple[float, float]) -> list[float]:
+    return sorted({x for _n, _c, points, _d in series for x, _y in points if x_range[0] <= x <= x_range[1]})
+
+
+def hover_titles(series: Sequence[Series], plan_phases: Sequence[tuple[str, float, float]],
+                 x_range: tuple[float, float]) -> list[tuple[float, float, float, str]]:
+    """Per x value in the chart's range: (x, left, right, title), the column from halfway to the
+    previous x to halfway to the next, the title the time, the phase and each series' value there."""
+    xs = _xs(series, x_range)
+    values: dict[float, list[str]] = {x: [] for x in xs}
+    for name, _color, points, _dashed in series:
+        for x, y in points:
+            if x in values:
+                values[x].append(f"{name}: {value_text(y)}")
+    out = []
+    for i, x in enumerate(xs):
+        left = (xs[i - 1] + x) / 2 if i else x_range[0]
+        right = (x + xs[i + 1]) / 2 if i + 1 < len(xs) else x_range[1]
+        phase = next((name for name, start, end in plan_phases if start <= x < end), None)
+        out.append((x, left, right, f"{when_text(x)}" + (f" ({phase})" if phase else "") + "\n"
+                    + "\n".join(values[x])))
+    return out
+
+
+def _hover_columns(series: Sequence[Series], plan_phases: Sequence[tuple[str, float, float]],
+                   x_range: tuple[float, float], sx: Any) -> str:
+    return "".join(f'<rect class="hover" x="{sx(left):.1f}" y="{TOP}" width="{max(sx(right) - sx(left), 0.1):.1f}" '
+                   f'height="{H - TOP - BOTTOM}" fill="transparent"><title>{_e(title)}</title></rect>'
+                   for _x, left, right, title in hover_titles(series, plan_phases, x_range))
 
 
 def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
@@ -120,6 +190,7 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
                  f'<text x="12" y="{TOP + ph / 2}" transform="rotate(-90 12 {TOP + ph / 2})" text-anchor="middle" '
                  f'fill="#555">{_e(y_label)}</text>'
                  f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    parts.append(_hover_columns(series, plan_phases, (x0, x1), sx))
     drawn = 0
     legend = []
     for name, color, points, dashed in series:
@@ -132,7 +203,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
                      f'points="{coords}"><title>{_e(name)}</title></polyline>')
         if len(points) == 1:
             x, y = points[0]
-            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>')
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}">'
+                         f'<title>{_e(name)}: {value_text(y)} at {when_text(x)}</title></circle>')
         drawn += len(points)
         legend.append(f'<span class="key"><span class="swatch{" plan" if dashed else ""}" '
                       f'style="border-color:{color}"></span>{_e(name)}</span>')
@@ -142,8 +214,8 @@ def chart(chart_id: str, title: str, y_label: str, series: Sequence[Series],
                          f'stroke="#c00" stroke-width="2"><title>{_e(what)} at {at:g} s</title></line>')
     parts.append("</svg>")
     empty = "" if drawn else '<p class="note">nothing recorded</p>'
-    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}" data-x-range="{x0:g} {x1:g}" '
-            f'data-y-top="{top:g}"><figcaption>{_e(title)}</figcaption>'
+    return (f'<figure class="chart" id="{_e(chart_id)}" data-points="{drawn}" data-hover="{len(_xs(series, (x0, x1)))}" '
+            f'data-x-range="{x0:g} {x1:g}" data-y-top="{top:g}"><figcaption>{_e(title)}</figcaption>'
             f'<div class="legend">{"".join(legend)}</div>{"".join(parts)}{empty}</figure>')
 
 
@@ -326,6 +398,94 @@ def service_table(service: Mapping[str, Any] | None) -> str:
                                            rows, "service"))
 
 
+def distribution(hist: Mapping[Any, int]) -> list[int]:
+    """A histogram's counts (results.Histogram json: bucket lower bound in µs -> count) per bucket
+    of LATENCY_EDGES_MS: len(LATENCY_EDGES_MS) + 1 counts that add up to the histogram's."""
+    counts = [0] * (len(_EDGES_US) + 1)
+    for lower, n in hist.items():
+        counts[bisect_right(_EDGES_US, int(lower))] += int(n)
+    return counts
+
+
+def label_distributions(merged: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
+    """Each label's whole-run distribution (labels in order), then all labels' ("all")."""
+    hists: dict[str, Histogram] = {}
+    for labels in merged.get("seconds", {}).values():
+        for label, cell in labels.items():
+            hists.setdefault(label, Histogram()).merge(cell.get("hist") or {})
+    rows = [(label, distribution(hists[label].counts)) for label in sorted(hists)]
+    overall = [sum(column) for column in zip(*(counts for _label, counts in rows))] or [0] * (len(_EDGES_US) + 1)
+    return rows + [("all", overall)]
+
+
+def bucket_name(index: int) -> str:
+    """The heading of distribution bucket `index`: '< 1 ms', '20-50 ms', '1-2 s', '>= 10 s'."""
+    def unit(ms: int) -> str:
+        return f"{ms // 1000} s" if ms >= 1000 else f"{ms} ms"
+    if index == 0:
+        return f"< {unit(LATENCY_EDGES_MS[0])}"
+    if index == len(LATENCY_EDGES_MS):
+        return f"\u2265 {unit(LATENCY_EDGES_MS[-1])}"
+    low, high = LATENCY_EDGES_MS[index - 1], LATENCY_EDGES_MS[index]
+    return f"{low // 1000}-{unit(high)}" if low >= 1000 else f"{low}-{high} ms"
+
+
+def distribution_table(rows: Sequence[tuple[str, Sequence[int]]]) -> str:
+    """The distribution as a table: a row per label, a column per bucket from the first to the
+    last any label used; each cell's count with a bar of its share of the row and its share on hover."""
+    used = [i for i in range(len(LATENCY_EDGES_MS) + 1) if any(counts[i] for _label, counts in rows)]
+    if not used:
+        return '<p class="note">no request recorded</p>'
+    columns = range(used[0], used[-1] + 1)
+    head = "".join(f"<th>{_e(bucket_name(i))}</th>" for i in columns)
+    body = []
+    for label, counts in rows:
+        total = sum(counts)
+        cells = []
+        for i in columns:
+            share = 100.0 * counts[i] / total if total else 0.0
+            cells.append(f'<td style="background:linear-gradient(90deg,#cfe0f5 {share:.1f}%,transparent {share:.1f}%)" '
+                         f'title="{_e(label)}: {counts[i]} of {total} requests ({share:.1f} %) in '
+                         f'{_e(bucket_name(i))}">{counts[i]}</td>')
+        name = f"<b>{_e(label)}</b>" if label == "all" else _e(label)
+        body.append(f'<tr data-label="{_e(label)}" data-requests="{total}"><td>{name}</td><td>{total}</td>'
+                    + "".join(cells) + "</tr>")
+    return (f'<table class="distribution"><thead><tr><th>label</th><th>requests</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _stages_text(stages: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(f"{i + 1}: {_fmt(float(st.get('from_rps', 0)))} to {_fmt(float(st['rps']))} task iterations / s "
+                     f"over {_fmt(float(st['duration']))} s" for i, st in enumerate(stages))
+
+
+def settings_rows(plan: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The run's settings as (what, value, unit), in SETTING_ROWS' order, those the plan has;
+    the model is closed unless the plan says open. Values are text, not yet escaped."""
+    values = {"model": "closed", **plan}
+    rows = []
+    for key, name, unit in SETTING_ROWS:
+        value = values.get(key)
+        if value is None or value == [] or value == "":
+            continue
+        if key == "stages":
+            text = _stages_text(value)
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(str(item) for item in value)
+        elif isinstance(value, float):
+            text = f"{value:.4g}" if not value.is_integer() else f"{value:.0f}"
+        else:
+            text = str(value)
+        rows.append((name, text, unit))
+    return rows
+
+
+def version_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(what, version) for each of VERSION_ROWS; '-' when the run did not record it (an older plan or runtime)."""
+    recorded = summary.get("versions") or {}
+    return [(name, str(recorded.get(key) or "-")) for key, name in VERSION_ROWS]
+
+
 def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[str]:
     """What went wrong in the run, in words (empty: nothing)."""
     out: list[str] = [str(reason) for reason in summary.get("reasons") or []]
@@ -366,10 +526,30 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "",
            row_classes: Sequence[str] | None = None) -> str:
+    """A table; a cell is its HTML, or (HTML, CSS class) for a cell to emphasise (see `_failed`)."""
     head_html = "".join(f"<th>{_e(h)}</th>" for h in head)
+
+    def td(cell: Any) -> str:
+        return f'<td class="{cell[1]}">{cell[0]}</td>' if isinstance(cell, tuple) else f"<td>{cell}</td>"
     body = "".join((f'<tr class="{row_classes[i]}">' if row_classes else "<tr>")
-                   + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for i, row in enumerate(rows))
+                   + "".join(td(cell) for cell in row) + "</tr>" for i, row in enumerate(rows))
     return f'<table class="{cls}"><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>'
+
+
+FAILED_CLASS = ' class="failed"'
+
+
+def _failed(text: Any, count: Any) -> Any:
+    """A failure count's cell: emphasised (class "failed", red) when above zero."""
+    return (text, "failed") if count else text
+
+
+def split(requests: Any, failures: Any) -> list[Any]:
+    """The success / failure split of a label, stage or run: successes, failures and failure %
+    (cells of _table, the failures emphasised when above zero)."""
+    requests, failures = int(requests or 0), int(failures or 0)
+    percent = f"{100.0 * failures / requests:.2f}" if requests else "-"
+    return [requests - failures, _failed(failures, failures), _failed(percent, failures)]
 
 
 def _ms(value: Any) -> str:
@@ -403,8 +583,9 @@ h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:
 ul.degraded{background:#fff3cd;border-left:4px solid #e0a800;padding:10px 10px 10px 30px;margin:8px 0}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1f5}
-td:first-child,th:first-child{text-align:left}td.text,table.settings td{text-align:left}
-tr.broken td{background:#fbe3e4}tr.passed td{background:#eaf6ea}
+td:first-child,th:first-child{text-align:left}td.text,table.settings td,table.versions td{text-align:left}
+tr.broken td{background:#fbe3e4}td.failed,dd.failed{color:#a40012;font-weight:bold;background:#fde8ea}dd.failed{justify-self:start;padding:0 4px}
+rect.hover:hover{fill:rgba(35,57,93,.10)}tr.passed td{background:#eaf6ea}
 figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
 figcaption{font-weight:bold;font-size:14px}.legend{font-size:12px;margin:4px 0}
 .key{margin-right:14px;white-space:nowrap}.swatch{display:inline-block;width:22px;border-top:3px solid;
@@ -460,7 +641,8 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     phase = summary.get("constant_phase") or {}
     parts.append("<h2>Overview</h2><dl>"
                  f"<dt>requests</dt><dd>{total} (planned {_num(summary.get('expected_requests'))})</dd>"
-                 f"<dt>failures</dt><dd>{failures} ({100.0 * (summary.get('failure_rate') or 0):.2f} %)</dd>"
+                 f"<dt>failures</dt><dd{FAILED_CLASS if failures else ''}>{failures} "
+                 f"({100.0 * (summary.get('failure_rate') or 0):.2f} %)</dd>"
                  + (f"<dt>constant phase</dt><dd>{phase['from']}-{phase['to']} s: {phase['rps']:g} rps of "
                     f"{phase['target_rps']:g} ({100.0 * (phase.get('ratio') or 0):.1f} %)</dd>" if phase else "")
                  + (f"<dt>task iterations</dt><dd>{summary['iterations']} ({summary['requests_per_iteration']:.2f} "
@@ -487,10 +669,13 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     overall = {**(latency.get("overall") or {}), "requests": total, "failures": failures}
     for label, row in label_rows + [("all", overall)]:
         rows.append([f"<b>{_e(label)}</b>" if label == "all" else _e(label), row.get("requests", 0),
-                     row.get("failures", 0), f"{row.get('requests', 0) / seconds:.2f}",
+                     *split(row.get("requests", 0), row.get("failures", 0)), f"{row.get('requests', 0) / seconds:.2f}",
                      *(_ms(row.get(key)) for key in LATENCY_COLUMNS)])
-    parts.append(_table(["label", "requests", "failures", "rps", "min ms", "mean ms", "p50", "p90", "p95", "p99",
-                         "p99.9", "max ms"], rows, "labels"))
+    parts.append(_table(["label", "requests", "successes", "failures", "failure %", "rps", "min ms", "mean ms", "p50",
+                         "p90", "p95", "p99", "p99.9", "max ms"], rows, "labels"))
+    parts.append("<h2>Response-time distribution</h2><p class=\"note\">Whole run, every request (failures "
+                 "included) counted in the bucket of its response time; a row adds up to the label's requests. "
+                 "Hover a cell for its share.</p>" + distribution_table(label_distributions(merged)))
 
     from_schedule = latency.get("from_schedule") or {}
     if (from_schedule.get("overall") or {}).get("count"):
@@ -520,7 +705,7 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
         parts.append(_table(["stage", "from s", "to s", "planned rps", "rps", "requests", "failures", "p50", "p95",
                              "p99"],
                             [[_e(st["name"]), _num(st["start"]), _num(st["end"]), _num(st["planned_rps"]),
-                              _num(st["rps"]), st["requests"], st["failures"], _ms(st["p50_ms"]), _ms(st["p95_ms"]),
+                              _num(st["rps"]), st["requests"], _failed(st["failures"], st["failures"]), _ms(st["p50_ms"]), _ms(st["p95_ms"]),
                               _ms(st["p99_ms"])] for st in stages], "stages"))
 
     parts.append("<h2>Failures by kind</h2>")
@@ -556,8 +741,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                          for c in summary.get("cores", [])], "cores"))
 
     parts.append("<h2>Settings and plan</h2>")
-    settings = [(key, plan.get(key)) for key in SETTING_ROWS if key in plan]
-    parts.append(_table(["setting", "value"], [[_e(k), _num(v)] for k, v in settings], "settings"))
+    parts.append(_table(["setting", "value", "unit"], [[_e(name), _e(value), _e(unit)]
+                                                       for name, value, unit in settings_rows(plan)], "settings"))
+    parts.append(_table(["made with", "version"], [[_e(name), _e(version)] for name, version in version_rows(summary)],
+                        "versions"))
     for warning in plan.get("warnings") or []:
         parts.append(f'<p class="note">warning: {_e(warning)}</p>')
     parts.append(_table(["host", "cores", "clients", "planned requests", "sent requests"],

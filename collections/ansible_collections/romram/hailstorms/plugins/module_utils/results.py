@@ -864,6 +864,16 @@ def pool_figures(merged: Mapping[str, Any]) -> dict[str, Any]:
             "users_started_per_second": {str(sec): n for sec, n in sorted(started.items())}}
 
 
+def load_versions(metas: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Locust and Python on the load hosts, from the load processes' meta records: every
+    distinct version, comma separated, or None when no record says it (an older runtime)."""
+    metas = list(metas)
+
+    def joined(key: str) -> str | None:
+        return ", ".join(sorted({str(meta[key]) for meta in metas if meta.get(key)})) or None
+    return {"locust": joined("locust"), "load_python": joined("python")}
+
+
 def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
     """The figures a user wants after a run, from a merged result and the run's plan."""
     seconds: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
@@ -936,6 +946,9 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
     return {
+        # what the run was made with: plan.json's (versions.py) and the load processes'
+        "versions": {**(plan.get("versions") or {}),
+                     **load_versions(core.get("meta") or {} for core in merged.get("cores", []))},
         "model": plan.get("model") or "closed",
         "stages": stage_figures(merged, plan),
         "arrivals": arrivals,

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import platform
 import signal
 import socket
 import time
@@ -408,7 +409,7 @@ class CoreRun:
             start_time=self.t0, process_start=ready, ready=time.time(),
             start_delay=round(max(0.0, time.time() - self.t0), 6), clients=len(self.clients),
             first_client=self.core.get("first_client"), user_classes=sorted(self.user_classes),
-            locust=locust.__version__, deadline=self.deadline, model=self.model)
+            locust=locust.__version__, python=platform.python_version(), deadline=self.deadline, model=self.model)
         recorder.write_status(contract.WAITING, 0, 0, 0.0)
         self.hooks.recording(self)
         self._hard_exit_thread()

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import math
+import platform
 import re
 from html.parser import HTMLParser
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds
+from hypothesis import given, strategies as st
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds, versions
 
 SETTINGS = {"target": "http://127.0.0.1:1", "rps": 10, "clients": 10, "rampup": 4, "constant": 6, "rampdown": 2}
 
@@ -193,3 +196,201 @@ def test_y_axes_fit_the_data_with_round_gridlines():
         step = top / divisions  # a round gridline step: 1, 2, 2.5, 3 or 5 x 10^n
         mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
         assert any(abs(mantissa - m) < 1e-6 for m in (1, 2, 2.5, 3, 5)), (peak, top, divisions)
+
+
+class Tables(HTMLParser):
+    """Each table's rows as lists of (cell text, cell attributes), by the table's class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[tuple[str, dict]]]] = {}
+        self.rows: list[list[tuple[str, dict]]] | None = None
+        self.cell: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.rows = self.tables.setdefault(dict(attrs).get("class") or "", [])
+        elif tag == "tr" and self.rows is not None:
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows is not None:
+            self.cell = ["", dict(attrs)]
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell[0] += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append((self.cell[0], self.cell[1]))
+            self.cell = None
+        elif tag == "table":
+            self.rows = None
+
+
+def tables(page_text: str) -> dict[str, list[list[tuple[str, dict]]]]:
+    parser = Tables()
+    parser.feed(page_text)
+    return parser.tables
+
+
+def two_labels(plan: dict) -> list[dict]:
+    """One core's records with two labels: /x as `core` makes it, and /fast at 0.5 ms, never failing."""
+    records = core("h1", 0, plan, slow_from=6)
+    for sec, labels in records[1]["seconds"].items():
+        hist = results.Histogram()
+        hist.record_ms(0.5, 3)
+        hist.record_ms(1500.0, 1)
+        labels["/fast"] = {"requests": 4, "failures": 0, "bytes": 0, "time_us": 3 * 500 + 1_500_000, "errors": {},
+                           "hist": hist.to_json()}
+    return records
+
+
+def test_each_labels_response_time_distribution_adds_up_to_its_requests():
+    plan = the_plan()
+    merged = results.merge([two_labels(plan), core("h2", 0, plan)])
+    summary = results.summarize(merged, plan)
+    rows = tables(report.render(merged, summary, plan))["distribution"]
+    head = [text for text, _attrs in rows[0]]
+    assert head[:2] == ["label", "requests"] and head[2] == "< 1 ms" and head[-1] == "1-2 s"  # the used buckets
+    counts = {row[0][0]: [int(text) for text, _attrs in row[1:]] for row in rows[1:]}
+    labels = summary["latency"]["labels"]
+    assert set(counts) == set(labels) | {"all"}
+    for label, (requests, *buckets) in counts.items():
+        assert sum(buckets) == requests == (labels[label]["requests"] if label != "all" else summary["requests"])
+    fast = dict(zip(head[2:], counts["/fast"][1:]))
+    assert fast["< 1 ms"] == 3 * 12 and fast["1-2 s"] == 12 and sum(fast.values()) == 4 * 12
+    slow = dict(zip(head[2:], counts["/x"][1:]))  # 20 ms before 6 s, 300 ms from 6 s on
+    assert slow["20-50 ms"] > 0 and slow["200-500 ms"] > 0 and slow["10-20 ms"] == slow["50-100 ms"] == 0
+
+
+def test_every_distribution_edge_is_a_bound_of_the_histograms_buckets():
+    # so a recorded request's bucket (3 significant digits) lies wholly in one distribution bucket
+    for edge in report.LATENCY_EDGES_MS:
+        us = 1000 * edge
+        assert results.bucket_of(us) == us and results.bucket_of(us - 1) + results.bucket_width(results.bucket_of(us - 1)) == us
+    names = [report.bucket_name(i) for i in range(len(report.LATENCY_EDGES_MS) + 1)]
+    assert names[:3] == ["< 1 ms", "1-2 ms", "2-5 ms"] and names[9:] == ["500-1000 ms", "1-2 s", "2-5 s", "5-10 s",
+                                                                        "\u2265 10 s"]
+
+
+@given(st.lists(st.floats(min_value=0, max_value=60_000, allow_nan=False), min_size=1, max_size=200))
+def test_a_response_time_lands_in_the_bucket_its_value_says(values):
+    hist = results.Histogram()
+    for ms in values:
+        hist.record_ms(ms)
+    counts = report.distribution(hist.to_json())
+    assert sum(counts) == len(values)
+    expected = [0] * len(counts)
+    for ms in values:
+        us = int(ms * 1000.0)  # what the recorder keeps
+        expected[sum(1 for edge in report.LATENCY_EDGES_MS if us >= 1000 * edge)] += 1
+    assert counts == expected
+
+
+def test_failures_are_split_from_successes_and_emphasised_when_above_zero():
+    plan = the_plan()
+    merged = results.merge([two_labels(plan), core("h2", 0, plan)])
+    summary = results.summarize(merged, plan)
+    page_text = report.render(merged, summary, plan)
+    rows = {row[0][0]: row for row in tables(page_text)["labels"][1:]}
+    head = [text for text, _attrs in tables(page_text)["labels"][0]]
+    assert head[:5] == ["label", "requests", "successes", "failures", "failure %"]
+    x, fast, total = rows["/x"], rows["/fast"], rows["all"]
+    assert [text for text, _attrs in x[1:5]] == [str(summary["latency"]["labels"]["/x"]["requests"]),
+                                                 str(summary["latency"]["labels"]["/x"]["requests"] - 2), "2",
+                                                 f"{200 / summary['latency']['labels']['/x']['requests']:.2f}"]
+    assert x[3][1] == x[4][1] == {"class": "failed"} and total[3][1] == {"class": "failed"}
+    assert [text for text, _attrs in fast[2:5]] == ["48", "0", "0.00"] and fast[3][1] == fast[4][1] == {}
+    assert int(total[2][0]) + int(total[3][0]) == int(total[1][0]) == summary["requests"]
+    assert '<dt>failures</dt><dd class="failed">2 ' in page_text
+    assert report.split(10, 0) == [10, 0, "0.00"] and report.split(0, 0) == [0, 0, "-"]
+    assert report.split(10, 2) == [8, (2, "failed"), ("20.00", "failed")]
+    clean = report.render(merged, {**summary, "failures": 0, "failure_rate": 0.0}, plan)
+    assert "<dt>failures</dt><dd>0 " in clean
+
+
+def test_every_point_of_every_chart_says_its_value_and_time_on_hover():
+    page_text, _merged, plan = render()
+    for figure in re.findall(r'<figure class="chart".*?</figure>', page_text, re.S):
+        columns = re.findall(r'<rect class="hover"[^>]*><title>([^<]*)</title></rect>', figure)
+        declared = int(re.search(r'data-hover="(\d+)"', figure).group(1))
+        xs = {x for line in re.findall(r' points="([^"]+)"', figure) for x in
+              (point.split(",")[0] for point in line.split())}
+        assert len(columns) == declared == len(xs) >= plan["duration"], figure[:200]
+    rps = page_text[page_text.index('id="rps"'):page_text.index('id="latency"')]
+    # the second 5-6 s of the constant phase: the plan and what each host sent
+    title = next(t for t in re.findall(r"<title>([^<]*)</title>", rps) if t.startswith("5-6 s"))
+    assert title.split("\n") == ["5-6 s (constant)", "planned: 10", "measured, all hosts: 10", "measured, h1: 5",
+                                 "measured, h2: 5"]
+    assert report.when_text(12.5) == "12-13 s" and report.when_text(7.25) == "7.25 s"
+    assert report.value_text(3.0) == "3" and report.value_text(20.05) == "20.05" and report.value_text(1234.56) == "1234.6"
+
+
+def test_labels_are_escaped_in_the_new_tables_and_titles():
+    plan = the_plan()
+    records = core("h1", 0, plan)
+    for labels in records[1]["seconds"].values():
+        labels['<img src=x onerror="y">&'] = labels.pop("/x")
+    merged = results.merge([records])
+    page_text = report.render(merged, results.summarize(merged, plan), plan)
+    assert "<img" not in page_text and 'onerror="y"' not in page_text
+    assert 'data-label="&lt;img src=x onerror=&quot;y&quot;&gt;&amp;"' in page_text  # distribution row
+    assert "<title>&lt;img src=x onerror=&quot;y&quot;&gt;&amp;</title>" in page_text  # its p95 line
+    assert re.search(r"<title>[^<]*\n&lt;img src=x onerror=&quot;y&quot;&gt;&amp;: 20\.05(?:\n|</title>)", page_text)  # hover
+
+
+def test_the_settings_table_gives_each_setting_with_its_unit():
+    rows = {name: (value, unit) for name, value, unit in report.settings_rows(the_plan())}
+    assert rows["rate, planned peak"] == ("10", "task iterations / s")
+    assert rows["clients"] == ("10", "clients") and rows["pace: each client's time between two task iterations"][1] == "s"
+    assert rows["ramp-up"] == ("4", "s") and rows["constant phase"] == ("6", "s") and rows["ramp-down"] == ("2", "s")
+    assert rows["duration"] == ("12", "s") and rows["model (closed: a fixed set of clients; open: arrivals)"][0] == "closed"
+    assert rows["load processes (one per core)"] == ("2", "processes") and "stages" not in rows
+    settings, _warnings = planner.resolve_settings({"default": {"target": "http://127.0.0.1:1", "clients": 10,
+                                                                "stages": [{"duration": 4, "rps": 10},
+                                                                           {"duration": 6, "rps": 20}]}})
+    staged = dict((name, value) for name, value, _unit in
+                  report.settings_rows({**planner.make_plan(settings, [("h1", 1)]), "model": "open",
+                                        "max_clients": 40}))
+    assert staged["stages"] == "1: 0 to 10 task iterations / s over 4 s; 2: 10 to 20 task iterations / s over 6 s"
+    assert staged["model (closed: a fixed set of clients; open: arrivals)"] == "open"
+    assert staged["users at most per run (the open model's pool cap)"] == "40" and "ramp-up" not in staged
+
+
+def test_the_report_says_what_the_run_was_made_with():
+    plan = {**the_plan(), "versions": versions.controller_versions("2.19.4")}
+    records = core("h1", 0, plan)
+    records[0].update(locust="2.47.0", python="3.11.2")
+    merged = results.merge([records, core("h2", 0, plan)])  # h2's records: an older runtime, no versions
+    summary = results.summarize(merged, plan)
+    assert summary["versions"] == {"collection": "1.0.0", "ansible_core": "2.19.4",
+                                   "controller_python": platform.python_version(), "locust": "2.47.0",
+                                   "load_python": "3.11.2"}
+    rows = tables(report.render(merged, summary, plan))["versions"]
+    assert [[text for text, _attrs in row] for row in rows[1:]] == [
+        ["romram.hailstorms", "1.0.0"], ["ansible-core (controller)", "2.19.4"],
+        ["Python (controller)", platform.python_version()], ["Locust (load hosts)", "2.47.0"],
+        ["Python (load hosts)", "3.11.2"]]
+    assert report.version_rows({})[0] == ("romram.hailstorms", "-")  # a run planned before versions were kept
+
+
+def test_the_collection_version_comes_from_the_manifest_else_galaxy_yml(tmp_path):
+    assert versions.collection_version() == "1.0.0"  # this checkout's galaxy.yml
+    (tmp_path / "galaxy.yml").write_text("namespace: romram\nversion: '2.3.4'  # next\n")
+    assert versions.collection_version(tmp_path) == "2.3.4"
+    (tmp_path / "MANIFEST.json").write_text('{"collection_info": {"version": "2.3.5"}}')
+    assert versions.collection_version(tmp_path) == "2.3.5"
+    assert versions.collection_version(tmp_path / "nowhere") is None
+
+
+def test_everything_the_user_supplied_is_escaped_in_the_settings_and_versions():
+    hostile = '<i x="1">&'
+    plan = {**the_plan(), "run_id": hostile, "target": hostile, "profile": hostile, "locustfile": hostile,
+            "shape": hostile, "user_classes": [hostile], "versions": {"collection": hostile}}
+    merged = results.merge([core("h1", 0, plan)])
+    page_text = report.render(merged, results.summarize(merged, plan), plan)
+    assert "<i " not in page_text and 'x="1"' not in page_text
+    settings = {row[0][0]: row[1][0] for row in tables(page_text)["settings"][1:]}
+    for name in ("run id", "target", "profile", "locustfile", "LoadTestShape", "user classes"):
+        assert settings[name] == hostile  # shown as the text it is
+    assert page_text.count("&lt;i x=&quot;1&quot;&gt;&amp;") >= 8
