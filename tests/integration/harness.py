@@ -41,6 +41,14 @@ def local_run(results: Path, run_id: str, target: str, locustfile: Path | str, *
         "-e", f"hailstorm_locustfile={locustfile}", *(["-e", _json.dumps(extra)] if extra else []), *args)
 
 
+def assert_every_arrival_counted(recorded: int, at_target: int, interrupted: int) -> None:
+    """Every request the target logged is in the results. A run stopped mid-way also counts, failed
+    as interrupted, each request its clients had started: one the stop cut while it was still being
+    sent never reached the target, so the results may hold more, never more than were interrupted."""
+    assert at_target <= recorded <= at_target + interrupted, (
+        f"{recorded} requests in the results, {at_target} at the target, {interrupted} interrupted")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
