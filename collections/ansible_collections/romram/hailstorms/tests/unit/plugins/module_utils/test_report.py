@@ -269,8 +269,8 @@ def test_every_distribution_edge_is_a_bound_of_the_histograms_buckets():
         us = 1000 * edge
         assert results.bucket_of(us) == us and results.bucket_of(us - 1) + results.bucket_width(results.bucket_of(us - 1)) == us
     names = [report.bucket_name(i) for i in range(len(report.LATENCY_EDGES_MS) + 1)]
-    assert names[:3] == ["< 1 ms", "1-2 ms", "2-5 ms"] and names[9:] == ["500-1000 ms", "1-2 s", "2-5 s", "5-10 s",
-                                                                        "\u2265 10 s"]
+    assert names[:3] == ["< 1 ms", "1-2 ms", "2-5 ms"]
+    assert names[9:] == ["500-1000 ms", "1-2 s", "2-5 s", "5-10 s", "\u2265 10 s"]
 
 
 @given(st.lists(st.floats(min_value=0, max_value=60_000, allow_nan=False), min_size=1, max_size=200))
