@@ -60,12 +60,14 @@ molecule: setup
 	scripts/molecule.sh
 
 # The execution environment image hailstorms-ee:latest (execution-environment.yml), built offline
-# from the debootstrap base image; ee-test runs distribute.yml from it (opt-in, not in make test).
+# from the debootstrap base image; ee-test runs distribute.yml from it, locally and against two systemd
+# hosts over SSH (molecule scenario ee) (opt-in, not in make test).
 ee: setup
 	scripts/ee.sh
 
 ee-test: ee
 	$(BIN)/pytest tests/ee
+	scripts/molecule.sh ee
 
 clean:
 	rm -rf $(VENV) .venv-newest .cache results

@@ -44,7 +44,7 @@ class Steady(FastHttpUser):
 
 
 def run_core(url: str, path: str, rate: float, seconds: float, model: str, cap: int | None = None) -> dict:
-    """One core's run; returns the process's rusage figures and the requests the target logged."""
+    """One core's run; returns the process's rusage figures, the planned and the recorded requests."""
     with tempfile.TemporaryDirectory(prefix="hailstorm-open-bench-") as tmp:
         work = Path(tmp)
         locustfile = work / "locustfile.py"
@@ -63,6 +63,7 @@ def run_core(url: str, path: str, rate: float, seconds: float, model: str, cap: 
         end = [json.loads(line) for line in (work / "core-0.jsonl").read_text().splitlines()
                if '"type":"end"' in line]
         return {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss, "status": status,
+                "planned": plan["expected_requests"],
                 "requests": (end[0] if end else {}).get("requests", 0), "end": end[0] if end else {}}
 
 

@@ -8,7 +8,8 @@
 #   3. the wheelhouse in .cache/ee/wheels: ansible-core and ansible-runner at the EE's pins, the
 #      tools ansible-builder runs in the image, and the collections' Python requirements
 #      (`ansible-builder introspect`: Locust at the runtime's pin, the docker SDK, ...);
-#   4. ansible-builder build, every pip install in it offline from that wheelhouse.
+#   4. the image's ansible.cfg (.cache/ee/config): the project's without its project paths;
+#   5. ansible-builder build, every pip install in it offline from that wheelhouse.
 # Prints the image's size.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,8 +22,10 @@ log() { printf 'ee: %s\n' "$*" >&2; }
 scripts/testhosts.sh
 
 log "the collection's tarball in $EE/collections, its dependencies in $EE/dependencies"
-rm -rf "$EE/collections" "$EE/build" "$EE/dependencies"
-mkdir -p "$EE/collections" "$EE/build" "$EE/wheels"
+rm -rf "$EE/collections" "$EE/build" "$EE/dependencies" "$EE/config"
+mkdir -p "$EE/collections" "$EE/build" "$EE/wheels" "$EE/config"
+# the image's /etc/ansible/ansible.cfg: this project's, without the paths that are the project's own
+sed -e '/^collections_path *=/d' -e '/^inventory *=/d' ansible.cfg >"$EE/config/ansible.cfg"
 "$BIN/ansible-galaxy" collection build collections/ansible_collections/romram/hailstorms \
     --output-path "$EE/build" >/dev/null
 mv "$EE"/build/romram-hailstorms-*.tar.gz "$EE/collections/romram-hailstorms.tar.gz"

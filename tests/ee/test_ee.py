@@ -29,7 +29,7 @@ class EeUser(HttpUser):
 
 
 def docker_run(work: Path, *command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "run", "--rm", "--network", "host", "--user", f"{UID}:{GID}",
+    return subprocess.run(["docker", "run", "--rm", "--network", "host", "--user", f"{UID}:{GID}", "--group-add", "0",
                            "-v", f"{work}:/work", "-w", "/work", IMAGE, *command],
                           capture_output=True, text=True, timeout=600, check=False)
 
