@@ -2,17 +2,13 @@
 (make docs-check) fails when the report's HTML changed since the picture was taken."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "report_png.py"
-_spec = importlib.util.spec_from_file_location("report_png", SCRIPT)
-report_png = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report_png)
+from project_scripts import ROOT, load
+
+SCRIPT, report_png = load("report_png")
 
 
 def test_the_committed_picture_is_of_the_current_report():

@@ -2,7 +2,6 @@
 their sources (defaults/main.yml, meta/argument_specs.yml, meta/main.yml), so they cannot drift."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -10,11 +9,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "role_docs.py"
-_spec = importlib.util.spec_from_file_location("role_docs", SCRIPT)
-role_docs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(role_docs)
+from project_scripts import ROOT, load
+
+SCRIPT, role_docs = load("role_docs")
 
 
 def test_committed_readmes_and_spec_defaults_are_generated():
