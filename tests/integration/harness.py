@@ -22,8 +22,10 @@ def playbook_env() -> dict[str, str]:
 
 
 def ansible_playbook(playbook: str, inventory: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """playbooks/`playbook` with inventories/`inventory` (or the inventory at that absolute path)."""
+    where = inventory if inventory.startswith("/") else f"inventories/{inventory}"
     return subprocess.run(
-        [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", f"inventories/{inventory}", *args],
+        [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", where, *args],
         cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=timeout, check=False)
 
 

@@ -18,8 +18,9 @@ description:
     broken, 11 degraded, 12 aborted, 13 incomplete, and for a failed run (failed requests or locustfile
     exceptions that no threshold allows) hailstorm_exit_code_on_error (1 by default, as Locust's
     C(--exit-code-on-error)) or the locustfile's C(environment.process_exit_code).
-  - The collect role hands the code over with C(ansible.builtin.set_stats) (key C(hailstorm_exit_code)); a
-    playbook that failed before the run's results were merged keeps Ansible's own code.
+  - The collect role hands the code over with C(ansible.builtin.set_stats) (key C(hailstorm_exit_code)); a task
+    that fails with the run's outcome (a run stopped before its start, 12) returns it as C(hailstorm_exit_code) in
+    its result; a playbook that failed otherwise before the run's results were merged keeps Ansible's own code.
   - "Enable it in ansible.cfg: C(callbacks_enabled = romram.hailstorms.exit_code) (this project's ansible.cfg does),
     or with the environment variable C(ANSIBLE_CALLBACKS_ENABLED=romram.hailstorms.exit_code)."
 requirements:
@@ -39,8 +40,21 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "romram.hailstorms.exit_code"
     CALLBACK_NEEDS_ENABLED = True
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._failed_code = None
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        # a task of the collection that fails with the run's outcome (a run stopped before its
+        # start: 12) hands it over in its result; set_stats cannot, it does not run after a failure
+        code = (getattr(result, "_result", None) or {}).get(STAT)
+        if code and not ignore_errors and self._failed_code is None:
+            self._failed_code = code
+
     def v2_playbook_on_stats(self, stats):
         code = (getattr(stats, "custom", None) or {}).get("_run", {}).get(STAT)
+        if code is None:
+            code = self._failed_code
         try:
             code = int(code)
         except (TypeError, ValueError):

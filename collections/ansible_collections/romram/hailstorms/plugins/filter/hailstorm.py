@@ -74,15 +74,6 @@ def checked_options(values: Any, host_cores: Any = None) -> dict[str, Any]:
     return _planned("checked_options", checks.check_options, _as_dict(values, "checked_options", "the options"), hosts)
 
 
-def run_directory(results_dir: Any, run_id: Any, overwrite: Any = False) -> dict[str, Any]:
-    """The run's results directory on the controller (path, remove) after checking the run id and whether it was used."""
-    def decide() -> dict[str, Any]:
-        path = os.path.join(checks.absolute_path(results_dir, "hailstorm_results_dir"), checks.run_id(run_id))
-        entries = os.listdir(path) if os.path.isdir(path) else ([path] if os.path.lexists(path) else None)
-        return checks.results_run_dir(results_dir, run_id, overwrite, entries)
-    return _planned("run_directory", decide)
-
-
 def preflight_verdict(hosts: Any, hostvars: Any, options: Any, plan_: Any = None) -> dict[str, Any]:
     """Per-host findings from the probes' raw records (each host's __preflight_record in `hostvars`;
     a host without one stopped before its probe) and their shares of the plan (hs_plan; None: not
@@ -228,7 +219,6 @@ class FilterModule:
             "run_limits": run_limits,
             "signal_verdict": signal_verdict,
             "checked_options": checked_options,
-            "run_directory": run_directory,
             "checked_path": checked_path,
             "checked_url": checked_url,
             "checked_report_queries": checked_report_queries,

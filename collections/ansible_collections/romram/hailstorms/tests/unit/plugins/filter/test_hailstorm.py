@@ -16,7 +16,7 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
 def test_filters_are_registered():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "host_data", "plan_preview", "plan_at", "usable_cores",
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
-                            "checked_options", "run_directory", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
+                            "checked_options", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
                             "checked_report_queries", "abort_check"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds

@@ -68,19 +68,6 @@ def test_a_preview_directory_may_be_taken_over():
     assert checks.results_run_dir("/r", "e2e", False, []) == {"path": "/r/e2e", "remove": False}
 
 
-def test_the_run_directory_filter_reads_the_controller(tmp_path):
-    from ansible.errors import AnsibleFilterError
-    from ansible_collections.romram.hailstorms.plugins.filter.hailstorm import run_directory
-    assert run_directory(str(tmp_path), "new") == {"path": str(tmp_path / "new"), "remove": False}
-    (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "summary.json").write_text("{}")
-    with pytest.raises(AnsibleFilterError, match="romram.hailstorms.run_directory: hailstorm_run_id: 'old' was used"):
-        run_directory(str(tmp_path), "old")
-    assert run_directory(str(tmp_path), "old", "yes")["remove"] is True
-    with pytest.raises(AnsibleFilterError, match="not a safe run id"):
-        run_directory(str(tmp_path), "../../x")
-
-
 @pytest.mark.parametrize("bad,message", [
     ("relative/dir", "is not an absolute path"),
     ("/var/../etc", r"contains '\.\.'; give the directory itself, such as hailstorm_work_dir=/etc"),
