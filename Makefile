@@ -22,13 +22,20 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-test: setup docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
+# Every stage, timed (scripts/stages.sh prints the time of each at the end).
+test: setup
+	scripts/stages.sh docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
 
 test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
 
+# The tests that measure no timing run on INTEGRATION_WORKERS pytest-xdist workers at once (a file per
+# worker; tests/conftest.py gives each worker its own load-host lock), then the ones marked serial
+# (timing at the target, CPU) alone, on a quiet machine.
+INTEGRATION_WORKERS ?= 3
 test-integration: setup
-	$(BIN)/pytest tests --ignore=tests/ee --durations=15
+	$(BIN)/pytest tests --ignore=tests/ee -m "not serial" -n $(INTEGRATION_WORKERS) --dist loadfile --durations=15
+	$(BIN)/pytest tests --ignore=tests/ee -m serial --durations=15
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs;
 # docs/report.png, the report of a fixed sample run (scripts/report_png.py: docs needs chromium

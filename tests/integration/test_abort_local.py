@@ -21,6 +21,8 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import
 
 from harness import BIN, ROOT, assert_every_arrival_counted, feeder, local_aliases, playbook_env
 
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
+
 INTERRUPTED = "Interrupted: interrupted: the run stopped before the answer came"
 BREAKS_AFTER, AFTER, INTERVAL = 20, 5, 2  # seconds
 # What stopping takes once the controller decided: the stop role's first tasks up to the one that

@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from harness import ansible_playbook, feeder
+
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
 LOCUSTFILE = '''
 import time

@@ -24,6 +24,8 @@ import harness
 from browser import CHART_PROBE, CHROMIUM, load
 from harness import feeder
 
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
+
 RATE = 50  # arrivals per second on one core
 SECONDS = 22.0  # constant phase
 PERIOD, STALL_MS, ANSWER_MS = 10, 2000, 5

@@ -15,6 +15,8 @@ import pytest
 
 from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, local_run, playbook_env, wait_until
 
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
+
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
     # the seed hosts (192.0.2.x) do not exist: any contact would fail the play as unreachable

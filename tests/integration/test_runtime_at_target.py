@@ -34,6 +34,8 @@ from ansible_collections.romram.hailstorms.plugins.module_utils import planner, 
 
 from harness import start_cores
 
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
+
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 FEEDER = COLLECTION / "feeder" / "hailstorm_feeder.py"

@@ -13,11 +13,15 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
 from harness import feeder
+
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
 LOCUSTFILE = """
 from locust import HttpUser, constant_pacing, task

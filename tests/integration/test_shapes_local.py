@@ -16,9 +16,13 @@ import statistics
 import sys
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner
 
 from harness import COLLECTION, feeder, local_run
+
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
 RMS_BOUND = 1.5  # requests per second
 LOCUSTFILE = '''

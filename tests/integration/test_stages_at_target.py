@@ -16,9 +16,13 @@ import math
 import statistics
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner
 
 from harness import feeder, start_cores, wait_until
+
+pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
 PACE = 1.0
 STAGES = [  # the rate at the end of each stage, linear from the rate before; 0s is a step
