@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: setup
 # Every stage, timed (scripts/stages.sh prints the time of each at the end).
 test: setup
 	scripts/stages.sh docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
+
+# The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
+check: setup
+	$(BIN)/pytest $(COLLECTION)/tests/unit -q
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/pytest tests/integration/test_playbooks_local.py::test_local_run_end_to_end -q
 
 test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
