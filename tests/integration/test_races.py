@@ -10,7 +10,8 @@ distribute.yml and plan.yml with other settings, collect.yml, report.yml, distri
 hailstorm_overwrite=true. Each must be refused naming the first as the owner and write nothing; the
 first run's plan.json stays byte for byte its own, and its results hold exactly what the target
 logged. stop.yml in the preflight and the arming ends the first run before any load, aborted
-(exit 12), naming who stopped it; stop.yml mid-run is test_playbooks_local's
+(exit 12), naming who stopped it; in the merge, once the load is over, it is said and changes no
+result; stop.yml mid-run is test_playbooks_local's
 test_stop_aborts_a_local_run_and_keeps_what_was_recorded. (A load host's provisioning is a phase of
 the systemd and docker backends only: molecule.)
 """
@@ -141,6 +142,11 @@ def test_every_second_command_in_every_phase_is_refused_and_the_first_run_is_exa
             first.wait_paused("collecting")  # the load is over, the merge about to start
             assert_refused_naming(second_commands(inventory, results, "race", url), first.process.pid, "collecting")
             assert (run_dir / "plan.json").read_bytes() == plan and (run_dir / "launch.json").exists()
+            # a stop once the load is over is heard (said, recorded) and changes no result
+            stopped = ansible_playbook("stop.yml", str(inventory), "-e", f"hailstorm_results_dir={results}",
+                                       "-e", "hailstorm_run_id=race")
+            said = re.sub(r"\s+", " ", stopped.stdout)
+            assert stopped.returncode == 0 and "stop requested for run 'race'" in said, said[-3000:]
             first.resume()
             output = first.finish()
         finally:
