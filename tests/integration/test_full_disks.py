@@ -50,17 +50,19 @@ def test_a_controller_results_disk_too_small_for_the_run_is_refused_by_the_prefl
 
 
 def test_a_controller_results_disk_without_room_for_the_plan_says_so_before_the_verdict(tmp_path):
-    """probe -> plan -> verdict: the plan writes plan.json before the verdict judges the disk; a
-    disk with no room at all for it names the file, the cause and the fix (no traceback, no partial file)."""
+    """probe -> plan -> verdict: the run's first file on the controller (its claim of the run id, then
+    plan.json) is written before the verdict judges the disk; a disk with no room at all for it names
+    the directory, the cause and the fix (no traceback, no partial file)."""
     results = tmp_path / "results"
     with feeder() as url:
         run = subprocess.run(on_a_small_disk({results: 0}, [*distribute(url, results, tmp_path / "work"), "--check"]),
                              cwd=ROOT, env=playbook_env(), capture_output=True, text=True, timeout=600, check=False)
     output = " ".join(run.stdout.split())
     assert run.returncode != 0
-    assert (f"romram.hailstorms.hailstorm_plan: cannot write the plan at {results}/full/plan.json: No space left on "
-            "device") in output, output[-3000:]
+    assert (f"hailstorm_results_dir: cannot claim run 'full' in {results}: No space left on device (the disk is "
+            "full)") in output, output[-3000:]
     assert "Fix: free disk space on the controller, or set hailstorm_results_dir to a larger disk" in output
+    assert not (results / "full").exists()
     assert "Traceback" not in run.stdout + run.stderr
 
 

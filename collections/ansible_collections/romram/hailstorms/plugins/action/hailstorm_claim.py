@@ -4,6 +4,7 @@
 """Action plugin of romram.hailstorms.hailstorm_claim (documentation in plugins/modules/)."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -55,9 +56,12 @@ class ActionModule(ActionBase):
         except (PlanError, ownership.OwnershipError) as error:
             raise AnsibleActionFail(str(error)) from None
         except OSError as error:
+            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
             raise AnsibleActionFail(f"hailstorm_results_dir: cannot claim run {args.get('run_id')!r} in "
-                                    f"{args.get('results_dir')}: {error.strerror or error}. Fix: give a "
-                                    "hailstorm_results_dir this user may write") from None
+                                    f"{args.get('results_dir')}: {error.strerror or error}"
+                                    f"{' (the disk is full)' if full else ''}. Fix: free disk space on the "
+                                    "controller, or set hailstorm_results_dir to a larger disk (or one you may "
+                                    "write)") from None
         result.update(changed=not taken["already"] or bool(removed), claim=taken["claim"], path=path,
                       removed=removed, replaced=taken["replaced"])
         return result
