@@ -63,6 +63,21 @@ def test_bad_values_name_the_variable_the_value_and_the_fix(tmp_path, extra, mes
     assert "UNREACHABLE" not in result.stdout
 
 
+@pytest.mark.parametrize("target, message", [
+    ("https://tester:s3cret@10.0.0.5:8080/", "hailstorm_target: 'https://***@10.0.0.5:8080/' carries credentials, "
+                                             "which would land in plan.json, data.json and the output; give the URL "
+                                             "without them (hailstorm_target=https://10.0.0.5:8080/)"),
+    ("http://10.0.0.5:70000", "hailstorm_target: 'http://10.0.0.5:70000' has the port '70000', which is not a number "
+                              "from 1 to 65535; give the service's port, or none for the scheme's default "
+                              "(hailstorm_target=http://10.0.0.5)"),
+])
+def test_a_target_with_credentials_or_a_bad_port_is_refused_without_showing_the_password(tmp_path, target, message):
+    result = plan(tmp_path, "-e", f"hailstorm_target={target}")
+    assert result.returncode != 0
+    assert message in said(result) and "s3cret" not in result.stdout + result.stderr
+    assert "UNREACHABLE" not in result.stdout and not list(tmp_path.rglob("plan.json"))
+
+
 def test_numbers_given_as_strings_are_accepted(tmp_path):
     result = plan(tmp_path, "-e", "hailstorm_run_id=strings", "-e", "hailstorm_rps=1e1", "-e", "hailstorm_disk_reserve_mb=50",
                   "-e", "hailstorm_clients=140")
