@@ -78,6 +78,20 @@ def test_a_target_with_credentials_or_a_bad_port_is_refused_without_showing_the_
     assert "UNREACHABLE" not in result.stdout and not list(tmp_path.rglob("plan.json"))
 
 
+def test_an_abort_threshold_that_can_never_fire_is_refused_with_an_after_that_works(tmp_path):
+    def thresholds(after: str) -> str:
+        return json.dumps({"hailstorm_thresholds": {"p95_ms": {"limit": 500, "abort": True, "after": after}}})
+    result = plan(tmp_path, "-e", "hailstorm_run_id=long", "-e", thresholds("1h"))
+    assert result.returncode != 0
+    assert plan(tmp_path, "-e", "hailstorm_run_id=plain").returncode == 0  # the same run without the threshold
+    planned = json.loads((tmp_path / "results" / "plain" / "plan.json").read_text())["duration"]
+    assert (f"hailstorm_thresholds.p95_ms.after: 3600 s is not shorter than the run, which lasts {planned:g} s "
+            f"(rampup + constant + rampdown)") in said(result)
+    assert "UNREACHABLE" not in result.stdout and not (tmp_path / "results" / "long").exists()
+    fixed = said(result).split("e.g. hailstorm_thresholds.p95_ms: {limit: 500, abort: true, after: ", 1)[1].split("}")[0]
+    assert plan(tmp_path, "-e", "hailstorm_run_id=fixed", "-e", thresholds(fixed)).returncode == 0
+
+
 def test_numbers_given_as_strings_are_accepted(tmp_path):
     result = plan(tmp_path, "-e", "hailstorm_run_id=strings", "-e", "hailstorm_rps=1e1", "-e", "hailstorm_disk_reserve_mb=50",
                   "-e", "hailstorm_clients=140")
