@@ -257,6 +257,7 @@ def resolve_shaped_settings(
     warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
     if replaced:
         warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
+    warnings += [str(text) for text in shape.get("warnings") or []]  # what the sampling saw (shapes.sample)
     classes = shape.get("user_classes")
     return {**settings, "shape": name, **({"user_classes": sorted(map(str, classes))} if classes else {})}, warnings
 
