@@ -65,7 +65,7 @@ def test_bad_values_name_the_variable_the_value_and_the_fix(tmp_path, extra, mes
 
 @pytest.mark.parametrize("target, message", [
     ("https://tester:s3cret@10.0.0.5:8080/", "hailstorm_target: 'https://***@10.0.0.5:8080/' carries credentials, "
-                                             "which would land in plan.json, data.json and the output; give the URL "
+                                             "which would show in the output and the run's files; give the URL "
                                              "without them (hailstorm_target=https://10.0.0.5:8080/)"),
     ("http://10.0.0.5:70000", "hailstorm_target: 'http://10.0.0.5:70000' has the port '70000', which is not a number "
                               "from 1 to 65535; give the service's port, or none for the scheme's default "
@@ -76,6 +76,16 @@ def test_a_target_with_credentials_or_a_bad_port_is_refused_without_showing_the_
     assert result.returncode != 0
     assert message in said(result) and "s3cret" not in result.stdout + result.stderr
     assert "UNREACHABLE" not in result.stdout and not list(tmp_path.rglob("plan.json"))
+
+
+def test_a_health_url_with_credentials_is_refused_by_preflight_before_any_probe(tmp_path):
+    result = ansible_playbook("distribute.yml", "seed-example", "--check", "-e", f"hailstorm_results_dir={tmp_path}",
+                              "-e", "hailstorm_health_url=https://tester:s3cret@10.0.0.5:8080/health")
+    assert result.returncode != 0
+    assert ("hailstorm_health_url: 'https://***@10.0.0.5:8080/health' carries credentials, which would show in the "
+            "output and the run's files; give the URL without them (hailstorm_health_url=https://10.0.0.5:8080/health)"
+            "; each load host asks it with a plain GET, so give one that answers without a login") in said(result)
+    assert "s3cret" not in result.stdout + result.stderr and "UNREACHABLE" not in result.stdout
 
 
 def test_an_abort_threshold_that_can_never_fire_is_refused_with_an_after_that_works(tmp_path):

@@ -49,8 +49,8 @@ def test_init_refuses_to_overwrite_an_environment(tmp_path):
     ("staging.example.com", "hailstorm_target: 'staging.example.com' is not an http:// or https:// URL with a host; "
                             "give one such as hailstorm_target=http://10.0.0.5:8080"),
     ("https://tester:s3cret@staging.example.com/", "hailstorm_target: 'https://***@staging.example.com/' carries "
-                                                   "credentials, which would land in plan.json, data.json and the "
-                                                   "output; give the URL without them "
+                                                   "credentials, which would show in the output and the run's files; "
+                                                   "give the URL without them "
                                                    "(hailstorm_target=https://staging.example.com/)"),
     ("https://staging.example.com:65536/", "hailstorm_target: 'https://staging.example.com:65536/' has the port "
                                            "'65536', which is not a number from 1 to 65535; give the service's port, "

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: romram.hailstorms contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one rule for every URL a user gives: hailstorm_target (the run settings, init.yml) and
-the Prometheus endpoints (hailstorm_prometheus_remote_write, hailstorm_prometheus_url).
+"""The one rule for every URL a user gives: hailstorm_target (the run settings, init.yml),
+hailstorm_health_url (preflight) and the Prometheus endpoints (hailstorm_prometheus_remote_write,
+hailstorm_prometheus_url).
 
 Pure Python (no Ansible), on the controller, before any host is touched. A URL is http or https,
 has a host, a port from 1 to 65535 if it gives one, no space or control character, and no user or
@@ -24,17 +25,20 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 class UrlSetting(NamedTuple):
     example: str       # a valid value, for the messages
     required: bool     # False: empty means the feature is off
-    credentials: str   # where the user and password go instead, after "put"
+    credentials: str   # what to do with the user and password instead (follows the URL without them)
 
 
-_PROMETHEUS_CREDENTIALS = ("HAILSTORM_PROMETHEUS_BEARER_TOKEN (or HAILSTORM_PROMETHEUS_USERNAME and "
+_PROMETHEUS_CREDENTIALS = (" and put HAILSTORM_PROMETHEUS_BEARER_TOKEN (or HAILSTORM_PROMETHEUS_USERNAME and "
                            "HAILSTORM_PROMETHEUS_PASSWORD) in hailstorm_environment, kept in Ansible Vault")
 SETTINGS: dict[str, UrlSetting] = {
     "hailstorm_target": UrlSetting(
         "http://10.0.0.5:8080", True,
-        "the user and password in hailstorm_environment, kept in Ansible Vault, e.g. hailstorm_environment: "
+        " and put the user and password in hailstorm_environment, kept in Ansible Vault, e.g. hailstorm_environment: "
         "{TARGET_USER: tester, TARGET_PASSWORD: \"{{ vault_target_password }}\"}, and log in from the locustfile's "
         "on_start: self.client.auth = (os.environ['TARGET_USER'], os.environ['TARGET_PASSWORD'])"),
+    "hailstorm_health_url": UrlSetting(
+        "http://10.0.0.5:8080/health", True,
+        "; each load host asks it with a plain GET, so give one that answers without a login"),
     "hailstorm_prometheus_remote_write": UrlSetting(
         "http://prometheus.example:9090/api/v1/write", False, _PROMETHEUS_CREDENTIALS),
     "hailstorm_prometheus_url": UrlSetting("http://prometheus.example:9090", False, _PROMETHEUS_CREDENTIALS),
@@ -66,7 +70,7 @@ def checked_url(value: Any, name: str) -> str:
     example = f"{name}={setting.example}"
     if not text:
         if setting.required:
-            raise PlanError(f"{name}: not set; give the base URL of the system under test, such as {example}")
+            raise PlanError(f"{name}: not set; give one such as {example}")
         return ""
     shown = masked(text)
     if _CONTROL.search(text):
@@ -81,8 +85,8 @@ def checked_url(value: Any, name: str) -> str:
         bare = (urlunsplit((parts.scheme, host + (f":{port}" if port is not None else ""), parts.path, parts.query,
                             parts.fragment)) if userinfo else f"{parts.scheme}://{text.rpartition('@')[2]}")
         raise PlanError(f"{name}: {shown!r} carries credentials{'' if userinfo else ' (an @ after the host)'}, which "
-                        f"would land in plan.json, data.json and the output; give the URL without them "
-                        f"({name}={checked_url(bare, name)}) and put {setting.credentials}"
+                        f"would show in the output and the run's files; give the URL without them "
+                        f"({name}={checked_url(bare, name)}){setting.credentials}"
                         f"{'' if userinfo else '; an @ in a path is written %40'}")
     if port and not (port.isdigit() and 1 <= int(port) <= 65535):
         bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
