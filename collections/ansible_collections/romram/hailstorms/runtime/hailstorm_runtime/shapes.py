@@ -25,6 +25,7 @@ twice and no warning).
 """
 from __future__ import annotations
 
+import bisect
 import datetime
 import math
 import random
@@ -177,19 +178,29 @@ def _second_sampling(shape: Any, first: dict[str, Any], max_seconds: float) -> s
         return (f"user_classes {_classes_text(first['user_classes'])} then "
                 f"{_classes_text(second['user_classes'])}")
     a, b = first["points"], second["points"]
+    if a == b:
+        return None
+    at_a, at_b = _curve(a), _curve(b)
     for t in sorted({point[0] for point in a} | {point[0] for point in b}):
-        users_a, users_b = _users_at(a, t), _users_at(b, t)
-        if abs(users_a - users_b) > 1e-9:
-            return f"at {t:g} s of run time the first gave {users_a:g} users, the second {users_b:g}"
+        if abs(at_a(t) - at_b(t)) > 1e-9:
+            return f"at {t:g} s of run time the first gave {at_a(t):g} users, the second {at_b(t):g}"
     return None
 
 
-def _users_at(points: list[list[float]], t: float) -> float:
-    """The curve's users just after `t` (linear between breakpoints, 0 after its end)."""
-    for (t0, u0), (t1, u1) in zip(points, points[1:]):
-        if t0 <= t < t1:
-            return u0 + (u1 - u0) * (t - t0) / (t1 - t0)
-    return points[-1][1] if t >= points[-1][0] else 0.0
+def _curve(points: list[list[float]]) -> Callable[[float], float]:
+    """The users of a sampled curve just after a time t: linear between breakpoints, the later of
+    two at one time (a step), 0 before the first; O(log n) a call."""
+    times = [point[0] for point in points]
+
+    def at(t: float) -> float:
+        j = bisect.bisect_right(times, t)  # the first breakpoint after t
+        if j == 0:
+            return 0.0
+        if j == len(points):
+            return float(points[-1][1])
+        (t0, u0), (t1, u1) = points[j - 1], points[j]
+        return u0 + (u1 - u0) * (t - t0) / (t1 - t0)
+    return at
 
 
 def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, Any]:
