@@ -98,7 +98,8 @@ def test_an_abort_threshold_that_can_never_fire_is_refused_with_an_after_that_wo
     assert (f"hailstorm_thresholds.p95_ms.after: 3600 s is not shorter than the run, which lasts {planned:g} s "
             f"(rampup + constant + rampdown)") in said(result)
     assert "UNREACHABLE" not in result.stdout and not (tmp_path / "results" / "long").exists()
-    fixed = said(result).split("e.g. hailstorm_thresholds.p95_ms: {limit: 500, abort: true, after: ", 1)[1].split("}")[0]
+    fix = "e.g. hailstorm_thresholds.p95_ms: {limit: 500, abort: true, after: "
+    fixed = said(result).split(fix, 1)[1].split("}")[0]
     assert plan(tmp_path, "-e", "hailstorm_run_id=fixed", "-e", thresholds(fixed)).returncode == 0
 
 

@@ -80,8 +80,7 @@ CLOCK_SHAPE = RANDOM_SHAPE.replace("import random", "import time").replace(
     (RANDOM_SHAPE, "draws random numbers in tick() (random.randint()): two samplings differ (at "),
     (CLOCK_SHAPE, "reads the wall clock in tick() (time.time()); the plan assumed"),
 ])
-def test_a_shape_the_plan_cannot_replay_as_meant_is_planned_with_a_warning_kept_in_plan_json(tmp_path, content,
-                                                                                               seen):
+def test_a_shape_the_plan_cannot_replay_is_planned_with_a_warning_kept_in_plan_json(tmp_path, content, seen):
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(content)
     result = ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_locustfile={locustfile}",

@@ -267,4 +267,3 @@ def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, A
     simplified = _simplify(points)
     return {"points": [[round(t, 9), round(u, 9)] for t, u in simplified], "duration": now[0],
             "user_classes": None if classes == "unset" else classes, "ticks": ticks, "resets": resets}
-
