@@ -63,6 +63,46 @@ def test_bad_values_name_the_variable_the_value_and_the_fix(tmp_path, extra, mes
     assert "UNREACHABLE" not in result.stdout
 
 
+@pytest.mark.parametrize("target, message", [
+    ("https://tester:s3cret@10.0.0.5:8080/", "hailstorm_target: 'https://***@10.0.0.5:8080/' carries credentials, "
+                                             "which would show in the output and the run's files; give the URL "
+                                             "without them (hailstorm_target=https://10.0.0.5:8080/)"),
+    ("http://10.0.0.5:70000", "hailstorm_target: 'http://10.0.0.5:70000' has the port '70000', which is not a number "
+                              "from 1 to 65535; give the service's port, or none for the scheme's default "
+                              "(hailstorm_target=http://10.0.0.5)"),
+])
+def test_a_target_with_credentials_or_a_bad_port_is_refused_without_showing_the_password(tmp_path, target, message):
+    result = plan(tmp_path, "-e", f"hailstorm_target={target}")
+    assert result.returncode != 0
+    assert message in said(result) and "s3cret" not in result.stdout + result.stderr
+    assert "UNREACHABLE" not in result.stdout and not list(tmp_path.rglob("plan.json"))
+
+
+def test_a_health_url_with_credentials_is_refused_by_preflight_before_any_probe(tmp_path):
+    result = ansible_playbook("distribute.yml", "seed-example", "--check", "-e", f"hailstorm_results_dir={tmp_path}",
+                              "-e", "hailstorm_health_url=https://tester:s3cret@10.0.0.5:8080/health")
+    assert result.returncode != 0
+    assert ("hailstorm_health_url: 'https://***@10.0.0.5:8080/health' carries credentials, which would show in the "
+            "output and the run's files; give the URL without them (hailstorm_health_url=https://10.0.0.5:8080/health)"
+            "; each load host asks it with a plain GET, so give one that answers without a login") in said(result)
+    assert "s3cret" not in result.stdout + result.stderr and "UNREACHABLE" not in result.stdout
+
+
+def test_an_abort_threshold_that_can_never_fire_is_refused_with_an_after_that_works(tmp_path):
+    def thresholds(after: str) -> str:
+        return json.dumps({"hailstorm_thresholds": {"p95_ms": {"limit": 500, "abort": True, "after": after}}})
+    result = plan(tmp_path, "-e", "hailstorm_run_id=long", "-e", thresholds("1h"))
+    assert result.returncode != 0
+    assert plan(tmp_path, "-e", "hailstorm_run_id=plain").returncode == 0  # the same run without the threshold
+    planned = json.loads((tmp_path / "results" / "plain" / "plan.json").read_text())["duration"]
+    assert (f"hailstorm_thresholds.p95_ms.after: 3600 s is not shorter than the run, which lasts {planned:g} s "
+            f"(rampup + constant + rampdown)") in said(result)
+    assert "UNREACHABLE" not in result.stdout and not (tmp_path / "results" / "long").exists()
+    fix = "e.g. hailstorm_thresholds.p95_ms: {limit: 500, abort: true, after: "
+    fixed = said(result).split(fix, 1)[1].split("}")[0]
+    assert plan(tmp_path, "-e", "hailstorm_run_id=fixed", "-e", thresholds(fixed)).returncode == 0
+
+
 def test_numbers_given_as_strings_are_accepted(tmp_path):
     result = plan(tmp_path, "-e", "hailstorm_run_id=strings", "-e", "hailstorm_rps=1e1", "-e", "hailstorm_disk_reserve_mb=50",
                   "-e", "hailstorm_clients=140")

@@ -2,6 +2,7 @@
 (for every backend, the local one too) and hailstorm_ variables that no role reads."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,40 @@ def test_the_local_backend_checks_the_locustfile_before_preflight(tmp_path):
     assert f"hailstorm_locustfile: {missing} does not exist on the controller" in flat(result.stdout)
     assert "romram.hailstorms.preflight :" not in result.stdout  # no preflight task ran
     assert "no core-" not in result.stdout
+
+
+RANDOM_SHAPE = """
+import random
+from locust import HttpUser, LoadTestShape, task
+
+class Shopper(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+
+class Lottery(LoadTestShape):
+    def tick(self):
+        return (random.randint(20, 50), 100) if self.get_run_time() < 20 else None
+"""
+CLOCK_SHAPE = RANDOM_SHAPE.replace("import random", "import time").replace(
+    "random.randint(20, 50)", "20 + int(time.time()) % 2")
+
+
+@pytest.mark.parametrize("content, seen", [
+    (RANDOM_SHAPE, "draws random numbers in tick() (random.randint()): two samplings differ (at "),
+    (CLOCK_SHAPE, "reads the wall clock in tick() (time.time()); the plan assumed"),
+])
+def test_a_shape_the_plan_cannot_replay_is_planned_with_a_warning_kept_in_plan_json(tmp_path, content, seen):
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(content)
+    result = ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_locustfile={locustfile}",
+                              "-e", f"hailstorm_results_dir={tmp_path}", "-e", "hailstorm_run_id=shape")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UNREACHABLE" not in result.stdout
+    assumed = ("the plan assumed the curve sampled at planning time from get_run_time(), replayed exactly")
+    assert f"WARNING: the LoadTestShape Lottery {seen}" in flat(result.stdout) and assumed in flat(result.stdout)
+    plan = json.loads((tmp_path / "shape" / "plan.json").read_text())
+    assert plan["shape"] == "Lottery" and any(seen in text and assumed in text for text in plan["warnings"])
 
 
 def test_a_misspelt_setting_is_warned_about_with_the_closest_known_one(tmp_path):

@@ -2,8 +2,11 @@
 overwrites one (real ansible-playbook runs, in a temporary directory)."""
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from harness import BIN, ROOT, playbook_env
 
@@ -42,8 +45,26 @@ def test_init_refuses_to_overwrite_an_environment(tmp_path):
     assert hosts.read_text() == "# mine\n"
 
 
-def test_init_names_a_bad_setting_and_the_fix(tmp_path):
-    bad = run(tmp_path, "init.yml", "-e", "hailstorm_env=staging", "-e", "hailstorm_target=staging.example.com")
+@pytest.mark.parametrize("target, message", [
+    ("staging.example.com", "hailstorm_target: 'staging.example.com' is not an http:// or https:// URL with a host; "
+                            "give one such as hailstorm_target=http://10.0.0.5:8080"),
+    ("https://tester:s3cret@staging.example.com/", "hailstorm_target: 'https://***@staging.example.com/' carries "
+                                                   "credentials, which would show in the output and the run's files; "
+                                                   "give the URL without them "
+                                                   "(hailstorm_target=https://staging.example.com/)"),
+    ("https://staging.example.com:65536/", "hailstorm_target: 'https://staging.example.com:65536/' has the port "
+                                           "'65536', which is not a number from 1 to 65535; give the service's port, "
+                                           "or none for the scheme's default (hailstorm_target="
+                                           "https://staging.example.com/)"),
+    ("http://staging.example.com:0", "has the port '0', which is not a number from 1 to 65535"),
+])
+def test_init_names_a_bad_target_and_the_fix_without_showing_a_password(tmp_path, target, message):
+    bad = run(tmp_path, "init.yml", "-e", "hailstorm_env=staging", "-e", f"hailstorm_target={target}")
+    said = " ".join((bad.stdout + bad.stderr).split())
     assert bad.returncode != 0
-    assert "hailstorm_target=staging.example.com is not an http:// or https:// URL. Fix: -e" in bad.stdout
+    assert message in said and "s3cret" not in said
     assert not (tmp_path / "inventories").exists()
+    fixed = re.search(r"hailstorm_target=(\S+?)\)", message)
+    if fixed:  # the fix works
+        assert run(tmp_path, "init.yml", "-e", "hailstorm_env=staging", "-e",
+                   f"hailstorm_target={fixed.group(1)}").returncode == 0

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    checks, contract, launch, live_metrics, planner, preflight, progress, service_metrics)
+    checks, contract, launch, planner, preflight, progress, service_metrics, urls)
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -96,7 +96,7 @@ def _record(hostvars: Any, host: str) -> Any:
 
 def checked_url(value: Any, name: str) -> str:
     """An http(s) URL without credentials, or "" (off), or an error naming the variable."""
-    return _planned("checked_url", live_metrics.endpoint_url, value, name)
+    return _planned("checked_url", urls.checked_url, value, name)
 
 
 def abort_check(hostvars: Any, plan: Any, hosts: Any, checked: Any, previous: Any, offset: Any) -> dict[str, Any]:

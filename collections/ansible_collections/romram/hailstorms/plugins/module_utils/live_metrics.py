@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: romram.hailstorms contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller's side of Prometheus: the endpoints' settings checked before any host is
-touched, and what the summary says about the live metrics the load processes pushed
-(runtime/hailstorm_runtime/metrics.py pushes them; each core's end record counts them).
+"""The controller's side of Prometheus: what the summary says about the live metrics the load
+processes pushed (runtime/hailstorm_runtime/metrics.py pushes them; each core's end record counts
+them). The endpoints' settings are checked by urls.checked_url before any host is touched.
 
 Settings:
   hailstorm_prometheus_remote_write   the remote-write URL every load process pushes to, once a
@@ -15,49 +15,7 @@ Settings:
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Mapping
-from urllib.parse import urlsplit
-
-try:
-    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
-except ImportError:  # pragma: no cover - imported as plain Python (the runtime's copy)
-    from planner import PlanError  # type: ignore[no-redef]
-
-CREDENTIAL_VARIABLES = ("HAILSTORM_PROMETHEUS_BEARER_TOKEN", "HAILSTORM_PROMETHEUS_USERNAME",
-                        "HAILSTORM_PROMETHEUS_PASSWORD")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
-def _masked(text: str) -> str:
-    """A URL as it may be shown: any user and password replaced by ***."""
-    return re.sub(r"(?<=://)[^/@]*@", "***@", text)
-
-
-def endpoint_url(value: Any, name: str) -> str:
-    """An http(s) URL with a host and without credentials (or "" for off), else a PlanError that
-    names the variable, the value (credentials masked) and the fix."""
-    text = "" if value is None else str(value).strip()
-    if not text:
-        return ""
-    shown = _masked(text)
-    if _CONTROL.search(text):
-        raise PlanError(f"{name}: {shown!r} contains a space or a control character; give a plain URL such as "
-                        f"{name}=http://prometheus.example:9090/api/v1/write")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PlanError(f"{name}: {shown!r} is not an http(s) URL with a host; give one such as "
-                        f"{name}=http://prometheus.example:9090/api/v1/write")
-    if parts.username is not None or parts.password is not None:
-        raise PlanError(f"{name}: {shown!r} carries credentials, which would land in data.json and the output; "
-                        "give the URL without them and put HAILSTORM_PROMETHEUS_BEARER_TOKEN (or "
-                        "HAILSTORM_PROMETHEUS_USERNAME and HAILSTORM_PROMETHEUS_PASSWORD) in hailstorm_environment, "
-                        "kept in Ansible Vault")
-    try:
-        parts.port
-    except ValueError:
-        raise PlanError(f"{name}: {shown!r} has a port that is not a number from 1 to 65535") from None
-    return text
 
 
 def live_metrics_figures(cores: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:

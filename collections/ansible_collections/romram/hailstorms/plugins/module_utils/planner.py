@@ -257,6 +257,7 @@ def resolve_shaped_settings(
     warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
     if replaced:
         warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
+    warnings += [str(text) for text in shape.get("warnings") or []]  # what the sampling saw (shapes.sample)
     classes = shape.get("user_classes")
     return {**settings, "shape": name, **({"user_classes": sorted(map(str, classes))} if classes else {})}, warnings
 
@@ -372,12 +373,9 @@ def resolve_settings(
     if stray:
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
 
-    target = str(raw.get("target") or "").strip()
-    if not re.match(r"^https?://[^/\s]+", target):
-        raise PlanError(
-            f"hailstorm_target: expected the base URL of the system under test, such as "
-            f"'http://10.0.0.5:8080', got {raw.get('target')!r}"
-        )
+    from ansible_collections.romram.hailstorms.plugins.module_utils.urls import checked_url  # controller only
+
+    target = checked_url(raw.get("target"), "hailstorm_target")  # no credentials, a port from 1 to 65535
     stages = parse_stages(raw["stages"]) if raw.get("stages") is not None else None
     rps_name = "hailstorm_rps"
     if stages is not None:

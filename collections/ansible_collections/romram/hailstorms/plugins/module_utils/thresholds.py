@@ -259,6 +259,38 @@ def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any]
     return since_by, threshold, reason
 
 
+def run_duration(settings: Mapping[str, Any]) -> float:
+    """How long the run lasts, in seconds, from its resolved settings (planner.resolve_settings or
+    resolve_shaped_settings): the sum of its stages (a LoadTestShape's curve is stages too), else
+    rampup + constant + rampdown. It is the plan's `duration` (planner.make_plan; a test keeps the
+    two in step), known on the controller before any host is touched."""
+    if settings.get("stages"):
+        return float(sum(float(stage["duration"]) for stage in settings["stages"]))
+    return float(settings["rampup"]) + float(settings["constant"]) + float(settings["rampdown"])
+
+
+def check_abort_after(checked: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> None:
+    """Refuses an abort threshold that can never stop the run: one whose `after` (the time it must
+    stay broken) is at least the run's duration (`run_duration`). ThresholdError names each such
+    threshold, its `after`, the run's duration and where it comes from, and a fix (half the run,
+    whole seconds) that is itself accepted."""
+    duration = run_duration(settings)
+    made_of = (f"the LoadTestShape {settings['shape']}" if settings.get("shape") else
+               "its stages" if settings.get("stages") else "rampup + constant + rampdown")
+    fix = math.floor(duration / 2) if duration >= 2 else 0
+    errors = []
+    for name, after in sorted(((checked or {}).get("abort") or {}).items()):
+        if after >= duration:
+            limit = f"{float(checked['limits'][name]):g}"  # ms or a fraction, as check() reads it back
+            errors.append(
+                f"{VARIABLE}.{name}.after: {after:g} s is not shorter than the run, which lasts {duration:g} s "
+                f"({made_of}): the threshold must stay broken for `after` before it stops the run, so it can never "
+                f"stop it; give an after below {duration:g} s, e.g. {VARIABLE}.{name}: "
+                f"{{limit: {limit}, abort: true, after: {fix}s}}, or remove abort: true to judge it at the end only")
+    if errors:
+        raise ThresholdError(" -- ".join(errors))
+
+
 PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key
 
 

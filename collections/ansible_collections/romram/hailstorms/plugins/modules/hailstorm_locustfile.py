@@ -98,7 +98,9 @@ shape_classes:
 shape:
   description: >-
     Its LoadTestShape sampled on a fake clock - name, points (breakpoints [t seconds, users], linear in between),
-    duration (s), user_classes (a fixed list, or null) - for the plan to follow exactly.
+    duration (s), user_classes (a fixed list, or null), warnings (a tick() that reads the wall clock, calls
+    reset_time() or draws random numbers: what was seen, what the plan assumed, the fix; the run settings carry
+    them into plan.json) - for the plan to follow exactly.
   returned: success, when the locustfile defines a LoadTestShape
   type: dict
 locust:

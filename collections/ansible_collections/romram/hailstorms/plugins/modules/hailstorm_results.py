@@ -189,7 +189,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    exports, junit, live_metrics, report, service_metrics, thresholds)
+    exports, junit, live_metrics, report, service_metrics, thresholds, urls)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
@@ -326,7 +326,7 @@ def main():
                              "did the collect role fetch the load hosts' results?" % (HOST_FILE, path), files=[])
     checked = _thresholds(module, plan)
     try:
-        prometheus_url = live_metrics.endpoint_url(module.params["prometheus_url"], "hailstorm_prometheus_url")
+        prometheus_url = urls.checked_url(module.params["prometheus_url"], "hailstorm_prometheus_url")
         queries = service_metrics.checked_queries(module.params["report_queries"])
     except PlanError as exc:
         module.fail_json(msg="hailstorm_results: %s" % exc)

@@ -14,11 +14,24 @@ A shape that reads the runner (its user count, statistics) cannot be known ahead
 (ShapeError) with what to write instead. So is a shape that never ends (within MAX_SECONDS), one
 that raises, and one whose user_classes change over time: a fixed list (the same in every tick)
 is honoured, the controller plans the run with just those classes, spread by their weights.
+
+A shape whose tick() reads the wall clock (time.time(), datetime.now(), ...), calls reset_time()
+or draws random numbers is sampled all the same, but the plan replays that one sampling: `sample`
+returns a warning for each (`warnings`), naming what it saw. They are seen with a profile hook
+around each tick() (sys.setprofile: calls from any depth, however the names were imported), and
+by sampling a new instance of the shape a second time: two samplings that differ mean a tick()
+that depends on more than get_run_time() (random draws with a fixed seed give the same curve
+twice and no warning).
 """
 from __future__ import annotations
 
+import bisect
+import datetime
 import math
-from typing import Any
+import random
+import sys
+import time
+from typing import Any, Callable
 
 MAX_SECONDS = 7 * 24 * 3600  # a shape must end (tick() returns None) within a week of run time
 TICK = 1.0  # Locust's shape worker asks tick() once a second
@@ -67,14 +80,135 @@ def _classes_text(names: list[str] | None) -> str:
     return "none" if names is None else f"[{', '.join(names)}]"
 
 
+# what reads the wall clock: time's functions (however imported), datetime's constructors from now
+_TIME_FUNCTIONS = frozenset({"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
+                             "localtime", "gmtime", "ctime", "strftime"})
+_DATETIME_METHODS = frozenset({"now", "utcnow", "today"})
+_RANDOM_FILE = random.__file__
+
+
+class _Watch:
+    """What a shape's tick() calls that makes it depend on more than get_run_time(): the wall clock,
+    random draws (the random module, numpy.random), each named once in the order first seen; a
+    sys.setprofile hook while tick() runs, so calls from any depth count."""
+
+    def __init__(self) -> None:
+        self.wall_clock: dict[str, None] = {}
+        self.random: dict[str, None] = {}
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call":
+            owner = getattr(arg, "__self__", None)
+            name = getattr(arg, "__name__", "?")
+            if owner is time and name in _TIME_FUNCTIONS:
+                self.wall_clock.setdefault(f"time.{name}()")
+            elif isinstance(owner, type) and issubclass(owner, datetime.date) and name in _DATETIME_METHODS:
+                self.wall_clock.setdefault(f"{owner.__name__}.{name}()")
+            elif isinstance(owner, random.Random) and frame.f_code.co_filename != _RANDOM_FILE:
+                self.random.setdefault(f"random.{name}()")
+            elif type(owner).__module__.startswith("numpy.random"):
+                self.random.setdefault(f"numpy.random.{name}()")
+        elif event == "call" and frame.f_code.co_filename == _RANDOM_FILE and (
+                frame.f_back is None or frame.f_back.f_code.co_filename != _RANDOM_FILE):
+            self.random.setdefault(f"random.{frame.f_code.co_name}()")
+
+    def run(self, tick: Callable[[], Any]) -> Any:
+        before = sys.getprofile()
+        sys.setprofile(self)
+        try:
+            return tick()
+        finally:
+            sys.setprofile(before)
+
+
 def sample(shape: Any, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
-    """{"points": [[t, users], ...], "duration": end, "user_classes": [names] or None, "ticks": n}
-    of a LoadTestShape instance, replaying Locust's once-a-second ticks and its spawning at
-    spawn_rate users per second on a fake clock."""
+    """{"points": [[t, users], ...], "duration": end, "user_classes": [names] or None, "ticks": n,
+    "warnings": [...]} of a LoadTestShape instance, replaying Locust's once-a-second ticks and its
+    spawning at spawn_rate users per second on a fake clock. `warnings` name what makes the curve
+    differ from what the shape would do in a run (see the module's docstring); empty when none."""
+    watch = _Watch()
+    out = _sample(shape, max_seconds, watch)
+    resets = out.pop("resets")
+    out["warnings"] = _warnings(shape, out, watch, resets, max_seconds)
+    return out
+
+
+ASSUMED = "the plan assumed the curve sampled at planning time from get_run_time(), replayed exactly"
+_FIX = "or give the curve as hailstorm_stages"
+
+
+def _warnings(shape: Any, first: dict[str, Any], watch: _Watch, resets: list[float], max_seconds: float) -> list[str]:
+    """What makes the sampled curve differ from what the shape would do in a run, in words: what was
+    seen, what the plan assumed, the fix."""
+    name = type(shape).__name__
+    curve = f"{len(first['points'])} breakpoints over {first['duration']:g} s"
+    out = []
+    if watch.wall_clock:
+        out.append(f"the LoadTestShape {name} reads the wall clock in tick() ({', '.join(watch.wall_clock)}); "
+                   f"{ASSUMED} ({curve}), so the run follows that curve whatever the clock says. Fix: compute "
+                   f"tick() from self.get_run_time() only (Locust's stages example), {_FIX}")
+    if resets:
+        out.append(f"the LoadTestShape {name} calls reset_time() in tick() (first at {resets[0]:g} s of run time), "
+                   f"which would restart get_run_time() in Locust; {ASSUMED}, without the reset ({curve}). Fix: "
+                   f"compute tick() from the run time without resetting it (a repeating shape: "
+                   f"self.get_run_time() % its period, and return None at the end), {_FIX}")
+    differs = _second_sampling(shape, first, max_seconds)
+    if differs:
+        what = (f"draws random numbers in tick() ({', '.join(watch.random)})" if watch.random else
+                "gives another curve when sampled again")
+        out.append(f"the LoadTestShape {name} {what}: two samplings differ ({differs}); {ASSUMED}: the run follows "
+                   f"the first sampling ({curve}), one draw, not a new one. Fix: make tick() a function of "
+                   f"self.get_run_time() alone (a random curve: draw it once from a fixed seed, e.g. "
+                   f"random.Random(42) in __init__), {_FIX}")
+    return out
+
+
+def _second_sampling(shape: Any, first: dict[str, Any], max_seconds: float) -> str | None:
+    """How a second sampling, of a new instance of the shape, differs from the first (None: the same,
+    or the shape cannot be made again without arguments)."""
+    try:
+        again = type(shape)()
+    except Exception:  # noqa: BLE001 - the user's code; not compared then
+        return None
+    try:
+        second = _sample(again, max_seconds, None)
+    except ShapeError as error:
+        return f"the second failed: {error}"
+    if second["user_classes"] != first["user_classes"]:
+        return (f"user_classes {_classes_text(first['user_classes'])} then "
+                f"{_classes_text(second['user_classes'])}")
+    a, b = first["points"], second["points"]
+    if a == b:
+        return None
+    at_a, at_b = _curve(a), _curve(b)
+    for t in sorted({point[0] for point in a} | {point[0] for point in b}):
+        if abs(at_a(t) - at_b(t)) > 1e-9:
+            return f"at {t:g} s of run time the first gave {at_a(t):g} users, the second {at_b(t):g}"
+    return None
+
+
+def _curve(points: list[list[float]]) -> Callable[[float], float]:
+    """The users of a sampled curve just after a time t: linear between breakpoints, the later of
+    two at one time (a step), 0 before the first; O(log n) a call."""
+    times = [point[0] for point in points]
+
+    def at(t: float) -> float:
+        j = bisect.bisect_right(times, t)  # the first breakpoint after t
+        if j == 0:
+            return 0.0
+        if j == len(points):
+            return float(points[-1][1])
+        (t0, u0), (t1, u1) = points[j - 1], points[j]
+        return u0 + (u1 - u0) * (t - t0) / (t1 - t0)
+    return at
+
+
+def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, Any]:
     name = type(shape).__name__
     now = [0.0]
+    resets: list[float] = []
     shape.get_run_time = lambda: now[0]  # type: ignore[method-assign]
-    shape.reset_time = lambda: None  # type: ignore[method-assign]
+    shape.reset_time = lambda: resets.append(now[0])  # type: ignore[method-assign]
     shape.runner = _NoRunner(name)
     users = 0.0
     points: list[tuple[float, float]] = [(0.0, 0.0)]
@@ -85,7 +219,7 @@ def sample(shape: Any, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
             raise ShapeError(f"the LoadTestShape {name} did not end within {max_seconds / 3600:g} h of run time: "
                              "its tick() must return None at the end of the test (Locust's examples do)")
         try:
-            result = shape.tick()
+            result = watch.run(shape.tick) if watch else shape.tick()
         except ShapeError:
             raise
         except Exception as error:  # noqa: BLE001 - the user's code
@@ -132,4 +266,4 @@ def sample(shape: Any, max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
         now[0] = start + TICK
     simplified = _simplify(points)
     return {"points": [[round(t, 9), round(u, 9)] for t, u in simplified], "duration": now[0],
-            "user_classes": None if classes == "unset" else classes, "ticks": ticks}
+            "user_classes": None if classes == "unset" else classes, "ticks": ticks, "resets": resets}

@@ -3,11 +3,16 @@ would follow (ticks once a second, users moved at spawn_rate), as breakpoints.""
 from __future__ import annotations
 
 import math
+import random as _random
+import re
+import sys
+from datetime import datetime
+from time import monotonic  # bound at import, as a locustfile may: still seen
 
 import pytest
 from locust import HttpUser, LoadTestShape, task
 
-from hailstorm_runtime.shapes import ShapeError, sample
+from hailstorm_runtime.shapes import ASSUMED, ShapeError, sample
 
 
 class StagesShape(LoadTestShape):
@@ -253,3 +258,145 @@ def test_a_plan_naming_a_class_the_locustfile_lost_ends_the_process_with_the_rea
     with pytest.raises(SystemExit):
         planned_classes({"Reader": HttpUser}, ["Reader", "Writer"])
     assert "the plan runs the user class(es) Writer (the LoadTestShape's user_classes)" in capsys.readouterr().err
+
+
+# --- shapes the plan cannot replay as meant: the wall clock, reset_time(), random draws --------------------
+
+
+def test_the_examples_sample_without_a_warning():
+    for shape in (StagesShape(), StepLoadShape(), DoubleWave()):
+        assert sample(shape)["warnings"] == []
+
+
+class OfficeHours(LoadTestShape):
+    """More users during office hours: a wall-clock shape."""
+
+    def tick(self):
+        if self.get_run_time() >= 10:
+            return None
+        return (20, 20) if 9 <= datetime.now().hour < 17 else (5, 5)
+
+
+class SinceStart(LoadTestShape):
+    """Its own clock, read from a name bound at import, two calls deep."""
+
+    def __init__(self):
+        super().__init__()
+        self.began = None
+
+    def elapsed(self):
+        self.began = self.began or monotonic()
+        return monotonic() - self.began
+
+    def tick(self):
+        return None if self.get_run_time() >= 5 else (10 + int(self.elapsed()), 10)
+
+
+@pytest.mark.parametrize("shape, seen", [(OfficeHours(), "datetime.now()"), (SinceStart(), "time.monotonic()")])
+def test_a_shape_reading_the_wall_clock_is_sampled_with_a_warning_naming_the_call(shape, seen):
+    out = sample(shape)
+    assert len(out["warnings"]) == 1
+    assert out["warnings"][0] == (
+        f"the LoadTestShape {type(shape).__name__} reads the wall clock in tick() ({seen}); {ASSUMED} "
+        f"({len(out['points'])} breakpoints over {out['duration']:g} s), so the run follows that curve whatever the "
+        "clock says. Fix: compute tick() from self.get_run_time() only (Locust's stages example), or give the curve "
+        "as hailstorm_stages")
+
+
+class Repeating(LoadTestShape):
+    """Restarts itself at 4 s, twice, with reset_time()."""
+
+    def __init__(self):
+        super().__init__()
+        self.rounds = 0
+
+    def tick(self):
+        if self.get_run_time() >= 4:
+            self.rounds += 1
+            if self.rounds == 3:
+                return None
+            self.reset_time()
+        return 10, 10
+
+
+def test_a_shape_calling_reset_time_is_warned_about_with_when_and_the_fix():
+    out = sample(Repeating())
+    assert out["warnings"] == [
+        f"the LoadTestShape Repeating calls reset_time() in tick() (first at 4 s of run time), which would restart "
+        f"get_run_time() in Locust; {ASSUMED}, without the reset ({len(out['points'])} breakpoints over "
+        f"{out['duration']:g} s). Fix: compute tick() from the run time without resetting it (a repeating shape: "
+        "self.get_run_time() % its period, and return None at the end), or give the curve as hailstorm_stages"]
+
+
+class RandomUsers(LoadTestShape):
+    def tick(self):
+        return None if self.get_run_time() >= 30 else (_random.randint(1, 1000), 1000)
+
+
+class SeededUsers(LoadTestShape):
+    """Random, but drawn from a fixed seed: the same curve every time, as Locust would run it."""
+
+    def __init__(self):
+        super().__init__()
+        self.draws = _random.Random(42)
+
+    def tick(self):
+        return None if self.get_run_time() >= 30 else (self.draws.randint(1, 1000), 1000)
+
+
+class HiddenState(LoadTestShape):
+    """Another curve per instance, from a source the watch does not name (a counter across instances)."""
+
+    made = 0
+
+    def __init__(self):
+        super().__init__()
+        type(self).made += 1
+        self.peak = 10 * type(self).made
+
+    def tick(self):
+        return None if self.get_run_time() >= 5 else (self.peak, 100)
+
+
+def test_a_shape_drawing_random_users_is_warned_about_with_what_the_plan_assumed():
+    out = sample(RandomUsers())
+    assert len(out["warnings"]) == 1
+    warning = out["warnings"][0]
+    assert re.match(r"the LoadTestShape RandomUsers draws random numbers in tick\(\) \(random.randint\(\)\): two "
+                    r"samplings differ \(at [0-9.]+ s of run time the first gave [0-9.]+ users, the second [0-9.]+\)",
+                    warning), warning
+    assert f"; {ASSUMED}: the run follows the first sampling ({len(out['points'])} breakpoints over 30 s), " in warning
+    assert "random.Random(42) in __init__" in warning
+    assert sample(SeededUsers())["warnings"] == []  # a fixed seed: deterministic, no warning
+
+
+def test_a_shape_that_differs_between_samplings_for_another_reason_is_warned_about():
+    out = sample(HiddenState())
+    assert out["warnings"] == [
+        "the LoadTestShape HiddenState gives another curve when sampled again: two samplings differ (at 0.2 s of run "
+        f"time the first gave 10 users, the second 20); {ASSUMED}: the "
+        "run follows the first sampling (4 breakpoints over 5 s), one draw, not a new one. Fix: make tick() a "
+        "function of self.get_run_time() alone (a random curve: draw it once from a fixed seed, e.g. "
+        "random.Random(42) in __init__), or give the curve as hailstorm_stages"]
+
+
+def test_the_samplings_warnings_are_the_run_settings_warnings_so_plan_json_keeps_them():
+    out = sample(OfficeHours())
+    settings, warnings = planner.resolve_shaped_settings({"default": {"target": "http://t:1", "rps": 10, "rampup": 5}},
+                                                         "default", {}, {"name": "OfficeHours", **out})
+    assert settings["shape"] == "OfficeHours" and warnings[-1] == out["warnings"][0]
+
+
+def test_watching_leaves_the_callers_profile_hook_alone():
+    calls = []
+
+    def hook(frame, event, arg):
+        calls.append(event)
+
+    sys.setprofile(hook)
+    try:
+        sample(OfficeHours())
+        restored = sys.getprofile()
+    finally:
+        sys.setprofile(None)
+    assert restored is hook and "c_call" in calls

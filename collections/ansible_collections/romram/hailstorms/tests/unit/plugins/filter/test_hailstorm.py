@@ -23,6 +23,17 @@ def test_filters_are_registered():
     assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
 
 
+def test_checked_abort_after_returns_the_thresholds_or_names_the_filter():
+    from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
+    checked_abort_after = Thresholds().filters()["checked_abort_after"]
+    run = FILTERS["run_settings"](PROFILES)  # 3m up, 3m down
+    fits = {"limits": {"p95_ms": 500.0}, "labels": {}, "phase": "constant", "abort": {"p95_ms": 359.0}}
+    assert checked_abort_after(fits, run) == fits
+    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_abort_after: hailstorm_thresholds.p95_ms"
+                                                 r".after: 360 s is not shorter than the run, which lasts 360 s"):
+        checked_abort_after({**fits, "abort": {"p95_ms": 360.0}}, run)
+
+
 def test_host_data_is_the_hosts_slice_with_the_run_settings_the_launch_role_writes():
     plan = FILTERS["plan"](FILTERS["run_settings"](PROFILES), {"a": 7, "b": 7})
     data = FILTERS["host_data"](plan, "b", run_id="r1", target="http://t:1", locustfile="/w/r1/l.py", work_dir="/w/r1",

@@ -1,39 +1,8 @@
-"""The Prometheus endpoints' checks and the summary's account of the live metrics."""
+"""The summary's account of the live metrics (the endpoints' checks: test_urls.py)."""
 from __future__ import annotations
 
-import pytest
-
 from ansible_collections.romram.hailstorms.plugins.module_utils.live_metrics import (
-    endpoint_url, live_metrics_figures, live_metrics_line)
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
-
-NAME = "hailstorm_prometheus_remote_write"
-
-
-def test_an_empty_url_is_off_and_a_plain_one_is_kept():
-    assert endpoint_url("", NAME) == "" and endpoint_url(None, NAME) == ""
-    assert endpoint_url(" https://prom.example:9090/api/v1/write ", NAME) == "https://prom.example:9090/api/v1/write"
-
-
-@pytest.mark.parametrize("value, words", [
-    ("prom:9090/api/v1/write", "not an http(s) URL"),
-    ("ftp://prom/api", "not an http(s) URL"),
-    ("http:///api/v1/write", "not an http(s) URL"),
-    ("http://prom:99999/api", "port"),
-    ("http://prom/api v1", "space"),
-])
-def test_a_bad_url_is_refused_with_the_variable_and_a_url_that_works(value, words):
-    with pytest.raises(PlanError) as error:
-        endpoint_url(value, NAME)
-    assert NAME in str(error.value) and words in str(error.value)
-
-
-def test_a_url_with_credentials_is_refused_without_showing_them():
-    with pytest.raises(PlanError) as error:
-        endpoint_url("https://user:s3cret@prom.example/api/v1/write", NAME)
-    message = str(error.value)
-    assert "s3cret" not in message and "user" not in message.split("carries", maxsplit=1)[0]
-    assert "HAILSTORM_PROMETHEUS_BEARER_TOKEN" in message and "hailstorm_environment" in message
+    live_metrics_figures, live_metrics_line)
 
 
 def test_the_summary_adds_up_every_core_and_names_those_that_lost_samples():

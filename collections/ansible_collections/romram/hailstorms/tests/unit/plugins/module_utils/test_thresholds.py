@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import results, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.thresholds import ThresholdError, check, evaluate
 
 
@@ -339,3 +339,63 @@ def test_a_latency_abort_is_judged_on_the_last_interval_and_each_threshold_keeps
     # healed: a latency at the limit is not over it
     since, threshold, reason = thresholds.abort_verdict(checked, interval(32, 500.0), since)
     assert (since, threshold, reason) == ({}, None, None)
+
+
+# --- an abort's `after` against the run's duration ----------------------------------------------------------
+TARGET = {"target": "http://10.0.0.5:8080"}
+
+
+@pytest.mark.parametrize("profile, shape", [
+    ({"rps": 10, "rampup": "30s", "constant": "1m", "rampdown": "10s"}, None),
+    ({"rps": 10, "rampup": "30s", "constant": 0}, None),
+    ({"rps": 10, "rampup": 5, "model": "open"}, None),
+    ({"stages": [{"duration": "10s", "rps": 20}, {"duration": 0, "rps": 40}, {"duration": "5s", "rps": 40},
+                 {"duration": "3s", "rps": 0}, {"duration": 0, "rps": 0}]}, None),
+    ({"rps": 10, "rampup": 5}, {"name": "Steps", "points": [[0, 0], [3, 10], [7, 10], [7, 20], [10, 20], [10, 0]]}),
+])
+def test_the_runs_duration_from_its_settings_is_the_plans(profile, shape):
+    stack = ({"default": {**TARGET, **profile}}, "default", {})
+    settings = planner.resolve_shaped_settings(*stack, shape)[0] if shape else planner.resolve_settings(*stack)[0]
+    assert thresholds.run_duration(settings) == pytest.approx(planner.make_plan(settings, [("a", 2)])["duration"])
+
+
+def trapezoid(seconds: float) -> dict:
+    return planner.resolve_settings({"default": {**TARGET, "rps": 10, "rampup": seconds / 2,
+                                                 "rampdown": seconds / 2, "constant": 0}})[0]
+
+
+@pytest.mark.parametrize("after", ["60s", "2m", 61])
+def test_an_abort_whose_after_is_not_shorter_than_the_run_is_refused_with_a_fix_that_works(after):
+    given = {"p95_ms": {"limit": 500, "abort": True, "after": after}, "failure_rate": "1%"}
+    with pytest.raises(ThresholdError) as error:
+        thresholds.check_abort_after(check(given), trapezoid(60))
+    message = str(error.value)
+    seconds = planner.parse_duration(after, "after")
+    assert message == (
+        f"hailstorm_thresholds.p95_ms.after: {seconds:g} s is not shorter than the run, which lasts 60 s (rampup + "
+        "constant + rampdown): the threshold must stay broken for `after` before it stops the run, so it can never "
+        "stop it; give an after below 60 s, e.g. hailstorm_thresholds.p95_ms: {limit: 500, abort: true, after: 30s}, "
+        "or remove abort: true to judge it at the end only")
+    fixed = yaml.safe_load(message.split("e.g. hailstorm_thresholds.", 1)[1].split(", or remove", 1)[0])
+    thresholds.check_abort_after(check({**given, **fixed}), trapezoid(60))  # the fix is accepted
+
+
+def test_every_abort_too_long_is_named_with_the_shape_or_stages_the_run_lasts():
+    given = {"p95_ms": {"limit": 500, "abort": True, "after": "20s"},
+             "failure_rate": {"limit": 0.01, "abort": True, "after": "1m"}}
+    stages = planner.resolve_settings({"default": {**TARGET, "stages": [{"duration": "15s", "rps": 10}]}})[0]
+    with pytest.raises(ThresholdError) as error:
+        thresholds.check_abort_after(check(given), stages)
+    assert str(error.value).count("is not shorter than the run, which lasts 15 s (its stages)") == 2
+    assert "hailstorm_thresholds.failure_rate: {limit: 0.01, abort: true, after: 7s}" in str(error.value)
+    shaped = {**stages, "shape": "Steps"}
+    with pytest.raises(ThresholdError, match=r"lasts 15 s \(the LoadTestShape Steps\)"):
+        thresholds.check_abort_after(check(given), shaped)
+
+
+def test_an_abort_shorter_than_the_run_and_thresholds_without_abort_pass():
+    thresholds.check_abort_after(check({"p95_ms": {"limit": 500, "abort": True, "after": "59.9s"}}), trapezoid(60))
+    thresholds.check_abort_after(check({"p95_ms": 500, "failure_rate": {"limit": 0.01}}), trapezoid(1))
+    thresholds.check_abort_after(check(None), trapezoid(1))
+    with pytest.raises(ThresholdError, match="after: 0s}"):  # a run under 2 s: the fix is 0 s (fires at once)
+        thresholds.check_abort_after(check({"p95_ms": {"limit": 500, "abort": True, "after": 1}}), trapezoid(1))
