@@ -254,7 +254,11 @@ def test_requests_per_second_follow_the_straight_line_on_both_ramps(plan):
     for errors in (up, down):
         if errors and plan["clients"] / max(plan["rampup"], 1) >= 10:
             assert max(abs(e) for e in errors) <= worst_bound, errors
-            assert rms(errors) <= rms_bound, errors
+            # the RMS bound is over a ramp of seconds; a one-second ramp's RMS is its one error,
+            # which the bound of each second holds (hypothesis found a 1 s ramp-down at 16.7 rps:
+            # 7 requests where the line has 8.33)
+            if len(errors) > 1:
+                assert rms(errors) <= rms_bound, errors
 
 
 @hsettings(max_examples=40, deadline=None)
