@@ -24,7 +24,7 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
       "pool":     {sec: n}               the open model's pool size (users alive) on this core at the
                                          middle of that second (absent in the closed model)
       "pool_started": {sec: n}           users the open model's pool started in that second
-  {"type": "end", ...}        once, at exit (reason, totals)
+  {"type": "end", ...}        once, at exit (reason, totals, process_exit_code: the locustfile's or null)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
           "errors": {kind: n}, "hist": {bucket_µs: n},
           "sched_time_us": total µs, "sched_hist": {bucket_µs: n}}
@@ -379,6 +379,14 @@ def end_record(reason: str, **fields: Any) -> dict[str, Any]:
     return {"type": "end", "reason": reason, **fields}
 
 
+def locustfile_verdict(end: Mapping[str, Any]) -> int | None:
+    """A core's environment.process_exit_code from its end record, None when the locustfile set
+    none (its `process_exit_code`; records of 1.0.0 carry `locustfile_exit_code`, 0 when unset)."""
+    if "process_exit_code" in end:
+        return None if end["process_exit_code"] is None else int(end["process_exit_code"])
+    return int(end.get("locustfile_exit_code") or 0) or None
+
+
 def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
     """Records of one core-N.jsonl and the number of unreadable lines (a killed writer may
     leave a cut last line)."""
@@ -613,6 +621,8 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             for sec, sample in (record.get("load") or {}).items():
                 core["load"][int(sec)] = dict(sample)
             merge_exceptions(merged.setdefault("exceptions", {}), record.get("exceptions") or {})
+            core["exceptions"] = core.get("exceptions", 0) + sum(int(row.get("count", 0))
+                                                                 for row in (record.get("exceptions") or {}).values())
             for sec, n in (record.get("dropped") or {}).items():  # the open model's dropped arrivals
                 drops = merged.setdefault("dropped", {})
                 drops[int(sec)] = drops.get(int(sec), 0) + int(n)
@@ -927,7 +937,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
             "failures": core["failures"], "overruns": core["overruns"], "iterations": core.get("iterations"),
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
-            "locustfile_exit_code": end.get("locustfile_exit_code") or 0,
+            "exceptions": core.get("exceptions", 0), "locustfile_exit_code": locustfile_verdict(end),
             "bad_lines": core["bad_lines"], "load": load,
             "live_metrics": end.get("live_metrics"),  # samples pushed and lost (hailstorm_prometheus_remote_write)
         })

@@ -449,7 +449,7 @@ class CoreRun:
         try:
             recorder.sample_driver(self.driver.figures(), self.driver.take_dropped(), self.driver.take_started())
             recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
-                         locustfile_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
+                         process_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
         except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
             logger.error("cannot write the end record: %s", error)
         error = recorder.close()  # every record written (or the first write that failed)
@@ -469,14 +469,23 @@ class CoreRun:
         return self._locustfile_verdict() or (1 if failed else 0)
 
     def _locustfile_verdict(self) -> int:
-        """A non-zero environment.process_exit_code fails this core: its exit code and its status."""
+        """environment.process_exit_code, the locustfile's verdict on this core's own statistics: a
+        non-zero one fails this core (its exit code and its status); one of 0 is logged, as it
+        decides for this core's failures (the controller's run_state)."""
         code = locustfile_exit_code(self.env)
-        if code:
-            logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
-                         code, self.data.get("host"), self.core_index)
-            write_status_file(self.base, self.core_index, contract.FAILED, time.time() - self.t0, 0,
-                              self.recorder.requests, 0.0,
-                              reason=f"the locustfile set environment.process_exit_code = {code}")
+        if code is None:
+            return 0
+        total = self.env.stats.total
+        judged = f"{total.num_failures} of {total.num_requests} requests of this core failed"
+        if not code:
+            logger.info("the locustfile set environment.process_exit_code = 0 (%s): its verdict decides for this "
+                        "core's failures, as Locust's process_exit_code outranks --exit-code-on-error", judged)
+            return 0
+        logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed (%s)",
+                     code, self.data.get("host"), self.core_index, judged)
+        write_status_file(self.base, self.core_index, contract.FAILED, time.time() - self.t0, 0,
+                          self.recorder.requests, 0.0,
+                          reason=f"the locustfile set environment.process_exit_code = {code}")
         return code
 
 

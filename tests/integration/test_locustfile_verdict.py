@@ -1,0 +1,63 @@
+"""The runtime's honesty about how a run ended, run for real (distribute.yml with the local
+backend, real Locust, the bundled feeder): the locustfile's own verdict decides, as in Locust (its
+process_exit_code, 0 included, outranks --exit-code-on-error); clients that stop themselves are
+named when a run falls short; a load process that fails at import stops the launch at once."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness import feeder, local_run
+
+# Locust's documented CI gate: a quitting listener judges the core's own statistics
+CI_GATE = '''
+from locust import HttpUser, events, task
+
+LIMIT = {limit}
+failed = []
+
+
+@events.quitting.add_listener
+def _(environment, **_kwargs):
+    environment.process_exit_code = 1 if environment.stats.total.fail_ratio > LIMIT else 0
+
+
+class Shopper(HttpUser):
+    @task
+    def browse(self):
+        with self.client.get("/browse", catch_response=True) as response:
+            if not failed:  # one failed request in the whole run
+                failed.append(response)
+                response.failure("the one planned failure")
+'''
+
+
+def summary_of(results_dir, run_id):
+    return json.loads((results_dir / run_id / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("limit, state, code", [(0.05, "completed", 0), (0.0, "failed", 1)],
+                         ids=["under its limit: exit 0", "over its limit: exit 1"])
+def test_the_locustfiles_process_exit_code_decides_for_failures(tmp_path, limit, state, code):
+    """1 failed request of about 50: a limit of 5 % lets it pass (process_exit_code 0, plain
+    Locust exits 0, so does the run), a limit of 0 fails it (1)."""
+    locustfile = tmp_path / "gate.py"
+    locustfile.write_text(CI_GATE.format(limit=limit))
+    with feeder() as url:
+        result = local_run(tmp_path, "gate", url, locustfile, cores=1, rps=10, rampup="2s", constant="3s",
+                           rampdown="1s")
+    out = " ".join(result.stdout.split())
+    assert result.returncode == code, result.stdout[-3000:]
+    summary = summary_of(tmp_path, "gate")
+    assert summary["failures"] == 1 and summary["requests"] > 20, summary["requests"]
+    assert summary["state"] == state and summary["cores"][0]["locustfile_exit_code"] == code
+    assert f"the locustfile decided: environment.process_exit_code = {code} on every core (1) (1 of " in out, out[-3000:]
+    assert summary["locustfile_decided"].startswith("the locustfile decided")
+    report = (tmp_path / "gate" / "report.html").read_text()
+    assert 'id="locustfile-verdict">the locustfile decided' in report
+    if state == "completed":
+        assert "run state: completed" in out and "requests failed" not in " ".join(summary["reasons"])
+    else:
+        assert "localhost core 0: the locustfile set environment.process_exit_code = 1" in out
