@@ -5,6 +5,7 @@ named when a run falls short; a load process that fails at import stops the laun
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -61,3 +62,40 @@ def test_the_locustfiles_process_exit_code_decides_for_failures(tmp_path, limit,
         assert "run state: completed" in out and "requests failed" not in " ".join(summary["reasons"])
     else:
         assert "localhost core 0: the locustfile set environment.process_exit_code = 1" in out
+
+
+# imports fine in the controller's check (`hailstorm_runtime check`), raises in a load process (`run`)
+FAILS_ON_THE_LOAD_HOST = '''
+import sys
+
+from locust import HttpUser, task
+
+if "run" in sys.argv:
+    raise RuntimeError("cannot reach the test database from the load host")
+
+
+class Shopper(HttpUser):
+    @task
+    def browse(self):
+        self.client.get("/browse")
+'''
+
+
+def test_a_load_process_that_fails_at_import_fails_the_launch_at_once_naming_core_and_error(tmp_path):
+    """Before: "load processes not armed within hailstorm_arm_timeout=300 s" after the whole
+    timeout (one failed process removed the environment file the other had not read yet, so that
+    one never wrote a status). Now the wait ends when a process has ended, and says which and why.
+    A whole local run takes about 30 s here; the bound is half the arm timeout, far from both."""
+    locustfile = tmp_path / "broken.py"
+    locustfile.write_text(FAILS_ON_THE_LOAD_HOST)
+    started = time.monotonic()
+    with feeder() as url:
+        result = local_run(tmp_path, "broken", url, locustfile, cores=2, arm_timeout=300)
+    took = time.monotonic() - started
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert took < 150, f"the launch took {took:.0f} s"
+    assert re.search(r"localhost core \d exited at import after \d+\.\d s: RuntimeError: cannot reach the test "
+                     r"database from the load host", out), result.stdout[-3000:]
+    assert "not armed within" not in out, result.stdout[-3000:]
+    assert not (tmp_path / ".work" / "localhost" / "broken" / "environment.json").exists()

@@ -415,8 +415,8 @@ def warm_up(target: str | None) -> None:
         logger.debug("warm-up failed", exc_info=True)
 
 
-def run(data_path: str, core_index: int) -> int:
-    """Run one core of this host's plan (core.py)."""
+def run(data_path: str, core_index: int, hooks: Any = None) -> int:
+    """Run one core of this host's plan (core.py; `hooks`: a core.Hooks)."""
     from .core import run as run_core
 
-    return run_core(data_path, core_index)
+    return run_core(data_path, core_index, hooks)
