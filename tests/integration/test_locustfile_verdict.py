@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
 
-from harness import feeder, local_run
+from harness import BIN, ROOT, feeder, local_aliases, playbook_env
+
+HOST = "verdict00"  # a load host of its own (this machine): its lock is not localhost's, which other tests take
+
+
+def local_run(results, run_id, target, locustfile, **settings):
+    """distribute.yml on HOST (the local backend, the short profile) into `results`."""
+    inventory = local_aliases(results, 1, cores=int(settings.pop("cores", 1)), name="verdict")
+    extra = {"hailstorm_profile": "short", "hailstorm_target": target, "hailstorm_results_dir": str(results),
+             "hailstorm_run_id": run_id, "hailstorm_locustfile": str(locustfile),
+             **{f"hailstorm_{name}": value for name, value in settings.items()}}
+    return subprocess.run([str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", str(inventory),
+                           "-e", json.dumps(extra)], cwd=ROOT, env=playbook_env(), capture_output=True, text=True,
+                          timeout=600, check=False)
 
 # Locust's documented CI gate: a quitting listener judges the core's own statistics
 CI_GATE = '''
@@ -61,7 +75,7 @@ def test_the_locustfiles_process_exit_code_decides_for_failures(tmp_path, limit,
     if state == "completed":
         assert "run state: completed" in out and "requests failed" not in " ".join(summary["reasons"])
     else:
-        assert "localhost core 0: the locustfile set environment.process_exit_code = 1" in out
+        assert f"{HOST} core 0: the locustfile set environment.process_exit_code = 1" in out
 
 
 # imports fine in the controller's check (`hailstorm_runtime check`), raises in a load process (`run`)
@@ -95,7 +109,43 @@ def test_a_load_process_that_fails_at_import_fails_the_launch_at_once_naming_cor
     out = " ".join(result.stdout.split())
     assert result.returncode == 2, result.stdout[-3000:]
     assert took < 150, f"the launch took {took:.0f} s"
-    assert re.search(r"localhost core \d exited at import after \d+\.\d s: RuntimeError: cannot reach the test "
+    assert re.search(HOST + r" core \d exited at import after \d+\.\d s: RuntimeError: cannot reach the test "
                      r"database from the load host", out), result.stdout[-3000:]
     assert "not armed within" not in out, result.stdout[-3000:]
-    assert not (tmp_path / ".work" / "localhost" / "broken" / "environment.json").exists()
+    assert not (tmp_path / ".work" / HOST / "broken" / "environment.json").exists()
+
+
+STOPS_ITSELF = '''
+from locust import HttpUser, task
+from locust.exception import StopUser
+
+
+class Quitter(HttpUser):
+    def on_start(self):
+        self.iterations = 0
+
+    @task
+    def browse(self):
+        self.client.get("/browse")
+        self.iterations += 1
+        if self.iterations == 3:
+            raise StopUser()
+'''
+
+
+def test_clients_that_stop_themselves_are_named_as_the_reason_a_run_falls_short(tmp_path):
+    locustfile = tmp_path / "quitter.py"
+    locustfile.write_text(STOPS_ITSELF)
+    with feeder() as url:
+        result = local_run(tmp_path, "quitter", url, locustfile, cores=1, rps=10, rampup="2s", constant="6s",
+                           rampdown="1s")
+    out = " ".join(result.stdout.split())
+    summary = summary_of(tmp_path, "quitter")
+    clients = summary["starts"]["clients_planned"]
+    assert summary["iterations"] == 3 * clients, summary["iterations"]
+    assert summary["ended_early"] == [{"how": "StopUser", "iterations": 3, "clients": clients}]
+    assert summary["state"] == "degraded" and result.returncode == 11, result.stdout[-3000:]
+    line = (f"{3 * clients} task iterations run, {summary['expected_requests']} planned "
+            f"({100.0 * 3 * clients / summary['expected_requests']:.1f} %); {clients} clients stopped themselves "
+            "with StopUser after 3 iterations")
+    assert line in summary["reasons"] and line in out, (summary["reasons"], result.stdout[-3000:])

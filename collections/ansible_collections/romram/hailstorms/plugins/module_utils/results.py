@@ -955,6 +955,11 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                     **pool_figures(merged)}
     iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
+    early: dict[tuple[str, int], int] = {}  # clients that ended before their planned stop, every core's
+    for core in merged.get("cores", []):
+        for row in (core.get("end") or {}).get("ended_early") or []:
+            key = (str(row["how"]), int(row["iterations"]))
+            early[key] = early.get(key, 0) + int(row["clients"])
     return {
         # what the run was made with: plan.json's (versions.py) and the load processes'
         "versions": {**(plan.get("versions") or {}),
@@ -963,6 +968,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "stages": stage_figures(merged, plan),
         "arrivals": arrivals,
         "iterations": iterations,
+        "ended_early": [{"how": how, "iterations": ran, "clients": n} for (how, ran), n in sorted(early.items())],
         "requests_per_iteration": per_iteration,
         "iteration_warning": iteration_warning(total, iterations or 0, rps),
         "requests": total,

@@ -141,7 +141,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     if arrivals:  # dropped arrivals are said above; what was not dropped must have been sent
         expected = int(expected or 0) - int(arrivals.get("dropped") or 0)
     if expected and sent < expected - margin:
-        add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
+        add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)"
+            + "".join(f"; {line}" for line in ended_early_lines(summary.get("ended_early") or [])))
     elif expected and sent > expected + margin:
         add("degraded", "iterations", f"{sent} {what}, {expected} planned: more than planned "
                                       f"({100.0 * sent / expected:.1f} %; a second run with the same run id?)")
@@ -213,6 +214,27 @@ def locustfile_decided(cores: list[Mapping[str, Any]], undecided: list[Mapping[s
         verdict += (f"; the failures of the {len(undecided)} core(s) that set none are judged by "
                     "hailstorm_exit_code_on_error and the thresholds")
     return "the locustfile decided: " + verdict
+
+
+def ended_early_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The clients that ended before their planned stop (summary `ended_early`), one line per way:
+    "10 clients stopped themselves with StopUser after 3 iterations" (a range when their counts differ)."""
+    by_how: dict[str, list[tuple[int, int]]] = {}
+    for row in rows:
+        by_how.setdefault(str(row["how"]), []).append((int(row["iterations"]), int(row["clients"])))
+    lines = []
+    for how, counts in sorted(by_how.items(), key=lambda item: -sum(n for _ran, n in item[1])):
+        clients = sum(n for _ran, n in counts)
+        low, high = min(ran for ran, _n in counts), max(ran for ran, _n in counts)
+        after = f"after {low} iteration{'' if low == 1 else 's'}" if low == high else f"after {low} to {high} iterations"
+        noun = "client" if clients == 1 else "clients"
+        if how == "StopUser":
+            lines.append(f"{clients} {noun} stopped {'itself' if clients == 1 else 'themselves'} with StopUser {after}")
+        elif how == "User.stop()":
+            lines.append(f"{clients} {noun} stopped by User.stop() {after}")
+        else:
+            lines.append(f"{clients} {noun} ended early by an exception ({how}) {after}")
+    return lines
 
 
 def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, int]:

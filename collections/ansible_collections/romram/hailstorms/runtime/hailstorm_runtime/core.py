@@ -468,7 +468,8 @@ class CoreRun:
         try:
             recorder.sample_driver(self.driver.figures(), self.driver.take_dropped(), self.driver.take_started())
             recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
-                         process_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
+                         process_exit_code=locustfile_exit_code(self.env), ended_early=self.users.early_ends(),
+                         **self.driver.figures())
         except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
             logger.error("cannot write the end record: %s", error)
         error = recorder.close()  # every record written (or the first write that failed)

@@ -235,3 +235,17 @@ def test_thresholds_are_judged_apart_from_the_locustfiles_verdict():
     """A verdict of 0 makes the run completed; a broken hailstorm_thresholds still exits 10."""
     verdict = run_state_module.run_state(decided((0, 0, 0)), PLAN)
     assert exit_code(verdict["state"], True, 1, 0) == EXIT_CODES["thresholds broken"]
+
+
+def test_clients_that_stopped_themselves_are_named_when_the_run_falls_short():
+    s = {**summary(requests=30), "iterations": 30,
+         "ended_early": [{"how": "StopUser", "iterations": 3, "clients": 10}]}
+    assert run_state(s, PLAN)["reasons"] == [
+        "30 task iterations run, 500 planned (6.0 %); 10 clients stopped themselves with StopUser after 3 iterations"]
+    s["ended_early"] = [{"how": "StopUser", "iterations": 1, "clients": 1}, {"how": "StopUser", "iterations": 4, "clients": 2},
+                        {"how": "ValueError: no stock", "iterations": 0, "clients": 1}]
+    assert run_state(s, PLAN)["reasons"][0].endswith(
+        "; 3 clients stopped themselves with StopUser after 1 to 4 iterations"
+        "; 1 client ended early by an exception (ValueError: no stock) after 0 iterations")
+    # a run that kept to its plan says nothing of them
+    assert run_state({**summary(), "iterations": 500, "ended_early": s["ended_early"]}, PLAN)["reasons"] == []
