@@ -149,3 +149,46 @@ def test_clients_that_stop_themselves_are_named_as_the_reason_a_run_falls_short(
             f"({100.0 * 3 * clients / summary['expected_requests']:.1f} %); {clients} clients stopped themselves "
             "with StopUser after 3 iterations")
     assert line in summary["reasons"] and line in out, (summary["reasons"], result.stdout[-3000:])
+
+
+LOGS_IN = '''
+from locust import HttpUser, task
+
+
+class Member(HttpUser):
+    def on_start(self):
+        self.client.post("/login")
+
+    @task
+    def browse(self):
+        self.client.get("/browse")
+
+    def on_stop(self):
+        self.client.post("/logout")
+'''
+# 10 clients at pace 1 s; all stop in "down" and start again in "again"
+TWICE = [{"duration": 2, "rps": 10, "name": "up"}, {"duration": 3, "rps": 10, "name": "hold"},
+         {"duration": 1, "rps": 0, "name": "down"}, {"duration": 2, "rps": 0, "name": "rest"},
+         {"duration": 1, "rps": 10, "name": "again"}, {"duration": 3, "rps": 10, "name": "hold2"},
+         {"duration": 1, "rps": 0, "name": "end"}]
+
+
+def test_stage_lines_count_task_requests_apart_from_on_start_and_on_stop_and_say_restarts(tmp_path):
+    locustfile = tmp_path / "member.py"
+    locustfile.write_text(LOGS_IN)
+    with feeder() as url:
+        result = local_run(tmp_path, "member", url, locustfile, cores=1, stages=TWICE, pace="1s")
+    out = " ".join(result.stdout.split())
+    summary = summary_of(tmp_path, "member")
+    assert summary["starts"]["starts_planned"] == 20 and summary["starts"]["clients_started"] == 20, summary["starts"]
+    assert "clients started 20/20 (10 clients, 10 restarted in a later stage)" in out, result.stdout[-3000:]
+    stages = {stage["name"]: stage for stage in summary["stages"]}
+    # every login and logout is counted apart: 2 per client start
+    assert sum(stage["other_requests"] for stage in stages.values()) == 2 * 20, stages
+    for name in ("hold", "hold2"):  # every client active and inside its iterations the whole stage
+        hold = stages[name]
+        assert hold["other_requests"] == 0 and hold["task_requests"] == hold["planned_iterations"] == 30, hold
+        assert f"stage {name} " in out and "30 task requests against 30 planned iterations (10.00 rps" in out
+    again = stages["again"]
+    assert again["other_requests"] >= 10 and again["task_requests"] == again["requests"] - again["other_requests"]
+    assert "on_start/on_stop requests apart" in out

@@ -132,8 +132,12 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                         f"their tolerance of their slot (pool cap {arrivals.get('pool_cap_per_core')} "
                                         "users per core, reached); raise hailstorm_max_clients, or allow them with "
                                         "hailstorm_thresholds {dropped: <maximum>}")
-    elif planned_clients and started is not None and started < planned_clients:
-        add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started")
+    elif planned_clients and started is not None and started < (starts.get("starts_planned") or planned_clients):
+        planned_starts = starts.get("starts_planned") or planned_clients
+        add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started"
+            if planned_starts == planned_clients else
+            f"{planned_starts - started} of {planned_starts} planned client starts did not happen ({planned_clients} "
+            f"clients, {planned_starts - planned_clients} restarts in later stages)")
     expected = summary.get("expected_requests")
     sent, iterations = count_against_plan([summary])
     what = "task iterations run" if iterations else "requests sent"

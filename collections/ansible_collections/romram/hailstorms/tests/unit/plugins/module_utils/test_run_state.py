@@ -249,3 +249,12 @@ def test_clients_that_stopped_themselves_are_named_when_the_run_falls_short():
         "; 1 client ended early by an exception (ValueError: no stock) after 0 iterations")
     # a run that kept to its plan says nothing of them
     assert run_state({**summary(), "iterations": 500, "ended_early": s["ended_early"]}, PLAN)["reasons"] == []
+
+
+def test_a_staged_plans_restarts_count_among_the_planned_starts():
+    s = summary(started=50)
+    s["starts"]["starts_planned"] = 60
+    assert run_state(s, PLAN)["reasons"] == [
+        "10 of 60 planned client starts did not happen (40 clients, 20 restarts in later stages)"]
+    s["starts"]["clients_started"] = 60
+    assert run_state(s, PLAN)["reasons"] == []
