@@ -26,6 +26,7 @@ def local_run(results, run_id, target, locustfile, **settings):
                            "-e", json.dumps(extra)], cwd=ROOT, env=playbook_env(), capture_output=True, text=True,
                           timeout=600, check=False)
 
+
 # Locust's documented CI gate: a quitting listener judges the core's own statistics
 CI_GATE = '''
 from locust import HttpUser, events, task
@@ -68,7 +69,8 @@ def test_the_locustfiles_process_exit_code_decides_for_failures(tmp_path, limit,
     summary = summary_of(tmp_path, "gate")
     assert summary["failures"] == 1 and summary["requests"] > 20, summary["requests"]
     assert summary["state"] == state and summary["cores"][0]["locustfile_exit_code"] == code
-    assert f"the locustfile decided: environment.process_exit_code = {code} on every core (1) (1 of " in out, out[-3000:]
+    decided = f"the locustfile decided: environment.process_exit_code = {code} on every core (1) (1 of "
+    assert decided in out, out[-3000:]
     assert summary["locustfile_decided"].startswith("the locustfile decided")
     report = (tmp_path / "gate" / "report.html").read_text()
     assert 'id="locustfile-verdict">the locustfile decided' in report

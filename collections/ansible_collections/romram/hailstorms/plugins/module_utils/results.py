@@ -1121,7 +1121,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         again = int(planned or 0) - int(starts["clients_planned"] or 0)  # starts of clients that came again
         lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
                      f"clients started {starts['clients_started']}/{planned}"
-                     + (f" ({starts['clients_planned']} clients, {again} restarted in a later stage)" if again > 0 else "")
+                     + (f" ({starts['clients_planned']} clients, {again} restarted in a later stage)"
+                        if again > 0 else "")
                      + f", {starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
     ends = sorted({core["end"] for core in summary["cores"]})
     lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")

@@ -180,9 +180,10 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                       "core (or hailstorm_exit_code_on_error: 0)")
         raised_there = sum(int(core.get("exceptions") or 0) for core in undecided)
         if raised_there and not allowed.get("exceptions"):
-            add("failed", "exceptions", f"{raised_there} locustfile exceptions on the core(s) whose locustfile set no "
-                                        f"environment.process_exit_code ({names}); allow them with hailstorm_thresholds "
-                                        "{exceptions: <maximum>} (or hailstorm_exit_code_on_error: 0)")
+            add("failed", "exceptions", f"{raised_there} locustfile exceptions on the core(s) whose locustfile set "
+                                        f"no environment.process_exit_code ({names}); allow them with "
+                                        "hailstorm_thresholds {exceptions: <maximum>} "
+                                        "(or hailstorm_exit_code_on_error: 0)")
     state = "completed"
     for candidate in ORDER:
         if found[candidate]:
@@ -230,7 +231,8 @@ def ended_early_lines(rows: list[Mapping[str, Any]]) -> list[str]:
     for how, counts in sorted(by_how.items(), key=lambda item: -sum(n for _ran, n in item[1])):
         clients = sum(n for _ran, n in counts)
         low, high = min(ran for ran, _n in counts), max(ran for ran, _n in counts)
-        after = f"after {low} iteration{'' if low == 1 else 's'}" if low == high else f"after {low} to {high} iterations"
+        after = (f"after {low} iteration{'' if low == 1 else 's'}" if low == high
+                 else f"after {low} to {high} iterations")
         noun = "client" if clients == 1 else "clients"
         if how == "StopUser":
             lines.append(f"{clients} {noun} stopped {'itself' if clients == 1 else 'themselves'} with StopUser {after}")

@@ -242,7 +242,8 @@ def test_clients_that_stopped_themselves_are_named_when_the_run_falls_short():
          "ended_early": [{"how": "StopUser", "iterations": 3, "clients": 10}]}
     assert run_state(s, PLAN)["reasons"] == [
         "30 task iterations run, 500 planned (6.0 %); 10 clients stopped themselves with StopUser after 3 iterations"]
-    s["ended_early"] = [{"how": "StopUser", "iterations": 1, "clients": 1}, {"how": "StopUser", "iterations": 4, "clients": 2},
+    s["ended_early"] = [{"how": "StopUser", "iterations": 1, "clients": 1},
+                        {"how": "StopUser", "iterations": 4, "clients": 2},
                         {"how": "ValueError: no stock", "iterations": 0, "clients": 1}]
     assert run_state(s, PLAN)["reasons"][0].endswith(
         "; 3 clients stopped themselves with StopUser after 1 to 4 iterations"
