@@ -87,3 +87,33 @@ def signal_verdict(start_time: Any, signalled_at: Any, lead_given: Any, late_sig
             f"processes refuse it and send nothing; set hailstorm_start_lead (seconds) to more than the "
             f"signal took, e.g. -e hailstorm_start_lead={suggested_lead(start_time, signalled_at, lead_given)}, "
             "or find what slows the controller's connections")
+
+
+def not_armed(host: str, cores: list[dict[str, Any]], arm_timeout: Any) -> list[str]:
+    """Why a load host's processes are not all armed, for the launch's failure (empty: all are).
+    A process that ended first (failed at import, lost) is the reason and is said at once:
+    "lh1 core 0 exited at import after 9.1 s: RuntimeError: no database" (its status's reason,
+    written by the runtime); else the processes still loading when hailstorm_arm_timeout ran out.
+    `cores`: the statuses hailstorm_status reads (state, reason)."""
+    ended = [core for core in cores if core.get("state") in ("done", "failed", "lost")]
+    if ended:
+        lines = []
+        for core in ended:
+            who, reason = f"{host} core {core.get('core')}", str(core.get("reason") or "")
+            if core["state"] == "lost":
+                lines.append(f"{who} was lost before it was armed: its status stopped changing (killed?)")
+            elif reason.startswith("exited "):
+                lines.append(f"{who} {reason}")
+            else:
+                lines.append(f"{who} ended before it was armed: {reason or 'see its log'}")
+        return lines + ["no load was sent; the host's other load processes exit by themselves (or run "
+                        "playbooks/stop.yml); the last lines of each failed process's log follow"]
+    if all(core.get("state") == "armed" for core in cores):
+        return []
+    states: dict[str, int] = {}
+    for core in cores:
+        states[str(core.get("state"))] = states.get(str(core.get("state")), 0) + 1
+    return [f"{host}: load processes not armed within hailstorm_arm_timeout={arm_timeout} s (states "
+            + ", ".join(f"{state} {count}" for state, count in sorted(states.items())) + "); no load was sent. "
+            "Raise hailstorm_arm_timeout if the backend is only slow; the processes that were armed exit by "
+            "themselves, or run playbooks/stop.yml."]

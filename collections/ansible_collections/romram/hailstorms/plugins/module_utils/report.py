@@ -621,6 +621,8 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     if state:
         cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
         parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')
+    if summary.get("locustfile_decided"):  # environment.process_exit_code (run_state.locustfile_decided)
+        parts.append(f'<p class="verdict" id="locustfile-verdict">{_e(summary["locustfile_decided"])}</p>')
     if summary.get("abort"):
         parts.append(f'<div class="verdict fail" id="abort">aborted by the controller at '
                      f'{float(summary["abort"]["at"]):g} s (red line on the charts): {_e(summary["abort"]["reason"])}'

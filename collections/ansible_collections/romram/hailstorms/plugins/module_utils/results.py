@@ -24,7 +24,9 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
       "pool":     {sec: n}               the open model's pool size (users alive) on this core at the
                                          middle of that second (absent in the closed model)
       "pool_started": {sec: n}           users the open model's pool started in that second
-  {"type": "end", ...}        once, at exit (reason, totals)
+      "outside_tasks": {sec: n}          requests of that second sent outside a task iteration (a
+                                         client's on_start or on_stop; absent: none, or older records)
+  {"type": "end", ...}        once, at exit (reason, totals, process_exit_code: the locustfile's or null)
   CELL = {"requests": n, "failures": n, "bytes": n, "time_us": total µs,
           "errors": {kind: n}, "hist": {bucket_µs: n},
           "sched_time_us": total µs, "sched_hist": {bucket_µs: n}}
@@ -208,6 +210,7 @@ def stats_record(
     dropped: Mapping[int, int] | None = None,
     pool: Mapping[int, int] | None = None,
     pool_started: Mapping[int, int] | None = None,
+    outside_tasks: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -230,6 +233,8 @@ def stats_record(
         record["pool"] = {str(s): n for s, n in pool.items()}
     if pool_started:
         record["pool_started"] = {str(s): n for s, n in pool_started.items()}
+    if outside_tasks:
+        record["outside_tasks"] = {str(s): n for s, n in outside_tasks.items()}
     return record
 
 
@@ -379,6 +384,14 @@ def end_record(reason: str, **fields: Any) -> dict[str, Any]:
     return {"type": "end", "reason": reason, **fields}
 
 
+def locustfile_verdict(end: Mapping[str, Any]) -> int | None:
+    """A core's environment.process_exit_code from its end record, None when the locustfile set
+    none (its `process_exit_code`; records of 1.0.0 carry `locustfile_exit_code`, 0 when unset)."""
+    if "process_exit_code" in end:
+        return None if end["process_exit_code"] is None else int(end["process_exit_code"])
+    return int(end.get("locustfile_exit_code") or 0) or None
+
+
 def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
     """Records of one core-N.jsonl and the number of unreadable lines (a killed writer may
     leave a cut last line)."""
@@ -431,6 +444,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
     dropped: dict[str, int] = {}
     pool: dict[str, int] = {}
     pool_started: dict[str, int] = {}
+    outside: dict[str, int] = {}
     started = 0
     iterations: int | None = None
     for record in records:
@@ -453,6 +467,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
             pool.update({str(sec): int(n) for sec, n in (record.get("pool") or {}).items()})  # one sample a second
             for sec, n in (record.get("pool_started") or {}).items():
                 pool_started[str(sec)] = pool_started.get(str(sec), 0) + int(n)
+            for sec, n in (record.get("outside_tasks") or {}).items():
+                outside[str(sec)] = outside.get(str(sec), 0) + int(n)
             started += int(record.get("started", 0))
             if "iterations" in record:
                 iterations = (iterations or 0) + int(record["iterations"])
@@ -476,6 +492,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
         compact["pool"] = pool
     if pool_started:
         compact["pool_started"] = pool_started
+    if outside:
+        compact["outside_tasks"] = outside
     return [record for record in [meta, compact, *events, end] if record is not None]
 
 
@@ -613,6 +631,8 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             for sec, sample in (record.get("load") or {}).items():
                 core["load"][int(sec)] = dict(sample)
             merge_exceptions(merged.setdefault("exceptions", {}), record.get("exceptions") or {})
+            core["exceptions"] = core.get("exceptions", 0) + sum(int(row.get("count", 0))
+                                                                 for row in (record.get("exceptions") or {}).values())
             for sec, n in (record.get("dropped") or {}).items():  # the open model's dropped arrivals
                 drops = merged.setdefault("dropped", {})
                 drops[int(sec)] = drops.get(int(sec), 0) + int(n)
@@ -622,6 +642,9 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             for sec, n in (record.get("pool_started") or {}).items():
                 started_at = merged.setdefault("pool_started", {})
                 started_at[int(sec)] = started_at.get(int(sec), 0) + int(n)
+            for sec, n in (record.get("outside_tasks") or {}).items():  # on_start / on_stop requests
+                outside = merged.setdefault("outside_tasks", {})
+                outside[int(sec)] = outside.get(int(sec), 0) + int(n)
             if start is not None and record.get("time") is not None:
                 at = math.floor(float(record["time"]) - float(start))
                 n_over = sum(int(n) for n in (record.get("overruns") or {}).values())
@@ -761,22 +784,30 @@ def stage_title(name: str) -> str:
 
 
 def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per stage of a staged plan (empty for a trapezoid): its whole seconds, the planned and the
-    achieved rate (requests / s), failures and latency percentiles from the merged histograms."""
+    """Per stage of a staged plan (empty for a trapezoid): its whole seconds, the task iterations
+    the plan asks for there, the requests sent, of them those of task iterations (`task_requests`,
+    what the planned rate paces: `rps` is theirs) apart from those of the clients' on_start and
+    on_stop (`other_requests`: a stage where clients start or stop has more), failures and
+    latency percentiles from the merged histograms."""
     if not plan.get("stages"):
         return []
     out = []
+    outside = merged.get("outside_tasks") or {}
     for stage, (name, start, end) in zip(plan["stages"], plan_phases(plan)):
         window = _whole_seconds(start, end)
         cell = empty_cell()
         for labels in (label_cells(merged, window).values() if window else []):
             merge_cell(cell, labels)
         seconds = (window[1] - window[0]) if window else 0
+        other = sum(int(n) for sec, n in outside.items() if window and window[0] <= int(sec) < window[1])
+        tasks = int(cell["requests"]) - other
         latency = latency_figures(Histogram(cell["hist"]), cell["time_us"])
         out.append({"name": name, "start": start, "end": end, "window": list(window) if window else None,
                     "planned_rps": round((float(stage.get("from_rps", stage["rps"])) + float(stage["rps"])) / 2, 3),
-                    "rps": round(cell["requests"] / seconds, 3) if seconds else None,
-                    "requests": int(cell["requests"]), "failures": int(cell["failures"]),
+                    "planned_iterations": round(planned_in_window(plan, window), 1) if window else 0.0,
+                    "rps": round(tasks / seconds, 3) if seconds else None,
+                    "requests": int(cell["requests"]), "task_requests": tasks, "other_requests": other,
+                    "failures": int(cell["failures"]),
                     **{key: latency[key] for key in ("p50_ms", "p95_ms", "p99_ms")}})
     return out
 
@@ -927,7 +958,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "max_late": round(core["max_late"], 6), "requests": core["requests"],
             "failures": core["failures"], "overruns": core["overruns"], "iterations": core.get("iterations"),
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
-            "locustfile_exit_code": end.get("locustfile_exit_code") or 0,
+            "exceptions": core.get("exceptions", 0), "locustfile_exit_code": locustfile_verdict(end),
             "bad_lines": core["bad_lines"], "load": load,
             "live_metrics": end.get("live_metrics"),  # samples pushed and lost (hailstorm_prometheus_remote_write)
         })
@@ -945,6 +976,11 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                     **pool_figures(merged)}
     iterations = merged.get("iterations")  # None: records without the count (an older runtime)
     per_iteration = round(total / iterations, 3) if iterations else None
+    early: dict[tuple[str, int], int] = {}  # clients that ended before their planned stop, every core's
+    for core in merged.get("cores", []):
+        for row in (core.get("end") or {}).get("ended_early") or []:
+            key = (str(row["how"]), int(row["iterations"]))
+            early[key] = early.get(key, 0) + int(row["clients"])
     return {
         # what the run was made with: plan.json's (versions.py) and the load processes'
         "versions": {**(plan.get("versions") or {}),
@@ -953,6 +989,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "stages": stage_figures(merged, plan),
         "arrivals": arrivals,
         "iterations": iterations,
+        "ended_early": [{"how": how, "iterations": ran, "clients": n} for (how, ran), n in sorted(early.items())],
         "requests_per_iteration": per_iteration,
         "iteration_warning": iteration_warning(total, iterations or 0, rps),
         "requests": total,
@@ -975,12 +1012,22 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                                       "labels": {label: from_schedule(c) for label, c in sorted(labels.items())}}},
         "pacing": {"overruns": sum(overruns.values()), "clients_affected": len(overruns)},
         "starts": {"clients_planned": plan.get("clients"), "clients_started": merged.get("started", 0),
+                   "starts_planned": planned_starts(plan),
                    "late_clients": len(late), "late_threshold": LATE_START,
                    "max_late": round(max(late.values()), 6) if late else 0.0},
         "cores": cores,
         "generator_limited": limited,
         "series": series,
     }
+
+
+def planned_starts(plan: Mapping[str, Any]) -> Any:
+    """Client starts the plan makes: a staged plan's clients may start again in a later rise (each
+    host counts its `intervals`), a trapezoid's start once each."""
+    hosts = list((plan.get("hosts") or {}).values())
+    if hosts and all("intervals" in host for host in hosts):
+        return sum(int(host["intervals"]) for host in hosts)
+    return plan.get("clients")
 
 
 def count_against_plan(rows: Iterable[Mapping[str, Any]]) -> tuple[int, bool]:
@@ -1008,6 +1055,21 @@ def iteration_warning(requests: int, iterations: int, rps: float) -> str | None:
 
 def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def stage_counts(stage: Mapping[str, Any]) -> str:
+    """A stage's requests against its plan, for its line: "380 task requests against 380 planned
+    iterations (38.00 rps against 38 planned), 20 on_start/on_stop requests apart, " (the planned
+    rate paces task iterations; a client's on_start and on_stop send outside them)."""
+    if stage["rps"] is None:
+        return "no whole second, "
+    tasks = stage.get("task_requests", stage["requests"])  # a summary written before these counts
+    planned = stage.get("planned_iterations")
+    text = (f"{tasks} task requests against {planned:.0f} planned iterations ({stage['rps']:.2f} rps against "
+            f"{stage['planned_rps']:g} planned), " if planned is not None
+            else f"{stage['rps']:.2f} rps against {stage['planned_rps']:g} planned, ")
+    other = int(stage.get("other_requests") or 0)
+    return text + (f"{other} on_start/on_stop requests apart, " if other else "")
 
 
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
@@ -1039,9 +1101,7 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
     for stage in summary.get("stages") or []:
-        lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: "
-                     + (f"{stage['rps']:.2f} rps against {stage['planned_rps']:g} planned, " if stage["rps"] is not None
-                        else "no whole second, ")
+        lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: " + stage_counts(stage)
                      + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"
                        f"{_ms(stage['p99_ms'])} ms")
     arrivals = summary.get("arrivals")
@@ -1057,9 +1117,13 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"queueing included; p99 {_ms(scheduled['p99_ms'])} vs {_ms(service['p99_ms'])} ms service time)")
     pacing, starts = summary["pacing"], summary["starts"]
     if not arrivals:  # the open model's users start on demand: no overruns, no planned starts
+        planned = starts.get("starts_planned") or starts["clients_planned"]
+        again = int(planned or 0) - int(starts["clients_planned"] or 0)  # starts of clients that came again
         lines.append(f"pacing overruns: {pacing['overruns']} ({pacing['clients_affected']} clients); "
-                     f"clients started {starts['clients_started']}/{starts['clients_planned']}, "
-                     f"{starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
+                     f"clients started {starts['clients_started']}/{planned}"
+                     + (f" ({starts['clients_planned']} clients, {again} restarted in a later stage)"
+                        if again > 0 else "")
+                     + f", {starts['late_clients']} late (max {starts['max_late'] * 1000:.0f} ms)")
     ends = sorted({core["end"] for core in summary["cores"]})
     lines.append(f"load processes: {len(summary['cores'])}, ended: {', '.join(ends) or 'none'}")
     loads = [core["load"] for core in summary["cores"] if (core.get("load") or {}).get("seconds")]

@@ -15,8 +15,16 @@
               latencies measured the load generator)
   failed      requests failed or the locustfile raised exceptions, and no threshold allows them
               (failure_rate, exceptions; as Locust's --exit-code-on-error, whose default fails a
-              run on any; hailstorm_exit_code_on_error: 0 allows any), or the locustfile set
-              environment.process_exit_code
+              run on any; hailstorm_exit_code_on_error: 0 allows any), or the locustfile set a
+              non-zero environment.process_exit_code
+
+The locustfile's own verdict decides, as in Locust, where process_exit_code outranks
+--exit-code-on-error: each core's locustfile judges that core's statistics (its
+environment.stats) and may set environment.process_exit_code. Any non-zero verdict fails the run
+(with that exit code); failures and exceptions of a core whose locustfile set one, 0 included,
+are its locustfile's to judge, so when every core set 0 they do not fail the run; those of a core
+that set none are judged by the rule above (hailstorm_exit_code_on_error and the thresholds).
+hailstorm_thresholds are judged apart from all this (a broken one: exit code 10 of a completed run).
   aborted     a process was stopped on purpose (playbooks/stop.yml, a signal, runner.quit() in
               the locustfile), or the controller stopped the run because a threshold with
               `abort: true` stayed broken (the abort record: the threshold, the time, the planned rate)
@@ -85,6 +93,7 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     if abort:  # first among the reasons: why every process was stopped
         add("aborted", "processes", f"stopped by the controller at {float(abort['at']):g} s: {abort['reason']}")
     cores = list(summary.get("cores") or [])
+    undecided = [core for core in cores if core.get("locustfile_exit_code") is None]  # judged by the default rule
     for core in cores:
         end = str(core.get("end") or "")
         name = _core_name(core)
@@ -123,8 +132,12 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                         f"their tolerance of their slot (pool cap {arrivals.get('pool_cap_per_core')} "
                                         "users per core, reached); raise hailstorm_max_clients, or allow them with "
                                         "hailstorm_thresholds {dropped: <maximum>}")
-    elif planned_clients and started is not None and started < planned_clients:
-        add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started")
+    elif planned_clients and started is not None and started < (starts.get("starts_planned") or planned_clients):
+        planned_starts = starts.get("starts_planned") or planned_clients
+        add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started"
+            if planned_starts == planned_clients else
+            f"{planned_starts - started} of {planned_starts} planned client starts did not happen ({planned_clients} "
+            f"clients, {planned_starts - planned_clients} restarts in later stages)")
     expected = summary.get("expected_requests")
     sent, iterations = count_against_plan([summary])
     what = "task iterations run" if iterations else "requests sent"
@@ -132,7 +145,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     if arrivals:  # dropped arrivals are said above; what was not dropped must have been sent
         expected = int(expected or 0) - int(arrivals.get("dropped") or 0)
     if expected and sent < expected - margin:
-        add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)")
+        add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)"
+            + "".join(f"; {line}" for line in ended_early_lines(summary.get("ended_early") or [])))
     elif expected and sent > expected + margin:
         add("degraded", "iterations", f"{sent} {what}, {expected} planned: more than planned "
                                       f"({100.0 * sent / expected:.1f} %; a second run with the same run id?)")
@@ -144,7 +158,7 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                       + (f" ({raised} locustfile exceptions: {_kinds(exceptions)})" if raised else ""))
     for message in summary.get("generator_limited") or []:
         add("degraded", "generator", str(message))
-    if exit_code_on_error:
+    if exit_code_on_error and len(undecided) == len(cores):
         failures = _unallowed_failures(summary, allowed)
         if failures:
             count = sum(failures.values())
@@ -154,6 +168,22 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
         if raised and not allowed.get("exceptions"):
             add("failed", "exceptions", f"{raised} locustfile exceptions: {_kinds(exceptions)}; allow them with "
                                         "hailstorm_thresholds {exceptions: <maximum>} (or hailstorm_exit_code_on_error: 0)")
+    elif exit_code_on_error and undecided:  # some cores' locustfile decided: the others' by the default rule
+        names = ", ".join(_core_name(core) for core in undecided)
+        failed = min(sum(int(core.get("failures") or 0) for core in undecided),
+                     sum(_unallowed_failures(summary, allowed).values()))
+        sent = sum(int(core.get("requests") or 0) for core in undecided)
+        if failed:
+            add("failed", "failures", f"{failed} of {sent} requests failed on the core(s) whose locustfile set no "
+                                      f"environment.process_exit_code ({names}); allow failures with "
+                                      "hailstorm_thresholds {failure_rate: '1%'}, or set process_exit_code on every "
+                                      "core (or hailstorm_exit_code_on_error: 0)")
+        raised_there = sum(int(core.get("exceptions") or 0) for core in undecided)
+        if raised_there and not allowed.get("exceptions"):
+            add("failed", "exceptions", f"{raised_there} locustfile exceptions on the core(s) whose locustfile set "
+                                        f"no environment.process_exit_code ({names}); allow them with "
+                                        "hailstorm_thresholds {exceptions: <maximum>} "
+                                        "(or hailstorm_exit_code_on_error: 0)")
     state = "completed"
     for candidate in ORDER:
         if found[candidate]:
@@ -165,7 +195,52 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                   if name == check]
         checks.append({"check": check, "description": passing, "passed": not broken,
                        "state": broken[0][0] if broken else "completed", "reasons": [r for _s, r in broken]})
-    return {"state": state, "reasons": reasons, "checks": checks}
+    return {"state": state, "reasons": reasons, "checks": checks,
+            "locustfile_decided": locustfile_decided(cores, undecided, requests, int(summary.get("failures") or 0),
+                                                     raised)}
+
+
+def locustfile_decided(cores: list[Mapping[str, Any]], undecided: list[Mapping[str, Any]], requests: int,
+                       failures: int, raised: int) -> str | None:
+    """What the locustfile's own verdicts (environment.process_exit_code) decided, in words; None
+    when no core's locustfile set one."""
+    codes = [int(core["locustfile_exit_code"]) for core in cores if core.get("locustfile_exit_code") is not None]
+    if not codes:
+        return None
+    counted = f"{failures} of {requests} requests failed" + (f", {raised} locustfile exceptions" if raised else "")
+    where = f"on every core ({len(codes)})" if not undecided else f"on {len(codes)} of {len(cores)} cores"
+    if any(codes):
+        verdict = (f"environment.process_exit_code = {max(codes)} {where} ({counted}): the run failed by the "
+                   "locustfile's verdict")
+    else:
+        verdict = (f"environment.process_exit_code = 0 {where} ({counted}): its verdict outranks "
+                   "hailstorm_exit_code_on_error, as Locust's process_exit_code outranks --exit-code-on-error")
+    if undecided:
+        verdict += (f"; the failures of the {len(undecided)} core(s) that set none are judged by "
+                    "hailstorm_exit_code_on_error and the thresholds")
+    return "the locustfile decided: " + verdict
+
+
+def ended_early_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The clients that ended before their planned stop (summary `ended_early`), one line per way:
+    "10 clients stopped themselves with StopUser after 3 iterations" (a range when their counts differ)."""
+    by_how: dict[str, list[tuple[int, int]]] = {}
+    for row in rows:
+        by_how.setdefault(str(row["how"]), []).append((int(row["iterations"]), int(row["clients"])))
+    lines = []
+    for how, counts in sorted(by_how.items(), key=lambda item: -sum(n for _ran, n in item[1])):
+        clients = sum(n for _ran, n in counts)
+        low, high = min(ran for ran, _n in counts), max(ran for ran, _n in counts)
+        after = (f"after {low} iteration{'' if low == 1 else 's'}" if low == high
+                 else f"after {low} to {high} iterations")
+        noun = "client" if clients == 1 else "clients"
+        if how == "StopUser":
+            lines.append(f"{clients} {noun} stopped {'itself' if clients == 1 else 'themselves'} with StopUser {after}")
+        elif how == "User.stop()":
+            lines.append(f"{clients} {noun} stopped by User.stop() {after}")
+        else:
+            lines.append(f"{clients} {noun} ended early by an exception ({how}) {after}")
+    return lines
 
 
 def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, int]:
@@ -198,6 +273,7 @@ def exit_code(state: str, thresholds_broken: bool, exit_code_on_error: int = EXI
 
 def state_lines(verdict: Mapping[str, Any]) -> list[str]:
     """The run state as the last lines of a run's output."""
+    decided = [f"  {verdict['locustfile_decided']}"] if verdict.get("locustfile_decided") else []
     if verdict["state"] == "completed":
-        return ["run state: completed"]
-    return [f"run state: {verdict['state'].upper()}"] + [f"  - {reason}" for reason in verdict["reasons"]]
+        return ["run state: completed"] + decided
+    return [f"run state: {verdict['state'].upper()}"] + [f"  - {reason}" for reason in verdict["reasons"]] + decided

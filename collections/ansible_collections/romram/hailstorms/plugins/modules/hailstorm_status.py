@@ -34,7 +34,8 @@ options:
     default: false
   wait_armed:
     description:
-      - Wait until every process is armed (loaded and waiting for its start signal) or has ended.
+      - Wait until every process is armed (loaded and waiting for its start signal), or until one has
+        ended (failed at import, lost): the launch fails then, without waiting for the others.
     type: bool
     default: false
   timeout:
@@ -123,6 +124,13 @@ elapsed:
     - V(null) when no process is running.
   returned: always
   type: float
+not_armed:
+  description:
+    - With O(wait_armed), why not every process is armed, first the processes that ended before it
+      (C(core 0 exited at import after 9.1 s: RuntimeError: ...)); empty when all are armed.
+  returned: always
+  type: list
+  elements: str
 problems:
   description:
     - One line per process that failed, was lost or has no status, with its reason and the last lines of its C(core-N.log).
@@ -147,7 +155,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, launch
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, file_tail, generator_limited_message
 
 FINAL = (*contract.ENDED, "lost")  # "lost": a status no longer rewritten (the process is gone)
@@ -196,7 +204,7 @@ def problems(path: str, cores: list[dict], host: str | None = None) -> list[str]
             continue
         what = {"failed": f"failed: {core.get('reason') or 'see its log'}",
                 "lost": "lost: its status stopped changing (killed, or its host is stuck)",
-                "missing": "never wrote a status (it did not start, or failed before loading)"}[state]
+                "missing": "has written no status (not started yet, or it ended before loading)"}[state]
         tail = core.get("log_tail") or []
         log = contract.core_file(path, core["core"], contract.LOG)
         where = f"last lines of {log}: " + " | ".join(tail) if tail else f"{log} is empty or absent"
@@ -228,7 +236,9 @@ def main() -> None:
     while True:
         cores = read_status(params["path"], params["cores"], params["stale"])
         finished = all(core["state"] in FINAL for core in cores)
-        armed = all(core["state"] in ARMED_OR_LATER for core in cores)
+        # armed, or one has ended already (failed at import, lost): the launch fails at once then
+        armed = (all(core["state"] in ARMED_OR_LATER for core in cores)
+                 or any(core["state"] in FINAL for core in cores))
         waiting = (params["wait_done"] and not finished) or (params["wait_armed"] and not armed)
         if not waiting or time.time() >= deadline:
             break
@@ -262,6 +272,8 @@ def main() -> None:
             "pool_started": sum(int(core.get("pool_started") or 0) for core in cores)}
            if any("arrivals_sent" in core for core in cores) else {}),
         problems=problems(params["path"], cores, params["host"]),
+        not_armed=(launch.not_armed(params["host"] or "this host", cores, params["timeout"])
+                   if params["wait_armed"] else []),
         generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
                            + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
                            for core in cores if core.get("generator_limited")],

@@ -8,4 +8,7 @@ planner.py and results.py are symlinks to the collection's plugins/module_utils 
 implementation for the controller and the load hosts).
 """
 
+import time as _time
+
 __version__ = "0.1.0"
+PROCESS_START = _time.time()  # about when this process started: it imports the runtime first

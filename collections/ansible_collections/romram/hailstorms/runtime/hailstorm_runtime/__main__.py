@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import sys
+import time
 from typing import MutableMapping
 
 from . import contract
@@ -43,9 +44,11 @@ def load_env_file(path: str, environ: MutableMapping[str, str] | None = None) ->
 
 
 def remove_env_file(path: str | None) -> None:
-    """The run's environment file holds secrets: a load process that ends removes it (every
-    process of the host read it before it was armed, and the launch role removes it once all
-    are armed; this covers a controller that never got there). Gone already: nothing to do."""
+    """The run's environment file holds secrets: a load process that ends after it loaded the
+    locustfile removes it (the launch role removes it once all are armed, or at once when one
+    fails; this covers a controller that never got there). One that ends before, failing at
+    import, leaves it: the host's other processes may not have read it yet. Gone already:
+    nothing to do."""
     if not path:
         return
     try:
@@ -102,19 +105,37 @@ def _switch(entry) -> None:  # noqa: ANN001 - a pwd.struct_passwd
     os.environ.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
 
 
-def _log_to_work_dir(data_path: str, core: int) -> None:
-    """Every backend keeps each process's output on the host, beside its records: core-N.log in
-    the run's work directory (stdout and stderr, so Python's own tracebacks land there too)."""
-    import os
-
+def _work_dir(data_path: str) -> str | None:
+    """The run's work directory on this host (data.json's), None when data.json cannot say."""
     try:
         with open(data_path, encoding="utf-8") as handle:
-            work_dir = json.load(handle).get("work_dir")
-        if not work_dir:
-            return
+            return json.load(handle).get("work_dir") or None
+    except (OSError, ValueError, AttributeError):
+        return None  # the run reports the problem with data.json itself
+
+
+def _failed_before_loading(work_dir: str | None, core: int, reason: str) -> None:
+    """The status of a process that ends before it could load anything (the launch reads it at once)."""
+    if work_dir:
+        from . import PROCESS_START
+        from .recorder import write_status_file
+
+        try:
+            write_status_file(contract.core_base(work_dir, core), core, contract.FAILED, 0.0, 0, 0, 0.0,
+                              reason=f"exited at start-up after {time.time() - PROCESS_START:.1f} s: {reason}")
+        except OSError:
+            pass
+
+
+def _log_to_work_dir(work_dir: str | None, core: int) -> None:
+    """Every backend keeps each process's output on the host, beside its records: core-N.log in
+    the run's work directory (stdout and stderr, so Python's own tracebacks land there too)."""
+    if not work_dir:
+        return
+    try:
         fd = os.open(contract.core_file(work_dir, core, contract.LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    except (OSError, ValueError):
-        return  # the run reports the problem with data.json itself
+    except OSError:
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(fd, 1)
@@ -151,18 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Results and work files 0640, directories 0750, whatever the backend's own umask.
     os.umask(0o027)
+    work_dir = _work_dir(args.data) if args.command == "run" else None
+    if args.command == "run":
+        _log_to_work_dir(work_dir, args.core)
     if getattr(args, "env_file", None):
         try:
             load_env_file(args.env_file)
         except EnvFileError as error:
             print(f"hailstorm_runtime: {error}", file=sys.stderr)
+            _failed_before_loading(work_dir, getattr(args, "core", 0), str(error))
             return 2
         from .metrics import take_credentials
 
         take_credentials()  # the remote write's, out of the environment before the locustfile is imported
-
-    if args.command == "run":
-        _log_to_work_dir(args.data, args.core)
     try:
         user = run_as(getattr(args, "as_user", None))  # the user the rest runs as
     except (UserError, OSError) as error:
@@ -188,10 +210,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         print(json.dumps({**report, "user": user}))
         return 0
+    from .core import Hooks
+
+    class Loaded(Hooks):
+        """Notes that this process loaded Locust and the locustfile (and so had read the environment file)."""
+
+        done = False
+
+        def loaded(self, core_run: object) -> None:
+            self.done = True
+
+    hooks = Loaded()
     try:
-        return runner.run(args.data, args.core)
+        return runner.run(args.data, args.core, hooks)
     finally:
-        remove_env_file(args.env_file)
+        if hooks.done:
+            remove_env_file(args.env_file)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ import os
 import platform
 import signal
 import socket
+import sys
 import time
+import traceback
 from typing import Any
 
 import gevent
@@ -33,7 +35,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import capture, contract, metrics, planner
+from . import PROCESS_START, capture, contract, metrics, planner
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
@@ -57,6 +59,9 @@ class RunFailure(Exception):
 class Hooks:
     """Calls into a core's run for code that runs a core for another purpose (calibration):
     override what you need. Both run in the core's event loop."""
+
+    def loaded(self, core_run: "CoreRun") -> None:
+        """After setup: Locust and the locustfile are loaded (the process has read what it needs)."""
 
     def armed(self, core_run: "CoreRun") -> None:
         """After setup, before the start signal is awaited (data.json without a start time)."""
@@ -385,11 +390,25 @@ class CoreRun:
         except OSError:
             pass
 
+    def _startup_failure(self, error: BaseException) -> str:
+        """Why this process ends before it could run (its status's reason, what the launch says at
+        once): "exited at import after 9.1 s: RuntimeError: no database" - where (the locustfile's
+        import, or later in the start-up), the time since the process started, and the error's
+        last line (for an exit, the last line it wrote to this core's log: Locust's traceback
+        of the locustfile, or the runtime's own message)."""
+        where = "at start-up" if self.user_classes else "at import"
+        if isinstance(error, SystemExit):
+            line = error.code if isinstance(error.code, str) else _last_line(self.base + contract.LOG)
+        else:
+            line = traceback.format_exception_only(type(error), error)[-1].strip()
+        return f"exited {where} after {time.time() - PROCESS_START:.1f} s: {line or 'see its log'}"
+
     # --- main -----------------------------------------------------------------------------
     def run(self) -> int:
         ready = time.time()
         try:
             self.setup()
+            self.hooks.loaded(self)
             if self.t0 is None:
                 self.hooks.armed(self)
                 self.t0 = self.arming.wait()
@@ -399,8 +418,8 @@ class CoreRun:
             logger.error("%s", failure)
             self._write_failed_status(str(failure))
             return 2
-        except BaseException:
-            self._write_failed_status("start-up failed (see this core's log)")
+        except BaseException as error:
+            self._write_failed_status(self._startup_failure(error))
             raise
         recorder = self.recorder
         recorder.meta(
@@ -449,7 +468,8 @@ class CoreRun:
         try:
             recorder.sample_driver(self.driver.figures(), self.driver.take_dropped(), self.driver.take_started())
             recorder.end(self.reason, clients=len(self.clients), active_at_end=active_at_end,
-                         locustfile_exit_code=locustfile_exit_code(self.env), **self.driver.figures())
+                         process_exit_code=locustfile_exit_code(self.env), ended_early=self.users.early_ends(),
+                         **self.driver.figures())
         except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
             logger.error("cannot write the end record: %s", error)
         error = recorder.close()  # every record written (or the first write that failed)
@@ -469,15 +489,37 @@ class CoreRun:
         return self._locustfile_verdict() or (1 if failed else 0)
 
     def _locustfile_verdict(self) -> int:
-        """A non-zero environment.process_exit_code fails this core: its exit code and its status."""
+        """environment.process_exit_code, the locustfile's verdict on this core's own statistics: a
+        non-zero one fails this core (its exit code and its status); one of 0 is logged, as it
+        decides for this core's failures (the controller's run_state)."""
         code = locustfile_exit_code(self.env)
-        if code:
-            logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed",
-                         code, self.data.get("host"), self.core_index)
-            write_status_file(self.base, self.core_index, contract.FAILED, time.time() - self.t0, 0,
-                              self.recorder.requests, 0.0,
-                              reason=f"the locustfile set environment.process_exit_code = {code}")
+        if code is None:
+            return 0
+        total = self.env.stats.total
+        judged = f"{total.num_failures} of {total.num_requests} requests of this core failed"
+        if not code:
+            logger.info("the locustfile set environment.process_exit_code = 0 (%s): its verdict decides for this "
+                        "core's failures, as Locust's process_exit_code outranks --exit-code-on-error", judged)
+            return 0
+        logger.error("the locustfile set environment.process_exit_code = %d: host %s, core %d failed (%s)",
+                     code, self.data.get("host"), self.core_index, judged)
+        write_status_file(self.base, self.core_index, contract.FAILED, time.time() - self.t0, 0,
+                          self.recorder.requests, 0.0,
+                          reason=f"the locustfile set environment.process_exit_code = {code}")
         return code
+
+
+def _last_line(path: str) -> str:
+    """The last line of text of a file (a core's log), "" when there is none."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
 
 def _extra_ids(plan: dict[str, Any], core: dict[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import planner
 from .pool import ARRIVAL_TOLERANCE, Pool, PoolWait, merge_arrivals
+from .results import exception_kind
 from .schedule import ClassPicker, PacedWait, Pacer, run_starts
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -60,6 +61,9 @@ class Users:
         self.waits: dict[Any, Any] = {}  # greenlet: its PacedWait / PoolWait
         self.prepared: dict[int, Any] = {}  # client id: a user built ahead of its slot
         self.ended: list[Callable[[Any, Any], None]] = []  # called with (greenlet, wait) when a user ends
+        # clients of the closed model that ended before their planned stop: (how, iterations run): clients
+        self.ended_early: dict[tuple[str, int], int] = {}
+        self.closing = False  # the run ends (finish_all): users end now because of it
 
     def build(self, client_id: int) -> Any:
         return self.user_classes[self.picker.pick(client_id)](self.env)
@@ -86,6 +90,9 @@ class Users:
         wait = self.waits.pop(greenlet, None)
         if wait is not None:
             wait.finish(time.time())
+            if getattr(wait, "stopped", True) is False and not self.closing:  # a PacedWait before its stop
+                how = ended_how(greenlet)
+                self.ended_early[how, wait.ran] = self.ended_early.get((how, wait.ran), 0) + 1
         for callback in self.ended:
             callback(greenlet, wait)
         if self.active <= 0:
@@ -100,10 +107,24 @@ class Users:
         """The client id of the running user (-1 outside one): the JTL's thread name."""
         return self.client_of.get(self.getcurrent(), -1)
 
+    def early_ends(self) -> list[dict[str, Any]]:
+        """The clients that ended before their planned stop, for the end record (results.ended_early)."""
+        return [{"how": how, "iterations": ran, "clients": n} for (how, ran), n in sorted(self.ended_early.items())]
+
     def finish_all(self, now: float) -> None:
         """The run ends: the iteration of every user still running counts if its slot had come."""
+        self.closing = True
         for wait in list(self.waits.values()):
             wait.finish(now)
+
+
+def ended_how(greenlet: Any) -> str:
+    """How a user's greenlet ended by itself: "StopUser" (Locust's User.run returns after a StopUser
+    from a task or on_start), "User.stop()" (killed by it), or the kind of the exception that
+    ended it (one raised in on_start or on_stop)."""
+    if not greenlet.successful():
+        return exception_kind(greenlet.exception)
+    return "User.stop()" if type(greenlet.value).__name__ == "GreenletExit" else "StopUser"
 
 
 class ClosedDriver:

@@ -187,6 +187,7 @@ class Recorder:
         self.pool_started: dict[int, int] = {}  # second: users the pool started, since the last flush
         self.requests = 0
         self.failures = 0
+        self.outside_tasks: dict[int, int] = {}  # second: requests outside a task iteration, since the last flush
         self.iterations = 0  # task iterations since the last flush (schedule.PacedWait counts them)
         self.iterations_total = 0
         self.latency = Histogram()  # every response time flushed so far (service time), for the status file
@@ -231,6 +232,8 @@ class Recorder:
             if late > 0:
                 us += late
                 b = _bucket(us)
+        else:  # outside a task iteration: the client's on_start or on_stop
+            self.outside_tasks[key[0]] = self.outside_tasks.get(key[0], 0) + 1
         cell[7] += us
         sched = cell[6]
         sched[b] = sched.get(b, 0) + 1
@@ -334,8 +337,9 @@ class Recorder:
         self.iterations_total += iterations
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
                               load=self.load, exceptions=self.exceptions, iterations=iterations, dropped=self.dropped,
-                              pool=self.pool, pool_started=self.pool_started)
+                              pool=self.pool, pool_started=self.pool_started, outside_tasks=self.outside_tasks)
         self.active, self.overruns, self.late, self.started, self.load, self.dropped = {}, {}, {}, 0, {}, {}
+        self.outside_tasks = {}
         self.pool, self.pool_started = {}, {}
         self.exceptions = {}
         self.write(record)

@@ -188,11 +188,19 @@ def apply_tags(user_classes: Any, options: Any) -> None:
             filter_tasks_by_tags(cls, tags, exclude)
 
 
-def locustfile_exit_code(env: Environment) -> int:
+def locustfile_exit_code(env: Environment) -> int | None:
     """The locustfile's own verdict, `environment.process_exit_code` (set in a test_stop or quitting
-    listener, the usual CI pattern), which Locust's main honours; 0 when unset."""
+    listener, the usual CI pattern, from this core's own `environment.stats`), or None when it set
+    none. As in Locust's main, a verdict set, 0 included, outranks --exit-code-on-error (the
+    controller's run_state combines the cores'); a value that is no integer counts as 1, as
+    sys.exit("text") exits 1."""
     code = getattr(env, "process_exit_code", None)
-    return int(code) if code else 0
+    if code is None:
+        return None
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return 1
 
 
 DRY_ITERATIONS = 10  # task iterations per user class in the check's dry run
@@ -407,8 +415,8 @@ def warm_up(target: str | None) -> None:
         logger.debug("warm-up failed", exc_info=True)
 
 
-def run(data_path: str, core_index: int) -> int:
-    """Run one core of this host's plan (core.py)."""
+def run(data_path: str, core_index: int, hooks: Any = None) -> int:
+    """Run one core of this host's plan (core.py; `hooks`: a core.Hooks)."""
     from .core import run as run_core
 
-    return run_core(data_path, core_index)
+    return run_core(data_path, core_index, hooks)

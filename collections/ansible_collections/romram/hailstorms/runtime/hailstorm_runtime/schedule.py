@@ -95,7 +95,7 @@ class PacedWait:
     or by `finish` when the client ends, if its time had come. A client stopped while it waits
     for a slot (the run aborted or killed, a full disk) counts no iteration it never ran."""
 
-    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally", "due")
+    __slots__ = ("pacer", "clock", "stop_exception", "on_overrun", "tally", "due", "ran", "stopped")
 
     def __init__(self, pacer: Pacer, clock: Clock, stop_exception: type[BaseException],
                  on_overrun: Callable[[int], None] | None = None, tally: Any = None) -> None:
@@ -105,11 +105,14 @@ class PacedWait:
         self.on_overrun = on_overrun
         self.tally = tally  # its `iterations` counts the task iterations run (the recorder)
         self.due: float | None = None  # the slot handed out last, not yet counted
+        self.ran = 0  # the task iterations this client ran
+        self.stopped = False  # True once its planned stop came (it raised stop_exception there)
 
     def __call__(self) -> float:
         pacer = self.pacer
         if self.due is not None:
             self.due = None
+            self.ran += 1
             if self.tally is not None:
                 self.tally.iterations += 1
         before = pacer.overruns
@@ -117,6 +120,7 @@ class PacedWait:
         if pacer.overruns != before and self.on_overrun is not None:
             self.on_overrun(pacer.client.client_id)
         if slot is None:
+            self.stopped = True
             self.clock.sleep_until(pacer.stop)
             raise self.stop_exception()
         self.due = slot
@@ -132,8 +136,10 @@ class PacedWait:
         """The client ended at `now` (stopped, killed): its last slot counts if it had come (the
         iteration began, or was about to); idempotent."""
         due, self.due = self.due, None
-        if due is not None and due <= now and self.tally is not None:
-            self.tally.iterations += 1
+        if due is not None and due <= now:
+            self.ran += 1
+            if self.tally is not None:
+                self.tally.iterations += 1
 
 
 def run_starts(

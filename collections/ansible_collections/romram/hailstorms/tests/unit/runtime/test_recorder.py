@@ -192,3 +192,27 @@ def test_the_open_models_pool_size_and_users_started_per_second_reach_the_merge(
     merged = merge([tmp_path / "core-0.jsonl"])
     assert merged["cores"][0]["pool"] == {0: 4, 1: 9}
     assert merged["pool_started"] == {0: 4, 1: 5} and merged["dropped"] == {1: 2}
+
+
+def test_requests_outside_a_task_iteration_are_counted_apart_per_stage(tmp_path):
+    """A client's on_start and on_stop send outside its task iterations (no slot is due then):
+    a stage's line counts its task requests against its planned iterations, those apart."""
+    from hailstorm_runtime.results import compact_core, read_records
+
+    due = [None]
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 3.5)
+    rec.due_of = lambda: due[0]
+    rec.on_request("POST", "/login", 5.0, 0, start_time=T0 + 0.2)  # on_start
+    due[0] = T0 + 0.5
+    for k in range(3):  # the task iterations, one a second
+        rec.on_request("GET", "/a", 5.0, 0, start_time=T0 + 0.5 + k)
+    due[0] = None
+    rec.on_request("POST", "/logout", 5.0, 0, start_time=T0 + 2.8)  # on_stop
+    rec.end("done")
+    rec.close()
+    plan = {"rps": 1, "pace": 1, "clients": 1, "stages": [{"start": 0.0, "duration": 3.0, "from_rps": 1.0, "rps": 1.0}]}
+    records, _bad = read_records(tmp_path / "core-0.jsonl")
+    for source in (records, compact_core(records)):  # as written, and as the host file carries it
+        (stage,) = summarize(merge([source]), plan)["stages"]
+        assert (stage["requests"], stage["task_requests"], stage["other_requests"]) == (5, 3, 2)
+        assert stage["planned_iterations"] == 3.0 and stage["rps"] == 1.0

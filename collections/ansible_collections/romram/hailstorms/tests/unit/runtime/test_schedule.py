@@ -57,7 +57,8 @@ def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, be
         i += 1
         assert i < 100_000
     assert len(overrun_ids) == pacer.overruns
-    assert tally.iterations == len(times)  # every task iteration handed a slot is counted, once
+    assert tally.iterations == len(times) == wait.ran  # every task iteration handed a slot is counted, once
+    assert wait.stopped  # ended by its planned stop, not by itself
     return times, pacer, clock
 
 
@@ -252,3 +253,17 @@ def test_a_client_ended_inside_its_task_counts_that_iteration():
     clock.sleep_until(clock.now + wait())  # 1.4: the task begins and is still running at the end
     wait.finish(T0 + 1.6)
     assert tally.iterations == 1
+
+
+def test_a_client_that_stops_itself_is_told_apart_from_one_at_its_planned_stop():
+    """What names clients that raised StopUser: the wait's iterations run, and no planned stop yet."""
+    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    clock = FakeClock(T0 + client.start)
+    pacer = Pacer(T0, client, 1.0)
+    pacer.begin(clock.now)
+    wait = PacedWait(pacer, clock, Stop, None, SimpleNamespace(iterations=0))
+    for _ in range(4):
+        clock.sleep_until(clock.now + wait())
+        clock.now += 0.1
+    wait.finish(clock.now)  # the user ended after its fourth task (its own StopUser)
+    assert (wait.ran, wait.stopped) == (4, False)

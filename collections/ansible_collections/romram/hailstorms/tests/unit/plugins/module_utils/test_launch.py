@@ -50,3 +50,23 @@ def test_the_suggested_lead_would_have_covered_the_trip_and_is_valid(lead, late)
     assert launch.start_lead(0.0, suggestion) == suggestion  # valid as given
     took = lead + late
     assert suggestion >= min(launch.MAX_LEAD, took)
+
+
+def test_a_process_that_ended_before_it_was_armed_is_the_reason_said_at_once():
+    cores = [{"core": 0, "state": "failed", "reason": "exited at import after 9.1 s: RuntimeError: no database"},
+             {"core": 1, "state": "armed"}, {"core": 2, "state": "missing"},
+             {"core": 3, "state": "failed", "reason": "no start signal within 5 s of being armed"},
+             {"core": 4, "state": "lost"}]
+    lines = launch.not_armed("lh1", cores, 300)
+    assert lines[:3] == ["lh1 core 0 exited at import after 9.1 s: RuntimeError: no database",
+                         "lh1 core 3 ended before it was armed: no start signal within 5 s of being armed",
+                         "lh1 core 4 was lost before it was armed: its status stopped changing (killed?)"]
+    assert lines[3].startswith("no load was sent") and "hailstorm_arm_timeout" not in " ".join(lines)
+
+
+def test_processes_still_loading_at_the_timeout_are_said_with_their_states():
+    assert launch.not_armed("lh1", [{"core": 0, "state": "armed"}, {"core": 1, "state": "armed"}], 300) == []
+    lines = launch.not_armed("lh1", [{"core": 0, "state": "armed"}, {"core": 1, "state": "missing"}], 300)
+    assert lines == ["lh1: load processes not armed within hailstorm_arm_timeout=300 s (states armed 1, missing 1); "
+                     "no load was sent. Raise hailstorm_arm_timeout if the backend is only slow; the processes that "
+                     "were armed exit by themselves, or run playbooks/stop.yml."]

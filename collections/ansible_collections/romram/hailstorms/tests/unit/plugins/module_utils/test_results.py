@@ -147,3 +147,13 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
 def test_no_constant_phase_gives_none():
     summary = results.summarize(results.merge([]), {"rps": 5, "rampup": 10, "constant": 0})
     assert summary["constant_phase"] is None and summary["requests"] == 0 and summary["series"] == []
+
+
+def test_a_cores_verdict_is_read_from_its_end_record_none_when_not_set():
+    """process_exit_code as the locustfile left it (0 is a verdict); a 1.0.0 record wrote 0 for none."""
+    assert results.locustfile_verdict({"process_exit_code": 0}) == 0
+    assert results.locustfile_verdict({"process_exit_code": 2}) == 2
+    assert results.locustfile_verdict({"process_exit_code": None}) is None
+    assert results.locustfile_verdict({"locustfile_exit_code": 0}) is None
+    assert results.locustfile_verdict({"locustfile_exit_code": 3}) == 3
+    assert results.locustfile_verdict({}) is None

@@ -173,3 +173,89 @@ def test_a_run_the_controller_stopped_on_an_abort_threshold_is_aborted_naming_wh
     verdict = run_state(summary(ends=("signal SIGTERM", "missing (killed?)", "signal SIGTERM"), requests=300),
                         PLAN, abort=abort)
     assert verdict["state"] == "incomplete" and any(r.startswith("stopped by the controller") for r in verdict["reasons"])
+
+
+def decided(codes, failures=(1, 0, 0), exceptions=(0, 0, 0)):
+    """A run whose cores' locustfiles set these environment.process_exit_code (None: not set), with
+    these failed requests and locustfile exceptions per core (each core sent a third of 500)."""
+    s = failing(sum(failures), exceptions=sum(exceptions))
+    s["failures"] = sum(failures)
+    for core, code, failed, raised in zip(s["cores"], codes, failures, exceptions):
+        core.update(locustfile_exit_code=code, failures=failed, exceptions=raised, requests=500 // 3)
+    return s
+
+
+def test_the_locustfiles_verdict_of_0_on_every_core_decides_for_failures_as_in_locust():
+    """Locust's CI gate: a quitting listener sets process_exit_code 0 under its own limit; one
+    failed request of 500 then fails neither Locust nor the run, and the lines say who decided."""
+    verdict = run_state_module.run_state(decided((0, 0, 0), exceptions=(2, 0, 0)), PLAN)
+    assert (verdict["state"], verdict["reasons"]) == ("completed", [])
+    assert verdict["locustfile_decided"] == (
+        "the locustfile decided: environment.process_exit_code = 0 on every core (3) (1 of 500 requests failed, "
+        "2 locustfile exceptions): its verdict outranks hailstorm_exit_code_on_error, as Locust's "
+        "process_exit_code outranks --exit-code-on-error")
+    assert state_lines(verdict) == ["run state: completed", "  " + verdict["locustfile_decided"]]
+    assert exit_code(verdict["state"], False, 1, 0) == 0
+
+
+def test_any_non_zero_verdict_fails_the_run_with_its_code():
+    verdict = run_state_module.run_state(decided((0, 3, 0), failures=(0, 0, 0)), PLAN)
+    assert verdict["state"] == "failed"
+    assert verdict["reasons"] == ["h1 core 1: the locustfile set environment.process_exit_code = 3"]
+    assert "process_exit_code = 3 on every core (3)" in verdict["locustfile_decided"]
+    assert exit_code(verdict["state"], False, 1, 3) == 3
+
+
+def test_a_core_without_a_verdict_is_judged_by_the_default_rule():
+    """h1 core 0 decided 0 on its failure; h1 core 1 set none: its own failure fails the run."""
+    verdict = run_state(decided((0, None, 0), failures=(1, 0, 0)), PLAN)
+    assert verdict == {"state": "completed", "reasons": []}
+    verdict = run_state_module.run_state(decided((0, None, 0), failures=(1, 2, 0)), PLAN)
+    assert verdict["state"] == "failed"
+    assert verdict["reasons"] == [
+        "2 of 166 requests failed on the core(s) whose locustfile set no environment.process_exit_code (h1 core 1); "
+        "allow failures with hailstorm_thresholds {failure_rate: '1%'}, or set process_exit_code on every core "
+        "(or hailstorm_exit_code_on_error: 0)"]
+    assert "on 2 of 3 cores" in verdict["locustfile_decided"]
+    assert "the failures of the 1 core(s) that set none are judged by" in verdict["locustfile_decided"]
+    raised = run_state(decided((0, None, 0), failures=(0, 0, 0), exceptions=(0, 4, 0)), PLAN)
+    assert raised["state"] == "failed" and raised["reasons"][0].startswith("4 locustfile exceptions on the core(s)")
+    # the default rule's allowances still hold for those cores
+    assert run_state(decided((0, None, 0), failures=(1, 2, 0)), PLAN, {"all": True})["state"] == "completed"
+    assert run_state(decided((0, None, 0), failures=(1, 2, 0)), PLAN, None, 0)["state"] == "completed"
+
+
+def test_no_verdict_anywhere_keeps_the_default_rule_and_says_nothing_of_the_locustfile():
+    verdict = run_state_module.run_state(decided((None, None, None)), PLAN)
+    assert verdict["state"] == "failed" and verdict["reasons"][0].startswith("1 of 500 requests failed")
+    assert verdict["locustfile_decided"] is None
+
+
+def test_thresholds_are_judged_apart_from_the_locustfiles_verdict():
+    """A verdict of 0 makes the run completed; a broken hailstorm_thresholds still exits 10."""
+    verdict = run_state_module.run_state(decided((0, 0, 0)), PLAN)
+    assert exit_code(verdict["state"], True, 1, 0) == EXIT_CODES["thresholds broken"]
+
+
+def test_clients_that_stopped_themselves_are_named_when_the_run_falls_short():
+    s = {**summary(requests=30), "iterations": 30,
+         "ended_early": [{"how": "StopUser", "iterations": 3, "clients": 10}]}
+    assert run_state(s, PLAN)["reasons"] == [
+        "30 task iterations run, 500 planned (6.0 %); 10 clients stopped themselves with StopUser after 3 iterations"]
+    s["ended_early"] = [{"how": "StopUser", "iterations": 1, "clients": 1},
+                        {"how": "StopUser", "iterations": 4, "clients": 2},
+                        {"how": "ValueError: no stock", "iterations": 0, "clients": 1}]
+    assert run_state(s, PLAN)["reasons"][0].endswith(
+        "; 3 clients stopped themselves with StopUser after 1 to 4 iterations"
+        "; 1 client ended early by an exception (ValueError: no stock) after 0 iterations")
+    # a run that kept to its plan says nothing of them
+    assert run_state({**summary(), "iterations": 500, "ended_early": s["ended_early"]}, PLAN)["reasons"] == []
+
+
+def test_a_staged_plans_restarts_count_among_the_planned_starts():
+    s = summary(started=50)
+    s["starts"]["starts_planned"] = 60
+    assert run_state(s, PLAN)["reasons"] == [
+        "10 of 60 planned client starts did not happen (40 clients, 20 restarts in later stages)"]
+    s["starts"]["clients_started"] = 60
+    assert run_state(s, PLAN)["reasons"] == []

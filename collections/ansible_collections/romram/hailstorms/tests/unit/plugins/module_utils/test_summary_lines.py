@@ -46,3 +46,22 @@ def test_the_iterations_and_a_warning_when_a_task_sends_other_than_one_request()
     assert iteration_warning(520, 500, 40.0) is None  # within 5 %: on_start requests, a failed task
     assert iteration_warning(0, 0, 40.0) is None
     assert "sent 0.00 requests per task iteration" in iteration_warning(0, 10, 40.0)
+
+
+def test_a_stage_counts_task_requests_against_its_planned_iterations_with_on_start_and_on_stop_apart():
+    stage = {"name": "hold", "start": 10.0, "end": 20.0, "planned_rps": 38.0, "planned_iterations": 380.0,
+             "rps": 38.0, "requests": 400, "task_requests": 380, "other_requests": 20, "failures": 0,
+             "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0}
+    lines = summary_lines({**SUMMARY, "stages": [stage]})
+    assert ("stage hold 10-20 s: 380 task requests against 380 planned iterations (38.00 rps against 38 planned), "
+            "20 on_start/on_stop requests apart, 0 failed, p50/p95/p99 1.0/2.0/3.0 ms") in lines
+    quiet = summary_lines({**SUMMARY, "stages": [{**stage, "requests": 380, "other_requests": 0}]})
+    assert any(line.startswith("stage hold 10-20 s: 380 task requests against 380 planned iterations (38.00 rps "
+                               "against 38 planned), 0 failed") for line in quiet)
+
+
+def test_clients_started_again_in_a_later_stage_are_said_as_restarts():
+    starts = {**SUMMARY["starts"], "clients_started": 60, "starts_planned": 60}
+    lines = summary_lines({**SUMMARY, "starts": starts})
+    assert ("pacing overruns: 3 (1 clients); clients started 60/60 (40 clients, 20 restarted in a later stage), "
+            "1 late (max 12 ms)") in lines
