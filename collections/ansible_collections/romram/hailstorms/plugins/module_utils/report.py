@@ -496,6 +496,7 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
         if core.get("bad_lines"):
             out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} unreadable "
                        "record line(s) (cut by a kill?)")
+    out.extend(str(message) for message in summary.get("warnings") or [])  # those lines, named (results.merge)
     for host, planned in (plan.get("hosts") or {}).items():
         mine = [core for core in cores if core.get("host") == host]
         expected_cores = len(planned.get("cores", []))
