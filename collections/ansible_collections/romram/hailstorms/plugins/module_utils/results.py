@@ -171,16 +171,8 @@ def safe_text(value: Any, limit: int | None = TEXT_LIMIT, lines: bool = False, k
     "\\xff"), control characters escaped ("\\n", "\\x1b"; newlines and tabs kept with `lines`),
     and at most `limit` characters of it kept (None: all), the rest said: "…(N more characters)"
     (with `keep_end`, its end is kept: "…(N earlier characters) ..."). A value whose str() fails
-    is named by its type."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (bytes, bytearray)):
-        text = bytes(value).decode("utf-8", "backslashreplace")
-    else:
-        try:
-            text = str(value)
-        except Exception:  # noqa: BLE001 - a locustfile's exception with a broken __str__
-            text = f"<{type(value).__name__} whose text cannot be read>"
+    is named by its type (text_of)."""
+    text = text_of(value)
     head = tail = ""
     if limit is not None and len(text) > limit:
         more = len(text) - limit
@@ -191,6 +183,19 @@ def safe_text(value: Any, limit: int | None = TEXT_LIMIT, lines: bool = False, k
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() or (lines and ch in "\n\t") else _escaped(ch) for ch in text)
     return head + text + tail
+
+
+def text_of(value: Any) -> str:
+    """The text of any value, not yet made safe: bytes decoded (an invalid byte as "\\xff"), and
+    for a value whose str() fails (a locustfile's exception with a broken __str__) its type named."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - any exception of user code
+        return f"<{type(value).__name__} whose text cannot be read>"
 
 
 def _escaped(ch: str) -> str:
@@ -204,7 +209,7 @@ def failure_text(message: Any, status: Any = None, limit: int = TEXT_LIMIT) -> s
     """A failure's or an exception's message as the results keep it: safe_text, with an HTML page
     in it (an endpoint's error body a locustfile passed on) reduced to the status and a few words,
     never copied: "Unexpected: [HTML page, HTTP 503, 5120 characters: 503 Service Unavailable]"."""
-    text = safe_text(message, None) if not isinstance(message, str) else message
+    text = text_of(message)
     if "<" in text:
         found = _HTML_START.search(text, 0, _HTML_SCAN)
         if found:
@@ -310,7 +315,7 @@ def stats_record(
 def exception_kind(exception: BaseException) -> str:
     """How exceptions of user code are grouped: the class and the first line of the message
     (failure_text: safe, an HTML page reduced, at most TEXT_LIMIT characters)."""
-    text = safe_text(exception, None, lines=True).strip()
+    text = text_of(exception).strip()
     message = failure_text(text.splitlines()[0]) if text else ""
     return f"{type(exception).__name__}: {message}" if message else type(exception).__name__
 
@@ -576,7 +581,7 @@ def read_lines(path: str | Path) -> Iterable[tuple[int, Any, str | None]]:
             except UnicodeDecodeError as exc:
                 yield number, None, f"invalid UTF-8 (byte {exc.start})"
             except ValueError as exc:
-                why = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                why = f"{exc.msg}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
                 yield number, None, f"not JSON ({safe_text(why, 80)}; cut by a kill?)"
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from . import contract
 from .results import (LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, Histogram, empty_cell, end_record, exception_kind,
-                      failure_text, merge_cell, meta_record, request_label, safe_text, stats_record)
+                      failure_text, merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -45,7 +45,7 @@ def failure_kind(exception: BaseException, response: Any) -> str:
         return f"failure: {failure_text(exception, code, KIND_MESSAGE)}"
     if isinstance(code, int) and code >= 400:
         return f"HTTP {code}"
-    text = safe_text(exception, None, lines=True).strip()
+    text = text_of(exception).strip()
     if not text:
         return name
     return f"{name}: {failure_text(_ADDRESS.sub('0x....', text.splitlines()[0]), code, KIND_MESSAGE)}"
