@@ -494,7 +494,8 @@ def _counts(value: Any) -> bool:
 
 def _cell_ok(cell: Any) -> bool:
     return (isinstance(cell, dict) and all(_whole(cell.get(field, 0)) for field in CELL_FIELDS + ("sched_time_us",))
-            and isinstance(cell.get("errors") or {}, dict) and all(_whole(n) for n in (cell.get("errors") or {}).values())
+            and isinstance(cell.get("errors") or {}, dict)
+            and all(_whole(n) for n in (cell.get("errors") or {}).values())
             and _counts(cell.get("hist") or {}) and _counts(cell.get("sched_hist") or {}))
 
 

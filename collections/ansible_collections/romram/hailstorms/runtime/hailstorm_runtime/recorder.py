@@ -267,7 +267,8 @@ class Recorder:
         delay = max(0, int((start_time - due) * 1000)) if due is not None else 0
         self.jtl_rows.append((
             int(start_time * 1000), int(response_time), safe_text(name, NAME_LIMIT), code,
-            safe_text(getattr(response, "reason", "") or ""), thread, "text", "false" if exception is not None else "true",
+            safe_text(getattr(response, "reason", "") or ""), thread, "text",
+            "false" if exception is not None else "true",
             failure_text(exception, status) if exception is not None else "", response_length or 0, 0, threads, threads,
             int(response_time), 0, 0, delay,
         ))

@@ -87,7 +87,8 @@ def test_a_host_file_names_its_hosts_bad_lines_and_its_own(tmp_path):
     merged = results.merge(sources, warnings)
     summary = results.summarize(merged, PLAN)
     assert summary["requests"] == 5 and summary["failures"] == 3
-    assert_named([w.removeprefix("h1: ") for w in summary["warnings"] if w.startswith("h1: ")], str(run / "core-0.jsonl"))
+    from_host = [w.removeprefix("h1: ") for w in summary["warnings"] if w.startswith("h1: ")]
+    assert_named(from_host, str(run / "core-0.jsonl"))
     lines = len(host_file.splitlines())
     assert f"h1/host.jsonl: line {lines + 1}: not JSON (Expecting value, column 1; cut by a kill?); left out" \
         in summary["warnings"]
