@@ -87,3 +87,48 @@ def test_a_controller_disk_that_fills_while_merging_says_where_what_is_kept_and_
     assert {mode for mode, kind, _ in found if kind == "f"} == {"640"}, found
     assert {mode for mode, kind, _ in found if kind == "d"} == {"750"}, found
     assert not [name for _, _, name in found if name.endswith((".tmp", ".new"))]
+
+
+LOUD = '''
+import sys
+
+from locust import HttpUser, constant, task
+
+for line in range(1200):  # a locustfile that says a lot: a 64 KiB log tail in the host file
+    sys.stderr.write(f"line {line:04d} of a long story, told while the locustfile loads\\n")
+
+
+class Quiet(HttpUser):
+    wait_time = constant(1)
+
+    @task
+    def hit(self):
+        self.client.get("/")
+'''
+
+
+def test_a_controller_disk_that_fills_while_the_host_files_are_unpacked_says_where_why_and_how_to_go_on(tmp_path):
+    """96 KiB free for the results: plan.json, launch.json and the host's host.jsonl (its records
+    and a 64 KiB log tail, about 72 KiB) fit; the log unpacked beside it does not. The message names
+    the file, the cause and the collect.yml command that unpacks and merges again; no partial file."""
+    results, work, locustfile = tmp_path / "results", tmp_path / "work", tmp_path / "loud.py"
+    locustfile.write_text(LOUD)
+    files = f"find {results}/full -printf 'FILE %s %P\\n'"
+    with feeder() as url:
+        argv = distribute(url, results, work, "-e", "hailstorm_disk_reserve_mb=0", "-e", "hailstorm_disk_bytes_per_request=0",
+                          "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_rps=4",
+                          "-e", "hailstorm_rampup=1s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s")
+        run = subprocess.run(on_a_small_disk({results: 96}, argv, after=files), cwd=ROOT, env=playbook_env(),
+                             capture_output=True, text=True, timeout=600, check=False)
+    output = " ".join(run.stdout.split())
+    found = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in run.stdout.splitlines()
+             if line.startswith("FILE ") and len(line.split(" ", 2)) == 3}
+    assert run.returncode != 0
+    assert found.get("localhost/host.jsonl", 0) > 65536, found  # fetched whole, with the log tail
+    assert (f"hailstorm_results: cannot unpack the load hosts' logs from their host.jsonl into {results}/full: No "
+            "space left on device (the disk is full)") in output, output[-3000:]
+    assert f"(at {results}/full/localhost/core-0.log)" in output, output[-3000:]
+    assert (f"run again: ansible-playbook playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=full "
+            f"-e hailstorm_results_dir={results}") in output
+    assert "[Errno 28]" not in output and "Traceback" not in run.stdout + run.stderr
+    assert "localhost/core-0.log" not in found and not [name for name in found if name.endswith((".tmp", ".new"))]

@@ -780,7 +780,8 @@ def run_sources(run_dir: str | Path, problems: list[str] | None = None) -> list[
 
 def unpack_host_files(run_dir: str | Path) -> list[str]:
     """Write the logs and data.json each fetched HOST_FILE carries beside it (when absent), so a
-    results directory holds them as if every file had been fetched. Returns the files written."""
+    results directory holds them as if every file had been fetched. Returns the files written;
+    a file that cannot be written (a full disk) raises OSError naming it, and leaves nothing."""
     written = []
     for host_file in sorted(Path(run_dir).glob("*/" + HOST_FILE)):
         for name, text in read_host_file(host_file)[1].items():
@@ -792,6 +793,8 @@ def unpack_host_files(run_dir: str | Path) -> list[str]:
                         handle.write(text)
                     os.chmod(tmp, 0o640)
                     os.replace(tmp, target)
+                except OSError as exc:  # named by the file it was writing, not by its .tmp
+                    raise OSError(exc.errno, exc.strerror, str(target)) from exc
                 finally:
                     if tmp.exists():
                         tmp.unlink()
