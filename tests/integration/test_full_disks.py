@@ -124,7 +124,7 @@ def test_a_controller_disk_that_fills_while_the_host_files_are_unpacked_says_whe
     found = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in run.stdout.splitlines()
              if line.startswith("FILE ") and len(line.split(" ", 2)) == 3}
     assert run.returncode != 0
-    assert found.get("localhost/host.jsonl", 0) > 65536, found  # fetched whole, with the log tail
+    assert found.get("localhost/host.jsonl", 0) > 65536, (found, output[-3000:])  # fetched whole, with the log tail
     assert (f"hailstorm_results: cannot unpack the load hosts' logs from their host.jsonl into {results}/full: No "
             "space left on device (the disk is full)") in output, output[-3000:]
     assert f"(at {results}/full/localhost/core-0.log)" in output, output[-3000:]
