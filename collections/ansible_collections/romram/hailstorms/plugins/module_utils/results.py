@@ -717,10 +717,14 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
         if (run_dir / name).exists():
             lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})
     tmp = dest.with_name(dest.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
-    os.replace(tmp, dest)
+    try:  # whole or not at all (a full disk): no partial file left
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return {"path": str(dest), "cores": len(cores), "bytes": dest.stat().st_size}
 
 
