@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from harness import BIN, ROOT, feeder, on_a_small_disk, playbook_env, small_disks_work
+from harness import BIN, ROOT, feeder, local_aliases, on_a_small_disk, playbook_env, small_disks_work
 
 pytestmark = pytest.mark.skipif(not small_disks_work(), reason="no mount namespaces here (needs root or user namespaces)")
 
@@ -31,8 +31,8 @@ def test_a_load_host_whose_disk_fills_during_the_run_says_so_in_the_output(tmp_p
     assert "recording failed: [Errno 28] No space left on device" in failure, failure[-3000:]
 
 
-def distribute(url: str, results, work, *extra: str) -> list[str]:
-    return [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+def distribute(url: str, results, work, *extra: str, inventory: str = "inventories/local") -> list[str]:
+    return [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", inventory,
             "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={results}",
             "-e", f"hailstorm_work_dir={work}", "-e", "hailstorm_run_id=full", *extra]
 
@@ -114,21 +114,23 @@ def test_a_controller_disk_that_fills_while_the_host_files_are_unpacked_says_whe
     results, work, locustfile = tmp_path / "results", tmp_path / "work", tmp_path / "loud.py"
     locustfile.write_text(LOUD)
     files = f"find {results}/full -printf 'FILE %s %P\\n'"
+    inventory = local_aliases(tmp_path, 1, name="unpack")  # its own lock: other local runs may be under way
     with feeder() as url:
         argv = distribute(url, results, work, "-e", "hailstorm_disk_reserve_mb=0", "-e", "hailstorm_disk_bytes_per_request=0",
                           "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_rps=4",
-                          "-e", "hailstorm_rampup=1s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s")
+                          "-e", "hailstorm_rampup=1s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
+                          inventory=str(inventory))
         run = subprocess.run(on_a_small_disk({results: 96}, argv, after=files), cwd=ROOT, env=playbook_env(),
                              capture_output=True, text=True, timeout=600, check=False)
     output = " ".join(run.stdout.split())
     found = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in run.stdout.splitlines()
              if line.startswith("FILE ") and len(line.split(" ", 2)) == 3}
     assert run.returncode != 0
-    assert found.get("localhost/host.jsonl", 0) > 65536, (found, output[-3000:])  # fetched whole, with the log tail
+    assert found.get("unpack00/host.jsonl", 0) > 65536, (found, output[-3000:])  # fetched whole, with the log tail
     assert (f"hailstorm_results: cannot unpack the load hosts' logs from their host.jsonl into {results}/full: No "
             "space left on device (the disk is full)") in output, output[-3000:]
-    assert f"(at {results}/full/localhost/core-0.log)" in output, output[-3000:]
+    assert f"(at {results}/full/unpack00/core-0.log)" in output, output[-3000:]
     assert (f"run again: ansible-playbook playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=full "
             f"-e hailstorm_results_dir={results}") in output
     assert "[Errno 28]" not in output and "Traceback" not in run.stdout + run.stderr
-    assert "localhost/core-0.log" not in found and not [name for name in found if name.endswith((".tmp", ".new"))]
+    assert "unpack00/core-0.log" not in found and not [name for name in found if name.endswith((".tmp", ".new"))]
