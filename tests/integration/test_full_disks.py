@@ -107,24 +107,44 @@ class Quiet(HttpUser):
 '''
 
 
-def test_a_controller_disk_that_fills_while_the_host_files_are_unpacked_says_where_why_and_how_to_go_on(tmp_path):
-    """96 KiB free for the results: plan.json, launch.json and the host's host.jsonl (its records
-    and a 64 KiB log tail, about 72 KiB) fit; the log unpacked beside it does not. The message names
-    the file, the cause and the collect.yml command that unpacks and merges again; no partial file."""
+def loud_run(tmp_path, free_kib: int) -> tuple[subprocess.CompletedProcess, str, dict[str, int]]:
+    """The LOUD locustfile run on its own alias of this machine (its own host lock) with `free_kib`
+    KiB free for the results: (the run, its output on one line, {results file: bytes})."""
     results, work, locustfile = tmp_path / "results", tmp_path / "work", tmp_path / "loud.py"
     locustfile.write_text(LOUD)
     files = f"find {results}/full -printf 'FILE %s %P\\n'"
-    inventory = local_aliases(tmp_path, 1, name="unpack")  # its own lock: other local runs may be under way
+    inventory = local_aliases(tmp_path, 1, name="unpack")
     with feeder() as url:
         argv = distribute(url, results, work, "-e", "hailstorm_disk_reserve_mb=0", "-e", "hailstorm_disk_bytes_per_request=0",
                           "-e", f"hailstorm_locustfile={locustfile}", "-e", "hailstorm_rps=4",
                           "-e", "hailstorm_rampup=1s", "-e", "hailstorm_constant=2s", "-e", "hailstorm_rampdown=1s",
                           inventory=str(inventory))
-        run = subprocess.run(on_a_small_disk({results: 96}, argv, after=files), cwd=ROOT, env=playbook_env(),
+        run = subprocess.run(on_a_small_disk({results: free_kib}, argv, after=files), cwd=ROOT, env=playbook_env(),
                              capture_output=True, text=True, timeout=600, check=False)
-    output = " ".join(run.stdout.split())
     found = {line.split(" ", 2)[2]: int(line.split(" ", 2)[1]) for line in run.stdout.splitlines()
              if line.startswith("FILE ") and len(line.split(" ", 2)) == 3}
+    return run, " ".join(run.stdout.split()), found
+
+
+def test_a_controller_disk_too_full_for_the_host_file_says_where_why_and_how_to_fetch_again(tmp_path):
+    """40 KiB free: the host's host.jsonl (about 72 KiB) does not fit; the fetch says the file, the
+    cause and the collect.yml command, and leaves no part of the file."""
+    run, output, found = loud_run(tmp_path, 40)
+    results = tmp_path / "results"
+    assert run.returncode != 0
+    assert (f"unpack00: cannot fetch its results to {results}/full/unpack00/host.jsonl: ") in output, output[-3000:]
+    assert "No space left on device" in output[output.index("unpack00: cannot fetch its results"):]
+    assert (f"Free disk space on the controller, then run again: ansible-playbook playbooks/collect.yml -i <your "
+            f"inventory> -e hailstorm_run_id=full -e hailstorm_results_dir={results}") in output, output[-3000:]
+    assert "unpack00/host.jsonl" not in found, found
+
+
+def test_a_controller_disk_that_fills_while_the_host_files_are_unpacked_says_where_why_and_how_to_go_on(tmp_path):
+    """96 KiB free for the results: plan.json, launch.json and the host's host.jsonl (its records
+    and a 64 KiB log tail, about 72 KiB) fit; the log unpacked beside it does not. The message names
+    the file, the cause and the collect.yml command that unpacks and merges again; no partial file."""
+    run, output, found = loud_run(tmp_path, 96)
+    results = tmp_path / "results"
     assert run.returncode != 0
     assert found.get("unpack00/host.jsonl", 0) > 65536, (found, output[-3000:])  # fetched whole, with the log tail
     assert (f"hailstorm_results: cannot unpack the load hosts' logs from their host.jsonl into {results}/full: No "
