@@ -465,6 +465,8 @@ MAX_NAMED = 10  # bad lines of one file named in the warnings (the rest counted)
 
 def _whole(value: Any) -> bool:
     """Whether int(value) gives the number the record format means (what the merge calls)."""
+    if type(value) is int or (type(value) is str and value.isdigit()):  # noqa: E721 - the common case, fast
+        return True
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return False
     try:
@@ -555,13 +557,16 @@ def _made_safe(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def checked_record(record: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+def checked_record(record: Any, where: str, problems: list[str], plain: bool = False) -> dict[str, Any] | None:
     """One line's record ready to merge, or None when it cannot be (its reason appended to
-    `problems`, naming `where`: the file and line); text that was not safe is made so, and said."""
+    `problems`, naming `where`: the file and line); text that was not safe is made so, and said.
+    `plain`: its line was ASCII without an escape, so its text is safe already."""
     problem = record_problem(record)
     if problem is not None:
         problems.append(f"{where}: {problem}; left out")
         return None
+    if plain:
+        return record
     safe, changed = _made_safe(record)
     if changed:
         problems.append(f"{where}: text with a control character or an invalid character (a lone surrogate) "
@@ -569,21 +574,22 @@ def checked_record(record: Any, where: str, problems: list[str]) -> dict[str, An
     return safe
 
 
-def read_lines(path: str | Path) -> Iterable[tuple[int, Any, str | None]]:
-    """(line number, its JSON value, None) of each non-empty line of a JSON-lines file, or (line
-    number, None, why) for a line that does not read as UTF-8 JSON."""
+def read_lines(path: str | Path) -> Iterable[tuple[int, Any, str | None, bool]]:
+    """(line number, its JSON value, None, plain) of each non-empty line of a JSON-lines file, or
+    (line number, None, why, False) for a line that does not read as UTF-8 JSON. `plain`: the line
+    is ASCII without a backslash, so no text in it can be unsafe (JSON refuses raw control bytes)."""
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             raw = raw.strip()
             if not raw:
                 continue
             try:
-                yield number, json.loads(raw.decode("utf-8")), None
+                yield number, json.loads(raw.decode("utf-8")), None, raw.isascii() and b"\\" not in raw
             except UnicodeDecodeError as exc:
-                yield number, None, f"invalid UTF-8 (byte {exc.start})"
+                yield number, None, f"invalid UTF-8 (byte {exc.start})", False
             except ValueError as exc:
                 why = f"{exc.msg}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-                yield number, None, f"not JSON ({safe_text(why, 80)}; cut by a kill?)"
+                yield number, None, f"not JSON ({safe_text(why, 80)}; cut by a kill?)", False
 
 
 def read_records(path: str | Path, problems: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
@@ -594,13 +600,13 @@ def read_records(path: str | Path, problems: list[str] | None = None) -> tuple[l
     found: list[str] = []
     records: list[dict[str, Any]] = []
     bad = 0
-    for number, value, why in read_lines(path):
+    for number, value, why, plain in read_lines(path):
         where = f"{path}: line {number}"
         record = None
         if why is not None:
             found.append(f"{where}: {why}; left out")
         else:
-            record = checked_record(value, where, found)
+            record = checked_record(value, where, found, plain)
         if record is None:
             bad += 1
         else:
@@ -735,7 +741,7 @@ def read_host_file(path: str | Path, problems: list[str] | None = None,
     named in `problems` (as `name`, else `path`, its line, why), as read_records does."""
     cores, files = [], {}
     found: list[str] = []
-    for number, value, why in read_lines(path):
+    for number, value, why, plain in read_lines(path):
         where = f"{name or path}: line {number}"
         kind = value.get("type") if isinstance(value, dict) else None
         if why is not None or kind is None:
@@ -745,7 +751,7 @@ def read_host_file(path: str | Path, problems: list[str] | None = None,
             if not isinstance(value.get("records"), list):
                 found.append(f"{where} ({source}): no list of records; left out")
                 continue
-            recs = [checked_record(record, f"{where} ({source}), record {index}", found)
+            recs = [checked_record(record, f"{where} ({source}), record {index}", found, plain)
                     for index, record in enumerate(value["records"], 1)]
             recs = [record for record in recs if record is not None]
             bad = sum(int(r.get("bad_lines") or 0) for r in recs if r.get("type") == "stats")
