@@ -465,7 +465,9 @@ MAX_NAMED = 10  # bad lines of one file named in the warnings (the rest counted)
 
 def _whole(value: Any) -> bool:
     """Whether int(value) gives the number the record format means (what the merge calls)."""
-    if type(value) is int or (type(value) is str and value.isdigit()):  # noqa: E721 - the common case, fast
+    if isinstance(value, str) and value.isdigit():  # the common cases first: a key, a count
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
         return True
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return False
