@@ -494,8 +494,9 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
         if core.get("end") != "done":
             out.append(f"load process {core.get('host')}/core {core.get('core')} ended: {core.get('end')}")
         if core.get("bad_lines"):
-            out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} unreadable "
-                       "record line(s) (cut by a kill?)")
+            out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} record line(s) "
+                       "left out (cut by a kill, or not of the record format: named below)")
+    out.extend(str(message) for message in summary.get("warnings") or [])  # those lines, named (results.merge)
     for host, planned in (plan.get("hosts") or {}).items():
         mine = [core for core in cores if core.get("host") == host]
         expected_cores = len(planned.get("cores", []))

@@ -52,9 +52,12 @@ merge by adding counts per key, without loss; percentiles come from the merged b
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -149,6 +152,81 @@ def histogram_growth(now: Mapping[Any, int], before: Mapping[Any, int] | None) -
     return Histogram({key: n for key, n in gained if n > 0})
 
 
+# --- text in the results ----------------------------------------------------------------------
+
+TEXT_LIMIT = 200  # characters kept of a recorded message (a failure's, an exception's kind, an end reason)
+NAME_LIMIT = 500  # characters kept of a request's name or method (a label)
+TRACEBACK_LIMIT = 4000  # characters kept of an exception's traceback (its end: where it was raised)
+HTML_WORDS = 60  # characters kept of the words of an HTML page in a failure's text
+_HTML_SCAN = 4096  # characters of a text searched for an HTML page, and of the page for its title
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE = ("Cc", "Cs", "Zl", "Zp")  # control characters, lone surrogates, line and paragraph separators
+_HTML_START = re.compile(r"<\s*(?:!doctype\s+html|html|head|body|title|h1|h2|div|p|pre|center|table)\b", re.I)
+_HTML_TITLE = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.I | re.S)
+_HTML_SKIP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def safe_text(value: Any, limit: int | None = TEXT_LIMIT, lines: bool = False, keep_end: bool = False) -> str:
+    """`value` as text that cannot break the results, made so once, where the runtime records it:
+    valid UTF-8 (a lone surrogate becomes its escape "\\ud800", an invalid byte of a bytes value
+    "\\xff"), control characters escaped ("\\n", "\\x1b"; newlines and tabs kept with `lines`),
+    and at most `limit` characters of it kept (None: all), the rest said: "…(N more characters)"
+    (with `keep_end`, its end is kept: "…(N earlier characters) ..."). A value whose str() fails
+    is named by its type (text_of)."""
+    text = text_of(value)
+    head = tail = ""
+    if limit is not None and len(text) > limit:
+        more = len(text) - limit
+        if keep_end:
+            head, text = f"…({more} earlier characters) ", text[more:]
+        else:
+            text, tail = text[:limit], f"…({more} more characters)"
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or (lines and ch in "\n\t") else _escaped(ch) for ch in text)
+    return head + text + tail
+
+
+def text_of(value: Any) -> str:
+    """The text of any value, not yet made safe: bytes decoded (an invalid byte as "\\xff"), and
+    for a value whose str() fails (a locustfile's exception with a broken __str__) its type named."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - any exception of user code
+        return f"<{type(value).__name__} whose text cannot be read>"
+
+
+def _escaped(ch: str) -> str:
+    if unicodedata.category(ch) not in _UNSAFE:
+        return ch  # printable in a page (a no-break space, a joiner of an emoji)
+    code = ord(ch)
+    return _ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def failure_text(message: Any, status: Any = None, limit: int = TEXT_LIMIT) -> str:
+    """A failure's or an exception's message as the results keep it: safe_text, with an HTML page
+    in it (an endpoint's error body a locustfile passed on) reduced to the status and a few words,
+    never copied: "Unexpected: [HTML page, HTTP 503, 5120 characters: 503 Service Unavailable]"."""
+    text = text_of(message)
+    if "<" in text:
+        found = _HTML_START.search(text, 0, _HTML_SCAN)
+        if found:
+            page = text[found.start():]
+            shown = _HTML_SKIP.sub(" ", page[:_HTML_SCAN])
+            title = _HTML_TITLE.search(shown)
+            words = " ".join(html.unescape(_HTML_TAG.sub(" ", title.group(2) if title else shown)).split())
+            if len(words) > HTML_WORDS:
+                words = words[:HTML_WORDS] + "…"
+            code = f"HTTP {status}, " if isinstance(status, int) else ""
+            before = text[:found.start()].rstrip()
+            text = f"{before} [HTML page, {code}{len(page)} characters: {words}]".lstrip()
+    return safe_text(text, limit)
+
+
 # --- cells (per second and label) -------------------------------------------------------------
 
 def empty_cell() -> dict[str, Any]:
@@ -181,6 +259,7 @@ def merge_cell(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
 def request_label(method: str, name: str) -> str:
     """The label results are kept under: the request's method (Locust's request_type) and its
     name, as Locust keys its stats, so GET /x and POST /x stay apart: "GET /x"."""
+    method, name = safe_text(method, NAME_LIMIT), safe_text(name, NAME_LIMIT)
     return f"{method} {name}" if method else name
 
 
@@ -239,9 +318,11 @@ def stats_record(
 
 
 def exception_kind(exception: BaseException) -> str:
-    """How exceptions of user code are grouped: the class and the first line of the message."""
-    message = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
-    return f"{type(exception).__name__}: {message[:200]}" if message else type(exception).__name__
+    """How exceptions of user code are grouped: the class and the first line of the message
+    (failure_text: safe, an HTML page reduced, at most TEXT_LIMIT characters)."""
+    text = text_of(exception).strip()
+    message = failure_text(text.splitlines()[0]) if text else ""
+    return f"{type(exception).__name__}: {message}" if message else type(exception).__name__
 
 
 def merge_exceptions(dst: dict[str, dict[str, Any]], src: Mapping[str, Mapping[str, Any]]) -> None:
@@ -381,7 +462,7 @@ def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] |
 
 
 def end_record(reason: str, **fields: Any) -> dict[str, Any]:
-    return {"type": "end", "reason": reason, **fields}
+    return {"type": "end", "reason": safe_text(reason), **fields}
 
 
 def locustfile_verdict(end: Mapping[str, Any]) -> int | None:
@@ -392,26 +473,169 @@ def locustfile_verdict(end: Mapping[str, Any]) -> int | None:
     return int(end.get("locustfile_exit_code") or 0) or None
 
 
-def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
-    """Records of one core-N.jsonl and the number of unreadable lines (a killed writer may
-    leave a cut last line)."""
-    records: list[dict[str, Any]] = []
-    bad = 0
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
+MAX_NAMED = 10  # bad lines of one file named in the warnings (the rest counted)
+
+
+def _whole(value: Any) -> bool:
+    """Whether int(value) gives the number the record format means (what the merge calls)."""
+    if isinstance(value, str) and value.isdigit():  # the common cases first: a key, a count
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        int(value)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def _real(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def _table(value: Any, check: Any) -> bool:
+    """A JSON object of whole-number keys (seconds, client ids) whose values pass `check`."""
+    return isinstance(value, dict) and all(_whole(key) and check(item) for key, item in value.items())
+
+
+def _counts(value: Any) -> bool:
+    return _table(value, _whole)
+
+
+def _cell_ok(cell: Any) -> bool:
+    return (isinstance(cell, dict) and all(_whole(cell.get(field, 0)) for field in CELL_FIELDS + ("sched_time_us",))
+            and isinstance(cell.get("errors") or {}, dict)
+            and all(_whole(n) for n in (cell.get("errors") or {}).values())
+            and _counts(cell.get("hist") or {}) and _counts(cell.get("sched_hist") or {}))
+
+
+def _exceptions_ok(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(entry, dict) and _whole(entry.get("count", 0)) and isinstance(entry.get("traceback") or "", str)
+        for entry in value.values())
+
+
+_STATS_FIELDS = {  # what merge_core, compact_core and summarize read of a stats record, and its check
+    "seconds": lambda v: _table(v, lambda labels: isinstance(labels, dict) and all(map(_cell_ok, labels.values()))),
+    "active": _counts, "overruns": _counts, "dropped": _counts, "pool": _counts, "pool_started": _counts,
+    "late": lambda v: _table(v, _real),
+    "load": lambda v: _table(v, lambda sample: isinstance(sample, dict) and all(map(_real, sample.values()))),
+    "exceptions": _exceptions_ok,
+    "started": _whole, "iterations": _whole, "bad_lines": _whole,
+    "time": _real,
+    "problems": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
+}
+_META_FIELDS = {"start_time": _real, "start_delay": _real, "clients": _whole, "core": _whole,
+                "host": lambda v: isinstance(v, (str, int))}
+_END_FIELDS = {"reason": lambda v: isinstance(v, str), "requests": _whole, "failures": _whole, "iterations": _whole,
+               "active_at_end": _whole, "locustfile_exit_code": _whole, "process_exit_code": _whole, "pool_started": _whole, "pool_max": _whole,
+               "pool_cap": _whole}
+_RECORD_FIELDS = {"stats": _STATS_FIELDS, "meta": _META_FIELDS, "end": _END_FIELDS}
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a line cannot be merged (not a record, a field of the wrong type: "field 'seconds' is not
+    of the record format"), or None: every field the merge reads holds what the format says."""
+    if not isinstance(record, dict) or "type" not in record:
+        return f"not a record (a JSON {type(record).__name__} without a \"type\")"
+    for field, check in _RECORD_FIELDS.get(record["type"], {}).items():
+        if record.get(field) is not None and not check(record[field]):
+            return f"field '{field}' of a {safe_text(record['type'], 20)} record is not of the record format"
+    return None
+
+
+def _made_safe(value: Any) -> tuple[Any, bool]:
+    """`value` (JSON) with every key and text through safe_text (newlines kept, no bound), and
+    whether any changed: the text of a record written by something other than this runtime."""
+    if isinstance(value, str):
+        if value.isprintable():
+            return value, False
+        safe = safe_text(value, None, lines=True)
+        return safe, safe != value
+    if isinstance(value, dict):
+        out, changed = {}, False
+        for key, item in value.items():
+            new_key, key_changed = _made_safe(key)
+            out[new_key], item_changed = _made_safe(item)
+            changed = changed or key_changed or item_changed
+        return out, changed
+    if isinstance(value, list):
+        items = [_made_safe(item) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    return value, False
+
+
+def checked_record(record: Any, where: str, problems: list[str], plain: bool = False) -> dict[str, Any] | None:
+    """One line's record ready to merge, or None when it cannot be (its reason appended to
+    `problems`, naming `where`: the file and line); text that was not safe is made so, and said.
+    `plain`: its line was ASCII without an escape, so its text is safe already."""
+    problem = record_problem(record)
+    if problem is not None:
+        problems.append(f"{where}: {problem}; left out")
+        return None
+    if plain:
+        return record
+    safe, changed = _made_safe(record)
+    if changed:
+        problems.append(f"{where}: text with a control character or an invalid character (a lone surrogate) "
+                        "made safe; its figures are kept")
+    return safe
+
+
+def read_lines(path: str | Path) -> Iterable[tuple[int, Any, str | None, bool]]:
+    """(line number, its JSON value, None, plain) of each non-empty line of a JSON-lines file, or
+    (line number, None, why, False) for a line that does not read as UTF-8 JSON. `plain`: the line
+    is ASCII without a backslash, so no text in it can be unsafe (JSON refuses raw control bytes)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            raw = raw.strip()
+            if not raw:
                 continue
             try:
-                record = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if isinstance(record, dict) and "type" in record:
-                records.append(record)
-            else:
-                bad += 1
+                yield number, json.loads(raw.decode("utf-8")), None, raw.isascii() and b"\\" not in raw
+            except UnicodeDecodeError as exc:
+                yield number, None, f"invalid UTF-8 (byte {exc.start})", False
+            except ValueError as exc:
+                why = f"{exc.msg}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                yield number, None, f"not JSON ({safe_text(why, 80)}; cut by a kill?)", False
+
+
+def read_records(path: str | Path, problems: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Records of one core-N.jsonl and the number of lines left out: a killed writer may leave a
+    cut last line; a line that is not UTF-8 JSON of the record format (record_problem) is left out
+    too. Each such line is named in `problems` (the file, the line, why; a text made safe is named
+    too, and kept)."""
+    found: list[str] = []
+    records: list[dict[str, Any]] = []
+    bad = 0
+    for number, value, why, plain in read_lines(path):
+        where = f"{path}: line {number}"
+        record = None
+        if why is not None:
+            found.append(f"{where}: {why}; left out")
+        else:
+            record = checked_record(value, where, found, plain)
+        if record is None:
+            bad += 1
+        else:
+            records.append(record)
+    if problems is not None:
+        problems.extend(named(found))
     return records, bad
+
+
+def named(problems: list[str]) -> list[str]:
+    """The first MAX_NAMED problems of one file, and how many more."""
+    if len(problems) <= MAX_NAMED:
+        return list(problems)
+    return problems[:MAX_NAMED] + [f"... and {len(problems) - MAX_NAMED} more such lines"]
 
 
 # --- a load host's results in one file -----------------------------------------------------
@@ -429,11 +653,13 @@ def file_tail(path: str | Path, max_bytes: int) -> tuple[str, bool]:
         return handle.read().decode("utf-8", "replace"), size > max_bytes
 
 
-def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> list[dict[str, Any]]:
+def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0,
+                 problems: list[str] | None = None) -> list[dict[str, Any]]:
     """One core's records in a few, merging to exactly the same figures: its meta, one stats
     record with every second's cells, active clients, started clients and load samples summed,
     the flushes that counted overruns or late starts kept with their time (the report places them
-    in time), and its end."""
+    in time), and its end. `problems`: its lines left out or made safe, named (read_records),
+    carried in the stats record to the controller's warnings."""
     meta: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     seconds: dict[str, dict[str, dict[str, Any]]] = {}
@@ -494,6 +720,8 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0) -> li
         compact["pool_started"] = pool_started
     if outside:
         compact["outside_tasks"] = outside
+    if problems:
+        compact["problems"] = list(problems)
     return [record for record in [meta, compact, *events, end] if record is not None]
 
 
@@ -505,8 +733,9 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
     cores = sorted(run_dir.glob(contract.core_pattern(contract.RECORDS)), key=lambda p: (len(p.name), p.name))
     lines = []
     for path in cores:
-        records, bad = read_records(path)
-        lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad)})
+        problems: list[str] = []
+        records, bad = read_records(path, problems)
+        lines.append({"type": "core", "source": path.name, "records": compact_core(records, bad, problems)})
     for path in sorted(run_dir.glob(contract.core_pattern(contract.LOG))):
         text, cut = file_tail(path, LOG_TAIL_BYTES)
         lines.append({"type": "log", "source": path.name, "cut": cut, "text": text})
@@ -514,25 +743,46 @@ def write_host_file(run_dir: str | Path, dest: str | Path | None = None) -> dict
         if (run_dir / name).exists():
             lines.append({"type": "file", "source": name, "text": (run_dir / name).read_text(encoding="utf-8")})
     tmp = dest.with_name(dest.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
-    os.replace(tmp, dest)
+    try:  # whole or not at all (a full disk): no partial file left
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return {"path": str(dest), "cores": len(cores), "bytes": dest.stat().st_size}
 
 
-def read_host_file(path: str | Path) -> tuple[list[tuple[str, list[dict[str, Any]], int]], dict[str, str]]:
+def read_host_file(path: str | Path, problems: list[str] | None = None,
+                   name: str | None = None) -> tuple[list[tuple[str, list[dict[str, Any]], int]], dict[str, str]]:
     """A HOST_FILE: [(core file name, its records, bad lines on the host)] and {file name: text}
-    of the logs and data.json it carries."""
+    of the logs and data.json it carries. A line or a record that cannot be merged is left out and
+    named in `problems` (as `name`, else `path`, its line, why), as read_records does."""
     cores, files = [], {}
-    records, _bad = read_records(path)
-    for line in records:
-        if line["type"] == "core":
-            recs = list(line.get("records") or [])
-            bad = sum(int(r.get("bad_lines", 0)) for r in recs if r.get("type") == "stats")
-            cores.append((str(line.get("source")), recs, bad))
-        elif line["type"] in ("log", "file"):
-            files[str(line.get("source"))] = str(line.get("text") or "")
+    found: list[str] = []
+    for number, value, why, plain in read_lines(path):
+        where = f"{name or path}: line {number}"
+        kind = value.get("type") if isinstance(value, dict) else None
+        if why is not None or kind is None:
+            found.append(f"{where}: {why or record_problem(value)}; left out")
+        elif kind == "core":
+            source = safe_text(value.get("source"), NAME_LIMIT)
+            if not isinstance(value.get("records"), list):
+                found.append(f"{where} ({source}): no list of records; left out")
+                continue
+            recs = [checked_record(record, f"{where} ({source}), record {index}", found, plain)
+                    for index, record in enumerate(value["records"], 1)]
+            recs = [record for record in recs if record is not None]
+            bad = sum(int(r.get("bad_lines") or 0) for r in recs if r.get("type") == "stats")
+            cores.append((source, recs, bad))
+        elif kind in ("log", "file"):
+            if isinstance(value.get("text") or "", str):
+                files[safe_text(value.get("source"), NAME_LIMIT)] = value.get("text") or ""
+            else:
+                found.append(f"{where}: the text of {safe_text(value.get('source'), NAME_LIMIT)} is no text; left out")
+    if problems is not None:
+        problems.extend(named(found))
     return cores, files
 
 
@@ -543,14 +793,16 @@ def empty_merged() -> dict[str, Any]:
             "overruns_at": {}, "late_at": {}, "host_requests": {}}
 
 
-def run_sources(run_dir: str | Path) -> list[str | list[dict[str, Any]]]:
+def run_sources(run_dir: str | Path, problems: list[str] | None = None) -> list[str | list[dict[str, Any]]]:
     """What to merge in a controller's results directory: each host's HOST_FILE when it was
-    fetched, else that host's raw core-N.jsonl files (never both: no request counted twice)."""
+    fetched, else that host's raw core-N.jsonl files (never both: no request counted twice).
+    The lines of a HOST_FILE that cannot be merged are named in `problems` (read_host_file)."""
     sources: list[str | list[dict[str, Any]]] = []
     for host_dir in sorted(p for p in Path(run_dir).iterdir() if p.is_dir()):
         host_file = host_dir / HOST_FILE
         if host_file.exists():
-            sources.extend(records for _name, records, _bad in read_host_file(host_file)[0])
+            cores = read_host_file(host_file, problems, f"{host_dir.name}/{HOST_FILE}")[0]
+            sources.extend(records for _name, records, _bad in cores)
         else:
             sources.extend(str(p) for p in sorted(host_dir.glob(contract.core_pattern(contract.RECORDS))))
     return sources
@@ -558,19 +810,30 @@ def run_sources(run_dir: str | Path) -> list[str | list[dict[str, Any]]]:
 
 def unpack_host_files(run_dir: str | Path) -> list[str]:
     """Write the logs and data.json each fetched HOST_FILE carries beside it (when absent), so a
-    results directory holds them as if every file had been fetched. Returns the files written."""
+    results directory holds them as if every file had been fetched. Returns the files written;
+    a file that cannot be written (a full disk) raises OSError naming it, and leaves nothing."""
     written = []
     for host_file in sorted(Path(run_dir).glob("*/" + HOST_FILE)):
         for name, text in read_host_file(host_file)[1].items():
             target = host_file.parent / Path(name).name
             if not target.exists():
-                target.write_text(text, encoding="utf-8")
-                os.chmod(target, 0o640)
+                tmp = target.with_name(target.name + ".tmp")
+                try:  # whole or not at all: a partial file would be kept as it is
+                    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
+                        handle.write(text)
+                    os.chmod(tmp, 0o640)
+                    os.replace(tmp, target)
+                except OSError as exc:  # named by the file it was writing, not by its .tmp
+                    raise OSError(exc.errno, exc.strerror, str(target)) from exc
+                finally:
+                    if tmp.exists():
+                        tmp.unlink()
                 written.append(str(target))
     return written
 
 
-def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[str, Any]:
+def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]],
+          warnings: Iterable[str] = ()) -> dict[str, Any]:
     """Merge many cores' records (paths of core-N.jsonl files, or lists of records): exact sums.
 
     Returns {"seconds": {sec: {label: cell}}, "active": {sec: n}, "overruns": {client: n},
@@ -578,12 +841,15 @@ def merge(sources: Iterable[str | Path | Iterable[Mapping[str, Any]]]) -> dict[s
     "overruns_at" / "late_at": {sec: n}, the overruns and late starts by the second of the flush
     that recorded them (a flush counts what happened since the previous one), and
     "host_requests": {host: {sec: n}}, each load host's requests per second; the open model's
-    "dropped" and "pool_started": {sec: n} (all cores), and in each core "pool": {sec: its pool size}.
+    "dropped" and "pool_started": {sec: n} (all cores), and in each core "pool": {sec: its pool size};
+    "warnings": `warnings`, then each line left out or made safe, named (read_records, and the
+    load hosts' in their records).
     """
     merged = empty_merged()
+    merged["warnings"] = list(warnings)
     for source in sources:
         if isinstance(source, (str, Path)):
-            records, bad = read_records(source)
+            records, bad = read_records(source, merged["warnings"])
             name = str(source)
         else:
             records, bad, name = list(source), 0, None
@@ -603,6 +869,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
     overruns_at, late_at = merged.setdefault("overruns_at", {}), merged.setdefault("late_at", {})
     start: Any = None
     host_seconds: dict[int, int] = {}
+    problems: list[str] = []
     for record in records:
         kind = record.get("type")
         if kind == "meta":
@@ -612,6 +879,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             core["end"] = dict(record)
         elif kind == "stats":
             core["bad_lines"] += int(record.get("bad_lines", 0))  # counted on the load host (HOST_FILE)
+            problems.extend(str(problem) for problem in record.get("problems") or [])  # named there
             for sec, labels in (record.get("seconds") or {}).items():
                 per_label = seconds.setdefault(int(sec), {})
                 for label, cell in labels.items():
@@ -662,6 +930,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 core["iterations"] = (core["iterations"] or 0) + iterations
     merged["cores"].append(core)
     host = str((core["meta"] or {}).get("host") or source or "?")
+    merged.setdefault("warnings", []).extend(f"{host}: {problem}" for problem in problems)
     per_host = merged.setdefault("host_requests", {}).setdefault(host, {})
     for sec, n in host_seconds.items():
         per_host[sec] = per_host.get(sec, 0) + n
@@ -1018,6 +1287,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "cores": cores,
         "generator_limited": limited,
         "series": series,
+        "warnings": list(merged.get("warnings") or []),  # record lines left out or made safe, named
     }
 
 
@@ -1134,4 +1404,5 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     lines.extend(f"WARNING: {message}" for message in summary.get("generator_limited") or [])
     if summary.get("iteration_warning"):
         lines.append(f"WARNING: {summary['iteration_warning']}")
+    lines.extend(f"WARNING: {message}" for message in summary.get("warnings") or [])
     return lines

@@ -209,9 +209,13 @@ def _write(path, text):
             if handle.read() == text:
                 return False
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:  # whole or not at all; a text the merge missed is escaped, never a reason to lose the results
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return True
 
 
@@ -251,6 +255,24 @@ def cannot_write(path, exc, written):
             "records also stay on the load hosts. Free disk space there, then merge again with ansible-playbook "
             "playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=%s -e hailstorm_results_dir=%s"
             % (path, exc.strerror or exc, full, free, ", ".join(kept) or "nothing", ", ".join(written) or "nothing",
+               os.path.basename(path.rstrip("/")), os.path.dirname(path.rstrip("/"))))
+
+
+def cannot_unpack(path, exc):
+    """What a user reads when the controller cannot unpack the logs and data.json of the fetched
+    host files (a full disk): the file, the cause, the free space and the command to run again."""
+    where = getattr(exc, "filename", None) or path
+    try:
+        stats = os.statvfs(path)
+        free = "%d KiB free there" % (stats.f_bavail * stats.f_frsize // 1024)
+    except OSError:
+        free = "free space unknown"
+    full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return ("hailstorm_results: cannot unpack the load hosts' logs from their %s into %s: %s%s, %s (at %s). The "
+            "fetched %s files are kept, the records also stay on the load hosts. Free disk space there, then run "
+            "again: ansible-playbook playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=%s "
+            "-e hailstorm_results_dir=%s"
+            % (HOST_FILE, path, exc.strerror or exc, full, free, where, HOST_FILE,
                os.path.basename(path.rstrip("/")), os.path.dirname(path.rstrip("/"))))
 
 
@@ -318,8 +340,15 @@ def main():
             module.fail_json(msg="hailstorm_results: cannot read the run's plan %s (%s); is %s the results "
                                  "directory of a run (results/<run-id>)?" % (plan_path, exc, path))
     if not module.check_mode:
-        unpack_host_files(path)  # the logs and data.json each host's host.jsonl carries
-    sources = run_sources(path)
+        try:
+            unpack_host_files(path)  # the logs and data.json each host's host.jsonl carries
+        except OSError as exc:  # a full disk: say where, why and how to go on
+            module.fail_json(msg=cannot_unpack(path, exc))
+    warnings = []  # host file lines left out or made safe, named
+    try:
+        sources = run_sources(path, warnings)
+    except OSError as exc:
+        module.fail_json(msg="hailstorm_results: cannot read the fetched results in %s: %s" % (path, exc))
     files = sorted(glob.glob(os.path.join(path, "*", HOST_FILE))) + [src for src in sources if isinstance(src, str)]
     if not sources:
         module.fail_json(msg="hailstorm_results: no <host>/%s or <host>/core-*.jsonl files under %s; "
@@ -331,7 +360,7 @@ def main():
     except PlanError as exc:
         module.fail_json(msg="hailstorm_results: %s" % exc)
     try:
-        merged = merge(sources)
+        merged = merge(sources, warnings)
         summary = summarize(merged, plan)
         summary["live_metrics"] = live_metrics.live_metrics_figures(summary["cores"])
         summary["clock"] = exports.run_clock(merged)

@@ -15,7 +15,8 @@ import traceback
 from typing import Any, Callable
 
 from . import contract
-from .results import LATE_START, Histogram, end_record, exception_kind, meta_record, request_label, stats_record
+from .results import (LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, Histogram, empty_cell, end_record, exception_kind,
+                      failure_text, merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -35,17 +36,19 @@ def failure_kind(exception: BaseException, response: Any) -> str:
     """The kind a failure is counted under: "HTTP <code>" for an error status (>= 400), the message
     of a catch_response failure, else the exception's class and the first line of its message (as
     Locust's failures table shows it; object addresses masked as Locust does): an exception raised
-    in a catch_response block whose answer was 200 is that exception, not "HTTP 200"."""
+    in a catch_response block whose answer was 200 is that exception, not "HTTP 200". Its text is
+    results.failure_text's (safe whatever the locustfile put in it, an HTML body reduced to the
+    status and a few words, at most KIND_MESSAGE characters)."""
     name = type(exception).__name__
-    if name == "CatchResponseError":
-        return f"failure: {str(exception)[:KIND_MESSAGE]}"
     code = getattr(response, "status_code", None)
+    if name == "CatchResponseError":
+        return f"failure: {failure_text(exception, code, KIND_MESSAGE)}"
     if isinstance(code, int) and code >= 400:
         return f"HTTP {code}"
-    text = str(exception).strip()
+    text = text_of(exception).strip()
     if not text:
         return name
-    return f"{name}: {_ADDRESS.sub('0x....', text.splitlines()[0])[:KIND_MESSAGE]}"
+    return f"{name}: {failure_text(_ADDRESS.sub('0x....', text.splitlines()[0]), code, KIND_MESSAGE)}"
 
 
 def write_status_file(base: str, core: int, state: str, elapsed: float, active: int, requests: int,
@@ -65,7 +68,7 @@ def write_status_file(base: str, core: int, state: str, elapsed: float, active: 
     if latency is not None:
         status["hist"], status["time_us"] = Histogram(latency[0]).to_json(), latency[1]
     if reason:
-        status["reason"] = reason
+        status["reason"] = safe_text(reason)
     with open(base + contract.STATUS + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(status, handle)
     os.replace(base + contract.STATUS + ".tmp", base + contract.STATUS)
@@ -152,6 +155,15 @@ def _bucket(us: int) -> int:
         return us - us % 1000
     step = 10 ** (len(str(us)) - 3)
     return us - us % step
+
+
+def _traceback_text(exception: BaseException, tb: Any) -> str:
+    """The traceback Locust prints for an exception of the locustfile (its class and type when even
+    formatting it fails: an exception whose __str__ raises)."""
+    try:
+        return "".join(traceback.format_exception(type(exception), exception, tb))
+    except Exception:  # noqa: BLE001 - the run goes on; the kind names the exception
+        return f"{type(exception).__name__} (its traceback cannot be formatted)"
 
 
 def _no_schedule() -> float | None:
@@ -252,13 +264,15 @@ class Recorder:
             return
         if start_time is None:
             start_time = self.now() - response_time / 1000.0
-        code = getattr(response, "status_code", None) or (type(exception).__name__ if exception else "")
+        status = getattr(response, "status_code", None)
+        code = status or (type(exception).__name__ if exception else "")
         due = self.due_of()
         delay = max(0, int((start_time - due) * 1000)) if due is not None else 0
         self.jtl_rows.append((
-            int(start_time * 1000), int(response_time), name, code, getattr(response, "reason", "") or "",
-            thread, "text", "false" if exception is not None else "true",
-            str(exception) if exception is not None else "", response_length or 0, 0, threads, threads,
+            int(start_time * 1000), int(response_time), safe_text(name, NAME_LIMIT), code,
+            safe_text(getattr(response, "reason", "") or ""), thread, "text",
+            "false" if exception is not None else "true",
+            failure_text(exception, status) if exception is not None else "", response_length or 0, 0, threads, threads,
             int(response_time), 0, 0, delay,
         ))
 
@@ -279,7 +293,7 @@ class Recorder:
         entry["count"] += 1
         if kind not in self._tracebacks_sent:
             self._tracebacks_sent.add(kind)
-            entry["traceback"] = "".join(traceback.format_exception(type(exception), exception, tb))[-4000:]
+            entry["traceback"] = safe_text(_traceback_text(exception, tb), TRACEBACK_LIMIT, lines=True, keep_end=True)
 
     def client_overrun(self, client_id: int) -> None:
         self.overruns[client_id] = self.overruns.get(client_id, 0) + 1
@@ -326,9 +340,12 @@ class Recorder:
         cells, self.cells = self.cells, {}
         seconds: dict[int, dict[str, dict[str, Any]]] = {}
         for (sec, method, name), (n, failures, nbytes, us, hist, errors, sched, sched_us) in cells.items():
-            seconds.setdefault(sec, {})[request_label(method, name)] = {
-                "requests": n, "failures": failures, "bytes": nbytes, "time_us": us, "errors": errors or {},
-                "hist": hist, "sched_time_us": sched_us, "sched_hist": sched}
+            cell = {"requests": n, "failures": failures, "bytes": nbytes, "time_us": us, "errors": errors or {},
+                    "hist": hist, "sched_time_us": sched_us, "sched_hist": sched}
+            per_label, label = seconds.setdefault(sec, {}), request_label(method, name)
+            if label in per_label:  # two names the same once made safe (cut at NAME_LIMIT): one label
+                cell = merge_cell(merge_cell(empty_cell(), per_label[label]), cell)
+            per_label[label] = cell
             self.requests += n
             self.failures += failures
             self.latency.merge(hist)
