@@ -23,7 +23,7 @@ import math
 from bisect import bisect_right
 from typing import Any, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients, core_intervals, request_times
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
 from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
@@ -240,7 +240,8 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
                         sec = math.floor(at)
                         counts[sec] = counts.get(sec, 0) + 1
         return [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
-    return [(s + 0.5, active_clients(plan, s + 0.5) / pace) for s in seconds]
+    active_at = active_counter(plan)  # a staged plan's curve read once, not once per second
+    return [(s + 0.5, active_at(s + 0.5) / pace) for s in seconds]
 
 
 def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: Sequence[tuple[str, float, float]],
@@ -274,7 +275,8 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
     plan_phases = phases(plan)
     has_plan = all(key in plan for key in ("clients", "pace")) and (
         bool(plan.get("stages")) or all(key in plan for key in ("gap", "stop_gap", "rampup", "constant")))
-    planned_active = [(s + 0.5, float(active_clients(plan, s + 0.5))) for s in seconds] if has_plan else []
+    active_at = active_counter(plan) if has_plan else None
+    planned_active = [(s + 0.5, float(active_at(s + 0.5))) for s in seconds] if active_at else []
     active = merged.get("active", {})
     measured_active = [(s + 0.5, float(active[s])) for s in seconds if s in active]
     out = [chart("active", "Active clients: plan and measured", "clients",
