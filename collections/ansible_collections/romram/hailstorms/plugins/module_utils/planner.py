@@ -1046,51 +1046,56 @@ def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: 
     return total / pace
 
 
-def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
-                 overlaps: Sequence[Sequence[Sequence[tuple[int, float, float]]]], multiplier: int,
-                 offset: int) -> list[list[float]]:
-    """Planned requests minus the curve per second of each side, from the intervals' parts inside
-    each window (`overlaps`)."""
-    unit = pace / clients
-    ceil = math.ceil
-    out = []
-    for side, side_spans in zip(sides, overlaps):
-        errors: list[float] = []
-        for (base, line), spans in zip(side, side_spans):
-            bins = [0] * len(line)
-            for k, begin, stop in spans:
-                phase = ((k * multiplier + offset) % clients) * unit
-                t = phase + ceil((begin - phase) / pace - 1e-9) * pace
-                while t < stop:
-                    bins[int(t - base)] += 1
-                    t += pace
-            errors.extend(count - expected for count, expected in zip(bins, line))
-        out.append(errors)
-    return out
-
-
-def _overlaps(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]],
-              limit: float = math.inf) -> list[list[list[tuple[int, float, float]]]] | None:
-    """Per window [base, base + its seconds), the parts of the intervals inside it (in the
-    intervals' order). One sweep: the windows follow each other in time and the intervals come in
-    the order they start, so each interval is looked at once per window it overlaps, plus once
-    (O(spans + intervals)). None once there are more than `limit` parts."""
-    out = []
+def _window_parts(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]]
+                  ) -> Iterator[tuple[int, float, list[tuple[int, float, float]]]]:
+    """Per window (side by side, in time order): (its side's index, its base, the intervals that
+    overlap it, in the intervals' order). One sweep: the windows follow each other in time and
+    the intervals come in the order they start, so each interval is looked at once per window it
+    overlaps, plus once: O(parts + intervals) time, and no more memory than the intervals that
+    overlap one window (nothing else is kept from one window to the next)."""
     current: list[tuple[int, float, float]] = []
-    i, count = 0, 0
-    for side in sides:
-        spans = []
+    i, count = 0, len(intervals)
+    for index, side in enumerate(sides):
         for base, line in side:
             end = base + len(line)
-            while i < len(intervals) and intervals[i][1] < end:
+            while i < count and intervals[i][1] < end:
                 current.append(intervals[i])
                 i += 1
             current = [interval for interval in current if interval[2] > base]
-            count += len(current)
-            if count > limit:
-                return None
-            spans.append([(k, max(base, start), min(stop, end)) for k, start, stop in current])
-        out.append(spans)
+            yield index, base, current
+
+
+def _window_part_count(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]],
+                       limit: float = math.inf) -> float:
+    """How many parts of intervals the windows hold (what one pair's score walks); the sweep stops
+    as soon as there are more than `limit` (and returns math.inf)."""
+    total = 0
+    for _index, _base, current in _window_parts(sides, intervals):
+        total += len(current)
+        if total > limit:
+            return math.inf
+    return total
+
+
+def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
+                 intervals: Sequence[tuple[int, float, float]], multiplier: int, offset: int) -> list[list[float]]:
+    """Planned requests minus the curve per second of each side, from the parts of the intervals
+    inside each window (`_window_parts`)."""
+    unit = pace / clients
+    ceil = math.ceil
+    out: list[list[float]] = [[] for _side in sides]
+    windows = [window for side in sides for window in side]
+    for (index, base, current), (_base, line) in zip(_window_parts(sides, intervals), windows):
+        end = base + len(line)
+        bins = [0] * len(line)
+        for k, start, stop in current:
+            begin, stop = max(base, start), min(stop, end)
+            phase = ((k * multiplier + offset) % clients) * unit
+            t = phase + ceil((begin - phase) / pace - 1e-9) * pace
+            while t < stop:
+                bins[int(t - base)] += 1
+                t += pace
+        out[index].extend(count - expected for count, expected in zip(bins, line))
     return out
 
 
@@ -1099,14 +1104,12 @@ def curve_errors(clients: int, pace: float, segments: Sequence[Segment], multipl
     """Planned requests minus the curve per second of each side the phase pair is scored on
     (`_sides`)."""
     sides = _sides(clients, pace, segments)
-    overlaps = _overlaps(sides, _all_intervals(segments, clients))
-    assert overlaps is not None
-    return _side_errors(clients, pace, sides, overlaps, multiplier, offset)
+    return _side_errors(clients, pace, sides, _all_intervals(segments, clients), multiplier, offset)
 
 
 # Beyond the scoring budget (PHASE_SCORING_BUDGET: requests), a staged plan's phase pair is not
 # scored either when its sides hold more whole seconds than this (a long curve at a low rate), or
-# when its pairs would walk more parts of intervals than this (`_overlaps`): it keeps the
+# when its pairs would walk more parts of intervals than this (`_window_parts`): it keeps the
 # best-ranked multiplier and offset 0, as a plan with too many requests to score does. Both
 # bound the planning of any curve by the plan's size, not the curve's length.
 PHASE_SCORING_SECONDS = PHASE_SCORING_BUDGET
@@ -1145,14 +1148,14 @@ def curve_phase_pair(clients: int, pace: float, segments: Sequence[Segment]) -> 
     pairs = pairs[:int(PHASE_SCORING_BUDGET // work)]
     if len(pairs) < 2:
         return candidates[0], 0
-    overlaps = _overlaps(sides, _all_intervals(segments, clients), PHASE_SCORING_SPANS / len(pairs))
-    if overlaps is None:
+    intervals = _all_intervals(segments, clients)
+    if _window_part_count(sides, intervals, PHASE_SCORING_SPANS / len(pairs)) > PHASE_SCORING_SPANS / len(pairs):
         return candidates[0], 0
 
     def score(pair: tuple[int, int]) -> float:
         """As in phase_multiplier: the mean square error of each side, plus a quarter of the
         worst second's square."""
-        errors = [side for side in _side_errors(clients, pace, sides, overlaps, *pair) if side]
+        errors = [side for side in _side_errors(clients, pace, sides, intervals, *pair) if side]
         if not errors:
             return 0.0
         return (sum(sum(e * e for e in side) / len(side) for side in errors) * min(2, len(errors)) / len(errors)
