@@ -531,8 +531,8 @@ def _load_model(raw: Mapping[str, Any], clients: int) -> dict[str, Any]:
 
 def staged_intervals(stages: Sequence[Mapping[str, Any]], clients: int, peak: float) -> int:
     """How many intervals (client starts) a staged run has: O(stages), from the transitions."""
-    return sum(hi - lo for _moment, starts, lo, hi, _segment in transitions(curve_segments(stages, clients, peak),
-                                                                             clients) if starts)
+    segments = curve_segments(stages, clients, peak)
+    return sum(hi - lo for _moment, starts, lo, hi, _segment in transitions(segments, clients) if starts)
 
 
 def check_intervals(stages: Sequence[Mapping[str, Any]], clients: int, peak: float) -> None:

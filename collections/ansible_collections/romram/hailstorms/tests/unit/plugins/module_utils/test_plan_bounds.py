@@ -165,8 +165,8 @@ AT_TARGET = [{"duration": 4, "rps": 40, "name": "ramp"}, {"duration": 4, "rps": 
 
 def test_a_representative_staged_plan_keeps_its_numbers():
     plan = planner.make_plan(resolve(stages=AT_TARGET, pace="0.5s")[0], [("a", 2), ("b", 1)])
-    assert {key: plan[key] for key in ("clients", "rps", "pace", "duration", "expected_requests",
-                                        "phase_multiplier", "phase_offset")} == {
+    keys = ("clients", "rps", "pace", "duration", "expected_requests", "phase_multiplier", "phase_offset")
+    assert {key: plan[key] for key in keys} == {
         "clients": 60, "rps": 120.0, "pace": 0.5, "duration": 20.0, "expected_requests": 1220,
         "phase_multiplier": 37, "phase_offset": 30}
     assert {name: (h["clients"], h["intervals"], h["requests"]) for name, h in plan["hosts"].items()} == {
