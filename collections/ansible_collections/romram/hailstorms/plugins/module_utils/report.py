@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import math
 from bisect import bisect_right
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
@@ -130,13 +130,30 @@ def hover_titles(series: Sequence[Series], plan_phases: Sequence[tuple[str, floa
             if x in values:
                 values[x].append(f"{name}: {value_text(y)}")
     out = []
+    phase_at = phase_finder(plan_phases)
     for i, x in enumerate(xs):
         left = (xs[i - 1] + x) / 2 if i else x_range[0]
         right = (x + xs[i + 1]) / 2 if i + 1 < len(xs) else x_range[1]
-        phase = next((name for name, start, end in plan_phases if start <= x < end), None)
+        phase = phase_at(x)
         out.append((x, left, right, f"{when_text(x)}" + (f" ({phase})" if phase else "") + "\n"
                     + "\n".join(values[x])))
     return out
+
+
+def phase_finder(plan_phases: Sequence[tuple[str, float, float]]) -> Callable[[float], str | None]:
+    """x -> the name of the first phase [start, end) holding x, or None. The phases of a plan follow
+    each other in time (results.plan_phases): the one holding x is then the last that starts at or
+    before it, found by bisection (a chart of 10,000 seconds over 10,000 stages scanned 10^8)."""
+    starts = [start for _name, start, _end in plan_phases]
+    in_order = starts == sorted(starts) and all(
+        b[1] >= a[2] for a, b in zip(plan_phases, plan_phases[1:]) if a[2] > a[1])
+    if not in_order:
+        return lambda x: next((name for name, start, end in plan_phases if start <= x < end), None)
+
+    def find(x: float) -> str | None:
+        index = bisect_right(starts, x) - 1
+        return plan_phases[index][0] if index >= 0 and plan_phases[index][1] <= x < plan_phases[index][2] else None
+    return find
 
 
 def _hover_columns(series: Sequence[Series], plan_phases: Sequence[tuple[str, float, float]],

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import given, settings as hsettings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
 TARGET = "http://127.0.0.1:3456"
@@ -323,3 +323,16 @@ def test_stage_figures_equal_a_merge_of_every_second_per_stage():
         assert (figure["requests"], figure["failures"]) == (cell["requests"], cell["failures"])
         assert figure["p95_ms"] == results.latency_figures(results.Histogram(cell["hist"]), cell["time_us"])["p95_ms"]
     assert sum(f["requests"] for f in figures) > 0
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(small_curves(), st.lists(st.floats(min_value=-2, max_value=1.2), min_size=1, max_size=30))
+def test_the_phase_under_the_pointer_is_found_by_bisection_as_by_a_scan(curve, fractions):
+    stages, clients, peak, pace = curve
+    plan = planner.make_plan({"clients": clients, "rps": peak, "pace": pace, "stages": stages}, [("a", 1)])
+    trapezoid = planner.make_plan({"clients": 20, "rps": 10, "pace": 2, "rampup": 5, "constant": 0, "rampdown": 3},
+                                  [("a", 1)])
+    for phases in (results.plan_phases(plan), results.plan_phases(trapezoid), [("b", 5, 9), ("a", 0, 6)]):
+        phase_at = report.phase_finder(phases)
+        for x in [f * plan["duration"] for f in fractions] + [start for _name, start, _end in phases]:
+            assert phase_at(x) == next((name for name, start, end in phases if start <= x < end), None)
