@@ -5,6 +5,8 @@ The seed-example hosts (192.0.2.x) do not exist: any contact would fail the play
 from __future__ import annotations
 
 import json
+import resource
+import time
 
 import pytest
 
@@ -231,3 +233,37 @@ def test_a_label_threshold_that_matches_no_request_of_the_dry_run_is_refused_bef
     # the fix works: a label the dry run saw (the name alone matches every method)
     fixed = {"hailstorm_thresholds": {"labels": {"/{name}": {"p95_ms": 100}}}}
     assert plan(tmp_path, "-e", json.dumps(fixed)).returncode == 0
+
+
+# Measured on this 2-core machine while others worked (benchmarks/plan_scale.py, docs/design.md):
+# the refusal of a 1,000,000 h stage in 1.2-1.7 s, plan.yml of 10,000 stages in 7-13 s; the planner
+# before issue 24 grew to 24 GB on the first and took 3 min on the second. 60 s is several times
+# the slowest measurement.
+BOUND_S = 60.0
+
+
+def test_a_long_stage_is_refused_and_the_most_stages_are_planned_in_seconds_with_a_sampled_preview(tmp_path):
+    began = time.monotonic()
+    result = plan(tmp_path, "-e", json.dumps({"hailstorm_stages": [{"duration": "1000000h", "rps": 10}]}))
+    assert time.monotonic() - began < BOUND_S
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert ("hailstorm_stages: the stages last 1000000:00:00.0 (3.6e+09 s) in total, over the 168:00:00.0 (604800 s, "
+            "a week) a run may last; give stages of at most 604800 s in total" in said(result))
+    assert "Plan every client" not in result.stdout  # refused with the settings, before planning
+    # the most stages a plan may have, a second each (as a file: one -e argument holds at most 128 KiB)
+    stages = tmp_path / "stages.json"
+    stages.write_text(json.dumps({"hailstorm_stages": [{"duration": 1, "rps": 10 if i % 2 == 0 else 20}
+                                                       for i in range(10_000)]}))
+    began = time.monotonic()
+    result = plan(tmp_path, "-e", f"@{stages}", "-e", "hailstorm_preview_points=12", "-e", "hailstorm_run_id=many")
+    assert time.monotonic() - began < BOUND_S
+    assert result.returncode == 0, said(result)
+    written = json.loads((tmp_path / "results" / "many" / "plan.json").read_text())
+    assert len(written["stages"]) == 10_000 and written["expected_requests"] > 0
+    shown = result.stdout.split("Show the plan", 1)[1].split("PLAY RECAP", 1)[0]
+    lines = [line[6:].strip("'").split() for line in shown.splitlines() if line.startswith("    - ")]
+    stage_rows = [words for words in lines if len(words) > 2 and words[0].isdigit() and ":" in words[1] + words[2]]
+    assert len(stage_rows) == 12 and "9988 of the 10000 stages not listed" in " ".join(shown.split())
+    assert len(lines) <= 12 + (2 * 12 + 1) + 10  # the stages listed, the curve, the figures and headers
+    # ansible-playbook and its workers (the largest of this test's children): far under 1 GB
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1024 * 1024

@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import json
 import math
 import re
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 SETTING_KEYS = (
     "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile", "stages",
@@ -64,6 +65,10 @@ UNSTABLE_PACE = 10.0
 MAX_CLIENTS = 10_000_000
 MAX_CLIENTS_PER_CORE = 20_000
 MAX_RPS_PER_CORE = 10_000
+# A run is recorded, merged on the controller and drawn second by second (a cell per label and
+# second on every core): a week is 604,800 of them, the longest run (a LoadTestShape must end
+# within it too: shapes.MAX_SECONDS); a longer soak is several runs.
+MAX_DURATION = 7 * 24 * 3600
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
                           r"(?:(\d+(?:\.\d+)?)ms)?$")
@@ -123,8 +128,17 @@ def _number(value: Any, name: str) -> float:
     return number
 
 
+# Each stage is an entry of plan.json, a line of the summary and a phase thresholds may judge: a
+# week of one-minute stages is 10,080 (a curve sampled more finely is the same curve in fewer stages).
 MAX_STAGES = 10_000
 MAX_STAGE_RPS = MAX_CLIENTS / MIN_PACE  # the most clients at the shortest pace
+# Client starts of a staged run (`intervals`: a client may stop on a fall and start again on a later
+# rise): the controller counts each one to plan (1.5 million a second on a busy 2-core machine, so
+# 20 million take about 13 s: a million clients swept up and down 20 times), and a load host's core
+# holds its own as a list (about 150 bytes each: 200,000 are 30 MB, each of a full core's clients
+# started 10 times) and starts each as a Locust user with its on_start.
+MAX_INTERVALS = 20_000_000
+MAX_INTERVALS_PER_CORE = 10 * MAX_CLIENTS_PER_CORE
 _STAGES_EXAMPLE = "[{duration: 2m, rps: 200}, {duration: 5m, rps: 200}, {duration: 1m, rps: 0}]"
 
 
@@ -200,6 +214,12 @@ def parse_stages(value: Any) -> list[dict[str, Any]]:
     if stages_peak(stages) <= 0:
         raise PlanError(f"hailstorm_stages: every stage's rate is 0, so nothing would be sent; give a stage "
                         f"an rps > 0, e.g. {_STAGES_EXAMPLE}")
+    total = sum(stage["duration"] for stage in stages)
+    if total > MAX_DURATION:
+        raise PlanError(f"hailstorm_stages: the stages last {_clock(total)} ({total:g} s) in total, over the "
+                        f"{_clock(MAX_DURATION)} ({MAX_DURATION} s, a week) a run may last; give stages of at most "
+                        f"{MAX_DURATION} s in total, e.g. [{{duration: 1h, rps: 100}}, {{duration: 160h, rps: 100}}, "
+                        "{duration: 1h, rps: 0}], and run a longer soak as several runs")
     return stages
 
 
@@ -446,6 +466,7 @@ def resolve_settings(
 
     model = _load_model(raw, clients)
     if stages is not None:
+        check_intervals(stages, clients, rps)
         return {"target": target.rstrip("/"), "rps": rps, "pace": pace, "clients": clients, "stages": stages,
                 "locustfile": raw.get("locustfile"), **model}, warnings
     if raw.get("rampup") is None:
@@ -460,6 +481,13 @@ def resolve_settings(
     rampdown = parse_duration(raw["rampdown"], "rampdown") if raw.get("rampdown") is not None else rampup
     if rampdown < 0:
         raise PlanError(f"hailstorm_rampdown: must be >= 0, got {raw['rampdown']!r}")
+    if rampup + constant + rampdown > MAX_DURATION:
+        fix = (f"hailstorm_constant={math.floor(MAX_DURATION - rampup - rampdown)}" if rampup + rampdown < MAX_DURATION
+               else f"hailstorm_rampup={MAX_DURATION // 4} hailstorm_rampdown={MAX_DURATION // 4}")
+        raise PlanError(
+            f"hailstorm_rampup + hailstorm_constant + hailstorm_rampdown = {rampup:g} + {constant:g} + {rampdown:g} s "
+            f"= {_clock(rampup + constant + rampdown)}, over the {_clock(MAX_DURATION)} ({MAX_DURATION} s, a week) a "
+            f"run may last; shorten them, e.g. {fix}, and run a longer soak as several runs")
 
     settings = {
         "target": target.rstrip("/"),
@@ -499,6 +527,25 @@ def _load_model(raw: Mapping[str, Any], clients: int) -> dict[str, Any]:
     return {"model": "open", "max_clients": int(cap)}
 
 
+def staged_intervals(stages: Sequence[Mapping[str, Any]], clients: int, peak: float) -> int:
+    """How many intervals (client starts) a staged run has: O(stages), from the transitions."""
+    segments = curve_segments(stages, clients, peak)
+    return sum(hi - lo for _moment, starts, lo, hi, _segment in transitions(segments, clients) if starts)
+
+
+def check_intervals(stages: Sequence[Mapping[str, Any]], clients: int, peak: float) -> None:
+    """Refuse stages whose clients would start more than MAX_INTERVALS times in all (before any
+    host: it needs only the stages and the clients)."""
+    count = staged_intervals(stages, clients, peak)
+    if count > MAX_INTERVALS:
+        fewer = clients * MAX_INTERVALS // count * 9 // 10  # the starts scale with the clients
+        raise PlanError(
+            f"hailstorm_stages: their {len(stages)} stages start the {clients} clients {count} times in all (a client "
+            f"starts again on every rise after a fall), over the {MAX_INTERVALS} client starts a plan may have; "
+            "give fewer rises and falls (join stages of the same slope)"
+            + (f", or fewer clients (e.g. hailstorm_clients={fewer})" if fewer >= _min_clients(peak) else ""))
+
+
 def _min_clients(rps: float) -> int:
     """The fewest clients whose pace is at least MIN_PACE at `rps`."""
     return max(1, math.ceil(rps * MIN_PACE * (1 - 1e-12)))
@@ -512,6 +559,16 @@ def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]
         return  # make_plan names the bad host
     clients, rps = int(settings["clients"]), float(settings["rps"])
     need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
+    if settings.get("stages"):
+        starts = staged_intervals(settings["stages"], clients, rps)
+        if starts > cores * MAX_INTERVALS_PER_CORE:
+            more = math.ceil(starts / MAX_INTERVALS_PER_CORE)  # a plan has at least one client per core
+            raise PlanError(
+                f"hailstorm_stages: their {len(settings['stages'])} stages start the {clients} clients {starts} times "
+                f"in all (a client starts again on every rise after a fall), over the {MAX_INTERVALS_PER_CORE} "
+                f"client starts per usable core a plan may have on {cores} cores; give fewer rises and falls (join "
+                "stages of the same slope)" + (f", or add load hosts (at least {more} usable cores)"
+                                               if more <= clients else ""))
     if need > cores and settings.get("stages"):
         raise PlanError(
             f"hailstorm_stages: their peak of {rps:g} rps with {clients} clients needs at least {need} usable "
@@ -922,13 +979,10 @@ def _all_intervals(segments: Sequence[Segment], clients: int) -> list[tuple[int,
 Window = tuple  # (base, expected requests per whole second from base on): one side's part
 
 
-def _sides(clients: int, pace: float, segments: Sequence[Segment]) -> list[list[Window]]:
-    """What the phase pair is scored on: the whole seconds of the run [i, i + 1) whose requests
-    depend on the phases, against the curve's integral over each. A side per segment that is not
-    flat at no client or at every client (the whole lattice): the seconds it touches that no
-    earlier segment took. For the trapezoid with ramps of whole seconds these are the ramp-up's
-    and the ramp-down's seconds, as `ramp_errors` scores them."""
-    sides: list[list[Window]] = []
+def _side_windows(clients: int, segments: Sequence[Segment]) -> list[tuple[int, int]]:
+    """The whole seconds [first, last) of each side the phase pair is scored on (`_sides`), without
+    their lines: O(segments), whatever the curve's length."""
+    windows: list[tuple[int, int]] = []
     taken = 0
     end = math.ceil(segments[-1].stop) if segments else 0
     for segment in segments:
@@ -937,28 +991,52 @@ def _sides(clients: int, pace: float, segments: Sequence[Segment]) -> list[list[
             continue
         first, last = max(taken, int(segment.start)), min(end, math.ceil(segment.stop))
         if last > first:
-            sides.append([(float(first), [_second_mean(segments, pace, second) for second in range(first, last)])])
+            windows.append((first, last))
             taken = last
-    return sides
+    return windows
 
 
-def _second_mean(segments: Sequence[Segment], pace: float, second: int) -> float:
+def _sides(clients: int, pace: float, segments: Sequence[Segment],
+           windows: Sequence[tuple[int, int]] | None = None) -> list[list[Window]]:
+    """What the phase pair is scored on: the whole seconds of the run [i, i + 1) whose requests
+    depend on the phases, against the curve's integral over each. A side per segment that is not
+    flat at no client or at every client (the whole lattice): the seconds it touches that no
+    earlier segment took (`_side_windows`). For the trapezoid with ramps of whole seconds these are
+    the ramp-up's and the ramp-down's seconds, as `ramp_errors` scores them. A list per second of
+    the sides: `curve_phase_pair` builds it only for sides of at most PHASE_SCORING_SECONDS."""
+    windows = _side_windows(clients, segments) if windows is None else windows
+    starts = [segment.start for segment in segments]
+    return [[(float(first), [_second_mean(segments, pace, second, starts) for second in range(first, last)])]
+            for first, last in windows]
+
+
+def _second_mean(segments: Sequence[Segment], pace: float, second: int,
+                 starts: Sequence[float] | None = None) -> float:
     """The curve's requests in the whole second [second, second + 1): inside one segment its rate
-    at the middle of the second (written as `ramp_errors` writes its line), else the integral."""
-    for segment in segments:
+    at the middle of the second (written as `ramp_errors` writes its line), else the integral.
+    `starts` (the segments' starts) finds the segment by bisection (O(log segments))."""
+    starts = [segment.start for segment in segments] if starts is None else starts
+    index = bisect.bisect_right(starts, second) - 1
+    if index >= 0:
+        segment = segments[index]
         if segment.start <= second and second + 1 <= segment.stop:
             low, high = sorted((segment.at_start / pace, segment.at_stop / pace))
             i = second - segment.start
             if segment.at_stop >= segment.at_start:
                 return low + (high - low) * (i + 0.5) / segment.duration
             return low + (high - low) * (1 - (i + 0.5) / segment.duration)
-    return _rate_integral(segments, pace, second, second + 1)
+    return _rate_integral(segments, pace, second, second + 1, starts)
 
 
-def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: float) -> float:
-    """The requests the curve asks for in [begin, end): the integral of A(t) / pace."""
+def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: float,
+                   starts: Sequence[float] | None = None) -> float:
+    """The requests the curve asks for in [begin, end): the integral of A(t) / pace, over the
+    segments that overlap it (from the one `starts` places `begin` in, when given)."""
     total = 0.0
-    for segment in segments:
+    first = max(0, bisect.bisect_right(starts, begin) - 1) if starts is not None else 0
+    for segment in itertools.islice(segments, first, None):
+        if segment.start >= end:
+            break
         lo, hi = max(begin, segment.start), min(end, segment.stop)
         if hi > lo:
             slope = (segment.at_stop - segment.at_start) / segment.duration
@@ -966,40 +1044,56 @@ def _rate_integral(segments: Sequence[Segment], pace: float, begin: float, end: 
     return total / pace
 
 
-def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
-                 overlaps: Sequence[Sequence[Sequence[tuple[int, float, float]]]], multiplier: int,
-                 offset: int) -> list[list[float]]:
-    """Planned requests minus the curve per second of each side, from the intervals' parts inside
-    each window (`overlaps`)."""
-    unit = pace / clients
-    ceil = math.ceil
-    out = []
-    for side, side_spans in zip(sides, overlaps):
-        errors: list[float] = []
-        for (base, line), spans in zip(side, side_spans):
-            bins = [0] * len(line)
-            for k, begin, stop in spans:
-                phase = ((k * multiplier + offset) % clients) * unit
-                t = phase + ceil((begin - phase) / pace - 1e-9) * pace
-                while t < stop:
-                    bins[int(t - base)] += 1
-                    t += pace
-            errors.extend(count - expected for count, expected in zip(bins, line))
-        out.append(errors)
-    return out
-
-
-def _overlaps(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]]
-              ) -> list[list[list[tuple[int, float, float]]]]:
-    """Per window [base, base + its seconds), the parts of the intervals inside it."""
-    out = []
-    for side in sides:
-        spans = []
+def _window_parts(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]]
+                  ) -> Iterator[tuple[int, float, list[tuple[int, float, float]]]]:
+    """Per window (side by side, in time order): (its side's index, its base, the intervals that
+    overlap it, in the intervals' order). One sweep: the windows follow each other in time and
+    the intervals come in the order they start, so each interval is looked at once per window it
+    overlaps, plus once: O(parts + intervals) time, and no more memory than the intervals that
+    overlap one window (nothing else is kept from one window to the next)."""
+    current: list[tuple[int, float, float]] = []
+    i, count = 0, len(intervals)
+    for index, side in enumerate(sides):
         for base, line in side:
             end = base + len(line)
-            spans.append([(k, max(base, start), min(stop, end)) for k, start, stop in intervals
-                          if start < end and stop > base])
-        out.append(spans)
+            while i < count and intervals[i][1] < end:
+                current.append(intervals[i])
+                i += 1
+            current = [interval for interval in current if interval[2] > base]
+            yield index, base, current
+
+
+def _window_part_count(sides: Sequence[Sequence[Window]], intervals: Sequence[tuple[int, float, float]],
+                       limit: float = math.inf) -> float:
+    """How many parts of intervals the windows hold (what one pair's score walks); the sweep stops
+    as soon as there are more than `limit` (and returns math.inf)."""
+    total = 0
+    for _index, _base, current in _window_parts(sides, intervals):
+        total += len(current)
+        if total > limit:
+            return math.inf
+    return total
+
+
+def _side_errors(clients: int, pace: float, sides: Sequence[Sequence[Window]],
+                 intervals: Sequence[tuple[int, float, float]], multiplier: int, offset: int) -> list[list[float]]:
+    """Planned requests minus the curve per second of each side, from the parts of the intervals
+    inside each window (`_window_parts`)."""
+    unit = pace / clients
+    ceil = math.ceil
+    out: list[list[float]] = [[] for _side in sides]
+    windows = [window for side in sides for window in side]
+    for (index, base, current), (_base, line) in zip(_window_parts(sides, intervals), windows):
+        end = base + len(line)
+        bins = [0] * len(line)
+        for k, start, stop in current:
+            begin, stop = max(base, start), min(stop, end)
+            phase = ((k * multiplier + offset) % clients) * unit
+            t = phase + ceil((begin - phase) / pace - 1e-9) * pace
+            while t < stop:
+                bins[int(t - base)] += 1
+                t += pace
+        out[index].extend(count - expected for count, expected in zip(bins, line))
     return out
 
 
@@ -1008,19 +1102,45 @@ def curve_errors(clients: int, pace: float, segments: Sequence[Segment], multipl
     """Planned requests minus the curve per second of each side the phase pair is scored on
     (`_sides`)."""
     sides = _sides(clients, pace, segments)
-    return _side_errors(clients, pace, sides, _overlaps(sides, _all_intervals(segments, clients)),
-                        multiplier, offset)
+    return _side_errors(clients, pace, sides, _all_intervals(segments, clients), multiplier, offset)
+
+
+# Beyond the scoring budget (PHASE_SCORING_BUDGET: requests), a staged plan's phase pair is not
+# scored either when its sides hold more whole seconds than this (a long curve at a low rate), or
+# when its pairs would walk more parts of intervals than this (`_window_parts`): it keeps the
+# best-ranked multiplier and offset 0, as a plan with too many requests to score does. Both
+# bound the planning of any curve by the plan's size, not the curve's length.
+# Parts cost about 1 to 3 µs each per pair (a second or two for the bound); the test curves of
+# benchmarks/plan_identity.py walk at most 663,000 (96 pairs of 6,903), so they are all scored.
+PHASE_SCORING_SECONDS = PHASE_SCORING_BUDGET
+PHASE_SCORING_SPANS = 1_000_000
+
+
+def _windows_requests(segments: Sequence[Segment], pace: float, windows: Sequence[tuple[int, int]]) -> float:
+    """The curve's requests over the windows (the sum of their lines, to float rounding), from
+    the segments alone: O(windows + segments)."""
+    starts = [segment.start for segment in segments]
+    return sum(_rate_integral(segments, pace, first, last, starts) for first, last in windows)
 
 
 def curve_phase_pair(clients: int, pace: float, segments: Sequence[Segment]) -> tuple[int, int]:
     """The phase multiplier and offset of a staged plan, chosen against the whole curve as
     `phase_multiplier` chooses them against the ramps (the same candidates, budget and score, on
     `curve_errors`: the run's own whole seconds, so every part of the curve whose requests depend
-    on the phases is scored, steps and stages shorter than a second too)."""
+    on the phases is scored, steps and stages shorter than a second too).
+
+    Bounded by the plan's size: the sides' requests are first counted from the segments (a plan
+    that cannot afford two pairs is not walked second by second), and sides longer than
+    PHASE_SCORING_SECONDS or parts of intervals beyond PHASE_SCORING_SPANS are not scored."""
     candidates = _ranked_multipliers(clients)
-    sides = _sides(clients, pace, segments)
-    if clients <= 2 or not sides:
+    windows = _side_windows(clients, segments)
+    if clients <= 2 or not windows:
         return candidates[0], 0
+    half = PHASE_SCORING_BUDGET / 2
+    estimate = clients + _windows_requests(segments, pace, windows) + 1
+    if estimate - 1e-9 * estimate - 1e-6 > half or sum(last - first for first, last in windows) > PHASE_SCORING_SECONDS:
+        return candidates[0], 0  # too many requests for two pairs (as below, counted exactly), or too long
+    sides = _sides(clients, pace, segments, windows)
     work = clients + sum(sum(line) for side in sides for _base, line in side) + 1
     offsets = sorted({round(i * clients / min(clients, PHASE_OFFSETS)) % clients
                       for i in range(min(clients, PHASE_OFFSETS))})
@@ -1028,12 +1148,14 @@ def curve_phase_pair(clients: int, pace: float, segments: Sequence[Segment]) -> 
     pairs = pairs[:int(PHASE_SCORING_BUDGET // work)]
     if len(pairs) < 2:
         return candidates[0], 0
-    overlaps = _overlaps(sides, _all_intervals(segments, clients))
+    intervals = _all_intervals(segments, clients)
+    if _window_part_count(sides, intervals, PHASE_SCORING_SPANS / len(pairs)) > PHASE_SCORING_SPANS / len(pairs):
+        return candidates[0], 0
 
     def score(pair: tuple[int, int]) -> float:
         """As in phase_multiplier: the mean square error of each side, plus a quarter of the
         worst second's square."""
-        errors = [side for side in _side_errors(clients, pace, sides, overlaps, *pair) if side]
+        errors = [side for side in _side_errors(clients, pace, sides, intervals, *pair) if side]
         if not errors:
             return 0.0
         return (sum(sum(e * e for e in side) / len(side) for side in errors) * min(2, len(errors)) / len(errors)
@@ -1250,38 +1372,52 @@ def active_clients(plan: Mapping[str, Any], offset: float) -> int:
     """Clients started and not yet stopped at `offset` seconds after the shared start (client k
     starts at (k + 1/2) gap and stops at D + (U - k - 1/2) stop_gap). In a staged plan: round(A(t)),
     .5 up where the curve is flat or rises just after `offset` and down where it falls (the clients
-    k with k + 1/2 <= A(t), or < A(t) on a fall), 0 outside [0, duration)."""
+    k with k + 1/2 <= A(t), or < A(t) on a fall), 0 outside [0, duration). For many offsets of one
+    plan, `active_counter(plan)` reads the curve once."""
+    return active_counter(plan)(offset)
+
+
+def active_counter(plan: Mapping[str, Any]) -> Callable[[float], int]:
+    """`active_clients` of one plan as a function of the offset: a staged plan's curve is read once
+    (O(stages)), each offset then costs O(log stages), so a chart or a preview of n points is
+    O(stages + n log stages), not O(stages x n)."""
     if "stages" in plan:
-        return _staged_active(plan, offset)
+        segments = plan_segments(plan)
+        starts = [segment.start for segment in segments]
+        clients = int(plan["clients"])
+        return lambda offset: _staged_active(segments, starts, clients, offset)
     clients = int(plan["clients"])
     gap, stop_gap = float(plan["gap"]), float(plan["stop_gap"])
-    started = min(clients, max(0, math.floor(offset / gap + 0.5 + 1e-9)))
     ramp_end = float(plan["rampup"]) + float(plan["constant"])
-    if offset < ramp_end:
-        stopped = 0
-    elif stop_gap == 0:
-        stopped = clients
-    else:
-        stopped = min(clients, max(0, math.floor((offset - ramp_end) / stop_gap + 0.5 + 1e-9)))
-    return max(0, started - stopped)
+
+    def trapezoid(offset: float) -> int:
+        started = min(clients, max(0, math.floor(offset / gap + 0.5 + 1e-9)))
+        if offset < ramp_end:
+            stopped = 0
+        elif stop_gap == 0:
+            stopped = clients
+        else:
+            stopped = min(clients, max(0, math.floor((offset - ramp_end) / stop_gap + 0.5 + 1e-9)))
+        return max(0, started - stopped)
+    return trapezoid
 
 
-def _staged_active(plan: Mapping[str, Any], offset: float) -> int:
-    segments = plan_segments(plan)
+def _staged_active(segments: Sequence[Segment], starts: Sequence[float], clients: int, offset: float) -> int:
     if not segments or offset < 0 or offset >= segments[-1].stop:
         return 0
-    segment = segments[bisect.bisect_right([s.start for s in segments], offset) - 1]
+    segment = segments[bisect.bisect_right(starts, offset) - 1]
     level = segment.at_start + (segment.at_stop - segment.at_start) * ((offset - segment.start) / segment.duration)
-    return _prefix(level, segment.at_stop >= segment.at_start, int(plan["clients"]))
+    return _prefix(level, segment.at_stop >= segment.at_start, clients)
 
 
 def timeline(plan: Mapping[str, Any], points: int = 12) -> list[dict[str, float]]:
     """Expected active clients and rps at evenly spaced offsets, for the plan preview."""
     duration = float(plan["duration"])
+    active_at = active_counter(plan)
     rows = []
     for i in range(points + 1):
         offset = duration * i / points
-        active = active_clients(plan, offset)
+        active = active_at(offset)
         rows.append({"offset": offset, "active": active, "rps": active / float(plan["pace"])})
     return rows
 
@@ -1338,9 +1474,22 @@ def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_
 CURVE_WIDTH = 40  # characters of the preview's bar at the peak rate
 
 
+def preview_stages(count: int, points: int) -> list[int]:
+    """The indices of the stages a preview lists: every stage when there are at most `points`,
+    else `points` of them evenly spaced through the list, the first and the last among them."""
+    points = max(1, int(points))
+    if count <= points:
+        return list(range(count))
+    if points == 1:
+        return [0]
+    return sorted({round(i * (count - 1) / (points - 1)) for i in range(points)})
+
+
 def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[str]:
-    """`preview` of a staged plan: figures, the stages, a line per host and the planned curve at
-    evenly spaced moments and at every stage's start, drawn as a bar per line."""
+    """`preview` of a staged plan: figures, the stages (at most `points` of them, evenly spaced,
+    when there are more: `preview_stages`), a line per host and the planned curve at evenly spaced
+    moments and at the start of every stage listed, drawn as a bar per line: at most points + 1
+    stage lines and 2 points + 1 curve lines, whatever the number of stages."""
     lines = [
         f"{p['clients']} clients, peak {p['rps']:g} rps, pace {p['pace']:.3f} s, {len(p['stages'])} stages, "
         f"total {_clock(p['duration'])}, {p['expected_requests']} requests",
@@ -1351,9 +1500,14 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
                         f"exactly (rate = users / pace {p['pace']:.3f} s)"
                         + (f"; its tick() runs the user classes {', '.join(p['user_classes'])}, spread by their weights"
                            if p.get("user_classes") else ""))
-    for number, stage in enumerate(p["stages"], 1):
-        lines.append(f"{number:>5} {_clock(stage['start']):>9} {_clock(stage['duration']):>9} "
+    listed = preview_stages(len(p["stages"]), points)
+    for index in listed:
+        stage = p["stages"][index]
+        lines.append(f"{index + 1:>5} {_clock(stage['start']):>9} {_clock(stage['duration']):>9} "
                      f"{stage['from_rps']:>9g} {stage['rps']:>9g}  {stage.get('name', '')}".rstrip())
+    if len(listed) < len(p["stages"]):
+        lines.append(f"{'':>5} {len(p['stages']) - len(listed)} of the {len(p['stages'])} stages not listed "
+                     f"(hailstorm_preview_points={points}); plan.json holds every stage")
     lines.append(f"{'host':<20} {'cores':>5} {'clients':>7} {'per core':>8} {'intervals':>9} {'requests':>9}")
     hosts = list(p["hosts"].items())
     for name, host in hosts[:max_hosts]:
@@ -1368,9 +1522,10 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
     lines.append(f"{'time':>9} {'active':>8} {'rps':>9}   (the planned curve; intervals: client starts)")
     duration = float(p["duration"])
     moments = sorted({duration * i / max(1, int(points)) for i in range(max(1, int(points)) + 1)}
-                     | {float(stage["start"]) for stage in p["stages"]})
+                     | {float(p["stages"][index]["start"]) for index in listed})
+    active_at = active_counter(p)
     for offset in moments:
-        active = active_clients(p, offset)
+        active = active_at(offset)
         rate = active / float(p["pace"])
         curve = "#" * round(CURVE_WIDTH * rate / float(p["rps"]))
         lines.append(f"{_clock(offset):>9} {active:>8} {rate:>9.2f}   {curve}".rstrip())

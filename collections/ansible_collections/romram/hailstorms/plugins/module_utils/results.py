@@ -58,6 +58,7 @@ import os
 import math
 import re
 import unicodedata
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -1060,15 +1061,23 @@ def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[di
     latency percentiles from the merged histograms."""
     if not plan.get("stages"):
         return []
+    # the recorded seconds in time order, read once: each stage merges only its own (bisect), so
+    # the stages cost O(seconds + stages log seconds), not O(seconds x stages)
+    recorded = sorted(((int(sec), per_label) for sec, per_label in merged["seconds"].items()), key=lambda item: item[0])
+    moments = [sec for sec, _per_label in recorded]
     out = []
-    outside = merged.get("outside_tasks") or {}
+    outside = sorted((int(sec), int(n)) for sec, n in (merged.get("outside_tasks") or {}).items())
+    outside_moments = [sec for sec, _n in outside]
     for stage, (name, start, end) in zip(plan["stages"], plan_phases(plan)):
         window = _whole_seconds(start, end)
         cell = empty_cell()
-        for labels in (label_cells(merged, window).values() if window else []):
-            merge_cell(cell, labels)
+        if window:
+            for _sec, per_label in recorded[bisect_left(moments, window[0]):bisect_left(moments, window[1])]:
+                for labels in per_label.values():
+                    merge_cell(cell, labels)
         seconds = (window[1] - window[0]) if window else 0
-        other = sum(int(n) for sec, n in outside.items() if window and window[0] <= int(sec) < window[1])
+        other = sum(n for _sec, n in outside[bisect_left(outside_moments, window[0]):
+                                            bisect_left(outside_moments, window[1])]) if window else 0
         tasks = int(cell["requests"]) - other
         latency = latency_figures(Histogram(cell["hist"]), cell["time_us"])
         out.append({"name": name, "start": start, "end": end, "window": list(window) if window else None,

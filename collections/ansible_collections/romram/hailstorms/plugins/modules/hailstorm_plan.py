@@ -30,7 +30,7 @@ options:
     description: Fields added to plan.json (run id, target, profile, ...).
     type: dict
   points:
-    description: Intervals of the preview's expected-rate timeline.
+    description: Intervals of the preview's expected-rate timeline; with stages, also the most stages it lists.
     type: int
     default: 12
   write_in_check_mode:

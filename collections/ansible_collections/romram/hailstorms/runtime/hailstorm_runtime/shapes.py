@@ -33,7 +33,9 @@ import sys
 import time
 from typing import Any, Callable
 
-MAX_SECONDS = 7 * 24 * 3600  # a shape must end (tick() returns None) within a week of run time
+from .planner import MAX_DURATION
+
+MAX_SECONDS = MAX_DURATION  # a shape must end (tick() returns None) within a week of run time, the longest run
 TICK = 1.0  # Locust's shape worker asks tick() once a second
 
 
