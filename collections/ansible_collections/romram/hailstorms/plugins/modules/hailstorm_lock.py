@@ -86,7 +86,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, ownership
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.processes import runtime_pid
 
@@ -94,14 +94,8 @@ FINAL = ("done", "failed")
 
 
 def read_lock(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lock = json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        return {"unreadable": True}
-    return lock if isinstance(lock, dict) else {"unreadable": True}
+    """The lock ({} when there is none, {'unreadable': True} when it is damaged)."""
+    return ownership.read(path)
 
 
 def is_live(lock: dict, hold: float, stale: float, now: float) -> bool:

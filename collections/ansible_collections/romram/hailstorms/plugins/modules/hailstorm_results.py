@@ -239,14 +239,19 @@ def _exit_meaning(summary, broken):
     return "%d threshold(s) broken" % len(broken)
 
 
-def cannot_write(path, exc, written):
-    """What a user reads when the controller cannot write the merged results (a full disk)."""
+def disk_state(path, exc):
+    """(free space at `path`, " (the disk is full)" when `exc` says so, else "") for the messages below."""
     try:
         stats = os.statvfs(path)
         free = "%d KiB free there" % (stats.f_bavail * stats.f_frsize // 1024)
     except OSError:
         free = "free space unknown"
-    full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return free, " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+
+
+def cannot_write(path, exc, written):
+    """What a user reads when the controller cannot write the merged results (a full disk)."""
+    free, full = disk_state(path, exc)
     for name in os.listdir(path):  # a partial file of this merge is not a result
         if name.endswith((".tmp", ".new")):
             os.remove(os.path.join(path, name))
@@ -262,12 +267,7 @@ def cannot_unpack(path, exc):
     """What a user reads when the controller cannot unpack the logs and data.json of the fetched
     host files (a full disk): the file, the cause, the free space and the command to run again."""
     where = getattr(exc, "filename", None) or path
-    try:
-        stats = os.statvfs(path)
-        free = "%d KiB free there" % (stats.f_bavail * stats.f_frsize // 1024)
-    except OSError:
-        free = "free space unknown"
-    full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    free, full = disk_state(path, exc)
     return ("hailstorm_results: cannot unpack the load hosts' logs from their %s into %s: %s%s, %s (at %s). The "
             "fetched %s files are kept, the records also stay on the load hosts. Free disk space there, then run "
             "again: ansible-playbook playbooks/collect.yml -i <your inventory> -e hailstorm_run_id=%s "
