@@ -4,7 +4,6 @@
 """Filters that expose the planner to playbooks (documentation in the sidecar YAML files)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable

@@ -120,7 +120,7 @@ def owner_process(start: int | None = None) -> dict[str, Any]:
     chain of them -- else the parent of `start` (an embedding program)."""
     pid = start if start is not None else os.getpid()
     seen, found = pid, None
-    for _ in range(64):
+    for _step in range(64):
         argv = _cmdline(seen)
         if argv and _is_ansible_playbook(argv):
             found = (seen, argv)

@@ -569,7 +569,7 @@ def _made_safe(value: Any) -> tuple[Any, bool]:
         return out, changed
     if isinstance(value, list):
         items = [_made_safe(item) for item in value]
-        return [item for item, _ in items], any(changed for _, changed in items)
+        return [item for item, _changed in items], any(changed for _item, changed in items)
     return value, False
 
 
@@ -1076,8 +1076,9 @@ def stage_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> list[di
                 for labels in per_label.values():
                     merge_cell(cell, labels)
         seconds = (window[1] - window[0]) if window else 0
-        other = sum(n for _sec, n in outside[bisect_left(outside_moments, window[0]):
-                                            bisect_left(outside_moments, window[1])]) if window else 0
+        inside = (outside[bisect_left(outside_moments, window[0]):bisect_left(outside_moments, window[1])]
+                  if window else [])
+        other = sum(n for _sec, n in inside)
         tasks = int(cell["requests"]) - other
         latency = latency_figures(Histogram(cell["hist"]), cell["time_us"])
         out.append({"name": name, "start": start, "end": end, "window": list(window) if window else None,

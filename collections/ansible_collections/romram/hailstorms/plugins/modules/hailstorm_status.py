@@ -34,8 +34,8 @@ options:
     default: false
   wait_armed:
     description:
-      - Wait until every process is armed (loaded and waiting for its start signal), or until one has
-        ended (failed at import, lost): the launch fails then, without waiting for the others.
+      - "Wait until every process is armed (loaded and waiting for its start signal), or until one has
+        ended (failed at import, lost): the launch fails then, without waiting for the others."
     type: bool
     default: false
   timeout:
@@ -126,8 +126,8 @@ elapsed:
   type: float
 not_armed:
   description:
-    - With O(wait_armed), why not every process is armed, first the processes that ended before it
-      (C(core 0 exited at import after 9.1 s: RuntimeError: ...)); empty when all are armed.
+    - "With O(wait_armed), why not every process is armed, first the processes that ended before it
+      (C(core 0 exited at import after 9.1 s: RuntimeError: ...)); empty when all are armed."
   returned: always
   type: list
   elements: str

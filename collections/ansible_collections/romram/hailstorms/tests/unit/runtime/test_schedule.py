@@ -262,7 +262,7 @@ def test_a_client_that_stops_itself_is_told_apart_from_one_at_its_planned_stop()
     pacer = Pacer(T0, client, 1.0)
     pacer.begin(clock.now)
     wait = PacedWait(pacer, clock, Stop, None, SimpleNamespace(iterations=0))
-    for _ in range(4):
+    for _round in range(4):
         clock.sleep_until(clock.now + wait())
         clock.now += 0.1
     wait.finish(clock.now)  # the user ended after its fourth task (its own StopUser)

@@ -83,7 +83,7 @@ def test_two_takers_at_once_get_one_claim(tmp_path, ended):
     """The check and the write are one step under the lock: of many threads that find the same stale
     claim and take it for different owners, exactly one wins; the others are refused."""
     ownership.take(str(tmp_path), "r1", "run", ended, host=HOST, user="old")
-    holders = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in range(8)]
+    holders = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _holder in range(8)]
     outcomes: list[str] = []
     try:
         def attempt(process):

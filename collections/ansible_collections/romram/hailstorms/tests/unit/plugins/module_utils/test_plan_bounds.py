@@ -305,7 +305,7 @@ def test_the_preview_lists_at_most_preview_points_stages_and_their_curve(count, 
 
 def test_stage_figures_equal_a_merge_of_every_second_per_stage():
     rng = random.Random(24)
-    stages = [{"duration": rng.choice([0, 0.5, 1, 3]), "rps": float(rng.randint(0, 50))} for _ in range(40)]
+    stages = [{"duration": rng.choice([0, 0.5, 1, 3]), "rps": float(rng.randint(0, 50))} for _stage in range(40)]
     stages.append({"duration": 2, "rps": 10.0})
     plan = planner.make_plan({"clients": 50, "rps": planner.stages_peak(stages), "pace": 50 / planner.stages_peak(
         stages), "stages": stages}, [("a", 1)])
