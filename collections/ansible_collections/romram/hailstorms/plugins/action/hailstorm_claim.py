@@ -62,7 +62,9 @@ class ActionModule(ActionBase):
                                     f"{' (the disk is full)' if full else ''}. Fix: free disk space on the "
                                     "controller, or set hailstorm_results_dir to a larger disk (or one you may "
                                     "write)") from None
-        result.update(changed=not taken["already"] or bool(removed), claim=taken["claim"], path=path,
+        # the claim is the controller's bookkeeping, not a change of anything managed: a second
+        # converge is idempotent; removing an earlier run's results (hailstorm_overwrite) is a change
+        result.update(changed=bool(removed), claim=taken["claim"], path=path,
                       removed=removed, replaced=taken["replaced"])
         return result
 
