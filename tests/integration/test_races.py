@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,20 +39,34 @@ PHASES = {
 }
 PLAN = ["-e", "hailstorm_rps=10", "-e", "hailstorm_pace=1s", "-e", "hailstorm_rampup=2s",
         "-e", "hailstorm_constant=6s", "-e", "hailstorm_rampdown=1s"]
+SLOW_LOCUSTFILE = """
+import time
+
+from locust import HttpUser, task
+
+time.sleep(4)  # reading a data file, say
+
+
+class Reader(HttpUser):
+    @task
+    def read(self):
+        self.client.get("/")
+"""
 OTHER = ["-e", "hailstorm_rps=7", "-e", "hailstorm_constant=3s"]  # another plan: it must never replace the first's
 
 
 class First:
     """distribute.yml in a session of its own, paused when its output enters one of `pause_at`."""
 
-    def __init__(self, inventory: Path, results: Path, run_id: str, url: str, pause_at: tuple[str, ...]):
+    def __init__(self, inventory: Path, results: Path, run_id: str, url: str, pause_at: tuple[str, ...],
+                 *extra: str):
         self.markers = {PHASES[phase]: phase for phase in pause_at}
         self.paused: dict[str, threading.Event] = {phase: threading.Event() for phase in pause_at}
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", str(inventory),
              "-e", f"hailstorm_target={url}", "-e", f"hailstorm_results_dir={results}",
-             "-e", f"hailstorm_run_id={run_id}", *PLAN],
+             "-e", f"hailstorm_run_id={run_id}", *PLAN, *extra],
             cwd=ROOT, env=dict(playbook_env(), PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -165,21 +180,29 @@ def test_a_stop_before_the_start_ends_the_run_aborted_naming_who_stopped_it(tmp_
     results, log = tmp_path / "results", tmp_path / "arrivals.log"
     inventory = local_aliases(tmp_path, 1, name=f"halt{phase}")
     with feeder(log) as url:
-        first = First(inventory, results, "halt", url, (phase,))
+        # processes that take seconds to import their locustfile: stopped before they wrote any status
+        slow = tmp_path / "slow.py"
+        slow.write_text(SLOW_LOCUSTFILE)
+        first = First(inventory, results, "halt", url, (phase,), "-e", f"hailstorm_locustfile={slow}")
         try:
             first.wait_paused(phase)
             stopped = ansible_playbook("stop.yml", str(inventory), "-e", f"hailstorm_results_dir={results}",
                                        "-e", "hailstorm_run_id=halt")
+            resumed = time.monotonic()
             said = re.sub(r"\s+", " ", stopped.stdout)
             assert stopped.returncode == 0, said[-3000:]
             assert "stop requested for run 'halt', owned by a run (ansible-playbook distribute.yml, " \
                    f"pid {first.process.pid}" in said, said[-3000:]
             first.resume()
             output = first.finish()
+            took = time.monotonic() - resumed
         finally:
             first.kill()
     text = re.sub(r"\s+", " ", output)
     assert first.process.returncode == 12, text[-3000:]  # aborted (README: how a run ends)
+    # heard at once, not after hailstorm_arm_timeout (300 s; the wait ends on the run's stop.json):
+    # the rest of the playbook is a few tasks
+    assert took < 60, f"the stopped run took {took:.0f} s to end"
     step = "the plan" if phase == "preflight" else "the start signal"
     assert f"run state: ABORTED - run 'halt' was stopped before {step} by " in text, text[-3000:]
     assert "(ansible-playbook stop.yml, pid " in text

@@ -36,6 +36,14 @@ class ActionModule(ActionBase):
             if os.path.islink(path):
                 raise PlanError(f"hailstorm_run_id: {path} is a symbolic link; a run's results directory must be "
                                 "a directory of its own. Fix: remove the link, or give another hailstorm_run_id")
+            if kind in ("collect", "report"):  # refused before any file of the claim is written
+                if not os.path.isdir(path):
+                    raise PlanError(f"hailstorm_run_id: {run_id!r} has no results directory ({path}). Fix: give the "
+                                    "run id of a run (ls hailstorm_results_dir), and the hailstorm_results_dir it was "
+                                    "run with")
+                never = ownership.never_started(run_id, path)
+                if never:
+                    raise PlanError(never)
             owner = ownership.owner_process()
             taken = ownership.take(results_dir, run_id, kind, owner, host=os.uname().nodename,
                                    user=ownership.current_user())
@@ -50,18 +58,15 @@ class ActionModule(ActionBase):
                     removed = sorted(entries or [])
                     if not self._task.check_mode or kind == "preview":
                         _remove(path)
-            elif not os.path.isdir(path):
-                raise PlanError(f"hailstorm_run_id: {run_id!r} has no results directory ({path}). Fix: give the run "
-                                "id of a run (ls hailstorm_results_dir), and the hailstorm_results_dir it was run with")
         except (PlanError, ownership.OwnershipError) as error:
             raise AnsibleActionFail(str(error)) from None
         except OSError as error:
-            full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+            fix = ("free disk space on the controller, or set hailstorm_results_dir to a larger disk"
+                   if error.errno in (errno.ENOSPC, errno.EDQUOT) else
+                   "set hailstorm_results_dir to a directory this user may create and write, on a local disk")
             raise AnsibleActionFail(f"hailstorm_results_dir: cannot claim run {args.get('run_id')!r} in "
                                     f"{args.get('results_dir')}: {error.strerror or error}"
-                                    f"{' (the disk is full)' if full else ''}. Fix: free disk space on the "
-                                    "controller, or set hailstorm_results_dir to a larger disk (or one you may "
-                                    "write)") from None
+                                    f"{' (the disk is full)' if fix.startswith('free') else ''}. Fix: {fix}") from None
         # the claim is the controller's bookkeeping, not a change of anything managed: a second
         # converge is idempotent; removing an earlier run's results (hailstorm_overwrite) is a change
         result.update(changed=bool(removed), claim=taken["claim"], path=path,

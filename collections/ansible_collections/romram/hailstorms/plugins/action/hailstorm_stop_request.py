@@ -45,7 +45,20 @@ class ActionModule(ActionBase):
             result.update(changed=bool(requests), requests=requests, last=ownership.last_of(results_dir, run_id))
             return result
         if state == "report":
-            lines = ownership.stop_lines(dict(args.get("requests") or {}), dict(args.get("stopped") or {}), run_id,
+            requests = dict(args.get("requests") or {})
+            if not self._task.check_mode:  # a launched run whose controller ended, stopped on its hosts
+                owner = ownership.owner_process()
+                by = {"pid": owner["pid"], "playbooks": owner["playbooks"], "host": host,
+                      "user": ownership.current_user()}
+                for run in sorted(set(args.get("stopped_runs") or [])):
+                    try:
+                        run = checks.run_id(run)
+                    except PlanError:
+                        continue  # not a run id of ours: nothing of it in the results directory
+                    if os.path.isdir(results_dir) and ownership.mark_stopped(results_dir, run, by):
+                        requests.setdefault(run, f"run {run!r} marked stopped ({results_dir}/{run}/"
+                                                 f"{ownership.STOPPED_FILE}): hailstorm_overwrite may reuse its id")
+            lines = ownership.stop_lines(requests, dict(args.get("stopped") or {}), run_id,
                                          ownership.last_of(results_dir, run_id))
             result.update(changed=False, lines=lines)
             return result

@@ -13,6 +13,7 @@ A run's work directory on a load host (hailstorm_work_dir/<run id>) holds:
   data.json               the host's slice of the plan and the run's settings (no secrets)
   environment.json        hailstorm_environment, 0600, removed once every process is armed
   start.json              the start signal: {"start_time": epoch}, written when every process is armed
+  stop.json               written by stop.yml before it stops the processes: the launch's wait ends at once
   core-N.pid              a load process's pid, while it runs
   core-N.status.json      its status, rewritten every second (STATES)
   core-N.jsonl            its records (results.py)
@@ -28,6 +29,7 @@ from typing import Any, Mapping, Sequence
 DATA_FILE = "data.json"
 ENV_FILE = "environment.json"
 START_FILE = "start.json"
+STOP_FILE = "stop.json"
 HOST_FILE = "host.jsonl"
 
 # the files of one load process (core N): core-N + suffix

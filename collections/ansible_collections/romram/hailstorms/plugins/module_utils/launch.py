@@ -89,12 +89,15 @@ def signal_verdict(start_time: Any, signalled_at: Any, lead_given: Any, late_sig
             "or find what slows the controller's connections")
 
 
-def not_armed(host: str, cores: list[dict[str, Any]], arm_timeout: Any) -> list[str]:
+def not_armed(host: str, cores: list[dict[str, Any]], arm_timeout: Any, stopped: bool = False) -> list[str]:
     """Why a load host's processes are not all armed, for the launch's failure (empty: all are).
     A process that ended first (failed at import, lost) is the reason and is said at once:
     "lh1 core 0 exited at import after 9.1 s: RuntimeError: no database" (its status's reason,
     written by the runtime); else the processes still loading when hailstorm_arm_timeout ran out.
-    `cores`: the statuses hailstorm_status reads (state, reason)."""
+    `cores`: the statuses hailstorm_status reads (state, reason); `stopped`: stop.yml stopped them
+    (the run's stop.json), the reason before any other."""
+    if stopped:
+        return [f"{host}: its load processes were stopped by playbooks/stop.yml while they armed; no load was sent"]
     ended = [core for core in cores if core.get("state") in ("done", "failed", "lost")]
     if ended:
         lines = []

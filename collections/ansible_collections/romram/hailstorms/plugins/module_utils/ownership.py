@@ -39,8 +39,10 @@ from typing import Any, Iterator, Mapping
 
 CLAIMS_DIR = ".claims"
 CLAIM_SUFFIX = ".json"
-STOP_SUFFIX = ".stop.json"
-LOCK_SUFFIX = ".lock"
+# stop requests and locks in directories of their own: a run id cannot hold a '/', so no run id's
+# claim is another's stop request or lock (a suffix could be part of a run id: "x.stop")
+STOPS_DIR = "stop"
+LOCKS_DIR = "lock"
 LAUNCH_FILE = "launch.json"
 SUMMARY_FILE = "summary.json"
 PLAN_FILE = "plan.json"
@@ -63,7 +65,7 @@ def claim_path(results_dir: str, run_id: str) -> str:
 
 
 def stop_path(results_dir: str, run_id: str) -> str:
-    return os.path.join(claims_dir(results_dir), run_id + STOP_SUFFIX)
+    return os.path.join(claims_dir(results_dir), STOPS_DIR, run_id + CLAIM_SUFFIX)
 
 
 def process_start(pid: int) -> str | None:
@@ -160,8 +162,11 @@ def is_live(claim: Mapping[str, Any], host: str) -> bool:
         return False
     if claim.get("host") != host:
         return True
-    pid = claim.get("pid")
-    return isinstance(pid, int) and pid > 0 and process_start(pid) == claim.get("pid_start")
+    pid, started = claim.get("pid"), claim.get("pid_start")
+    # a claim without its owner's start time (no /proc where it was made) cannot be told from a
+    # reused pid: its owner counts as ended once that pid is gone
+    alive = process_start(pid) if isinstance(pid, int) and pid > 0 else None
+    return alive is not None and (started is None or alive == started)
 
 
 def current_user() -> str:
@@ -187,9 +192,9 @@ def describe(claim: Mapping[str, Any]) -> str:
 
 @contextlib.contextmanager
 def _locked(results_dir: str, run_id: str) -> Iterator[None]:
-    directory = claims_dir(results_dir)
+    directory = os.path.join(claims_dir(results_dir), LOCKS_DIR)
     os.makedirs(directory, mode=0o750, exist_ok=True)
-    fd = os.open(os.path.join(directory, run_id + LOCK_SUFFIX), os.O_RDWR | os.O_CREAT, 0o640)
+    fd = os.open(os.path.join(directory, run_id), os.O_RDWR | os.O_CREAT, 0o640)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -198,6 +203,7 @@ def _locked(results_dir: str, run_id: str) -> Iterator[None]:
 
 
 def _write(path: str, data: Mapping[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
@@ -272,6 +278,37 @@ def overwrite_refusal(run_id: str, run_dir: str, now: float) -> str | None:
             f"playbooks/stop.yml -e hailstorm_run_id={run_id}, then overwrite it, or give another hailstorm_run_id")
 
 
+def never_started(run_id: str, run_dir: str) -> str | None:
+    """Why run `run_id` has nothing to collect or report: it was stopped before its start signal
+    (stopped.json, and no start recorded in launch.json), or None."""
+    stopped = read(os.path.join(run_dir, STOPPED_FILE))
+    if not stopped or stopped.get("unreadable"):
+        return None
+    launch = read(os.path.join(run_dir, LAUNCH_FILE))
+    if launch.get("start_time") is not None:
+        return None
+    by = f"{stopped.get('user') or '?'}@{stopped.get('host') or '?'}"
+    step = stopped.get("before") or "its start"
+    return (f"hailstorm_run_id: run {run_id!r} was stopped before {step} by {by} at {when(stopped.get('at'))}; "
+            f"no load was sent, so there is nothing to collect or report ({run_dir}/{STOPPED_FILE}). Fix: run it "
+            f"again with hailstorm_overwrite=true, or give a new hailstorm_run_id")
+
+
+def mark_stopped(results_dir: str, run_id: str, by: Mapping[str, Any], now: float | None = None) -> bool:
+    """stop.yml stopped the load processes of launched run `run_id` on its load hosts (its
+    controller had ended: a ctrl-c): say so in its results directory (stopped.json), so that
+    hailstorm_overwrite no longer waits for its planned end. False when there is nothing to mark
+    (not launched here, collected, or marked already)."""
+    run_dir = os.path.join(results_dir, run_id)
+    if not os.path.exists(os.path.join(run_dir, LAUNCH_FILE)) or os.path.exists(os.path.join(run_dir, SUMMARY_FILE)):
+        return False
+    if os.path.exists(os.path.join(run_dir, STOPPED_FILE)):
+        return False
+    _write(os.path.join(run_dir, STOPPED_FILE), {"run_id": run_id, "at": time.time() if now is None else now,
+                                                 **dict(by), "before": "its end (on its load hosts)"})
+    return True
+
+
 def request_stop(results_dir: str, run_id: str, by: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
     """Record a stop request against the live claim of `run_id` (returns it), or {} when no live
     command owns the run id."""
@@ -311,7 +348,7 @@ def live_runs(results_dir: str, host: str) -> list[str]:
         return []
     found = []
     for name in names:
-        if name.endswith(CLAIM_SUFFIX) and not name.endswith(STOP_SUFFIX):
+        if name.endswith(CLAIM_SUFFIX):
             claim = read(os.path.join(claims_dir(results_dir), name))
             if claim.get("kind") == "run" and is_live(claim, host):
                 found.append(name[:-len(CLAIM_SUFFIX)])

@@ -124,6 +124,10 @@ elapsed:
     - V(null) when no process is running.
   returned: always
   type: float
+stopped:
+  description: Whether stop.yml is stopping the run's processes (its C(stop.json) in the run's directory); O(wait_armed) ends then.
+  returned: always
+  type: bool
 not_armed:
   description:
     - "With O(wait_armed), why not every process is armed, first the processes that ended before it
@@ -239,7 +243,10 @@ def main() -> None:
         # armed, or one has ended already (failed at import, lost): the launch fails at once then
         armed = (all(core["state"] in ARMED_OR_LATER for core in cores)
                  or any(core["state"] in FINAL for core in cores))
-        waiting = (params["wait_done"] and not finished) or (params["wait_armed"] and not armed)
+        # stop.yml is stopping them: no process will arm (a wait for their end goes on: they write
+        # their last records as they stop)
+        stopped = os.path.exists(os.path.join(params["path"], contract.STOP_FILE))
+        waiting = (params["wait_done"] and not finished) or (params["wait_armed"] and not armed and not stopped)
         if not waiting or time.time() >= deadline:
             break
         time.sleep(0.2 if params["wait_armed"] else 0.5)
@@ -272,8 +279,9 @@ def main() -> None:
             "pool_started": sum(int(core.get("pool_started") or 0) for core in cores)}
            if any("arrivals_sent" in core for core in cores) else {}),
         problems=problems(params["path"], cores, params["host"]),
-        not_armed=(launch.not_armed(params["host"] or "this host", cores, params["timeout"])
+        not_armed=(launch.not_armed(params["host"] or "this host", cores, params["timeout"], stopped)
                    if params["wait_armed"] else []),
+        stopped=stopped,
         generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
                            + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
                            for core in cores if core.get("generator_limited")],

@@ -42,6 +42,13 @@ options:
   stopped:
     description: With O(state=report), load host -> what was stopped there.
     type: dict
+  stopped_runs:
+    description:
+      - With O(state=report), the run ids whose load processes were stopped on the load hosts (their locks); a
+        launched run among them whose controller has ended is marked stopped in its results directory
+        (C(stopped.json)), so that hailstorm_overwrite may reuse its id.
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: With O(state=present) nothing is recorded in check mode.
@@ -90,7 +97,8 @@ def main():
         argument_spec={"results_dir": {"type": "path", "required": True}, "run_id": {"type": "str"},
                        "state": {"type": "str", "choices": ["present", "check", "report"], "default": "check"},
                        "step": {"type": "str"},
-                       "requests": {"type": "dict"}, "stopped": {"type": "dict"}},
+                       "requests": {"type": "dict"}, "stopped": {"type": "dict"},
+                       "stopped_runs": {"type": "list", "elements": "str"}},
         supports_check_mode=True,
     )
     module.fail_json(msg="romram.hailstorms.hailstorm_stop_request is an action plugin; it runs on the controller")

@@ -70,3 +70,9 @@ def test_processes_still_loading_at_the_timeout_are_said_with_their_states():
     assert lines == ["lh1: load processes not armed within hailstorm_arm_timeout=300 s (states armed 1, missing 1); "
                      "no load was sent. Raise hailstorm_arm_timeout if the backend is only slow; the processes that "
                      "were armed exit by themselves, or run playbooks/stop.yml."]
+
+
+def test_processes_stopped_by_stop_yml_while_they_armed_are_said_so_first():
+    cores = [{"core": 0, "state": "armed"}, {"core": 1, "state": "missing"}]
+    assert launch.not_armed("lh1", cores, 300, stopped=True) == [
+        "lh1: its load processes were stopped by playbooks/stop.yml while they armed; no load was sent"]

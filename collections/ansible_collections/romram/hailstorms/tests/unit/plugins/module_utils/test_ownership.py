@@ -35,6 +35,7 @@ def test_the_first_command_takes_the_claim_and_may_take_it_again(tmp_path):
     assert claim == {"run_id": "r1", "kind": "run", "pid": os.getpid(), "pid_start": me()["pid_start"],
                      "playbooks": ["distribute.yml"], "host": HOST, "user": "alice", "since": 100.0}
     assert oct((tmp_path / ".claims" / "r1.json").stat().st_mode & 0o777) == "0o640"
+    assert (tmp_path / ".claims" / "lock" / "r1").exists()  # the flock's file
     again = ownership.take(str(tmp_path), "r1", "run", me(), host=HOST, user="alice")
     assert again["already"] and again["claim"] == claim
 
@@ -183,3 +184,43 @@ def test_stop_lines_say_what_was_stopped_or_that_nothing_was_running(tmp_path):
     (tmp_path / "r2" / "launch.json").write_text("{}")
     assert "run 'r2' was launched and not collected" in ownership.last_of(str(tmp_path), None)
     assert ownership.last_of(str(tmp_path), "nope") == f"no results of it in {tmp_path}"
+
+
+def test_a_run_id_that_ends_like_a_stop_request_has_a_claim_of_its_own(tmp_path):
+    """Stop requests and locks live in directories of their own: a run id cannot hold a '/', so the
+    run "x.stop" has its own claim, never run x's stop request (a new user found them one file)."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = {"pid": holder.pid, "pid_start": ownership.process_start(holder.pid), "playbooks": ["distribute.yml"]}
+        ownership.take(str(tmp_path), "x.stop", "run", owner, host=HOST, user="alice")
+        ownership.take(str(tmp_path), "x", "run", owner, host=HOST, user="alice")
+        assert ownership.request_stop(str(tmp_path), "x", {"pid": 7, "user": "bob"})
+        assert ownership.live_runs(str(tmp_path), HOST) == ["x", "x.stop"]
+        assert ownership.read(ownership.claim_path(str(tmp_path), "x.stop"))["kind"] == "run"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_claim_without_its_owners_start_time_ends_with_its_pid(tmp_path, ended):
+    assert not ownership.is_live({"host": HOST, "pid": ended["pid"], "pid_start": None}, HOST)
+    assert ownership.is_live({"host": HOST, "pid": os.getpid(), "pid_start": None}, HOST)
+
+
+def test_a_run_stopped_before_its_start_has_nothing_to_collect_and_a_stopped_run_may_be_overwritten(tmp_path):
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    assert ownership.never_started("r1", str(run_dir)) is None
+    (run_dir / "launch.json").write_text(json.dumps({"launched": 900.0, "hold": 300}))  # armed, never started
+    (run_dir / "plan.json").write_text(json.dumps({"duration": 40}))
+    assert ownership.overwrite_refusal("r1", str(run_dir), 1000.0)  # its controller ended: may still run
+    assert ownership.mark_stopped(str(tmp_path), "r1", {"user": "bob", "host": "box", "pid": 7}, now=1796551203.0)
+    assert not ownership.mark_stopped(str(tmp_path), "r1", {"user": "bob"})  # once
+    assert ownership.overwrite_refusal("r1", str(run_dir), 1000.0) is None  # stopped on its hosts
+    never = ownership.never_started("r1", str(run_dir))
+    assert never.startswith("hailstorm_run_id: run 'r1' was stopped before its end (on its load hosts) by bob@box "
+                            "at 2026-12-06 10:00:03 UTC; no load was sent")
+    # started, then stopped: its records are collected as any aborted run's
+    (run_dir / "launch.json").write_text(json.dumps({"launched": 900.0, "start_time": 905.0, "ends_by": 960.0}))
+    assert ownership.never_started("r1", str(run_dir)) is None
+    assert not ownership.mark_stopped(str(tmp_path), "never-launched", {"user": "bob"})
