@@ -229,7 +229,8 @@ def test_stop_with_nothing_to_stop_says_so_and_what_ran_last(tmp_path):
 
 def test_overwrite_of_a_launched_run_whose_controller_ended_is_refused_until_it_is_over(tmp_path):
     """ctrl-c leaves the load going: its controller's claim has ended, but the results directory of
-    a launched run that may still be running is not removed by hailstorm_overwrite=true."""
+    a launched run that may still be running is not removed by hailstorm_overwrite=true; stop.yml
+    stops it and marks it stopped, and its records are collected."""
     results, log = tmp_path / "results", tmp_path / "arrivals.log"
     run_dir = results / "cut"
     inventory = local_aliases(tmp_path, 1, name="cut")
@@ -249,6 +250,10 @@ def test_overwrite_of_a_launched_run_whose_controller_ended_is_refused_until_it_
             text = re.sub(r"\s+", " ", again.stdout)
             assert again.returncode != 0 and "hailstorm_overwrite: run 'cut' is not over" in text, text[-3000:]
             assert (run_dir / "plan.json").read_bytes() == plan
+            # stop.yml stops it on its host and marks it stopped: its records are still collected
+            stopped = ansible_playbook("stop.yml", str(inventory), "-e", f"hailstorm_results_dir={results}")
+            said = re.sub(r"\s+", " ", stopped.stdout).replace("''", "'")
+            assert stopped.returncode == 0 and "run 'cut' marked stopped" in said, said[-3000:]
             collected = ansible_playbook("collect.yml", str(inventory), "-e", f"hailstorm_results_dir={results}",
                                          "-e", "hailstorm_run_id=cut")
         finally:
