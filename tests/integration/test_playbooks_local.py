@@ -15,8 +15,6 @@ import pytest
 
 from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, local_run, playbook_env, wait_until
 
-pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
-
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
     # the seed hosts (192.0.2.x) do not exist: any contact would fail the play as unreachable
@@ -65,6 +63,7 @@ def test_check_mode_previews_and_starts_nothing(tmp_path):
 PROGRESS = re.compile(r"active (\d+)/(\d+), ([\d.]+) (?:iterations/s|rps) \(planned ([\d.]+)\)")
 
 
+@pytest.mark.serial  # the run's rate and latency against the plan: alone (pytest.ini)
 def test_local_run_end_to_end(tmp_path):
     arrivals = tmp_path / "arrivals.log"
     with feeder(arrivals) as url:
@@ -255,6 +254,7 @@ def test_overwrite_runs_a_used_run_id_again_from_a_clean_work_directory(tmp_path
     assert summary["state"] == "completed" and abs(summary["requests"] - plan["expected_requests"]) <= 4
 
 
+@pytest.mark.serial  # the run's rate and latency against the plan: alone (pytest.ini)
 def test_ctrl_c_of_distribute_leaves_the_command_that_fetches_the_results(tmp_path):
     """Ansible runs nothing on SIGINT: the command to collect the run is printed before the load
     starts, the load goes on without the controller, and that command (run as printed) merges it."""
@@ -316,6 +316,7 @@ def test_secrets_reach_the_load_processes_but_not_the_output_or_the_files_and_jt
     assert {row[2] for row in rows[1:]} == {"/{token}"}
 
 
+@pytest.mark.serial  # the run's rate and latency against the plan: alone (pytest.ini)
 def test_ten_load_hosts_on_this_machine_run_one_plan(tmp_path):
     """Ten inventory aliases of this machine (local backend, a work directory each) run one plan:
     each host its share, one progress line per interval naming the hosts only by count."""
