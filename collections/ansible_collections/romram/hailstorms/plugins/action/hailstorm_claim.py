@@ -37,6 +37,10 @@ class ActionModule(ActionBase):
                 raise PlanError(f"hailstorm_run_id: {path} is a symbolic link; a run's results directory must be "
                                 "a directory of its own. Fix: remove the link, or give another hailstorm_run_id")
             if kind in ("collect", "report"):  # refused before any file of the claim is written
+                found = ownership.read(ownership.claim_path(results_dir, run_id))
+                if ownership.is_live(found, os.uname().nodename):  # its run, still before its plan
+                    raise ownership.OwnershipError(ownership.refusal(run_id, kind, found,
+                                                                     ownership.claim_path(results_dir, run_id)))
                 if not os.path.isdir(path):
                     raise PlanError(f"hailstorm_run_id: {run_id!r} has no results directory ({path}). Fix: give the "
                                     "run id of a run (ls hailstorm_results_dir), and the hailstorm_results_dir it was "
