@@ -235,7 +235,8 @@ def test_overwrite_of_a_launched_run_whose_controller_ended_is_refused_until_it_
     run_dir = results / "cut"
     inventory = local_aliases(tmp_path, 1, name="cut")
     with feeder(log) as url:
-        first = First(inventory, results, "cut", url, ())
+        # a load long enough to be still going when stop.yml comes (the later -e wins)
+        first = First(inventory, results, "cut", url, (), "-e", "hailstorm_constant=90s")
         try:
             work = results / ".work" / "cut00" / "cut"
             wait_until(lambda: (work / "core-0.status.json").exists()

@@ -46,6 +46,12 @@ options:
     description: Seconds after which a status file that is not final no longer shows a live process.
     type: float
     default: 10
+  mark_stop:
+    description:
+      - With O(state=read) (the stop role), when a live run holds the lock, write this file (C(stop.json)) into the
+        run's work directory first, if it exists yet, so that the run's launch stops waiting for its processes
+        to arm.
+    type: str
 attributes:
   check_mode:
     description: In check mode the lock is read and judged but not written.
@@ -78,6 +84,10 @@ replaced:
   description: The stale lock that was replaced, if any.
   returned: when a stale lock was replaced
   type: dict
+marked:
+  description: The stop file written with O(mark_stop) (empty when none was).
+  returned: with O(state=read)
+  type: str
 """
 
 import glob
@@ -166,6 +176,7 @@ def main() -> None:
             "controller": {"type": "str"},
             "hold": {"type": "float", "default": 600.0},
             "stale": {"type": "float", "default": 10.0},
+            "mark_stop": {"type": "str"},
         },
         required_if=[("state", "present", ("run_id", "run_dir"))],
         supports_check_mode=True,
@@ -175,7 +186,14 @@ def main() -> None:
     lock = read_lock(path)
     live = is_live(lock, params["hold"], params["stale"], now)
     if params["state"] == "read":
-        module.exit_json(changed=False, lock=lock, live=live)
+        marked = ""
+        run_dir = lock.get("run_dir") or ""
+        if params["mark_stop"] and live and run_dir and os.path.isdir(run_dir) and not module.check_mode:
+            marked = os.path.join(run_dir, os.path.basename(params["mark_stop"]))
+            with open(marked, "w", encoding="utf-8") as handle:
+                json.dump({"at": now, "by": "playbooks/stop.yml"}, handle)
+            os.chmod(marked, 0o640)
+        module.exit_json(changed=bool(marked), lock=lock, live=live, marked=marked)
     if params["state"] == "absent":
         ours = not params["run_id"] or lock.get("run_id") == params["run_id"]
         if lock and ours and not module.check_mode:
