@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo check test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check galaxy-importer lint sanity newest newest-sanity newest-run molecule ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,11 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-# Every stage, timed (scripts/stages.sh prints the time of each at the end).
+# Every stage, timed (scripts/stages.sh prints the time of each at the end). The real-host scenarios
+# (molecule: mostly waiting on containers, SSH and planned load) run beside the stages that measure no
+# timing; the tests that measure timing at the target run after them, alone on a quiet machine.
 test: setup
-	scripts/stages.sh docs-check test-unit test-integration galaxy-importer lint sanity newest molecule
+	scripts/stages.sh docs-check test-unit 'molecule|test-parallel,galaxy-importer,lint,sanity,newest-sanity' test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
 check: setup
@@ -36,11 +38,15 @@ test-unit: setup
 	$(BIN)/pytest $(COLLECTION)/tests/unit
 
 # The tests that measure no timing run on INTEGRATION_WORKERS pytest-xdist workers at once (a file per
-# worker; tests/conftest.py gives each worker its own load-host lock), then the ones marked serial
-# (timing at the target, CPU) alone, on a quiet machine.
+# worker; tests/conftest.py gives each worker its own load-host lock) (test-parallel), then the ones marked
+# serial (timing at the target, CPU) alone, on a quiet machine (test-serial).
 INTEGRATION_WORKERS ?= 3
-test-integration: setup
+test-integration: test-parallel test-serial
+
+test-parallel: setup
 	$(BIN)/pytest tests --ignore=tests/ee -m "not serial" -n $(INTEGRATION_WORKERS) --dist loadfile --durations=15
+
+test-serial: setup
 	$(BIN)/pytest tests --ignore=tests/ee -m serial --durations=15
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs;
@@ -68,6 +74,12 @@ sanity: setup
 # with a Python >= 3.12, in .venv-newest.
 newest: setup
 	scripts/newest.sh
+
+newest-sanity: setup
+	scripts/newest.sh sanity
+
+newest-run: setup
+	scripts/newest.sh run
 
 molecule: setup
 	scripts/molecule.sh

@@ -2,6 +2,8 @@
 # The newest tested ansible-core (requirements-newest.txt) on a Python >= 3.12, beside the main
 # pair of requirements.txt: in .venv-newest, ansible-test sanity and the local integration run
 # (a real distribute.yml with the local backend against the bundled feeder).
+# `scripts/newest.sh sanity` or `scripts/newest.sh run` does one of the two (make test runs the sanity
+# beside the real hosts and the local run, which measures timing, with the tests that do, alone).
 # The Python: $PYTHON_NEWEST, else the newest python3.13 / python3.12 on PATH or under ~/.pyenv.
 # Without one it says it did not run; with HAILSTORMS_REQUIRE_NEWEST=1 (CI) that is a failure.
 set -euo pipefail
@@ -44,5 +46,10 @@ if [ ! -e "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
 fi
 echo "newest: $("$VENV/bin/ansible" --version | sed -n 1p) on Python $("$VENV/bin/python" -V | cut -d' ' -f2)" >&2
 scripts/collections.sh
-VENV="$VENV" scripts/sanity.sh
-ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
+what=${1:-all}
+if [ "$what" != run ]; then
+    VENV="$VENV" scripts/sanity.sh
+fi
+if [ "$what" != sanity ]; then
+    ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
+fi

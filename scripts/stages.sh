@@ -1,25 +1,59 @@
 #!/usr/bin/env bash
-# make test's stages, one after another, each timed: `scripts/stages.sh docs-check test-unit ...`
-# runs `make <stage>` for each and prints the time of every stage at the end, also when one fails
-# (the run stops at the first failure and exits with its code).
+# make test's stages, timed: `scripts/stages.sh docs-check test-unit 'molecule|lint,sanity' test-serial`
+# runs `make <stage>` for each argument in turn. An argument with `|` is a group of lanes that run at
+# once (stages in a lane, split by `,`, one after another): the first lane prints as it goes, the
+# others into .cache/stages/<lane>.log, printed when the group ends. It prints the time of every
+# stage and the wall time at the end, also when one fails (the run stops after the first group with
+# a failure and exits with its code).
 set -uo pipefail
-names=() seconds=() status=0
-for stage in "$@"; do
-    start=$(date +%s)
-    make --no-print-directory "$stage"
-    rc=$?
-    names+=("$stage") seconds+=($(( $(date +%s) - start )))
-    if [ "$rc" -ne 0 ]; then
-        status=$rc
-        break
-    fi
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOGS="$ROOT/.cache/stages"
+mkdir -p "$LOGS"
+report="$LOGS/times" status=0 begin=$(date +%s)
+: >"$report"
+
+# one lane: its stages in turn, each line "<stage> <seconds> <exit code>" appended to the report
+lane() {
+    local stage start rc
+    for stage in ${1//,/ }; do
+        start=$(date +%s)
+        make --no-print-directory -C "$ROOT" "$stage"
+        rc=$?
+        echo "$stage $(( $(date +%s) - start )) $rc" >>"$report"
+        [ "$rc" -eq 0 ] || return "$rc"
+    done
+}
+
+for group in "$@"; do
+    IFS='|' read -r -a lanes <<<"$group"
+    pids=() logs=()
+    for i in "${!lanes[@]}"; do
+        if [ "$i" -eq 0 ]; then
+            lane "${lanes[0]}" & pids+=($!) logs+=("")
+        else
+            log="$LOGS/${lanes[i]//,/-}.log"
+            lane "${lanes[i]}" >"$log" 2>&1 & pids+=($!) logs+=("$log")
+        fi
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[i]}"
+        rc=$?
+        [ "$rc" -eq 0 ] || status=$rc
+    done
+    for log in "${logs[@]}"; do
+        [ -n "$log" ] || continue
+        echo "---- $(basename "$log" .log) (ran beside the lane above) ----"
+        cat "$log"
+    done
+    [ "$status" -eq 0 ] || break
 done
-total=0
-echo "make test: time per stage"
-for i in "${!names[@]}"; do
-    total=$(( total + seconds[i] ))
-    printf '  %-18s %5d s (%d min %02d s)\n' "${names[i]}" "${seconds[i]}" $(( seconds[i] / 60 )) $(( seconds[i] % 60 ))
-done
-printf '  %-18s %5d s (%d min %02d s)%s\n' total "$total" $(( total / 60 )) $(( total % 60 )) \
-    "$([ "$status" -ne 0 ] && echo ", FAILED in ${names[-1]}")"
+
+wall=$(( $(date +%s) - begin ))
+echo "make test: time per stage (stages of one group ran at once)"
+while read -r stage seconds rc; do
+    printf '  %-18s %5d s (%d min %02d s)%s\n' "$stage" "$seconds" $(( seconds / 60 )) $(( seconds % 60 )) \
+        "$([ "$rc" -ne 0 ] && echo ", FAILED (exit $rc)")"
+done <"$report"
+printf '  %-18s %5d s (%d min %02d s)%s\n' "wall time" "$wall" $(( wall / 60 )) $(( wall % 60 )) \
+    "$([ "$status" -ne 0 ] && echo ", FAILED")"
 exit "$status"

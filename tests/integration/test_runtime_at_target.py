@@ -21,7 +21,6 @@ host with 2 cores. Checks:
 from __future__ import annotations
 
 import math
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,10 @@ import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
 
-from harness import start_cores
+from harness import feeder, start_cores
 
 pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
-FEEDER = COLLECTION / "feeder" / "hailstorm_feeder.py"
 RPS, CLIENTS, RAMPUP, CONSTANT, RAMPDOWN = 100, 120, 10.0, 15.0, 5.0
 PACE = CLIENTS / RPS
 FIRST_ARRIVAL_TOLERANCE = 0.015
@@ -58,23 +54,6 @@ class Paced(HttpUser):
     def hit(self):
         self.client.get(f"/{{self.tag}}", name="/{{name}}")
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"feeder did not listen on {port}")
 
 
 def slot_offsets(arrivals: dict[int, list[float]], data: dict, pace: float) -> dict[int, tuple[float, list[float]]]:
@@ -132,15 +111,10 @@ def bin_cv(times: list[float], start: float, end: float, width: float = 0.1) -> 
 
 
 def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
-    port = free_port()
-    target = f"http://127.0.0.1:{port}"
     arrivals = tmp_path / "arrivals.log"
     locustfile = tmp_path / "paced.py"
     locustfile.write_text(LOCUSTFILE)
-    feeder = subprocess.Popen([sys.executable, str(FEEDER), "--port", str(port), "--arrival-log", str(arrivals)],
-                              stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
+    with feeder(arrivals) as target:
         settings = {"clients": CLIENTS, "rps": RPS, "pace": PACE, "rampup": RAMPUP, "constant": CONSTANT,
                     "rampdown": RAMPDOWN}
         plan, data, _work, t0, procs = start_cores(tmp_path, target, settings, LOCUSTFILE, stderr=subprocess.PIPE)
@@ -155,9 +129,6 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
              "--host", target, "--loglevel", "WARNING"],
             capture_output=True, text=True, timeout=RAMPUP + CONSTANT + 40)
         assert plain.returncode == 0, plain.stderr[-3000:]
-    finally:
-        feeder.terminate()
-        feeder.wait(timeout=10)
 
     ours: dict[str, list[float]] = {}
     plain_times: list[float] = []
@@ -234,22 +205,14 @@ class Paced(HttpUser):
 
 
 def test_requests_per_second_rise_on_the_straight_line_at_the_target(tmp_path: Path) -> None:
-    port = free_port()
-    target = f"http://127.0.0.1:{port}"
     arrivals = tmp_path / "arrivals.log"
-    feeder = subprocess.Popen([sys.executable, str(FEEDER), "--port", str(port), "--arrival-log", str(arrivals)],
-                              stdout=subprocess.DEVNULL)
     settings = {**LONG_PACE, "pace": LONG_PACE["clients"] / LONG_PACE["rps"]}
-    try:
-        wait_for_port(port)
+    with feeder(arrivals) as target:
         plan, data, _work, t0, procs = start_cores(tmp_path, target, settings, RAMP_LOCUSTFILE, lead=5.0,
                                                    stderr=subprocess.PIPE)
         for proc in procs:
             _, err = proc.communicate(timeout=plan["duration"] + 40)
             assert proc.returncode == 0, err[-3000:]
-    finally:
-        feeder.terminate()
-        feeder.wait(timeout=10)
 
     seen: dict[int, list[float]] = {}
     for line in arrivals.read_text().splitlines():
