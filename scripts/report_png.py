@@ -34,7 +34,11 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))  # browser.py: the tests
 
 # pylint: disable=wrong-import-position
 from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
-    exports, planner, report, results, run_state, thresholds, versions)
+    exports, planner, report, run_state, thresholds, versions)
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (  # noqa: E402
+    Histogram, end_record, meta_record, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (  # noqa: E402
+    merge, phase_figures, summarize)
 
 PNG = ROOT / "docs" / "report.png"
 HASH = PNG.with_name(PNG.name + ".sha256")
@@ -95,24 +99,24 @@ def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[d
                     failed = rng.random() < fail
                     cell = seconds.setdefault(math.floor(at), {}).setdefault(label, {
                         "requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {}})
-                    hist = results.Histogram(cell["hist"])
+                    hist = Histogram(cell["hist"])
                     hist.record_ms(ms)
                     cell.update(requests=cell["requests"] + 1, failures=cell["failures"] + failed,
                                 bytes=cell["bytes"] + 1200, time_us=cell["time_us"] + int(ms * 1000),
                                 hist=hist.to_json())
                     if failed:
                         cell["errors"][kind] = cell["errors"].get(kind, 0) + 1
-            sources.append([results.meta_record(host=host, core=index, start_time=START, clients=core["clients"],
+            sources.append([meta_record(host=host, core=index, start_time=START, clients=core["clients"],
                                                 start_delay=0.0004, locust=pins["locust"], python=pins["load_python"]),
-                            results.stats_record(seconds, active, started=core["clients"], iterations=iterations,
+                            stats_record(seconds, active, started=core["clients"], iterations=iterations,
                                                  time=START + plan["duration"]),
-                            results.end_record("done")])
-    merged = results.merge(sources)
-    summary = results.summarize(merged, plan)
+                            end_record("done")])
+    merged = merge(sources)
+    summary = summarize(merged, plan)
     summary["clock"] = exports.run_clock(merged)
     checked = thresholds.check(THRESHOLDS)
     summary.update(run_state.run_state(summary, plan, thresholds.allowed_failures(checked)))
-    figures = results.phase_figures(merged, plan, checked["phase"])
+    figures = phase_figures(merged, plan, checked["phase"])
     return merged, summary, plan, thresholds.evaluate(checked, figures), figures["description"]
 
 

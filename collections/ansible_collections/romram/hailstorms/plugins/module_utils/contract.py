@@ -4,7 +4,7 @@
 """What the controller and the runtime on a load host agree on: the files of a run's work
 directory, the states a load process goes through, the grace defaults. One home, shared with the
 runtime (runtime/hailstorm_runtime/contract.py is a symlink to this file, as planner.py and
-results.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
+records.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
 host's data.json: the launch role (through the host_data filter), the runtime's calibration, the
 tests and the benchmarks all write what it returns.
 
@@ -16,10 +16,10 @@ A run's work directory on a load host (hailstorm_work_dir/<run id>) holds:
   stop.json               written by stop.yml before it stops the processes: the launch's wait ends at once
   core-N.pid              a load process's pid, while it runs
   core-N.status.json      its status, rewritten every second (STATES)
-  core-N.jsonl            its records (results.py)
+  core-N.jsonl            its records (records.py)
   core-N.log              its output
   core-N.jtl              its JTL rows (hailstorm_jtl)
-  host.jsonl              the host's merge of its cores, what the controller fetches (results.HOST_FILE)
+  host.jsonl              the host's merge of its cores, what the controller fetches (hostfile.HOST_FILE)
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 
 Pure Python (no Ansible, no Locust). The column headers are Locust 2.x's (locust/stats.py,
 StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the values come from
-the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
+the merged histograms (records.py), never from averaged percentiles. What differs from a Locust
 run: the failures' Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
 exceptions by kind (class and first line of the message) with one traceback each.
 
@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, empty_cell, failures_by_label, label_cells, merge_cell, split_label)
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    empty_cell, Histogram, merge_cell, split_label)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import failures_by_label, label_cells
 
 LOCUST_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0)
 
@@ -48,7 +49,7 @@ FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Las
 EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
 SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 # an extra file beside Locust's four: _stats.csv's layout with every response time from schedule
-# (from the slot the request's iteration was due at, queueing included; results.py, CELL)
+# (from the slot the request's iteration was due at, queueing included; records.py, CELL)
 SCHEDULE_SUFFIX = "_stats_from_schedule.csv"
 JTL_FILE = "results.jtl"
 JTL_TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "failureMessage")
@@ -162,7 +163,7 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
             [row["count"], safe_cell(kind), safe_cell(row["traceback"]), ""]
             for kind, row in sorted((merged.get("exceptions") or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))]),
     }
-    if total.get("sched_hist"):  # the same layout, response times from schedule (results.py, CELL)
+    if total.get("sched_hist"):  # the same layout, response times from schedule (records.py, CELL)
         def scheduled(cell: Mapping[str, Any]) -> dict[str, Any]:
             return {**cell, "hist": cell.get("sched_hist") or {}, "time_us": cell.get("sched_time_us", 0)}
 

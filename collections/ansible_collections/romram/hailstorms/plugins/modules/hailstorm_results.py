@@ -90,7 +90,7 @@ exit_code:
   returned: success
   type: int
 summary:
-  description: The run's figures (see results.summarize in module_utils).
+  description: The run's figures (see summary.summarize in module_utils).
   returned: success
   type: dict
   contains:
@@ -191,9 +191,9 @@ from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
     exports, junit, live_metrics, report, service_metrics, thresholds, urls)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
-from ansible_collections.romram.hailstorms.plugins.module_utils import results
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import HOST_FILE, run_sources, unpack_host_files
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
+    constant_window, merge, phase_figures, summarize, summary_lines)
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
     EXIT_CODE_ON_ERROR, exit_code, run_state, state_lines)
 
@@ -305,7 +305,7 @@ def _service_metrics(url, queries, merged, plan):
         return None
     seconds = [int(s) for s in merged.get("seconds", {})] + [int(s) for s in merged.get("active", {})]
     end = start + max(seconds + [int(float(plan.get("duration") or 0)) - 1]) + 1
-    return service_metrics.fetch(url, queries, start, end, results.constant_window(plan))
+    return service_metrics.fetch(url, queries, start, end, constant_window(plan))
 
 
 def main():

@@ -7,8 +7,10 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import results
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, bucket_of, bucket_width
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    end_record, histogram_growth, locustfile_verdict, meta_record, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import bucket_of, bucket_width, Histogram
 
 latencies = st.lists(st.floats(min_value=0, max_value=120_000, allow_nan=False), max_size=300)
 
@@ -63,14 +65,14 @@ def test_the_growth_of_a_cumulative_histogram_is_the_histogram_of_the_interval(b
     for ms in interval:
         later.record_ms(ms)
         alone.record_ms(ms)
-    grown = results.histogram_growth(json.loads(json.dumps(later.to_json())), json.loads(json.dumps(earlier.to_json())))
+    grown = histogram_growth(json.loads(json.dumps(later.to_json())), json.loads(json.dumps(earlier.to_json())))
     assert grown == alone and grown.percentile(q) == alone.percentile(q)
-    assert results.histogram_growth(later.to_json(), None) == later
+    assert histogram_growth(later.to_json(), None) == later
 
 
 def test_a_bucket_that_shrank_gained_nothing():
     """A process whose last status lost its histogram (a failed core's) takes nothing from the others' growth."""
-    assert results.histogram_growth({"1000": 5, "2000": 3}, {"1000": 2, "2000": 7, "3000": 1}).to_json() == {"1000": 3}
+    assert histogram_growth({"1000": 5, "2000": 3}, {"1000": 2, "2000": 7, "3000": 1}).to_json() == {"1000": 3}
 
 
 def test_empty_histogram_has_no_percentiles():
@@ -78,7 +80,7 @@ def test_empty_histogram_has_no_percentiles():
 
 
 def _stats(seconds, **kw):
-    return results.stats_record(seconds, **kw)
+    return stats_record(seconds, **kw)
 
 
 def _cell(n, failures=0, ms=10.0, errors=None):
@@ -100,19 +102,19 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
     a.parent.mkdir()
     b.parent.mkdir()
     _write(a, [
-        results.meta_record(host="h1", core=0, clients=2, start_delay=0.0),
+        meta_record(host="h1", core=0, clients=2, start_delay=0.0),
         _stats({0: {"/a": _cell(3)}}, active={0: 2}, started=2),
         _stats({0: {"/a": _cell(1)}, 1: {"/b": _cell(2, 1, errors={"HTTP 500": 1})}}, active={1: 2},
                overruns={7: 1}),
-        results.end_record("done", requests=6),
+        end_record("done", requests=6),
     ])
     _write(b, [
-        results.meta_record(host="h2", core=0, clients=1, start_delay=0.4),
+        meta_record(host="h2", core=0, clients=1, start_delay=0.4),
         _stats({1: {"/a": _cell(4, ms=100.0)}}, active={1: 1}, late={3: 0.4}, started=1, overruns={7: 2}),
     ])
     with open(b, "a", encoding="utf-8") as handle:
         handle.write('{"type": "stats", "seconds": {"2": ')  # a writer killed mid-line
-    merged = results.merge([a, b])
+    merged = merge([a, b])
     assert merged["seconds"][0]["/a"]["requests"] == 4
     assert merged["seconds"][1]["/a"]["requests"] == 4
     assert merged["seconds"][1]["/b"]["errors"] == {"HTTP 500": 1}
@@ -122,10 +124,10 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
     assert merged["started"] == 3
     assert [c["bad_lines"] for c in merged["cores"]] == [0, 1]
     # the same records merged in another order give the same result
-    again = results.merge([b, a])
+    again = merge([b, a])
     assert again["seconds"] == merged["seconds"] and again["active"] == merged["active"]
 
-    summary = results.summarize(merged, {"rps": 4, "rampup": 1, "constant": 1, "clients": 3,
+    summary = summarize(merged, {"rps": 4, "rampup": 1, "constant": 1, "clients": 3,
                                          "expected_requests": 10})
     assert summary["requests"] == 10 and summary["failures"] == 1
     assert summary["constant_phase"] == {"from": 1, "to": 2, "requests": 6, "failures": 1, "rps": 6.0,
@@ -145,15 +147,15 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
 
 
 def test_no_constant_phase_gives_none():
-    summary = results.summarize(results.merge([]), {"rps": 5, "rampup": 10, "constant": 0})
+    summary = summarize(merge([]), {"rps": 5, "rampup": 10, "constant": 0})
     assert summary["constant_phase"] is None and summary["requests"] == 0 and summary["series"] == []
 
 
 def test_a_cores_verdict_is_read_from_its_end_record_none_when_not_set():
     """process_exit_code as the locustfile left it (0 is a verdict); a 1.0.0 record wrote 0 for none."""
-    assert results.locustfile_verdict({"process_exit_code": 0}) == 0
-    assert results.locustfile_verdict({"process_exit_code": 2}) == 2
-    assert results.locustfile_verdict({"process_exit_code": None}) is None
-    assert results.locustfile_verdict({"locustfile_exit_code": 0}) is None
-    assert results.locustfile_verdict({"locustfile_exit_code": 3}) == 3
-    assert results.locustfile_verdict({}) is None
+    assert locustfile_verdict({"process_exit_code": 0}) == 0
+    assert locustfile_verdict({"process_exit_code": 2}) == 2
+    assert locustfile_verdict({"process_exit_code": None}) is None
+    assert locustfile_verdict({"locustfile_exit_code": 0}) is None
+    assert locustfile_verdict({"locustfile_exit_code": 3}) == 3
+    assert locustfile_verdict({}) is None
