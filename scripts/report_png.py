@@ -107,9 +107,9 @@ def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[d
                     if failed:
                         cell["errors"][kind] = cell["errors"].get(kind, 0) + 1
             sources.append([meta_record(host=host, core=index, start_time=START, clients=core["clients"],
-                                                start_delay=0.0004, locust=pins["locust"], python=pins["load_python"]),
+                                        start_delay=0.0004, locust=pins["locust"], python=pins["load_python"]),
                             stats_record(seconds, active, started=core["clients"], iterations=iterations,
-                                                 time=START + plan["duration"]),
+                                         time=START + plan["duration"]),
                             end_record("done")])
     merged = merge(sources)
     summary = summarize(merged, plan)

@@ -36,7 +36,7 @@ def core(host: str, index: int, plan: dict, end: str | None = "done", slow_from:
         active[sec] = n
     records = [meta_record(host=host, core=index, start_time=1000.0, clients=5, start_delay=0.001),
                stats_record(seconds, active, overruns={1: 2} if trouble else {},
-                                    late={3: 0.3} if trouble else {}, started=5, time=1006.5)]
+                            late={3: 0.3} if trouble else {}, started=5, time=1006.5)]
     if end:
         records.append(end_record(end))
     return records
@@ -160,7 +160,7 @@ def open_core(host: str, index: int, plan: dict, pool: dict, started: dict) -> l
     records = core(host, index, plan)
     records.insert(2, stats_record({}, pool=pool, pool_started=started, time=1010.0))
     records[-1] = end_record("done", pool_started=sum(started.values()), pool_max=max(pool.values()),
-                                     pool_cap=40)
+                             pool_cap=40)
     return records
 
 
@@ -168,7 +168,7 @@ def test_the_open_model_draws_each_cores_pool_over_time_and_the_users_started():
     plan = {**the_plan(), "model": "open"}
     seconds = range(int(plan["duration"]))
     merged = merge([open_core("h1", 0, plan, {s: 3 + (s == 5) * 7 for s in seconds}, {0: 3, 5: 7}),
-                            open_core("h2", 0, plan, {s: 2 for s in seconds}, {0: 2})])
+                    open_core("h2", 0, plan, {s: 2 for s in seconds}, {0: 2})])
     summary = summarize(merged, plan)
     arrivals = summary["arrivals"]
     assert arrivals["pool_per_second"]["5"] == {"mean": 6.0, "max": 10} and arrivals["pool_per_second"]["0"]["max"] == 3

@@ -128,7 +128,7 @@ def test_merge_of_jsonl_files_sums_deltas(tmp_path):
     assert again["seconds"] == merged["seconds"] and again["active"] == merged["active"]
 
     summary = summarize(merged, {"rps": 4, "rampup": 1, "constant": 1, "clients": 3,
-                                         "expected_requests": 10})
+                                 "expected_requests": 10})
     assert summary["requests"] == 10 and summary["failures"] == 1
     assert summary["constant_phase"] == {"from": 1, "to": 2, "requests": 6, "failures": 1, "rps": 6.0,
                                          "succeeded_rps": 5.0, "target_rps": 4.0, "ratio": 1.5,

@@ -40,7 +40,7 @@ BAD_LINES = {
 }
 # a surrogate (what json.loads gives for "\ud800"), kept with its figures, made safe
 SURROGATE = json.dumps(stats_record({1: {"GET /a": cell(3, 3, {"failure: bad \ud800 text": 3})}},
-                                            time=1002.0)).encode()
+                                    time=1002.0)).encode()
 
 
 def core_file(path: Path) -> Path:
@@ -84,8 +84,8 @@ def test_a_host_file_names_its_hosts_bad_lines_and_its_own(tmp_path):
     fetched.mkdir(parents=True)
     host_file = (run / HOST_FILE).read_bytes()
     (fetched / HOST_FILE).write_bytes(host_file + b'not json\n{"type": "core", "records": 3}\n'
-                                              + b'{"type": "core", "source": "core-9.jsonl", "records": [{"type": '
-                                              + b'"stats", "seconds": {"0": {"GET /b": {"requests": null}}}}]}\n')
+                                      + b'{"type": "core", "source": "core-9.jsonl", "records": [{"type": '
+                                      + b'"stats", "seconds": {"0": {"GET /b": {"requests": null}}}}]}\n')
     warnings: list[str] = []
     sources = run_sources(fetched.parent, warnings)
     merged = merge(sources, warnings)
