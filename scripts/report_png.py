@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))  # browser.py: the tests
 
 # pylint: disable=wrong-import-position
 from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
-    exports, planner, report, run_state, thresholds, versions)
+    contract, exports, planner, report, run_state, thresholds, versions)
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (  # noqa: E402
     Histogram, end_record, meta_record, stats_record)
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (  # noqa: E402
@@ -122,7 +122,7 @@ def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[d
 
 def sample_html() -> str:
     merged, summary, plan, verdicts, over = sample_run()
-    files = {"summary.json": "the merged figures (JSON)", report.REPORT_FILE: "this report"}
+    files = {contract.SUMMARY_FILE: "the merged figures (JSON)", contract.REPORT_FILE: "this report"}
     return report.render(merged, summary, plan, verdicts, over, files, {"load-1": 0.0008, "load-2": -0.0011})
 
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
               "again: apt-get install -y chromium, then run `make docs`", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="hs-report-png-") as tmp:
-        page = Path(tmp) / report.REPORT_FILE
+        page = Path(tmp) / contract.REPORT_FILE
         page.write_text(html, encoding="utf-8")
         seen = load(page, "document.querySelectorAll('figure.chart').length", screenshot=PNG)
     if seen.errors or seen.requests != [page.resolve().as_uri()] or not seen.value:

@@ -29,7 +29,6 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import count_against_plan, failures_by_label
 from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
-REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
 SLACK = 4  # and a host only when also more than this many requests short (a stop on a slot moves one)
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")

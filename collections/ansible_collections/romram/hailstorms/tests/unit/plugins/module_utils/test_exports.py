@@ -9,6 +9,7 @@ import random
 import pytest
 from locust import stats as locust_stats
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import exports
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     empty_cell, end_record, Histogram, meta_record, split_label, stats_record)
@@ -82,7 +83,7 @@ def test_csv_headers_are_locusts_own(tmp_path):
         assert exports.EXCEPTIONS_COLUMNS == writer.exceptions_columns
     finally:
         writer.close_files()
-    assert sorted(f"x{suffix}" for suffix in exports.SUFFIXES) == sorted(p.name for p in tmp_path.iterdir())
+    assert sorted(f"x{suffix}" for suffix in contract.CSV_SUFFIXES) == sorted(p.name for p in tmp_path.iterdir())
 
 
 def test_locust_csv_rows_come_from_the_merged_histograms():
