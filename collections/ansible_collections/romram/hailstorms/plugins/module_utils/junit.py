@@ -14,7 +14,6 @@ import xml.etree.ElementTree as ET
 from typing import Any, Mapping
 
 
-
 def junit_xml(summary: Mapping[str, Any], run_id: str, seconds: float | None = None) -> str:
     """The junit.xml text of a summary that carries run_state's `checks` and the thresholds'
     verdicts (summary["thresholds"]["verdicts"])."""

@@ -302,8 +302,9 @@ def mark_stopped(results_dir: str, run_id: str, by: Mapping[str, Any], now: floa
         return False
     if os.path.exists(os.path.join(run_dir, contract.STOPPED_FILE)):
         return False
-    _write(os.path.join(run_dir, contract.STOPPED_FILE), {"run_id": run_id, "at": time.time() if now is None else now,
-                                                 **dict(by), "before": "its end (on its load hosts)"})
+    _write(os.path.join(run_dir, contract.STOPPED_FILE),
+           {"run_id": run_id, "at": time.time() if now is None else now, **dict(by),
+            "before": "its end (on its load hosts)"})
     return True
 
 
