@@ -43,7 +43,8 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, cpu_seconds, free_port, pin, run_once  # noqa: E402
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner, results  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize  # noqa: E402
 
 LOCUSTFILE = '''
 import itertools
@@ -141,7 +142,7 @@ def run_hailstorms(rps: int, args: argparse.Namespace, tmp: Path, locustfile: Pa
     clients = planner.core_clients(data["plan"], data["cores"][0])
     planned = {c.client_id: t0 + next(planner.request_times(c, 1.0)) for c in clients}
     result = figures(arrivals_of(log, tag), lo, hi, rps, planned, cpu1 - cpu0)
-    summary = results.summarize(results.merge(sorted(work.glob("core-*.jsonl"))), data["plan"])
+    summary = summarize(merge(sorted(work.glob("core-*.jsonl"))), data["plan"])
     result["limited"] = bool(summary["generator_limited"])
     result["lag_ms"] = summary["cores"][0]["load"]["lag_ms_mean"] or 0.0
     return result

@@ -34,7 +34,11 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))  # browser.py: the tests
 
 # pylint: disable=wrong-import-position
 from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
-    exports, planner, report, results, run_state, thresholds, versions)
+    contract, exports, planner, report, run_state, thresholds, versions)
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (  # noqa: E402
+    Histogram, end_record, meta_record, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (  # noqa: E402
+    merge, phase_figures, summarize)
 
 PNG = ROOT / "docs" / "report.png"
 HASH = PNG.with_name(PNG.name + ".sha256")
@@ -95,30 +99,30 @@ def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[d
                     failed = rng.random() < fail
                     cell = seconds.setdefault(math.floor(at), {}).setdefault(label, {
                         "requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {}})
-                    hist = results.Histogram(cell["hist"])
+                    hist = Histogram(cell["hist"])
                     hist.record_ms(ms)
                     cell.update(requests=cell["requests"] + 1, failures=cell["failures"] + failed,
                                 bytes=cell["bytes"] + 1200, time_us=cell["time_us"] + int(ms * 1000),
                                 hist=hist.to_json())
                     if failed:
                         cell["errors"][kind] = cell["errors"].get(kind, 0) + 1
-            sources.append([results.meta_record(host=host, core=index, start_time=START, clients=core["clients"],
-                                                start_delay=0.0004, locust=pins["locust"], python=pins["load_python"]),
-                            results.stats_record(seconds, active, started=core["clients"], iterations=iterations,
-                                                 time=START + plan["duration"]),
-                            results.end_record("done")])
-    merged = results.merge(sources)
-    summary = results.summarize(merged, plan)
+            sources.append([meta_record(host=host, core=index, start_time=START, clients=core["clients"],
+                                        start_delay=0.0004, locust=pins["locust"], python=pins["load_python"]),
+                            stats_record(seconds, active, started=core["clients"], iterations=iterations,
+                                         time=START + plan["duration"]),
+                            end_record("done")])
+    merged = merge(sources)
+    summary = summarize(merged, plan)
     summary["clock"] = exports.run_clock(merged)
     checked = thresholds.check(THRESHOLDS)
     summary.update(run_state.run_state(summary, plan, thresholds.allowed_failures(checked)))
-    figures = results.phase_figures(merged, plan, checked["phase"])
+    figures = phase_figures(merged, plan, checked["phase"])
     return merged, summary, plan, thresholds.evaluate(checked, figures), figures["description"]
 
 
 def sample_html() -> str:
     merged, summary, plan, verdicts, over = sample_run()
-    files = {"summary.json": "the merged figures (JSON)", report.REPORT_FILE: "this report"}
+    files = {contract.SUMMARY_FILE: "the merged figures (JSON)", contract.REPORT_FILE: "this report"}
     return report.render(merged, summary, plan, verdicts, over, files, {"load-1": 0.0008, "load-2": -0.0011})
 
 
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
               "again: apt-get install -y chromium, then run `make docs`", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="hs-report-png-") as tmp:
-        page = Path(tmp) / report.REPORT_FILE
+        page = Path(tmp) / contract.REPORT_FILE
         page.write_text(html, encoding="utf-8")
         seen = load(page, "document.querySelectorAll('figure.chart').length", screenshot=PNG)
     if seen.errors or seen.requests != [page.resolve().as_uri()] or not seen.value:

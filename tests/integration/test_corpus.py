@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import results
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
@@ -182,7 +182,7 @@ def run_corpus_file(tmp_path: Path, case: Case, monkeypatch: pytest.MonkeyPatch)
         codes = [proc.wait(timeout=120) for proc in procs]
         # every request the process sent has been read (and logged) by the feeder
         harness.wait_until(lambda: not harness.open_connections(url), "the feeder to close every connection")
-    summary = results.summarize(results.merge(sorted(work.glob("core-*.jsonl"))), plan)
+    summary = summarize(merge(sorted(work.glob("core-*.jsonl"))), plan)
     got = [line.split(" ", 1)[1].split("?")[0] for line in log.read_text().splitlines() if line.strip()]
     return Run(summary, run_state(summary, plan), got, json.loads(out.read_text()) if out.exists() else None, codes)
 

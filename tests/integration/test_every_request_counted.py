@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import results
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge
 
 import harness
 from harness import feeder
@@ -87,7 +87,7 @@ class Custom(HttpUser):
 
 
 def core_records(work: Path) -> dict:
-    return results.merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
+    return merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
 
 
 def arrivals(log: Path) -> list[str]:

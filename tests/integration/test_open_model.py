@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import read_host_file, write_host_file
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
@@ -50,8 +52,8 @@ def run(tmp_path: Path, model: str, cap: int | None = None):
                                                            deadline_grace=5, plan_extra=extra)
         codes = [proc.wait(timeout=120) for proc in procs]
     plan = {**data["plan"], **extra}
-    merged = results.merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
-    summary = results.summarize(merged, plan)
+    merged = merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
+    summary = summarize(merged, plan)
     arrivals = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if line.strip()]
     return codes, plan, summary, arrivals, t0, data
 
@@ -124,13 +126,13 @@ def test_open_model_records_its_pool_per_second_and_the_users_it_started_in_the_
     assert sizes == sorted(sizes) and 50 <= sizes[-1] <= figures["pool_max_per_core"], sizes
     # the collect side's path (the host file, compacted) merges to the same pool figures, and the report
     # draws them: each point of the chart in a real browser
-    host_file = results.write_host_file(Path(data["work_dir"]), tmp_path / "host.jsonl")["path"]
-    merged = results.merge([records for _name, records, _bad in results.read_host_file(host_file)[0]])
-    again = results.summarize(merged, plan)["arrivals"]
+    host_file = write_host_file(Path(data["work_dir"]), tmp_path / "host.jsonl")["path"]
+    merged = merge([records for _name, records, _bad in read_host_file(host_file)[0]])
+    again = summarize(merged, plan)["arrivals"]
     assert again["pool_per_second"] == figures["pool_per_second"]
     assert again["users_started_per_second"] == figures["users_started_per_second"]
     page = tmp_path / "report.html"
-    page.write_text(report.render(merged, results.summarize(merged, plan), plan, [], "constant phase"))
+    page.write_text(report.render(merged, summarize(merged, plan), plan, [], "constant phase"))
     if CHROMIUM is None and not os.environ.get("HAILSTORMS_REQUIRE_BROWSER"):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     seen = load(page, CHART_PROBE)
@@ -156,7 +158,7 @@ def test_closed_model_sends_fewer_and_its_latency_from_schedule_says_what_it_hid
     hidden_ms = (scheduled["mean_ms"] - service["mean_ms"]) * scheduled["count"]
     assert hidden_ms >= 0.95 * (overruns - clients) * 1000.0 * float(plan["pace"]), (scheduled, service, overruns)
     assert scheduled["p99_ms"] >= service["p99_ms"]
-    assert "from schedule" in " ".join(results.summary_lines(summary))
+    assert "from schedule" in " ".join(summary_lines(summary))
 
 
 def test_a_cap_too_small_drops_arrivals_counted_exactly_and_degrades_the_run(tmp_path):

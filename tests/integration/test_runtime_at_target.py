@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 from harness import feeder, start_cores
 
@@ -174,8 +175,8 @@ def test_runtime_load_shape_at_the_target(tmp_path: Path) -> None:
     assert ours_cv < 0.5 * plain_cv
 
     # 4. the runtime's merged records count what the target saw
-    merged = results.merge(sorted((tmp_path / "work").glob("core-*.jsonl")))
-    summary = results.summarize(merged, data["plan"])
+    merged = merge(sorted((tmp_path / "work").glob("core-*.jsonl")))
+    summary = summarize(merged, data["plan"])
     assert summary["requests"] == len(all_ours)
     assert summary["failures"] == 0
     assert summary["starts"]["clients_started"] == CLIENTS

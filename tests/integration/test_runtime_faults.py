@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
 import harness
@@ -78,7 +79,7 @@ def test_records_that_cannot_be_written_stop_the_load_and_say_why(tmp_path):
     assert "recording failed" in (work / "core-0.log").read_text()
     seen = arrivals(log)
     assert seen and max(t for t, _ in seen) <= ended  # nothing sent after the process stopped
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
     assert verdict["state"] in ("degraded", "incomplete"), verdict
 
@@ -95,7 +96,7 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
         harness.wait_until(lambda: not harness.open_connections(url), "the feeder to close every connection")
     core0 = {c.client_id for c in planner.core_clients(data["plan"], data["cores"][0])}
     sent = sum(1 for t, client in arrivals(log) if client in core0 and t <= killed)
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     lost = sent - summary["requests"]
     rate = len(core0) / plan["pace"]
     print(f"\nkill -9 at {killed - t0:.1f} s: {sent} requests at the target, {summary['requests']} recorded, "
@@ -119,7 +120,7 @@ def test_a_process_stopped_for_seconds_is_a_stall_of_the_load_generator_not_slow
         procs[0].send_signal(signal.SIGCONT)
         stall = time.monotonic() - stopped
         assert procs[0].wait(timeout=plan["duration"] + 30) == 0
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     load = summary["cores"][0]["load"]
     print(f"\nstopped {stall:.2f} s; recorded {load['stalls']} stall(s), {load['stalled_seconds']} s, "
           f"from second {load['stalled_from']}, lag up to {load['lag_max_ms']} ms")
@@ -158,7 +159,7 @@ def test_clients_stuck_in_a_task_at_the_deadline_are_counted(tmp_path):
         plan, data, work, t0, procs = start_cores(tmp_path, url, 6, 1.0, 1, text=STUCK_LOCUSTFILE)
         rc = procs[0].wait(timeout=plan["duration"] + 40)
     assert rc == 0  # the deadline ended it, as it should
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     core = summary["cores"][0]
     assert core["end"] == "deadline" and core["active_at_end"] == 6, core
     verdict = run_state(summary, {**plan, "hosts": {"local": {"cores": [{"index": 0}]}}})
@@ -185,7 +186,7 @@ def test_exceptions_in_a_task_are_in_the_results_by_kind_with_a_traceback(tmp_pa
     with feeder() as url:
         plan, data, work, t0, procs = start_cores(tmp_path, url, 5, 3.0, 1, text=RAISING_LOCUSTFILE)
         assert procs[0].wait(timeout=plan["duration"] + 40) == 0
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     assert [row["kind"] for row in summary["exceptions"]] == ["KeyError: 'token'"]
     # one exception per task iteration, as many as the requests the tasks sent
     assert summary["exceptions"][0]["count"] == summary["requests"] > 0
@@ -216,7 +217,7 @@ def test_the_environment_file_with_the_secrets_is_gone_when_the_processes_end(tm
                                                   environment={"HS_TEST_TOKEN": "s3cret-4711"})
         assert [proc.wait(timeout=plan["duration"] + 40) for proc in procs] == [0, 0]
     assert not (work / "environment.json").exists()
-    summary = results.summarize(results.merge([work / "core-0.jsonl", work / "core-1.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl", work / "core-1.jsonl"]), plan)
     assert summary["requests"] > 0 and summary["failures"] == 0
     assert log.read_text().count("/s3cret-4711") == summary["requests"]  # both cores had the secret
 
@@ -251,7 +252,7 @@ def test_requests_waiting_for_their_answer_when_the_run_stops_are_counted_as_int
         stopped = time.time()
         assert procs[0].wait(timeout=60) == 0
     at_target = [float(line.split(" ", 1)[0]) for line in log.read_text().splitlines() if " /wait/3000" in line]
-    summary = results.summarize(results.merge([work / "core-0.jsonl"]), plan)
+    summary = summarize(merge([work / "core-0.jsonl"]), plan)
     kinds = summary["failures_by_kind"]
     interrupted = sum(n for kind, n in kinds.items() if "interrupted" in kind)
     # in flight at the stop: what arrived in its last 3 s (the answer's wait); the stop's own time

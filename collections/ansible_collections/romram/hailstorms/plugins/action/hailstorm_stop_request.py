@@ -10,6 +10,7 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import checks, ownership
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
@@ -57,7 +58,7 @@ class ActionModule(ActionBase):
                         continue  # not a run id of ours: nothing of it in the results directory
                     if os.path.isdir(results_dir) and ownership.mark_stopped(results_dir, run, by):
                         requests.setdefault(run, f"run {run!r} marked stopped ({results_dir}/{run}/"
-                                                 f"{ownership.STOPPED_FILE}): hailstorm_overwrite may reuse its id")
+                                                 f"{contract.STOPPED_FILE}): hailstorm_overwrite may reuse its id")
             lines = ownership.stop_lines(requests, dict(args.get("stopped") or {}), run_id,
                                          ownership.last_of(results_dir, run_id))
             result.update(changed=False, lines=lines)
@@ -73,7 +74,7 @@ class ActionModule(ActionBase):
         run_dir = os.path.join(results_dir, run_id)
         try:
             os.makedirs(run_dir, mode=0o750, exist_ok=True)
-            with open(os.path.join(run_dir, ownership.STOPPED_FILE), "w", encoding="utf-8") as handle:
+            with open(os.path.join(run_dir, contract.STOPPED_FILE), "w", encoding="utf-8") as handle:
                 json.dump({**request, "before": step}, handle)
                 handle.write("\n")
         except OSError:

@@ -15,13 +15,14 @@ import posixpath
 import re
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
 RUN_ID_MAX = 64
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 # A preview (plan.yml, --check) writes only this file into the run's results directory; a run
 # may take over a directory that holds nothing else (a launched run's holds launch.json too).
-PREVIEW_FILES = frozenset({"plan.json"})
+PREVIEW_FILES = frozenset({contract.PLAN_FILE})
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n", ""}
 

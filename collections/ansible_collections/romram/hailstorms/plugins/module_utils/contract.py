@@ -4,7 +4,7 @@
 """What the controller and the runtime on a load host agree on: the files of a run's work
 directory, the states a load process goes through, the grace defaults. One home, shared with the
 runtime (runtime/hailstorm_runtime/contract.py is a symlink to this file, as planner.py and
-results.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
+records.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
 host's data.json: the launch role (through the host_data filter), the runtime's calibration, the
 tests and the benchmarks all write what it returns.
 
@@ -16,10 +16,15 @@ A run's work directory on a load host (hailstorm_work_dir/<run id>) holds:
   stop.json               written by stop.yml before it stops the processes: the launch's wait ends at once
   core-N.pid              a load process's pid, while it runs
   core-N.status.json      its status, rewritten every second (STATES)
-  core-N.jsonl            its records (results.py)
+  core-N.jsonl            its records (records.py)
   core-N.log              its output
   core-N.jtl              its JTL rows (hailstorm_jtl)
-  host.jsonl              the host's merge of its cores, what the controller fetches (results.HOST_FILE)
+  host.jsonl              the host's merge of its cores, what the controller fetches (HOST_FILE)
+
+A run's results directory on the controller (hailstorm_results_dir/<run id>) holds the files
+named below (RESULTS_FILES), and one directory per load host with what was fetched from it. The
+roles name them through one variable each (roles/common/vars/main.yml, _hailstorm_*_file_name;
+tests/unit/roles/test_file_names.py keeps those equal to these).
 """
 from __future__ import annotations
 
@@ -31,6 +36,21 @@ ENV_FILE = "environment.json"
 START_FILE = "start.json"
 STOP_FILE = "stop.json"
 HOST_FILE = "host.jsonl"
+
+# a run's results directory on the controller
+PLAN_FILE = "plan.json"  # the run's plan (hailstorm_plan); alone, the preview of --check
+LAUNCH_FILE = "launch.json"  # written by the launch role once every load host's lock is taken
+ABORT_FILE = "abort.json"  # the collect role stopped the run on an abort threshold
+STOPPED_FILE = "stopped.json"  # a run stopped before its start: who stopped it and when
+SUMMARY_FILE = "summary.json"  # the merged figures (hailstorm_results)
+REPORT_FILE = "report.html"  # the self-contained report
+JUNIT_FILE = "junit.xml"  # one testcase per run-state check and per threshold
+JTL_FILE = "results.jtl"  # every request, all cores merged by time (hailstorm_jtl)
+CSV_PREFIX = "locust"  # Locust's CSV layout: CSV_PREFIX + each of CSV_SUFFIXES
+CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+CSV_SCHEDULE_SUFFIX = "_stats_from_schedule.csv"  # _stats.csv's layout, response times from schedule
+RESULTS_FILES = (PLAN_FILE, LAUNCH_FILE, ABORT_FILE, STOPPED_FILE, SUMMARY_FILE, REPORT_FILE, JUNIT_FILE, JTL_FILE,
+                 *(CSV_PREFIX + suffix for suffix in CSV_SUFFIXES + (CSV_SCHEDULE_SUFFIX,)))
 
 # the files of one load process (core N): core-N + suffix
 RECORDS = ".jsonl"

@@ -5,7 +5,7 @@
 
 Pure Python (no Ansible, no Locust). The column headers are Locust 2.x's (locust/stats.py,
 StatsCSV and StatsCSVFileWriter, with the default PERCENTILES_TO_REPORT); the values come from
-the merged histograms (results.py), never from averaged percentiles. What differs from a Locust
+the merged histograms (records.py), never from averaged percentiles. What differs from a Locust
 run: the failures' Error column holds the failure kind, and <prefix>_exceptions.csv counts the locustfile's own
 exceptions by kind (class and first line of the message) with one traceback each.
 
@@ -23,8 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, empty_cell, failures_by_label, label_cells, merge_cell, split_label)
+from ansible_collections.romram.hailstorms.plugins.module_utils.contract import CSV_SCHEDULE_SUFFIX, CSV_SUFFIXES
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    empty_cell, Histogram, merge_cell, split_label)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import failures_by_label, label_cells
 
 LOCUST_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0)
 
@@ -46,11 +48,6 @@ HISTORY_COLUMNS = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Fai
 CLOCK_COLUMNS = ["Time (ISO 8601)", "Seconds Since Start"]
 FAILURES_COLUMNS = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
 EXCEPTIONS_COLUMNS = ["Count", "Message", "Traceback", "Nodes"]
-SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
-# an extra file beside Locust's four: _stats.csv's layout with every response time from schedule
-# (from the slot the request's iteration was due at, queueing included; results.py, CELL)
-SCHEDULE_SUFFIX = "_stats_from_schedule.csv"
-JTL_FILE = "results.jtl"
 JTL_TEXT_COLUMNS = ("label", "responseCode", "responseMessage", "threadName", "failureMessage")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
@@ -120,7 +117,10 @@ def _rows_text(columns: list[str], rows: Iterable[Iterable[Any]]) -> str:
 
 def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
     """The CSV files' text by suffix: Locust's four (_stats.csv, _stats_history.csv, _failures.csv,
-    _exceptions.csv) and, for records with response times from schedule, SCHEDULE_SUFFIX."""
+    _exceptions.csv: contract.CSV_SUFFIXES) and, for records with response times from schedule,
+    contract.CSV_SCHEDULE_SUFFIX (an extra file beside Locust's four: _stats.csv's layout with every
+    response time from schedule, from the slot the request's iteration was due at, queueing
+    included; records.py, CELL)."""
     t0 = start_time(merged) or 0.0
     seconds_map: Mapping[int, Mapping[str, Mapping[str, Any]]] = merged["seconds"]
     secs = sorted(int(s) for s in seconds_map)
@@ -154,22 +154,23 @@ def locust_csv(merged: Mapping[str, Any]) -> dict[str, str]:
     failure_rows = [[*(safe_cell(part) for part in split_label(label)), safe_cell(kind), n, _utc(t0 + first),
                      _utc(t0 + last)]
                     for (label, kind), (n, first, last) in failures_by_label(merged)]
+    stats_csv, history_csv, failures_csv, exceptions_csv = CSV_SUFFIXES
     out = {
-        "_stats.csv": _rows_text(STATS_COLUMNS, stats),
-        "_stats_history.csv": _rows_text(HISTORY_COLUMNS + CLOCK_COLUMNS, history),
-        "_failures.csv": _rows_text(FAILURES_COLUMNS, failure_rows),
-        "_exceptions.csv": _rows_text(EXCEPTIONS_COLUMNS, [
+        stats_csv: _rows_text(STATS_COLUMNS, stats),
+        history_csv: _rows_text(HISTORY_COLUMNS + CLOCK_COLUMNS, history),
+        failures_csv: _rows_text(FAILURES_COLUMNS, failure_rows),
+        exceptions_csv: _rows_text(EXCEPTIONS_COLUMNS, [
             [row["count"], safe_cell(kind), safe_cell(row["traceback"]), ""]
             for kind, row in sorted((merged.get("exceptions") or {}).items(), key=lambda kv: (-kv[1]["count"], kv[0]))]),
     }
-    if total.get("sched_hist"):  # the same layout, response times from schedule (results.py, CELL)
+    if total.get("sched_hist"):  # the same layout, response times from schedule (records.py, CELL)
         def scheduled(cell: Mapping[str, Any]) -> dict[str, Any]:
             return {**cell, "hist": cell.get("sched_hist") or {}, "time_us": cell.get("sched_time_us", 0)}
 
         rows = [_stats_row(label, scheduled(cell), span)
                 for label, cell in sorted(labels.items(), key=lambda kv: split_label(kv[0])[::-1])]
         rows.append(_stats_row("Aggregated", scheduled(total), span))
-        out[SCHEDULE_SUFFIX] = _rows_text(STATS_COLUMNS, rows)
+        out[CSV_SCHEDULE_SUFFIX] = _rows_text(STATS_COLUMNS, rows)
     return out
 
 

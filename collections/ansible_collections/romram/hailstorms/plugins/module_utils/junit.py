@@ -13,8 +13,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Mapping
 
-JUNIT_FILE = "junit.xml"
-
 
 def junit_xml(summary: Mapping[str, Any], run_id: str, seconds: float | None = None) -> str:
     """The junit.xml text of a summary that carries run_state's `checks` and the thresholds'

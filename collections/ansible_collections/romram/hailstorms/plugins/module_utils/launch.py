@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from .planner import PlanError
-from .results import LATE_SIGNAL
+from .records import LATE_SIGNAL
 
 # The start signal is one small file copied to every host in parallel: the copy module makes about
 # three round trips. A spare second covers a busy controller.

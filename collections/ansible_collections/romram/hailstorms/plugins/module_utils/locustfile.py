@@ -25,7 +25,8 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import RPI_TOLERANCE, split_label
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import split_label
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import RPI_TOLERANCE
 
 IMPORT_TIMEOUT = 30.0  # seconds the locustfile's import may take on the controller (hailstorm_import_timeout)
 CHECK_SLACK = 60.0  # seconds beyond that for Locust's own import and the dry run, before the check is given up

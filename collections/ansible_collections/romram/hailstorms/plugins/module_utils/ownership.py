@@ -37,16 +37,14 @@ import os
 import time
 from typing import Any, Iterator, Mapping
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+
 CLAIMS_DIR = ".claims"
 CLAIM_SUFFIX = ".json"
 # stop requests and locks in directories of their own: a run id cannot hold a '/', so no run id's
 # claim is another's stop request or lock (a suffix could be part of a run id: "x.stop")
 STOPS_DIR = "stop"
 LOCKS_DIR = "lock"
-LAUNCH_FILE = "launch.json"
-SUMMARY_FILE = "summary.json"
-PLAN_FILE = "plan.json"
-STOPPED_FILE = "stopped.json"  # a run stopped before its start: who stopped it and when
 # the commands that claim a run id (what the claim says its owner is doing)
 KINDS = ("run", "preview", "collect", "report")
 EXIT_ABORTED = 12  # README: how a run ends
@@ -250,17 +248,17 @@ def launched_and_maybe_running(run_dir: str, now: float, hold: float = 0.0) -> s
     """Why the launched run in `run_dir` may still be running on its load hosts (its controller can
     have ended while the load goes on), or None: not launched, collected (summary.json), stopped,
     or past its planned end."""
-    launch = read(os.path.join(run_dir, LAUNCH_FILE))
+    launch = read(os.path.join(run_dir, contract.LAUNCH_FILE))
     if not launch or launch.get("unreadable"):
         return None
-    if os.path.exists(os.path.join(run_dir, SUMMARY_FILE)):
+    if os.path.exists(os.path.join(run_dir, contract.SUMMARY_FILE)):
         return None
-    stopped = read(os.path.join(run_dir, STOPPED_FILE))
+    stopped = read(os.path.join(run_dir, contract.STOPPED_FILE))
     if stopped and not stopped.get("unreadable"):
         return None
     ends_by = launch.get("ends_by")
     if ends_by is None:
-        plan = read(os.path.join(run_dir, PLAN_FILE))
+        plan = read(os.path.join(run_dir, contract.PLAN_FILE))
         duration = float(plan.get("duration") or 0) if not plan.get("unreadable") else 0.0
         ends_by = float(launch.get("launched") or 0) + float(launch.get("hold") or hold) + duration + 60
     if now >= float(ends_by):
@@ -281,16 +279,16 @@ def overwrite_refusal(run_id: str, run_dir: str, now: float) -> str | None:
 def never_started(run_id: str, run_dir: str) -> str | None:
     """Why run `run_id` has nothing to collect or report: it was stopped before its start signal
     (stopped.json, and no start recorded in launch.json), or None."""
-    stopped = read(os.path.join(run_dir, STOPPED_FILE))
+    stopped = read(os.path.join(run_dir, contract.STOPPED_FILE))
     if not stopped or stopped.get("unreadable"):
         return None
-    launch = read(os.path.join(run_dir, LAUNCH_FILE))
+    launch = read(os.path.join(run_dir, contract.LAUNCH_FILE))
     if launch.get("start_time") is not None:
         return None
     by = f"{stopped.get('user') or '?'}@{stopped.get('host') or '?'}"
     step = stopped.get("before") or "its start"
     return (f"hailstorm_run_id: run {run_id!r} was stopped before {step} by {by} at {when(stopped.get('at'))}; "
-            f"no load was sent, so there is nothing to collect or report ({run_dir}/{STOPPED_FILE}). Fix: run it "
+            f"no load was sent, so there is nothing to collect or report ({run_dir}/{contract.STOPPED_FILE}). Fix: run it "
             f"again with hailstorm_overwrite=true, or give a new hailstorm_run_id")
 
 
@@ -300,12 +298,13 @@ def mark_stopped(results_dir: str, run_id: str, by: Mapping[str, Any], now: floa
     hailstorm_overwrite no longer waits for its planned end. False when there is nothing to mark
     (not launched here, collected, or marked already)."""
     run_dir = os.path.join(results_dir, run_id)
-    if not os.path.exists(os.path.join(run_dir, LAUNCH_FILE)) or os.path.exists(os.path.join(run_dir, SUMMARY_FILE)):
+    if not os.path.exists(os.path.join(run_dir, contract.LAUNCH_FILE)) or os.path.exists(os.path.join(run_dir, contract.SUMMARY_FILE)):
         return False
-    if os.path.exists(os.path.join(run_dir, STOPPED_FILE)):
+    if os.path.exists(os.path.join(run_dir, contract.STOPPED_FILE)):
         return False
-    _write(os.path.join(run_dir, STOPPED_FILE), {"run_id": run_id, "at": time.time() if now is None else now,
-                                                 **dict(by), "before": "its end (on its load hosts)"})
+    _write(os.path.join(run_dir, contract.STOPPED_FILE),
+           {"run_id": run_id, "at": time.time() if now is None else now, **dict(by),
+            "before": "its end (on its load hosts)"})
     return True
 
 
@@ -371,14 +370,14 @@ def last_of(results_dir: str, run_id: str | None) -> str:
     if not run_dir or not os.path.isdir(run_dir):
         return f"no results of it in {results_dir}" if run_id else f"no run in {results_dir}"
     name = os.path.basename(run_dir)
-    summary = read(os.path.join(run_dir, SUMMARY_FILE))
+    summary = read(os.path.join(run_dir, contract.SUMMARY_FILE))
     if summary and not summary.get("unreadable"):
-        return f"run {name!r} ended {str(summary.get('state', '?')).upper()} ({run_dir}/{SUMMARY_FILE})"
-    if os.path.exists(os.path.join(run_dir, LAUNCH_FILE)):
+        return f"run {name!r} ended {str(summary.get('state', '?')).upper()} ({run_dir}/{contract.SUMMARY_FILE})"
+    if os.path.exists(os.path.join(run_dir, contract.LAUNCH_FILE)):
         return f"run {name!r} was launched and not collected (playbooks/collect.yml -e hailstorm_run_id={name})"
-    if os.path.exists(os.path.join(run_dir, STOPPED_FILE)):
+    if os.path.exists(os.path.join(run_dir, contract.STOPPED_FILE)):
         return f"run {name!r} was stopped before its start"
-    return f"run {name!r} was planned, never launched ({run_dir}/{PLAN_FILE})"
+    return f"run {name!r} was planned, never launched ({run_dir}/{contract.PLAN_FILE})"
 
 
 def stop_lines(requests: Mapping[str, str], stopped: Mapping[str, list], run_id: str | None, last: str) -> list[str]:

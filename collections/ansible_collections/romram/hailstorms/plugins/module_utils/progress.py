@@ -19,7 +19,8 @@ from typing import Any, Mapping
 
 from .planner import active_clients
 from . import contract
-from .results import Histogram, histogram_growth, latency_figures
+from .records import Histogram, histogram_growth
+from .summary import latency_figures
 from .thresholds import abort_verdict
 
 BEHIND_LISTED = 3  # hosts named as furthest behind their plan
@@ -127,7 +128,7 @@ def abort_check(plan: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]],
 
     Returns the merged totals (the next call's `previous`), `at` (seconds since the start: when the
     processes wrote them), `interval` ({"from", "at", "seconds", "requests", "failures",
-    "failures_per_s", "planned_rps", "latency": results.latency_figures of its requests}),
+    "failures_per_s", "planned_rps", "latency": summary.latency_figures of its requests}),
     `broken` ({threshold: since} of the abort thresholds broken up to now), `broken_since` (that
     of the threshold that stops the run, else the earliest, else None), and with `threshold` and
     `reason` (else "") the planned rate at `at`; `offset` is the progress moment judged (the

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run's report: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched).
 
-Pure Python (no Ansible). `render` takes the merged records (results.merge), the run's summary
-(results.summarize), its plan (plan.json) and the threshold verdicts (thresholds.evaluate), and
+Pure Python (no Ansible). `render` takes the merged records (summary.merge), the run's summary
+(summary.summarize), its plan (plan.json) and the threshold verdicts (thresholds.evaluate), and
 returns the page. Charts are drawn here as SVG polylines, the plan beside the measurement and
 the ramp-up / constant / ramp-down phases shaded; every chart carries data-points="N" (points
 drawn) so that a browser test can check that each one drew data, and values on hover: a
@@ -13,7 +13,7 @@ value there (data-hover="N" columns; no script).
 
 Response-time distribution: a label's requests counted per latency bucket, the buckets'
 bounds LATENCY_EDGES_MS (1-2-5 steps). Each edge is a bound of the histograms' own buckets
-(results.bucket_of keeps 3 significant digits of integer microseconds), so every recorded
+(records.bucket_of keeps 3 significant digits of integer microseconds), so every recorded
 request falls in exactly one bucket and a label's counts add up to its requests.
 """
 from __future__ import annotations
@@ -24,11 +24,11 @@ from bisect import bisect_right
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter, core_intervals, request_times
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    empty_cell, Histogram, merge_cell, plan_phases)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import count_against_plan, failures_by_label
 from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
-REPORT_FILE = "report.html"
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
 SLACK = 4  # and a host only when also more than this many requests short (a stop on a slot moves one)
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -53,7 +53,7 @@ SETTING_ROWS = (("run_id", "run id", ""), ("profile", "profile", ""), ("target",
                 ("shape", "LoadTestShape", ""), ("user_classes", "user classes", ""),
                 ("duration", "duration", "s"), ("expected_requests", "planned task iterations", "iterations"),
                 ("cores_total", "load processes (one per core)", "processes"))
-# the versions table: summary.json's key (versions.py, results.load_versions), what it is
+# the versions table: summary.json's key (versions.py, summary.load_versions), what it is
 VERSION_ROWS = (("collection", "romram.hailstorms"), ("ansible_core", "ansible-core (controller)"),
                 ("controller_python", "Python (controller)"), ("locust", "Locust (load hosts)"),
                 ("load_python", "Python (load hosts)"))
@@ -142,7 +142,7 @@ def hover_titles(series: Sequence[Series], plan_phases: Sequence[tuple[str, floa
 
 def phase_finder(plan_phases: Sequence[tuple[str, float, float]]) -> Callable[[float], str | None]:
     """x -> the name of the first phase [start, end) holding x, or None. The phases of a plan follow
-    each other in time (results.plan_phases): the one holding x is then the last that starts at or
+    each other in time (records.plan_phases): the one holding x is then the last that starts at or
     before it, found by bisection (a chart of 10,000 seconds over 10,000 stages scanned 10^8)."""
     starts = [start for _name, start, _end in plan_phases]
     in_order = starts == sorted(starts) and all(
@@ -164,7 +164,7 @@ def _hover_columns(series: Sequence[Series], plan_phases: Sequence[tuple[str, fl
 
 
 def phases(plan: Mapping[str, Any]) -> list[tuple[str, float, float]]:
-    """The shaded parts of the time axis: results.plan_phases (ramps and constant, or the stages)."""
+    """The shaded parts of the time axis: records.plan_phases (ramps and constant, or the stages)."""
     return plan_phases(plan)
 
 
@@ -418,7 +418,7 @@ def service_table(service: Mapping[str, Any] | None) -> str:
 
 
 def distribution(hist: Mapping[Any, int]) -> list[int]:
-    """A histogram's counts (results.Histogram json: bucket lower bound in µs -> count) per bucket
+    """A histogram's counts (records.Histogram json: bucket lower bound in µs -> count) per bucket
     of LATENCY_EDGES_MS: len(LATENCY_EDGES_MS) + 1 counts that add up to the histogram's."""
     counts = [0] * (len(_EDGES_US) + 1)
     for lower, n in hist.items():
@@ -515,7 +515,7 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
         if core.get("bad_lines"):
             out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} record line(s) "
                        "left out (cut by a kill, or not of the record format: named below)")
-    out.extend(str(message) for message in summary.get("warnings") or [])  # those lines, named (results.merge)
+    out.extend(str(message) for message in summary.get("warnings") or [])  # those lines, named (summary.merge)
     for host, planned in (plan.get("hosts") or {}).items():
         mine = [core for core in cores if core.get("host") == host]
         expected_cores = len(planned.get("cores", []))

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .results import count_against_plan
+from .summary import count_against_plan
 
 ORDER = ("completed", "degraded", "failed", "aborted", "incomplete")
 # requests may fall short of the exact plan by this much without degrading the run: a client
@@ -77,7 +77,7 @@ def _kinds(counts: Mapping[str, int], limit: int = 3) -> str:
 
 def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapping[str, Any] | None = None,
               exit_code_on_error: int | None = None, abort: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """{'state': ..., 'reasons': [...], 'checks': [...]} for a summary from results.summarize and
+    """{'state': ..., 'reasons': [...], 'checks': [...]} for a summary from summary.summarize and
     its plan. `allowed` is thresholds.allowed_failures of the run's thresholds; exit_code_on_error
     (hailstorm_exit_code_on_error, else the plan's, else 1): 0 lets failures and exceptions pass.
     `abort` is what the controller recorded when it stopped the run on an abort threshold

@@ -4,7 +4,7 @@
 """Thresholds: the pass/fail limits of a run (hailstorm_thresholds) and their verdict.
 
 Pure Python (no Ansible). `check` validates what a user wrote, before any host is touched;
-`evaluate` judges the figures of a finished run (results.phase_figures) against them.
+`evaluate` judges the figures of a finished run (summary.phase_figures) against them.
 
     hailstorm_thresholds:
       p95_ms: 250          # latency limits in ms (maximum), over all labels: p50_ms, p90_ms,
@@ -44,7 +44,7 @@ from typing import Any, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.checks import kind_of
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError, parse_duration
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import FROM_SCHEDULE
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import FROM_SCHEDULE
 
 VARIABLE = "hailstorm_thresholds"
 PHASE_VARIABLE = "hailstorm_thresholds_phase"
@@ -225,7 +225,7 @@ def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any]
     """Whether to stop the run now, judged every progress interval on the figures of all hosts
     merged over the last interval: `interval` = {"from", "at": its start and end, seconds since
     the start; "requests", "failures", "planned_rps"; "latency": the service-time figures of its
-    requests, p50_ms ... max_ms and mean_ms (results.latency_figures)}. A threshold broken over
+    requests, p50_ms ... max_ms and mean_ms (summary.latency_figures)}. A threshold broken over
     an interval counts as broken over all of it (the figures say no more): `broken_since` is what
     the previous call returned, for each abort threshold broken in the intervals up to the last
     one, the start of the first of them in a row. Returns (broken_since, threshold, reason):
@@ -350,7 +350,7 @@ def _measured(name: str, figures: Mapping[str, Any], scope: Mapping[str, Any] | 
 def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One verdict per threshold: {threshold, label, limit, measured, passed, over, message}.
 
-    `figures` is results.phase_figures(merged, plan, checked['phase']). A measurement that is
+    `figures` is summary.phase_figures(merged, plan, checked['phase']). A measurement that is
     missing (a label with no request in the phase, a rate without a target) fails its threshold."""
     verdicts: list[dict[str, Any]] = []
     over = figures.get("description", figures.get("phase", ""))

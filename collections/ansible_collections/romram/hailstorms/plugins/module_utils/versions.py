@@ -10,7 +10,7 @@ written by the hailstorm_plan action) and read by the summary and the report:
   controller_python   the controller's Python
 
 Locust and Python on the load hosts are what each load process says in its meta record;
-results.load_versions joins them, and the summary's `versions` holds all five. Pure Python, no Ansible.
+summary.load_versions joins them, and the summary's `versions` holds all five. Pure Python, no Ansible.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import HOST_FILE, write_host_file
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import HOST_FILE, write_host_file
 
 
 def main() -> None:

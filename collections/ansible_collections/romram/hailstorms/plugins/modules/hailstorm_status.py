@@ -94,7 +94,7 @@ hist:
   description:
     - The response times (service time) of every request recorded so far on this host, all its processes
       merged - counts by bucket, keyed by the bucket's lower bound in microseconds (the buckets of the
-      results, C(results.py)), only the buckets that are not empty.
+      results, C(records.py)), only the buckets that are not empty.
     - The controller's percentiles of a progress interval (the progress line's p95, the abort thresholds on
       latency) come from its growth since the previous interval, all hosts merged.
   returned: always
@@ -148,7 +148,7 @@ finished:
 generator_limited:
   description:
     - One message per process that has become the bottleneck of its own run so far (CPU or
-      event-loop lag over the limit for several seconds in a row; see C(results.py)).
+      event-loop lag over the limit for several seconds in a row; see C(records.py)).
   returned: always
   type: list
   elements: str
@@ -160,7 +160,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, launch
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram, file_tail, generator_limited_message
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import generator_limited_message, Histogram
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import file_tail
 
 FINAL = (*contract.ENDED, "lost")  # "lost": a status no longer rewritten (the process is gone)
 ARMED_OR_LATER = contract.LIVE + FINAL

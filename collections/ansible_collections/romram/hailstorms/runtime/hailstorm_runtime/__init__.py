@@ -4,7 +4,7 @@
     python -m hailstorm_runtime check --locustfile path/to/locustfile.py
     python -m hailstorm_runtime calibrate [--seconds 4] [--rps 1000] [--pace 1]
 
-planner.py and results.py are symlinks to the collection's plugins/module_utils (one
+planner.py and records.py are symlinks to the collection's plugins/module_utils (one
 implementation for the controller and the load hosts).
 """
 

@@ -39,7 +39,7 @@ from . import PROCESS_START, capture, contract, metrics, planner
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
-from .results import LATE_SIGNAL
+from .records import LATE_SIGNAL
 from .runner import (WallClock, apply_tags, load_user_classes, locust_options, locustfile_exit_code,
                      pace_the_first_task, pacing_takes_over, planned_classes, selected_classes, warm_up)
 from .schedule import ClassPicker, next_tick

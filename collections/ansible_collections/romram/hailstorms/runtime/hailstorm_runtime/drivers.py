@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import planner
 from .pool import ARRIVAL_TOLERANCE, Pool, PoolWait, merge_arrivals
-from .results import exception_kind
+from .records import exception_kind
 from .schedule import ClassPicker, PacedWait, Pacer, run_starts
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -108,7 +108,7 @@ class Users:
         return self.client_of.get(self.getcurrent(), -1)
 
     def early_ends(self) -> list[dict[str, Any]]:
-        """The clients that ended before their planned stop, for the end record (results.ended_early)."""
+        """The clients that ended before their planned stop, for the end record (summary.ended_early)."""
         return [{"how": how, "iterations": ran, "clients": n} for (how, ran), n in sorted(self.ended_early.items())]
 
     def finish_all(self, now: float) -> None:

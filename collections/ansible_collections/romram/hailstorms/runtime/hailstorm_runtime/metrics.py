@@ -62,7 +62,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from .results import plan_phases
+from .records import plan_phases
 
 logger = logging.getLogger("hailstorm_runtime.metrics")
 
@@ -83,7 +83,7 @@ Sample = tuple  # (labels, value, timestamp_ms)
 
 
 def stage_at(plan: Mapping[str, Any], offset: float) -> str:
-    """The name of the plan's part at `offset` seconds after the shared start (results.plan_phases:
+    """The name of the plan's part at `offset` seconds after the shared start (records.plan_phases:
     ramp-up, constant, ramp-down, or a stage's name); the last part from its start on and after
     the end (what the end flush records are its last answers); the first before the start."""
     named = [(name, start, end) for name, start, end in plan_phases(plan) if end > start] or plan_phases(plan)

@@ -1,5 +1,5 @@
 """A load process watching itself: its CPU use and its event-loop lag, second by second, and
-whether it has become the bottleneck of its own run (results.py's generator-limit rule).
+whether it has become the bottleneck of its own run (records.py's generator-limit rule).
 
 Free of gevent and Locust, so that it runs against a fake clock: the runtime passes in
 gevent's sleep and the loop's `update_now`, and calls `LoadMonitor.sample` once a second.
@@ -19,7 +19,7 @@ import resource
 import time
 from typing import Any, Callable
 
-from .results import LAG_PROBE_EVERY, STALL_SECONDS, SaturationStreak, load_sample
+from .records import LAG_PROBE_EVERY, STALL_SECONDS, load_sample, SaturationStreak
 
 
 def process_cpu_seconds() -> float:
@@ -92,7 +92,7 @@ class LoadMonitor:
         self.stalled = 0.0  # seconds of every stall so far
 
     def sample(self, second: int | None = None, now: float | None = None) -> dict[str, float]:
-        """The load since the previous sample (a results.py LOAD sample). With `second`, the
+        """The load since the previous sample (a records.py LOAD sample). With `second`, the
         sample counts towards the verdict as that second's (give seconds in increasing order)."""
         now = self.clock() if now is None else now
         cpu = self.cpu_seconds()

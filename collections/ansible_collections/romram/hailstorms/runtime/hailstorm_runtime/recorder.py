@@ -1,4 +1,4 @@
-"""Recording: Locust's request event into per-second, per-label deltas (results.py format),
+"""Recording: Locust's request event into per-second, per-label deltas (records.py format),
 flushed to core-N.jsonl; the status file; the optional JTL. No Locust imports here: the runtime
 wires `on_request` to Locust's request event and calls `flush` / `write_status`. Every file
 write goes through one FileWriter thread, off the event loop."""
@@ -15,8 +15,9 @@ import traceback
 from typing import Any, Callable
 
 from . import contract
-from .results import (LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, Histogram, empty_cell, end_record, exception_kind,
-                      failure_text, merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
+from .records import (
+    LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, empty_cell, end_record, exception_kind, failure_text, Histogram,
+    merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -24,7 +25,7 @@ JTL_HEADER = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage"
               "dataType", "success", "failureMessage", "bytes", "sentBytes", "grpThreads",
               "allThreads", "Latency", "IdleTime", "Connect", "delayFromSchedule")
 # delayFromSchedule (ms): how long after the slot its task iteration was due at the request started
-# (results.py, CELL: response time from schedule = delayFromSchedule + elapsed); JMeter reads it as a
+# (records.py, CELL: response time from schedule = delayFromSchedule + elapsed); JMeter reads it as a
 # sample variable (jmeter -Jsample_variables=delayFromSchedule)
 
 
@@ -37,7 +38,7 @@ def failure_kind(exception: BaseException, response: Any) -> str:
     of a catch_response failure, else the exception's class and the first line of its message (as
     Locust's failures table shows it; object addresses masked as Locust does): an exception raised
     in a catch_response block whose answer was 200 is that exception, not "HTTP 200". Its text is
-    results.failure_text's (safe whatever the locustfile put in it, an HTML body reduced to the
+    records.failure_text's (safe whatever the locustfile put in it, an HTML body reduced to the
     status and a few words, at most KIND_MESSAGE characters)."""
     name = type(exception).__name__
     code = getattr(response, "status_code", None)
@@ -59,7 +60,7 @@ def write_status_file(base: str, core: int, state: str, elapsed: float, active: 
     failed (with a `reason`); `iterations` (task iterations so far, their rate over the last
     second: what the plan's rate counts); `load` adds the process's own load
     (monitor.LoadMonitor.status); `latency` (the counts by bucket of every response time flushed
-    so far, their total µs) becomes `hist` (results.py's buckets, only the non-empty ones) and
+    so far, their total µs) becomes `hist` (records.py's buckets, only the non-empty ones) and
     `time_us`: the controller's figures of each progress interval are their growth."""
     status = {"core": core, "state": state, "elapsed": round(elapsed, 3),
               "active": active, "requests": requests, "rps": round(rps, 2), **(load or {})}
@@ -144,7 +145,7 @@ class FileWriter:
 
 
 def _bucket(us: int) -> int:
-    """results.bucket_of, kept short for the hot path (3 significant digits of µs)."""
+    """records.bucket_of, kept short for the hot path (3 significant digits of µs)."""
     if us < 1000:
         return us if us > 0 else 0
     if us < 10000:
@@ -173,7 +174,7 @@ def _no_schedule() -> float | None:
 class Recorder:
     """Per-core recorder. Cells are lists [requests, failures, bytes, time_us, hist, errors,
     sched_hist, sched_time_us] keyed by (second, method, name) in the hot path, as Locust keys
-    its stats by method and name; converted to results.py cells under their label ("GET /x") at
+    its stats by method and name; converted to records.py cells under their label ("GET /x") at
     flush. `due_of()` (set by the runtime) gives the slot the running task iteration was due at,
     or None outside one: what the response time from schedule counts from."""
 

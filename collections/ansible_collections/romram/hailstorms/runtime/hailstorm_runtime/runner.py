@@ -30,7 +30,7 @@ from locust.util.load_locustfile import load_locustfile
 
 from . import fastpath
 from .pool import PoolWait
-from .results import request_label
+from .records import request_label
 from .schedule import PacedWait
 
 logger = logging.getLogger("hailstorm_runtime")
@@ -264,7 +264,7 @@ def dry_run_requests(user_classes: dict[str, type[User]], options: Any, iteratio
     FastHttpUser) against a loopback stub, counting the requests of each iteration (those of
     on_start apart): {"classes": {name: {"iterations", "requests", "on_start_requests",
     "exceptions", "all_tasks"}}, "skipped": [classes not dry-run: other clients may reach real
-    systems], "labels": [the request labels seen, results.request_label]}. "all_tasks": each of
+    systems], "labels": [the request labels seen, records.request_label]}. "all_tasks": each of
     the class's own tasks ran at least once (false when one is a TaskSet: its tasks are not
     followed), so its labels are all there unless a task names its requests by chance.
     No init or test_start event is fired, nothing reaches the run's target (a task that

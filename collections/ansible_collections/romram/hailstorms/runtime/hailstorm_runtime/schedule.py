@@ -9,7 +9,7 @@ import math
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from .planner import GOLDEN, Client, first_slot
-from .results import LATE_START
+from .records import LATE_START
 
 
 class Clock(Protocol):

@@ -7,7 +7,8 @@ import pytest
 
 from hailstorm_runtime.monitor import LagWindow, LoadMonitor, probe_lag
 from hailstorm_runtime.recorder import Recorder
-from hailstorm_runtime.results import LAG_PROBE_EVERY, SATURATION_SECONDS, merge, summarize
+from hailstorm_runtime.records import LAG_PROBE_EVERY, SATURATION_SECONDS
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 T0 = 1_795_000_000.0
 

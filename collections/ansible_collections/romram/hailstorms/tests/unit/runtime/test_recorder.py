@@ -1,4 +1,4 @@
-"""The runtime's recorder: hot-path cells become results.py records that merge exactly."""
+"""The runtime's recorder: hot-path cells become records.py records that merge exactly."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +10,8 @@ from gevent import monkey
 from hypothesis import given, strategies as st
 
 from hailstorm_runtime.recorder import FileWriter, Recorder, failure_kind
-from hailstorm_runtime.results import Histogram, bucket_of, merge, summarize
+from hailstorm_runtime.records import bucket_of, Histogram
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 T0 = 1_795_000_000.0
 
@@ -93,7 +94,7 @@ def test_status_file_is_replaced_atomically(tmp_path):
 
 def test_the_status_file_carries_the_histogram_of_every_response_time_so_far(tmp_path):
     """What the controller's p95 of each progress interval is the growth of: cumulative, in
-    results.py's buckets, only those not empty, as of the last flush."""
+    records.py's buckets, only those not empty, as of the last flush."""
     rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 2.0)
 
     def status():
@@ -198,7 +199,7 @@ def test_the_open_models_pool_size_and_users_started_per_second_reach_the_merge(
 def test_requests_outside_a_task_iteration_are_counted_apart_per_stage(tmp_path):
     """A client's on_start and on_stop send outside its task iterations (no slot is due then):
     a stage's line counts its task requests against its planned iterations, those apart."""
-    from hailstorm_runtime.results import compact_core, read_records
+    from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import compact_core, read_records
 
     due = [None]
     rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 3.5)

@@ -1,12 +1,13 @@
 """Whatever text a locustfile or a target puts in a request's name, a failure or an exception, the
-recorder writes it safe (results.safe_text) and counts the failure: the records stay UTF-8, the
+recorder writes it safe (records.safe_text) and counts the failure: the records stay UTF-8, the
 JTL rows are written, two names that are one once cut are one label."""
 from __future__ import annotations
 
 import csv
 
 from hailstorm_runtime.recorder import Recorder
-from hailstorm_runtime.results import merge, read_records, summarize
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import read_records
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 T0 = 1_795_000_000.0
 

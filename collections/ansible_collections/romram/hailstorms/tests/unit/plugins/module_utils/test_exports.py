@@ -9,18 +9,22 @@ import random
 import pytest
 from locust import stats as locust_stats
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import exports, results
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import bucket_of, bucket_width
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+from ansible_collections.romram.hailstorms.plugins.module_utils import exports
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    empty_cell, end_record, Histogram, meta_record, split_label, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import PERCENTILES, merge, summarize
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import bucket_of, bucket_width
 
 
 def core_records(samples: list[tuple[int, str, float, bool]]) -> list[dict]:
     """One core's records for raw samples (second, label, ms, failed), flushed in three parts."""
-    records = [results.meta_record(host="h", core=0, start_time=1_700_000_000.0)]
+    records = [meta_record(host="h", core=0, start_time=1_700_000_000.0)]
     for part in range(3):
         seconds: dict = {}
         for sec, label, ms, failed in samples[part::3]:
-            cell = seconds.setdefault(sec, {}).setdefault(label, results.empty_cell())
-            hist = results.Histogram(cell["hist"])
+            cell = seconds.setdefault(sec, {}).setdefault(label, empty_cell())
+            hist = Histogram(cell["hist"])
             hist.record_ms(ms)
             cell["hist"] = hist.counts
             cell["requests"] += 1
@@ -28,8 +32,8 @@ def core_records(samples: list[tuple[int, str, float, bool]]) -> list[dict]:
             cell["time_us"] += int(ms * 1000)
             if failed:
                 cell["errors"]["HTTP 503"] = cell["errors"].get("HTTP 503", 0) + 1
-        records.append(results.stats_record(seconds, time=1_700_000_000.0 + part))
-    records.append(results.end_record("done"))
+        records.append(stats_record(seconds, time=1_700_000_000.0 + part))
+    records.append(end_record("done"))
     return records
 
 
@@ -56,13 +60,13 @@ def test_merged_percentiles_match_brute_force_within_the_histograms_precision(se
             samples.append((rng.randint(0, 9), label, ms, rng.random() < 0.05))
             raw[label].append(ms)
         cores.append(core_records(samples))
-    merged = results.merge(cores)
-    summary = results.summarize(merged, {"rps": 1})
+    merged = merge(cores)
+    summary = summarize(merged, {"rps": 1})
     everything = raw["/a"] + raw["/b"]
     for label, values in [*raw.items(), ("all", everything)]:
         row = summary["latency"]["overall"] if label == "all" else summary["latency"]["labels"][label]
         assert row["count"] == len(values)
-        for key, q in [*results.PERCENTILES, ("min_ms", 0.0), ("max_ms", 100.0)]:
+        for key, q in [*PERCENTILES, ("min_ms", 0.0), ("max_ms", 100.0)]:
             true = nearest_rank(values, q) if q else min(values)
             assert abs(row[key] - true) <= tolerance(true), (label, key, row[key], true)
             assert abs(row[key] - true) <= 0.005 * true + 0.0015  # 3 significant digits, 1 µs cut
@@ -79,12 +83,12 @@ def test_csv_headers_are_locusts_own(tmp_path):
         assert exports.EXCEPTIONS_COLUMNS == writer.exceptions_columns
     finally:
         writer.close_files()
-    assert sorted(f"x{suffix}" for suffix in exports.SUFFIXES) == sorted(p.name for p in tmp_path.iterdir())
+    assert sorted(f"x{suffix}" for suffix in contract.CSV_SUFFIXES) == sorted(p.name for p in tmp_path.iterdir())
 
 
 def test_locust_csv_rows_come_from_the_merged_histograms():
     samples = [(sec, "/a", 10.0 * (i + 1), i == 0) for sec in range(4) for i in range(10)]
-    merged = results.merge([core_records(samples), core_records([(1, "/b", 2.0, False)])])
+    merged = merge([core_records(samples), core_records([(1, "/b", 2.0, False)])])
     files = exports.locust_csv(merged)
     stats = list(csv.DictReader(io.StringIO(files["_stats.csv"])))
     assert [row["Name"] for row in stats] == ["/a", "/b", "Aggregated"]
@@ -104,13 +108,13 @@ def test_locust_csv_rows_come_from_the_merged_histograms():
 
 def test_locust_csv_has_the_method_in_its_type_column_and_keeps_methods_apart():
     samples = [(0, "GET /x", 5.0, False), (0, "POST /x", 7.0, True), (1, "GET /a b", 3.0, False)]
-    files = exports.locust_csv(results.merge([core_records(samples)]))
+    files = exports.locust_csv(merge([core_records(samples)]))
     stats = list(csv.DictReader(io.StringIO(files["_stats.csv"])))
     assert [(row["Type"], row["Name"], row["Request Count"]) for row in stats] == [
         ("GET", "/a b", "1"), ("GET", "/x", "1"), ("POST", "/x", "1"), ("", "Aggregated", "3")]
     failures = list(csv.DictReader(io.StringIO(files["_failures.csv"])))
     assert [(row["Method"], row["Name"]) for row in failures] == [("POST", "/x")]
-    assert results.split_label("GET /a b") == ("GET", "/a b") and results.split_label("/old") == ("", "/old")
+    assert split_label("GET /a b") == ("GET", "/a b") and split_label("/old") == ("", "/old")
 
 
 def test_merged_jtl_orders_every_row_by_time_and_drops_a_cut_line(tmp_path):
@@ -129,7 +133,7 @@ def test_merged_jtl_orders_every_row_by_time_and_drops_a_cut_line(tmp_path):
 def test_text_that_a_spreadsheet_would_run_as_a_formula_is_written_quoted(start):
     name = start + "HYPERLINK(\"http://x\")"
     samples = [(0, f"GET {name}", 5.0, True), (0, "GET /plain", 5.0, False)]
-    merged = results.merge([core_records(samples)])
+    merged = merge([core_records(samples)])
     merged["exceptions"] = {f"{start}cmd|' /C calc'!A0": {"count": 1, "traceback": f"{start}1+1"}}
     files = exports.locust_csv(merged)
     stats = list(csv.DictReader(io.StringIO(files["_stats.csv"])))
@@ -153,7 +157,7 @@ def test_the_merged_jtl_quotes_formula_text_and_keeps_numbers(tmp_path):
 
 def test_the_run_and_each_history_row_carry_wall_clock_time_with_zone_beside_the_relative_time():
     samples = [(sec, "/a", 10.0, False) for sec in range(4)]
-    merged = results.merge([core_records(samples)])
+    merged = merge([core_records(samples)])
     clock = exports.run_clock(merged)
     # the shared start 1_700_000_000 (2023-11-14 22:13:20 UTC), four seconds recorded
     assert clock == {"start": "2023-11-14T22:13:20.000+00:00", "end": "2023-11-14T22:13:24.000+00:00",
@@ -162,4 +166,4 @@ def test_the_run_and_each_history_row_carry_wall_clock_time_with_zone_beside_the
     assert list(history[0])[:len(exports.HISTORY_COLUMNS)] == exports.HISTORY_COLUMNS  # Locust's own first
     assert [(row["Time (ISO 8601)"], row["Seconds Since Start"]) for row in history] == [
         (f"2023-11-14T22:13:2{s}.000+00:00", str(s)) for s in range(4)]
-    assert exports.run_clock(results.merge([core_records(samples)[1:]])) is None  # no start recorded
+    assert exports.run_clock(merge([core_records(samples)[1:]])) is None  # no start recorded

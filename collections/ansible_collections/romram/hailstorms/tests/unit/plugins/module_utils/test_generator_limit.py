@@ -1,8 +1,9 @@
 """The generator-limit figures and warning of the summary, from the cores' LOAD samples."""
 from __future__ import annotations
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
-    SATURATION_SECONDS, load_figures, load_sample, merge, meta_record, stats_record, summarize, summary_lines)
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    SATURATION_SECONDS, load_figures, load_sample, meta_record, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
 
 PLAN = {"rps": 10, "rampup": 0, "constant": 10}
 

@@ -12,7 +12,11 @@ import pytest
 import yaml
 from hypothesis import given, settings as hsettings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    empty_cell, Histogram, merge_cell, plan_phases)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
+    label_cells, latency_figures, stage_figures)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
 TARGET = "http://127.0.0.1:3456"
@@ -311,17 +315,17 @@ def test_stage_figures_equal_a_merge_of_every_second_per_stage():
         stages), "stages": stages}, [("a", 1)])
     merged = {"seconds": {}}
     for sec in rng.sample(range(-2, math.ceil(plan["duration"]) + 2), k=math.ceil(plan["duration"])):
-        merged["seconds"][str(sec)] = {label: {**results.empty_cell(), "requests": rng.randint(0, 9),
+        merged["seconds"][str(sec)] = {label: {**empty_cell(), "requests": rng.randint(0, 9),
                                                "failures": rng.randint(0, 2), "time_us": rng.randint(0, 10 ** 6),
                                                "hist": {str(rng.randint(1, 300)): 1}} for label in ("a", "b")}
-    figures = results.stage_figures(merged, plan)
+    figures = stage_figures(merged, plan)
     for figure in figures:
-        cell = results.empty_cell()
+        cell = empty_cell()
         window = tuple(figure["window"]) if figure["window"] else None
-        for labels in (results.label_cells(merged, window).values() if window else []):
-            results.merge_cell(cell, labels)
+        for labels in (label_cells(merged, window).values() if window else []):
+            merge_cell(cell, labels)
         assert (figure["requests"], figure["failures"]) == (cell["requests"], cell["failures"])
-        assert figure["p95_ms"] == results.latency_figures(results.Histogram(cell["hist"]), cell["time_us"])["p95_ms"]
+        assert figure["p95_ms"] == latency_figures(Histogram(cell["hist"]), cell["time_us"])["p95_ms"]
     assert sum(f["requests"] for f in figures) > 0
 
 
@@ -332,7 +336,7 @@ def test_the_phase_under_the_pointer_is_found_by_bisection_as_by_a_scan(curve, f
     plan = planner.make_plan({"clients": clients, "rps": peak, "pace": pace, "stages": stages}, [("a", 1)])
     trapezoid = planner.make_plan({"clients": 20, "rps": 10, "pace": 2, "rampup": 5, "constant": 0, "rampdown": 3},
                                   [("a", 1)])
-    for phases in (results.plan_phases(plan), results.plan_phases(trapezoid), [("b", 5, 9), ("a", 0, 6)]):
+    for phases in (plan_phases(plan), plan_phases(trapezoid), [("b", 5, 9), ("a", 0, 6)]):
         phase_at = report.phase_finder(phases)
         for x in [f * plan["duration"] for f in fractions] + [start for _name, start, _end in phases]:
             assert phase_at(x) == next((name for name, start, end in phases if start <= x < end), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, thresholds
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import Histogram
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import Histogram
 from ansible_collections.romram.hailstorms.plugins.module_utils.progress import abort_check, host_state, progress_line
 
 SETTINGS = {"clients": 400, "rps": 400, "pace": 1.0, "rampup": 10, "constant": 60, "rampdown": 10}
@@ -101,7 +101,7 @@ def test_an_abort_threshold_broken_for_less_than_after_does_not_stop_the_run():
 
 
 def _histogram(*pairs):
-    """A status file's `hist`: (ms, count) pairs in results.py's buckets."""
+    """A status file's `hist`: (ms, count) pairs in records.py's buckets."""
     hist = Histogram()
     for ms, count in pairs:
         hist.record_ms(ms, count)

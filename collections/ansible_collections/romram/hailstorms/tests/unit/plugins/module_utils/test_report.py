@@ -8,7 +8,10 @@ from html.parser import HTMLParser
 
 from hypothesis import given, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, results, thresholds, versions
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, thresholds, versions
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
+    bucket_of, bucket_width, end_record, Histogram, meta_record, stats_record)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 SETTINGS = {"target": "http://127.0.0.1:1", "rps": 10, "clients": 10, "rampup": 4, "constant": 6, "rampdown": 2}
 
@@ -25,17 +28,17 @@ def core(host: str, index: int, plan: dict, end: str | None = "done", slow_from:
     for sec in range(int(plan["duration"])):
         n = -(-planner.active_clients(plan, sec + 0.5) // 2)  # half of them, rounded up
         ms = 300.0 if sec >= slow_from else 20.0
-        hist = results.Histogram()
+        hist = Histogram()
         hist.record_ms(ms, n)
         failures = 1 if sec == 5 else 0
         seconds[sec] = {"/x": {"requests": n, "failures": failures, "bytes": 10 * n, "time_us": int(ms * 1000) * n,
                                "errors": {"HTTP 500": failures} if failures else {}, "hist": hist.to_json()}}
         active[sec] = n
-    records = [results.meta_record(host=host, core=index, start_time=1000.0, clients=5, start_delay=0.001),
-               results.stats_record(seconds, active, overruns={1: 2} if trouble else {},
-                                    late={3: 0.3} if trouble else {}, started=5, time=1006.5)]
+    records = [meta_record(host=host, core=index, start_time=1000.0, clients=5, start_delay=0.001),
+               stats_record(seconds, active, overruns={1: 2} if trouble else {},
+                            late={3: 0.3} if trouble else {}, started=5, time=1006.5)]
     if end:
-        records.append(results.end_record(end))
+        records.append(end_record(end))
     return records
 
 
@@ -58,8 +61,8 @@ class Page(HTMLParser):
 
 def render(end: str = "done", slow_from: int = 99, verdicts=(), summary_extra=None):
     plan = the_plan()
-    merged = results.merge([core("h1", 0, plan, end, slow_from), core("h2", 0, plan)])
-    summary = {**results.summarize(merged, plan), **(summary_extra or {})}
+    merged = merge([core("h1", 0, plan, end, slow_from), core("h2", 0, plan)])
+    summary = {**summarize(merged, plan), **(summary_extra or {})}
     return report.render(merged, summary, plan, list(verdicts), "constant phase 4-10 s"), merged, plan
 
 
@@ -88,16 +91,16 @@ def test_a_clean_run_says_nothing_degraded():
 
 def test_the_cores_table_shows_each_hosts_clock_offset_when_known():
     plan = the_plan()
-    merged = results.merge([core("h1", 0, plan), core("h2", 0, plan)])
-    page_text = report.render(merged, results.summarize(merged, plan), plan, clock_offsets={"h1": -0.0123})
+    merged = merge([core("h1", 0, plan), core("h2", 0, plan)])
+    page_text = report.render(merged, summarize(merged, plan), plan, clock_offsets={"h1": -0.0123})
     assert "<tr><td>h1</td><td>-12.3</td><td>0</td>" in page_text
     assert "<tr><td>h2</td><td>-</td><td>0</td>" in page_text
 
 
 def test_degradations_are_said_in_words():
     plan = the_plan()
-    merged = results.merge([core("h1", 0, plan, end=None, trouble=True)])
-    summary = results.summarize(merged, plan)
+    merged = merge([core("h1", 0, plan, end=None, trouble=True)])
+    summary = summarize(merged, plan)
     said = report.degradations({**summary, "reasons": ["host h9 did not answer"]}, plan)
     assert said[0] == "host h9 did not answer"
     assert "load process h1/core 0 ended: missing (process killed?)" in said
@@ -142,8 +145,8 @@ def test_the_planned_rate_counts_every_planned_request():
 
 def test_a_run_that_recorded_nothing_still_renders_and_says_why():
     plan = the_plan()
-    merged = results.merge([[results.meta_record(host="h1", core=0, start_time=1000.0, clients=5)]])
-    summary = results.summarize(merged, plan)
+    merged = merge([[meta_record(host="h1", core=0, start_time=1000.0, clients=5)]])
+    summary = summarize(merged, plan)
     page_text = report.render(merged, summary, plan)
     page = Page()
     page.feed(page_text)
@@ -155,18 +158,18 @@ def test_a_run_that_recorded_nothing_still_renders_and_says_why():
 
 def open_core(host: str, index: int, plan: dict, pool: dict, started: dict) -> list[dict]:
     records = core(host, index, plan)
-    records.insert(2, results.stats_record({}, pool=pool, pool_started=started, time=1010.0))
-    records[-1] = results.end_record("done", pool_started=sum(started.values()), pool_max=max(pool.values()),
-                                     pool_cap=40)
+    records.insert(2, stats_record({}, pool=pool, pool_started=started, time=1010.0))
+    records[-1] = end_record("done", pool_started=sum(started.values()), pool_max=max(pool.values()),
+                             pool_cap=40)
     return records
 
 
 def test_the_open_model_draws_each_cores_pool_over_time_and_the_users_started():
     plan = {**the_plan(), "model": "open"}
     seconds = range(int(plan["duration"]))
-    merged = results.merge([open_core("h1", 0, plan, {s: 3 + (s == 5) * 7 for s in seconds}, {0: 3, 5: 7}),
-                            open_core("h2", 0, plan, {s: 2 for s in seconds}, {0: 2})])
-    summary = results.summarize(merged, plan)
+    merged = merge([open_core("h1", 0, plan, {s: 3 + (s == 5) * 7 for s in seconds}, {0: 3, 5: 7}),
+                    open_core("h2", 0, plan, {s: 2 for s in seconds}, {0: 2})])
+    summary = summarize(merged, plan)
     arrivals = summary["arrivals"]
     assert arrivals["pool_per_second"]["5"] == {"mean": 6.0, "max": 10} and arrivals["pool_per_second"]["0"]["max"] == 3
     assert arrivals["users_started_per_second"] == {"0": 5, "5": 7} and arrivals["users_started"] == 12
@@ -237,7 +240,7 @@ def two_labels(plan: dict) -> list[dict]:
     """One core's records with two labels: /x as `core` makes it, and /fast at 0.5 ms, never failing."""
     records = core("h1", 0, plan, slow_from=6)
     for sec, labels in records[1]["seconds"].items():
-        hist = results.Histogram()
+        hist = Histogram()
         hist.record_ms(0.5, 3)
         hist.record_ms(1500.0, 1)
         labels["/fast"] = {"requests": 4, "failures": 0, "bytes": 0, "time_us": 3 * 500 + 1_500_000, "errors": {},
@@ -247,8 +250,8 @@ def two_labels(plan: dict) -> list[dict]:
 
 def test_each_labels_response_time_distribution_adds_up_to_its_requests():
     plan = the_plan()
-    merged = results.merge([two_labels(plan), core("h2", 0, plan)])
-    summary = results.summarize(merged, plan)
+    merged = merge([two_labels(plan), core("h2", 0, plan)])
+    summary = summarize(merged, plan)
     rows = tables(report.render(merged, summary, plan))["distribution"]
     head = [text for text, _attrs in rows[0]]
     assert head[:2] == ["label", "requests"] and head[2] == "< 1 ms" and head[-1] == "1-2 s"  # the used buckets
@@ -267,7 +270,7 @@ def test_every_distribution_edge_is_a_bound_of_the_histograms_buckets():
     # so a recorded request's bucket (3 significant digits) lies wholly in one distribution bucket
     for edge in report.LATENCY_EDGES_MS:
         us = 1000 * edge
-        assert results.bucket_of(us) == us and results.bucket_of(us - 1) + results.bucket_width(results.bucket_of(us - 1)) == us
+        assert bucket_of(us) == us and bucket_of(us - 1) + bucket_width(bucket_of(us - 1)) == us
     names = [report.bucket_name(i) for i in range(len(report.LATENCY_EDGES_MS) + 1)]
     assert names[:3] == ["< 1 ms", "1-2 ms", "2-5 ms"]
     assert names[9:] == ["500-1000 ms", "1-2 s", "2-5 s", "5-10 s", "\u2265 10 s"]
@@ -275,7 +278,7 @@ def test_every_distribution_edge_is_a_bound_of_the_histograms_buckets():
 
 @given(st.lists(st.floats(min_value=0, max_value=60_000, allow_nan=False), min_size=1, max_size=200))
 def test_a_response_time_lands_in_the_bucket_its_value_says(values):
-    hist = results.Histogram()
+    hist = Histogram()
     for ms in values:
         hist.record_ms(ms)
     counts = report.distribution(hist.to_json())
@@ -289,8 +292,8 @@ def test_a_response_time_lands_in_the_bucket_its_value_says(values):
 
 def test_failures_are_split_from_successes_and_emphasised_when_above_zero():
     plan = the_plan()
-    merged = results.merge([two_labels(plan), core("h2", 0, plan)])
-    summary = results.summarize(merged, plan)
+    merged = merge([two_labels(plan), core("h2", 0, plan)])
+    summary = summarize(merged, plan)
     page_text = report.render(merged, summary, plan)
     rows = {row[0][0]: row for row in tables(page_text)["labels"][1:]}
     head = [text for text, _attrs in tables(page_text)["labels"][0]]
@@ -331,8 +334,8 @@ def test_labels_are_escaped_in_the_new_tables_and_titles():
     records = core("h1", 0, plan)
     for labels in records[1]["seconds"].values():
         labels['<img src=x onerror="y">&'] = labels.pop("/x")
-    merged = results.merge([records])
-    page_text = report.render(merged, results.summarize(merged, plan), plan)
+    merged = merge([records])
+    page_text = report.render(merged, summarize(merged, plan), plan)
     assert "<img" not in page_text and 'onerror="y"' not in page_text
     assert 'data-label="&lt;img src=x onerror=&quot;y&quot;&gt;&amp;"' in page_text  # distribution row
     assert "<title>&lt;img src=x onerror=&quot;y&quot;&gt;&amp;</title>" in page_text  # its p95 line
@@ -361,8 +364,8 @@ def test_the_report_says_what_the_run_was_made_with():
     plan = {**the_plan(), "versions": versions.controller_versions("2.19.4")}
     records = core("h1", 0, plan)
     records[0].update(locust="2.47.0", python="3.11.2")
-    merged = results.merge([records, core("h2", 0, plan)])  # h2's records: an older runtime, no versions
-    summary = results.summarize(merged, plan)
+    merged = merge([records, core("h2", 0, plan)])  # h2's records: an older runtime, no versions
+    summary = summarize(merged, plan)
     assert summary["versions"] == {"collection": "1.0.0", "ansible_core": "2.19.4",
                                    "controller_python": platform.python_version(), "locust": "2.47.0",
                                    "load_python": "3.11.2"}
@@ -387,8 +390,8 @@ def test_everything_the_user_supplied_is_escaped_in_the_settings_and_versions():
     hostile = '<i x="1">&'
     plan = {**the_plan(), "run_id": hostile, "target": hostile, "profile": hostile, "locustfile": hostile,
             "shape": hostile, "user_classes": [hostile], "versions": {"collection": hostile}}
-    merged = results.merge([core("h1", 0, plan)])
-    page_text = report.render(merged, results.summarize(merged, plan), plan)
+    merged = merge([core("h1", 0, plan)])
+    page_text = report.render(merged, summarize(merged, plan), plan)
     assert "<i " not in page_text and 'x="1"' not in page_text
     settings = {row[0][0]: row[1][0] for row in tables(page_text)["settings"][1:]}
     for name in ("run id", "target", "profile", "locustfile", "LoadTestShape", "user classes"):

@@ -6,7 +6,7 @@ import unicodedata
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     TEXT_LIMIT, exception_kind, failure_text, request_label, safe_text)
 
 ANY_TEXT = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF))  # lone surrogates too

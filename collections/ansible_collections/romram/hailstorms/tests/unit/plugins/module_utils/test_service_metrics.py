@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import report, results, service_metrics
+from ansible_collections.romram.hailstorms.plugins.module_utils import report, service_metrics
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
 from test_report import Page, core, the_plan
@@ -43,8 +44,8 @@ def test_a_prometheus_that_does_not_answer_is_said_never_fatal():
 
 def test_each_query_is_a_chart_on_the_load_s_axis_escaped_with_its_row():
     plan = the_plan()
-    merged = results.merge([core("h1", 0, plan), core("h2", 0, plan)])
-    summary = results.summarize(merged, plan)
+    merged = merge([core("h1", 0, plan), core("h2", 0, plan)])
+    summary = summarize(merged, plan)
     service = {"url": "http://prom<x>:9090", "step": 1, "queries": {
         "api_cpu": {"query": 'rate(cpu{job="a<b>"}[15s])', "error": None, "over": [4, 10], "points": 6,
                     "min": 0.5, "mean": 0.75, "max": 1.0,

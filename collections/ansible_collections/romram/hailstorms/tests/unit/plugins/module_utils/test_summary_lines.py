@@ -1,7 +1,7 @@
 """The readable summary the collect role prints."""
 from __future__ import annotations
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.results import summary_lines
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import summary_lines
 
 SUMMARY = {
     "requests": 520, "failures": 2, "failure_rate": 2 / 520, "expected_requests": 500.0,
@@ -34,7 +34,7 @@ def test_no_constant_phase_no_line():
 
 
 def test_the_iterations_and_a_warning_when_a_task_sends_other_than_one_request():
-    from ansible_collections.romram.hailstorms.plugins.module_utils.results import iteration_warning
+    from ansible_collections.romram.hailstorms.plugins.module_utils.summary import iteration_warning
 
     lines = summary_lines({**SUMMARY, "iterations": 260, "requests_per_iteration": 2.0,
                            "iteration_warning": iteration_warning(520, 260, 40.0)})

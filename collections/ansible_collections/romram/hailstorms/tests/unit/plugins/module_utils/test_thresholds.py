@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, results, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import planner, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import Histogram, stats_record
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
+    merge, phase_figures, phase_window, planned_in_window)
 from ansible_collections.romram.hailstorms.plugins.module_utils.thresholds import ThresholdError, check, evaluate
 
 
@@ -93,7 +96,7 @@ PLAN = {"rps": 10.0, "rampup": 2.0, "constant": 4.0, "rampdown": 2.0, "expected_
 
 
 def _cell(ms: list[float], failures: int = 0, kind: str = "HTTP 500") -> dict:
-    hist = results.Histogram()
+    hist = Histogram()
     for value in ms:
         hist.record_ms(value)
     return {"requests": len(ms), "failures": failures, "bytes": 0, "time_us": int(sum(ms) * 1000),
@@ -109,12 +112,12 @@ def merged_run() -> dict:
             seconds[sec] = {"/a": _cell([10.0] * 5), "/b": _cell([40.0] * 5, failures=1 if sec % 2 else 0)}
         else:
             seconds[sec] = {"/a": _cell([500.0] * 3)}
-    records = [results.stats_record(seconds, overruns={3: 2}, late={7: 0.2}, started=10)]
-    return results.merge([records])
+    records = [stats_record(seconds, overruns={3: 2}, late={7: 0.2}, started=10)]
+    return merge([records])
 
 
 def figures(phase: str = "constant") -> dict:
-    return results.phase_figures(merged_run(), PLAN, phase)
+    return phase_figures(merged_run(), PLAN, phase)
 
 
 def test_constant_phase_figures_leave_out_the_ramps():
@@ -140,7 +143,7 @@ def test_thresholds_a_run_meets_pass():
 def test_new_latency_keys_and_the_exceptions_count_are_judged():
     merged = merged_run()
     merged["exceptions"] = {"ValueError: x": {"count": 3, "traceback": ""}}
-    fig = results.phase_figures(merged, PLAN, "constant")
+    fig = phase_figures(merged, PLAN, "constant")
     checked = check({"p90_ms": 41, "p999_ms": "0.05s", "mean_ms": 20, "exceptions": 2})
     verdicts = {v["threshold"]: v for v in evaluate(checked, fig)}
     assert verdicts["p90_ms"]["passed"] and verdicts["p999_ms"]["passed"]
@@ -187,7 +190,7 @@ def test_a_label_without_requests_breaks_its_threshold_and_lists_the_labels_seen
 
 def test_without_a_constant_phase_the_whole_run_is_judged():
     plan = dict(PLAN, constant=0.5)
-    fig = results.phase_figures(merged_run(), plan, "constant")
+    fig = phase_figures(merged_run(), plan, "constant")
     assert fig["window"] is None and "no whole second of constant phase" in fig["description"]
     assert fig["overall"]["requests"] == 52
 
@@ -223,7 +226,7 @@ def test_a_label_names_one_method_or_every_method_of_a_name():
     """Results are kept per method and name (as Locust keeps them): "POST /x" judges the POSTs
     only, "/x" the GETs and POSTs together."""
     seconds = {2: {"GET /x": _cell([10.0] * 8), "POST /x": _cell([90.0] * 2, failures=1)}}
-    fig = results.phase_figures(results.merge([[results.stats_record(seconds)]]), PLAN, "all")
+    fig = phase_figures(merge([[stats_record(seconds)]]), PLAN, "all")
     verdicts = evaluate(check({"labels": {"GET /x": {"max_ms": 20, "failure_rate": 0},
                                           "POST /x": {"failure_rate": 0.4},
                                           "/x": {"max_ms": 50, "failure_rate": 0.05}}}), fig)
@@ -241,18 +244,18 @@ STAGED = {"rps": 20.0, "expected_requests": 300, "clients": 20, "pace": 1.0, "st
 
 
 def test_a_staged_plan_is_judged_on_a_stage_by_name_or_number_and_its_constant_phase_is_its_longest_flat_stage():
-    assert results.phase_window(STAGED, "constant") == ((4, 10), "constant phase 4-10 s")
-    assert results.phase_window(STAGED, "hold") == ((4, 10), "stage hold 4-10 s")
-    assert results.phase_window(STAGED, 4) == ((10, 15), "stage 4 10-15 s")
-    assert results.phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
-    assert results.phase_window(STAGED, "all") == (None, "whole run")
+    assert phase_window(STAGED, "constant") == ((4, 10), "constant phase 4-10 s")
+    assert phase_window(STAGED, "hold") == ((4, 10), "stage hold 4-10 s")
+    assert phase_window(STAGED, 4) == ((10, 15), "stage 4 10-15 s")
+    assert phase_window(STAGED, "1") == ((0, 4), "stage ramp 0-4 s")
+    assert phase_window(STAGED, "all") == (None, "whole run")
     with pytest.raises(ValueError, match=r"'ramp' is no phase of this plan; use constant or all"):
-        results.phase_window(PLAN, "ramp")
+        phase_window(PLAN, "ramp")
     with pytest.raises(ValueError, match=r"no stage 'soak' in the plan; its stages are 1 \(ramp\), 2 \(hold\), 3, 4"):
-        results.phase_window(STAGED, "soak")
+        phase_window(STAGED, "soak")
     # the rate a stage asks for: the integral of the curve over its whole seconds
-    assert results.planned_in_window(STAGED, (0, 4)) == pytest.approx(40.0)
-    assert results.planned_in_window(STAGED, (9, 12)) == pytest.approx(20 + 10 + 10)
+    assert planned_in_window(STAGED, (0, 4)) == pytest.approx(40.0)
+    assert planned_in_window(STAGED, (9, 12)) == pytest.approx(20 + 10 + 10)
 
 
 def test_an_abort_threshold_is_checked_naming_the_key_and_a_fix():

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import report, results
+from ansible_collections.romram.hailstorms.plugins.module_utils import report
+from ansible_collections.romram.hailstorms.plugins.module_utils.records import end_record, meta_record, stats_record
+from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import (
+    HOST_FILE, MAX_NAMED, run_sources, unpack_host_files, write_host_file)
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
 
 PLAN = {"rps": 2, "clients": 2, "duration": 3, "expected_requests": 6, "hosts": {"h1": {"cores": [0], "requests": 6}}}
 
@@ -18,9 +22,9 @@ def cell(requests: int, failures: int = 0, errors: dict | None = None) -> dict:
 
 def good_lines() -> list[bytes]:
     return [json.dumps(record).encode() for record in (
-        results.meta_record(host="h1", core=0, start_time=1000.0, clients=2),
-        results.stats_record({0: {"GET /a": cell(2)}}, time=1001.0),
-        results.end_record("done", requests=5, failures=3))]
+        meta_record(host="h1", core=0, start_time=1000.0, clients=2),
+        stats_record({0: {"GET /a": cell(2)}}, time=1001.0),
+        end_record("done", requests=5, failures=3))]
 
 
 BAD_LINES = {
@@ -35,8 +39,8 @@ BAD_LINES = {
     json.dumps([1, 2]).encode(): "not a record (a JSON list",
 }
 # a surrogate (what json.loads gives for "\ud800"), kept with its figures, made safe
-SURROGATE = json.dumps(results.stats_record({1: {"GET /a": cell(3, 3, {"failure: bad \ud800 text": 3})}},
-                                            time=1002.0)).encode()
+SURROGATE = json.dumps(stats_record({1: {"GET /a": cell(3, 3, {"failure: bad \ud800 text": 3})}},
+                                    time=1002.0)).encode()
 
 
 def core_file(path: Path) -> Path:
@@ -55,15 +59,15 @@ def assert_named(warnings: list[str], where: str) -> None:
 
 def test_a_core_file_with_bad_lines_merges_what_it_can_and_names_the_rest(tmp_path):
     path = core_file(tmp_path / "core-0.jsonl")
-    merged = results.merge([path])
-    summary = results.summarize(merged, PLAN)
+    merged = merge([path])
+    summary = summarize(merged, PLAN)
     assert summary["requests"] == 5 and summary["failures"] == 3  # the failures behind a surrogate are failures
     assert summary["failures_by_kind"] == {"failure: bad \\ud800 text": 3}
     assert summary["cores"][0]["bad_lines"] == len(BAD_LINES)
     assert_named(summary["warnings"], str(path))
     assert len(summary["warnings"]) == len(BAD_LINES) + 1
     json.dumps(summary, ensure_ascii=False).encode("utf-8")  # nothing left that UTF-8 cannot hold
-    lines = results.summary_lines(summary)
+    lines = summary_lines(summary)
     assert f"WARNING: {path}: line 3: not JSON (" in "\n".join(lines)
     page = report.render(merged, summary, PLAN, [], None, {}, {}, None)
     page.encode("utf-8")
@@ -75,17 +79,17 @@ def test_a_host_file_names_its_hosts_bad_lines_and_its_own(tmp_path):
     run.mkdir(parents=True)
     core_file(run / "core-0.jsonl")
     (run / "core-0.log").write_bytes(b"log \xff\n")
-    results.write_host_file(run)
+    write_host_file(run)
     fetched = tmp_path / "results" / "run1" / "h1"
     fetched.mkdir(parents=True)
-    host_file = (run / results.HOST_FILE).read_bytes()
-    (fetched / results.HOST_FILE).write_bytes(host_file + b'not json\n{"type": "core", "records": 3}\n'
-                                              + b'{"type": "core", "source": "core-9.jsonl", "records": [{"type": '
-                                              + b'"stats", "seconds": {"0": {"GET /b": {"requests": null}}}}]}\n')
+    host_file = (run / HOST_FILE).read_bytes()
+    (fetched / HOST_FILE).write_bytes(host_file + b'not json\n{"type": "core", "records": 3}\n'
+                                      + b'{"type": "core", "source": "core-9.jsonl", "records": [{"type": '
+                                      + b'"stats", "seconds": {"0": {"GET /b": {"requests": null}}}}]}\n')
     warnings: list[str] = []
-    sources = results.run_sources(fetched.parent, warnings)
-    merged = results.merge(sources, warnings)
-    summary = results.summarize(merged, PLAN)
+    sources = run_sources(fetched.parent, warnings)
+    merged = merge(sources, warnings)
+    summary = summarize(merged, PLAN)
     assert summary["requests"] == 5 and summary["failures"] == 3
     from_host = [w.removeprefix("h1: ") for w in summary["warnings"] if w.startswith("h1: ")]
     assert_named(from_host, str(run / "core-0.jsonl"))
@@ -95,7 +99,7 @@ def test_a_host_file_names_its_hosts_bad_lines_and_its_own(tmp_path):
     assert f"h1/host.jsonl: line {lines + 2} (None): no list of records; left out" in summary["warnings"]
     assert (f"h1/host.jsonl: line {lines + 3} (core-9.jsonl), record 1: field 'seconds' of a stats record is not of "
             "the record format; left out") in summary["warnings"]
-    assert results.unpack_host_files(fetched.parent) == [str(fetched / "core-0.log")]
+    assert unpack_host_files(fetched.parent) == [str(fetched / "core-0.log")]
     assert (fetched / "core-0.log").read_text(encoding="utf-8") == "log \ufffd\n"  # the host's tail: decoded there
     assert not list(fetched.glob("*.tmp"))
 
@@ -103,5 +107,5 @@ def test_a_host_file_names_its_hosts_bad_lines_and_its_own(tmp_path):
 def test_the_names_of_one_files_bad_lines_are_bounded(tmp_path):
     path = tmp_path / "core-0.jsonl"
     path.write_bytes(b"\n".join(good_lines() + [b"{cut"] * 50) + b"\n")
-    warnings = results.merge([path])["warnings"]
-    assert len(warnings) == results.MAX_NAMED + 1 and warnings[-1] == "... and 40 more such lines"
+    warnings = merge([path])["warnings"]
+    assert len(warnings) == MAX_NAMED + 1 and warnings[-1] == "... and 40 more such lines"
