@@ -62,7 +62,7 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .planner import stage_window
+from .plan_queries import stage_window
 from . import contract
 
 SCHEMA = 1

@@ -190,7 +190,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
     exports, junit, live_metrics, report, service_metrics, thresholds, urls)
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     HOST_FILE, merge, phase_figures, run_sources, summarize, summary_lines, unpack_host_files)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import report, results, service_metrics
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 from test_report import Page, core, the_plan
 
