@@ -43,7 +43,8 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, cpu_seconds, free_port, pin, run_once  # noqa: E402
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner, results  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
+    contract, plan_queries, planner, results)
 
 LOCUSTFILE = '''
 import itertools

@@ -182,7 +182,8 @@ def errors(counts: list[int] | list[float], curve: list[float], peak: float) -> 
 
 def planned_counts(plan: dict, seconds: int) -> list[int]:
     times = [t for host in plan["hosts"].values() for core in host["cores"]
-             for interval in plan_queries.core_intervals(plan, core) for t in plan_queries.request_times(interval, plan["pace"])]
+             for interval in plan_queries.core_intervals(plan, core)
+             for t in plan_queries.request_times(interval, plan["pace"])]
     return per_second(times, 0.0, seconds)
 
 

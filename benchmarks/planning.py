@@ -56,8 +56,8 @@ def main() -> int:
     rows = [
         ("make_plan, 1 M clients, 1,000 hosts x 64 cores", timed(lambda: planner.make_plan(big, hosts), args.repeat)),
         ("refusal of 1e9 clients (resolve_settings)",
-         timed(refused(lambda: run_settings.resolve_settings({"default": {"target": TARGET, "rampup": 5, "rps": "1e9"}})),
-               args.repeat)),
+         timed(refused(lambda: run_settings.resolve_settings(
+             {"default": {"target": TARGET, "rampup": 5, "rps": "1e9"}})), args.repeat)),
         ("refusal of 100,000 rps on 4 cores (check_capacity)",
          timed(refused(lambda: run_settings.check_capacity(capacity, [("a", 2), ("b", 2)])), args.repeat)),
     ]

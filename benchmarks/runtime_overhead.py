@@ -178,8 +178,9 @@ def run_once(kind: str, path: str, tmp: Path, locustfile: Path, target: str, arg
         settings = {"clients": args.users, "rps": args.users / FLAT_PACE, "pace": FLAT_PACE, "rampup": 1.0,
                     "constant": args.seconds - 1.0, "rampdown": 0.0}
         t0 = time.time() + 2.0
-        data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
-                                  target, str(locustfile), str(tmp / f"work{path.replace('/', '-')}"), start_time=t0)
+        data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"),
+                                  "bench", target, str(locustfile), str(tmp / f"work{path.replace('/', '-')}"),
+                                  start_time=t0)
         (tmp / "data.json").write_text(json.dumps(data))
         command = [sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data.json"), "--core", "0"]
         env["PYTHONPATH"] = str(COLLECTION / "runtime")

@@ -207,7 +207,7 @@ def test_the_shape_replaces_the_stacks_trapezoid_and_stages_with_a_warning():
     assert settings["clients"] == 50 and "rampup" not in settings  # the shape's peak users
     assert any("the LoadTestShape StepLoadShape replaces hailstorm_stages" in text for text in warnings)
     settings, warnings = run_settings.resolve_shaped_settings(profiles, "steps", {"rps": 8, "rampup": "5s"},
-                                                         {"name": "StepLoadShape", **out})
+                                                              {"name": "StepLoadShape", **out})
     assert settings["pace"] == 40 / 8 and settings["clients"] == 50 and "stages" in settings
 
 
@@ -384,8 +384,8 @@ def test_a_shape_that_differs_between_samplings_for_another_reason_is_warned_abo
 
 def test_the_samplings_warnings_are_the_run_settings_warnings_so_plan_json_keeps_them():
     out = sample(OfficeHours())
-    settings, warnings = run_settings.resolve_shaped_settings({"default": {"target": "http://t:1", "rps": 10, "rampup": 5}},
-                                                         "default", {}, {"name": "OfficeHours", **out})
+    settings, warnings = run_settings.resolve_shaped_settings(
+        {"default": {"target": "http://t:1", "rps": 10, "rampup": 5}}, "default", {}, {"name": "OfficeHours", **out})
     assert settings["shape"] == "OfficeHours" and warnings[-1] == out["warnings"][0]
 
 

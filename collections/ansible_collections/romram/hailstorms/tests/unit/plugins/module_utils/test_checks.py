@@ -238,7 +238,8 @@ def test_plans_beyond_sane_bounds_are_refused_before_any_planning():
     with pytest.raises(PlanError, match=r"needs at least 10 usable cores .* but the load hosts have 4; lower "
                                         r"hailstorm_rps to at most 40000"):
         run_settings.check_capacity(run_settings.resolve_settings(base(rps=100_000, pace=2))[0], [("a", 2), ("b", 2)])
-    run_settings.check_capacity(run_settings.resolve_settings(base(rps=100_000, pace=2))[0], [("a", 20)])  # enough cores
+    enough = [("a", 20)]
+    run_settings.check_capacity(run_settings.resolve_settings(base(rps=100_000, pace=2))[0], enough)
 
 
 def test_the_plan_filter_refuses_before_planning():

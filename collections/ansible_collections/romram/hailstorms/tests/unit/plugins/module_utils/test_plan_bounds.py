@@ -47,7 +47,8 @@ def reference_sides(clients, pace, segments):
     sides, taken = [], 0
     end = math.ceil(segments[-1].stop) if segments else 0
     for segment in segments:
-        if segment.at_start == segment.at_stop and plan_queries.active_prefix(segment.at_start, True, clients) in (0, clients):
+        flat = segment.at_start == segment.at_stop
+        if flat and plan_queries.active_prefix(segment.at_start, True, clients) in (0, clients):
             continue
         first, last = max(taken, int(segment.start)), min(end, math.ceil(segment.stop))
         if last > first:
@@ -248,7 +249,8 @@ def test_more_stages_than_a_plan_may_have_are_refused_with_the_count():
     with pytest.raises(PlanError, match=r"^hailstorm_stages: 10001 stages, over the 10000 a plan may have; join stages "
                                         r"of the same slope"):
         resolve(stages=stages)
-    assert len(resolve(stages=[{"duration": 1, "rps": 10}] * run_settings.MAX_STAGES)[0]["stages"]) == run_settings.MAX_STAGES
+    most = run_settings.MAX_STAGES
+    assert len(resolve(stages=[{"duration": 1, "rps": 10}] * most)[0]["stages"]) == most
 
 
 def test_too_many_client_starts_are_refused_before_any_host_with_a_working_fix():
@@ -275,8 +277,9 @@ def test_too_many_client_starts_per_core_are_refused_with_the_cores_that_carry_t
 
 
 def test_the_limits_are_what_the_docs_say():
-    assert (plan_queries.MAX_DURATION, run_settings.MAX_STAGES, run_settings.MAX_CLIENTS_PER_CORE, run_settings.MAX_INTERVALS,
-            run_settings.MAX_INTERVALS_PER_CORE) == (604_800, 10_000, 20_000, 20_000_000, 200_000)
+    assert (plan_queries.MAX_DURATION, run_settings.MAX_STAGES, run_settings.MAX_CLIENTS_PER_CORE,
+            run_settings.MAX_INTERVALS, run_settings.MAX_INTERVALS_PER_CORE) == (604_800, 10_000, 20_000, 20_000_000,
+                                                                                 200_000)
 
 
 # --- the preview is sampled ---------------------------------------------------------------------
@@ -308,8 +311,8 @@ def test_stage_figures_equal_a_merge_of_every_second_per_stage():
     rng = random.Random(24)
     stages = [{"duration": rng.choice([0, 0.5, 1, 3]), "rps": float(rng.randint(0, 50))} for _stage in range(40)]
     stages.append({"duration": 2, "rps": 10.0})
-    plan = planner.make_plan({"clients": 50, "rps": run_settings.stages_peak(stages), "pace": 50 / run_settings.stages_peak(
-        stages), "stages": stages}, [("a", 1)])
+    peak = run_settings.stages_peak(stages)
+    plan = planner.make_plan({"clients": 50, "rps": peak, "pace": 50 / peak, "stages": stages}, [("a", 1)])
     merged = {"seconds": {}}
     for sec in rng.sample(range(-2, math.ceil(plan["duration"]) + 2), k=math.ceil(plan["duration"])):
         merged["seconds"][str(sec)] = {label: {**results.empty_cell(), "requests": rng.randint(0, 9),

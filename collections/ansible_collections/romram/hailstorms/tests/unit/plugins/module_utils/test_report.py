@@ -348,8 +348,8 @@ def test_the_settings_table_gives_each_setting_with_its_unit():
     assert rows["duration"] == ("12", "s") and rows["model (closed: a fixed set of clients; open: arrivals)"][0] == "closed"
     assert rows["load processes (one per core)"] == ("2", "processes") and "stages" not in rows
     settings, _warnings = run_settings.resolve_settings({"default": {"target": "http://127.0.0.1:1", "clients": 10,
-                                                                "stages": [{"duration": 4, "rps": 10},
-                                                                           {"duration": 6, "rps": 20}]}})
+                                                                     "stages": [{"duration": 4, "rps": 10},
+                                                                                {"duration": 6, "rps": 20}]}})
     staged = dict((name, value) for name, value, _unit in
                   report.settings_rows({**planner.make_plan(settings, [("h1", 1)]), "model": "open",
                                         "max_clients": 40}))

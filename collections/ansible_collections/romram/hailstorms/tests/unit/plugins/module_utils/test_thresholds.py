@@ -355,13 +355,14 @@ TARGET = {"target": "http://10.0.0.5:8080"}
 ])
 def test_the_runs_duration_from_its_settings_is_the_plans(profile, shape):
     stack = ({"default": {**TARGET, **profile}}, "default", {})
-    settings = run_settings.resolve_shaped_settings(*stack, shape)[0] if shape else run_settings.resolve_settings(*stack)[0]
+    resolved = run_settings.resolve_shaped_settings(*stack, shape) if shape else run_settings.resolve_settings(*stack)
+    settings = resolved[0]
     assert thresholds.run_duration(settings) == pytest.approx(planner.make_plan(settings, [("a", 2)])["duration"])
 
 
 def trapezoid(seconds: float) -> dict:
     return run_settings.resolve_settings({"default": {**TARGET, "rps": 10, "rampup": seconds / 2,
-                                                 "rampdown": seconds / 2, "constant": 0}})[0]
+                                                      "rampdown": seconds / 2, "constant": 0}})[0]
 
 
 @pytest.mark.parametrize("after", ["60s", "2m", 61])
