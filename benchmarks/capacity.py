@@ -43,6 +43,7 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, cpu_seconds, free_port, pin, run_once  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize  # noqa: E402
 
@@ -109,7 +110,7 @@ def run_hailstorms(rps: int, args: argparse.Namespace, tmp: Path, locustfile: Pa
                 "rampdown": 0.0}
     t0 = time.time() + 3.0
     work = tmp / f"work-{name}"
-    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "capacity",
+    data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "capacity",
                               target, str(locustfile), str(work), start_time=t0)
     data_path = tmp / f"data-{name}.json"
     data_path.write_text(json.dumps(data))
@@ -139,8 +140,8 @@ def run_hailstorms(rps: int, args: argparse.Namespace, tmp: Path, locustfile: Pa
     if spy is not None:
         spy.wait(timeout=60)
     time.sleep(1.5)  # the feeder writes its arrival log every second
-    clients = planner.core_clients(data["plan"], data["cores"][0])
-    planned = {c.client_id: t0 + next(planner.request_times(c, 1.0)) for c in clients}
+    clients = plan_queries.core_clients(data["plan"], data["cores"][0])
+    planned = {c.client_id: t0 + next(plan_queries.request_times(c, 1.0)) for c in clients}
     result = figures(arrivals_of(log, tag), lo, hi, rps, planned, cpu1 - cpu0)
     summary = summarize(merge(sorted(work.glob("core-*.jsonl"))), data["plan"])
     result["limited"] = bool(summary["generator_limited"])
@@ -215,7 +216,7 @@ def memory(clients: int, args: argparse.Namespace, tmp: Path, locustfile: Path, 
     settings = {"clients": clients, "rps": clients / pace, "pace": pace, "rampup": rampup, "constant": constant,
                 "rampdown": 0.0}
     t0 = time.time() + 3.0
-    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "memory",
+    data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "memory",
                               target, str(locustfile), str(tmp / "work-memory"), start_time=t0)
     (tmp / "data-memory.json").write_text(json.dumps(data))
     env = {**os.environ, "BENCH_TAG": "/m", "PYTHONPATH": str(COLLECTION / "runtime")}

@@ -42,7 +42,7 @@ COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstor
 sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(COLLECTION / "runtime"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries  # noqa: E402
 from harness import feeder, local_run  # noqa: E402
 from hailstorm_runtime.shapes import sample  # noqa: E402
 
@@ -182,7 +182,8 @@ def errors(counts: list[int] | list[float], curve: list[float], peak: float) -> 
 
 def planned_counts(plan: dict, seconds: int) -> list[int]:
     times = [t for host in plan["hosts"].values() for core in host["cores"]
-             for interval in planner.core_intervals(plan, core) for t in planner.request_times(interval, plan["pace"])]
+             for interval in plan_queries.core_intervals(plan, core)
+             for t in plan_queries.request_times(interval, plan["pace"])]
     return per_second(times, 0.0, seconds)
 
 

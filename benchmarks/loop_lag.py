@@ -206,7 +206,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         sys.exit(child(sys.argv[2:]))
     import capacity
-    from capacity import COLLECTION, arrivals_of, free_port, pin, planner
+    from capacity import COLLECTION, arrivals_of, free_port, pin, plan_queries
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rps", default="2000,3000")
     parser.add_argument("--rampup", type=float, default=5.0)
@@ -247,8 +247,8 @@ def main() -> None:
                 print(capacity.table_row(rps, "hailstorms " + variant, f), flush=True)
                 data = json.loads((tmp / f"data-{name}.json").read_text())
                 t0 = data["start_time"]
-                planned = {c.client_id: t0 + next(planner.request_times(c, 1.0))
-                           for c in planner.core_clients(data["plan"], data["cores"][0])}
+                planned = {c.client_id: t0 + next(plan_queries.request_times(c, 1.0))
+                           for c in plan_queries.core_clients(data["plan"], data["cores"][0])}
                 report(tmp / f"work-{name}", arrivals_of(log, f"/h{name}"), planned)
                 print(f"  feeder GC pauses > 2 ms during the run: {feeder_pauses(feeder_gc, t0 - 1, t0 + 18, t0)}")
         finally:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 from harness import feeder  # noqa: E402
 
 LOCUSTFILE = '''
@@ -52,7 +52,7 @@ def run_core(url: str, path: str, rate: float, seconds: float, model: str, cap: 
         settings = {"clients": max(1, int(rate)), "rps": max(1.0, rate), "pace": 1.0, "rampup": 1.0, "constant": seconds,
                     "rampdown": 1.0}
         plan = planner.make_plan(settings, [("bench", 1)])
-        data = contract.host_data(planner.host_slice(plan, "bench"), "bench", url, str(locustfile), str(work),
+        data = contract.host_data(plan_queries.host_slice(plan, "bench"), "bench", url, str(locustfile), str(work),
                                   start_time=time.time() + 4.0)
         data["plan"].update(model=model, **({"max_clients": cap} if cap else {}))
         (work / "data.json").write_text(json.dumps(data))

@@ -158,6 +158,10 @@ def shape_cases(root: Path) -> dict[str, tuple[dict, list]]:
 def dump(root: Path, count: int) -> dict[str, dict[str, str]]:
     sys.path.insert(0, str(root / "collections"))
     from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+    try:  # the settings and the preview in modules of their own (since the planner was split)
+        from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview, run_settings  # noqa: E402
+    except ImportError:  # a checkout from before: all in planner.py
+        plan_preview = run_settings = planner
 
     cases = {**trapezoids(), **staged_cases(), **shape_cases(root), **random_curves(count)}
     out = {}
@@ -169,13 +173,13 @@ def dump(root: Path, count: int) -> dict[str, dict[str, str]]:
             settings = given
         elif "shape" in given:
             base = {key: value for key, value in given.items() if key != "shape"}
-            settings = planner.resolve_shaped_settings({"default": base}, "default", None, given["shape"])[0]
+            settings = run_settings.resolve_shaped_settings({"default": base}, "default", None, given["shape"])[0]
         else:
-            settings = planner.resolve_settings({"default": given})[0]
+            settings = run_settings.resolve_settings({"default": given})[0]
         plan = planner.make_plan(settings, hosts)
         text = json.dumps(plan, indent=1, default=str) + "\n"
         out[name] = {"plan": hashlib.sha256(text.encode()).hexdigest(),
-                     "preview": hashlib.sha256("\n".join(planner.preview(plan)).encode()).hexdigest(),
+                     "preview": hashlib.sha256("\n".join(plan_preview.preview(plan)).encode()).hexdigest(),
                      "stages": str(len(plan.get("stages") or []))}
     return out
 

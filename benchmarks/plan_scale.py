@@ -7,7 +7,7 @@ workers), printed as a table.
     .venv/bin/python benchmarks/plan_scale.py [--root /work/main] [--only NAME] [--timeout 600]
 
 Cases (each -e hailstorm_stages=... as JSON):
-  - 1 stage of 1,000,000 h and of 1,000 h at 10 rps: over the longest run (planner.MAX_DURATION), refused;
+  - 1 stage of 1,000,000 h and of 1,000 h at 10 rps: over the longest run (plan_queries.MAX_DURATION), refused;
   - 1 stage of a week (168 h) at 10 rps: the longest run, planned;
   - 10,000 stages of 1 s (the most stages a plan may have), alternating 10 and 20 rps;
   - 1,000 hosts x 64 cores, 1,000,000 clients at 100,000 rps, 20 stages (Locust's double wave):

@@ -22,7 +22,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, planner, run_settings  # noqa: E402
 
 TARGET = "http://10.0.0.5:8080"
 
@@ -40,7 +40,7 @@ def refused(action: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
             action()
-        except planner.PlanError:
+        except plan_queries.PlanError:
             return
         raise SystemExit("expected a refusal")
     return run
@@ -52,14 +52,14 @@ def main() -> int:
     args = parser.parse_args()
     hosts = [(f"load{i:04d}", 64) for i in range(1000)]
     big = {"clients": 1_000_000, "rps": 100_000, "pace": 10, "rampup": 600, "constant": 600, "rampdown": 600}
-    capacity = planner.resolve_settings({"default": {"target": TARGET, "rampup": 5, "rps": 100_000, "pace": 2}})[0]
+    capacity = run_settings.resolve_settings({"default": {"target": TARGET, "rampup": 5, "rps": 100_000, "pace": 2}})[0]
     rows = [
         ("make_plan, 1 M clients, 1,000 hosts x 64 cores", timed(lambda: planner.make_plan(big, hosts), args.repeat)),
         ("refusal of 1e9 clients (resolve_settings)",
-         timed(refused(lambda: planner.resolve_settings({"default": {"target": TARGET, "rampup": 5, "rps": "1e9"}})),
-               args.repeat)),
+         timed(refused(lambda: run_settings.resolve_settings(
+             {"default": {"target": TARGET, "rampup": 5, "rps": "1e9"}})), args.repeat)),
         ("refusal of 100,000 rps on 4 cores (check_capacity)",
-         timed(refused(lambda: planner.check_capacity(capacity, [("a", 2), ("b", 2)])), args.repeat)),
+         timed(refused(lambda: run_settings.check_capacity(capacity, [("a", 2), ("b", 2)])), args.repeat)),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'':<{width}}  {'best':>10}  {'median':>10}")

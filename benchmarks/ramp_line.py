@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 LOCUSTFILE = '''
 from locust import FastHttpUser, constant_pacing, task
@@ -68,7 +68,7 @@ def per_second(times: list[float], start: float, seconds: int) -> list[int]:
 
 def planned(plan: dict) -> list[int]:
     times = [t for host in plan["hosts"].values() for core in host["cores"]
-             for c in planner.core_clients(plan, core) for t in planner.request_times(c, plan["pace"])]
+             for c in plan_queries.core_clients(plan, core) for t in plan_queries.request_times(c, plan["pace"])]
     return per_second(times, 0.0, int(plan["rampup"]))
 
 
@@ -106,7 +106,7 @@ def main() -> int:
                 locustfile = tmp / "paced.py"
                 locustfile.write_text(LOCUSTFILE.format(pace=pace))
                 t0 = time.time() + 5.0
-                data = contract.host_data(planner.host_slice(plan, "local"), "bench", target, str(locustfile),
+                data = contract.host_data(plan_queries.host_slice(plan, "local"), "bench", target, str(locustfile),
                                           str(tmp / f"work-{clients}"), start_time=t0)
                 (tmp / "data.json").write_text(json.dumps(data))
                 env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}

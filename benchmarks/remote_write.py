@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from runtime_overhead import COLLECTION, FLAT_PACE, LOCUSTFILE, cpu_seconds, free_port, pin  # noqa: E402
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 sys.path.insert(0, str(COLLECTION / "runtime"))
 from hailstorm_runtime import metrics  # noqa: E402
@@ -102,7 +102,7 @@ def flat_run(tmp: Path, target: str, users: int, seconds: float, remote_write: s
                 "constant": seconds - 1.0, "rampdown": 0.0}
     work = tmp / f"work-{time.time_ns()}"
     t0 = time.time() + 2.0
-    data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
+    data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
                               target, str(locustfile), str(work), start_time=t0, remote_write=remote_write,
                               profile="bench" if remote_write else None)
     (tmp / "data.json").write_text(json.dumps(data))

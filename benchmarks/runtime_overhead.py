@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 # The runtime's pace in a flat-out run: well below a request's time (50 users flat out take 5-7 ms
 # a request each), so that pacing does not limit. An overrunning client waits for its next slot on
@@ -151,7 +151,7 @@ def hot_path_micro(n: int = 200_000) -> tuple[float, float]:
             recorder.on_request("GET", "/{name}", 1.5 + i % 97, 12, start_time=t0 + i * 1e-4)
         record = (time.process_time() - started) / n * 1e6
         recorder.close()
-    wait = PacedWait(Pacer(t0, planner.Client(0, 0.0, 0.0005, 1e9), 0.001), NoSleep, RuntimeError,
+    wait = PacedWait(Pacer(t0, plan_queries.Client(0, 0.0, 0.0005, 1e9), 0.001), NoSleep, RuntimeError,
                      lambda client: None)
     started = time.process_time()
     for _ in range(n):
@@ -178,8 +178,9 @@ def run_once(kind: str, path: str, tmp: Path, locustfile: Path, target: str, arg
         settings = {"clients": args.users, "rps": args.users / FLAT_PACE, "pace": FLAT_PACE, "rampup": 1.0,
                     "constant": args.seconds - 1.0, "rampdown": 0.0}
         t0 = time.time() + 2.0
-        data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"), "bench",
-                                  target, str(locustfile), str(tmp / f"work{path.replace('/', '-')}"), start_time=t0)
+        data = contract.host_data(plan_queries.host_slice(planner.make_plan(settings, [("bench", 1)]), "bench"),
+                                  "bench", target, str(locustfile), str(tmp / f"work{path.replace('/', '-')}"),
+                                  start_time=t0)
         (tmp / "data.json").write_text(json.dumps(data))
         command = [sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(tmp / "data.json"), "--core", "0"]
         env["PYTHONPATH"] = str(COLLECTION / "runtime")

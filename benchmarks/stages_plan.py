@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner  # noqa: E402
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, planner, run_settings  # noqa: E402
 
 
 def double_wave(peak_one: float, peak_two: float, floor: float, seconds: float, stages: int = 20) -> list[dict]:
@@ -73,7 +73,7 @@ def integral(stages: list[dict], a: float, b: float) -> float:
 
 
 def staged_settings(stages: list[dict], pace: float, clients: int | None = None) -> dict:
-    peak = planner.stages_peak(stages)
+    peak = run_settings.stages_peak(stages)
     clients = clients or round(peak * pace)
     return {"clients": clients, "rps": peak, "pace": clients / peak, "stages": stages}
 
@@ -86,7 +86,7 @@ def planned_errors(name: str, stages: list[dict]) -> dict:
     seconds = Counter()
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            for moment, _client in planner.core_arrivals(plan, core):
+            for moment, _client in plan_queries.core_arrivals(plan, core):
                 seconds[math.floor(moment)] += 1
     errors = [seconds[i] - integral(stages, i, i + 1) for i in range(math.ceil(plan["duration"]))]
     peak = plan["rps"]
@@ -111,7 +111,7 @@ def big(hosts: int, cores: int, clients: int) -> None:
     print(f"planning time: {hosts} hosts x {cores} cores, {clients:,} clients, pace about {pace:g} s, 20 stages")
     print(f"{'curve':<34} {'wall s':>7} {'CPU s':>6} {'intervals':>11} {'requests':>13} {'plan.json MB':>13}")
     for name, stages in big_curves(peak).items():
-        rps = planner.stages_peak(stages)
+        rps = run_settings.stages_peak(stages)
         settings = {"clients": clients, "rps": rps, "pace": clients / rps, "stages": stages}
         began, cpu = time.perf_counter(), time.process_time()
         plan = planner.make_plan(settings, host_list)
@@ -122,14 +122,14 @@ def big(hosts: int, cores: int, clients: int) -> None:
               f"{size:>13.1f}")
     # the load host's side: one core of 20,000 clients (the most a core may have)
     stages = big_curves(2000)["double wave"]
-    plan = planner.make_plan({"clients": 20_000, "rps": planner.stages_peak(stages),
-                              "pace": 20_000 / planner.stages_peak(stages), "stages": stages}, [("one", 1)])
+    plan = planner.make_plan({"clients": 20_000, "rps": run_settings.stages_peak(stages),
+                              "pace": 20_000 / run_settings.stages_peak(stages), "stages": stages}, [("one", 1)])
     core = plan["hosts"]["one"]["cores"][0]
     began = time.perf_counter()
-    intervals = planner.core_intervals(plan, core)
+    intervals = plan_queries.core_intervals(plan, core)
     expand = time.perf_counter() - began
     began = time.perf_counter()
-    count = sum(1 for _ in planner.core_arrivals(plan, core))
+    count = sum(1 for _ in plan_queries.core_arrivals(plan, core))
     arrivals = time.perf_counter() - began
     print(f"one core, 20,000 clients, double wave: core_intervals {expand * 1000:.0f} ms for {len(intervals):,} "
           f"intervals; core_arrivals {count:,} slots in {arrivals:.2f} s ({count / arrivals / 1000:.0f} k slots/s, "

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))  # browser.py: the tests' headless Chromium
 
 # pylint: disable=wrong-import-position
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, run_settings  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
     contract, exports, planner, report, run_state, thresholds, versions)
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (  # noqa: E402
@@ -71,7 +72,7 @@ def _pins() -> dict[str, str]:
 
 def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]], str]:
     """(merged, summary, plan, verdicts, phase description) of the sample run."""
-    settings, warnings = planner.resolve_settings({"default": SETTINGS})
+    settings, warnings = run_settings.resolve_settings({"default": SETTINGS})
     pins = _pins()
     plan = {**planner.make_plan(settings, HOSTS), "run_id": "sample", "target": settings["target"],
             "profile": "default", "locustfile": settings["locustfile"], "warnings": warnings,
@@ -86,11 +87,11 @@ def sample_run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[d
             seconds: dict[int, dict[str, dict[str, Any]]] = {}
             active: dict[int, int] = {}
             iterations = 0
-            for client in planner.core_intervals(plan, core):
+            for client in plan_queries.core_intervals(plan, core):
                 for sec in range(math.floor(client[1]), math.ceil(client[3])):
                     if client[1] <= sec + 0.5 < client[3]:
                         active[sec] = active.get(sec, 0) + 1
-                for at in planner.request_times(client, float(plan["pace"])):
+                for at in plan_queries.request_times(client, float(plan["pace"])):
                     iterations += 1
                     label = rng.choices(names, shares)[0]
                     _share, median, sigma, fail, kind = LABELS[label]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[2] / "collections" / "ansible_collections" / "romram" / "hailstorms" / "runtime"
 sys.path.insert(0, str(RUNTIME))
-from hailstorm_runtime import planner  # noqa: E402  (pure Python: no Locust)
+from hailstorm_runtime import plan_queries  # noqa: E402  (pure Python: no Locust)
 
 PATH = re.compile(r"^/c(\d+)-h(\d+)$")
 
@@ -63,9 +63,9 @@ def main() -> int:
     missing = [k for k in range(plan["clients"]) if k not in first]
     if missing:
         failures.append(f"clients that sent nothing: {missing}")
-    slots = {client.client_id: next(planner.request_times(client, plan["pace"]), None)
+    slots = {client.client_id: next(plan_queries.request_times(client, plan["pace"]), None)
              for data in datas.values() for core in data["cores"]
-             for client in planner.core_clients(data["plan"], core)}
+             for client in plan_queries.core_clients(data["plan"], core)}
     offsets = {k: first[k] - (t0 + slots[k]) for k in first if slots.get(k) is not None}
     values = list(offsets.values()) or [0.0]
     off_line = {k: round(o * 1000, 1) for k, o in offsets.items() if abs(o) > args.tolerance}

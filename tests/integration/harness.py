@@ -142,7 +142,7 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     Returns (plan, data.json, work dir, T0, processes)."""
     import json as _json
 
-    from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner
+    from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner
 
     locustfile = tmp_path / "locustfile_under_test.py"
     locustfile.write_text(locustfile_text)
@@ -150,7 +150,7 @@ def start_cores(tmp_path: Path, target: str, settings: dict, locustfile_text: st
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     t0 = time.time() + lead
-    data = contract.host_data(planner.host_slice(plan, "local"), "direct", target, str(locustfile), str(work),
+    data = contract.host_data(plan_queries.host_slice(plan, "local"), "direct", target, str(locustfile), str(work),
                               start_time=t0, deadline_grace=deadline_grace, locust_args=locust_args or [])
     data["plan"].update(plan_extra or {})
     (tmp_path / "data.json").write_text(_json.dumps(data))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries
+from ansible_collections.romram.hailstorms.plugins.module_utils import report
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import read_host_file, write_host_file
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
@@ -59,8 +60,8 @@ def run(tmp_path: Path, model: str, cap: int | None = None):
 
 
 def planned_slots(plan: dict, data: dict, t0: float) -> list[float]:
-    clients = planner.core_clients(plan, data["cores"][0])
-    return sorted(t0 + t for client in clients for t in planner.request_times(client, float(plan["pace"])))
+    clients = plan_queries.core_clients(plan, data["cores"][0])
+    return sorted(t0 + t for client in clients for t in plan_queries.request_times(client, float(plan["pace"])))
 
 
 def held(arrival: float) -> float:

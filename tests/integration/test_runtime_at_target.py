@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 
 from harness import feeder, start_cores
@@ -63,9 +63,9 @@ def slot_offsets(arrivals: dict[int, list[float]], data: dict, pace: float) -> d
     from a client whose run holds no slot)."""
     found = {}
     for host_core in data["cores"]:
-        for client in planner.core_clients(data["plan"], host_core):
+        for client in plan_queries.core_clients(data["plan"], host_core):
             times = sorted(arrivals.get(client.client_id, []))
-            slots = list(planner.request_times(client, pace))
+            slots = list(plan_queries.request_times(client, pace))
             assert len(times) == len(slots), (client, times, slots)
             if slots:
                 found[client.client_id] = (slots[0], [t - slot for t, slot in zip(times, slots)])

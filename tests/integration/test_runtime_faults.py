@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
 
@@ -94,7 +94,7 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
         for proc in procs:
             proc.wait(timeout=plan["duration"] + 30)
         harness.wait_until(lambda: not harness.open_connections(url), "the feeder to close every connection")
-    core0 = {c.client_id for c in planner.core_clients(data["plan"], data["cores"][0])}
+    core0 = {c.client_id for c in plan_queries.core_clients(data["plan"], data["cores"][0])}
     sent = sum(1 for t, client in arrivals(log) if client in core0 and t <= killed)
     summary = summarize(merge([work / "core-0.jsonl"]), plan)
     lost = sent - summary["requests"]

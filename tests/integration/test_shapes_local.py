@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries
 
 from harness import COLLECTION, feeder, local_run
 
@@ -67,8 +67,8 @@ def test_a_load_test_shape_is_planned_and_followed_at_the_target(tmp_path: Path)
     planned = [0] * seconds
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            for interval in planner.core_intervals(plan, core):
-                for t in planner.request_times(interval, plan["pace"]):
+            for interval in plan_queries.core_intervals(plan, core):
+                for t in plan_queries.request_times(interval, plan["pace"]):
                     planned[int(t)] += 1
     measured = [0] * seconds
     stamps = [float(line.split(" ", 1)[0]) - t0 for line in arrivals.read_text().splitlines() if line.strip()]
@@ -133,9 +133,9 @@ def test_a_shapes_fixed_user_classes_run_alone_by_their_weights(tmp_path: Path) 
     planned = {"/reader": 0, "/writer": 0, "/admin": 0}
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            for interval in planner.core_intervals(plan, core):
+            for interval in plan_queries.core_intervals(plan, core):
                 path = f"/{picker.pick(interval.client_id).lower()}"
-                planned[path] += sum(1 for _t in planner.request_times(interval, plan["pace"]))
+                planned[path] += sum(1 for _t in plan_queries.request_times(interval, plan["pace"]))
     measured = {path: 0 for path in planned}
     for line in arrivals.read_text().splitlines():
         if line.strip():

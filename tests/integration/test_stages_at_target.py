@@ -2,7 +2,7 @@
 step-spike-ramp curve (up to 150 rps, 22 s) on one host with 2 cores.
 
 Expected at the target: the plan's own requests - every client's lattice slots inside each of its
-intervals (planner.core_intervals, request_times), over all cores - counted per second. Checks:
+intervals (plan_queries.core_intervals, request_times), over all cores - counted per second. Checks:
   - the target saw exactly the planned requests, one per slot of each client;
   - the requests per second at the target follow the plan's per second with an RMS error of at
     most 2 % of the peak rate (3 requests per second here; a request a few ms late crosses a
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, run_settings
 
 from harness import feeder, start_cores, wait_until
 
@@ -57,8 +57,8 @@ def planned_slots(plan: dict, data: dict) -> dict[int, list[float]]:
     """Each client's planned request times (s after T0) over all its intervals, all cores."""
     slots: dict[int, list[float]] = {}
     for core in data["cores"]:
-        for interval in planner.core_intervals(data["plan"], core):
-            slots.setdefault(interval.client_id, []).extend(planner.request_times(interval, plan["pace"]))
+        for interval in plan_queries.core_intervals(data["plan"], core):
+            slots.setdefault(interval.client_id, []).extend(plan_queries.request_times(interval, plan["pace"]))
     return {client: sorted(times) for client, times in slots.items() if times}
 
 
@@ -73,7 +73,7 @@ def per_second(times_by_client: dict[int, list[float]], seconds: int) -> list[in
 
 def test_a_step_spike_ramp_curve_at_the_target(tmp_path: Path) -> None:
     arrivals = tmp_path / "arrivals.log"
-    settings, _warnings = planner.resolve_settings(
+    settings, _warnings = run_settings.resolve_settings(
         {"default": {"target": "http://127.0.0.1:1", "stages": STAGES, "pace": f"{PACE}s"}})
     with feeder(arrivals) as target:
         plan, data, _work, t0, procs = start_cores(tmp_path, target, settings, LOCUSTFILE, cores=2, lead=5.0)

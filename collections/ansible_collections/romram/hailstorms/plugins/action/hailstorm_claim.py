@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import checks, ownership
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 
 class ActionModule(ActionBase):

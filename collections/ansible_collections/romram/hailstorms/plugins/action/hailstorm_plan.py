@@ -11,7 +11,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.release import __version__ as ansible_core_version
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import locustfile, planner, versions
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    locustfile, plan_preview, plan_queries, planner, run_settings, versions)
 
 
 class ActionModule(ActionBase):
@@ -26,14 +27,14 @@ class ActionModule(ActionBase):
         args = self._task.args
         try:
             settings, hosts = dict(args["settings"]), [tuple(pair) for pair in args["hosts"]]
-            planner.check_capacity(settings, hosts)  # sane bounds, refused before any work
+            run_settings.check_capacity(settings, hosts)  # sane bounds, refused before any work
             plan = planner.make_plan(settings, hosts)
-            lines = planner.preview(plan, int(args.get("points", 12)))
+            lines = plan_preview.preview(plan, int(args.get("points", 12)))
             # after the plan's figures: two lines for a trapezoid, one (its stage table follows) for stages
             dry_run = locustfile.preview_line((args.get("run") or {}).get("requests_per_iteration"),
                                               float(plan["rps"]), int(plan["expected_requests"]))
             lines.insert(1 if plan.get("stages") else 2, dry_run)
-        except planner.PlanError as error:
+        except plan_queries.PlanError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: {error}") from None
         except KeyError as error:
             raise AnsibleActionFail(f"romram.hailstorms.hailstorm_plan: missing argument {error}") from None

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner, preflight
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, plan_queries, preflight
 
 # Runs on the host with any Python (2.7 too, so that an old one is reported, not a syntax
 # error). Prints one JSON object; reads the clock first and last.
@@ -134,7 +134,7 @@ class ActionModule(ActionBase):
         )
         try:
             result["usable_cores"], result["core_cpus"] = preflight.probed_cores(result, args.get("cores"))
-        except planner.PlanError:
+        except plan_queries.PlanError:
             pass  # a bad hailstorm_cores: the host is not planned, and the verdict names the value and the fix
         return result
 

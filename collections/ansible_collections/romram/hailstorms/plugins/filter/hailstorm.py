@@ -11,7 +11,10 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    checks, contract, launch, planner, preflight, progress, service_metrics, urls)
+    checks, contract, launch, plan_queries, planner, preflight, progress, service_metrics, urls)
+# run_settings and plan_preview are also the names of the filters that expose them
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview as previews
+from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings as settings_of
 
 RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requirements.txt"  # the runtime's pins
 
@@ -19,7 +22,7 @@ RUNTIME_REQUIREMENTS = Path(__file__).resolve().parents[2] / "runtime" / "requir
 def _planned(name: str, function: Callable[..., Any], *args: Any) -> Any:
     try:
         return function(*args)
-    except planner.PlanError as error:
+    except plan_queries.PlanError as error:
         raise AnsibleFilterError(f"romram.hailstorms.{name}: {error}") from None
     except (KeyError, TypeError, ValueError) as error:
         raise AnsibleFilterError(f"romram.hailstorms.{name}: unexpected input ({error!r})") from None
@@ -35,18 +38,19 @@ def _as_dict(value: Any, name: str, what: str) -> dict:
 
 def run_settings(profiles: Any, selection: str = "default", overrides: Any = None, shape: Any = None) -> dict[str, Any]:
     """The resolved run settings; with `shape` (the locustfile check's sampled LoadTestShape),
-    the shape's curve replaces the stack's trapezoid or stages (planner.resolve_shaped_settings)."""
+    the shape's curve replaces the stack's trapezoid or stages (run_settings.resolve_shaped_settings)."""
     def resolve() -> dict[str, Any]:
         stack = (_as_dict(profiles, "run_settings", "hailstorm_profiles"), selection,
                  _as_dict(overrides, "run_settings", "the overrides"))
-        settings, warnings = (planner.resolve_shaped_settings(*stack, _as_dict(shape, "run_settings", "the shape"))
-                              if shape else planner.resolve_settings(*stack))
+        settings, warnings = (
+            settings_of.resolve_shaped_settings(*stack, _as_dict(shape, "run_settings", "the shape")) if shape
+            else settings_of.resolve_settings(*stack))
         return {**settings, "profile": selection, "warnings": warnings}
     return _planned("run_settings", resolve)
 
 
 def usable_cores(vcpus: Any, given: Any = None) -> int:
-    return _planned("usable_cores", planner.usable_cores, vcpus, given)
+    return _planned("usable_cores", settings_of.usable_cores, vcpus, given)
 
 
 def plan(settings: Any, hosts: Any) -> dict[str, Any]:
@@ -59,7 +63,7 @@ def plan(settings: Any, hosts: Any) -> dict[str, Any]:
     settings = _as_dict(settings, "plan", "the run settings")
 
     def checked_plan() -> dict[str, Any]:
-        planner.check_capacity(settings, pairs)
+        settings_of.check_capacity(settings, pairs)
         return planner.make_plan(settings, pairs)
     return _planned("plan", checked_plan)
 
@@ -131,18 +135,18 @@ def checked_pip_packages(value: Any, backend: Any = None) -> list[str]:
 
 
 def host_slice(plan_: Any, hostname: str) -> dict[str, Any]:
-    return _planned("host_slice", planner.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
+    return _planned("host_slice", plan_queries.host_slice, _as_dict(plan_, "host_slice", "the plan"), hostname)
 
 
 def host_data(plan_: Any, hostname: str, **values: Any) -> dict[str, Any]:
     """A load host's data.json: its slice of the plan and the run's settings (contract.host_data)."""
     def build() -> dict[str, Any]:
-        return contract.host_data(planner.host_slice(_as_dict(plan_, "host_data", "the plan"), hostname), **values)
+        return contract.host_data(plan_queries.host_slice(_as_dict(plan_, "host_data", "the plan"), hostname), **values)
     return _planned("host_data", build)
 
 
 def plan_preview(plan_: Any, points: int = 12) -> list[str]:
-    return _planned("plan_preview", lambda: planner.preview(_as_dict(plan_, "plan_preview", "the plan"), int(points)))
+    return _planned("plan_preview", lambda: previews.preview(_as_dict(plan_, "plan_preview", "the plan"), int(points)))
 
 
 def plan_at(plan_: Any, offset: float) -> dict[str, Any]:
@@ -164,11 +168,12 @@ def _core_facts(hostvars: Any, hosts: Any) -> list[tuple[str, Any, Any, Any]]:
 
 
 def load_host_cores(hostvars: Any, hosts: Any) -> list[list[Any]]:
-    return [list(pair) for pair in _planned("load_host_cores", lambda: planner.host_cores(_core_facts(hostvars, hosts)))]
+    return [list(pair) for pair in _planned("load_host_cores",
+                                            lambda: settings_of.host_cores(_core_facts(hostvars, hosts)))]
 
 
 def hosts_without_cores(hostvars: Any, hosts: Any) -> list[str]:
-    return _planned("hosts_without_cores", lambda: planner.hosts_without_cores(_core_facts(hostvars, hosts)))
+    return _planned("hosts_without_cores", lambda: settings_of.hosts_without_cores(_core_facts(hostvars, hosts)))
 
 
 def progress_line(hostvars: Any, plan_: Any, hosts: Any, offset: Any, key: str = "__collect_status",

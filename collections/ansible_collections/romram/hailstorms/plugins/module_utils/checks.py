@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 RUN_ID_MAX = 64
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the controller and the runtime on a load host agree on: the files of a run's work
 directory, the states a load process goes through, the grace defaults. One home, shared with the
-runtime (runtime/hailstorm_runtime/contract.py is a symlink to this file, as planner.py and
-records.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
+runtime (runtime/hailstorm_runtime/contract.py is a symlink to this file, as plan_queries.py,
+planner.py and records.py are): pure Python, no Ansible, no Locust. `host_data` is the one builder of a load
 host's data.json: the launch role (through the host_data filter), the runtime's calibration, the
 tests and the benchmarks all write what it returns.
 
@@ -92,7 +92,7 @@ def host_data(host_slice: Mapping[str, Any], run_id: str, target: str | None, lo
               start_time: float | None = None, arm_timeout: float | None = None, jtl: bool = False,
               locust_args: Sequence[Any] = (), deadline_grace: float = DEADLINE_GRACE,
               remote_write: str | None = None, profile: str | None = None) -> dict[str, Any]:
-    """A load host's data.json (DATA_FILE): its slice of the plan (planner.host_slice: host,
+    """A load host's data.json (DATA_FILE): its slice of the plan (plan_queries.host_slice: host,
     host_index, hosts, plan, cores) with the run's settings every load process reads:
 
       run_id          the run's id (records, metrics labels)

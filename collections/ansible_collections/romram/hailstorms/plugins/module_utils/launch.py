@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .planner import PlanError
+from .plan_queries import PlanError
 from .records import LATE_SIGNAL
 
 # The start signal is one small file copied to every host in parallel: the copy module makes about

@@ -17,7 +17,7 @@ into a warning when the mean is not one request per iteration.
 
 A LoadTestShape whose tick() depends only on the run time is sampled by the check (the
 runtime's shapes.sample) and returned as `shape`; the plan follows its curve exactly
-(planner.resolve_shaped_settings). One that cannot be sampled is refused with the reason.
+(run_settings.resolve_shaped_settings). One that cannot be sampled is refused with the reason.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import clock, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, plan_queries, run_settings
 
 MIB = 1048576
 # Why a disk was judged against hailstorm_disk_reserve_mb alone.
@@ -42,11 +42,11 @@ def core_cpus(cpu_list: Sequence[int], cores: int) -> list[int]:
 def probed_cores(probe: Mapping[str, Any], given: Any = None) -> tuple[int, list[int]]:
     """(usable cores, the CPU of each) of a host from its probe (hailstorm_probe's result): the
     cores are hailstorm_cores (`given`) if set, else the CPUs the host lets a process run on
-    minus one, at least 1 (planner.usable_cores); the CPUs are `core_cpus` of those. The plan
+    minus one, at least 1 (run_settings.usable_cores); the CPUs are `core_cpus` of those. The plan
     divides the clients over these cores and the verdict judges them. Raises PlanError for a
     bad hailstorm_cores."""
     cpus = int(probe.get("cpus") or 1)
-    cores = planner.usable_cores(cpus, given)
+    cores = run_settings.usable_cores(cpus, given)
     return cores, core_cpus(list(probe.get("cpu_list") or range(cpus)), cores)
 
 
@@ -188,7 +188,7 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     given = record.get("cores")
     try:
         cores, found["core_cpus"] = probed_cores(probe, given)
-    except planner.PlanError as error:
+    except plan_queries.PlanError as error:
         failures.append(f"{host}: {error}")
         cores, found["core_cpus"] = probed_cores(probe)
     if given not in (None, "") and cores > cpus:

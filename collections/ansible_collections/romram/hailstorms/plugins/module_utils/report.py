@@ -23,7 +23,8 @@ import math
 from bisect import bisect_right
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter, core_intervals, request_times
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import core_intervals, request_times
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     empty_cell, Histogram, merge_cell, plan_phases)
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import count_against_plan, failures_by_label

@@ -31,9 +31,9 @@ from typing import Any, Mapping
 from ansible.module_utils.urls import open_url
 
 try:
-    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+    from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 except ImportError:  # pragma: no cover - imported as plain Python
-    from planner import PlanError  # type: ignore[no-redef]
+    from plan_queries import PlanError  # type: ignore[no-redef]
 
 MAX_STEP = 5
 QUERY_POINTS = 600  # points per series the step aims at

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .hostfile import read_records
-from .planner import stage_window
+from .plan_queries import stage_window
 from .records import (LATE_START, Histogram, empty_cell, generator_limited_message, load_figures, locustfile_verdict,
                       merge_cell, merge_exceptions, plan_phases, split_label, stall_message)
 

@@ -43,7 +43,8 @@ import re
 from typing import Any, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.checks import kind_of
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError, parse_duration
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.run_settings import parse_duration
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import FROM_SCHEDULE
 
 VARIABLE = "hailstorm_thresholds"
@@ -260,7 +261,7 @@ def abort_verdict(checked: Mapping[str, Any] | None, interval: Mapping[str, Any]
 
 
 def run_duration(settings: Mapping[str, Any]) -> float:
-    """How long the run lasts, in seconds, from its resolved settings (planner.resolve_settings or
+    """How long the run lasts, in seconds, from its resolved settings (run_settings.resolve_settings or
     resolve_shaped_settings): the sum of its stages (a LoadTestShape's curve is stages too), else
     rampup + constant + rampdown. It is the plan's `duration` (planner.make_plan; a test keeps the
     two in step), known on the controller before any host is touched."""

@@ -17,7 +17,7 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 

@@ -186,7 +186,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, pipeline, service_metrics, thresholds, urls
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import unpack_host_files
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 
 def main():

@@ -66,7 +66,7 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.checks import host_run_dir
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 
 def main() -> None:

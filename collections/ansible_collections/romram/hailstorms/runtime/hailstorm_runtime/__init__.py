@@ -4,8 +4,10 @@
     python -m hailstorm_runtime check --locustfile path/to/locustfile.py
     python -m hailstorm_runtime calibrate [--seconds 4] [--rps 1000] [--pace 1]
 
-planner.py and records.py are symlinks to the collection's plugins/module_utils (one
-implementation for the controller and the load hosts).
+contract.py, plan_queries.py, planner.py and records.py are symlinks to the collection's
+plugins/module_utils (one implementation for the controller and the load hosts): plan_queries.py
+is what a core reads from its slice of the plan, planner.py plans the calibration's one core; the
+settings (run_settings.py) and the preview (plan_preview.py) stay on the controller.
 """
 
 import time as _time

@@ -68,7 +68,7 @@ def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> d
     against the stub; measure over the constant phase. Imports the runner (Locust, gevent)."""
     import gevent
 
-    from . import contract, core, planner, runner
+    from . import contract, core, plan_queries, planner, runner
 
     seconds = max(2.0, float(seconds))
     stub = subprocess.Popen([sys.executable, "-c", STUB_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -82,8 +82,9 @@ def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> d
             rampup = 1.0
             settings = {"clients": max(1, round(rps * pace)), "rps": rps, "pace": pace, "rampup": rampup,
                         "constant": seconds - rampup, "rampdown": 0.0}
-            data = contract.host_data(planner.host_slice(planner.make_plan(settings, [("calibrate", 1)]), "calibrate"),
-                                      "calibrate", f"http://127.0.0.1:{port}", locustfile, work, deadline_grace=5)
+            plan = planner.make_plan(settings, [("calibrate", 1)])
+            data = contract.host_data(plan_queries.host_slice(plan, "calibrate"), "calibrate",
+                                      f"http://127.0.0.1:{port}", locustfile, work, deadline_grace=5)
             measured: dict[str, float] = {}
 
             class Calibration(core.Hooks):

@@ -35,7 +35,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import PROCESS_START, capture, contract, metrics, planner
+from . import PROCESS_START, capture, contract, metrics, plan_queries
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
@@ -164,7 +164,7 @@ class CoreRun:
         self.work_dir = str(data.get("work_dir") or os.getcwd())
         self.base = contract.core_base(self.work_dir, core_index)
         self.arming = Arming(self.work_dir, self.base, core_index, float(data.get("arm_timeout") or ARM_TIMEOUT))
-        self.clients = planner.core_intervals(self.plan, self.core)  # a client of a staged plan may come again
+        self.clients = plan_queries.core_intervals(self.plan, self.core)  # a client of a staged plan may come again
         self.done = gevent.event.Event()
         self.reason = "done"
         self.quit_at: float | None = None  # when the locustfile called runner.quit() (or stop())

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from . import planner
+from . import plan_queries
 from .pool import ARRIVAL_TOLERANCE, Pool, PoolWait, merge_arrivals
 from .records import exception_kind
 from .schedule import ClassPicker, PacedWait, Pacer, run_starts
@@ -132,7 +132,7 @@ class ClosedDriver:
 
     model = "closed"
 
-    def __init__(self, users: Users, clients: Sequence[planner.Client], t0: float, pace: float, clock: Any,
+    def __init__(self, users: Users, clients: Sequence[plan_queries.Client], t0: float, pace: float, clock: Any,
                  deadline: float, stop_exception: type[BaseException], on_spawned: Callable[[], None]) -> None:
         self.users = users
         self.clients = clients
@@ -145,10 +145,10 @@ class ClosedDriver:
         self.starts_finished = False
         self.last_start = max((c.start for c in clients), default=0.0)
 
-    def _prepare(self, client: planner.Client) -> None:
+    def _prepare(self, client: plan_queries.Client) -> None:
         self.users.prepare(client.client_id)
 
-    def _spawn(self, client: planner.Client, lateness: float) -> None:
+    def _spawn(self, client: plan_queries.Client, lateness: float) -> None:
         pacer = Pacer(self.t0, client, self.pace)
         pacer.begin(time.time())
         recorder = self.users.recorder
@@ -191,7 +191,7 @@ class OpenDriver:
 
     model = "open"
 
-    def __init__(self, users: Users, clients: Sequence[planner.Client], t0: float, pace: float, clock: Any,
+    def __init__(self, users: Users, clients: Sequence[plan_queries.Client], t0: float, pace: float, clock: Any,
                  signal: Callable[[], Any], cap: int, stop_exception: type[BaseException],
                  on_spawned: Callable[[], None], tolerance: float = ARRIVAL_TOLERANCE,
                  extra_ids: Iterable[int] = ()) -> None:
@@ -210,7 +210,7 @@ class OpenDriver:
         users.ended.append(self._user_ended)
 
     def arrivals(self) -> Iterable[float]:
-        return merge_arrivals([self.t0 + t for t in planner.request_times(client, self.pace)]
+        return merge_arrivals([self.t0 + t for t in plan_queries.request_times(client, self.pace)]
                               for client in self.clients)
 
     def _start_user(self) -> None:

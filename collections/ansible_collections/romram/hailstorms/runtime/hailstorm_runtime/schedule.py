@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from .planner import GOLDEN, Client, first_slot
+from .plan_queries import GOLDEN, Client, first_slot
 from .records import LATE_START
 
 

@@ -33,7 +33,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from .planner import MAX_DURATION
+from .plan_queries import MAX_DURATION
 
 MAX_SECONDS = MAX_DURATION  # a shape must end (tick() returns None) within a week of run time, the longest run
 TICK = 1.0  # Locust's shape worker asks tick() once a second

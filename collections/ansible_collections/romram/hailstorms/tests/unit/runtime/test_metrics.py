@@ -7,7 +7,8 @@ import json
 import pytest
 
 from hailstorm_runtime import metrics
-from hailstorm_runtime.planner import active_clients, core_clients, host_slice, make_plan
+from hailstorm_runtime.plan_queries import core_clients, host_slice
+from hailstorm_runtime.planner import active_clients, make_plan
 from hailstorm_runtime.recorder import Recorder
 
 T0 = 1_795_000_000.0

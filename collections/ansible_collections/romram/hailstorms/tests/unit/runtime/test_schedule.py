@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hailstorm_runtime import planner
+from hailstorm_runtime import plan_queries, planner
 from hailstorm_runtime.schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
 
 T0 = 1_795_000_000.0
@@ -33,7 +33,7 @@ class Stop(Exception):
     pass
 
 
-def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, begin: float | None = None,
+def simulate(client: plan_queries.Client, pace: float, task_seconds=lambda i: 0.0, begin: float | None = None,
              on_start_seconds: float = 0.0):
     """One user as the runtime runs it under Locust: on_start at the start, then wait_time()
     (the paced wait of PacedDefaultTaskSet.on_start) before the first task and after every task.
@@ -63,9 +63,9 @@ def simulate(client: planner.Client, pace: float, task_seconds=lambda i: 0.0, be
 
 
 def test_exact_slots_match_the_plan():
-    client = planner.Client(client_id=3, start=0.3, phase=0.7, stop=20.0)
+    client = plan_queries.Client(client_id=3, start=0.3, phase=0.7, stop=20.0)
     times, pacer, clock = simulate(client, pace=1.0)
-    expected = [T0 + t for t in planner.request_times(client, 1.0)]
+    expected = [T0 + t for t in plan_queries.request_times(client, 1.0)]
     assert times == pytest.approx(expected, abs=1e-9)
     assert times[0] == pytest.approx(T0 + 0.7)  # the first slot of its lattice at or after its start
     assert times[1] == pytest.approx(T0 + 1.7)
@@ -74,50 +74,50 @@ def test_exact_slots_match_the_plan():
 
 
 def test_first_task_waits_for_the_first_slot_on_the_lattice():
-    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=5.0)
+    client = plan_queries.Client(client_id=0, start=0.5, phase=0.4, stop=5.0)
     times = simulate(client, pace=1.0)[0]
     assert times == pytest.approx([T0 + 1.4, T0 + 2.4, T0 + 3.4, T0 + 4.4])
 
 
 def test_a_slot_at_the_start_itself_is_kept_after_an_instant_on_start():
-    client = planner.Client(client_id=0, start=0.4, phase=0.4, stop=3.0)
+    client = plan_queries.Client(client_id=0, start=0.4, phase=0.4, stop=3.0)
     times, pacer = simulate(client, pace=1.0, on_start_seconds=0.003)[:2]
     assert times == pytest.approx([T0 + 0.403, T0 + 1.4, T0 + 2.4])
     assert pacer.overruns == 0
 
 
 def test_an_on_start_past_the_first_slot_skips_it_and_counts_an_overrun():
-    client = planner.Client(client_id=0, start=0.0, phase=0.3, stop=4.0)
+    client = plan_queries.Client(client_id=0, start=0.0, phase=0.3, stop=4.0)
     times, pacer = simulate(client, pace=1.0, on_start_seconds=0.5)[:2]
     assert times == pytest.approx([T0 + 1.3, T0 + 2.3, T0 + 3.3])
     assert pacer.overruns == 1
 
 
 def test_a_client_with_no_slot_before_its_stop_sends_nothing_and_ends_at_its_stop():
-    client = planner.Client(client_id=0, start=1.0, phase=0.9, stop=1.5)
+    client = plan_queries.Client(client_id=0, start=1.0, phase=0.9, stop=1.5)
     times, pacer, clock = simulate(client, pace=1.0)
-    assert times == [] and list(planner.request_times(client, 1.0)) == []
+    assert times == [] and list(plan_queries.request_times(client, 1.0)) == []
     assert clock.now == pytest.approx(T0 + 1.5)
 
 
 def test_overrun_skips_to_next_lattice_slot_and_is_counted():
-    client = planner.Client(client_id=5, start=0.0, phase=0.0, stop=10.0)
+    client = plan_queries.Client(client_id=5, start=0.0, phase=0.0, stop=10.0)
     slow = {2}  # the third request takes 1.5 paces
     times, pacer = simulate(client, pace=1.0, task_seconds=lambda i: 1.5 if i in slow else 0.01)[:2]
     assert times == pytest.approx([T0, T0 + 1, T0 + 2, T0 + 4, T0 + 5, T0 + 6, T0 + 7, T0 + 8, T0 + 9])
-    assert len(times) == len(list(planner.request_times(client, 1.0))) - 1  # the one slot skipped
+    assert len(times) == len(list(plan_queries.request_times(client, 1.0))) - 1  # the one slot skipped
     assert pacer.overruns == 1
 
 
 def test_stop_ends_the_user_at_its_stop_time_even_mid_pace():
-    client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.2)
+    client = plan_queries.Client(client_id=1, start=0.0, phase=0.5, stop=3.2)
     times, clock = simulate(client, pace=1.0)[::2]
     assert times == pytest.approx([T0 + 0.5, T0 + 1.5, T0 + 2.5])
     assert clock.now == pytest.approx(T0 + 3.2)
 
 
 def test_late_client_lands_on_its_lattice_without_an_overrun():
-    client = planner.Client(client_id=2, start=1.0, phase=0.25, stop=30.0)
+    client = plan_queries.Client(client_id=2, start=1.0, phase=0.25, stop=30.0)
     times, pacer = simulate(client, pace=1.0, begin=T0 + 4.6)[:2]  # started 3.6 s late
     assert times[0] == pytest.approx(T0 + 5.25)  # the first lattice slot at or after the late start
     assert all(abs(((t - T0 - 0.25) % 1.0)) < 1e-9 or abs(((t - T0 - 0.25) % 1.0) - 1) < 1e-9 for t in times)
@@ -126,7 +126,7 @@ def test_late_client_lands_on_its_lattice_without_an_overrun():
 
 def test_starts_on_absolute_slots():
     clock = FakeClock(T0 - 2.0)
-    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(4)]
+    clients = [plan_queries.Client(k, k * 0.5, 0.0, 10.0) for k in range(4)]
     started = []
     run_starts(clients, T0, clock, lambda c, late: started.append((c.client_id, clock.now, late)))
     assert started == [(0, T0, 0.0), (1, T0 + 0.5, 0.0), (2, T0 + 1.0, 0.0), (3, T0 + 1.5, 0.0)]
@@ -134,7 +134,7 @@ def test_starts_on_absolute_slots():
 
 def test_catch_up_starts_overdue_clients_at_once_and_reports_lateness():
     clock = FakeClock(T0 + 1.2)  # the process came up 1.2 s after the shared start
-    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(5)]
+    clients = [plan_queries.Client(k, k * 0.5, 0.0, 10.0) for k in range(5)]
     started = []
     run_starts(clients, T0, clock, lambda c, late: started.append((c.client_id, clock.now, round(late, 6))))
     assert started == [(0, T0 + 1.2, 1.2), (1, T0 + 1.2, 0.7), (2, T0 + 1.2, 0.2),
@@ -143,8 +143,8 @@ def test_catch_up_starts_overdue_clients_at_once_and_reports_lateness():
 
 def test_clients_past_their_stop_or_the_deadline_are_not_started():
     clock = FakeClock(T0 + 6.0)
-    clients = [planner.Client(0, 0.0, 0.0, 5.0), planner.Client(1, 1.0, 0.0, 8.0),
-               planner.Client(2, 7.0, 0.0, 9.0), planner.Client(3, 2.0, 0.0, 2.0)]
+    clients = [plan_queries.Client(0, 0.0, 0.0, 5.0), plan_queries.Client(1, 1.0, 0.0, 8.0),
+               plan_queries.Client(2, 7.0, 0.0, 9.0), plan_queries.Client(3, 2.0, 0.0, 2.0)]
     started = []
     run_starts(clients, T0, clock, lambda c, late: started.append(c.client_id), deadline=T0 + 6.5)
     assert started == [1]  # 0 stopped already, 2 is after the deadline, 3 never runs (stop == start)
@@ -161,14 +161,14 @@ def test_every_client_sends_exactly_its_planned_requests(clients, rps, rampup, c
     plan = planner.make_plan(settings_, [(f"h{i}", c) for i, c in enumerate(cores)])
     seen = set()
     for host in plan["hosts"]:
-        part = planner.host_slice(plan, host)
+        part = plan_queries.host_slice(plan, host)
         for core in part["cores"]:
-            for client in planner.core_clients(part["plan"], core):
+            for client in plan_queries.core_clients(part["plan"], core):
                 seen.add(client.client_id)
                 if client.stop <= client.start:
                     continue
                 times, pacer, clock = simulate(client, plan["pace"])
-                expected = [T0 + t for t in planner.request_times(client, plan["pace"])]
+                expected = [T0 + t for t in plan_queries.request_times(client, plan["pace"])]
                 # a slot within rounding of the stop may fall either side of it
                 near_stop = T0 + client.stop - 1e-6
                 assert [t for t in times if t < near_stop] == pytest.approx(
@@ -201,7 +201,7 @@ def test_next_tick_is_the_next_half_second_after_t0():
 
 def test_user_objects_are_prepared_ahead_of_their_slot():
     clock = FakeClock(T0 - 1.0)
-    clients = [planner.Client(k, k * 0.5, 0.0, 10.0) for k in range(3)]
+    clients = [plan_queries.Client(k, k * 0.5, 0.0, 10.0) for k in range(3)]
     events = []
     run_starts(clients, T0, clock, lambda c, late: events.append(("start", c.client_id, clock.now)),
                prepare=lambda c: events.append(("prepare", c.client_id, clock.now)), lead=0.05)
@@ -211,21 +211,21 @@ def test_user_objects_are_prepared_ahead_of_their_slot():
 
 def test_a_slot_exactly_at_the_start_is_kept_despite_epoch_rounding():
     # start 1.8 == phase 1.8; T0 + 1.8 is not exact in floats
-    client = planner.Client(client_id=14, start=1.8000000000000003, phase=1.8, stop=4.1)
+    client = plan_queries.Client(client_id=14, start=1.8000000000000003, phase=1.8, stop=4.1)
     times = simulate(client, pace=2.2)[0]
     assert times == pytest.approx([T0 + 1.8, T0 + 4.0], abs=1e-6)
-    assert len(times) == len(list(planner.request_times(client, 2.2)))
+    assert len(times) == len(list(plan_queries.request_times(client, 2.2)))
 
 
 def test_a_start_a_few_ms_late_keeps_the_planned_slots():
-    client = planner.Client(client_id=1, start=0.0, phase=0.5, stop=3.0)
+    client = plan_queries.Client(client_id=1, start=0.0, phase=0.5, stop=3.0)
     times, pacer = simulate(client, pace=1.0, begin=T0 + 0.004)[:2]
     assert times == pytest.approx([T0 + 0.5, T0 + 1.5, T0 + 2.5])
     assert pacer.overruns == 0
 
 
 def test_an_iteration_is_counted_when_it_ran_not_when_its_slot_was_handed_out():
-    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    client = plan_queries.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
     clock = FakeClock(T0 + client.start)
     pacer = Pacer(T0, client, 1.0)
     pacer.begin(clock.now)
@@ -244,7 +244,7 @@ def test_an_iteration_is_counted_when_it_ran_not_when_its_slot_was_handed_out():
 
 
 def test_a_client_ended_inside_its_task_counts_that_iteration():
-    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    client = plan_queries.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
     clock = FakeClock(T0 + client.start)
     pacer = Pacer(T0, client, 1.0)
     pacer.begin(clock.now)
@@ -257,7 +257,7 @@ def test_a_client_ended_inside_its_task_counts_that_iteration():
 
 def test_a_client_that_stops_itself_is_told_apart_from_one_at_its_planned_stop():
     """What names clients that raised StopUser: the wait's iterations run, and no planned stop yet."""
-    client = planner.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
+    client = plan_queries.Client(client_id=0, start=0.5, phase=0.4, stop=50.0)
     clock = FakeClock(T0 + client.start)
     pacer = Pacer(T0, client, 1.0)
     pacer.begin(clock.now)

@@ -157,8 +157,10 @@ def test_user_classes_are_kept_when_fixed_and_refused_when_they_change():
 
 
 # The controller's side: a sampled shape's breakpoints become stages (rate = users / pace), and
-# the plan of those stages keeps the shape's curve of active clients exactly.
-from hailstorm_runtime import planner  # noqa: E402
+# the plan of those stages keeps the shape's curve of active clients exactly (the controller's
+# modules: the load hosts get plan_queries.py and planner.py, not run_settings.py or plan_preview.py).
+from ansible_collections.romram.hailstorms.plugins.module_utils import (  # noqa: E402
+    plan_preview, plan_queries, planner, run_settings)
 
 
 def rate_at(stages, t):
@@ -175,17 +177,17 @@ def rate_at(stages, t):
 def test_each_example_becomes_stages_whose_rate_is_users_over_pace(shape):
     out = sample(shape())
     pace = 2.0
-    stages = planner.shape_stages(out["points"], pace)
+    stages = run_settings.shape_stages(out["points"], pace)
     assert sum(stage["duration"] for stage in stages) == pytest.approx(out["points"][-1][0])
     for t in [x / 4 for x in range(int(out["duration"] * 4))]:
         assert rate_at(stages, t) == pytest.approx(users_at(out["points"], t) / pace, abs=1e-9)
     assert stages[-1] == {"duration": 0, "rps": 0.0}  # the drop at the end: a 0s stage to 0
-    assert planner.parse_stages(stages)  # stages the plan accepts as they are
+    assert run_settings.parse_stages(stages)  # stages the plan accepts as they are
 
 
 def test_the_stages_example_plans_the_shapes_clients_at_every_moment():
     out = sample(StagesShape())
-    settings, _warnings = planner.resolve_shaped_settings(
+    settings, _warnings = run_settings.resolve_shaped_settings(
         {"default": {"target": "http://t:1", "rps": 50, "rampup": "10s", "pace": "2s"}}, "default", {},
         {"name": "StagesShape", **out})
     assert settings["shape"] == "StagesShape" and settings["pace"] == 2.0
@@ -193,19 +195,19 @@ def test_the_stages_example_plans_the_shapes_clients_at_every_moment():
     plan = planner.make_plan(settings, [("h1", 2), ("h2", 1)])
     for t in (0.5, 5, 33.5, 80, 125.5, 139.5):
         assert planner.active_clients(plan, t) == round(users_at(out["points"], t))
-    assert any("LoadTestShape StagesShape" in line for line in planner.preview(plan))
+    assert any("LoadTestShape StagesShape" in line for line in plan_preview.preview(plan))
 
 
 def test_the_shape_replaces_the_stacks_trapezoid_and_stages_with_a_warning():
     out = sample(StepLoadShape())
     profiles = {"default": {"target": "http://t:1", "rps": 10, "rampup": "1m", "clients": 40},
                 "steps": {"stages": [{"duration": "1m", "rps": 5}]}}
-    settings, warnings = planner.resolve_shaped_settings(profiles, "steps", {}, {"name": "StepLoadShape", **out})
+    settings, warnings = run_settings.resolve_shaped_settings(profiles, "steps", {}, {"name": "StepLoadShape", **out})
     assert settings["pace"] == 40 / 5  # the pace the stack gives (clients 40 at the stages' peak 5 rps)
     assert settings["clients"] == 50 and "rampup" not in settings  # the shape's peak users
     assert any("the LoadTestShape StepLoadShape replaces hailstorm_stages" in text for text in warnings)
-    settings, warnings = planner.resolve_shaped_settings(profiles, "steps", {"rps": 8, "rampup": "5s"},
-                                                         {"name": "StepLoadShape", **out})
+    settings, warnings = run_settings.resolve_shaped_settings(profiles, "steps", {"rps": 8, "rampup": "5s"},
+                                                              {"name": "StepLoadShape", **out})
     assert settings["pace"] == 40 / 8 and settings["clients"] == 50 and "stages" in settings
 
 
@@ -232,15 +234,15 @@ def test_a_shapes_fixed_user_classes_are_planned_and_only_they_run():
             return (8, 8, [Writer, Reader]) if self.get_run_time() < 4 else None
 
     out = sample(ReadersAndWriters())
-    settings, _warnings = planner.resolve_shaped_settings(
+    settings, _warnings = run_settings.resolve_shaped_settings(
         {"default": {"target": "http://t:1", "rps": 4, "rampup": "2s", "pace": "2s"}}, "default", {},
         {"name": "ReadersAndWriters", **out})
     assert settings["user_classes"] == ["Reader", "Writer"]
     plan = planner.make_plan(settings, [("h1", 2)])
     assert plan["user_classes"] == ["Reader", "Writer"]
-    assert planner.host_slice(plan, "h1")["plan"]["user_classes"] == ["Reader", "Writer"]  # what the runtime reads
+    assert plan_queries.host_slice(plan, "h1")["plan"]["user_classes"] == ["Reader", "Writer"]  # what the runtime reads
     assert any(line.endswith("its tick() runs the user classes Reader, Writer, spread by their weights")
-               for line in planner.preview(plan))
+               for line in plan_preview.preview(plan))
     # the runtime keeps only those of the run's classes; the ClassPicker then spreads clients 3:1
     from hailstorm_runtime.runner import planned_classes
     from hailstorm_runtime.schedule import ClassPicker
@@ -382,8 +384,8 @@ def test_a_shape_that_differs_between_samplings_for_another_reason_is_warned_abo
 
 def test_the_samplings_warnings_are_the_run_settings_warnings_so_plan_json_keeps_them():
     out = sample(OfficeHours())
-    settings, warnings = planner.resolve_shaped_settings({"default": {"target": "http://t:1", "rps": 10, "rampup": 5}},
-                                                         "default", {}, {"name": "OfficeHours", **out})
+    settings, warnings = run_settings.resolve_shaped_settings(
+        {"default": {"target": "http://t:1", "rps": 10, "rampup": 5}}, "default", {}, {"name": "OfficeHours", **out})
     assert settings["shape"] == "OfficeHours" and warnings[-1] == out["warnings"][0]
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import checks, planner
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils import checks, planner, run_settings
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
 TARGET = "http://127.0.0.1:8089"
@@ -147,40 +147,40 @@ def base(**settings):
 
 @pytest.mark.parametrize("rps", ["50", "1e3", " 20 ", 20.0])
 def test_rps_given_as_a_string_is_a_number(rps):
-    assert planner.resolve_settings(base(rps=rps))[0]["rps"] == float(str(rps).strip())
+    assert run_settings.resolve_settings(base(rps=rps))[0]["rps"] == float(str(rps).strip())
 
 
 def test_rps_that_is_not_a_number_names_the_value_and_an_example():
     with pytest.raises(PlanError, match=r"hailstorm_rps: expected a number, got 'abc'; for example hailstorm_rps=100"):
-        planner.resolve_settings(base(), overrides={"rps": "abc"})
+        run_settings.resolve_settings(base(), overrides={"rps": "abc"})
 
 
 def test_an_override_of_clients_drops_the_profiles_pace_and_vice_versa():
-    settings = planner.resolve_settings(base(rps=10, pace=2), overrides={"clients": "1"})[0]
+    settings = run_settings.resolve_settings(base(rps=10, pace=2), overrides={"clients": "1"})[0]
     assert settings["clients"] == 1 and settings["pace"] == pytest.approx(0.1)
-    settings = planner.resolve_settings(base(rps=10, clients=30), overrides={"pace": "2s"})[0]
+    settings = run_settings.resolve_settings(base(rps=10, clients=30), overrides={"pace": "2s"})[0]
     assert settings["clients"] == 20
     stacked = {**base(rps=10, pace=2), "many": {"clients": 40}}
-    assert planner.resolve_settings(stacked, "many")[0]["clients"] == 40
+    assert run_settings.resolve_settings(stacked, "many")[0]["clients"] == 40
 
 
 def test_clients_and_pace_together_in_one_layer_still_disagree():
     with pytest.raises(PlanError, match="given together .* give only one of them there"):
-        planner.resolve_settings(base(rps=10), overrides={"clients": 30, "pace": 2})
+        run_settings.resolve_settings(base(rps=10), overrides={"clients": 30, "pace": 2})
 
 
 def _apply(error: PlanError, rps, layer):
     found = dict(re.findall(r"hailstorm_(pace|clients)=([0-9.e+-]+)", str(error)))
     assert found, f"no fix in {error}"
     for key, value in found.items():  # every suggestion, alone, is accepted
-        planner.resolve_settings(base(rps=rps, **layer), overrides={key: value})
+        run_settings.resolve_settings(base(rps=rps, **layer), overrides={key: value})
 
 
 @given(rps=st.one_of(st.integers(1, 100_000), st.floats(0.01, 100_000)),
        pace=st.floats(0.001, 20))
 def test_the_suggested_fix_of_a_refused_pace_is_accepted(rps, pace):
     try:
-        planner.resolve_settings(base(rps=rps, pace=pace))
+        run_settings.resolve_settings(base(rps=rps, pace=pace))
     except PlanError as error:
         if "over the" in str(error):
             return
@@ -189,7 +189,7 @@ def test_the_suggested_fix_of_a_refused_pace_is_accepted(rps, pace):
 
 def test_pace_one_hundredth_suggests_a_pace_that_is_accepted():
     with pytest.raises(PlanError) as error:
-        planner.resolve_settings(base(rps=40, pace=0.01))
+        run_settings.resolve_settings(base(rps=40, pace=0.01))
     assert "hailstorm_pace=0.1" in str(error.value) and "hailstorm_clients=4" in str(error.value)
     _apply(error.value, 40, {"pace": 0.01})
 
@@ -218,16 +218,16 @@ def test_plans_beyond_sane_bounds_are_refused_before_any_planning():
     def too_many_clients(rps):
         def refuse():
             with pytest.raises(PlanError, match=r"clients, over the 10000000 clients"):
-                planner.resolve_settings(base(rps=rps))
+                run_settings.resolve_settings(base(rps=rps))
         return refuse
 
     def too_few_cores(rps):
-        settings = planner.resolve_settings(base(rps=rps, clients=10_000_000))[0]
+        settings = run_settings.resolve_settings(base(rps=rps, clients=10_000_000))[0]
 
         def refuse():
             with pytest.raises(PlanError, match=r"usable cores .* but the load hosts have 4; lower "
                                                 r"hailstorm_rps to at most 40000"):
-                planner.check_capacity(settings, [("a", 2), ("b", 2)])
+                run_settings.check_capacity(settings, [("a", 2), ("b", 2)])
         return refuse
 
     for refusal in (too_many_clients, too_few_cores):
@@ -237,14 +237,15 @@ def test_plans_beyond_sane_bounds_are_refused_before_any_planning():
         assert planner_calls(refusal("1e7" if refusal is too_few_cores else "1e11")) == calls
     with pytest.raises(PlanError, match=r"needs at least 10 usable cores .* but the load hosts have 4; lower "
                                         r"hailstorm_rps to at most 40000"):
-        planner.check_capacity(planner.resolve_settings(base(rps=100_000, pace=2))[0], [("a", 2), ("b", 2)])
-    planner.check_capacity(planner.resolve_settings(base(rps=100_000, pace=2))[0], [("a", 20)])  # enough cores
+        run_settings.check_capacity(run_settings.resolve_settings(base(rps=100_000, pace=2))[0], [("a", 2), ("b", 2)])
+    enough = [("a", 20)]
+    run_settings.check_capacity(run_settings.resolve_settings(base(rps=100_000, pace=2))[0], enough)
 
 
 def test_the_plan_filter_refuses_before_planning():
     from ansible.errors import AnsibleFilterError
     from ansible_collections.romram.hailstorms.plugins.filter.hailstorm import plan
-    settings = planner.resolve_settings(base(rps=1_000_000, pace=1))[0]
+    settings = run_settings.resolve_settings(base(rps=1_000_000, pace=1))[0]
     with pytest.raises(AnsibleFilterError, match="romram.hailstorms.plan: hailstorm_rps=1e\\+06 .* needs at least 100"):
         plan(settings, {"a": 1})
 

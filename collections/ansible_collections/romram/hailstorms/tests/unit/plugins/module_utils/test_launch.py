@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import launch
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 
 def test_the_lead_covers_the_signal_trip_not_the_start_up():

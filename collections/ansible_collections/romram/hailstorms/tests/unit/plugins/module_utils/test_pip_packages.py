@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import checks
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 
 @pytest.mark.parametrize("good", [

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, pipeline, planner, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    contract, pipeline, plan_queries, planner, run_settings, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import write_host_file
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     Histogram, end_record, meta_record, stats_record)
@@ -25,7 +26,7 @@ FAILED_SECOND = 3  # with `fail`, one request of each core fails in this second
 
 
 def the_plan() -> dict:
-    settings, _warnings = planner.resolve_settings({"default": SETTINGS})
+    settings, _warnings = run_settings.resolve_settings({"default": SETTINGS})
     plan = planner.make_plan(settings, [("h1", 1), ("h2", 1)])
     return {**plan, "run_id": "r1", "target": settings["target"], "profile": "default", "warnings": []}
 
@@ -36,11 +37,11 @@ def core_lines(plan: dict, host: str, fail: bool) -> list[str]:
     seconds: dict = {}
     active: dict = {}
     iterations = 0
-    for client in planner.core_intervals(plan, core):
+    for client in plan_queries.core_intervals(plan, core):
         for sec in range(math.floor(client[1]), math.ceil(client[3])):
             if client[1] <= sec + 0.5 < client[3]:
                 active[sec] = active.get(sec, 0) + 1
-        for at in planner.request_times(client, float(plan["pace"])):
+        for at in plan_queries.request_times(client, float(plan["pace"])):
             iterations += 1
             cell = seconds.setdefault(math.floor(at), {}).setdefault("GET /x", {
                 "requests": 0, "failures": 0, "bytes": 0, "time_us": 0, "errors": {}, "hist": {}})

@@ -12,18 +12,19 @@ import pytest
 import yaml
 from hypothesis import given, settings as hsettings, strategies as st
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview, plan_queries, run_settings
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     empty_cell, Histogram, merge_cell, plan_phases)
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
     label_cells, latency_figures, stage_figures)
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 TARGET = "http://127.0.0.1:3456"
 
 
 def resolve(**given_settings):
-    return planner.resolve_settings({"default": {"target": TARGET, **given_settings}})
+    return run_settings.resolve_settings({"default": {"target": TARGET, **given_settings}})
 
 
 # --- the per-second reference: the planner's scoring as it was before (every segment scanned for
@@ -50,7 +51,8 @@ def reference_sides(clients, pace, segments):
     sides, taken = [], 0
     end = math.ceil(segments[-1].stop) if segments else 0
     for segment in segments:
-        if segment.at_start == segment.at_stop and planner._prefix(segment.at_start, True, clients) in (0, clients):
+        flat = segment.at_start == segment.at_stop
+        if flat and plan_queries.active_prefix(segment.at_start, True, clients) in (0, clients):
             continue
         first, last = max(taken, int(segment.start)), min(end, math.ceil(segment.stop))
         if last > first:
@@ -115,7 +117,7 @@ def small_curves(draw):
         "duration": st.sampled_from([0, 0, 0.3, 1, 2.5, 4, 9.5]),
         "rps": st.integers(min_value=0, max_value=top).map(float)}), min_size=1, max_size=30))
     stages.append({"duration": draw(st.sampled_from([0.5, 3.0])), "rps": float(draw(st.integers(1, top)))})
-    peak = planner.stages_peak(stages)
+    peak = run_settings.stages_peak(stages)
     clients = max(3, round(peak * pace))
     return stages, clients, peak, clients / peak
 
@@ -124,7 +126,7 @@ def small_curves(draw):
 @given(small_curves())
 def test_the_bounded_scoring_equals_the_per_second_reference(curve):
     stages, clients, peak, pace = curve
-    segments = planner.curve_segments(stages, clients, peak)
+    segments = plan_queries.curve_segments(stages, clients, peak)
     sides = planner._sides(clients, pace, segments)
     assert sides == reference_sides(clients, pace, segments)  # the same seconds, the same floats
     intervals = planner._all_intervals(segments, clients)
@@ -147,7 +149,7 @@ def test_the_bounded_scoring_equals_the_per_second_reference(curve):
 def test_the_active_clients_read_once_equal_those_read_per_offset(curve, fractions):
     stages, clients, peak, pace = curve
     plan = planner.make_plan({"clients": clients, "rps": peak, "pace": pace, "stages": stages}, [("a", 1)])
-    segments = planner.plan_segments(plan)
+    segments = plan_queries.plan_segments(plan)
     active_at = planner.active_counter(plan)
     for fraction in fractions:
         offset = fraction * plan["duration"]
@@ -156,7 +158,7 @@ def test_the_active_clients_read_once_equal_those_read_per_offset(curve, fractio
         if inside:
             s = inside[-1]
             level = s.at_start + (s.at_stop - s.at_start) * ((offset - s.start) / s.duration)
-            expected = planner._prefix(level, s.at_stop >= s.at_start, clients)
+            expected = plan_queries.active_prefix(level, s.at_stop >= s.at_start, clients)
         assert active_at(offset) == planner.active_clients(plan, offset) == expected
 
 
@@ -186,7 +188,7 @@ def planning_peak_bytes(settings, hosts):
     tracemalloc.start()
     try:
         plan = planner.make_plan(settings, hosts)
-        planner.preview(plan, 12)
+        plan_preview.preview(plan, 12)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -195,10 +197,10 @@ def planning_peak_bytes(settings, hosts):
 def test_a_week_long_stage_is_planned_without_a_list_per_second():
     """A stage of a week: the sides hold 604,800 seconds; the planner before issue 24 built a list of
     them (about 20 MB here, 24 GB for 1,000,000 h) before finding it could not afford to score."""
-    settings = resolve(stages=[{"duration": planner.MAX_DURATION, "rps": 10}], pace="2s")[0]
+    settings = resolve(stages=[{"duration": plan_queries.MAX_DURATION, "rps": 10}], pace="2s")[0]
     assert planning_peak_bytes(settings, [("a", 2)]) < 1_000_000
     # a low rate over a week: few requests, but more seconds than PHASE_SCORING_SECONDS: not scored
-    settings = resolve(stages=[{"duration": planner.MAX_DURATION, "rps": 0.4}], pace="10s")[0]
+    settings = resolve(stages=[{"duration": plan_queries.MAX_DURATION, "rps": 0.4}], pace="10s")[0]
     assert planning_peak_bytes(settings, [("a", 2)]) < 1_000_000
     assert planner.make_plan(settings, [("a", 2)])["phase_offset"] == 0
 
@@ -206,7 +208,7 @@ def test_a_week_long_stage_is_planned_without_a_list_per_second():
 def test_ten_thousand_stages_plan_as_the_per_second_planner_planned_them():
     """The most stages a plan may have, a second each, scored over 10,000 windows: the plan the
     planner before issue 24 made in 70 s (/work/main at 4997fc5, json.dumps(plan, indent=1))."""
-    stages = [{"duration": 1, "rps": 10 if i % 2 == 0 else 20} for i in range(planner.MAX_STAGES)]
+    stages = [{"duration": 1, "rps": 10 if i % 2 == 0 else 20} for i in range(run_settings.MAX_STAGES)]
     plan = planner.make_plan(resolve(stages=stages, pace="2s")[0], [("localhost", 1)])
     assert (plan["phase_multiplier"], plan["phase_offset"], plan["expected_requests"]) == (29, 0, 134991)
     digest = hashlib.sha256(json.dumps(plan, indent=1).encode()).hexdigest()
@@ -217,7 +219,7 @@ def test_pairs_that_would_walk_too_many_interval_parts_are_not_scored():
     """Many clients at a long pace, each window crossed by most of them: few requests (so pairs are
     affordable), but PHASE_SCORING_SPANS interval parts would be walked per pair."""
     stages = [{"duration": 1, "rps": 10.0 if i % 2 == 0 else 9.9} for i in range(2000)]
-    segments = planner.curve_segments(stages, 20_000, 10.0)
+    segments = plan_queries.curve_segments(stages, 20_000, 10.0)
     sides = planner._sides(20_000, 2000.0, segments)
     intervals = planner._all_intervals(segments, 20_000)
     # 200 clients start again on each rise, but about 19,900 cross every window: 40 M parts
@@ -235,7 +237,7 @@ def test_a_run_longer_than_a_week_is_refused_naming_the_setting_the_value_and_a_
                            "168:00:00.0 (604800 s, a week) a run may last; give stages of at most 604800 s in total")
     example = yaml.safe_load(text.split("e.g. ")[1].split(", and run")[0])
     assert resolve(stages=example)[0]["rps"] == 100  # the example is a valid week-long curve
-    resolve(stages=[{"duration": planner.MAX_DURATION, "rps": 10}])  # exactly a week is a run
+    resolve(stages=[{"duration": plan_queries.MAX_DURATION, "rps": 10}])  # exactly a week is a run
     with pytest.raises(PlanError, match=r"^hailstorm_rampup \+ hailstorm_constant \+ hailstorm_rampdown = 3600 \+ "
                                         r"720000 \+ 3600 s = 202:00:00.0, over the 168:00:00.0 \(604800 s, a week\) a "
                                         r"run may last; shorten them, e.g. hailstorm_constant=597600"):
@@ -247,15 +249,16 @@ def test_a_run_longer_than_a_week_is_refused_naming_the_setting_the_value_and_a_
 
 
 def test_more_stages_than_a_plan_may_have_are_refused_with_the_count():
-    stages = [{"duration": 1, "rps": 10}] * (planner.MAX_STAGES + 1)
+    stages = [{"duration": 1, "rps": 10}] * (run_settings.MAX_STAGES + 1)
     with pytest.raises(PlanError, match=r"^hailstorm_stages: 10001 stages, over the 10000 a plan may have; join stages "
                                         r"of the same slope"):
         resolve(stages=stages)
-    assert len(resolve(stages=[{"duration": 1, "rps": 10}] * planner.MAX_STAGES)[0]["stages"]) == planner.MAX_STAGES
+    most = run_settings.MAX_STAGES
+    assert len(resolve(stages=[{"duration": 1, "rps": 10}] * most)[0]["stages"]) == most
 
 
 def test_too_many_client_starts_are_refused_before_any_host_with_a_working_fix():
-    sawtooth = [{"duration": 1, "rps": 1000 if i % 2 == 0 else 0} for i in range(planner.MAX_STAGES)]
+    sawtooth = [{"duration": 1, "rps": 1000 if i % 2 == 0 else 0} for i in range(run_settings.MAX_STAGES)]
     with pytest.raises(PlanError) as error:
         resolve(stages=sawtooth, pace="20s")
     assert str(error.value).startswith(
@@ -263,7 +266,7 @@ def test_too_many_client_starts_are_refused_before_any_host_with_a_working_fix()
         "on every rise after a fall), over the 20000000 client starts a plan may have; give fewer rises and falls")
     fewer = int(str(error.value).split("hailstorm_clients=")[1].rstrip(")"))
     settings = resolve(stages=sawtooth, clients=fewer)[0]
-    assert planner.staged_intervals(sawtooth, settings["clients"], settings["rps"]) <= planner.MAX_INTERVALS
+    assert run_settings.staged_intervals(sawtooth, settings["clients"], settings["rps"]) <= run_settings.MAX_INTERVALS
 
 
 def test_too_many_client_starts_per_core_are_refused_with_the_cores_that_carry_them():
@@ -273,13 +276,14 @@ def test_too_many_client_starts_per_core_are_refused_with_the_cores_that_carry_t
                                         r"all .* over the 200000 client starts per usable core a plan may have on 1 "
                                         r"cores; give fewer rises and falls \(join stages of the same slope\), or add "
                                         r"load hosts \(at least 5 usable cores\)$"):
-        planner.check_capacity(settings, [("a", 1)])
-    planner.check_capacity(settings, [("a", 3), ("b", 2)])
+        run_settings.check_capacity(settings, [("a", 1)])
+    run_settings.check_capacity(settings, [("a", 3), ("b", 2)])
 
 
 def test_the_limits_are_what_the_docs_say():
-    assert (planner.MAX_DURATION, planner.MAX_STAGES, planner.MAX_CLIENTS_PER_CORE, planner.MAX_INTERVALS,
-            planner.MAX_INTERVALS_PER_CORE) == (604_800, 10_000, 20_000, 20_000_000, 200_000)
+    assert (plan_queries.MAX_DURATION, run_settings.MAX_STAGES, run_settings.MAX_CLIENTS_PER_CORE,
+            run_settings.MAX_INTERVALS, run_settings.MAX_INTERVALS_PER_CORE) == (604_800, 10_000, 20_000, 20_000_000,
+                                                                                 200_000)
 
 
 # --- the preview is sampled ---------------------------------------------------------------------
@@ -289,11 +293,11 @@ def test_the_preview_lists_at_most_preview_points_stages_and_their_curve(count, 
     stages = [{"duration": 1, "rps": 10 if i % 2 == 0 else 20, **({"name": f"s{i}"} if i % 7 == 0 else {})}
               for i in range(count)]
     plan = planner.make_plan(resolve(stages=stages, pace="2s")[0], [("a", 1)])
-    lines = planner.preview(plan, points)
+    lines = plan_preview.preview(plan, points)
     table = lines.index(next(line for line in lines if line.startswith("host ")))
     rows = [line for line in lines[2:table] if line.split()[0].isdigit() and "not listed" not in line]
     curve = lines[lines.index(next(line for line in lines if line.strip().startswith("time "))) + 1:]
-    listed = planner.preview_stages(count, points)
+    listed = plan_preview.preview_stages(count, points)
     assert len(rows) == len(listed) == min(count, points)
     assert [int(row.split()[0]) for row in rows] == [i + 1 for i in listed]
     assert listed[0] == 0 and (points == 1 or listed[-1] == count - 1)
@@ -311,8 +315,8 @@ def test_stage_figures_equal_a_merge_of_every_second_per_stage():
     rng = random.Random(24)
     stages = [{"duration": rng.choice([0, 0.5, 1, 3]), "rps": float(rng.randint(0, 50))} for _stage in range(40)]
     stages.append({"duration": 2, "rps": 10.0})
-    plan = planner.make_plan({"clients": 50, "rps": planner.stages_peak(stages), "pace": 50 / planner.stages_peak(
-        stages), "stages": stages}, [("a", 1)])
+    peak = run_settings.stages_peak(stages)
+    plan = planner.make_plan({"clients": 50, "rps": peak, "pace": 50 / peak, "stages": stages}, [("a", 1)])
     merged = {"seconds": {}}
     for sec in rng.sample(range(-2, math.ceil(plan["duration"]) + 2), k=math.ceil(plan["duration"])):
         merged["seconds"][str(sec)] = {label: {**empty_cell(), "requests": rng.randint(0, 9),

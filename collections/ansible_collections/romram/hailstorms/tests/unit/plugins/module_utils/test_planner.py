@@ -1,4 +1,5 @@
-"""Unit and property tests of the planner (pure Python)."""
+"""Unit and property tests of the planner (pure Python): the lattice, the ramps, the core cycle, the
+request counts. The settings: test_run_settings.py; what a load host reads: test_plan_queries.py."""
 from __future__ import annotations
 
 import json
@@ -8,14 +9,14 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, planner, run_settings
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 TARGET = "http://127.0.0.1:3456"
 
 
 def plan_for(clients, rps, rampup, hosts, constant=0.0, rampdown=None):
-    settings = planner.resolve_settings(
+    settings = run_settings.resolve_settings(
         {"default": {"target": TARGET, "rps": rps, "clients": clients, "rampup": rampup,
                      "constant": constant, "rampdown": rampdown}})[0]
     return planner.make_plan(settings, hosts)
@@ -23,13 +24,13 @@ def plan_for(clients, rps, rampup, hosts, constant=0.0, rampdown=None):
 
 def all_clients(plan):
     return sorted((c for host in plan["hosts"].values() for core in host["cores"]
-                   for c in planner.core_clients(plan, core)), key=lambda c: c.client_id)
+                   for c in plan_queries.core_clients(plan, core)), key=lambda c: c.client_id)
 
 
 def where(plan):
     """client_id -> (host index, core index)."""
     return {c.client_id: (host["index"], core["index"]) for host in plan["hosts"].values()
-            for core in host["cores"] for c in planner.core_clients(plan, core)}
+            for core in host["cores"] for c in plan_queries.core_clients(plan, core)}
 
 
 hosts_strategy = st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=5).map(
@@ -82,7 +83,7 @@ def test_starts_evenly_spaced_and_each_core_evenly_spaced(plan):
         assert client.start == pytest.approx((k + 0.5) * plan["gap"])  # the middle of its share
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            starts = [c.start for c in planner.core_clients(plan, core)]
+            starts = [c.start for c in plan_queries.core_clients(plan, core)]
             steps = {round(b - a, 9) for a, b in zip(starts, starts[1:])}
             assert len(steps) <= 1
 
@@ -115,7 +116,7 @@ def test_constant_phase_arrivals_form_the_lattice(plan):
     # the same seen through the request times of one full pace after everyone is paced
     window_start = plan["rampup"] + 1.5 * pace
     if plan["rampup"] + plan["constant"] >= window_start + pace:
-        times = sorted(t for c in clients for t in planner.request_times(c, pace)
+        times = sorted(t for c in clients for t in plan_queries.request_times(c, pace)
                        if window_start <= t < window_start + pace)
         assert len(times) == plan["clients"]
         gaps = [b - a for a, b in zip(times, times[1:])] or [pace]
@@ -163,7 +164,7 @@ def test_naive_pacing_bursts_but_the_plan_does_not():
     naive = Counter(round((c.start + n * pace) % 10, 6) for c in clients for n in range(20)
                     if window[0] <= c.start + n * pace < window[1])
     assert max(naive.values()) >= 10
-    bins = Counter(math.floor(t * 10) for c in clients for t in planner.request_times(c, pace)
+    bins = Counter(math.floor(t * 10) for c in clients for t in plan_queries.request_times(c, pace)
                    if window[0] <= t < window[1])
     assert set(bins.values()) == {10}  # 100 rps in 100 ms bins: exactly 10 in every bin
 
@@ -171,7 +172,7 @@ def test_naive_pacing_bursts_but_the_plan_does_not():
 def test_ramp_rate_rises_smoothly_at_100ms():
     plan = plan_for(600, 100, 60, [("a", 3), ("b", 3)], constant=10)
     clients, pace = all_clients(plan), plan["pace"]
-    bins = Counter(math.floor(t * 10) for c in clients for t in planner.request_times(c, pace) if t < 60)
+    bins = Counter(math.floor(t * 10) for c in clients for t in plan_queries.request_times(c, pace) if t < 60)
     deviations = []
     for b in range(100, 600):  # from 10 s: compare every 100 ms bin with the line rps t / rampup
         planned = plan["rps"] * (b + 0.5) / 10 / plan["rampup"] / 10
@@ -183,12 +184,16 @@ def test_ramp_rate_rises_smoothly_at_100ms():
     assert max(abs(d) for d in deviations) <= 2.0
 
 
-def test_first_slot_is_the_first_lattice_slot_at_or_after_the_start():
-    for start, phase, expected in [(0.0, 0.0, 0.0), (0.3, 0.2, 1.2), (5.0, 0.99, 5.99), (2.0, 0.5, 2.5),
-                                   (0.7000000000000001, 0.7, 0.7)]:
-        slot = planner.first_slot(start, phase, 1.0)
-        assert slot == pytest.approx(expected)
-        assert start - 1e-9 <= slot < start + 1.0
+def test_the_phase_pair_search_keeps_the_closest_pair_and_the_first_of_equals():
+    """One search for the trapezoid's ramps and a staged plan's curve: the mean square error of
+    each side (empty sides ignored, more than two scaled to two) plus a quarter of the worst
+    second's square; a plan that affords fewer than two pairs is not searched."""
+    sides = {(1, 0): [[1.0, -1.0], []], (2, 0): [[0.5, 0.5]], (3, 0): [[0.5], [-0.5]], (4, 0): [[2.0]]}
+    assert planner._closest_pair(list(sides), sides.__getitem__) == (2, 0)  # 0.25 + 0.0625 against 1.25, 0.5625, 5
+    three = {(1, 0): [[1.0], [1.0], [1.0]], (2, 0): [[1.0], [1.0]]}  # scaled to two sides: equal, the first wins
+    assert planner._closest_pair(list(three), three.__getitem__) == (1, 0)
+    assert len(planner._phase_pairs(1000, list(range(1, 20)), 1.0)) == planner.PHASE_MULTIPLIERS * planner.PHASE_OFFSETS
+    assert planner._phase_pairs(1000, list(range(1, 20)), planner.PHASE_SCORING_BUDGET / 1.5) == []
 
 
 def ramp_line_bounds(rps):
@@ -207,7 +212,7 @@ def measured_ramp_errors(plan):
     ramp_end = rampup + plan["constant"]
     up, down = Counter(), Counter()
     for client in all_clients(plan):
-        for t in planner.request_times(client, plan["pace"]):
+        for t in plan_queries.request_times(client, plan["pace"]):
             if t < int(rampup):
                 up[math.floor(t)] += 1
             if ramp_end <= t < ramp_end + int(rampdown):
@@ -266,7 +271,7 @@ def test_requests_per_second_follow_the_straight_line_on_both_ramps(plan):
 def test_every_request_lies_on_the_arrival_lattice(plan):
     step = 1 / plan["rps"]
     for client in all_clients(plan)[:200]:
-        for t in planner.request_times(client, plan["pace"]):
+        for t in plan_queries.request_times(client, plan["pace"]):
             assert client.start - 1e-6 <= t < client.stop
             assert abs(t / step - round(t / step)) < 1e-6
 
@@ -282,7 +287,7 @@ def test_a_big_plan_is_no_bigger_than_a_small_one_on_the_same_cores():
     assert plan["expected_requests"] == 1_000_000 * 120  # each client lives 1200 s at a pace of 10 s
     # 15.6 times the clients, the same cores: a few more digits per number (1.02 times the bytes)
     assert len(json.dumps(plan)) < 1.05 * len(json.dumps(small))
-    one = planner.host_slice(plan, "load0500")
+    one = plan_queries.host_slice(plan, "load0500")
     assert len(one["cores"]) == 64 and one["host_index"] == 500
 
 
@@ -294,117 +299,18 @@ def test_unequal_hosts_share_by_core_count():
     assert cycle.count(1) == 2 and cycle[0] == 0 and cycle[1] == 1
 
 
-# --- settings, durations, profiles ------------------------------------------------------------
-
-@pytest.mark.parametrize("text,seconds", [(90, 90), ("90", 90), ("90s", 90), ("3m", 180), ("1h30m", 5400),
-                                          ("1m30s", 90), (2.5, 2.5), ("0.5s", 0.5), ("1h", 3600),
-                                          ("100ms", 0.1), ("1s500ms", 1.5), ("2m100ms", 120.1),
-                                          ("0.5ms", 0.0005), ("100 ms", 0.1)])
-def test_durations(text, seconds):
-    assert planner.parse_duration(text, "rampup") == seconds
-
-
-@pytest.mark.parametrize("text", ["soon", "3x", "", "m", True, "1d", "ms", "100msec", "100ms1s", "1mss"])
-def test_bad_durations_name_the_setting(text):
-    with pytest.raises(PlanError, match="hailstorm_rampup"):
-        planner.parse_duration(text, "rampup")
-
-
-def test_a_bad_duration_shows_milliseconds_among_the_forms():
-    with pytest.raises(PlanError, match=r"hailstorm_pace: cannot read '1 sec' as a duration; use seconds \(90\) "
-                                        r"or Locust style \('90s', '3m', '1h30m', '100ms'\)"):
-        planner.parse_duration("1 sec", "pace")
-
-
-def test_pace_in_milliseconds_plans_like_seconds():
-    ms = planner.resolve_settings({"default": {"target": TARGET, "rps": 50, "pace": "200ms", "rampup": "1m"}}, "")[0]
-    assert (ms["pace"], ms["clients"]) == (pytest.approx(0.2), 10)
-
-
-PROFILES = {
-    "default": {"target": TARGET, "rps": 10, "pace": "2s", "rampup": "1m", "constant": "5m"},
-    "high": {"rps": 100},
-    "long": {"constant": "1h", "rps": 50},
-}
-
-
-def test_profiles_stack_in_order_with_default_first():
-    settings = planner.resolve_settings(PROFILES, "high+long")[0]
-    assert (settings["rps"], settings["constant"], settings["rampup"]) == (50, 3600, 60)
-    settings = planner.resolve_settings(PROFILES, "long+high")[0]
-    assert settings["rps"] == 100 and settings["clients"] == 200
-
-
-def test_overrides_beat_profiles():
-    settings = planner.resolve_settings(PROFILES, "high", {"rps": 20, "constant": "10s"})[0]
-    assert (settings["rps"], settings["constant"], settings["clients"]) == (20, 10, 40)
-
-
-def test_rampdown_defaults_to_rampup_and_pace_to_one_second():
-    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 7, "rampup": 30}})[0]
-    assert settings["rampdown"] == 30 and settings["pace"] == 1 and settings["clients"] == 7
-
-
-def test_clients_give_the_pace():
-    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 20, "clients": 181, "rampup": 30}})[0]
-    assert settings["pace"] == pytest.approx(9.05)
-
-
-@pytest.mark.parametrize("profiles,selection,overrides,message", [
-    (PROFILES, "huge", None, r"unknown profile\(s\) huge; known profiles in hailstorm_profiles: default, high, long"),
-    ({"default": {"target": TARGET, "rps": 0, "rampup": 5}}, "default", None, "hailstorm_rps: must be > 0"),
-    ({"default": {"target": TARGET, "rps": -3, "rampup": 5}}, "default", None, "hailstorm_rps: must be > 0"),
-    ({"default": {"target": TARGET, "rampup": 5}}, "default", None, "hailstorm_rps: not set"),
-    ({"default": {"target": TARGET, "rps": 100, "pace": 0.05, "rampup": 5}}, "default", None,
-     r"hailstorm_pace: 0.05s is under 0.1s .* use at least 10 clients"),
-    ({"default": {"target": TARGET, "rps": 10, "clients": 30, "pace": 2, "rampup": 5}}, "default", None,
-     "hailstorm_clients=30 and hailstorm_pace=2s disagree"),
-    ({"default": {"target": TARGET, "rps": 10, "rampup": 0}}, "default", None, "hailstorm_rampup: must be > 0"),
-    ({"default": {"target": TARGET, "rps": 10, "rampup": 5, "constant": -1}}, "default", None,
-     "hailstorm_constant: must be >= 0"),
-    ({"default": {"target": TARGET, "rps": 10, "rampup": 5, "rampdown": "-5s"}}, "default", None,
-     "hailstorm_rampdown"),
-    ({"default": {"target": TARGET, "rps": 10}}, "default", None, "hailstorm_rampup: not set"),
-    ({"default": {"target": "localhost:80", "rps": 10, "rampup": 5}}, "default", None, "hailstorm_target"),
-    ({"default": {"target": TARGET, "rps": 3, "pace": 0.5, "rampup": 5}}, "default", None,
-     "not a whole number"),
-    ({"default": {"target": TARGET, "rps": 3, "rampup": 5, "ramp": 3}}, "default", None,
-     r"hailstorm_profiles.default: unknown key\(s\) ramp"),
-    ({"default": {"target": TARGET, "rps": "many", "rampup": 5}}, "default", None, "hailstorm_rps: expected a number"),
-])
-def test_refusals_name_the_setting_and_the_fix(profiles, selection, overrides, message):
-    with pytest.raises(PlanError, match=message):
-        planner.resolve_settings(profiles, selection, overrides)
-
-
-def test_pace_over_ten_seconds_warns():
-    warnings = planner.resolve_settings({"default": {"target": TARGET, "rps": 2, "clients": 30, "rampup": 5}})[1]
-    assert warnings and "hailstorm_pace is 15s" in warnings[0]
-
-
 def test_fewer_clients_than_cores_is_refused_with_the_numbers():
-    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
+    settings = run_settings.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
     with pytest.raises(PlanError, match=r"5 clients cannot keep 14 usable cores busy .* at least 14 clients"):
         planner.make_plan(settings, [("a", 7), ("b", 7)])
 
 
 def test_no_hosts_and_bad_core_counts_are_refused():
-    settings = planner.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
+    settings = run_settings.resolve_settings({"default": {"target": TARGET, "rps": 5, "rampup": 5}})[0]
     with pytest.raises(PlanError, match="no load hosts"):
         planner.make_plan(settings, [])
     with pytest.raises(PlanError, match="hailstorm_cores on a"):
         planner.make_plan(settings, [("a", 0)])
-
-
-@pytest.mark.parametrize("vcpus,given,cores", [(8, None, 7), (1, None, 1), (2, None, 1), (8, 3, 3), ("4", "", 3)])
-def test_usable_cores_are_vcpus_minus_one_unless_given(vcpus, given, cores):
-    assert planner.usable_cores(vcpus, given) == cores
-
-
-@pytest.mark.parametrize("given", [0, -1, "two", True, 1.5])
-def test_bad_core_counts_name_hailstorm_cores(given):
-    with pytest.raises(PlanError, match="hailstorm_cores: must be a whole number >= 1"):
-        planner.usable_cores(4, given)
 
 
 @hsettings(max_examples=60, deadline=None)
@@ -412,7 +318,8 @@ def test_bad_core_counts_name_hailstorm_cores(given):
 def test_expected_requests_counts_what_the_clients_send(plan):
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in planner.core_clients(plan, core))
+            sent = sum(len(list(plan_queries.request_times(c, plan["pace"])))
+                       for c in plan_queries.core_clients(plan, core))
             assert core["requests"] == sent
         assert host["requests"] == sum(core["requests"] for core in host["cores"])
     assert plan["expected_requests"] == sum(host["requests"] for host in plan["hosts"].values())
@@ -425,6 +332,6 @@ def test_expected_requests_counts_what_the_clients_send(plan):
 def test_expected_requests_are_exact_when_rampup_resonates_with_the_phases():
     # rampup / pace = 24: CI once found the request count 2 % off an average model on this plan
     plan = plan_for(122, 48.8, 60, [("h0", 1), ("h1", 1)], constant=0, rampdown=0)
-    sent = sum(len(list(planner.request_times(c, plan["pace"]))) for c in all_clients(plan))
+    sent = sum(len(list(plan_queries.request_times(c, plan["pace"]))) for c in all_clients(plan))
     assert sent == plan["expected_requests"]
     assert abs(sent - 48.8 * 60 / 2) <= 0.01 * 48.8 * 60 / 2  # the ramp-up triangle: rps x rampup / 2

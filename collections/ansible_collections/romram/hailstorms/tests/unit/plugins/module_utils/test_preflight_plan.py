@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner, preflight
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, planner, preflight, run_settings
 
 from test_preflight import CALIBRATED, OPTIONS, record
 
 TRAPEZOID = {"rps": 10.0, "clients": 10, "pace": 1.0, "rampup": 60.0, "constant": 120.0, "rampdown": 60.0}
-SPIKE = {"rps": 400.0, "clients": 400, "pace": 1.0, "stages": planner.parse_stages([
+SPIKE = {"rps": 400.0, "clients": 400, "pace": 1.0, "stages": run_settings.parse_stages([
     {"duration": "60s", "rps": 40}, {"duration": "0s", "rps": 400}, {"duration": "10s", "rps": 400},
     {"duration": "0s", "rps": 40}, {"duration": "60s", "rps": 40}])}
 
@@ -25,7 +25,7 @@ def test_the_probe_gives_the_usable_cores_the_plan_divides_the_clients_over(prob
 
 
 def test_a_bad_hailstorm_cores_gives_no_usable_cores_and_the_verdict_names_it():
-    with pytest.raises(planner.PlanError, match="hailstorm_cores: must be a whole number >= 1, got '0'"):
+    with pytest.raises(plan_queries.PlanError, match="hailstorm_cores: must be a whole number >= 1, got '0'"):
         preflight.probed_cores({"cpus": 4}, "0")
     found = preflight.host_findings("h1", record(cores="0"), OPTIONS)
     assert found["failures"] == ["h1: hailstorm_cores: must be a whole number >= 1, got '0'"]

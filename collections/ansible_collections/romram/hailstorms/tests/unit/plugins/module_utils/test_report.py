@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 from hypothesis import given, strategies as st
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, report, thresholds, versions
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     bucket_of, bucket_width, end_record, Histogram, meta_record, stats_record)
@@ -17,7 +18,7 @@ SETTINGS = {"target": "http://127.0.0.1:1", "rps": 10, "clients": 10, "rampup": 
 
 
 def the_plan() -> dict:
-    settings, _warnings = planner.resolve_settings({"default": SETTINGS})
+    settings, _warnings = run_settings.resolve_settings({"default": SETTINGS})
     plan = planner.make_plan(settings, [("h1", 1), ("h2", 1)])
     return {**plan, "run_id": "r<1>", "target": settings["target"], "profile": "default", "warnings": []}
 
@@ -349,9 +350,9 @@ def test_the_settings_table_gives_each_setting_with_its_unit():
     assert rows["ramp-up"] == ("4", "s") and rows["constant phase"] == ("6", "s") and rows["ramp-down"] == ("2", "s")
     assert rows["duration"] == ("12", "s") and rows["model (closed: a fixed set of clients; open: arrivals)"][0] == "closed"
     assert rows["load processes (one per core)"] == ("2", "processes") and "stages" not in rows
-    settings, _warnings = planner.resolve_settings({"default": {"target": "http://127.0.0.1:1", "clients": 10,
-                                                                "stages": [{"duration": 4, "rps": 10},
-                                                                           {"duration": 6, "rps": 20}]}})
+    settings, _warnings = run_settings.resolve_settings({"default": {"target": "http://127.0.0.1:1", "clients": 10,
+                                                                     "stages": [{"duration": 4, "rps": 10},
+                                                                                {"duration": 6, "rps": 20}]}})
     staged = dict((name, value) for name, value, _unit in
                   report.settings_rows({**planner.make_plan(settings, [("h1", 1)]), "model": "open",
                                         "max_clients": 40}))

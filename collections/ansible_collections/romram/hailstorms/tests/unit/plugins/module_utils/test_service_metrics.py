@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import report, service_metrics
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 from test_report import Page, core, the_plan
 

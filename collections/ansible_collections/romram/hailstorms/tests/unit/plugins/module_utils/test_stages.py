@@ -10,8 +10,8 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings as hsettings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview, plan_queries, planner, run_settings
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
 TARGET = "http://127.0.0.1:3456"
 SPIKE = [{"duration": "2m", "rps": 200}, {"duration": "5m", "rps": 200}, {"duration": "0s", "rps": 2000},
@@ -19,12 +19,12 @@ SPIKE = [{"duration": "2m", "rps": 200}, {"duration": "5m", "rps": 200}, {"durat
 
 
 def resolve(profiles, selection="default", overrides=None):
-    return planner.resolve_settings(profiles, selection, overrides)
+    return run_settings.resolve_settings(profiles, selection, overrides)
 
 
 def staged(stages, pace, clients, hosts):
     """A staged plan from rates in rps (the peak is the run's rps, clients = peak x pace)."""
-    peak = planner.stages_peak(stages)
+    peak = run_settings.stages_peak(stages)
     return planner.make_plan({"clients": clients, "rps": peak, "pace": pace, "stages": stages}, hosts)
 
 
@@ -33,7 +33,7 @@ def cores(plan):
 
 
 def all_intervals(plan):
-    return [c for core in cores(plan) for c in planner.core_intervals(plan, core)]
+    return [c for core in cores(plan) for c in plan_queries.core_intervals(plan, core)]
 
 
 def rate_at(stages, t):
@@ -156,7 +156,7 @@ def test_bad_stages_are_refused_naming_the_stage_the_value_and_a_fix(stages, mes
 
 
 def test_the_example_the_messages_give_is_a_valid_curve():
-    example = yaml.safe_load(planner._STAGES_EXAMPLE)
+    example = yaml.safe_load(run_settings._STAGES_EXAMPLE)
     assert resolve({"default": {"target": TARGET, "stages": example}})[0]["rps"] == 200
 
 
@@ -172,7 +172,7 @@ def test_the_peak_is_the_highest_rate_held_for_some_time():
     # a step straight through 900 to 100 never holds 900; a last stage of 0s changes nothing
     stages = [{"duration": 10, "rps": 50}, {"duration": 0, "rps": 900}, {"duration": 0, "rps": 100},
               {"duration": 10, "rps": 100}, {"duration": 0, "rps": 5000}]
-    assert planner.stages_peak(stages) == 100
+    assert run_settings.stages_peak(stages) == 100
     plan = staged([{"duration": d, "rps": r} for d, r in [(10, 50), (0, 900), (0, 100), (10, 100), (0, 5000)]],
                   1.0, 100, [("a", 1)])
     assert plan["duration"] == 20 and planner.active_clients(plan, 10.0) == 100
@@ -183,8 +183,8 @@ def test_capacity_bounds_judge_the_peak():
     with pytest.raises(PlanError, match=r"hailstorm_stages: their peak of 2000 rps with 40000 clients needs at least "
                                         r"2 usable cores .* lower the stages' rps to at most 10000 and "
                                         r"hailstorm_clients to at most 20000, or add load hosts"):
-        planner.check_capacity(settings, [("a", 1)])
-    planner.check_capacity(settings, [("a", 2)])
+        run_settings.check_capacity(settings, [("a", 1)])
+    run_settings.check_capacity(settings, [("a", 2)])
 
 
 # --- the trapezoid is unchanged ----------------------------------------------------------------
@@ -206,8 +206,8 @@ TRAPEZOID_HASHES = [
 def test_the_trapezoid_plans_byte_for_byte_as_before_stages(profiles, overrides, hosts, digest):
     settings, warnings = resolve(profiles, "default", overrides)
     plan = planner.make_plan(settings, hosts)
-    text = json.dumps({"settings": settings, "warnings": warnings, "plan": plan, "preview": planner.preview(plan),
-                       "slice": planner.host_slice(plan, hosts[0][0])}, sort_keys=True)
+    text = json.dumps({"settings": settings, "warnings": warnings, "plan": plan, "preview": plan_preview.preview(plan),
+                       "slice": plan_queries.host_slice(plan, hosts[0][0])}, sort_keys=True)
     assert hashlib.sha256(text.encode()).hexdigest() == digest
 
 
@@ -218,13 +218,13 @@ hosts_strategy = st.lists(st.integers(min_value=1, max_value=4), min_size=1, max
 def assert_same_plan(old, new, pace):
     assert (new["duration"], new["expected_requests"]) == (old["duration"], old["expected_requests"])
     for old_core, new_core in zip(cores(old), cores(new)):
-        before, after = planner.core_clients(old, old_core), planner.core_intervals(new, new_core)
+        before, after = plan_queries.core_clients(old, old_core), plan_queries.core_intervals(new, new_core)
         assert [(c.client_id, c.phase) for c in after] == [(c.client_id, c.phase) for c in before]
         assert [t for c in after for t in (c.start, c.stop)] == pytest.approx(
             [t for c in before for t in (c.start, c.stop)], abs=1e-9)
         assert new_core["requests"] == old_core["requests"] and new_core["intervals"] == len(before)
-        assert [t for c in after for t in planner.request_times(c, pace)] == pytest.approx(
-            [t for c in before for t in planner.request_times(c, pace)], abs=1e-9)
+        assert [t for c in after for t in plan_queries.request_times(c, pace)] == pytest.approx(
+            [t for c in before for t in plan_queries.request_times(c, pace)], abs=1e-9)
 
 
 def trapezoid_pair(hosts, extra, pace, rampup, constant, rampdown):
@@ -347,7 +347,7 @@ def curves(draw):
 
 
 def per_second_errors(plan, stages):
-    arrivals = Counter(math.floor(t) for core in cores(plan) for t, _k in planner.core_arrivals(plan, core))
+    arrivals = Counter(math.floor(t) for core in cores(plan) for t, _k in plan_queries.core_arrivals(plan, core))
     return [arrivals[i] - integral(stages, i, i + 1) for i in range(math.ceil(plan["duration"]))]
 
 
@@ -408,16 +408,16 @@ def test_every_request_is_on_its_slot_inside_its_interval_and_counts_are_exact_s
     unit = pace / clients
     for host in plan["hosts"].values():
         for core in host["cores"]:
-            intervals = planner.core_intervals(plan, core)
+            intervals = plan_queries.core_intervals(plan, core)
             assert [c.start for c in intervals] == sorted(c.start for c in intervals)
             slots = []
             for c in intervals:
                 assert c.phase == ((c.client_id * plan["phase_multiplier"] + plan["phase_offset"]) % clients) * unit
-                for t in planner.request_times(c, pace):
+                for t in plan_queries.request_times(c, pace):
                     assert c.start - 1e-9 <= t < c.stop
                     assert abs((t - c.phase) / pace - round((t - c.phase) / pace)) < 1e-6
                     slots.append((t, c.client_id))
-            arrivals = list(planner.core_arrivals(plan, core))
+            arrivals = list(plan_queries.core_arrivals(plan, core))
             assert arrivals == sorted(slots)
             assert core["requests"] == len(arrivals) and core["intervals"] == len(intervals)
         assert host["requests"] == sum(core["requests"] for core in host["cores"])
@@ -439,7 +439,7 @@ def test_a_staged_plan_is_compact_and_carries_its_stages():
     assert set(core) == {"index", "slot", "clients", "first_client", "client_step", "phase_first", "phase_step",
                          "intervals", "requests"}
     assert len(json.dumps(plan)) < 200 * 80 + 2000  # per core a fixed few figures, whatever the clients
-    one = planner.host_slice(plan, "h3")
+    one = plan_queries.host_slice(plan, "h3")
     assert one["plan"]["stages"] == plan["stages"] and len(one["cores"]) == 8
     # 0 -> 1000 rps in 30 s, 3000 rps for 10 s, 3000 -> 0 in 60 s
     assert plan["expected_requests"] == pytest.approx(15_000 + 30_000 + 90_000, abs=3)
@@ -448,44 +448,44 @@ def test_a_staged_plan_is_compact_and_carries_its_stages():
 def test_the_preview_shows_the_stages_and_the_curve():
     settings = resolve({"default": {"target": TARGET, "stages": SPIKE}})[0]
     plan = planner.make_plan(settings, [("a", 2), ("b", 2)])
-    lines = planner.preview(plan)
+    lines = plan_preview.preview(plan)
     # 0 -> 200 rps in 2 m, 200 rps for 5 m, 2000 rps for 30 s, 2000 -> 0 in 1 m: 192,000 requests
     assert abs(plan["expected_requests"] - 192_000) <= 1
     assert lines[0] == ("2000 clients, peak 2000 rps, pace 1.000 s, 5 stages, total 8:30.0, "
                         f"{plan['expected_requests']} requests")
     assert lines[5] == "    4    7:00.0    0:30.0      2000      2000  spike"
-    assert any(line.endswith("2000.00   " + "#" * planner.CURVE_WIDTH) for line in lines)
+    assert any(line.endswith("2000.00   " + "#" * plan_preview.CURVE_WIDTH) for line in lines)
     assert lines[-1] == "   8:30.0        0      0.00"
 
 
 def test_stage_windows_by_number_or_name_and_the_curve_s_requests():
     settings = resolve({"default": {"target": TARGET, "stages": SPIKE}})[0]
     plan = planner.make_plan(settings, [("a", 2)])
-    assert planner.stage_window(plan, 1) == (0, 120)
-    assert planner.stage_window(plan, "spike") == planner.stage_window(plan, 4) == (420, 450)
-    assert planner.stage_window(plan, 3) is None  # the step itself holds no second
+    assert plan_queries.stage_window(plan, 1) == (0, 120)
+    assert plan_queries.stage_window(plan, "spike") == plan_queries.stage_window(plan, 4) == (420, 450)
+    assert plan_queries.stage_window(plan, 3) is None  # the step itself holds no second
     with pytest.raises(PlanError, match=r"no stage 'peak' in the plan; its stages are 1, 2, 3, 4 \(spike\), 5: "
                                         r"give a stage's number \(from 1\) or its name"):
-        planner.stage_window(plan, "peak")
+        plan_queries.stage_window(plan, "peak")
     with pytest.raises(PlanError, match="no stage 6"):
-        planner.stage_window(plan, 6)
+        plan_queries.stage_window(plan, 6)
     assert planner.curve_requests(settings["stages"]) == 192_000
     assert abs(plan["expected_requests"] - planner.curve_requests(settings["stages"])) <= 1
 
 
 def test_the_open_model_plans_the_same_slots_and_says_so():
     base = {"target": "http://t", "rps": 20, "rampup": 5, "constant": 10, "locustfile": "l.py"}
-    closed = planner.resolve_settings({"default": base})[0]
-    opened = planner.resolve_settings({"default": {**base, "model": "open"}})[0]
+    closed = run_settings.resolve_settings({"default": base})[0]
+    opened = run_settings.resolve_settings({"default": {**base, "model": "open"}})[0]
     assert opened["max_clients"] == 4 * closed["clients"]
     plan_closed = planner.make_plan(closed, [("h", 2)])
     plan_open = planner.make_plan(opened, [("h", 2)])
     assert {k: v for k, v in plan_open.items() if k not in ("model", "max_clients")} == plan_closed
     assert plan_open["model"] == "open" and "model" not in plan_closed
-    assert "open model: the" in " ".join(planner.preview(plan_open))
-    with pytest.raises(planner.PlanError, match="hailstorm_model: 'half-open' is not a load model"):
-        planner.resolve_settings({"default": {**base, "model": "half-open"}})
-    with pytest.raises(planner.PlanError, match="hailstorm_max_clients: 50 is the open model's pool cap"):
-        planner.resolve_settings({"default": {**base, "max_clients": 50}})
-    with pytest.raises(planner.PlanError, match="hailstorm_max_clients: expected a whole number"):
-        planner.resolve_settings({"default": {**base, "model": "open", "max_clients": 2.5}})
+    assert "open model: the" in " ".join(plan_preview.preview(plan_open))
+    with pytest.raises(plan_queries.PlanError, match="hailstorm_model: 'half-open' is not a load model"):
+        run_settings.resolve_settings({"default": {**base, "model": "half-open"}})
+    with pytest.raises(plan_queries.PlanError, match="hailstorm_max_clients: 50 is the open model's pool cap"):
+        run_settings.resolve_settings({"default": {**base, "max_clients": 50}})
+    with pytest.raises(plan_queries.PlanError, match="hailstorm_max_clients: expected a whole number"):
+        run_settings.resolve_settings({"default": {**base, "model": "open", "max_clients": 2.5}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, run_settings
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, thresholds
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import Histogram, stats_record
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
@@ -213,12 +214,11 @@ def test_profiles_thresholds_stack_under_hailstorm_thresholds():
 
 
 def test_the_planner_leaves_a_profiles_thresholds_to_them():
-    from ansible_collections.romram.hailstorms.plugins.module_utils import planner
     profiles = {"default": {"target": "http://127.0.0.1:1", "rps": 10, "rampup": 10, "thresholds": {"p95_ms": 300}}}
-    settings, _warnings = planner.resolve_settings(profiles, "default")
+    settings, _warnings = run_settings.resolve_settings(profiles, "default")
     assert "thresholds" not in settings
-    with pytest.raises(planner.PlanError) as error:
-        planner.resolve_settings({"default": {"threshold": {}}}, "default")
+    with pytest.raises(plan_queries.PlanError) as error:
+        run_settings.resolve_settings({"default": {"threshold": {}}}, "default")
     assert "unknown key(s) threshold; a profile may set" in str(error.value) and "and thresholds" in str(error.value)
 
 
@@ -358,13 +358,14 @@ TARGET = {"target": "http://10.0.0.5:8080"}
 ])
 def test_the_runs_duration_from_its_settings_is_the_plans(profile, shape):
     stack = ({"default": {**TARGET, **profile}}, "default", {})
-    settings = planner.resolve_shaped_settings(*stack, shape)[0] if shape else planner.resolve_settings(*stack)[0]
+    resolved = run_settings.resolve_shaped_settings(*stack, shape) if shape else run_settings.resolve_settings(*stack)
+    settings = resolved[0]
     assert thresholds.run_duration(settings) == pytest.approx(planner.make_plan(settings, [("a", 2)])["duration"])
 
 
 def trapezoid(seconds: float) -> dict:
-    return planner.resolve_settings({"default": {**TARGET, "rps": 10, "rampup": seconds / 2,
-                                                 "rampdown": seconds / 2, "constant": 0}})[0]
+    return run_settings.resolve_settings({"default": {**TARGET, "rps": 10, "rampup": seconds / 2,
+                                                      "rampdown": seconds / 2, "constant": 0}})[0]
 
 
 @pytest.mark.parametrize("after", ["60s", "2m", 61])
@@ -373,7 +374,7 @@ def test_an_abort_whose_after_is_not_shorter_than_the_run_is_refused_with_a_fix_
     with pytest.raises(ThresholdError) as error:
         thresholds.check_abort_after(check(given), trapezoid(60))
     message = str(error.value)
-    seconds = planner.parse_duration(after, "after")
+    seconds = run_settings.parse_duration(after, "after")
     assert message == (
         f"hailstorm_thresholds.p95_ms.after: {seconds:g} s is not shorter than the run, which lasts 60 s (rampup + "
         "constant + rampdown): the threshold must stay broken for `after` before it stops the run, so it can never "
@@ -386,7 +387,7 @@ def test_an_abort_whose_after_is_not_shorter_than_the_run_is_refused_with_a_fix_
 def test_every_abort_too_long_is_named_with_the_shape_or_stages_the_run_lasts():
     given = {"p95_ms": {"limit": 500, "abort": True, "after": "20s"},
              "failure_rate": {"limit": 0.01, "abort": True, "after": "1m"}}
-    stages = planner.resolve_settings({"default": {**TARGET, "stages": [{"duration": "15s", "rps": 10}]}})[0]
+    stages = run_settings.resolve_settings({"default": {**TARGET, "stages": [{"duration": "15s", "rps": 10}]}})[0]
     with pytest.raises(ThresholdError) as error:
         thresholds.check_abort_after(check(given), stages)
     assert str(error.value).count("is not shorter than the run, which lasts 15 s (its stages)") == 2

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import planner
-from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
+from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils.urls import SETTINGS, checked_url, masked
 
 WRITE = "hailstorm_prometheus_remote_write"
@@ -90,8 +90,8 @@ def test_masking_hides_everything_before_the_host():
 def test_the_planner_refuses_a_target_with_credentials_from_a_profile_without_showing_the_password():
     profiles = {"default": {"target": "https://tester:s3cret@staging.example.com", "rampup": 5, "rps": 10}}
     with pytest.raises(PlanError) as error:
-        planner.resolve_settings(profiles)
+        run_settings.resolve_settings(profiles)
     assert "hailstorm_target: 'https://***@staging.example.com' carries credentials" in str(error.value)
     assert "s3cret" not in str(error.value)
     with pytest.raises(PlanError, match="hailstorm_target: 'http://10.0.0.5:0' has the port '0'"):
-        planner.resolve_settings({"default": {"target": "http://10.0.0.5:0", "rampup": 5, "rps": 10}})
+        run_settings.resolve_settings({"default": {"target": "http://10.0.0.5:0", "rampup": 5, "rps": 10}})

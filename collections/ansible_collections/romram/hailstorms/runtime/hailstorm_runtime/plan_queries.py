@@ -1,0 +1,1 @@
+../../plugins/module_utils/plan_queries.py

@@ -1,0 +1,41 @@
+"""Unit tests of what a load host reads from a plan (plan_queries.py): its slice, each client's
+first slot and request times. The staged plans' intervals, arrivals and stage windows:
+test_stages.py."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, planner
+from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import Client, PlanError
+
+TRAPEZOID = {"clients": 12, "rps": 6.0, "pace": 2.0, "rampup": 6.0, "constant": 4.0, "rampdown": 3.0}
+
+
+def test_first_slot_is_the_first_lattice_slot_at_or_after_the_start():
+    for start, phase, expected in [(0.0, 0.0, 0.0), (0.3, 0.2, 1.2), (5.0, 0.99, 5.99), (2.0, 0.5, 2.5),
+                                   (0.7000000000000001, 0.7, 0.7)]:
+        slot = plan_queries.first_slot(start, phase, 1.0)
+        assert slot == pytest.approx(expected)
+        assert start - 1e-9 <= slot < start + 1.0
+
+
+def test_request_times_are_the_lattice_slots_from_the_start_to_the_stop():
+    assert list(plan_queries.request_times(Client(0, 0.3, 0.2, 4.0), 1.0)) == pytest.approx([1.2, 2.2, 3.2])
+    assert list(plan_queries.request_times(Client(0, 0.3, 0.2, 1.2), 1.0)) == []  # its first slot is its stop
+    assert list(plan_queries.request_times(Client(0, 2.0, 0.5, 2.0), 1.0)) == []  # never active
+
+
+def test_a_host_slice_holds_the_global_figures_and_only_its_own_cores():
+    plan = planner.make_plan(TRAPEZOID, [("a", 2), ("b", 1)])
+    one = plan_queries.host_slice(plan, "b")
+    assert (one["host"], one["host_index"], one["hosts"]) == ("b", 1, 2)
+    assert one["cores"] == plan["hosts"]["b"]["cores"] and "hosts" not in one["plan"]
+    assert one["plan"]["expected_requests"] == plan["expected_requests"]
+    clients = [c.client_id for core in one["cores"] for c in plan_queries.core_clients(one["plan"], core)]
+    assert clients == list(range(one["cores"][0]["first_client"], 12, 3))  # every third client: b's one core
+
+
+def test_a_host_not_in_the_plan_is_refused_naming_the_planned_hosts():
+    plan = planner.make_plan(TRAPEZOID, [("a", 2), ("b", 1)])
+    with pytest.raises(PlanError, match="host 'c' is not in the plan; planned hosts: a, b"):
+        plan_queries.host_slice(plan, "c")
