@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo check test test-unit test-integration docs docs-check galaxy-importer lint sanity newest molecule ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration docs docs-check changelog galaxy-importer lint sanity newest molecule ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ docs: setup
 docs-check: setup
 	$(BIN)/python scripts/role_docs.py --check
 	$(BIN)/python scripts/report_png.py --check
+	$(BIN)/python scripts/changelog.py --check
+
+# The collection's CHANGELOG.md: the fragments in changelogs/fragments/ folded into changelog.yaml
+# under galaxy.yml's version (antsibull-changelog release), CHANGELOG.md generated from it.
+changelog: setup
+	$(BIN)/python scripts/changelog.py
 
 # Galaxy's own import checks on the tarball `ansible-galaxy collection build` makes.
 galaxy-importer: setup

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_claim
 short_description: Claim a run id on the controller before anything of the run is written
-version_added: "1.2.0"
+version_added: "2.0.0"
 description:
   - One command at a time on a run id. distribute.yml, plan.yml (and C(--check)), collect.yml and report.yml claim
     the run id first, under an exclusive lock, in I(results_dir)C(/.claims/<run id>.json); the claim names its

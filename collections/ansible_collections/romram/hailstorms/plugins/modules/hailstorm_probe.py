@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_probe
 short_description: Probe a load host before a run (Python, CPUs, free disk, clock offset)
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Runs a small probe with the host's Python over the task's connection, without copying a
     module; works on hosts whose Python is too old for Ansible modules, so that the version

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: hailstorm_run_dir
 short_description: Clear or refuse an earlier run's work directory on a load host
-version_added: 1.0.0
+version_added: 2.0.0
 author: romram.hailstorms contributors (@romram)
 description:
   - The run's work directory is I(work_dir)/I(run_id). When it holds files of an earlier run with the same id (its

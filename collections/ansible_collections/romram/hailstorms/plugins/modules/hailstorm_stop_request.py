@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_stop_request
 short_description: Record a stop request for a running run, or check for one
-version_added: "1.2.0"
+version_added: "2.0.0"
 description:
   - With O(state=present) (stop.yml) records a stop request against the live claim of the run I(run_id), or of every
     run a live distribute.yml owns when I(run_id) is not given, naming who asked and when
