@@ -21,9 +21,9 @@ options:
     type: path
     required: true
   timeout:
-    description: Seconds to wait after SIGTERM before SIGKILL.
+    description: Seconds to wait after SIGTERM before SIGKILL (the stop role gives C(_hailstorm_stop_grace)).
     type: float
-    default: 5
+    required: true
 attributes:
   check_mode:
     description: In check mode the processes are found and reported, not signalled.
@@ -37,6 +37,7 @@ EXAMPLES = r"""
 - name: Stop the local load processes
   romram.hailstorms.hailstorm_stop:
     path: "{{ hailstorm_work_dir }}"
+    timeout: 5
 """
 
 RETURN = r"""
@@ -81,7 +82,7 @@ def alive(pid: int) -> bool:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={"path": {"type": "path", "required": True},
-                       "timeout": {"type": "float", "default": 5.0}},
+                       "timeout": {"type": "float", "required": True}},
         supports_check_mode=True,
     )
     pids = load_processes(module.params["path"])
