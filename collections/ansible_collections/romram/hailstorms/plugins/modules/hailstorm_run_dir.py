@@ -31,13 +31,11 @@ options:
     description: Remove an earlier run's work directory with this id (hailstorm_overwrite) instead of refusing it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: Says what would be removed, removes nothing.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

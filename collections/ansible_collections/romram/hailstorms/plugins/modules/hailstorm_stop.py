@@ -24,13 +24,11 @@ options:
     description: Seconds to wait after SIGTERM before SIGKILL (the stop role gives C(_hailstorm_stop_grace)).
     type: float
     required: true
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: In check mode the processes are found and reported, not signalled.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

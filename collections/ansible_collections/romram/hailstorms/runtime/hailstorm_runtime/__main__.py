@@ -232,5 +232,6 @@ def _command(args: argparse.Namespace, user: str) -> int:
         if hooks.done:
             remove_env_file(args.env_file)
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -137,14 +137,14 @@ class Arming:
                 late = time.time() - t0
                 if late > LATE_SIGNAL:
                     raise not_started(f"the start signal came {late:.2f} s after the shared start time it names; "
-                                     "nothing was sent (raise hailstorm_start_lead)")
+                                      "nothing was sent (raise hailstorm_start_lead)")
                 logger.info("start signal: shared start in %.3f s", -late)
                 return t0
             if self.stop_requested:
                 raise not_started("stopped while armed, before the start signal; nothing was sent")
             if now > limit:
                 raise not_started(f"no start signal within {self.timeout:g} s of being armed; nothing was sent "
-                                 "(the controller stopped or lost this host?)")
+                                  "(the controller stopped or lost this host?)")
             gevent.sleep(0.02)
 
 
@@ -232,7 +232,7 @@ class CoreRun:
         users. Records are never appended to an earlier run's."""
         if os.path.exists(self.base + contract.RECORDS):
             raise not_started(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
-                             "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
+                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         assert self.t0 is not None and self.env is not None and self.request_tap and self.error_tap
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
         picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))

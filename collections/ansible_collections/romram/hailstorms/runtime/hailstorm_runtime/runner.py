@@ -413,4 +413,3 @@ def warm_up(target: str | None) -> None:
         requests.Session().prepare_request(requests.Request("GET", target.rstrip("/") + "/"))
     except Exception:  # noqa: BLE001 - a warm-up only; the run reports real errors
         logger.debug("warm-up failed", exc_info=True)
-

@@ -58,8 +58,8 @@ def test_a_core_the_data_does_not_have_exits_1_naming_the_cores_it_has(main, tmp
                                   "`if __name__ == '__main__':`"),
     ("raise RuntimeError('no database')\n", "RuntimeError: no database"),
 ])
-def test_a_locustfile_the_check_cannot_use_exits_1_with_the_reason_on_the_last_line(main, tmp_path, capsys, text,
-                                                                                     last_line):
+def test_a_locustfile_the_check_cannot_use_exits_1_with_the_reason_on_the_last_line(
+        main, tmp_path, capsys, text, last_line):
     locustfile = tmp_path / f"bad_{abs(hash(text))}.py"
     locustfile.write_text(text)
     assert main(["check", "--locustfile", str(locustfile)]) == 1
