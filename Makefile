@@ -44,14 +44,17 @@ test-integration: setup
 	$(BIN)/pytest tests --ignore=tests/ee -m serial --durations=15
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs;
+# the collection README's content table, from the roles' and plugins' docs;
 # docs/report.png, the report of a fixed sample run (scripts/report_png.py: docs needs chromium
 # when the report changed, docs-check compares the HTML's hash and needs no browser).
 docs: setup
 	$(BIN)/python scripts/role_docs.py
+	$(BIN)/python scripts/collection_readme.py
 	$(BIN)/python scripts/report_png.py
 
 docs-check: setup
 	$(BIN)/python scripts/role_docs.py --check
+	$(BIN)/python scripts/collection_readme.py --check
 	$(BIN)/python scripts/report_png.py --check
 	$(BIN)/python scripts/changelog.py --check
 
