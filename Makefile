@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check galaxy-importer lint sanity newest newest-sanity newest-run molecule ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check changelog galaxy-importer lint sanity newest newest-sanity newest-run molecule ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,15 +50,24 @@ test-serial: setup
 	$(BIN)/pytest tests --ignore=tests/ee -m serial --durations=15
 
 # Role READMEs and the argument specs' defaults, generated from defaults/main.yml and the specs;
+# the collection README's content table, from the roles' and plugins' docs;
 # docs/report.png, the report of a fixed sample run (scripts/report_png.py: docs needs chromium
 # when the report changed, docs-check compares the HTML's hash and needs no browser).
 docs: setup
 	$(BIN)/python scripts/role_docs.py
+	$(BIN)/python scripts/collection_readme.py
 	$(BIN)/python scripts/report_png.py
 
 docs-check: setup
 	$(BIN)/python scripts/role_docs.py --check
+	$(BIN)/python scripts/collection_readme.py --check
 	$(BIN)/python scripts/report_png.py --check
+	$(BIN)/python scripts/changelog.py --check
+
+# The collection's CHANGELOG.md: the fragments in changelogs/fragments/ folded into changelog.yaml
+# under galaxy.yml's version (antsibull-changelog release), CHANGELOG.md generated from it.
+changelog: setup
+	$(BIN)/python scripts/changelog.py
 
 # Galaxy's own import checks on the tarball `ansible-galaxy collection build` makes.
 galaxy-importer: setup

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 name: exit_code
 type: aggregate
 short_description: Exit ansible-playbook with the run's outcome (completed, thresholds broken, degraded, failed, ...)
-version_added: 1.1.0
+version_added: 2.0.0
 description:
   - Ansible ends a playbook with a failed task with exit code 2, whatever failed. With this callback
     enabled, a run's playbook (distribute.yml, collect.yml, report.yml) exits with the code of the run's

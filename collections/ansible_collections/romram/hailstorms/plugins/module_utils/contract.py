@@ -65,6 +65,11 @@ ARMED, WAITING, RUNNING, DONE, FAILED = "armed", "waiting", "running", "done", "
 LIVE = (ARMED, WAITING, RUNNING)
 ENDED = (DONE, FAILED)
 
+# what a load-host command writes on the last line of its stderr when it fails on purpose: its own
+# reason after RUNTIME_SAYS, or Locust's own words for a locustfile without a User class
+RUNTIME_SAYS = "hailstorm_runtime: "
+NO_USER_CLASS = "No User class found!"
+
 DEADLINE_GRACE = 10  # seconds a load process may outlive the plan before it ends regardless (hailstorm_deadline_grace)
 
 

@@ -25,14 +25,13 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.contract import NO_USER_CLASS, RUNTIME_SAYS
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import split_label
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import RPI_TOLERANCE
 
 IMPORT_TIMEOUT = 30.0  # seconds the locustfile's import may take on the controller (hailstorm_import_timeout)
 CHECK_SLACK = 60.0  # seconds beyond that for Locust's own import and the dry run, before the check is given up
-RUNTIME_SAYS = "hailstorm_runtime: "  # the runtime's own reason, on its last line of stderr
 TRACEBACK_LINES = 15  # of the import's traceback, shown in the message
-NO_USER_CLASS = "No User class found!"  # the runtime's (Locust's) own words
 _NO_LOCUST = ("No module named 'locust'", "No module named 'gevent'", "No module named hailstorm_runtime")
 
 

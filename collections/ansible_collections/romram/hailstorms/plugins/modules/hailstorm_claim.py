@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_claim
 short_description: Claim a run id on the controller before anything of the run is written
-version_added: "1.2.0"
+version_added: "2.0.0"
 description:
   - One command at a time on a run id. distribute.yml, plan.yml (and C(--check)), collect.yml and report.yml claim
     the run id first, under an exclusive lock, in I(results_dir)C(/.claims/<run id>.json); the claim names its
@@ -18,7 +18,6 @@ description:
   - For a run or a preview it then decides the results directory (C(plugins/module_utils/checks.py)) - a used one is
     refused, or removed with I(overwrite) - but a launched run that may still be running on its load hosts is never
     removed (C(plugins/module_utils/ownership.py), docs/guarantees.md).
-  - This is an action plugin; the module file only documents it.
 options:
   results_dir:
     description: hailstorm_results_dir.
@@ -37,13 +36,12 @@ options:
     description: hailstorm_overwrite (run and preview only).
     type: bool
     default: false
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
     description: Claims in check mode too (a preview is a command on the run id).
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 author: romram.hailstorms contributors (@romram)
 """
 

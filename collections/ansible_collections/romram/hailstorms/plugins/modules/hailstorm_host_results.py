@@ -21,13 +21,11 @@ options:
     description: The run's work directory on the load host.
     type: path
     required: true
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: Writes nothing in check mode.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -15,8 +15,7 @@ description:
   - Each variable of the host whose name starts with C(hailstorm_) and that is not known (a typo such
     as C(-e hailstorm_ramup=30), which would change nothing) gets a warning naming the closest known
     setting. Facts and registered results set during the play are not settings and are left alone.
-  - Never fails; read-only; supports check mode. Runs on the controller.
-  - This is an action plugin; the module file only documents it.
+  - Never fails; read-only. Runs on the controller.
 options:
   extra_known:
     description: More names to accept (variables of your own that use the prefix).
@@ -25,6 +24,12 @@ options:
     default: []
 author:
   - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
 """
 
 EXAMPLES = r"""

@@ -52,13 +52,11 @@ options:
         run's work directory first, if it exists yet, so that the run's launch stops waiting for its processes
         to arm.
     type: str
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: In check mode the lock is read and judged but not written.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -19,7 +19,6 @@ description:
     than the run's).
   - A LoadTestShape that can be planned is sampled on a fake clock and returned as RV(shape).
   - Always runs on the controller, whatever the task's host. Read-only; supports check mode.
-  - This is an action plugin; the module file only documents it.
 options:
   path:
     description: The locustfile; a relative path is read from the directory ansible-playbook runs in.
@@ -71,6 +70,12 @@ options:
     default: 30
 author:
   - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
 """
 
 EXAMPLES = r"""

@@ -12,7 +12,6 @@ version_added: "1.0.0"
 description:
   - Runs the planner (C(plugins/module_utils/planner.py)) once on the controller and sets the fact C(hs_plan).
   - Writes plan.json itself (0640, atomically), so a plan of a thousand hosts never passes through templates.
-  - This is an action plugin; the module file only documents it.
 options:
   settings:
     description: Resolved run settings (romram.hailstorms.run_settings).
@@ -41,13 +40,12 @@ options:
     description: Set the fact C(hs_plan) (the launch needs it; a dry run does not).
     type: bool
     default: true
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
     description: Plans and previews; writes plan.json only with O(write_in_check_mode).
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 author: romram.hailstorms contributors (@romram)
 """
 

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_probe
 short_description: Probe a load host before a run (Python, CPUs, free disk, clock offset)
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Runs a small probe with the host's Python over the task's connection, without copying a
     module; works on hosts whose Python is too old for Ansible modules, so that the version
@@ -18,7 +18,6 @@ description:
     commands that read the host's clock. See C(plugins/module_utils/clock.py).
   - Times one ordinary module task on the host (C(module_round_trip)).
   - Read-only; supports check mode.
-  - This is an action plugin; the module file only documents it.
 options:
   python:
     description: The interpreter to probe. Default the host's C(ansible_python_interpreter), else C(python3).
@@ -47,6 +46,12 @@ options:
     type: raw
 author:
   - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
 """
 
 EXAMPLES = r"""

@@ -70,6 +70,11 @@ options:
     default: summary.json
 author:
   - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+attributes:
+  check_mode:
+    description: Merges, summarizes and judges; writes no file in check mode.
 """
 
 EXAMPLES = r"""

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: hailstorm_run_dir
 short_description: Clear or refuse an earlier run's work directory on a load host
-version_added: 1.0.0
+version_added: 2.0.0
 author: romram.hailstorms contributors (@romram)
 description:
   - The run's work directory is I(work_dir)/I(run_id). When it holds files of an earlier run with the same id (its
@@ -31,13 +31,11 @@ options:
     description: Remove an earlier run's work directory with this id (hailstorm_overwrite) instead of refusing it.
     type: bool
     default: false
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: Says what would be removed, removes nothing.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -49,13 +49,11 @@ options:
   host:
     description: The load host's name in the run, for the messages in RV(generator_limited).
     type: str
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""

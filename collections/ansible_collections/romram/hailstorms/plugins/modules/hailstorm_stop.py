@@ -21,22 +21,21 @@ options:
     type: path
     required: true
   timeout:
-    description: Seconds to wait after SIGTERM before SIGKILL.
+    description: Seconds to wait after SIGTERM before SIGKILL (the stop role gives C(_hailstorm_stop_grace)).
     type: float
-    default: 5
+    required: true
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
 attributes:
   check_mode:
     description: In check mode the processes are found and reported, not signalled.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 """
 
 EXAMPLES = r"""
 - name: Stop the local load processes
   romram.hailstorms.hailstorm_stop:
     path: "{{ hailstorm_work_dir }}"
+    timeout: 5
 """
 
 RETURN = r"""
@@ -81,7 +80,7 @@ def alive(pid: int) -> bool:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={"path": {"type": "path", "required": True},
-                       "timeout": {"type": "float", "default": 5.0}},
+                       "timeout": {"type": "float", "required": True}},
         supports_check_mode=True,
     )
     pids = load_processes(module.params["path"])

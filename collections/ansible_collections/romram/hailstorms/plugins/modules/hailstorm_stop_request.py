@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: hailstorm_stop_request
 short_description: Record a stop request for a running run, or check for one
-version_added: "1.2.0"
+version_added: "2.0.0"
 description:
   - With O(state=present) (stop.yml) records a stop request against the live claim of the run I(run_id), or of every
     run a live distribute.yml owns when I(run_id) is not given, naming who asked and when
@@ -19,7 +19,6 @@ description:
     ends the playbook with it). A request made against an earlier claim of the same run id is ignored.
   - With O(state=report) returns the lines stop.yml prints - the requests recorded and what each load host stopped,
     or "no run of id X is running ...; last - ..." when nothing was stopped anywhere.
-  - This is an action plugin; the module file only documents it.
 options:
   results_dir:
     description: hailstorm_results_dir.
@@ -49,13 +48,12 @@ options:
         (C(stopped.json)), so that hailstorm_overwrite may reuse its id.
     type: list
     elements: str
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
     description: With O(state=present) nothing is recorded in check mode.
-    support: full
-  diff_mode:
-    description: Nothing to show a diff of.
-    support: none
 author: romram.hailstorms contributors (@romram)
 """
 

@@ -12,5 +12,5 @@ settings (run_settings.py) and the preview (plan_preview.py) stay on the control
 
 import time as _time
 
-__version__ = "0.1.0"
+__version__ = "2.0.0"  # the collection's (galaxy.yml; tests/unit/test_versions.py keeps them equal)
 PROCESS_START = _time.time()  # about when this process started: it imports the runtime first

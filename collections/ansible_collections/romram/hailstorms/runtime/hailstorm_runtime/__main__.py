@@ -10,6 +10,7 @@ import time
 from typing import MutableMapping
 
 from . import contract
+from .failure import RunFailure
 
 
 class EnvFileError(ValueError):
@@ -191,26 +192,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hailstorm_runtime: {error}", file=sys.stderr)
         return 2
     # Locust (and gevent's monkey-patching) only from here on.
-    from . import runner
+    try:
+        return _command(args, user)
+    except RunFailure as failure:  # the one place a failure becomes the exit code
+        return failure.say()
 
+
+def _command(args: argparse.Namespace, user: str) -> int:
+    """Run `calibrate`, `check` or `run` (each imports Locust); RunFailure when one cannot do its job."""
     if args.command == "calibrate":
         import logging
 
         from .calibrate import calibrate as run_calibration
 
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        try:
-            print(json.dumps({**run_calibration(args.seconds, args.rps, args.pace), "user": user}))
-        except RuntimeError as error:
-            print(f"hailstorm_runtime: {error}", file=sys.stderr)
-            return 1
+        print(json.dumps({**run_calibration(args.seconds, args.rps, args.pace), "user": user}))
         return 0
     if args.command == "check":
-        report = runner.check(args.locustfile, json.loads(args.locust_args_json), args.dry_run, args.import_timeout)
+        from .runner import check
+
+        report = check(args.locustfile, json.loads(args.locust_args_json), args.dry_run, args.import_timeout)
         sys.stdout.flush()
         print(json.dumps({**report, "user": user}))
         return 0
-    from .core import Hooks
+    from .core import Hooks, run
 
     class Loaded(Hooks):
         """Notes that this process loaded Locust and the locustfile (and so had read the environment file)."""
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hooks = Loaded()
     try:
-        return runner.run(args.data, args.core, hooks)
+        return run(args.data, args.core, hooks)
     finally:
         if hooks.done:
             remove_env_file(args.env_file)

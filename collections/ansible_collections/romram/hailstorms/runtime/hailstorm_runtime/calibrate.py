@@ -65,10 +65,12 @@ def _cpu_seconds() -> float:
 
 def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> dict[str, Any]:
     """Run `rps` clients' worth of paced requests (pace `pace`, ramp-up 1 s, `seconds` in all)
-    against the stub; measure over the constant phase. Imports the runner (Locust, gevent)."""
+    against the stub; measure over the constant phase. Imports the runner (Locust, gevent). A run
+    that measured nothing: RunFailure (exit 1)."""
     import gevent
 
     from . import contract, core, plan_queries, planner, runner
+    from .failure import RunFailure
 
     seconds = max(2.0, float(seconds))
     stub = subprocess.Popen([sys.executable, "-c", STUB_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -105,12 +107,15 @@ def calibrate(seconds: float = 4.0, rps: float = 1000.0, pace: float = 1.0) -> d
                     (w0, c0, r0), (w1, c1, r1) = marks
                     measured.update(wall=w1 - w0, cpu=c1 - c0, requests=r1 - r0)
 
-            code = core.CoreRun(data, 0, Calibration()).run()
+            try:
+                code = core.CoreRun(data, 0, Calibration()).run()
+            except RunFailure as failure:
+                code = failure.exit_code
     finally:
         stub.stdin.close()
         stub.wait(timeout=10)
     if code != 0 or not measured.get("requests") or measured["cpu"] <= 0:
-        raise RuntimeError(f"calibration run failed (exit code {code}, {measured.get('requests', 0)} requests measured)")
+        raise RunFailure(f"calibration run failed (exit code {code}, {measured.get('requests', 0)} requests measured)")
     return {"rps_per_cpu_second": round(measured["requests"] / measured["cpu"], 1),
             "rps": round(measured["requests"] / measured["wall"], 1), "cpu": round(measured["cpu"] / measured["wall"], 3),
             "planned_rps": rps, "pace": pace, "clients": settings["clients"], "seconds": round(measured["wall"], 2),

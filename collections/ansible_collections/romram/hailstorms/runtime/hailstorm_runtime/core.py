@@ -10,7 +10,9 @@
 
 `Hooks` is the seam for code that runs a core for another purpose (calibrate.py): `armed(core)`
 after setup (e.g. write the start signal itself) and `recording(core)` once the recorder runs.
-Importing this module imports Locust (and so gevent's monkey-patching).
+A core that cannot run raises RunFailure (failure.py) after its status says why; `__main__`
+turns it into the exit code. Importing this module imports Locust (and so gevent's
+monkey-patching).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
 from . import PROCESS_START, capture, contract, metrics, plan_queries
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
+from .failure import RunFailure
 from .monitor import LoadMonitor, probe_lag
 from .recorder import Recorder, write_status_file
 from .records import LATE_SIGNAL
@@ -52,8 +55,13 @@ ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when 
 START_FILE = contract.START_FILE  # the start signal in the run's work directory: {"start_time": epoch}
 
 
-class RunFailure(Exception):
-    """A reason this core ends without running its plan (said in its status and log)."""
+NOT_STARTED = 2  # exit code of a core that loaded its locustfile but did not run its plan (not_started)
+
+
+def not_started(reason: str) -> RunFailure:
+    """Why this core, loaded, ends without running its plan: said in its status and its log (not
+    again on stderr: the log is its stderr); exit code NOT_STARTED."""
+    return RunFailure(reason, NOT_STARTED, stderr="")
 
 
 class Hooks:
@@ -88,7 +96,7 @@ class _Handover:
 class Arming:
     """Armed: Locust and the locustfile are loaded and the users are about to be built. Says so in
     the status file (every second) and waits for the controller's start signal, START_FILE in
-    the work directory with the shared start time. Fails (RunFailure) when no signal comes
+    the work directory with the shared start time. Fails (not_started) when no signal comes
     within `timeout`, when the signal is unreadable, when it came more than LATE_SIGNAL after
     the start time it names (clients would start in a burst), or when stopped meanwhile."""
 
@@ -124,19 +132,19 @@ class Arming:
             except FileNotFoundError:
                 t0 = None
             except (OSError, ValueError, KeyError, TypeError) as error:
-                raise RunFailure(f"cannot read the start signal {self.path}: {error}") from None
+                raise not_started(f"cannot read the start signal {self.path}: {error}") from None
             if t0 is not None:
                 late = time.time() - t0
                 if late > LATE_SIGNAL:
-                    raise RunFailure(f"the start signal came {late:.2f} s after the shared start time it names; "
-                                     "nothing was sent (raise hailstorm_start_lead)")
+                    raise not_started(f"the start signal came {late:.2f} s after the shared start time it names; "
+                                      "nothing was sent (raise hailstorm_start_lead)")
                 logger.info("start signal: shared start in %.3f s", -late)
                 return t0
             if self.stop_requested:
-                raise RunFailure("stopped while armed, before the start signal; nothing was sent")
+                raise not_started("stopped while armed, before the start signal; nothing was sent")
             if now > limit:
-                raise RunFailure(f"no start signal within {self.timeout:g} s of being armed; nothing was sent "
-                                 "(the controller stopped or lost this host?)")
+                raise not_started(f"no start signal within {self.timeout:g} s of being armed; nothing was sent "
+                                  "(the controller stopped or lost this host?)")
             gevent.sleep(0.02)
 
 
@@ -147,7 +155,8 @@ class CoreRun:
         cores = data["cores"]
         matches = [c for c in cores if int(c.get("index", -1)) == core_index]
         if not matches:
-            raise SystemExit(f"--core {core_index}: data.json has cores {[c.get('index') for c in cores]}")
+            said = f"--core {core_index}: data.json has cores {[c.get('index') for c in cores]}"
+            raise RunFailure(said, stderr=said)
         self.data = data
         self.hooks = hooks or Hooks()
         self.core = matches[0]
@@ -222,8 +231,8 @@ class CoreRun:
         """Once the shared start time is known: the recorder (its seconds count from T0) and the
         users. Records are never appended to an earlier run's."""
         if os.path.exists(self.base + contract.RECORDS):
-            raise RunFailure(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
-                             "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
+            raise not_started(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
+                              "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         assert self.t0 is not None and self.env is not None and self.request_tap and self.error_tap
         self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
         picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
@@ -394,10 +403,13 @@ class CoreRun:
         """Why this process ends before it could run (its status's reason, what the launch says at
         once): "exited at import after 9.1 s: RuntimeError: no database" - where (the locustfile's
         import, or later in the start-up), the time since the process started, and the error's
-        last line (for an exit, the last line it wrote to this core's log: Locust's traceback
-        of the locustfile, or the runtime's own message)."""
+        last line (for a RunFailure, the last line it says on stderr: Python's traceback of the
+        locustfile, or the runtime's own message; for Locust's own exit, the last line it wrote to
+        this core's log)."""
         where = "at start-up" if self.user_classes else "at import"
-        if isinstance(error, SystemExit):
+        if isinstance(error, RunFailure):
+            line = next((text.strip() for text in reversed(error.stderr.splitlines()) if text.strip()), error.reason)
+        elif isinstance(error, SystemExit):
             line = error.code if isinstance(error.code, str) else _last_line(self.base + contract.LOG)
         else:
             line = traceback.format_exception_only(type(error), error)[-1].strip()
@@ -414,10 +426,13 @@ class CoreRun:
                 self.t0 = self.arming.wait()
                 self.deadline = self.t0 + self.duration + self.grace
             self.start_recording()
-        except RunFailure as failure:
-            logger.error("%s", failure)
-            self._write_failed_status(str(failure))
-            return 2
+        except RunFailure as failure:  # raised on: __main__ says it and exits with its code
+            if failure.exit_code == NOT_STARTED:
+                logger.error("%s", failure.reason)
+                self._write_failed_status(failure.reason)
+            else:
+                self._write_failed_status(self._startup_failure(failure))
+            raise
         except BaseException as error:
             self._write_failed_status(self._startup_failure(error))
             raise
@@ -535,6 +550,7 @@ def _extra_ids(plan: dict[str, Any], core: dict[str, Any]) -> Any:
 
 
 def run(data_path: str, core_index: int, hooks: Hooks | None = None) -> int:
+    """Run core `core_index` of the plan in `data_path` (data.json): its exit code, or RunFailure."""
     with open(data_path, encoding="utf-8") as handle:
         data = json.load(handle)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,8 +1,10 @@
 """Locust as the runtime uses it: the locustfile loaded by Locust's own loader, Locust's options,
 tags, the paced root TaskSet, the wall clock on gevent, and the controller's check of a
 locustfile (its classes, its LoadTestShape sampled, a dry run against a loopback stub). One
-core's run is core.py. Importing this module imports Locust (and so gevent's monkey-patching),
-so the CLI imports it only for `run` and `check`."""
+core's run is core.py (which imports this module, never the other way round). A locustfile that
+cannot be used raises RunFailure (failure.py), which only `__main__` turns into the exit code.
+Importing this module imports Locust (and so gevent's monkey-patching), so the CLI imports it only
+for `run` and `check`."""
 from __future__ import annotations
 
 import contextlib
@@ -10,7 +12,6 @@ import io
 import os
 import logging
 import socket
-import sys
 import time
 import traceback
 from typing import Any
@@ -29,6 +30,8 @@ from locust.user.task import filter_tasks_by_tags
 from locust.util.load_locustfile import load_locustfile
 
 from . import fastpath
+from .contract import NO_USER_CLASS
+from .failure import RunFailure
 from .pool import PoolWait
 from .records import request_label
 from .schedule import PacedWait
@@ -66,31 +69,30 @@ class WallClock:
 
 
 def load_user_classes(path: str) -> dict[str, type[User]]:
-    """The locustfile's user classes, loaded by Locust's own loader; on a bad locustfile print
-    Locust's own error text and exit non-zero."""
+    """The locustfile's user classes, loaded by Locust's own loader; a bad locustfile raises
+    RunFailure (exit 1) with Locust's own error text."""
     return load_locustfile_classes(path)[0]
 
 
 def load_locustfile_classes(path: str, import_timeout: float | None = None) -> tuple[dict[str, type[User]], list[Any]]:
-    """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; exits as
-    load_user_classes does, and with the reason when the locustfile calls sys.exit at import or
-    (given `import_timeout`, seconds) does not finish importing in time."""
+    """(user classes, LoadTestShape instances) of a locustfile, by Locust's own loader; RunFailure
+    as load_user_classes, with the reason when the locustfile calls sys.exit at import; ends the
+    process (import_watchdog) when, given `import_timeout` (seconds), it does not finish importing
+    in time."""
     path = parse_locustfile_paths([path])[0]  # Locust's "Could not find ..." and exit 1
     call_off = import_watchdog(import_timeout) if import_timeout else None
     try:
         user_classes, shapes = load_locustfile(path)
     except SystemExit as stop:  # the locustfile's own sys.exit: no traceback, say so
-        sys.stderr.write(f"hailstorm_runtime: {exit_at_import(stop.code)}\n")
-        sys.exit(1)
-    except Exception:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
-        traceback.print_exc()
-        sys.exit(1)
+        raise RunFailure(exit_at_import(stop.code)) from None
+    except Exception as error:  # noqa: BLE001 - the user's code; show Locust's (Python's) own traceback
+        raise RunFailure(traceback.format_exception_only(type(error), error)[-1].strip(),
+                         stderr=traceback.format_exc()) from None
     finally:
         if call_off is not None:
             call_off()
     if not user_classes:
-        sys.stderr.write("No User class found!\n")
-        sys.exit(1)
+        raise RunFailure(NO_USER_CLASS, stderr=NO_USER_CLASS)
     return user_classes, list(shapes or [])
 
 
@@ -152,14 +154,13 @@ def options_given(locustfile: str, locust_args: list[str]) -> dict[str, Any]:
 def selected_classes(user_classes: dict[str, type[User]], options: Any, locustfile: str) -> dict[str, type[User]]:
     """The user classes a run uses: those named on the command line (positional names in
     hailstorm_locust_args), as `locust -f locustfile.py A B` runs only A and B; else all of them.
-    A name the locustfile does not define: the reason on stderr and exit 1 (Locust exits too)."""
+    A name the locustfile does not define: RunFailure with the reason (exit 1; Locust exits too)."""
     names = list(dict.fromkeys(getattr(options, "user_classes", None) or []))
     unknown = [name for name in names if name not in user_classes]
     if unknown:
-        sys.stderr.write(f"hailstorm_runtime: hailstorm_locust_args names the user class(es) {', '.join(unknown)}, "
-                         f"which {locustfile} does not define; its user classes are {', '.join(sorted(user_classes))}: "
-                         "name some of those, or none to run them all\n")
-        sys.exit(1)
+        raise RunFailure(f"hailstorm_locust_args names the user class(es) {', '.join(unknown)}, which {locustfile} "
+                         f"does not define; its user classes are {', '.join(sorted(user_classes))}: name some of "
+                         "those, or none to run them all")
     return {name: user_classes[name] for name in names} if names else user_classes
 
 
@@ -167,15 +168,14 @@ def planned_classes(user_classes: dict[str, type[User]], names: list[str] | None
     """The classes a plan names (`user_classes`: a LoadTestShape's tick() gives a fixed list, as
     Locust then spawns only those, by their weights), of those the run selected; all of them
     when it names none. The controller's check refused names outside them; one here means the
-    locustfile changed since: a RunFailure-worthy exit with the reason."""
+    locustfile changed since: RunFailure with the reason (exit 1)."""
     if not names:
         return user_classes
     unknown = [name for name in names if name not in user_classes]
     if unknown:
-        sys.stderr.write(f"hailstorm_runtime: the plan runs the user class(es) {', '.join(unknown)} (the "
-                         f"LoadTestShape's user_classes), which this run's classes {', '.join(sorted(user_classes))} "
-                         "lack: the locustfile changed since the controller checked it; run the playbook again\n")
-        sys.exit(1)
+        raise RunFailure(f"the plan runs the user class(es) {', '.join(unknown)} (the LoadTestShape's user_classes), "
+                         f"which this run's classes {', '.join(sorted(user_classes))} lack: the locustfile changed "
+                         "since the controller checked it; run the playbook again")
     return {name: user_classes[name] for name in names}
 
 
@@ -413,10 +413,3 @@ def warm_up(target: str | None) -> None:
         requests.Session().prepare_request(requests.Request("GET", target.rstrip("/") + "/"))
     except Exception:  # noqa: BLE001 - a warm-up only; the run reports real errors
         logger.debug("warm-up failed", exc_info=True)
-
-
-def run(data_path: str, core_index: int, hooks: Any = None) -> int:
-    """Run one core of this host's plan (core.py; `hooks`: a core.Hooks)."""
-    from .core import run as run_core
-
-    return run_core(data_path, core_index, hooks)

@@ -254,12 +254,15 @@ def test_a_shapes_fixed_user_classes_are_planned_and_only_they_run():
     assert picks.count("Reader") == pytest.approx(300, abs=3) and "Admin" not in picks
 
 
-def test_a_plan_naming_a_class_the_locustfile_lost_ends_the_process_with_the_reason(capsys):
+def test_a_plan_naming_a_class_the_locustfile_lost_ends_the_process_with_the_reason():
+    from hailstorm_runtime.failure import RunFailure
     from hailstorm_runtime.runner import planned_classes
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(RunFailure) as failure:
         planned_classes({"Reader": HttpUser}, ["Reader", "Writer"])
-    assert "the plan runs the user class(es) Writer (the LoadTestShape's user_classes)" in capsys.readouterr().err
+    assert failure.value.exit_code == 1
+    assert failure.value.stderr.startswith("hailstorm_runtime: the plan runs the user class(es) Writer (the "
+                                           "LoadTestShape's user_classes), which this run's classes Reader lack")
 
 
 # --- shapes the plan cannot replay as meant: the wall clock, reset_time(), random draws --------------------

@@ -5,6 +5,7 @@ import math
 import platform
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 from hypothesis import given, strategies as st
 
@@ -361,25 +362,29 @@ def test_the_settings_table_gives_each_setting_with_its_unit():
     assert staged["users at most per run (the open model's pool cap)"] == "40" and "ramp-up" not in staged
 
 
+GALAXY_VERSION = re.search(r"^version: (\S+)$", (Path(versions.__file__).parents[2] / "galaxy.yml").read_text(),
+                           re.M).group(1)
+
+
 def test_the_report_says_what_the_run_was_made_with():
     plan = {**the_plan(), "versions": versions.controller_versions("2.19.4")}
     records = core("h1", 0, plan)
     records[0].update(locust="2.47.0", python="3.11.2")
     merged = merge([records, core("h2", 0, plan)])  # h2's records: an older runtime, no versions
     summary = summarize(merged, plan)
-    assert summary["versions"] == {"collection": "1.0.0", "ansible_core": "2.19.4",
+    assert summary["versions"] == {"collection": GALAXY_VERSION, "ansible_core": "2.19.4",
                                    "controller_python": platform.python_version(), "locust": "2.47.0",
                                    "load_python": "3.11.2"}
     rows = tables(report.render(merged, summary, plan))["versions"]
     assert [[text for text, _attrs in row] for row in rows[1:]] == [
-        ["romram.hailstorms", "1.0.0"], ["ansible-core (controller)", "2.19.4"],
+        ["romram.hailstorms", GALAXY_VERSION], ["ansible-core (controller)", "2.19.4"],
         ["Python (controller)", platform.python_version()], ["Locust (load hosts)", "2.47.0"],
         ["Python (load hosts)", "3.11.2"]]
     assert report.version_rows({})[0] == ("romram.hailstorms", "-")  # a run planned before versions were kept
 
 
 def test_the_collection_version_comes_from_the_manifest_else_galaxy_yml(tmp_path):
-    assert versions.collection_version() == "1.0.0"  # this checkout's galaxy.yml
+    assert versions.collection_version() == GALAXY_VERSION == "2.0.0"  # this checkout's galaxy.yml
     (tmp_path / "galaxy.yml").write_text("namespace: romram\nversion: '2.3.4'  # next\n")
     assert versions.collection_version(tmp_path) == "2.3.4"
     (tmp_path / "MANIFEST.json").write_text('{"collection_info": {"version": "2.3.5"}}')
