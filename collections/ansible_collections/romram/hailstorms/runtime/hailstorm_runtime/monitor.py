@@ -22,6 +22,8 @@ from typing import Any, Callable
 from .results import LAG_PROBE_EVERY, STALL_SECONDS, SaturationStreak, load_sample, over_limit
 
 LIVE_PROBES = 3  # lag probes of the running second before its mean counts in `over_limit_now`
+HEADROOM_LAG = 0.05  # seconds: an event loop this late now has no room for one more user (a user started
+# then sends its first request that late at best, 5 % of the arrival tolerance, and adds to the lag)
 
 
 def process_cpu_seconds() -> float:
@@ -127,13 +129,14 @@ class LoadMonitor:
         return sample
 
     def over_limit_now(self, now: float | None = None) -> bool:
-        """Whether this process is over the generator limit (results.over_limit) now: its last
-        second's sample was, or the event loop runs late now (LagWindow.late_so_far). What the open
-        model's pool asks before it starts one more user (pool.Pool's headroom)."""
+        """Whether this process has no room for more work now: its last second was over the
+        generator limit (results.over_limit: CPU or mean event-loop lag), or its event loop runs
+        more than HEADROOM_LAG late now (LagWindow.late_so_far: a burst of work within the second).
+        What the open model's pool asks before it starts one more user (pool.Pool's headroom)."""
         if self.last is not None and over_limit(self.last):
             return True
         late = self.lag.late_so_far(self.clock() if now is None else now)
-        return late is not None and over_limit({"lag_ms": late * 1000.0})
+        return late is not None and late > HEADROOM_LAG
 
     def status(self) -> dict[str, Any]:
         """The fields the status file (and so the progress lines) carry."""
