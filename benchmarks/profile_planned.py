@@ -30,8 +30,9 @@ from pathlib import Path
 
 from side_by_side import COLLECTION, FLAT_LOCUSTFILE, PACED_LOCUSTFILE, ROOT, Nginx, cpu_seconds
 
-PARTS = (("hailstorm_runtime", "the runtime's own code"), ("/locust/", "Locust"),
-         ("geventhttpclient", "geventhttpclient"), ("/gevent/", "gevent (hub, timers, switches, sockets)"))
+PARTS = (("hailstorm_runtime/", "the runtime's own code"), ("(locust/", "Locust"),
+         ("(geventhttpclient/", "geventhttpclient"), ("(gevent/", "gevent (hub, timers, switches, sockets)"),
+         ("(http/cookiejar", "the standard library's cookie jar (Locust's per-request cookies)"))
 
 
 def part_of(frame: str) -> str:
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=3000.0)
     parser.add_argument("--model", default="closed", choices=("closed", "open"))
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--raw", help="a directory to keep py-spy's raw stacks in (planned.txt, flat.txt)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(ROOT / ".cache" / "bench-venv" / "bin" / "py-spy"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "collections"))
@@ -86,6 +88,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="hailstorm-profile-") as tmp:
         work = Path(tmp)
+        raw = Path(args.raw) if args.raw else work
+        raw.mkdir(parents=True, exist_ok=True)
         nginx = Nginx(work)
         try:
             (work / "paced.py").write_text(PACED_LOCUSTFILE)
@@ -98,12 +102,12 @@ def main() -> None:
             (work / "data.json").write_text(json.dumps(data))
             env = {**os.environ, "PYTHONPATH": str(COLLECTION / "runtime")}
             planned = profile([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(work / "data.json"),
-                               "--core", "0"], env, 6.5, args.seconds, args.py_spy, nginx, work / "planned.txt")
+                               "--core", "0"], env, 6.5, args.seconds, args.py_spy, nginx, raw / "planned.txt")
             (work / "flat.py").write_text(FLAT_LOCUSTFILE)
             flat = profile([str(Path(sys.executable).parent / "locust"), "-f", str(work / "flat.py"), "--headless",
                             "-u", "50", "-r", "50", "--run-time", f"{int(args.seconds + 8)}s", "--host", nginx.url,
                             "--only-summary", "--loglevel", "WARNING"], dict(os.environ), 4.0, args.seconds,
-                           args.py_spy, nginx, work / "flat.txt")
+                           args.py_spy, nginx, raw / "flat.txt")
         finally:
             nginx.stop()
     print(json.dumps({"planned": planned, "locust_flat_out": flat}, indent=1))
