@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--model", default="closed", choices=("closed", "open"))
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--raw", help="a directory to keep py-spy's raw stacks in (planned.txt, flat.txt)")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or str(ROOT / ".cache" / "bench-venv" / "bin" / "py-spy"))
+    parser.add_argument("--py-spy",
+                        default=shutil.which("py-spy") or str(ROOT / ".cache" / "bench-venv" / "bin" / "py-spy"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "collections"))
     from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner
@@ -112,7 +113,8 @@ def main() -> None:
             nginx.stop()
     print(json.dumps({"planned": planned, "locust_flat_out": flat}, indent=1))
     names = list(dict.fromkeys(list(planned["parts"]) + list(flat["parts"])))
-    print(f"\n| part | hailstorms {args.model} at {args.rate:g}/s (µs per request) | Locust flat out (µs per request) |")
+    print(f"\n| part | hailstorms {args.model} at {args.rate:g}/s (µs per request) "
+          "| Locust flat out (µs per request) |")
     print("|---|---|---|")
     for name in names:
         a, b = planned["parts"].get(name, {}), flat["parts"].get(name, {})
