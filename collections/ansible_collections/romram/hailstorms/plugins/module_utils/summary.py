@@ -534,6 +534,17 @@ def stage_counts(stage: Mapping[str, Any]) -> str:
     return text + (f"{other} on_start/on_stop requests apart, " if other else "")
 
 
+def generator_queueing_note(summary: Mapping[str, Any]) -> list[str]:
+    """The line beside the latency figures when cores were generator-limited: their requests also
+    waited for the load generator itself (its CPU, its event loop), so these are not the target's."""
+    limited = [core for core in summary.get("cores") or [] if (core.get("load") or {}).get("generator_limited")]
+    if not limited:
+        return []
+    return [f"(latencies above include the load generator's own queueing: {len(limited)} of "
+            f"{len(summary['cores'])} cores generator-limited, their requests waited for their own CPU and "
+            "event loop too, so these figures are not the target's alone)"]
+
+
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     """The summary as a few readable lines (what the collect role prints)."""
     total, failures = summary["requests"], summary["failures"]
@@ -562,6 +573,7 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for label, row in rows:
         lines.append(f"{label:<{width}} {row['requests']:>8} {row['failures']:>6} {_ms(row['p50_ms']):>8} "
                      f"{_ms(row['p95_ms']):>8} {_ms(row['p99_ms']):>8}")
+    lines.extend(generator_queueing_note(summary))
     for stage in summary.get("stages") or []:
         lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: " + stage_counts(stage)
                      + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"

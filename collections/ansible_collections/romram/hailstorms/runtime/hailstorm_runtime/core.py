@@ -49,6 +49,8 @@ from .schedule import ClassPicker, next_tick
 
 logger = logging.getLogger("hailstorm_runtime")
 HARD_EXIT_AFTER = 5.0  # seconds after the deadline at which a stuck process is ended from a thread
+STOP_USERS_FOR = 2.0  # seconds at most for stopping the users at the end (their on_stop)
+END_MARGIN = 1.5  # seconds kept before the hard exit for the stop events, the end record and the last writes
 FLUSH_EVERY = 1  # ticks (seconds) between flushes: a kill -9 loses at most about a second of records
 FREEZE_EVERY = 0.2  # seconds between two freezes of the long-lived objects while clients start (see _freeze)
 ARM_TIMEOUT = 600.0  # seconds an armed process waits for its start signal when data.json gives none
@@ -187,6 +189,7 @@ class CoreRun:
         self.recorder: Recorder | None = None
         self.users: Users | None = None
         self.driver: ClosedDriver | OpenDriver | None = None
+        self.monitor: LoadMonitor | None = None  # the core's own load, second by second (the ticker samples it)
 
     @property
     def active(self) -> int:
@@ -243,13 +246,18 @@ class CoreRun:
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
         metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0)  # live metrics (off: None)
-        if self.model == "open":
+        self.monitor = LoadMonitor()
+        if self.model == "open":  # the pool grows while the core is under the generator limit
             self.driver = OpenDriver(self.users, self.clients, self.t0, self.pace, WallClock, _Handover,
                                      core_cap(self.plan, self.core), StopUser, self._spawned,
-                                     extra_ids=_extra_ids(self.plan, self.core))
+                                     extra_ids=_extra_ids(self.plan, self.core), headroom=self._headroom)
         else:
             self.driver = ClosedDriver(self.users, self.clients, self.t0, self.pace, WallClock, self.deadline,
                                        StopUser, self._spawned)
+
+    def _headroom(self) -> bool:
+        """Whether this core can take one more user now: its measured load is under the generator limit."""
+        return not self.monitor.over_limit_now()
 
     def _record_request(self, **kwargs: Any) -> None:
         """With a JTL: the request's cell and its JTL row."""
@@ -314,7 +322,7 @@ class CoreRun:
 
     def _ticker(self) -> None:
         last_requests, last_iterations, last_time, ticks = 0, 0, time.time(), 0
-        monitor = LoadMonitor()
+        monitor = self.monitor
         probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
                              until=self.done.is_set)
         probe.link_exception(self._probe_failed)
@@ -461,12 +469,20 @@ class CoreRun:
         return self.finish(workers)
 
     def finish(self, workers: list[Any]) -> int:
-        """Users stopped (their on_stop runs), Locust's stop events, the end record, the status."""
+        """The end record first (what was sent so far, on disk), then the users stopped (their on_stop
+        runs) within a bounded time however many there are, Locust's stop events, the final end
+        record (it supersedes the first), the status. A process ended by its hard deadline while
+        stopping keeps its first end record."""
         recorder = self.recorder
         active_at_end = self.active  # clients still inside a task (or waiting) when the run ended
         self.users.finish_all(time.time())  # an iteration whose slot came counts, one still ahead does not
-        if self.active > 0:
-            self.runner.user_greenlets.kill(block=True, timeout=2.0)  # on_stop runs (GreenletExit)
+        try:
+            recorder.end_first(f"{self.reason}; the process ended while stopping its users", clients=len(self.clients),
+                               active_at_end=active_at_end, **self.driver.figures())
+        except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
+            logger.error("cannot write the end record: %s", error)
+        if self.active > 0:  # on_stop runs (GreenletExit); what has not stopped by then is left
+            self.runner.user_greenlets.kill(block=True, timeout=self._stop_budget())
         gevent.killall(workers, block=False)
         if isinstance(self.driver, OpenDriver):
             self.driver.pool.finish()
@@ -502,6 +518,12 @@ class CoreRun:
         except OSError:
             pass
         return self._locustfile_verdict() or (1 if failed else 0)
+
+    def _stop_budget(self) -> float:
+        """Seconds the users may take to stop: STOP_USERS_FOR, less when the hard exit is nearer
+        (END_MARGIN kept for the rest of the end)."""
+        hard_exit = self.deadline + HARD_EXIT_AFTER
+        return max(0.0, min(STOP_USERS_FOR, hard_exit - END_MARGIN - time.time()))
 
     def _locustfile_verdict(self) -> int:
         """environment.process_exit_code, the locustfile's verdict on this core's own statistics: a

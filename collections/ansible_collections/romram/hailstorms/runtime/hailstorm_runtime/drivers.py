@@ -8,8 +8,9 @@
   start slot, paced on its own lattice (schedule.PacedWait), stopped at its stop slot; a client
   whose task outlasts its pace skips slots (counted as overruns).
 - `OpenDriver` (model open): the same slots are arrivals handed to a pool of users (pool.py);
-  arrivals keep their schedule when the target slows, up to the pool's cap, and an arrival that
-  finds no user in time is dropped and counted.
+  arrivals keep their schedule when the target slows, up to the pool's cap and while the core has
+  headroom (its measured load under the generator limit), and an arrival that finds no user in
+  time is dropped and counted.
 
 Both say when they are `finished` (every user they started has ended and none is to come).
 """
@@ -194,7 +195,7 @@ class OpenDriver:
     def __init__(self, users: Users, clients: Sequence[plan_queries.Client], t0: float, pace: float, clock: Any,
                  signal: Callable[[], Any], cap: int, stop_exception: type[BaseException],
                  on_spawned: Callable[[], None], tolerance: float = ARRIVAL_TOLERANCE,
-                 extra_ids: Iterable[int] = ()) -> None:
+                 extra_ids: Iterable[int] = (), headroom: Callable[[], bool] | None = None) -> None:
         self.users = users
         self.clients = clients
         self.t0 = t0
@@ -202,7 +203,7 @@ class OpenDriver:
         self.clock = clock
         self.stop_exception = stop_exception
         self.on_spawned = on_spawned
-        self.pool = Pool(clock, signal, self._start_user, cap, tolerance, t0)
+        self.pool = Pool(clock, signal, self._start_user, cap, tolerance, t0, headroom)
         # pool users take the core's planned client ids first (a locustfile may log in as user N), then more
         self.ids = itertools.chain([c.client_id for c in sorted(clients, key=lambda c: c.start)], extra_ids)
         self.waiting: dict[Any, Any] = {}
@@ -247,4 +248,5 @@ class OpenDriver:
     def figures(self) -> dict[str, Any]:
         pool = self.pool
         return {"arrivals_planned": pool.planned, "arrivals_sent": pool.handed, "arrivals_dropped": pool.dropped,
-                "pool_size": pool.size, "pool_max": pool.max_size, "pool_started": pool.started, "pool_cap": pool.cap}
+                "pool_size": pool.size, "pool_max": pool.max_size, "pool_started": pool.started, "pool_cap": pool.cap,
+                "pool_held": pool.held}

@@ -19,7 +19,11 @@ import resource
 import time
 from typing import Any, Callable
 
-from .records import LAG_PROBE_EVERY, STALL_SECONDS, load_sample, SaturationStreak
+from .records import LAG_PROBE_EVERY, STALL_SECONDS, SaturationStreak, load_sample, over_limit
+
+LIVE_PROBES = 3  # lag probes of the running second before its mean counts in `over_limit_now`
+HEADROOM_LAG = 0.05  # seconds: an event loop this late now has no room for one more user (a user started
+# then sends its first request that late at best, 5 % of the arrival tolerance, and adds to the lag)
 
 
 def process_cpu_seconds() -> float:
@@ -46,6 +50,16 @@ class LagWindow:
         self.total += lateness
         if lateness > self.worst:
             self.worst = lateness
+
+    def late_so_far(self, now: float) -> float | None:
+        """How late the loop runs now, in seconds: the wake-up awaited if it is already later than
+        the window's mean (a loop held by a burst of work has no wake-up to show), else the mean of
+        this window's wake-ups; None before LIVE_PROBES wake-ups and none overdue."""
+        pending = max(0.0, now - self.pending_due) if self.pending_due is not None else 0.0
+        mean = self.total / self.count if self.count else 0.0
+        if pending > mean:
+            return pending
+        return mean if self.count >= LIVE_PROBES else None
 
     def take(self, now: float) -> tuple[float, float]:
         """(mean, max) lateness in seconds since the last take; then starts a new window."""
@@ -113,6 +127,16 @@ class LoadMonitor:
             self.second = second
         self.last = sample
         return sample
+
+    def over_limit_now(self, now: float | None = None) -> bool:
+        """Whether this process has no room for more work now: its last second was over the
+        generator limit (results.over_limit: CPU or mean event-loop lag), or its event loop runs
+        more than HEADROOM_LAG late now (LagWindow.late_so_far: a burst of work within the second).
+        What the open model's pool asks before it starts one more user (pool.Pool's headroom)."""
+        if self.last is not None and over_limit(self.last):
+            return True
+        late = self.lag.late_so_far(self.clock() if now is None else now)
+        return late is not None and late > HEADROOM_LAG
 
     def status(self) -> dict[str, Any]:
         """The fields the status file (and so the progress lines) carry."""

@@ -5,7 +5,10 @@ pace skips slots: when the target slows, the load drops. In the open model the s
 plan's lattice, every client's slots inside its intervals) are *arrivals*, independent of any
 user: at each arrival's slot the dispatcher hands it to an idle user of this core's pool; when
 none is idle it starts a new user (its on_start runs, then it takes the oldest waiting arrival),
-up to the core's cap. An arrival that finds no user within `tolerance` of its slot is dropped and
+up to the core's cap and only while the core has headroom (`headroom()`, the core's measured load
+under the generator limit: a user started on a saturated core adds no request, only more work
+for it, so an overloaded core keeps the users it has and degrades instead of piling up users it
+cannot run or stop). An arrival that finds no user within `tolerance` of its slot is dropped and
 counted, never sent late in a burst. Users are reused across arrivals, so a locustfile's session
 state (a login in on_start) works as in a closed run.
 
@@ -41,11 +44,14 @@ class Pool:
     `PoolWait` of this pool); the pool counts it. `dispatch(arrivals)` runs in its own greenlet:
     for each arrival slot (absolute times, in order) it sleeps until the slot and hands it out.
     Figures: `planned`, `handed` (sent), `dropped` (and per second since the last `take_counts`),
-    `started` (users started; per second since the last `take_started`), `size` (users alive), `idle`.
+    `started` (users started; per second since the last `take_started`), `size` (users alive), `idle`,
+    `held` (arrivals that found no idle user and got no new one because the core had no headroom).
+    `headroom`: whether the core can take one more user now (None: always, up to the cap).
     """
 
     def __init__(self, clock: Clock, signal: Callable[[], Signal], start_user: Callable[[], None], cap: int,
-                 tolerance: float = ARRIVAL_TOLERANCE, t0: float = 0.0) -> None:
+                 tolerance: float = ARRIVAL_TOLERANCE, t0: float = 0.0,
+                 headroom: Callable[[], bool] | None = None) -> None:
         if cap < 1:
             raise ValueError("the pool needs a cap of at least one user")
         self.clock = clock
@@ -54,6 +60,8 @@ class Pool:
         self.cap = cap
         self.tolerance = tolerance
         self.t0 = t0
+        self.headroom = headroom
+        self.held = 0
         self.idle: collections.deque[Any] = collections.deque()  # waiting users' signals, oldest first
         self.backlog: collections.deque[float] = collections.deque()  # due arrivals no user took yet
         self.size = 0  # users alive (started, not ended)
@@ -79,9 +87,13 @@ class Pool:
                     self._hand(self.idle.popleft(), slot)
                     continue
                 self.backlog.append(slot)
-                # a user for every waiting arrival, unless enough are starting already
+                # a user for every waiting arrival, unless enough are starting already, up to the cap,
+                # while the core has headroom (always a first one)
                 if self.size < self.cap and self.starting < len(self.backlog):
-                    self._start()
+                    if self.size == 0 or self.headroom is None or self.headroom():
+                        self._start()
+                    else:
+                        self.held += 1
             # the last arrivals may still find a user within their tolerance
             while self.backlog:
                 self.clock.sleep_until(self.backlog[0] + self.tolerance)

@@ -31,6 +31,7 @@ JTL_HEADER = ("timeStamp", "elapsed", "label", "responseCode", "responseMessage"
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 KIND_MESSAGE = 120  # characters of an exception's message kept in its failure kind
+END_WRITE_TIMEOUT = 2.0  # seconds the first end record may take to reach the disk before the users are stopped
 
 
 def failure_kind(exception: BaseException, response: Any) -> str:
@@ -381,6 +382,15 @@ class Recorder:
             fields.update(hook())
         self.write(end_record(reason, requests=self.requests, failures=self.failures,
                               iterations=self.iterations_total, time=self.now(), **fields))
+
+    def end_first(self, reason: str, **fields: Any) -> None:
+        """A first end record, on disk before the users are stopped: the counts so far, `reason`
+        saying the process ended while stopping. The end record written after (`end`) supersedes
+        it (the last end record of a core counts); a process ended meanwhile keeps this one."""
+        self.flush()
+        self.write(end_record(reason, requests=self.requests, failures=self.failures,
+                              iterations=self.iterations_total, time=self.now(), **fields))
+        self.writer.drain(timeout=END_WRITE_TIMEOUT)
 
     def close(self) -> BaseException | None:
         """Every write done and the files closed (later status writes run at once); the first

@@ -179,3 +179,30 @@ def test_lag_under_a_tick_is_no_stall():
     monitor.lag.add(0.9)
     fake.run(1.0, 0.5)
     assert "stall_ms" not in monitor.sample(0) and monitor.status()["stalled_seconds"] == 0.0
+
+
+def test_no_headroom_is_a_loop_late_now_or_a_last_second_over_the_generator_limit():
+    clock = FakeProcess()
+    monitor = LoadMonitor(clock.time, clock.cpu_seconds)
+    assert not monitor.over_limit_now()  # nothing measured yet: room for a user
+    for lateness in (0.001, 0.002, 0.001):
+        monitor.lag.add(lateness)
+    assert not monitor.over_limit_now()
+    monitor.lag.pending_due = clock.now - 0.030  # the probe's wake-up is 30 ms overdue: a busy machine
+    assert not monitor.over_limit_now()
+    monitor.lag.pending_due = clock.now - 0.060  # 60 ms: the loop is held now
+    assert monitor.over_limit_now()
+    monitor.lag.pending_due = None
+    clock.run(1.0, busy=0.95)
+    monitor.sample(0)  # a second over 90 % CPU
+    assert monitor.over_limit_now()
+    clock.run(1.0, busy=0.2)
+    monitor.sample(1)
+    assert not monitor.over_limit_now()
+    monitor.lag.add(0.5)  # a second whose loop was 0.5/4 s late on average: over the 10 ms limit
+    monitor.lag.add(0.0)
+    monitor.lag.add(0.0)
+    monitor.lag.add(0.0)
+    clock.run(1.0, busy=0.2)
+    monitor.sample(2)
+    assert monitor.over_limit_now()

@@ -66,7 +66,7 @@ class Signal:
         return self.loop.main.switch()
 
 
-def run_open(rate=100.0, seconds=10.0, service=lambda t: 0.005, cap=1000, on_start=0.0, tolerance=1.0):
+def run_open(rate=100.0, seconds=10.0, service=lambda t: 0.005, cap=1000, on_start=0.0, tolerance=1.0, headroom=None):
     """Users that take arrivals from the pool and 'send' for service(t) seconds each; returns the pool
     and the (slot, sent, done) of every request."""
     loop = Loop()
@@ -91,7 +91,8 @@ def run_open(rate=100.0, seconds=10.0, service=lambda t: 0.005, cap=1000, on_sta
         except Stop:
             pool.user_ended()
 
-    pool = Pool(loop, lambda: Signal(loop), lambda: loop.spawn(user), cap, tolerance)
+    pool = Pool(loop, lambda: Signal(loop), lambda: loop.spawn(user), cap, tolerance,
+                headroom=None if headroom is None else lambda: headroom(loop.now))
     slots = [i / rate for i in range(int(rate * seconds))]
     loop.spawn(pool.dispatch, slots)
     loop.run()
@@ -140,3 +141,17 @@ def test_the_users_started_are_counted_in_the_second_they_started():
     started = pool.take_started()
     assert sum(started.values()) == pool.started and started[0] >= 99 and sum(started.values()) - started[0] <= 2
     assert pool.take_started() == {}  # taken: counted once
+
+
+def test_a_core_without_headroom_keeps_its_users_and_drops_what_finds_none_counted_exactly():
+    # every answer takes 1 s at 100 rps, as on a saturated core; the core says it has no headroom
+    # for its first 2 s: the pool keeps its first user (1 request a second), the rest is dropped and
+    # counted; from 2 s it grows again, up to what the arrivals need
+    pool, sent, _tally, _users = run_open(seconds=5, service=lambda t: 1.0, headroom=lambda now: now >= 2.0)
+    assert pool.planned == 500 == pool.handed + pool.dropped == len(sent) + pool.dropped
+    started = pool.take_started()
+    assert started.get(0) == 1 and started.get(1) is None and started[2] >= 99, started
+    assert pool.held >= 100 * 2 - 100 * 1.0 - 2  # arrivals of 0-1 s refused a user (those of 1-2 s too)
+    assert all(start - slot <= 1.0 + 1e-9 for slot, start, _done in sent)  # never later than its tolerance
+    # those of the first second waited past their tolerance; those of 1-2 s found the new users in time
+    assert sum(pool.take_counts().values()) == pool.dropped and 95 <= pool.dropped <= 100

@@ -36,6 +36,11 @@ def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not(
     lines = summary_lines(summary)
     assert f"WARNING: {message}" in lines
     assert "load generator: CPU up to 99 %, event-loop lag up to 2 ms; 1/2 cores generator-limited" in lines
+    # the latency table says next to its figures that they hold the generator's own queueing
+    note = next(i for i, line in enumerate(lines) if line.startswith("(latencies above include"))
+    assert lines[note - 1].startswith("all ") and "1 of 2 cores generator-limited" in lines[note]
+    light_only = summary_lines(summarize(merge([core_records("slave1", 0, [0.3] * 7)]), PLAN))
+    assert not any("latencies above include" in line for line in light_only)
 
 
 def test_exactly_the_sustain_seconds_over_the_limit_is_not_yet_limited():
