@@ -18,6 +18,7 @@ import os
 import re
 from typing import Any, Iterator, Mapping
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import compare as compare_module
 from ansible_collections.romram.hailstorms.plugins.module_utils.compare import SCHEMA, BLOCK, CompareError
 
 VARIABLE = "hailstorm_baseline"
@@ -139,3 +140,53 @@ def load(found: Mapping[str, str], value: Any) -> tuple[dict[str, Any], dict[str
                            "(written by an older version); add them with ansible-playbook playbooks/report.yml -e "
                            f"hailstorm_run_id={found['run_id']} -e hailstorm_results_dir={os.path.dirname(path)}")
     return summary, plan
+
+
+def needs_baseline(checked: Mapping[str, Any] | None, found: Any) -> None:
+    """CompareError when relative thresholds are set without a baseline (nothing to judge them against)."""
+    relative = (checked or {}).get("relative") or []
+    if relative and not found:
+        names = ", ".join(sorted({f"{rule['threshold']}: {{{rule['bound']}: ...}}" for rule in relative}))
+        raise CompareError(f"hailstorm_thresholds: {names} judge this run against a baseline, but {VARIABLE} is not set; "
+                           f"set it, e.g. -e {VARIABLE}=last (the newest completed run of this profile), or remove the "
+                           "relative thresholds")
+
+
+def checked_baseline(value: Any, checked: Mapping[str, Any] | None, results_dir: str, run_id: str | None,
+                     profile: str | None, settings: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """What the plan role records of the baseline before any host is touched: {"value", "run_id",
+    "path", "how", "differences"} (plan_differences against the run's settings), or None without
+    one; CompareError for a baseline that cannot be read, is not completed, or for relative
+    thresholds without one."""
+    found = resolve(value, results_dir, run_id, profile, (settings or {}).get("target"))
+    needs_baseline(checked, found)
+    if not found:
+        return None
+    _summary, plan = load(found, value)
+    return {"value": value, **found, "differences": compare_module.plan_differences(settings or {}, plan)}
+
+
+def attach(summary: dict[str, Any], merged: Mapping[str, Any], plan: Mapping[str, Any],
+           checked: Mapping[str, Any], path: str, given: Any = None, results_dir: str | None = None) -> list[dict[str, Any]]:
+    """The comparison of a finished run (hailstorm_results): writes the `histograms` block and,
+    with a baseline (`given`: hailstorm_baseline of report.yml, else the one recorded in plan.json
+    by the plan role), the `comparison` block into `summary`; returns the relative thresholds'
+    verdicts. CompareError for a baseline that cannot be used."""
+    summary[BLOCK] = compare_module.histogram_block(merged, plan, checked.get("phase", "constant"))
+    recorded = plan.get("baseline") or {}
+    run_id = str(plan.get("run_id") or os.path.basename(path.rstrip(os.sep)))
+    root = results_dir or os.path.dirname(path.rstrip(os.sep))
+    if given and given != recorded.get("value"):
+        found = resolve(given, root, run_id, plan.get("profile"), plan.get("target"))
+    elif recorded.get("path"):
+        given = recorded.get("value") or recorded["path"]
+        found = {"run_id": recorded.get("run_id") or os.path.basename(recorded["path"]), "path": recorded["path"]}
+    else:
+        found = None
+    needs_baseline(checked, found)
+    if found is None:
+        return []
+    base_summary, base_plan = load(found, given)
+    summary[compare_module.COMPARISON] = compare_module.compare(summary, base_summary, plan, base_plan, run_id,
+                                                                found["run_id"])
+    return compare_module.evaluate_relative(checked, summary[compare_module.COMPARISON])

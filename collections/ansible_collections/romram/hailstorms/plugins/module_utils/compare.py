@@ -282,7 +282,7 @@ def compare(now: Mapping[str, Any], baseline: Mapping[str, Any], now_plan: Mappi
             "differences": differences, "labels_only_now": only_now, "labels_only_baseline": only_base}
 
 
-def _num(metric: str, value: Any) -> str:
+def show_number(metric: str, value: Any) -> str:
     if value is None:
         return "-"
     if metric == "failure_rate":
@@ -312,7 +312,7 @@ def comparison_lines(comparison: Mapping[str, Any]) -> list[str]:
     parts = []
     for metric in ("rps", "failure_rate", "p50_ms", "p95_ms", "p99_ms"):
         row = overall[metric]
-        parts.append(f"{metric} {_num(metric, row['baseline'])} -> {_num(metric, row['now'])} "
+        parts.append(f"{metric} {show_number(metric, row['baseline'])} -> {show_number(metric, row['now'])} "
                      f"{change_text(metric, row)}")
     lines.append("change: " + "; ".join(parts))
     noise = comparison["noise"]["all"]

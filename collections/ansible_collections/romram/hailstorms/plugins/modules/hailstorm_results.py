@@ -64,6 +64,15 @@ options:
         the summary.
     type: dict
     default: {}
+  baseline:
+    description:
+      - The baseline run to compare with (C(hailstorm_baseline)) - a run id of O(results_dir), a results directory,
+        C(last) or a tag (C(hailstorm_tag)); unset or empty means the one the plan role recorded in plan.json, if any.
+      - The comparison goes in the summary (C(comparison)) and the report; relative thresholds are judged on it.
+    type: raw
+  results_dir:
+    description: Where the runs are (C(hailstorm_results_dir)); unset means the parent directory of O(path).
+    type: path
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -189,7 +198,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    exports, junit, live_metrics, report, service_metrics, thresholds, urls)
+    baseline, compare, exports, history, junit, live_metrics, report, service_metrics, thresholds, urls)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
@@ -318,6 +327,8 @@ def main():
             exit_code_on_error=dict(type="int"),
             prometheus_url=dict(type="str", default=""),
             report_queries=dict(type="dict", default={}),
+            baseline=dict(type="raw"),
+            results_dir=dict(type="path"),
             summary_file=dict(type="str", default="summary.json"),
         ),
         supports_check_mode=True,
@@ -375,6 +386,11 @@ def main():
         summary.update(run_state(summary, plan, thresholds.allowed_failures(checked), on_error, abort))
         figures = phase_figures(merged, plan, checked["phase"])
         verdicts = thresholds.evaluate(checked, figures)
+        try:  # the histograms block, the comparison with the baseline and the relative thresholds' verdicts
+            verdicts += baseline.attach(summary, merged, plan, checked, path, module.params["baseline"],
+                                        module.params["results_dir"])
+        except compare.CompareError as exc:
+            module.fail_json(msg="hailstorm_results: %s" % exc)
         summary["thresholds"] = {"phase": checked["phase"], "over": figures["description"],
                                  "passed": not thresholds.broken(verdicts), "verdicts": verdicts}
         locustfile_code = max([int(core.get("locustfile_exit_code") or 0) for core in summary["cores"]] or [0])
@@ -420,6 +436,8 @@ def main():
     except OSError as exc:  # a full disk: say where, what is kept and how to merge again
         module.fail_json(msg=cannot_write(path, exc, written), files=files, written=written)
     lines = summary_lines(summary)
+    if summary.get(compare.COMPARISON):
+        lines.extend(compare.comparison_lines(summary[compare.COMPARISON]))
     live_line = live_metrics.live_metrics_line(summary["live_metrics"])
     if live_line:
         lines.append(live_line)
@@ -433,6 +451,9 @@ def main():
     lines.extend(state_lines(summary))
     if summary["exit_code"]:
         lines.append("exit code %d (%s)" % (summary["exit_code"], _exit_meaning(summary, broken)))
+    lines.append(report.verdict_line(summary))
+    if not module.check_mode:
+        history.write_index(module.params["results_dir"] or os.path.dirname(path.rstrip("/")))
     module.exit_json(changed=changed, summary=summary, lines=lines, exit_code=summary["exit_code"],
                      summary_path=os.path.join(path, module.params["summary_file"]), files=files,
                      verdicts=verdicts, broken=broken, report_path=os.path.join(path, report.REPORT_FILE),
