@@ -79,10 +79,11 @@ def _newest(results_dir: str, own: str | None, keep: Any) -> tuple[str, str] | N
 
 
 def resolve(value: Any, results_dir: str, own_run_id: str | None = None, profile: str | None = None,
-            target: str | None = None) -> dict[str, str] | None:
+            target: str | None = None, allow_self: bool = False) -> dict[str, str] | None:
     """{"run_id", "path", "how"} of the baseline `value` names, None for none, else CompareError
     naming hailstorm_baseline, its value and a fix. A run id or a path is taken as named; `last`
-    and a tag pick the newest matching run (never the run itself)."""
+    and a tag pick the newest matching run (never the run itself). A run is its own baseline only
+    with allow_self (report.yml re-judging a finished run: every delta is 0)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -104,7 +105,7 @@ def resolve(value: Any, results_dir: str, own_run_id: str | None = None, profile
             raise CompareError(f"{VARIABLE}: {value!r} is no results directory of a run (no {PLAN_FILE} in {path}); "
                                f"give the directory of one run (results/<run id>) or a run id of {results_dir}: {shown}")
         return {"run_id": os.path.basename(path.rstrip(os.sep)), "path": path, "how": "a results directory"}
-    if value == own_run_id:
+    if value == own_run_id and not allow_self:
         raise CompareError(f"{VARIABLE}: {value!r} is this run itself; give an earlier run, e.g. {VARIABLE}: "
                            f"{available[-1] if available else LAST}")
     path = os.path.join(results_dir, value)
@@ -177,7 +178,7 @@ def attach(summary: dict[str, Any], merged: Mapping[str, Any], plan: Mapping[str
     run_id = str(plan.get("run_id") or os.path.basename(path.rstrip(os.sep)))
     root = results_dir or os.path.dirname(path.rstrip(os.sep))
     if given and given != recorded.get("value"):
-        found = resolve(given, root, run_id, plan.get("profile"), plan.get("target"))
+        found = resolve(given, root, run_id, plan.get("profile"), plan.get("target"), allow_self=True)
     elif recorded.get("path"):
         given = recorded.get("value") or recorded["path"]
         found = {"run_id": recorded.get("run_id") or os.path.basename(recorded["path"]), "path": recorded["path"]}

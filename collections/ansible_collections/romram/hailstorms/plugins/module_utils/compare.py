@@ -211,8 +211,8 @@ def plan_differences(now: Mapping[str, Any], baseline: Mapping[str, Any]) -> lis
     """What differs between two plans (plan.json), as lines: the curve (rate, phases, clients,
     model), the stages by name, the target. Empty: planned alike."""
     out = []
-    for key in PLAN_KEYS:
-        if now.get(key) != baseline.get(key):
+    for key in PLAN_KEYS:  # what one of the two does not say (settings before planning) is not a difference
+        if now.get(key) is not None and baseline.get(key) is not None and now.get(key) != baseline.get(key):
             out.append(f"{key}: {baseline.get(key)!r} in the baseline, {now.get(key)!r} now")
     now_stages = [(s.get("name"), s.get("duration"), s.get("rps"), s.get("from_rps")) for s in now.get("stages") or []]
     base_stages = [(s.get("name"), s.get("duration"), s.get("rps"), s.get("from_rps"))
