@@ -39,7 +39,7 @@ def synthetic_run(root: Path, index: int, rng: random.Random) -> None:
     summary = {
         "state": rng.choice(["completed"] * 9 + ["degraded"]), "exit_code": rng.choice([0] * 9 + [10]),
         "requests": 50000, "failures": 10, "failure_rate": rng.random() / 100,
-        "clock": {"start": f"2026-12-06T00:00:00+00:00", "start_epoch": 1.7e9 + index * 3600, "seconds": 600.0},
+        "clock": {"start": "2026-12-06T00:00:00+00:00", "start_epoch": 1.7e9 + index * 3600, "seconds": 600.0},
         "constant_phase": {"rps": 80 + rng.random() * 5},
         "latency": {"overall": {"p95_ms": 40 + rng.random() * 10, "p99_ms": 60 + rng.random() * 20},
                     "labels": {label: {"p95_ms": 40.0} for label in labels}},

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from browser import CHROMIUM, load
-from harness import ansible_playbook, feeder, local_aliases, playbook_env  # noqa: F401
+from harness import ansible_playbook, feeder, local_aliases
 
 LOCUSTFILE = '''
 import os

@@ -103,7 +103,8 @@ def resolve(value: Any, results_dir: str, own_run_id: str | None = None, profile
         path = os.path.abspath(os.path.expanduser(value))
         if not os.path.isfile(os.path.join(path, PLAN_FILE)):
             raise CompareError(f"{VARIABLE}: {value!r} is no results directory of a run (no {PLAN_FILE} in {path}); "
-                               f"give the directory of one run (results/<run id>) or a run id of {results_dir}: {shown}")
+                               "give the directory of one run (results/<run id>) or a run id of "
+                               f"{results_dir}: {shown}")
         return {"run_id": os.path.basename(path.rstrip(os.sep)), "path": path, "how": "a results directory"}
     if value == own_run_id and not allow_self:
         raise CompareError(f"{VARIABLE}: {value!r} is this run itself; give an earlier run, e.g. {VARIABLE}: "
@@ -129,8 +130,8 @@ def load(found: Mapping[str, str], value: Any) -> tuple[dict[str, Any], dict[str
                            f"summary with ansible-playbook playbooks/report.yml -e hailstorm_run_id={found['run_id']} "
                            "or give another run") from None
     if not isinstance(summary, dict) or not isinstance(plan, dict):
-        raise CompareError(f"{VARIABLE}: {value!r} (run {found['run_id']}): summary.json or plan.json is not an object; "
-                           "give another run")
+        raise CompareError(f"{VARIABLE}: {value!r} (run {found['run_id']}): summary.json or plan.json is not an "
+                           "object; give another run")
     if summary.get("state") != "completed":
         raise CompareError(f"{VARIABLE}: {value!r} (run {found['run_id']}) did not complete (state "
                            f"{summary.get('state')!r}): its figures are no measure of the service; give a completed "
@@ -148,9 +149,9 @@ def needs_baseline(checked: Mapping[str, Any] | None, found: Any) -> None:
     relative = (checked or {}).get("relative") or []
     if relative and not found:
         names = ", ".join(sorted({f"{rule['threshold']}: {{{rule['bound']}: ...}}" for rule in relative}))
-        raise CompareError(f"hailstorm_thresholds: {names} judge this run against a baseline, but {VARIABLE} is not set; "
-                           f"set it, e.g. -e {VARIABLE}=last (the newest completed run of this profile), or remove the "
-                           "relative thresholds")
+        raise CompareError(f"hailstorm_thresholds: {names} judge this run against a baseline, but {VARIABLE} is "
+                           f"not set; set it, e.g. -e {VARIABLE}=last (the newest completed run of this profile), or "
+                           "remove the relative thresholds")
 
 
 def checked_baseline(value: Any, checked: Mapping[str, Any] | None, results_dir: str, run_id: str | None,
@@ -168,7 +169,8 @@ def checked_baseline(value: Any, checked: Mapping[str, Any] | None, results_dir:
 
 
 def attach(summary: dict[str, Any], merged: Mapping[str, Any], plan: Mapping[str, Any],
-           checked: Mapping[str, Any], path: str, given: Any = None, results_dir: str | None = None) -> list[dict[str, Any]]:
+           checked: Mapping[str, Any], path: str, given: Any = None,
+           results_dir: str | None = None) -> list[dict[str, Any]]:
     """The comparison of a finished run (hailstorm_results): writes the `histograms` block and,
     with a baseline (`given`: hailstorm_baseline of report.yml, else the one recorded in plan.json
     by the plan role), the `comparison` block into `summary`; returns the relative thresholds'

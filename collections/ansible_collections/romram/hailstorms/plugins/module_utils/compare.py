@@ -255,7 +255,8 @@ def compare(now: Mapping[str, Any], baseline: Mapping[str, Any], now_plan: Mappi
         labels[label] = deltas(cell_figures(a["labels"][label], a["seconds"]),
                                cell_figures(b["labels"][label], b["seconds"]))
     names = {}  # a threshold may name a request without its method
-    for name in sorted({split_label(label)[1] for label in a["labels"]} & {split_label(label)[1] for label in b["labels"]}):
+    shared = {split_label(label)[1] for label in a["labels"]} & {split_label(label)[1] for label in b["labels"]}
+    for name in sorted(shared):
         cells = [_total(cell for label, cell in block["labels"].items() if split_label(label)[1] == name)
                  for block in (a, b)]
         names[name] = deltas(cell_figures(cells[0], a["seconds"]), cell_figures(cells[1], b["seconds"]))
@@ -346,7 +347,7 @@ def evaluate_relative(checked: Mapping[str, Any] | None, comparison: Mapping[str
                    "relative": {"bound": bound, "value": allowed, "unit": rule["unit"], "baseline": None, "now": None}}
         if not comparison:
             verdict["over"] = "no baseline"
-            verdict["message"] = f"{name}{where}: {limit_text} of the baseline, but there is no baseline to compare with"
+            verdict["message"] = f"{name}{where}: {limit_text} of the baseline, but there is no baseline to compare"
             out.append(verdict)
             continue
         base_id, now_id = comparison["baseline"]["run_id"], comparison["now"]["run_id"]
@@ -358,8 +359,8 @@ def evaluate_relative(checked: Mapping[str, Any] | None, comparison: Mapping[str
             rows = comparison["labels"].get(label) or comparison.get("names", {}).get(label)
         row = (rows or {}).get(name)
         if not row or row["baseline"] is None or row["now"] is None:
-            verdict["message"] = (f"{name}{where}: {limit_text} of baseline {base_id}, but run {now_id} or the baseline "
-                                  f"has no {name}{where} to compare ({over})")
+            verdict["message"] = (f"{name}{where}: {limit_text} of baseline {base_id}, but run {now_id} or the "
+                                  f"baseline has no {name}{where} to compare ({over})")
             out.append(verdict)
             continue
         base, now = float(row["baseline"]), float(row["now"])
@@ -372,8 +373,8 @@ def evaluate_relative(checked: Mapping[str, Any] | None, comparison: Mapping[str
             change = f"{100.0 * measured:+.2f} %" if math.isfinite(measured) else "from 0"
         verdict.update(measured=measured, passed=passed)
         verdict["relative"].update(baseline=base, now=now)
-        verdict["message"] = (f"{name}{where}: {_shown(name, base)} in baseline {base_id} -> {_shown(name, now)} in run "
-                              f"{now_id} ({change}), allowed {limit_text} over the {over}"
+        verdict["message"] = (f"{name}{where}: {_shown(name, base)} in baseline {base_id} -> {_shown(name, now)} "
+                              f"in run {now_id} ({change}), allowed {limit_text} over the {over}"
                               + ("" if passed else " - BROKEN"))
         out.append(verdict)
     return out

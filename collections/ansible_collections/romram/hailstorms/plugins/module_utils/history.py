@@ -196,10 +196,12 @@ def render(rows: Sequence[Mapping[str, Any]], results_dir: str = "") -> str:
         failed = row.get("exit_code") not in (0, None)
         parts.append(f'<tr class="{"fail" if failed else "pass"}"><td class="text">{link}</td>'
                      f'<td class="text">{_e(row.get("tag") or "")}</td><td class="text">{_e(row.get("profile"))}</td>'
-                     f'<td class="text">{_e(row.get("start") or "-")}</td><td class="text">{_e(row.get("state") or "-")}'
-                     f'</td><td>{_fmt(row.get("exit_code"), "")}</td><td>{_fmt(row.get("rps"), "rps")}</td>'
+                     f'<td class="text">{_e(row.get("start") or "-")}</td>'
+                     f'<td class="text">{_e(row.get("state") or "-")}</td>'
+                     f'<td>{_fmt(row.get("exit_code"), "")}</td><td>{_fmt(row.get("rps"), "rps")}</td>'
                      f'<td>{_fmt(row.get("failure_rate"), "failure_rate")}</td><td>{_fmt(row.get("p95_ms"), "ms")}</td>'
-                     f'<td>{_fmt(row.get("p99_ms"), "ms")}</td><td class="text">{_e(row.get("baseline") or "")}</td></tr>')
+                     f'<td>{_fmt(row.get("p99_ms"), "ms")}</td>'
+                     f'<td class="text">{_e(row.get("baseline") or "")}</td></tr>')
     parts.append("</tbody></table></main></body></html>\n")
     return "".join(parts)
 

@@ -23,7 +23,8 @@ import math
 from bisect import bisect_right
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils.compare import COMPARISON, SHOWN, change_text, show_number
+from ansible_collections.romram.hailstorms.plugins.module_utils.compare import (
+    COMPARISON, SHOWN, change_text, show_number)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter, core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
     Histogram, count_against_plan, empty_cell, failures_by_label, merge_cell, plan_phases)

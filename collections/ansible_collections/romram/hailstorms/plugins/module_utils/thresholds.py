@@ -176,8 +176,9 @@ def _relative(name: str, value: Mapping[str, Any], where: str, label: str, relat
                              "keys from schedule")
     for key in RELATIVE_KEYS:
         if key in value and key != bound:
-            raise ThresholdError(f"{where}.{key}: {name} takes {bound}, not {key} (a {'higher' if bound == 'max_increase' else 'lower'} "
-                                 f"{name} is worse); e.g. {example}")
+            worse = "higher" if bound == "max_increase" else "lower"
+            raise ThresholdError(f"{where}.{key}: {name} takes {bound}, not {key} (a {worse} {name} is worse); "
+                                 f"e.g. {example}")
     if value.get("abort"):
         if "limit" not in value:
             raise ThresholdError(f"{where}.abort: a relative limit ({bound}) is judged at the end only: the baseline's "

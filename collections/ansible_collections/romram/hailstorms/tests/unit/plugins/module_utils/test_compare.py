@@ -47,8 +47,8 @@ def run_latencies(seed: int, scale: float = 1.0, labels=("GET /a", "GET /b")) ->
 
 
 def summary_of(merged: dict, plan: dict = PLAN, phase="constant") -> dict:
-    summary = {"state": "completed", "versions": {"locust": "2.47.0"}, "clock": {"start": "2026-12-06T12:00:00+00:00",
-                                                                               "start_epoch": 1.0}}
+    summary = {"state": "completed", "versions": {"locust": "2.47.0"},
+               "clock": {"start": "2026-12-06T12:00:00+00:00", "start_epoch": 1.0}}
     summary[compare.BLOCK] = json.loads(json.dumps(compare.histogram_block(merged, plan, phase)))  # as stored
     return summary
 
@@ -209,7 +209,8 @@ def test_baseline_refusals_name_the_variable_the_value_and_a_fix(tmp_path):
     write_run(tmp_path, "bad", state="failed")
     write_run(tmp_path, "old", block=False)
     root = str(tmp_path)
-    with pytest.raises(compare.CompareError, match=r"hailstorm_baseline: 'nope' is no run id .* runs there: bad, old, r1"):
+    with pytest.raises(compare.CompareError,
+                       match=r"hailstorm_baseline: 'nope' is no run id .* runs there: bad, old, r1"):
         baseline.resolve("nope", root)
     with pytest.raises(compare.CompareError, match=r"hailstorm_baseline: 'r1' is this run itself"):
         baseline.resolve("r1", root, "r1")
