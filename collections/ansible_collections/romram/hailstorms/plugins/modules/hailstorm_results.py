@@ -435,7 +435,7 @@ def main():
                 written.append(exports.JTL_FILE)
     except OSError as exc:  # a full disk: say where, what is kept and how to merge again
         module.fail_json(msg=cannot_write(path, exc, written), files=files, written=written)
-    lines = summary_lines(summary)
+    lines = [report.verdict_line(summary)] + summary_lines(summary)  # the verdict opens and ends the lines
     if summary.get(compare.COMPARISON):
         lines.extend(compare.comparison_lines(summary[compare.COMPARISON]))
     live_line = live_metrics.live_metrics_line(summary["live_metrics"])
