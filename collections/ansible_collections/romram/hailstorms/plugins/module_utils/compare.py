@@ -14,6 +14,7 @@ summed, never averaged or re-sampled, and never from the rounded CSV figures.
       "overall": CELL, "labels": {label: CELL},
       "stages": {name: {"window": [a, b], "seconds": n, "overall": CELL}},   # a staged plan's
       "batches": {"all": [p95_ms, ...], label: [...]},   # the p95 of BATCHES equal time slices
+      "per_second": {"requests": [[second, n], ...], "p95_ms": [[second, ms], ...]},  # the whole run
     }
     CELL = {"requests", "failures", "time_us", "hist": {bucket_us: count},
             "sched_time_us", "sched_hist": {...}}        # the from-schedule pair when recorded
@@ -137,7 +138,21 @@ def histogram_block(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: A
             "window": list(window) if window else None, "seconds": (span[1] - span[0]) if span else 0,
             "overall": _cell(_total(labels.values())),
             "labels": {label: _cell(cell) for label, cell in sorted(labels.items())},
-            "stages": stages, "batches": _batches(merged, span)}
+            "stages": stages, "batches": _batches(merged, span), "per_second": per_second(merged)}
+
+
+def per_second(merged: Mapping[str, Any]) -> dict[str, list[list[float]]]:
+    """The whole run's requests and p95 (all labels) per second: the baseline's faint lines on the
+    report's rate and latency charts."""
+    requests, p95 = [], []
+    for sec, per_label in sorted(((int(s), cells) for s, cells in merged.get("seconds", {}).items()),
+                                 key=lambda item: item[0]):
+        cell = _total(per_label.values())
+        requests.append([sec, int(cell["requests"])])
+        value = Histogram(cell["hist"]).percentile(95.0)
+        if value is not None:
+            p95.append([sec, value])
+    return {"requests": requests, "p95_ms": p95}
 
 
 # --- figures of a cell --------------------------------------------------------------------------
@@ -280,7 +295,8 @@ def compare(now: Mapping[str, Any], baseline: Mapping[str, Any], now_plan: Mappi
             "baseline": run_identity(baseline, baseline_plan or {}, baseline_id),
             "over": {"baseline": a.get("description"), "now": b.get("description")},
             "overall": overall, "labels": labels, "names": names, "stages": stages, "noise": noise,
-            "differences": differences, "labels_only_now": only_now, "labels_only_baseline": only_base}
+            "differences": differences, "labels_only_now": only_now, "labels_only_baseline": only_base,
+            "baseline_per_second": a.get("per_second") or {}}
 
 
 def show_number(metric: str, value: Any) -> str:

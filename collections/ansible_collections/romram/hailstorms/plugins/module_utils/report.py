@@ -287,8 +287,14 @@ def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: S
                  "users", series, plan_phases, x_range, marks)
 
 
-def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
-    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart)."""
+BASELINE_COLOR = "#bbbbbb"  # the baseline's faint lines (compare.per_second)
+
+
+def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = (),
+           baseline: Mapping[str, Any] | None = None) -> list[str]:
+    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart);
+    `baseline`: the baseline run's requests and p95 per second (the comparison's baseline_per_second), drawn
+    faint and dashed on the rate and latency charts, on the same time axis (0 s: each run's start)."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
@@ -316,6 +322,13 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
         for i, (host, counts) in enumerate(sorted(hosts.items())):
             rps_series.append((f"measured, {host}", COLORS[(i + 2) % len(COLORS)],
                                [(s + 0.5, float(counts.get(s, 0))) for s in seconds if s in per_second], False))
+    baseline_id = (baseline or {}).get("run_id", "")
+
+    def faint(key: str) -> list[Series]:
+        points = [(float(s) + 0.5, float(v)) for s, v in (baseline or {}).get(key) or []
+                  if x_range[0] <= float(s) < x_range[1]]
+        return [(f"baseline {baseline_id}", BASELINE_COLOR, points, True)] if points else []
+    rps_series.extend(faint("requests"))
     out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
                      plan_phases, x_range, marks))
 
@@ -338,6 +351,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
                     if value is not None:
                         points.append((s + 0.5, value))
             latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
+    latency.extend([(f"{name} p95", colour, points, dashed) for name, colour, points, dashed in faint("p95_ms")])
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
                      + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range, marks))
 
@@ -750,7 +764,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     parts.append("<h2>Charts</h2>")
     abort = summary.get("abort") or {}
     marks = [("aborted: " + str(abort.get("reason")), float(abort["at"]))] if abort.get("at") is not None else []
-    parts.extend(charts(merged, plan, marks))
+    comparison = summary.get(COMPARISON) or {}
+    parts.extend(charts(merged, plan, marks, {**(comparison.get("baseline_per_second") or {}),
+                                              "run_id": (comparison.get("baseline") or {}).get("run_id")}
+                        if comparison else None))
     seconds_axis = _seconds(merged, plan)
     parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1)), marks))
     parts.append(service_table(service))

@@ -233,3 +233,22 @@ def test_good_tags(tag):
 def test_bad_tags_are_refused(tag):
     with pytest.raises(compare.CompareError, match="hailstorm_tag: .* e.g. hailstorm_tag: release-41"):
         baseline.checked_tag(tag)
+
+
+def test_the_report_opens_with_the_verdict_and_the_comparison_and_draws_the_baseline_faint():
+    from ansible_collections.romram.hailstorms.plugins.module_utils import report
+    base_merged, now_merged = merged_of(run_latencies(9)), merged_of(run_latencies(10, 2.0))
+    base, now = summary_of(base_merged), summary_of(now_merged)
+    now["comparison"] = compare.compare(now, base, PLAN, PLAN, "run-2", "<run-1>")
+    now.update(exit_code=10, thresholds={"verdicts": [{"passed": False}, {"passed": True}]}, clock=None)
+    page = report.render(now_merged, now, {**PLAN, "run_id": "run-2"})
+    main = page.split("<main>", 1)[1]
+    assert main.startswith('<div class="verdict fail" id="verdict">FAIL: exit code 10 - run completed, 1 of 2 '
+                           "thresholds broken</div>")
+    assert main.index('id="comparison"') < main.index("<h2>Charts</h2>")
+    assert 'id="baseline">baseline &lt;run-1&gt;' in page and "<run-1>" not in page  # escaped
+    assert '<td class="worse">&#9650; +' in page  # p95 got worse: marked
+    # the faint lines' legends on the rate and latency charts
+    assert "baseline &lt;run-1&gt;</span>" in page and "baseline &lt;run-1&gt; p95</span>" in page
+    passed = report.verdict_line({"exit_code": 0, "state": "completed"})
+    assert passed == "PASS: exit code 0 - run completed, no thresholds"
