@@ -209,7 +209,7 @@ def hailstorms(model: str, rate: float, seconds: float, nginx: Nginx, work: Path
                    "--core", "0"], env, (t0 + 2.0, t0 + 2.0 + seconds), nginx)
     records = [json.loads(line) for line in (run_dir / "core-0.jsonl").read_text().splitlines()]
     summary_load = [r.get("load") or {} for r in records if r.get("type") == "stats"]
-    from ansible_collections.romram.hailstorms.plugins.module_utils.results import load_figures
+    from ansible_collections.romram.hailstorms.plugins.module_utils.records import load_figures
 
     load = {sec: sample for part in summary_load for sec, sample in part.items()}
     out["generator_limited"] = load_figures(load)["generator_limited"]

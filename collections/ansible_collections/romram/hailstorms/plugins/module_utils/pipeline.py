@@ -9,9 +9,10 @@
 `build` runs STEPS in order over one Build (what the steps share): the sources to merge (each
 host's host.jsonl, else its core-N.jsonl files), the merge, the summary (with live metrics, the
 run's clock and the service's metrics), the run state, the thresholds and the exit code, then the
-files' text (`outputs`: {file name: text}). A step is a function of the Build; a new one (a
-comparison with a baseline) goes into the list where it belongs, or a caller passes its own
-`steps`. Pure Python apart from reading the results directory (and the service's metrics when
+files' text (`outputs`: {file name: text}); the thresholds' step also compares the run with its
+baseline (baseline.attach: the histograms block, the comparison, the relative thresholds). A step
+is a function of the Build; a new one goes into the list where it belongs, or a caller passes its
+own `steps`. Pure Python apart from reading the results directory (and the service's metrics when
 hailstorm_prometheus_url is set); the hailstorm_results module is its thin wrapper.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 from typing import Any, Callable, Iterable, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    contract, exports, junit, live_metrics, report, service_metrics, thresholds)
+    baseline, compare, contract, exports, junit, live_metrics, report, service_metrics, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import HOST_FILE, run_sources
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
     EXIT_CODE_ON_ERROR, exit_code, run_state, state_lines)
@@ -58,12 +59,14 @@ class Build:
     def __init__(self, run_dir: str, plan: Mapping[str, Any], checked: Mapping[str, Any], *,
                  sources: list | None = None, warnings: list[str] | None = None, on_error: int | None = None,
                  prometheus_url: str = "", queries: Mapping[str, Any] | None = None,
-                 summary_file: str = contract.SUMMARY_FILE) -> None:
+                 summary_file: str = contract.SUMMARY_FILE, baseline: Any = None,
+                 results_dir: str | None = None) -> None:
         self.run_dir, self.plan, self.checked = run_dir, plan, checked
         self.sources = sources
         self.warnings = warnings if warnings is not None else []  # lines left out or made safe, named
         self.on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR)) if on_error is None else on_error
         self.prometheus_url, self.queries, self.summary_file = prometheus_url, queries or {}, summary_file
+        self.baseline, self.results_dir = baseline, results_dir  # hailstorm_baseline, hailstorm_results_dir
         self.merged: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.service: Any = None
@@ -107,6 +110,11 @@ def judge_thresholds(run: Build) -> None:
     """The thresholds over their phase, and the exit code (run state, thresholds, locustfile)."""
     run.figures = phase_figures(run.merged, run.plan, run.checked["phase"])
     run.verdicts = thresholds.evaluate(run.checked, run.figures)
+    try:  # the histograms block, the comparison with the baseline and the relative thresholds' verdicts
+        run.verdicts += baseline.attach(run.summary, run.merged, run.plan, run.checked, run.run_dir, run.baseline,
+                                        run.results_dir)
+    except compare.CompareError as exc:
+        raise ResultsError(f"hailstorm_results: {exc}") from exc
     broken = thresholds.broken(run.verdicts)
     run.summary["thresholds"] = {"phase": run.checked["phase"], "over": run.figures["description"],
                                  "passed": not broken, "verdicts": run.verdicts}
@@ -266,7 +274,9 @@ def write(run_dir: str, outputs: Mapping[str, str]) -> tuple[bool, list[str]]:
 def result_lines(run_dir: str, summary: Mapping[str, Any]) -> list[str]:
     """What the collect role prints: the summary's lines, the live metrics, the thresholds, the
     report's path, the run state and the exit code with its meaning."""
-    lines = summary_lines(summary)
+    lines = [report.verdict_line(summary)] + summary_lines(summary)  # the verdict opens and ends the lines
+    if summary.get(compare.COMPARISON):
+        lines.extend(compare.comparison_lines(summary[compare.COMPARISON]))
     live_line = live_metrics.live_metrics_line(summary["live_metrics"])
     if live_line:
         lines.append(live_line)
@@ -284,6 +294,7 @@ def result_lines(run_dir: str, summary: Mapping[str, Any]) -> list[str]:
         meaning = ("run state %s" % summary["state"] if summary["state"] != "completed"
                    else "%d threshold(s) broken" % len(broken))
         lines.append("exit code %d (%s)" % (summary["exit_code"], meaning))
+    lines.append(report.verdict_line(summary))
     return lines
 
 

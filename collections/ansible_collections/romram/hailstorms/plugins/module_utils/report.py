@@ -23,6 +23,8 @@ import math
 from bisect import bisect_right
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ansible_collections.romram.hailstorms.plugins.module_utils.compare import (
+    COMPARISON, SHOWN, change_text, show_number)
 from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import core_intervals, request_times
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
@@ -286,8 +288,14 @@ def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: S
                  "users", series, plan_phases, x_range, marks)
 
 
-def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = ()) -> list[str]:
-    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart)."""
+BASELINE_COLOR = "#bbbbbb"  # the baseline's faint lines (compare.per_second)
+
+
+def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = (),
+           baseline: Mapping[str, Any] | None = None) -> list[str]:
+    """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart);
+    `baseline`: the baseline run's requests and p95 per second (the comparison's baseline_per_second), drawn
+    faint and dashed on the rate and latency charts, on the same time axis (0 s: each run's start)."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
@@ -315,6 +323,13 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
         for i, (host, counts) in enumerate(sorted(hosts.items())):
             rps_series.append((f"measured, {host}", COLORS[(i + 2) % len(COLORS)],
                                [(s + 0.5, float(counts.get(s, 0))) for s in seconds if s in per_second], False))
+    baseline_id = (baseline or {}).get("run_id", "")
+
+    def faint(key: str) -> list[Series]:
+        points = [(float(s) + 0.5, float(v)) for s, v in (baseline or {}).get(key) or []
+                  if x_range[0] <= float(s) < x_range[1]]
+        return [(f"baseline {baseline_id}", BASELINE_COLOR, points, True)] if points else []
+    rps_series.extend(faint("requests"))
     out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
                      plan_phases, x_range, marks))
 
@@ -337,6 +352,7 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
                     if value is not None:
                         points.append((s + 0.5, value))
             latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
+    latency.extend([(f"{name} p95", colour, points, dashed) for name, colour, points, dashed in faint("p95_ms")])
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
                      + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range, marks))
 
@@ -607,6 +623,7 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef1
 td:first-child,th:first-child{text-align:left}td.text,table.settings td,table.versions td{text-align:left}
 tr.broken td{background:#fbe3e4}td.failed,dd.failed{color:#a40012;font-weight:bold;background:#fde8ea}dd.failed{justify-self:start;padding:0 4px}
 rect.hover:hover{fill:rgba(35,57,93,.10)}tr.passed td{background:#eaf6ea}
+td.worse{color:#a40012;font-weight:bold}td.better{color:#1d6b2a;font-weight:bold}
 figure.chart{background:#fff;border:1px solid #ddd;margin:12px 0;padding:8px}
 figcaption{font-weight:bold;font-size:14px}.legend{font-size:12px;margin:4px 0}
 .key{margin-right:14px;white-space:nowrap}.swatch{display:inline-block;width:22px;border-top:3px solid;
@@ -614,6 +631,71 @@ margin-right:5px;vertical-align:middle}.swatch.plan{border-top-style:dashed}
 .note{color:#777;font-style:italic}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px}
 dt{font-weight:bold}dd{margin:0}
 """
+
+
+def _baseline_header(comparison: Mapping[str, Any] | None) -> str:
+    if not comparison:
+        return ""
+    base = comparison["baseline"]
+    versions = ", ".join(f"{k} {v}" for k, v in sorted((base.get("versions") or {}).items()) if v)
+    return (f'<p id="baseline">baseline {_e(base["run_id"])}' + (f" (tag {_e(base['tag'])})" if base.get("tag") else "")
+            + (f", started {_e(base['start'])}" if base.get("start") else "")
+            + (f"; made with {_e(versions)}" if versions else "") + "</p>")
+
+
+def verdict_line(summary: Mapping[str, Any]) -> str:
+    """The one PASS/FAIL line of a run, with its exit code: what the report and the printed
+    summary open and end with ("PASS: exit code 0 - completed, 3 thresholds met")."""
+    code = int(summary.get("exit_code") or 0)
+    state = summary.get("state") or "?"
+    verdicts = (summary.get("thresholds") or {}).get("verdicts") or []
+    broken = sum(1 for v in verdicts if not v.get("passed"))
+    judged = (f"{broken} of {len(verdicts)} thresholds broken" if broken
+              else f"{len(verdicts)} thresholds met" if verdicts else "no thresholds")
+    return f"{'PASS' if code == 0 else 'FAIL'}: exit code {code} - run {state}, {judged}"
+
+
+def _change_cell(metric: str, row: Mapping[str, Any]) -> Any:
+    text = _e(change_text(metric, row))
+    direction = row.get("direction")
+    if direction == "worse":
+        return (f"&#9650; {text}", "worse")  # a regression: up arrow, red
+    if direction == "better":
+        return (f"&#9660; {text}", "better")
+    return text
+
+
+def comparison_section(comparison: Mapping[str, Any] | None) -> str:
+    """The comparison with the baseline (compare.compare): one table of deltas (baseline -> now,
+    change; regressions red with an up arrow, improvements green with a down one), overall, per
+    label and per stage of the same name, the p95's significance hint and what differs."""
+    if not comparison:
+        return ""
+    base, now = comparison["baseline"], comparison["now"]
+    metrics = [m for m in SHOWN if any(rows.get(m, {}).get("baseline") is not None or rows.get(m, {}).get("now")
+                                       is not None for rows in [comparison["overall"]])]
+    head = ["scope", "metric", f"baseline {base['run_id']}", f"now {now['run_id']}", "change"]
+    rows, classes = [], []
+    scopes = [("all", comparison["overall"])] + list(comparison["labels"].items()) + [
+        (f"stage {name}", rows_) for name, rows_ in comparison.get("stages", {}).items()]
+    for scope, deltas in scopes:
+        for metric in metrics:
+            row = deltas[metric]
+            rows.append([f"<b>{_e(scope)}</b>" if scope == "all" else _e(scope), _e(metric),
+                         _e(show_number(metric, row["baseline"])), _e(show_number(metric, row["now"])),
+                         _change_cell(metric, row)])
+            classes.append(row.get("direction") or "")
+    noise = comparison["noise"]["all"]
+    hint = (f"p95 change {noise['hint']}: noise &plusmn;{noise['noise_ms']:.2f} ms ({_e(noise['method'])})"
+            if noise["hint"] != "unknown" else f"no significance hint ({_e(noise['method'])})")
+    text = (f'<section id="comparison"><h2>Compared with baseline {_e(base["run_id"])}</h2>'
+            f'<p class="note">baseline over the {_e(comparison["over"]["baseline"])}, this run over the '
+            f'{_e(comparison["over"]["now"])}; exact, from both runs\' merged histograms. '
+            f'&#9650; red: worse, &#9660; green: better. {hint}</p>')
+    if comparison.get("differences"):
+        text += '<ul class="degraded" id="differences">' + "".join(
+            f"<li>{_e(line)}</li>" for line in comparison["differences"]) + "</ul>"
+    return text + _table(head, rows, "comparison", classes) + "</section>"
 
 
 def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[str, Any],
@@ -638,7 +720,12 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
              + (f'<p id="clock">from <time datetime="{clock["start"]}">{clock["start"]}</time> to '
                 f'<time datetime="{clock["end"]}">{clock["end"]}</time> ({clock["seconds"]:g} s; the charts\' '
                 f'0 s is the start)</p>' if clock else "")
+             + _baseline_header(summary.get(COMPARISON))
              + "</header><main>"]
+    verdict = verdict_line(summary)
+    parts.append(f'<div class="verdict {"pass" if verdict.startswith("PASS") else "fail"}" id="verdict">'
+                 f"{_e(verdict)}</div>")
+    parts.append(comparison_section(summary.get(COMPARISON)))
     if state:
         cls = "pass" if state == "completed" else "warn" if state == "degraded" else "fail"
         parts.append(f'<div class="verdict {cls}" id="state">run state: {_e(state)}</div>')
@@ -678,7 +765,10 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     parts.append("<h2>Charts</h2>")
     abort = summary.get("abort") or {}
     marks = [("aborted: " + str(abort.get("reason")), float(abort["at"]))] if abort.get("at") is not None else []
-    parts.extend(charts(merged, plan, marks))
+    comparison = summary.get(COMPARISON) or {}
+    parts.extend(charts(merged, plan, marks, {**(comparison.get("baseline_per_second") or {}),
+                                              "run_id": (comparison.get("baseline") or {}).get("run_id")}
+                        if comparison else None))
     seconds_axis = _seconds(merged, plan)
     parts.extend(service_charts(service, plan, (float(seconds_axis[0]), float(seconds_axis[-1] + 1)), marks))
     parts.append(service_table(service))

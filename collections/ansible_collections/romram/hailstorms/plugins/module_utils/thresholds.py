@@ -71,6 +71,12 @@ LIMITS: dict[str, tuple[str, str, str]] = {
 LABEL_LIMITS = (*LATENCY, "failure_rate")
 ABORTABLE = ("failure_rate", *SERVICE_LATENCY)  # judged mid-run on the hosts' figures of the last progress interval
 ABORT_KEYS = ("limit", "abort", "after")
+# relative limits against a baseline run (hailstorm_baseline; compare.py judges them at the end):
+# name: the bound it takes. max_increase of a latency in % of the baseline's, of failure_rate in
+# percentage points; max_decrease of rps (requests per second over the phase) in % of the baseline's.
+RELATIVE: dict[str, str] = {**{name: "max_increase" for name in LATENCY}, "failure_rate": "max_increase",
+                            "rps": "max_decrease"}
+RELATIVE_KEYS = ("max_increase", "max_decrease")
 ALL = "all"  # the label of limits over every request
 
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*(ms|s|%)?\s*$", re.IGNORECASE)
@@ -160,11 +166,56 @@ def _abort(name: str, value: Mapping[str, Any], where: str, top: bool) -> tuple[
     return value["limit"], after
 
 
+def _relative(name: str, value: Mapping[str, Any], where: str, label: str, relative: list[dict[str, Any]]) -> Any:
+    """Takes the relative bounds out of a limit written {max_increase: 10%} (or with an absolute
+    `limit` beside it) into `relative`; returns what is left: the absolute limit, or None."""
+    bound = RELATIVE.get(name)
+    example = f"{where}: {{{bound or 'max_increase'}: {'0.5%' if name == 'failure_rate' else '10%'}}}"
+    if bound is None:
+        raise ThresholdError(f"{where}: {name} takes no relative limit (max_increase, max_decrease); relative limits "
+                             f"are for {', '.join(k for k in RELATIVE if k not in SCHEDULE_LATENCY)} and the latency "
+                             "keys from schedule")
+    for key in RELATIVE_KEYS:
+        if key in value and key != bound:
+            worse = "higher" if bound == "max_increase" else "lower"
+            raise ThresholdError(f"{where}.{key}: {name} takes {bound}, not {key} (a {worse} {name} is worse); "
+                                 f"e.g. {example}")
+    if value.get("abort"):
+        if "limit" not in value:
+            raise ThresholdError(f"{where}.abort: a relative limit ({bound}) is judged at the end only: the baseline's "
+                                 "figures are of a whole phase, the progress figures of a few seconds, so they are no "
+                                 f"fair match mid-run; remove abort, or give an absolute limit to abort on, e.g. "
+                                 f"{where}: {{limit: 500, abort: true, {bound}: 10%}}")
+    given = value[bound]
+    pct = name != "failure_rate"
+    fix = f"give a fraction or a percentage >= 0, e.g. {example}"
+    if isinstance(given, bool) or not isinstance(given, (int, float, str)):
+        raise ThresholdError(f"{where}.{bound}: expected a number or a percentage, got {given!r}; {fix}")
+    match = _NUMBER.match(given) if isinstance(given, str) else None
+    if isinstance(given, str) and (not match or (match.group(2) or "%") != "%"):
+        raise ThresholdError(f"{where}.{bound}: cannot read {given!r} as a percentage; {fix}")
+    number = float(match.group(1)) / (100.0 if match.group(2) else 1.0) if match else float(given)
+    if not math.isfinite(number) or number < 0 or (bound == "max_decrease" and number > 1):
+        raise ThresholdError(f"{where}.{bound}: {given!r} is out of range; {fix}")
+    relative.append({"threshold": name, "label": label, "bound": bound, "value": number,
+                     "unit": "%" if pct else "pp"})
+    rest = {key: val for key, val in value.items() if key not in RELATIVE_KEYS}
+    if not rest:
+        return None
+    return rest
+
+
 def _limits(given: Mapping[str, Any], allowed: tuple[str, ...], where: str,
-            aborts: dict[str, float] | None = None) -> dict[str, Any]:
-    """The limits as numbers; those written {limit, abort: true, after} also go in `aborts` (name: after s)."""
+            aborts: dict[str, float] | None = None, relative: list[dict[str, Any]] | None = None,
+            label: str = "all") -> dict[str, Any]:
+    """The limits as numbers; those written {limit, abort: true, after} also go in `aborts` (name: after s),
+    the relative ones ({max_increase: 10%}) in `relative`."""
     out: dict[str, Any] = {}
     for name, value in given.items():
+        if isinstance(value, Mapping) and any(key in value for key in RELATIVE_KEYS) and relative is not None:
+            value = _relative(name, value, f"{where}.{name}", label, relative)
+            if value is None:
+                continue
         if isinstance(value, Mapping) and name in LIMITS:
             value, after = _abort(name, value, f"{where}.{name}", aborts is not None)
             if after is not None and aborts is not None:
@@ -208,16 +259,19 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
             f"{where}.labels: expected a mapping of label to limits such as "
             f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {kind_of(labels)}, {labels!r}")
     out_labels: dict[str, dict[str, Any]] = {}
+    relative: list[dict[str, Any]] = []
     for label, limits in labels.items():
         at = f"{where}.labels[{label!r}]"
         if not isinstance(limits, Mapping):
             raise ThresholdError(f"{at}: expected a mapping of limits such as {{p95_ms: 250}}, got {limits!r}")
-        out_labels[str(label)] = _limits(limits, LABEL_LIMITS, at)
+        out_labels[str(label)] = _limits(limits, LABEL_LIMITS, at, relative=relative, label=str(label))
     aborts: dict[str, float] = {}
-    limits = _limits(given, tuple(LIMITS) + ("labels",), where, aborts)
+    limits = _limits(given, tuple(LIMITS) + ("labels",), where, aborts, relative)
     out = {"limits": limits, "labels": out_labels, "phase": phase}
     if aborts:
         out["abort"] = aborts
+    if relative:
+        out["relative"] = relative
     return out
 
 
@@ -328,7 +382,7 @@ def stack(profiles: Mapping[str, Any] | None, selection: str = "default", given:
 
 
 def is_empty(checked: Mapping[str, Any] | None) -> bool:
-    return not checked or not (checked.get("limits") or checked.get("labels"))
+    return not checked or not (checked.get("limits") or checked.get("labels") or checked.get("relative"))
 
 
 def _show(name: str, value: Any) -> str:

@@ -64,6 +64,15 @@ options:
         the summary.
     type: dict
     default: {}
+  baseline:
+    description:
+      - The baseline run to compare with (C(hailstorm_baseline)) - a run id of O(results_dir), a results directory,
+        C(last) or a tag (C(hailstorm_tag)); unset or empty means the one the plan role recorded in plan.json, if any.
+      - The comparison goes in the summary (C(comparison)) and the report; relative thresholds are judged on it.
+    type: raw
+  results_dir:
+    description: Where the runs are (C(hailstorm_results_dir)); unset means the parent directory of O(path).
+    type: path
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -189,7 +198,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, pipeline, service_metrics, thresholds, urls
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, history, pipeline, service_metrics, thresholds, urls
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import unpack_host_files
 from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
@@ -204,6 +213,8 @@ def main():
             exit_code_on_error=dict(type="int"),
             prometheus_url=dict(type="str", default=""),
             report_queries=dict(type="dict", default={}),
+            baseline=dict(type="raw"),
+            results_dir=dict(type="path"),
             summary_file=dict(type="str", default=contract.SUMMARY_FILE),
         ),
         supports_check_mode=True,
@@ -246,12 +257,15 @@ def main():
     try:
         summary, outputs = pipeline.build(path, plan, checked, sources=sources, warnings=warnings,
                                           on_error=module.params["exit_code_on_error"], prometheus_url=prometheus_url,
-                                          queries=queries, summary_file=module.params["summary_file"])
+                                          queries=queries, summary_file=module.params["summary_file"],
+                                          baseline=module.params["baseline"], results_dir=module.params["results_dir"])
         changed = False
         if not module.check_mode:
             changed, written = pipeline.write(path, outputs)
     except pipeline.ResultsError as exc:
         module.fail_json(msg=str(exc), **dict({"files": files}, **exc.details))
+    if not module.check_mode:  # results/index.html: every run of the results directory
+        history.write_index(module.params["results_dir"] or os.path.dirname(path.rstrip("/")))
     verdicts = summary["thresholds"]["verdicts"]
     module.exit_json(changed=changed, summary=summary, lines=pipeline.result_lines(path, summary),
                      exit_code=summary["exit_code"], summary_path=os.path.join(path, module.params["summary_file"]),

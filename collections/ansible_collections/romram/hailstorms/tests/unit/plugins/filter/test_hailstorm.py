@@ -20,7 +20,9 @@ def test_filters_are_registered():
                             "checked_report_queries", "abort_check"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
-    assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
+    from ansible_collections.romram.hailstorms.plugins.filter.baseline import FilterModule as Baseline
+    # every filter is documented
+    assert sidecars == set(FILTERS) | set(Thresholds().filters()) | set(Baseline().filters())
 
 
 def test_checked_abort_after_returns_the_thresholds_or_names_the_filter():
@@ -113,3 +115,14 @@ def test_the_report_queries_are_checked_before_any_host_is_touched():
     assert FILTERS["checked_report_queries"]({"api_cpu": "rate(x[15s])"}) == {"api_cpu": "rate(x[15s])"}
     with pytest.raises(AnsibleFilterError, match="checked_report_queries: hailstorm_report_queries: 'rate' is not a"):
         FILTERS["checked_report_queries"]("rate")
+
+
+def test_the_baseline_filters_name_themselves_in_their_refusals(tmp_path):
+    from ansible_collections.romram.hailstorms.plugins.filter.baseline import FilterModule as Baseline
+    filters = Baseline().filters()
+    assert filters["checked_baseline"]("", {"relative": []}, str(tmp_path), "r1") is None
+    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_baseline: hailstorm_thresholds: p95_ms"):
+        filters["checked_baseline"]("", {"relative": [{"threshold": "p95_ms", "bound": "max_increase"}]},
+                                    str(tmp_path), "r1")
+    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_tag: hailstorm_tag: 'last'"):
+        filters["checked_tag"]("last")

@@ -118,7 +118,9 @@ def test_failed_requests_fail_the_run_as_in_locust(tmp_path):
     assert summary["failures"] == 2  # one per core
     assert summary["failures_by_kind"] == {"HTTP 500": 2}
     assert summary["state"] == "failed" and summary["exit_code"] == 1
-    assert pipeline.result_lines(str(run_dir), summary)[-1] == "exit code 1 (run state failed)"
+    lines = pipeline.result_lines(str(run_dir), summary)
+    assert lines[-2] == "exit code 1 (run state failed)"
+    assert lines[0] == lines[-1] == "FAIL: exit code 1 - run failed, no thresholds"  # one verdict opens and ends
     failures = outputs[contract.CSV_PREFIX + "_failures.csv"]
     assert "HTTP 500" in failures and ",2," in failures
 
@@ -132,7 +134,8 @@ def test_a_broken_threshold_sets_the_exit_code_and_fails_its_testcase(run_dir):
     assert len(broken) == 1 and "p99" in broken[0]
     lines = pipeline.result_lines(str(run_dir), summary)
     assert "thresholds over the constant phase 1-5 s: 1 of 1 broken" in lines
-    assert lines[-1] == "exit code 10 (1 threshold(s) broken)"
+    assert lines[-2] == "exit code 10 (1 threshold(s) broken)"
+    assert lines[0] == lines[-1] == "FAIL: exit code 10 - run completed, 1 of 1 thresholds broken"
     junit_xml = outputs[contract.JUNIT_FILE]
     assert "<failure" in junit_xml and "p99" in junit_xml
 
