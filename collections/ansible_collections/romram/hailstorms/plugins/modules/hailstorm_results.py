@@ -64,6 +64,26 @@ options:
         the summary.
     type: dict
     default: {}
+  prometheus_headers:
+    description:
+      - Extra HTTP headers of the O(prometheus_url) queries (C(hailstorm_prometheus_headers), e.g. C(X-Scope-OrgID));
+        never logged.
+    type: dict
+    default: {}
+  prometheus_environment:
+    description:
+      - The run's secrets (C(hailstorm_environment)); the queries' Authorization comes from its
+        C(HAILSTORM_PROMETHEUS_QUERY_BEARER_TOKEN) (or C(HAILSTORM_PROMETHEUS_QUERY_USERNAME) and
+        C(HAILSTORM_PROMETHEUS_QUERY_PASSWORD)), else from the remote write's C(HAILSTORM_PROMETHEUS_BEARER_TOKEN) (or
+        user and password). Never logged.
+    type: dict
+    default: {}
+  grafana_url:
+    description:
+      - The base URL of the Grafana holding the collection's dashboard (C(hailstorm_grafana_url)); the report's header
+        and the summary's C(grafana) link to the run there. Empty means no link.
+    type: str
+    default: ""
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -102,6 +122,9 @@ summary:
         - The run's wall-clock start and end (C(start), C(end) as ISO 8601 with zone; C(start_epoch), C(end_epoch);
           C(seconds) between), to find the run in other tools; null for records without a start time.
       type: dict
+    grafana:
+      description: With O(grafana_url) - the run in the collection's Grafana dashboard (its run id and time range), else null.
+      type: str
     service_metrics:
       description:
         - With O(prometheus_url) and O(report_queries) - the URL, the query step and per query its PromQL, the series
@@ -297,7 +320,7 @@ def _abort(path):
         return None
 
 
-def _service_metrics(url, queries, merged, plan):
+def _service_metrics(url, queries, merged, plan, headers=None):
     """The service's metrics over the run window (service_metrics.fetch), or None when off or
     when the records carry no start time."""
     start = exports.start_time(merged)
@@ -305,7 +328,7 @@ def _service_metrics(url, queries, merged, plan):
         return None
     seconds = [int(s) for s in merged.get("seconds", {})] + [int(s) for s in merged.get("active", {})]
     end = start + max(seconds + [int(float(plan.get("duration") or 0)) - 1]) + 1
-    return service_metrics.fetch(url, queries, start, end, results.constant_window(plan))
+    return service_metrics.fetch(url, queries, start, end, results.constant_window(plan), headers=headers)
 
 
 def main():
@@ -318,6 +341,9 @@ def main():
             exit_code_on_error=dict(type="int"),
             prometheus_url=dict(type="str", default=""),
             report_queries=dict(type="dict", default={}),
+            prometheus_headers=dict(type="dict", default={}, no_log=True),
+            prometheus_environment=dict(type="dict", default={}, no_log=True),
+            grafana_url=dict(type="str", default=""),
             summary_file=dict(type="str", default="summary.json"),
         ),
         supports_check_mode=True,
@@ -357,6 +383,8 @@ def main():
     try:
         prometheus_url = urls.checked_url(module.params["prometheus_url"], "hailstorm_prometheus_url")
         queries = service_metrics.checked_queries(module.params["report_queries"])
+        grafana_url = urls.checked_url(module.params["grafana_url"], "hailstorm_grafana_url")
+        live_metrics.checked_headers(module.params["prometheus_headers"])
     except PlanError as exc:
         module.fail_json(msg="hailstorm_results: %s" % exc)
     try:
@@ -364,7 +392,10 @@ def main():
         summary = summarize(merged, plan)
         summary["live_metrics"] = live_metrics.live_metrics_figures(summary["cores"])
         summary["clock"] = exports.run_clock(merged)
-        service = _service_metrics(prometheus_url, queries, merged, plan)
+        service = _service_metrics(prometheus_url, queries, merged, plan, live_metrics.query_headers(
+            module.params["prometheus_environment"], module.params["prometheus_headers"]))
+        summary["grafana"] = live_metrics.grafana_link(grafana_url, str(plan.get("run_id") or os.path.basename(path)),
+                                                       summary["clock"])
         summary["service_metrics"] = service_metrics.summary_figures(service)
         on_error = module.params["exit_code_on_error"]
         if on_error is None:
