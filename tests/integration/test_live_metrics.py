@@ -214,25 +214,95 @@ def test_a_prometheus_stopped_mid_run_costs_samples_never_the_run(tmp_path):
 DASHBOARD = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "files" / "grafana" / "hailstorms.json"
 
 
-@NEEDS_PROMETHEUS
-def test_every_query_of_the_grafana_dashboard_returns_data_after_a_run(live_run):
-    results, summary, prom, _output = live_run
+def panel_queries(dashboard: dict) -> dict[tuple[str, str], dict]:
+    """Every target of the dashboard by (panel title, refId)."""
+    return {(panel["title"], target["refId"]): target for panel in dashboard["panels"]
+            for target in panel.get("targets", [])}
+
+
+def as_grafana_sends_it(expr: str, run_id: str, range_s: float) -> str:
+    """The PromQL Grafana sends for a target: the run picked, $__rate_interval at the panels' 1 s
+    minimum interval (max(1 s + 1 s, 4 x 1 s) = 4 s), $__range the time range."""
+    return (expr.replace("$run_id", run_id).replace("$__rate_interval", "4s")
+            .replace("$__range", f"{int(range_s)}s"))
+
+
+def check_dashboard(prom: str, results: Path, summary: dict, run_id: str, bounds: list[float] | None = None) -> None:
+    """The dashboard's numbers against the plan and summary.json: the planned sum at sampled
+    seconds, the run's requests and failures per label and in all, the table's p95 per label
+    within 10 % of the summary's (native), or in the same classic bucket (`bounds`, seconds: the
+    classic buckets' upper bounds); every other query answers with data."""
+    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
+
     dashboard = json.loads(DASHBOARD.read_text())
-    assert dashboard["templating"]["list"][1]["query"]["query"] == "label_values(hailstorm_requests_total, run_id)"
-    t0 = start_time(results, "live")
-    end = t0 + summary["series"][-1]["second"] + 2
-    exprs = [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]
-    assert len(exprs) >= 10
-    for title, expr in exprs:
-        params = urllib.parse.urlencode({"query": expr.replace("$run_id", "live"), "start": f"{t0:.3f}",
-                                         "end": f"{end:.3f}", "step": "1"})
+    targets = panel_queries(dashboard)
+    plan = json.loads((results / run_id / "plan.json").read_text())
+    t0 = float(summary["clock"]["start_epoch"])  # the shared start
+    end = float(summary["clock"]["end_epoch"])
+    range_s = end - t0 + 10  # the time range of a user looking at the run
+
+    def instant(key: tuple[str, str], at: float) -> list[dict]:
+        return query(prom, as_grafana_sends_it(targets[key]["expr"], run_id, range_s), at)
+
+    for second in range(1, int(summary["clock"]["seconds"]), 2):  # sampled seconds: the plan, all hosts
+        (row,) = instant(("Rate against plan (task iterations / s, all hosts)", "A"), t0 + second + 0.5)
+        assert float(row["value"][1]) == active_clients(plan, second - 0.5) / plan["pace"], second
+    (row,) = instant(("Requests (run)", "A"), end + 5)
+    assert int(float(row["value"][1])) == summary["requests"]
+    labels = summary["latency"]["labels"]
+    table = {ref: {r["metric"]["label"]: float(r["value"][1]) for r in instant(("Per label", ref), end + 5)}
+             for ref in "ABCDE"}
+    assert table["A"] == {label: row["requests"] for label, row in labels.items()}
+    assert table["B"] == {label: row["failures"] for label, row in labels.items() if row["failures"]}
+    for label, row in labels.items():  # p95 per label over the run, as close as the histogram's buckets
+        live_s, exact_s = table["D"][label], row["p95_ms"] / 1000
+        if bounds is None:
+            assert abs(live_s - exact_s) <= 0.10 * exact_s, (label, live_s, exact_s)
+        else:  # linear interpolation inside the classic bucket that holds the exact value
+            upper = min(b for b in bounds if b >= exact_s)
+            lower = max([0.0] + [b for b in bounds if b < upper])
+            assert lower <= live_s <= upper, (label, live_s, exact_s, lower, upper)
+    (row,) = instant(("p95", "A"), t0 + summary["clock"]["seconds"] / 2)
+    assert float(row["value"][1]) > 0
+    for (title, ref), target in targets.items():  # the rest draws something over the run
+        if target["expr"] == "$target_query":
+            continue
+        params = urllib.parse.urlencode({"query": as_grafana_sends_it(target["expr"], run_id, range_s),
+                                         "start": f"{t0:.3f}", "end": f"{end:.3f}", "step": "1"})
         with urllib.request.urlopen(f"{prom}/api/v1/query_range?{params}", timeout=30) as answer:
             body = json.load(answer)
-        assert body["status"] == "success", (title, expr, body)
+        assert body["status"] == "success", (title, ref, body)
         values = [float(v) for row in body["data"]["result"] for _at, v in row["values"] if v not in ("NaN", "+Inf")]
-        assert values, (title, expr)  # each panel draws something
-    runs = query(prom, "count by (run_id) (hailstorm_requests_total)")
-    assert "live" in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run
+        assert values, (title, ref, target["expr"])
+    runs = query(prom, "count by (run_id) (last_over_time(hailstorm_requests_total[1h]))")
+    assert run_id in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run
+
+
+@NEEDS_PROMETHEUS
+def test_the_grafana_dashboard_shows_the_plan_and_the_summary_s_figures(live_run):
+    results, summary, prom, _output = live_run
+    check_dashboard(prom, results, summary, "live")
+
+
+@NEEDS_PROMETHEUS
+def test_a_prometheus_without_native_histograms_gets_classic_buckets_and_the_dashboard_falls_back(tmp_path):
+    locustfile = tmp_path / "mixed.py"
+    locustfile.write_text(LOCUSTFILE)
+    results = tmp_path / "results"
+    inventory = local_aliases(tmp_path, 1, cores=1, name="liveclassic")
+    with feeder() as target, prometheus(tmp_path / "prometheus", native=False) as prom:
+        run = start_run(results, "classic", target, locustfile, prom + "/api/v1/write", str(inventory),
+                        thresholds={"failure_rate": "50%", "p95_ms": 30})
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, output[-4000:]
+        summary = json.loads((results / "classic" / "summary.json").read_text())
+        live = summary["live_metrics"]
+        assert live["histograms"] == "classic" and "native histograms are disabled" in live["native_refused"]
+        assert live["lost"] == 0  # the refused push went again, classic
+        les = {row["metric"]["le"] for row in query(prom, 'last_over_time(hailstorm_response_time_seconds_bucket'
+                                                          '{run_id="classic"}[1h])')}
+        assert "0.03" in les and "+Inf" in les  # a bucket at the p95_ms threshold
+        check_dashboard(prom, results, summary, "classic", sorted(float(le) for le in les if le != "+Inf"))
 
 
 STAGES = [  # pace 1 s: the rate is the active clients; "0" steps
@@ -283,8 +353,8 @@ def test_the_gauges_sum_to_the_plan_in_the_middle_of_every_stage(stages_run):
     second). Without stale markers a stage change added the last stage's gauges (38 for 20)."""
     from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
 
-    results, summary, plan, prom = stages_run
-    t0 = start_time(results, "stages")
+    _results, summary, plan, prom = stages_run
+    t0 = float(summary["clock"]["start_epoch"])  # the shared start
     offset = 0.0
     for stage in STAGES:
         middle, offset = offset + stage["duration"] / 2, offset + stage["duration"]

@@ -35,10 +35,8 @@ import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
-try:
-    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
-except ImportError:  # pragma: no cover - imported as plain Python
-    from planner import PlanError  # type: ignore[no-redef]
+from ansible_collections.romram.hailstorms.plugins.module_utils import grafana
+from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 
 HISTOGRAMS = ("native", "classic")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # seconds, Prometheus' default
@@ -51,7 +49,6 @@ ENV_PASSWORD = "HAILSTORM_PROMETHEUS_PASSWORD"
 ENV_QUERY_TOKEN = "HAILSTORM_PROMETHEUS_QUERY_BEARER_TOKEN"
 ENV_QUERY_USER = "HAILSTORM_PROMETHEUS_QUERY_USERNAME"
 ENV_QUERY_PASSWORD = "HAILSTORM_PROMETHEUS_QUERY_PASSWORD"
-DASHBOARD_UID = "romram-hailstorms"  # files/grafana/hailstorms.json's uid
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP token (RFC 9110)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header value is one line
 _RESERVED = {"content-encoding", "content-type", "content-length", "host", "user-agent",
@@ -160,7 +157,7 @@ def grafana_link(grafana_url: str | None, run_id: str, clock: Mapping[str, Any] 
     if clock and clock.get("start_epoch") is not None:
         params["from"] = int((float(clock["start_epoch"]) - margin) * 1000)
         params["to"] = int((float(clock["end_epoch"]) + margin) * 1000)
-    return f"{grafana_url.rstrip('/')}/d/{DASHBOARD_UID}/hailstorms?{urlencode(params)}"
+    return f"{grafana_url.rstrip('/')}/d/{grafana.DASHBOARD_UID}/hailstorms?{urlencode(params)}"
 
 
 def live_metrics_figures(cores: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:

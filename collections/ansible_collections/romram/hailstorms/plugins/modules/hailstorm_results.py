@@ -212,7 +212,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    exports, junit, live_metrics, report, service_metrics, thresholds, urls)
+    exports, grafana, junit, live_metrics, report, service_metrics, thresholds, urls)
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import PlanError
 from ansible_collections.romram.hailstorms.plugins.module_utils import results
 from ansible_collections.romram.hailstorms.plugins.module_utils.results import (
@@ -426,6 +426,10 @@ def main():
         jtl_files = sorted(glob.glob(os.path.join(path, "*", contract.core_pattern(contract.JTL))))
         if jtl_files:
             described[exports.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
+        if queries:
+            outputs[grafana.DASHBOARD_FILE] = json.dumps(grafana.dashboard(queries), indent=1) + "\n"
+            described[grafana.DASHBOARD_FILE] = ("the Grafana dashboard with a panel per hailstorm_report_queries "
+                                                 "query (import it in Grafana)")
         described[report.REPORT_FILE] = "this report"
         outputs[report.REPORT_FILE] = report.render(
             merged, summary, plan, verdicts, figures["description"] if verdicts else None, described,
