@@ -176,8 +176,8 @@ def dashboard(queries: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {"title": "romram.hailstorms load test", "uid": DASHBOARD_UID, "schemaVersion": 39, "version": 2,
             "tags": ["load-test", "hailstorms", "locust"], "timezone": "", "refresh": "5s",
             "time": {"from": "now-15m", "to": "now"},
-            "description": ("Live metrics of a romram.hailstorms run (hailstorm_prometheus_remote_write): clients, rate "
-                            "against plan, errors, latency (native histograms, classic as fallback), per label, per "
+            "description": ("Live metrics of a romram.hailstorms run (hailstorm_prometheus_remote_write): clients, "
+                            "rate against plan, errors, latency (native histograms, classic as fallback), per label, per "
                             "host, the target's own metrics. docs/live-metrics.md says which query gives what."),
             "templating": {"list": variables}, "annotations": {"list": copy.deepcopy(annotations)},
             "panels": panels}

@@ -123,7 +123,8 @@ summary:
           C(seconds) between), to find the run in other tools; null for records without a start time.
       type: dict
     grafana:
-      description: With O(grafana_url) - the run in the collection's Grafana dashboard (its run id and time range), else null.
+      description:
+        - With O(grafana_url) - the run in the collection's Grafana dashboard (its run id and time range), else null.
       type: str
     service_metrics:
       description:

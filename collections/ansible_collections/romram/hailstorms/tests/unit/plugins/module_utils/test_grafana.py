@@ -36,7 +36,8 @@ def test_every_load_query_picks_the_run_and_latency_has_both_forms():
 
 
 def test_a_run_s_dashboard_has_a_panel_per_report_query_on_the_target_s_datasource():
-    board = grafana.dashboard({"api_cpu": "rate(process_cpu_seconds_total[15s])", "rss": "process_resident_memory_bytes"})
+    board = grafana.dashboard({"api_cpu": "rate(process_cpu_seconds_total[15s])",
+                               "rss": "process_resident_memory_bytes"})
     targets = {title: expr for title, expr in exprs(board) if "process_" in expr}
     assert targets == {"api_cpu": "rate(process_cpu_seconds_total[15s])", "rss": "process_resident_memory_bytes"}
     assert "target_query" not in [v["name"] for v in board["templating"]["list"]]
