@@ -305,6 +305,9 @@ def test_a_prometheus_without_native_histograms_gets_classic_buckets_and_the_das
         check_dashboard(prom, results, summary, "classic", sorted(float(le) for le in les if le != "+Inf"))
 
 
+# the clients active mid-stage are measured (a client late by half a second would miss): the stages
+# run's three tests share one run and run alone, after the parallel tier (pytest.ini)
+STAGES_SERIAL = pytest.mark.serial
 STAGES = [  # pace 1 s: the rate is the active clients; "0" steps
     {"duration": 3, "rps": 8, "name": "warm"},
     {"duration": 4, "rps": 8, "name": "hold"},
@@ -346,6 +349,7 @@ def stages_run(tmp_path_factory):
 
 
 @NEEDS_PROMETHEUS
+@STAGES_SERIAL
 def test_the_gauges_sum_to_the_plan_in_the_middle_of_every_stage(stages_run):
     """sum(...) over the run's gauges at the middle of each stage (an instant query at T0 + m):
     the sample in effect is the one at T0 + floor(m), which holds second floor(m) - 1: the planned
@@ -373,6 +377,7 @@ def test_the_gauges_sum_to_the_plan_in_the_middle_of_every_stage(stages_run):
 
 
 @NEEDS_PROMETHEUS
+@STAGES_SERIAL
 def test_no_series_of_the_run_is_live_after_its_end(stages_run):
     _results, summary, _plan, prom = stages_run
     end = float(summary["clock"]["end_epoch"])
@@ -385,6 +390,7 @@ def test_no_series_of_the_run_is_live_after_its_end(stages_run):
 
 
 @NEEDS_PROMETHEUS
+@STAGES_SERIAL
 def test_the_native_histograms_p99_is_within_10_percent_of_the_summary_s(stages_run):
     """histogram_quantile over the run's native histograms against summary.json's exact p99 (the
     merged recorder histogram, 3 significant digits); classic default buckets put it anywhere

@@ -225,7 +225,7 @@ class LiveSeries:
         if place is None:
             mid = (us + bucket_width(us) / 2.0) / 1e6 if us else 0.0
             native = native_index(mid) if mid > NATIVE_ZERO else None
-            place = self._place[us] = (native, bisect.bisect_left(self._bounds_us, us))
+            place = self._place[us] = (native, bisect.bisect_left(self._bounds_us, mid * 1e6))
         return place
 
     def _hist(self, cell: _Cell) -> Hist:

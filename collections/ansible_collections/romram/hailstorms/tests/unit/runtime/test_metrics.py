@@ -80,7 +80,10 @@ def test_histogram_buckets_are_cumulative_and_end_at_the_count():
                          record(), T0 + 1)
     samples = metrics.expand_classic(samples)
     buckets = {lab["le"]: v for lab, v, s in by_name(samples, "hailstorm_response_time_seconds_bucket") if s == T0 * 1000 + 1000}
-    assert buckets["0.005"] == 3 and buckets["0.01"] == 5 and buckets["0.25"] == 8 and buckets["10.0"] == 8
+    # each recorder cell (3 significant digits) counts at its midpoint, as summary.json's percentiles do:
+    # the cell 5000-5009 µs is above 5 ms, 9990-9999 µs below 10 ms, 250000-250999 µs above 250 ms
+    assert buckets["0.005"] == 2 and buckets["0.01"] == 4 and buckets["0.025"] == 5 and buckets["0.25"] == 5
+    assert buckets["0.5"] == 8 and buckets["10.0"] == 8
     assert buckets["+Inf"] == 9
     assert list(buckets.values()) == sorted(buckets.values())
 
