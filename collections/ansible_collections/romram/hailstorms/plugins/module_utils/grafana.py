@@ -51,8 +51,9 @@ ERROR_RATIO = (f"(sum(rate(hailstorm_failures_total{{{RUN}}}[$__rate_interval]))
 
 
 def _target(ref: str, expr: str, legend: str = "", instant: bool = False, table: bool = False,
-            datasource: Mapping[str, str] = _DATASOURCE) -> dict[str, Any]:
-    out: dict[str, Any] = {"refId": ref, "expr": expr, "legendFormat": legend, "datasource": dict(datasource),
+            datasource: Mapping[str, str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"refId": ref, "expr": expr, "legendFormat": legend,
+                           "datasource": dict(datasource or _DATASOURCE),
                            "instant": instant, "range": not instant, "interval": "1s"}
     if table:
         out["format"] = "table"

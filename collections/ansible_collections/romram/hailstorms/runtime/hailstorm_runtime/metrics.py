@@ -474,6 +474,10 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
+def _span(offset: int, length: int) -> bytes:
+    return (b"\x08" + _zigzag(offset) if offset else b"") + (b"\x10" + _varint(length) if length else b"")
+
+
 def encode_by_hand(samples: Iterable[Sample]) -> bytes:
     """The same WriteRequest, written field by field (benchmarks/remote_write.py compares the
     two; the unit tests hold them to the same bytes)."""
@@ -488,8 +492,7 @@ def encode_by_hand(samples: Iterable[Sample]) -> bytes:
                         + (b"\x19" + pack(value.sum) if value.sum else b"")
                         + b"\x20" + _zigzag(NATIVE_SCHEMA) + b"\x29" + pack(NATIVE_ZERO)
                         + (b"\x30" + _varint(value.zero) if value.zero else b"")
-                        + b"".join(_field(11, (b"\x08" + _zigzag(o) if o else b"")
-                                              + (b"\x10" + _varint(n) if n else b"")) for o, n in spans)
+                        + b"".join(_field(11, _span(o, n)) for o, n in spans)
                         + (_field(12, b"".join(_zigzag(d) for d in deltas)) if deltas else b"")
                         + (b"\x78" + _varint(stamp) if stamp else b""))
                 body += _field(4, hist)

@@ -283,8 +283,8 @@ def test_native_buckets_grow_by_the_schema_s_factor_and_give_the_percentile_with
     assert metrics.native_index(0.25 * 1.03) == -32 + 1
     series = metrics.LiveSeries(BASE, PLAN, T0)
     hist = {us: 1 for us in range(1000, 200_001, 1000)}  # 1 ms .. 200 ms, one each
-    (value,) = [v for lab, v, _s in series.add({0: {"GET /a": {"requests": 200, "failures": 0, "time_us": 1,
-                                                             "errors": {}, "hist": hist}}}, record(), T0 + 1)
+    cell = {"requests": 200, "failures": 0, "time_us": 1, "errors": {}, "hist": hist}
+    (value,) = [v for lab, v, _s in series.add({0: {"GET /a": cell}}, record(), T0 + 1)
                 if isinstance(v, metrics.Hist) and v.count]
     assert sum(value.buckets.values()) + value.zero == 200
     rank, seen = 0.99 * 200, 0

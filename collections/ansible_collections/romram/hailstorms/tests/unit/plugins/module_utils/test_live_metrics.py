@@ -30,8 +30,8 @@ def test_buckets_are_native_by_default_and_classic_bounds_hold_every_latency_thr
     assert native["histograms"] == "native" and {0.3, 1.2} <= set(native["buckets"])
     assert set(lm.DEFAULT_BUCKETS) <= set(native["buckets"]) and native["buckets"] == sorted(native["buckets"])
     assert lm.checked_buckets("classic", checked)["histograms"] == "classic"
-    assert lm.checked_buckets([1, "0.05", 0.25], checked) == {"histograms": "classic",
-                                                             "buckets": [0.05, 0.25, 0.3, 1.0, 1.2]}
+    expected = {"histograms": "classic", "buckets": [0.05, 0.25, 0.3, 1.0, 1.2]}
+    assert lm.checked_buckets([1, "0.05", 0.25], checked) == expected
 
 
 @pytest.mark.parametrize("value", ["nativ", [0.1, -1], [], ["fast"], [True], list(range(1, 50)), 3])

@@ -401,7 +401,7 @@ def test_the_header_links_to_the_run_in_grafana_and_says_what_the_live_metrics_l
     live = {"url": "http://prom/api/v1/write", "samples": 120, "pushed": 100, "lost": 20, "failed_pushes": 1,
             "cores_losing": ["h1/0"], "error": "HTTP 503", "histograms": "native"}
     page_text, _merged, _plan = render(summary_extra={"grafana": link, "live_metrics": live})
-    header = page_text.split("</header>")[0]
+    header = page_text.split("</header>", maxsplit=1)[0]
     assert f'<a href="{link.replace("&", "&amp;")}">this run in Grafana</a>' in header
     assert ('<p id="live-metrics" class="warn">live metrics: 100 of 120 samples reached http://prom/api/v1/write, '
             "20 lost (cores h1/0; HTTP 503); native histograms</p>") in header
