@@ -124,3 +124,23 @@ def test_headers_and_token_reach_every_push_and_query_and_no_output_or_file_show
         in unescape(page)
     dashboard = json.loads((results / "auth" / "grafana-dashboard.json").read_text())
     assert [p for p in dashboard["panels"] if p["title"] == "answered"]  # the target's row: the report query
+
+
+def test_bad_buckets_and_headers_are_refused_before_any_host_without_showing_a_header_s_value(tmp_path: Path):
+    from harness import ansible_playbook
+
+    (tmp_path / "vars.json").write_text(json.dumps({
+        "hailstorm_prometheus_buckets": [0.1, -1],
+        "hailstorm_prometheus_headers": {"X-Api-Key": API_KEY + "\nInjected: 1"}}))
+    result = ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_results_dir={tmp_path}/results",
+                              "-e", f"@{tmp_path / 'vars.json'}")
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0 and "UNREACHABLE" not in result.stdout
+    assert "hailstorm_prometheus_buckets: -1 in [0.1, -1] is not a positive number of seconds" in said
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+    (tmp_path / "vars.json").write_text(json.dumps({"hailstorm_prometheus_headers": {"X-Api-Key": API_KEY + "\nX: 1"}}))
+    result = ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_results_dir={tmp_path}/results",
+                              "-e", f"@{tmp_path / 'vars.json'}")
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0 and "hailstorm_prometheus_headers: the value of X-Api-Key is not a one-line" in said
+    assert API_KEY not in result.stdout + result.stderr
