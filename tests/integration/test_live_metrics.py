@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from harness import BIN, ROOT, feeder, free_port, playbook_env
+from harness import BIN, ROOT, feeder, free_port, local_aliases, playbook_env
 
 PROMETHEUS = shutil.which("prometheus")
 # CI sets HAILSTORMS_REQUIRE_PROMETHEUS (.ci/run installs it): there a missing binary fails
@@ -41,10 +41,11 @@ class Mixed(HttpUser):
 
 
 @contextmanager
-def prometheus(directory: Path, scrape: str | None = None) -> Iterator[str]:
-    """Prometheus on a free loopback port, its storage in `directory`, remote write accepted; with
-    `scrape` (a base URL) it scrapes that URL's /metrics every second as job "api". Yields its
-    base URL. Run as a plain process, never a system service."""
+def prometheus(directory: Path, scrape: str | None = None, native: bool = True) -> Iterator[str]:
+    """Prometheus on a free loopback port, its storage in `directory`, remote write accepted (with
+    native histograms unless `native` is False); with `scrape` (a base URL) it scrapes that URL's
+    /metrics every second as job "api". Yields its base URL. Run as a plain process, never a
+    system service."""
     directory.mkdir(parents=True, exist_ok=True)
     config = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s"]
     if scrape:
@@ -56,7 +57,8 @@ def prometheus(directory: Path, scrape: str | None = None) -> Iterator[str]:
     process = subprocess.Popen(
         [PROMETHEUS or "prometheus", f"--config.file={directory / 'prometheus.yml'}",
          f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=1d"],
+         "--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=1d"]
+        + (["--enable-feature=native-histograms"] if native else []),
         stdout=subprocess.DEVNULL, stderr=open(directory / "prometheus.log", "w"))
     try:
         for _ in range(200):
@@ -85,12 +87,23 @@ def per_label(base: str, metric: str, run_id: str) -> dict[str, int]:
     return {row["metric"]["label"]: int(float(row["value"][1])) for row in rows}
 
 
+def histogram_counts(base: str, run_id: str) -> dict[str, int]:
+    """Per label, the count of each (stage, core) native histogram's last sample, summed (what
+    last_over_time would say; Prometheus 2.42 has no last_over_time of native histograms)."""
+    rows = query(base, f'hailstorm_response_time_seconds{{run_id="{run_id}"}}[1h]')
+    out: dict[str, int] = {}
+    for row in rows:
+        label = row["metric"]["label"]
+        out[label] = out.get(label, 0) + int(row["histograms"][-1][1]["count"])
+    return out
+
+
 def start_run(results: Path, run_id: str, target: str, locustfile: Path, remote_write: str,
-              **settings: object) -> subprocess.Popen:
+              inventory: str = "inventories/local", **settings: object) -> subprocess.Popen:
     extra = {"hailstorm_prometheus_remote_write": remote_write,
              **{f"hailstorm_{name}": value for name, value in settings.items()}}
     return subprocess.Popen(
-        [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", "inventories/local",
+        [str(BIN / "ansible-playbook"), "playbooks/distribute.yml", "-i", inventory,
          "-e", "hailstorm_profile=short", "-e", f"hailstorm_target={target}", "-e", f"hailstorm_results_dir={results}",
          "-e", f"hailstorm_run_id={run_id}", "-e", f"hailstorm_locustfile={locustfile}", "-e", json.dumps(extra)],
         cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -125,8 +138,7 @@ def test_prometheus_totals_per_label_equal_the_summary_s(live_run):
     assert per_label(prom, "hailstorm_requests_total", "live") == {label: row["requests"] for label, row in labels.items()}
     assert per_label(prom, "hailstorm_failures_total", "live") == {
         label: row["failures"] for label, row in labels.items() if row["failures"]}
-    assert per_label(prom, "hailstorm_response_time_seconds_count", "live") == {
-        label: row["requests"] for label, row in labels.items()}
+    assert histogram_counts(prom, "live") == {label: row["requests"] for label, row in labels.items()}
     live = summary["live_metrics"]
     assert live["lost"] == 0 and live["pushed"] == live["samples"] > 0
     assert f"live metrics: {live['pushed']} of {live['samples']} samples reached" in " ".join(output.split())
@@ -202,22 +214,192 @@ def test_a_prometheus_stopped_mid_run_costs_samples_never_the_run(tmp_path):
 DASHBOARD = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms" / "files" / "grafana" / "hailstorms.json"
 
 
-@NEEDS_PROMETHEUS
-def test_every_query_of_the_grafana_dashboard_returns_data_after_a_run(live_run):
-    results, summary, prom, _output = live_run
+def panel_queries(dashboard: dict) -> dict[tuple[str, str], dict]:
+    """Every target of the dashboard by (panel title, refId)."""
+    return {(panel["title"], target["refId"]): target for panel in dashboard["panels"]
+            for target in panel.get("targets", [])}
+
+
+def as_grafana_sends_it(expr: str, run_id: str, range_s: float) -> str:
+    """The PromQL Grafana sends for a target: the run picked, $__rate_interval at the panels' 1 s
+    minimum interval (max(1 s + 1 s, 4 x 1 s) = 4 s), $__range the time range."""
+    return (expr.replace("$run_id", run_id).replace("$__rate_interval", "4s")
+            .replace("$__range", f"{int(range_s)}s"))
+
+
+def check_dashboard(prom: str, results: Path, summary: dict, run_id: str, bounds: list[float] | None = None) -> None:
+    """The dashboard's numbers against the plan and summary.json: the planned sum at sampled
+    seconds, the run's requests and failures per label and in all, the table's p95 per label
+    within 10 % of the summary's (native), or in the same classic bucket (`bounds`, seconds: the
+    classic buckets' upper bounds); every other query answers with data."""
+    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
+
     dashboard = json.loads(DASHBOARD.read_text())
-    assert dashboard["templating"]["list"][1]["query"]["query"] == "label_values(hailstorm_requests_total, run_id)"
-    t0 = start_time(results, "live")
-    end = t0 + summary["series"][-1]["second"] + 2
-    exprs = [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]
-    assert len(exprs) >= 10
-    for title, expr in exprs:
-        params = urllib.parse.urlencode({"query": expr.replace("$run_id", "live"), "start": f"{t0:.3f}",
-                                         "end": f"{end:.3f}", "step": "1"})
+    targets = panel_queries(dashboard)
+    plan = json.loads((results / run_id / "plan.json").read_text())
+    t0 = float(summary["clock"]["start_epoch"])  # the shared start
+    end = float(summary["clock"]["end_epoch"])
+    range_s = end - t0 + 10  # the time range of a user looking at the run
+
+    def instant(key: tuple[str, str], at: float) -> list[dict]:
+        return query(prom, as_grafana_sends_it(targets[key]["expr"], run_id, range_s), at)
+
+    for second in range(1, int(summary["clock"]["seconds"]), 2):  # sampled seconds: the plan, all hosts
+        (row,) = instant(("Rate against plan (task iterations / s, all hosts)", "A"), t0 + second + 0.5)
+        assert float(row["value"][1]) == active_clients(plan, second - 0.5) / plan["pace"], second
+    (row,) = instant(("Requests (run)", "A"), end + 5)
+    assert int(float(row["value"][1])) == summary["requests"]
+    labels = summary["latency"]["labels"]
+    table = {ref: {r["metric"]["label"]: float(r["value"][1]) for r in instant(("Per label", ref), end + 5)}
+             for ref in "ABCDE"}
+    assert table["A"] == {label: row["requests"] for label, row in labels.items()}
+    assert table["B"] == {label: row["failures"] for label, row in labels.items() if row["failures"]}
+    for label, row in labels.items():  # p95 per label over the run, as close as the histogram's buckets
+        live_s, exact_s = table["D"][label], row["p95_ms"] / 1000
+        if bounds is None:
+            assert abs(live_s - exact_s) <= 0.10 * exact_s, (label, live_s, exact_s)
+        else:  # linear interpolation inside the classic bucket that holds the exact value
+            upper = min(b for b in bounds if b >= exact_s)
+            lower = max([0.0] + [b for b in bounds if b < upper])
+            assert lower <= live_s <= upper, (label, live_s, exact_s, lower, upper)
+    (row,) = instant(("p95", "A"), t0 + summary["clock"]["seconds"] / 2)
+    assert float(row["value"][1]) > 0
+    for (title, ref), target in targets.items():  # the rest draws something over the run
+        if target["expr"] == "$target_query":
+            continue
+        params = urllib.parse.urlencode({"query": as_grafana_sends_it(target["expr"], run_id, range_s),
+                                         "start": f"{t0:.3f}", "end": f"{end:.3f}", "step": "1"})
         with urllib.request.urlopen(f"{prom}/api/v1/query_range?{params}", timeout=30) as answer:
             body = json.load(answer)
-        assert body["status"] == "success", (title, expr, body)
+        assert body["status"] == "success", (title, ref, body)
         values = [float(v) for row in body["data"]["result"] for _at, v in row["values"] if v not in ("NaN", "+Inf")]
-        assert values, (title, expr)  # each panel draws something
-    runs = query(prom, "count by (run_id) (hailstorm_requests_total)")
-    assert "live" in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run
+        assert values, (title, ref, target["expr"])
+    runs = query(prom, "count by (run_id) (last_over_time(hailstorm_requests_total[1h]))")
+    assert run_id in {row["metric"]["run_id"] for row in runs}  # the dashboard's run picker finds the run
+
+
+@NEEDS_PROMETHEUS
+def test_the_grafana_dashboard_shows_the_plan_and_the_summary_s_figures(live_run):
+    results, summary, prom, _output = live_run
+    check_dashboard(prom, results, summary, "live")
+
+
+@NEEDS_PROMETHEUS
+def test_a_prometheus_without_native_histograms_gets_classic_buckets_and_the_dashboard_falls_back(tmp_path):
+    locustfile = tmp_path / "mixed.py"
+    locustfile.write_text(LOCUSTFILE)
+    results = tmp_path / "results"
+    inventory = local_aliases(tmp_path, 1, cores=1, name="liveclassic")
+    with feeder() as target, prometheus(tmp_path / "prometheus", native=False) as prom:
+        run = start_run(results, "classic", target, locustfile, prom + "/api/v1/write", str(inventory),
+                        thresholds={"failure_rate": "50%", "p95_ms": 30})
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, output[-4000:]
+        summary = json.loads((results / "classic" / "summary.json").read_text())
+        live = summary["live_metrics"]
+        assert live["histograms"] == "classic" and "native histograms are disabled" in live["native_refused"]
+        assert live["lost"] == 0  # the refused push went again, classic
+        les = {row["metric"]["le"] for row in query(prom, 'last_over_time(hailstorm_response_time_seconds_bucket'
+                                                          '{run_id="classic"}[1h])')}
+        assert "0.03" in les and "+Inf" in les  # a bucket at the p95_ms threshold
+        check_dashboard(prom, results, summary, "classic", sorted(float(le) for le in les if le != "+Inf"))
+
+
+# the clients active mid-stage are measured (a client late by half a second would miss): the stages
+# run's three tests share one run and run alone, after the parallel tier (pytest.ini)
+STAGES_SERIAL = pytest.mark.serial
+STAGES = [  # pace 1 s: the rate is the active clients; "0" steps
+    {"duration": 3, "rps": 8, "name": "warm"},
+    {"duration": 4, "rps": 8, "name": "hold"},
+    {"duration": 0, "rps": 16},
+    {"duration": 4, "rps": 16, "name": "spike"},
+    {"duration": 3, "rps": 4, "name": "down"},
+]
+SLOW = '''
+from locust import HttpUser, constant_pacing, task
+
+
+class Slow(HttpUser):
+    wait_time = constant_pacing(1)
+
+    @task
+    def hit(self):
+        self.client.get("/wait/10/200", name="/wait")
+'''
+
+
+@pytest.fixture(scope="module")
+def stages_run(tmp_path_factory):
+    """A five-stage run (14 s) on two load hosts (aliases of this machine, a core each) answered in
+    10-200 ms, into a Prometheus with native histograms; yields (results, summary, plan,
+    Prometheus URL) while Prometheus still runs."""
+    tmp = tmp_path_factory.mktemp("stages")
+    inventory = local_aliases(tmp, 2, cores=1, name="livestages")
+    locustfile = tmp / "slow.py"
+    locustfile.write_text(SLOW)
+    results = tmp / "results"
+    with feeder() as target, prometheus(tmp / "prometheus") as prom:
+        run = start_run(results, "stages", target, locustfile, prom + "/api/v1/write", str(inventory),
+                        stages=STAGES)
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, output[-4000:]
+        summary = json.loads((results / "stages" / "summary.json").read_text())
+        plan = json.loads((results / "stages" / "plan.json").read_text())
+        yield results, summary, plan, prom
+
+
+@NEEDS_PROMETHEUS
+@STAGES_SERIAL
+def test_the_gauges_sum_to_the_plan_in_the_middle_of_every_stage(stages_run):
+    """sum(...) over the run's gauges at the middle of each stage (an instant query at T0 + m):
+    the sample in effect is the one at T0 + floor(m), which holds second floor(m) - 1: the planned
+    rate of its middle, and the clients the cores had active then (the summary's `active` of that
+    second). Without stale markers a stage change added the last stage's gauges (38 for 20)."""
+    from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
+
+    _results, summary, plan, prom = stages_run
+    t0 = float(summary["clock"]["start_epoch"])  # the shared start
+    offset = 0.0
+    for stage in STAGES:
+        middle, offset = offset + stage["duration"] / 2, offset + stage["duration"]
+        if not stage["duration"]:
+            continue
+        second = int(middle)
+        assert {row["metric"]["host"] for row in query(prom, 'hailstorm_planned_rate{run_id="stages"}', t0 + middle)} \
+            == {"livestages00", "livestages01"}
+        planned = query(prom, 'sum(hailstorm_planned_rate{run_id="stages"})', t0 + middle)
+        assert float(planned[0]["value"][1]) == active_clients(plan, second - 0.5), (stage, planned)
+        active = float(query(prom, 'sum(hailstorm_active_clients{run_id="stages"})', t0 + middle)[0]["value"][1])
+        assert active == active_clients(plan, second - 0.5), (stage, active)
+        stages = query(prom, 'max by (stage) (hailstorm_stage{run_id="stages"})', t0 + middle)
+        assert [row["metric"]["stage"] for row in stages] == [stage["name"]]
+    assert summary["live_metrics"]["lost"] == 0 and summary["live_metrics"]["histograms"] == "native"
+
+
+@NEEDS_PROMETHEUS
+@STAGES_SERIAL
+def test_no_series_of_the_run_is_live_after_its_end(stages_run):
+    _results, summary, _plan, prom = stages_run
+    end = float(summary["clock"]["end_epoch"])
+    during = query(prom, 'count({run_id="stages"})', end - 2)
+    assert int(float(during[0]["value"][1])) > 10  # gauges, counters, histograms, stage
+    for after in (2, 20):  # Prometheus would keep each series' last sample for 5 minutes without stale markers
+        assert query(prom, '{run_id="stages"}', end + after) == [], after
+    # range queries skip the stale markers: the run's totals stay
+    assert per_label(prom, "hailstorm_requests_total", "stages") == {"GET /wait": summary["requests"]}
+
+
+@NEEDS_PROMETHEUS
+@STAGES_SERIAL
+def test_the_native_histograms_p99_is_within_10_percent_of_the_summary_s(stages_run):
+    """histogram_quantile over the run's native histograms against summary.json's exact p99 (the
+    merged recorder histogram, 3 significant digits); classic default buckets put it anywhere
+    between 100 and 250 ms by linear interpolation."""
+    _results, summary, _plan, prom = stages_run
+    end = float(summary["clock"]["end_epoch"])
+    window = int(summary["clock"]["seconds"]) + 5
+    for q, key in ((0.99, "p99_ms"), (0.95, "p95_ms"), (0.5, "p50_ms")):
+        row = query(prom, f'histogram_quantile({q}, sum(increase(hailstorm_response_time_seconds{{run_id="stages"}}'
+                          f'[{window}s])))', end + 1)
+        live_ms, exact_ms = float(row[0]["value"][1]) * 1000, float(summary["latency"]["overall"][key])
+        assert abs(live_ms - exact_ms) <= 0.10 * exact_ms, (key, live_ms, exact_ms)

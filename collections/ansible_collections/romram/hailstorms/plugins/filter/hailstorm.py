@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    checks, contract, launch, plan_queries, planner, preflight, progress, service_metrics, urls)
+    checks, contract, launch, live_metrics, plan_queries, planner, preflight, progress, service_metrics, urls)
 # run_settings and plan_preview are also the names of the filters that expose them
 from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview as previews
 from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings as settings_of
@@ -100,6 +100,22 @@ def _record(hostvars: Any, host: str) -> Any:
 def checked_url(value: Any, name: str) -> str:
     """An http(s) URL without credentials, or "" (off), or an error naming the variable."""
     return _planned("checked_url", urls.checked_url, value, name)
+
+
+def live_metrics_settings(buckets: Any, thresholds: Any = None, headers: Any = None) -> dict[str, Any]:
+    """hailstorm_prometheus_buckets and hailstorm_prometheus_headers checked: data.json's histogram
+    settings and the header names (never their values)."""
+    def check() -> dict[str, Any]:
+        settings = live_metrics.checked_buckets(buckets, _as_dict(thresholds, "live_metrics_settings", "thresholds"))
+        return {**settings, "headers": live_metrics.checked_headers(headers)}
+    return _planned("live_metrics_settings", check)
+
+
+def live_metrics_environment(environment: Any, headers: Any = None) -> dict[str, Any]:
+    """The load processes' environment file: hailstorm_environment with the remote write's headers."""
+    return _planned("live_metrics_environment", live_metrics.environment_headers,
+                    _as_dict(environment, "live_metrics_environment", "hailstorm_environment"),
+                    _as_dict(headers, "live_metrics_environment", "hailstorm_prometheus_headers"))
 
 
 def abort_check(hostvars: Any, plan: Any, hosts: Any, checked: Any, previous: Any, offset: Any) -> dict[str, Any]:
@@ -226,6 +242,8 @@ class FilterModule:
             "checked_path": checked_path,
             "checked_url": checked_url,
             "checked_report_queries": checked_report_queries,
+            "live_metrics_settings": live_metrics_settings,
+            "live_metrics_environment": live_metrics_environment,
             "abort_check": abort_check,
             "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,

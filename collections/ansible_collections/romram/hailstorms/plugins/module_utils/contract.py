@@ -45,6 +45,7 @@ STOPPED_FILE = "stopped.json"  # a run stopped before its start: who stopped it 
 SUMMARY_FILE = "summary.json"  # the merged figures (hailstorm_results)
 REPORT_FILE = "report.html"  # the self-contained report
 JUNIT_FILE = "junit.xml"  # one testcase per run-state check and per threshold
+GRAFANA_DASHBOARD_FILE = "grafana-dashboard.json"  # the Grafana dashboard with the run's hailstorm_report_queries
 JTL_FILE = "results.jtl"  # every request, all cores merged by time (hailstorm_jtl)
 CSV_PREFIX = "locust"  # Locust's CSV layout: CSV_PREFIX + each of CSV_SUFFIXES
 CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
@@ -96,7 +97,8 @@ def core_pattern(suffix: str) -> str:
 def host_data(host_slice: Mapping[str, Any], run_id: str, target: str | None, locustfile: str, work_dir: str, *,
               start_time: float | None = None, arm_timeout: float | None = None, jtl: bool = False,
               locust_args: Sequence[Any] = (), deadline_grace: float = DEADLINE_GRACE,
-              remote_write: str | None = None, profile: str | None = None) -> dict[str, Any]:
+              remote_write: str | None = None, profile: str | None = None,
+              histograms: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A load host's data.json (DATA_FILE): its slice of the plan (plan_queries.host_slice: host,
     host_index, hosts, plan, cores) with the run's settings every load process reads:
 
@@ -109,10 +111,13 @@ def host_data(host_slice: Mapping[str, Any], run_id: str, target: str | None, lo
       jtl             also write JTL rows (hailstorm_jtl)
       locust_args     hailstorm_locust_args, as Locust's command line reads them
       deadline_grace  seconds a process may outlive the plan (hailstorm_deadline_grace)
-      metrics         {remote_write: URL or None (live metrics off), profile: the run's profile}
+      metrics         {remote_write: URL or None (live metrics off), profile: the run's profile,
+                      histograms: "native" or "classic", buckets: the classic bounds (s)}
+                      (`histograms`: live_metrics.checked_buckets' answer)
 
     No secrets: hailstorm_environment goes to ENV_FILE only."""
     return {**host_slice, "run_id": run_id, "start_time": start_time, "arm_timeout": arm_timeout,
             "target": target, "locustfile": locustfile, "work_dir": work_dir, "jtl": jtl,
             "locust_args": list(locust_args), "deadline_grace": deadline_grace,
-            "metrics": {"remote_write": remote_write, "profile": profile}}
+            "metrics": {"remote_write": remote_write, "profile": profile,
+                        **{k: v for k, v in (histograms or {}).items() if k in ("histograms", "buckets")}}}

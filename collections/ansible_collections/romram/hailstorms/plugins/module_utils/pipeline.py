@@ -25,7 +25,7 @@ import os
 from typing import Any, Callable, Iterable, Mapping
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    baseline, compare, contract, exports, junit, live_metrics, report, service_metrics, thresholds)
+    baseline, compare, contract, exports, grafana, junit, live_metrics, report, service_metrics, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import HOST_FILE, run_sources
 from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import (
     EXIT_CODE_ON_ERROR, exit_code, run_state, state_lines)
@@ -60,13 +60,16 @@ class Build:
                  sources: list | None = None, warnings: list[str] | None = None, on_error: int | None = None,
                  prometheus_url: str = "", queries: Mapping[str, Any] | None = None,
                  summary_file: str = contract.SUMMARY_FILE, baseline: Any = None,
-                 results_dir: str | None = None) -> None:
+                 results_dir: str | None = None, query_headers: Mapping[str, str] | None = None,
+                 grafana_url: str = "") -> None:
         self.run_dir, self.plan, self.checked = run_dir, plan, checked
         self.sources = sources
         self.warnings = warnings if warnings is not None else []  # lines left out or made safe, named
         self.on_error = int(plan.get("exit_code_on_error", EXIT_CODE_ON_ERROR)) if on_error is None else on_error
         self.prometheus_url, self.queries, self.summary_file = prometheus_url, queries or {}, summary_file
         self.baseline, self.results_dir = baseline, results_dir  # hailstorm_baseline, hailstorm_results_dir
+        # the service metrics queries' headers (live_metrics.query_headers: auth, tenant), never logged
+        self.query_headers, self.grafana_url = dict(query_headers or {}), grafana_url
         self.merged: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.service: Any = None
@@ -93,7 +96,9 @@ def summarize_run(run: Build) -> None:
     run.summary = summarize(run.merged, run.plan)
     run.summary["live_metrics"] = live_metrics.live_metrics_figures(run.summary["cores"])
     run.summary["clock"] = exports.run_clock(run.merged)
-    run.service = fetch_service_metrics(run.prometheus_url, run.queries, run.merged, run.plan)
+    run.service = fetch_service_metrics(run.prometheus_url, run.queries, run.merged, run.plan, run.query_headers)
+    run.summary["grafana"] = live_metrics.grafana_link(
+        run.grafana_url, str(run.plan.get("run_id") or os.path.basename(run.run_dir)), run.summary["clock"])
     run.summary["service_metrics"] = service_metrics.summary_figures(run.service)
 
 
@@ -133,6 +138,10 @@ def render_files(run: Build) -> None:
     described = {run.summary_file: "the merged figures (JSON)", **DESCRIBED}
     if jtl_files(run.run_dir):
         described[contract.JTL_FILE] = "every request, JMeter JTL columns, all cores merged by time"
+    if run.queries:
+        outputs[grafana.DASHBOARD_FILE] = json.dumps(grafana.dashboard(run.queries), indent=1) + "\n"
+        described[grafana.DASHBOARD_FILE] = ("the Grafana dashboard with a panel per hailstorm_report_queries "
+                                             "query (import it in Grafana)")
     described[contract.REPORT_FILE] = "this report"
     outputs[contract.REPORT_FILE] = report.render(
         run.merged, run.summary, run.plan, run.verdicts, run.figures["description"] if run.verdicts else None,
@@ -219,7 +228,7 @@ def clock_offsets(run_dir: str, plan: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fetch_service_metrics(url: str, queries: Mapping[str, Any], merged: Mapping[str, Any],
-                          plan: Mapping[str, Any]) -> Any:
+                          plan: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Any:
     """The service's metrics over the run window (service_metrics.fetch), or None when off or
     when the records carry no start time."""
     start = exports.start_time(merged)
@@ -227,7 +236,7 @@ def fetch_service_metrics(url: str, queries: Mapping[str, Any], merged: Mapping[
         return None
     seconds = [int(s) for s in merged.get("seconds", {})] + [int(s) for s in merged.get("active", {})]
     end = start + max(seconds + [int(float(plan.get("duration") or 0)) - 1]) + 1
-    return service_metrics.fetch(url, queries, start, end, constant_window(plan))
+    return service_metrics.fetch(url, queries, start, end, constant_window(plan), headers=headers)
 
 
 def write_text(path: str, text: str) -> bool:

@@ -30,6 +30,7 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.planner import a
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     empty_cell, Histogram, merge_cell, plan_phases)
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import count_against_plan, failures_by_label
+from ansible_collections.romram.hailstorms.plugins.module_utils.live_metrics import live_metrics_line
 from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
 SHORTFALL = 0.02  # a host or the constant phase short of its plan by more than this is degraded,
@@ -605,6 +606,16 @@ def _offset(seconds: Any) -> str:
     return "-" if seconds is None else f"{1000.0 * float(seconds):+.1f}"
 
 
+def live_metrics_paragraph(figures: Mapping[str, Any] | None) -> str:
+    """The header's line about the live metrics (live_metrics.live_metrics_line): samples pushed
+    and lost, the cores that lost any and why, and the histograms' form; "" when off."""
+    line = live_metrics_line(figures)
+    if not line:
+        return ""
+    cls = ' class="warn"' if figures and figures.get("lost") else ""
+    return f'<p id="live-metrics"{cls}>{_e(line)}</p>'
+
+
 def _duration_s(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> float:
     series = summary.get("series") or []
     return float(len(series)) or float(plan.get("duration") or 1)
@@ -721,6 +732,9 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
                 f'<time datetime="{clock["end"]}">{clock["end"]}</time> ({clock["seconds"]:g} s; the charts\' '
                 f'0 s is the start)</p>' if clock else "")
              + _baseline_header(summary.get(COMPARISON))
+             + (f'<p id="grafana"><a href="{_e(summary["grafana"])}">this run in Grafana</a> (the live metrics, '
+                f'run id {_e(run_id)}, its time range)</p>' if summary.get("grafana") else "")
+             + live_metrics_paragraph(summary.get("live_metrics"))
              + "</header><main>"]
     verdict = verdict_line(summary)
     parts.append(f'<div class="verdict {"pass" if verdict.startswith("PASS") else "fail"}" id="verdict">'

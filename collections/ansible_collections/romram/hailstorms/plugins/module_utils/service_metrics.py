@@ -67,13 +67,13 @@ def step_for(duration: float) -> int:
 
 
 def query_range(url: str, promql: str, start: float, end: float, step: int,
-                timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+                timeout: float = TIMEOUT, headers: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Prometheus's /api/v1/query_range answer as [{"labels": {...}, "values": [(epoch, value)]}],
     NaN and infinite values left out; raises ValueError with Prometheus's own words on a failure."""
     params = urllib.parse.urlencode({"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)})
     address = url.rstrip("/") + "/api/v1/query_range?" + params
     try:
-        with open_url(address, timeout=timeout) as answer:  # the user's own Prometheus
+        with open_url(address, timeout=timeout, headers=dict(headers or {})) as answer:  # the user's own Prometheus
             body = json.load(answer)
     except urllib.error.HTTPError as exc:
         try:
@@ -107,17 +107,19 @@ def series_name(labels: Mapping[str, str]) -> str:
 
 
 def fetch(url: str, queries: Mapping[str, str], start: float, end: float,
-          window: tuple[int, int] | None, timeout: float = TIMEOUT) -> dict[str, Any]:
+          window: tuple[int, int] | None, timeout: float = TIMEOUT,
+          headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every query over [start, end] (epoch seconds), each series' points in seconds since
     `start`, and its figures over `window` (whole seconds since start, [from, to): the constant
     phase) - min, mean and max of every point of every series in it. A query that fails or
-    returns nothing carries `error` instead."""
+    returns nothing carries `error` instead. `headers`: the queries' own (credentials, tenant;
+    live_metrics.query_headers), never in the answer."""
     step = step_for(end - start)
     out: dict[str, Any] = {"url": url, "step": step, "start": start, "end": end, "queries": {}}
     for name, promql in queries.items():
         entry: dict[str, Any] = {"query": promql, "series": [], "error": None}
         try:
-            rows = query_range(url, promql, start, end, step, timeout)
+            rows = query_range(url, promql, start, end, step, timeout, headers)
             if not rows:
                 entry["error"] = "no data over the run window"
         except ValueError as exc:

@@ -2,8 +2,8 @@
 # Copyright: romram.hailstorms contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one rule for every URL a user gives: hailstorm_target (the run settings, init.yml),
-hailstorm_health_url (preflight) and the Prometheus endpoints (hailstorm_prometheus_remote_write,
-hailstorm_prometheus_url).
+hailstorm_health_url (preflight), the Prometheus endpoints (hailstorm_prometheus_remote_write,
+hailstorm_prometheus_url) and hailstorm_grafana_url (the report's link).
 
 Pure Python (no Ansible), on the controller, before any host is touched. A URL is http or https,
 has a host, a port from 1 to 65535 if it gives one, no space or control character, and no user or
@@ -42,6 +42,8 @@ SETTINGS: dict[str, UrlSetting] = {
     "hailstorm_prometheus_remote_write": UrlSetting(
         "http://prometheus.example:9090/api/v1/write", False, _PROMETHEUS_CREDENTIALS),
     "hailstorm_prometheus_url": UrlSetting("http://prometheus.example:9090", False, _PROMETHEUS_CREDENTIALS),
+    "hailstorm_grafana_url": UrlSetting(
+        "https://grafana.example:3000", False, "; the report only links to it, your browser logs in"),
 }
 
 

@@ -73,6 +73,26 @@ options:
   results_dir:
     description: Where the runs are (C(hailstorm_results_dir)); unset means the parent directory of O(path).
     type: path
+  prometheus_headers:
+    description:
+      - Extra HTTP headers of the O(prometheus_url) queries (C(hailstorm_prometheus_headers), e.g. C(X-Scope-OrgID));
+        never logged.
+    type: dict
+    default: {}
+  prometheus_environment:
+    description:
+      - The run's secrets (C(hailstorm_environment)); the queries' Authorization comes from its
+        C(HAILSTORM_PROMETHEUS_QUERY_BEARER_TOKEN) (or C(HAILSTORM_PROMETHEUS_QUERY_USERNAME) and
+        C(HAILSTORM_PROMETHEUS_QUERY_PASSWORD)), else from the remote write's C(HAILSTORM_PROMETHEUS_BEARER_TOKEN) (or
+        user and password). Never logged.
+    type: dict
+    default: {}
+  grafana_url:
+    description:
+      - The base URL of the Grafana holding the collection's dashboard (C(hailstorm_grafana_url)); the report's header
+        and the summary's C(grafana) link to the run there. Empty means no link.
+    type: str
+    default: ""
   summary_file:
     description: Name of the summary written inside O(path).
     type: str
@@ -116,6 +136,10 @@ summary:
         - The run's wall-clock start and end (C(start), C(end) as ISO 8601 with zone; C(start_epoch), C(end_epoch);
           C(seconds) between), to find the run in other tools; null for records without a start time.
       type: dict
+    grafana:
+      description:
+        - With O(grafana_url) - the run in the collection's Grafana dashboard (its run id and time range), else null.
+      type: str
     service_metrics:
       description:
         - With O(prometheus_url) and O(report_queries) - the URL, the query step and per query its PromQL, the series
@@ -198,7 +222,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.romram.hailstorms.plugins.module_utils import contract, history, pipeline, service_metrics, thresholds, urls
+from ansible_collections.romram.hailstorms.plugins.module_utils import contract, history, live_metrics, pipeline, service_metrics, thresholds, urls
 from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import unpack_host_files
 from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries import PlanError
 
@@ -215,6 +239,9 @@ def main():
             report_queries=dict(type="dict", default={}),
             baseline=dict(type="raw"),
             results_dir=dict(type="path"),
+            prometheus_headers=dict(type="dict", default={}, no_log=True),
+            prometheus_environment=dict(type="dict", default={}, no_log=True),
+            grafana_url=dict(type="str", default=""),
             summary_file=dict(type="str", default=contract.SUMMARY_FILE),
         ),
         supports_check_mode=True,
@@ -251,6 +278,8 @@ def main():
         checked = pipeline.chosen_thresholds(plan, module.params["thresholds"], module.params["thresholds_phase"])
         prometheus_url = urls.checked_url(module.params["prometheus_url"], "hailstorm_prometheus_url")
         queries = service_metrics.checked_queries(module.params["report_queries"])
+        grafana_url = urls.checked_url(module.params["grafana_url"], "hailstorm_grafana_url")
+        live_metrics.checked_headers(module.params["prometheus_headers"])
     except (thresholds.ThresholdError, PlanError) as exc:
         module.fail_json(msg="hailstorm_results: %s" % exc)
     written = []
@@ -258,7 +287,11 @@ def main():
         summary, outputs = pipeline.build(path, plan, checked, sources=sources, warnings=warnings,
                                           on_error=module.params["exit_code_on_error"], prometheus_url=prometheus_url,
                                           queries=queries, summary_file=module.params["summary_file"],
-                                          baseline=module.params["baseline"], results_dir=module.params["results_dir"])
+                                          baseline=module.params["baseline"], results_dir=module.params["results_dir"],
+                                          query_headers=live_metrics.query_headers(
+                                              module.params["prometheus_environment"],
+                                              module.params["prometheus_headers"]),
+                                          grafana_url=grafana_url)
         changed = False
         if not module.check_mode:
             changed, written = pipeline.write(path, outputs)

@@ -403,3 +403,16 @@ def test_everything_the_user_supplied_is_escaped_in_the_settings_and_versions():
     for name in ("run id", "target", "profile", "locustfile", "LoadTestShape", "user classes"):
         assert settings[name] == hostile  # shown as the text it is
     assert page_text.count("&lt;i x=&quot;1&quot;&gt;&amp;") >= 8
+
+
+def test_the_header_links_to_the_run_in_grafana_and_says_what_the_live_metrics_lost():
+    link = "https://grafana.example/d/romram-hailstorms/hailstorms?orgId=1&var-run_id=r1&from=1&to=2"
+    live = {"url": "http://prom/api/v1/write", "samples": 120, "pushed": 100, "lost": 20, "failed_pushes": 1,
+            "cores_losing": ["h1/0"], "error": "HTTP 503", "histograms": "native"}
+    page_text, _merged, _plan = render(summary_extra={"grafana": link, "live_metrics": live})
+    header = page_text.split("</header>", maxsplit=1)[0]
+    assert f'<a href="{link.replace("&", "&amp;")}">this run in Grafana</a>' in header
+    assert ('<p id="live-metrics" class="warn">live metrics: 100 of 120 samples reached http://prom/api/v1/write, '
+            "20 lost (cores h1/0; HTTP 503); native histograms</p>") in header
+    page_text, _merged, _plan = render()
+    assert 'id="grafana"' not in page_text and 'id="live-metrics"' not in page_text
