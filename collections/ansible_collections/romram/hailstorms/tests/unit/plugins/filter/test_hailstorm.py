@@ -17,7 +17,7 @@ def test_filters_are_registered():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "host_data", "plan_preview", "plan_at", "usable_cores",
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
                             "checked_options", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
-                            "checked_report_queries", "abort_check"}
+                            "checked_report_queries", "abort_check", "python_candidates"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
     assert sidecars == set(FILTERS) | set(Thresholds().filters())  # every filter is documented
