@@ -71,30 +71,46 @@ def distro_name(distro: Mapping[str, Any] | None) -> str:
     return str(distro.get("pretty_name") or f"{distro.get('id', 'unknown')} {distro.get('version_id', '')}").strip()
 
 
-def python_package(distro: Mapping[str, Any] | None) -> dict[str, Any] | None:
+# The Python version a release's archive has at least MIN_PYTHON of (its python3, or a newer one
+# beside it); a later release of these distributions has a python3 that is new enough.
+_RELEASE_PYTHON = {("debian", 12): "3.11", ("debian", 13): "3.13", ("ubuntu", 22): "3.11", ("ubuntu", 24): "3.12"}
+_RHEL_LIKE = {"rhel", "centos", "rocky", "almalinux", "ol"}
+
+
+def python_package(distro: Mapping[str, Any] | None, found: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
     """The packages of the distribution that give a Python >= MIN_PYTHON with venv, and how:
-    {packages, python (the path they install), command, note}; None when its archive has none."""
+    {packages, version, python (the path they install), command, note}; None when its archive has
+    none. A Python >= MIN_PYTHON already there without venv (Debian and Ubuntu split it off) needs
+    only its venv package."""
     distro = distro or {}
     ident = str(distro.get("id") or "").lower()
-    like = str(distro.get("id_like") or "").lower().split()
-    major = _version(distro.get("version_id"))[:1]
-    major = major[0] if major else 0
-    minor = "%d.%d" % MIN_PYTHON
-    apt = {"packages": [f"python{minor}", f"python{minor}-venv"], "python": f"/usr/bin/python{minor}"}
-    dnf = {"packages": [f"python{minor}"], "python": f"/usr/bin/python{minor}"}
-    if ident == "debian":
-        if major and major < 12:
+    like = set(str(distro.get("id_like") or "").lower().split())
+    major = (_version(distro.get("version_id")) or (0,))[0]
+    apt = ident in ("debian", "ubuntu") or "debian" in like
+    if apt:
+        if (ident == "debian" and major < 12) or (ident == "ubuntu" and major < 22):
             return None
-        return {**apt, "command": f"apt-get install {' '.join(apt['packages'])}", "note": "Debian's archive"}
-    if ident == "ubuntu":
-        if major and major < 22:
-            return None
-        note = "the universe component (deadsnakes PPA otherwise)" if major == 22 else "Ubuntu's archive"
-        return {**apt, "command": f"apt-get install {' '.join(apt['packages'])}", "note": note}
-    if ident == "amzn" and major >= 2023 or ident == "fedora" or (
-            ({"rhel", "centos", "rocky", "almalinux", "ol"} & set([ident] + like)) and major >= 8):
-        return {**dnf, "command": f"dnf install {dnf['packages'][0]}", "note": "AppStream" if ident != "fedora"
-                else "Fedora's archive"}
+        novenv = next((entry for entry in found if entry.get("path") and not entry.get("venv")
+                       and _version(entry.get("version")) >= MIN_PYTHON), None)
+        if novenv:
+            minor = ".".join(map(str, _version(novenv["version"])[:2]))
+            packages, python = [f"python{minor}-venv"], novenv["path"]
+        else:
+            minor = _RELEASE_PYTHON.get((ident, major), "3")
+            packages = [f"python{minor}", f"python{minor}-venv"]
+            python = f"/usr/bin/python{minor}"
+            minor = minimum() if minor == "3" else minor
+        note = ("the universe component (or the deadsnakes PPA)" if (ident, major) == ("ubuntu", 22)
+                else "the distribution's archive")
+        return {"packages": packages, "version": minor, "python": python,
+                "command": f"apt-get install {' '.join(packages)}", "note": note}
+    if (ident == "amzn" and major >= 2023) or ((ident in _RHEL_LIKE or like & _RHEL_LIKE) and major >= 8):
+        minor = minimum()
+        return {"packages": [f"python{minor}"], "version": minor, "python": f"/usr/bin/python{minor}",
+                "command": f"dnf install python{minor}", "note": "AppStream"}
+    if ident == "fedora":
+        return {"packages": ["python3"], "version": minimum(), "python": "/usr/bin/python3",
+                "command": "dnf install python3", "note": "Fedora's archive"}
     return None
 
 
@@ -116,7 +132,7 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
     """
     least = minimum()
     name = distro_name(distro)
-    package = python_package(distro)
+    package = python_package(distro, found)
     fits_wheels = (lambda version: not wheels or ".".join(map(str, _version(version)[:2])) in wheels)
     usable = [entry for entry in found if entry.get("path") and _version(entry.get("version")) >= MIN_PYTHON
               and entry.get("venv")]
@@ -146,8 +162,9 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
         return {"python": None, "version": None, "install": [], "failure": (
             f"{host}: {what} ({name}). Fix: {fix}, or unset hailstorm_python to use the newest of "
             f"{', '.join(PREFERRED)} found, {docker}.")}
-    if package and install and fits_wheels(least):
-        return {"python": package["python"], "version": least, "install": list(package["packages"]), "failure": None}
+    if package and install and fits_wheels(package["version"]):
+        return {"python": package["python"], "version": package["version"], "install": list(package["packages"]),
+                "failure": None}
     head = f"{host}: no Python >= {least} with venv on this host ({name}: {_shown(found)}); {why}."
     if package:
         fix = (f"install {' and '.join(package['packages'])} on it ({package['command']}, from {package['note']}), "

@@ -22,6 +22,7 @@ WHEELHOUSE = COLLECTION.parents[3] / ".cache" / "wheelhouse"
 DEBIAN_11 = {"id": "debian", "version_id": "11", "pretty_name": "Debian GNU/Linux 11 (bullseye)"}
 DEBIAN_12 = {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12 (bookworm)"}
 UBUNTU_2204 = {"id": "ubuntu", "version_id": "22.04", "id_like": "debian", "pretty_name": "Ubuntu 22.04.5 LTS"}
+UBUNTU_2404 = {"id": "ubuntu", "version_id": "24.04", "id_like": "debian", "pretty_name": "Ubuntu 24.04.1 LTS"}
 UBUNTU_2004 = {"id": "ubuntu", "version_id": "20.04", "id_like": "debian", "pretty_name": "Ubuntu 20.04.6 LTS"}
 RHEL_9 = {"id": "rhel", "version_id": "9.4", "id_like": "fedora", "pretty_name": "Red Hat Enterprise Linux 9.4 (Plow)"}
 ROCKY_9 = {"id": "rocky", "version_id": "9.3", "id_like": "rhel centos fedora", "pretty_name": "Rocky Linux 9.3"}
@@ -132,7 +133,7 @@ def test_wheel_versions_are_read_from_the_wheel_names():
     (DEBIAN_11, "Fix: Debian GNU/Linux 11 (bullseye) has no Python >= 3.11 package: set hailstorm_backend: docker"),
     (UBUNTU_2004, "Fix: Ubuntu 20.04.6 LTS has no Python >= 3.11 package: set hailstorm_backend: docker"),
     (UBUNTU_2204, "Fix: install python3.11 and python3.11-venv on it (apt-get install python3.11 python3.11-venv, "
-                  "from the universe component (deadsnakes PPA otherwise)), or set hailstorm_install_python: true"),
+                  "from the universe component (or the deadsnakes PPA)), or set hailstorm_install_python: true"),
     (RHEL_9, "Fix: install python3.11 on it (dnf install python3.11, from AppStream), or set hailstorm_install_python"),
     (ROCKY_9, "Fix: install python3.11 on it (dnf install python3.11, from AppStream)"),
     (AL2023, "Fix: install python3.11 on it (dnf install python3.11, from AppStream)"),
@@ -151,7 +152,23 @@ def test_the_refusal_names_what_the_host_has():
     choice = interpreters.choose("h1", probed(python3_11="3.11.2-novenv", python3="3.9.2"), DEBIAN_12)
     assert ("(Debian GNU/Linux 12 (bookworm): python3.11 3.11.2 at /usr/bin/python3.11 without venv, "
             "python3 3.9.2 at /usr/bin/python3)") in choice["failure"]
-    assert "install python3.11 and python3.11-venv on it (apt-get install python3.11 python3.11-venv" in choice["failure"]
+    # the Python that is new enough needs only its venv package
+    assert "install python3.11-venv on it (apt-get install python3.11-venv" in choice["failure"]
+
+
+def test_a_new_enough_python3_without_venv_needs_only_its_venv_package():
+    choice = interpreters.choose("h1", probed(python3_12="3.12.3-novenv", python3="3.12.3-novenv"), UBUNTU_2404)
+    assert "Fix: install python3.12-venv on it (apt-get install python3.12-venv, from the distribution's archive)" \
+        in choice["failure"]
+    installed = interpreters.choose("h1", probed(python3_12="3.12.3-novenv", python3="3.12.3-novenv"), UBUNTU_2404,
+                                    install=True)
+    assert installed == {"python": "/usr/bin/python3.12", "version": "3.12", "install": ["python3.12-venv"],
+                         "failure": None}
+
+
+def test_an_old_rhel_like_release_has_no_package():
+    assert interpreters.python_package({"id": "centos", "version_id": "7", "id_like": "rhel fedora"}) is None
+    assert interpreters.python_package(ROCKY_9)["packages"] == ["python3.11"]
 
 
 def test_install_python_plans_the_package_where_the_distribution_has_one():
