@@ -131,3 +131,20 @@ def test_otel_exports_one_span_per_request_with_traceparent_and_the_run_labels(t
     assert resources == {(data["run_id"], data["host"], "0"), (data["run_id"], data["host"], "1")}
     assert {span["resource"]["service.name"] for span in request_spans} == {"hailstorms-test"}
     assert {span["resource"]["deployment.environment"] for span in request_spans} == {"test"}
+
+
+def test_otel_without_its_packages_is_refused_before_any_host_and_accepted_with_them(tmp_path: Path):
+    def plan(*extra):
+        return harness.ansible_playbook("plan.yml", "seed-example", "-e", f"hailstorm_results_dir={tmp_path}/results",
+                                        "-e", '{"hailstorm_locust_args": ["--otel"]}', *extra)
+    refused = plan()
+    text = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode != 0 and "UNREACHABLE" not in refused.stdout
+    assert ("hailstorm_locust_args: --otel (Locust's OpenTelemetry: a span per request, traceparent sent to the target) "
+            "needs opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http, opentelemetry-instrumentation-requests "
+            "on the load hosts") in text
+    # the fix works: with the packages listed, the plan goes on
+    packages = ('{"hailstorm_pip_packages": ["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2",'
+                ' "opentelemetry-instrumentation-requests==0.66b2"]}')
+    accepted = plan("-e", packages)
+    assert accepted.returncode == 0, accepted.stdout[-2000:]
