@@ -8,6 +8,7 @@ Debian). The packages are the tagged hailstorm_pip_packages lines of requirement
 timed (parallel tier); ports are bound to 0."""
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,11 +141,12 @@ def test_otel_without_its_packages_is_refused_before_any_host_and_accepted_with_
     refused = plan()
     text = " ".join((refused.stdout + refused.stderr).split())
     assert refused.returncode != 0 and "UNREACHABLE" not in refused.stdout
-    assert ("hailstorm_locust_args: --otel (Locust's OpenTelemetry: a span per request, traceparent sent to the target) "
-            "needs opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http, opentelemetry-instrumentation-requests "
-            "on the load hosts") in text
+    assert ("hailstorm_locust_args: --otel (Locust's OpenTelemetry: a span per request, traceparent sent to the "
+            "target) needs opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http, "
+            "opentelemetry-instrumentation-requests on the load hosts") in text
     # the fix works: with the packages listed, the plan goes on
-    packages = ('{"hailstorm_pip_packages": ["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2",'
-                ' "opentelemetry-instrumentation-requests==0.66b2"]}')
+    packages = json.dumps({"hailstorm_pip_packages": [
+        "opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2",
+        "opentelemetry-instrumentation-requests==0.66b2"]})
     accepted = plan("-e", packages)
     assert accepted.returncode == 0, accepted.stdout[-2000:]

@@ -139,7 +139,8 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
     chosen = next((entry for entry in usable if fits_wheels(entry["version"])), None)
     if chosen:
         return {"python": chosen["path"], "version": chosen["version"], "install": [], "failure": None}
-    docker = "or hailstorm_backend: docker (the load runs in a python:3.11 image; the host needs only docker)"
+    docker = ("or hailstorm_backend: docker (the runtime runs in a container built from hailstorm_docker_base_image; "
+              "the host needs only docker)")
     if usable:
         versions = ", ".join(sorted({".".join(map(str, _version(e["version"])[:2])) for e in usable}, key=_version))
         return {"python": None, "version": None, "install": [], "failure": (
@@ -158,7 +159,8 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
         else:
             what = f"hailstorm_python={given} (Python {entry.get('version')}) cannot create a venv (no ensurepip)"
         fix = (f"install {' and '.join(package['packages'])} ({package['command']}, {package['note']}) and give "
-               f"hailstorm_python={package['python']}" if package else f"give the path of a Python >= {least} with venv")
+               f"hailstorm_python={package['python']}" if package
+               else f"give the path of a Python >= {least} with venv")
         return {"python": None, "version": None, "install": [], "failure": (
             f"{host}: {what} ({name}). Fix: {fix}, or unset hailstorm_python to use the newest of "
             f"{', '.join(PREFERRED)} found, {docker}.")}
@@ -171,7 +173,7 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
                "or set hailstorm_install_python: true to let provision install them (with become), "
                f"or give hailstorm_python the path of a Python >= {least} with venv, {docker}.")
     else:
-        fix = (f"{name} has no Python >= {least} package: set hailstorm_backend: docker (the load runs in a python:3.11 "
-               "image; the host needs only docker), upgrade the host's release, or install a Python >= "
-               f"{least} yourself and give its path in hailstorm_python.")
+        fix = (f"{name} has no Python >= {least} package: set hailstorm_backend: docker (the runtime runs in a "
+               "container built from hailstorm_docker_base_image; the host needs only docker), upgrade the host's "
+               f"release, or install a Python >= {least} yourself and give its path in hailstorm_python.")
     return {"python": None, "version": None, "install": [], "failure": f"{head} Fix: {fix}"}

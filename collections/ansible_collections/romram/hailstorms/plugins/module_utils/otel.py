@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence
 # What `--otel` needs on a load host, by role: (the package names that give it, the one to suggest).
 NEEDED = (
     (("opentelemetry-sdk",), "opentelemetry-sdk"),
-    (("opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-grpc", "opentelemetry-exporter-otlp"),
-     "opentelemetry-exporter-otlp-proto-http"),
+    (("opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-grpc",
+      "opentelemetry-exporter-otlp"), "opentelemetry-exporter-otlp-proto-http"),
     # HttpUser's requests: the span per request, and the traceparent header it sends
     (("opentelemetry-instrumentation-requests",), "opentelemetry-instrumentation-requests"),
 )
@@ -32,8 +32,8 @@ def refusal(locust_options: Mapping[str, Any] | None, pip_packages: Sequence[str
     missing = [suggested for given, suggested in NEEDED if not names & set(given)]
     if not missing:
         return None
-    return ("hailstorm_locust_args: --otel (Locust's OpenTelemetry: a span per request, traceparent sent to the target) "
-            f"needs {', '.join(missing)} on the load hosts, and hailstorm_pip_packages does not list "
-            f"{'it' if len(missing) == 1 else 'them'}. Fix: add {', '.join(missing)} to hailstorm_pip_packages (pinned, e.g. "
-            "the versions in requirements.txt of this project; with hailstorm_wheelhouse, their wheels too), "
-            "or remove --otel")
+    return ("hailstorm_locust_args: --otel (Locust's OpenTelemetry: a span per request, traceparent sent to the "
+            f"target) needs {', '.join(missing)} on the load hosts, and hailstorm_pip_packages does not list "
+            f"{'it' if len(missing) == 1 else 'them'}. Fix: add {', '.join(missing)} to hailstorm_pip_packages "
+            "(pinned, e.g. the versions in requirements.txt of this project; with hailstorm_wheelhouse, their wheels "
+            "too), or remove --otel")

@@ -168,7 +168,8 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
         return found
     if not probe.get("python"):
         failures.insert(0, f"{host}: the probe failed: {str(probe.get('msg') or 'no result').strip()}. Fix: install "
-                           "python3 on the host (Ansible's modules run with it), or set ansible_python_interpreter for it.")
+                           "python3 on the host (Ansible's modules run with it), or set ansible_python_interpreter "
+                           "for it.")
         return found
 
     become_failure = become_finding(host, record.get("become"), options.get("backend"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib.util import find_spec
 from typing import Any, Mapping
 from urllib.parse import quote
 
@@ -37,8 +38,10 @@ def setup(options: Any, data: Mapping[str, Any], core: int, environ: Any = None)
     environ["OTEL_RESOURCE_ATTRIBUTES"] = resource_attributes(data, core, environ)
     if "OTEL_EXPORTER_OTLP_PROTOCOL" not in environ and "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" not in environ:
         try:
-            import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401 pylint: disable=unused-import
-        except ImportError:
+            grpc = find_spec("opentelemetry.exporter.otlp.proto.grpc") is not None
+        except ImportError:  # opentelemetry.exporter.otlp.proto itself is not there
+            grpc = False
+        if not grpc:
             environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
     from locust.opentelemetry import setup_opentelemetry
 

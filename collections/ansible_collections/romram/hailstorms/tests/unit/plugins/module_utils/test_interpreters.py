@@ -143,7 +143,8 @@ def test_a_host_without_a_usable_python_is_refused_with_its_distributions_packag
     choice = interpreters.choose("h1", found, distro)
     assert choice["python"] is None
     assert choice["failure"].startswith(f"h1: no Python >= 3.11 with venv on this host ({distro['pretty_name']}: ")
-    assert "the pinned runtime (Locust and its dependencies, runtime/requirements.txt) requires Python >= 3.11." in choice["failure"]
+    assert ("the pinned runtime (Locust and its dependencies, runtime/requirements.txt) requires Python >= 3.11."
+            in choice["failure"])
     assert fix in choice["failure"]
     assert "hailstorm_backend: docker" in choice["failure"]
 
@@ -188,7 +189,8 @@ def test_hailstorm_python_is_the_only_one_and_is_checked():
     assert interpreters.choose("h1", given, DEBIAN_11, given="/opt/py/bin/python3")["python"] == "/opt/py/bin/python3"
     old = [{"name": "/usr/bin/python3", "path": "/usr/bin/python3", "version": "3.9.2", "venv": True}]
     refused = interpreters.choose("h1", old, DEBIAN_11, given="/usr/bin/python3")
-    assert refused["failure"].startswith("h1: hailstorm_python=/usr/bin/python3 is Python 3.9.2, and the pinned runtime")
+    assert refused["failure"].startswith("h1: hailstorm_python=/usr/bin/python3 is Python 3.9.2, and the pinned "
+                                         "runtime")
     missing = [{"name": "/opt/none", "path": None, "version": None, "venv": False, "error": None}]
     refused = interpreters.choose("h1", missing, RHEL_9, given="/opt/none")
     assert refused["failure"].startswith("h1: hailstorm_python=/opt/none does not run on this host (not found)")
