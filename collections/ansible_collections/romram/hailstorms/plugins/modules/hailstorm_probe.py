@@ -73,8 +73,8 @@ python:
   sample: {"executable": "/usr/bin/python3", "version": "3.11.2", "version_info": [3, 11, 2]}
 interpreters:
   description:
-    - One entry per name of O(interpreters), in that order; RV(interpreters[].path) is null when it is not on
-      the host; RV(interpreters[].venv) says whether C(venv) and C(ensurepip) import (C(python3 -m venv) works).
+    - One entry per name of O(interpreters), in that order; its C(path) is null when it is not on the host;
+      its C(venv) says whether C(venv) and C(ensurepip) import (C(python3 -m venv) works).
   returned: success
   type: list
   elements: dict
@@ -139,7 +139,8 @@ def main():
     module = AnsibleModule(
         argument_spec={"python": {"type": "str"}, "path": {"type": "str", "default": "/"},
                        "samples": {"type": "int", "default": 5}, "max_offset": {"type": "float"},
-                       "cores": {"type": "raw"}},
+                       "cores": {"type": "raw"},
+                       "interpreters": {"type": "list", "elements": "str", "default": []}},
         supports_check_mode=True,
     )
     module.fail_json(msg="romram.hailstorms.hailstorm_probe runs as an action plugin on the controller")
