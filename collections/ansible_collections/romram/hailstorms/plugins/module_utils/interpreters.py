@@ -133,7 +133,10 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
     least = minimum()
     name = distro_name(distro)
     package = python_package(distro, found)
-    fits_wheels = (lambda version: not wheels or ".".join(map(str, _version(version)[:2])) in wheels)
+
+    def fits_wheels(version: Any) -> bool:
+        return not wheels or ".".join(map(str, _version(version)[:2])) in wheels
+
     usable = [entry for entry in found if entry.get("path") and _version(entry.get("version")) >= MIN_PYTHON
               and entry.get("venv")]
     chosen = next((entry for entry in usable if fits_wheels(entry["version"])), None)
@@ -146,7 +149,7 @@ def choose(host: str, found: Sequence[Mapping[str, Any]], distro: Mapping[str, A
         return {"python": None, "version": None, "install": [], "failure": (
             f"{host}: its Python ({_shown(usable)}) has no wheels in hailstorm_wheelhouse, which holds wheels for "
             f"Python {', '.join(wheels)} only. Fix: add that version's wheels on the controller: pip download "
-            f"--python-version {versions.split(', ')[-1]} --only-binary=:all: -r "
+            f"--python-version {versions.rsplit(', ', maxsplit=1)[-1]} --only-binary=:all: -r "
             "collections/ansible_collections/romram/hailstorms/runtime/requirements.txt -d <hailstorm_wheelhouse>, "
             f"or set hailstorm_wheelhouse to \"\" (the hosts install from the package index), {docker}.")}
     why = f"the pinned runtime (Locust and its dependencies, runtime/requirements.txt) requires Python >= {least}"
