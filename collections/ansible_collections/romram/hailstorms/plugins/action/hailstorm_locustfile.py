@@ -28,7 +28,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("path", "python", "environment", "timeout", "locust_args", "dry_run", "rps",
-                             "threshold_labels"))
+                             "threshold_labels", "pip_packages"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -60,5 +60,7 @@ class ActionModule(ActionBase):
         result.update(locustfile.verdict(str(path), python, str(RUNTIME / "requirements.txt"),
                                          done.returncode, done.stdout, done.stderr, locust_args,
                                          _number(args.get("rps")), [str(label) for label in
-                                                                    args.get("threshold_labels") or []]))
+                                                                    args.get("threshold_labels") or []],
+                                         None if args.get("pip_packages") is None
+                                         else [str(package) for package in args.get("pip_packages")]))
         return result

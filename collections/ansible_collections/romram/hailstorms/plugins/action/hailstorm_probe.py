@@ -12,14 +12,40 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import clock, plan_queries, preflight
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, interpreters, plan_queries, preflight
 
 # Runs on the host with any Python (2.7 too, so that an old one is reported, not a syntax
 # error). Prints one JSON object; reads the clock first and last.
 _PROBE = r"""
-import json, os, sys, time
+import json, os, subprocess, sys, time
 t0 = time.time()
 path = os.path.abspath(sys.argv[1])
+names = json.loads(sys.argv[2]) if len(sys.argv) > 2 else []
+dirs = os.environ.get("PATH", "").split(os.pathsep) + json.loads(sys.argv[3] if len(sys.argv) > 3 else "[]")
+ASK = ("import sys\ntry:\n import venv, ensurepip\n ok = 1\nexcept Exception:\n ok = 0\n"
+       "print('%d.%d.%d %d' % (sys.version_info[:3] + (ok,)))")
+interpreters = []
+for name in names:
+    found = [name] if name.startswith("/") else [os.path.join(d, name) for d in dirs if d]
+    found = [p for p in found if os.path.isfile(p) and os.access(p, os.X_OK)][:1]
+    entry = {"name": name, "path": None, "version": None, "venv": False, "error": None}
+    if found:
+        try:
+            child = subprocess.Popen([found[0], "-c", ASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, err = child.communicate()
+            version, ok = out.decode().split()
+            entry.update(path=found[0], version=version, venv=ok == "1")
+        except Exception as error:
+            entry["error"] = str(error)[:200]
+    interpreters.append(entry)
+distro = {}
+try:
+    for line in open("/etc/os-release"):
+        key, sep, value = line.strip().partition("=")
+        if key in ("ID", "VERSION_ID", "ID_LIKE", "PRETTY_NAME"):
+            distro[key.lower()] = value.strip().strip('"')
+except (IOError, OSError):
+    pass
 probe = path
 while not os.path.isdir(probe):
     probe = os.path.dirname(probe)
@@ -38,6 +64,8 @@ print(json.dumps({
     "cpu_count": os.cpu_count() if hasattr(os, "cpu_count") else cpus,
     "disk_path": probe,
     "disk_free_bytes": st.f_bavail * st.f_frsize,
+    "interpreters": interpreters,
+    "distro": distro,
     "time_first": repr(t0),
     "time_last": repr(time.time()),
 }))
@@ -49,7 +77,7 @@ _DATE = "date +%s.%N"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("python", "path", "samples", "max_offset", "cores"))
+    _VALID_ARGS = frozenset(("python", "path", "samples", "max_offset", "cores", "interpreters"))
 
     def _timed(self, cmd):
         sent = time.time()
@@ -74,7 +102,11 @@ class ActionModule(ActionBase):
         except (TypeError, ValueError):
             raise AnsibleActionFail(f"hailstorm_probe: max_offset must be a number, got {args.get('max_offset')!r}")
 
-        cmd = " ".join((shlex.quote(python), "-c", shlex.quote(_PROBE), shlex.quote(path)))
+        names = args.get("interpreters") or []
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise AnsibleActionFail(f"hailstorm_probe: interpreters must be a list of names or paths, got {names!r}")
+        cmd = " ".join((shlex.quote(python), "-c", shlex.quote(_PROBE), shlex.quote(path),
+                        shlex.quote(json.dumps(names)), shlex.quote(json.dumps(list(interpreters.SEARCH_PATH)))))
         sent, res, received = self._timed(cmd)
         if res.get("rc") != 0:
             result.update(failed=True, rc=res.get("rc"), python=None,
@@ -131,6 +163,8 @@ class ActionModule(ActionBase):
             clock={"offset": est.offset, "uncertainty": est.uncertainty, "round_trip": est.round_trip,
                    "samples": est.samples, "consistent": est.consistent, "method": method},
             module_round_trip=module_round_trip,
+            interpreters=found.get("interpreters", []),
+            distro=found.get("distro", {}),
         )
         try:
             result["usable_cores"], result["core_cpus"] = preflight.probed_cores(result, args.get("cores"))

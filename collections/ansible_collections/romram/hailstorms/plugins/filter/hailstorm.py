@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    checks, contract, launch, live_metrics, plan_queries, planner, preflight, progress, service_metrics, urls)
+    checks, contract, interpreters, launch, live_metrics, plan_queries, planner, preflight, progress, service_metrics, urls)
 # run_settings and plan_preview are also the names of the filters that expose them
 from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview as previews
 from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings as settings_of
@@ -85,6 +85,9 @@ def preflight_verdict(hosts: Any, hostvars: Any, options: Any, plan_: Any = None
         raise AnsibleFilterError("romram.hailstorms.preflight_verdict: the hosts must be a list of inventory names")
     records = {host: _record(hostvars, host) for host in hosts}
     options = _as_dict(options, "preflight_verdict", "the options")
+    wheelhouse = Path(str(options.get("wheelhouse") or ""))
+    if options.get("wheelhouse") and wheelhouse.is_dir():
+        options["wheel_versions"] = interpreters.wheel_versions([path.name for path in wheelhouse.glob("*.whl")])
     controller = preflight.free_space(str(options["results_dir"])) if options.get("results_dir") else None
     return _planned("preflight_verdict", preflight.verdict, hosts, records, options,
                     _as_dict(plan_, "preflight_verdict", "the plan") or None, controller)
@@ -95,6 +98,15 @@ def _record(hostvars: Any, host: str) -> Any:
         return hostvars[host].get("__preflight_record")
     except (KeyError, AttributeError):
         return None
+
+
+def python_candidates(value: Any) -> list[str]:
+    """hailstorm_python checked (an absolute path, or empty), and the interpreters the probe runs on a load
+    host: it alone when given, else python3.13, python3.12, python3.11, python3 (interpreters.candidates)."""
+    try:
+        return interpreters.candidates(interpreters.checked_python(value))
+    except interpreters.InterpreterError as error:
+        raise AnsibleFilterError(f"romram.hailstorms.python_candidates: {error}") from None
 
 
 def checked_url(value: Any, name: str) -> str:
@@ -247,4 +259,5 @@ class FilterModule:
             "abort_check": abort_check,
             "checked_pip_packages": checked_pip_packages,
             "preflight_verdict": preflight_verdict,
+            "python_candidates": python_candidates,
         }

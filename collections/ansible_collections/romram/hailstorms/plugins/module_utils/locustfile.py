@@ -25,6 +25,7 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
+from ansible_collections.romram.hailstorms.plugins.module_utils import otel
 from ansible_collections.romram.hailstorms.plugins.module_utils.contract import NO_USER_CLASS, RUNTIME_SAYS
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import split_label
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import RPI_TOLERANCE
@@ -106,6 +107,7 @@ def iteration_warnings(locustfile: str, figures: Mapping[str, Any] | None, rps: 
 # Honoured: --tags, --exclude-tags, positional user class names (only those classes run, as with
 # `locust -f locustfile.py A B`) and the locustfile's own arguments. Allowed as they change
 # nothing a planned run does: --headless (a run is always headless), --skip-log-setup, --profile.
+# --otel is honoured (runtime/hailstorm_runtime/otel.py) when hailstorm_pip_packages has its packages (otel.py).
 _PLAN = "the plan"
 _CORES = ("the load hosts (the inventory's load_hosts group) and hailstorm_cores: each usable core of each load "
           "host runs its own Locust process on its share of the plan")
@@ -144,8 +146,7 @@ LOCUST_ARGS_REPLACED: dict[str, tuple[str, str]] = {
     **{dest: (arg, _RESULTS) for dest, arg in (
         ("csv_prefix", "--csv"), ("stats_history_enabled", "--csv-full-history"), ("html_file", "--html"),
         ("json", "--json"), ("json_file", "--json-file"), ("print_stats", "--print-stats"),
-        ("only_summary", "--only-summary"), ("logfile", "--logfile"), ("loglevel", "-L/--loglevel"),
-        ("otel", "--otel"))},
+        ("only_summary", "--only-summary"), ("logfile", "--logfile"), ("loglevel", "-L/--loglevel"))},
     **{dest: (arg, _PRINTS) for dest, arg in (
         ("help", "-h/--help or -V/--version"), ("list_commands", "-l/--list"),
         ("show_task_ratio", "--show-task-ratio"), ("show_task_ratio_json", "--show-task-ratio-json"))},
@@ -235,8 +236,9 @@ def _tail(text: str, lines: int = TRACEBACK_LINES) -> str:
 
 def verdict(locustfile: str, python: str, requirements: str, rc: int | None, stdout: str, stderr: str,
             locust_args: Sequence[str] = (), rps: float | None = None,
-            threshold_labels: Sequence[str] = ()) -> dict[str, Any]:
-    """The check's outcome as a task result: {'failed': bool, 'msg': str, ...report}."""
+            threshold_labels: Sequence[str] = (), pip_packages: Sequence[str] | None = None) -> dict[str, Any]:
+    """The check's outcome as a task result: {'failed': bool, 'msg': str, ...report}; with
+    `pip_packages` (hailstorm_pip_packages), --otel is refused when they lack its packages."""
     last = _tail(stderr, 1)
     lines = (stderr or "").strip().splitlines()
     argparse_error = next((k for k, line in enumerate(lines) if ": error: " in line), None)
@@ -271,7 +273,8 @@ def verdict(locustfile: str, python: str, requirements: str, rc: int | None, std
             f"hailstorm_locustfile: the check of {locustfile} printed no report (stdout: {_tail(stdout, 3)!r}); "
             f"does the locustfile print to stdout or exit at import? Remove that, or guard it with "
             f"`if __name__ == '__main__':`")}
-    conflict = conflicting_locust_args(report.get("locust_options"))
+    conflict = conflicting_locust_args(report.get("locust_options")) or (
+        None if pip_packages is None else otel.refusal(report.get("locust_options"), pip_packages))
     if conflict:
         return {"failed": True, "user_classes": users, "msg": conflict}
     shape = report.get("shape") if shapes else None

@@ -22,7 +22,7 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import clock, plan_queries, run_settings
+from ansible_collections.romram.hailstorms.plugins.module_utils import clock, interpreters, plan_queries, run_settings
 
 MIB = 1048576
 # Why a disk was judged against hailstorm_disk_reserve_mb alone.
@@ -61,10 +61,6 @@ def plan_share(plan: Mapping[str, Any] | None, host: str) -> dict[str, Any] | No
     return {"cores": len(planned["cores"]), "requests": int(planned["requests"]),
             "peak_core_rps": max(int(core["clients"]) for core in planned["cores"]) / float(plan["pace"]),
             "cores_total": int(plan["cores_total"])}
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:3])
 
 
 def _seconds(delta: Any) -> float | None:
@@ -144,15 +140,17 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
     record: probe (hailstorm_probe's result), health (ansible.builtin.uri's), check (the runtime
     check command's, or None), cores (hailstorm_cores or None), connection (ansible_connection),
     work_dir, calibration (the runtime calibrate command's, or None), become (None when the
-    backend needs no root, else user, method and ok/msg of one command run with become). options: min_python,
+    backend needs no root, else user, method and ok/msg of one command run with become). options:
     max_clock_offset, health_url, disk_bytes_per_request, disk_reserve_mb, startup_seconds,
-    backend, locustfile, calibrate (whether the calibration was asked for).
+    backend, locustfile, calibrate (whether the calibration was asked for); for the systemd backend's
+    interpreter (interpreters.choose): python (hailstorm_python), install_python
+    (hailstorm_install_python), wheel_versions (interpreters.wheel_versions of hailstorm_wheelhouse).
     """
     failures: list[str] = []
     warnings: list[str] = []
     found: dict[str, Any] = {"host": host, "failures": failures, "warnings": warnings, "figures": {},
                              "usable_cores": None, "core_cpus": None, "ready_seconds": None,
-                             "startup_seconds": None, "clock": None, "round_trip": None}
+                             "startup_seconds": None, "clock": None, "round_trip": None, "interpreter": None}
     record = record or {}
     probe = record.get("probe") or {}
     connection = record.get("connection") or "ssh"
@@ -170,7 +168,8 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
         return found
     if not probe.get("python"):
         failures.insert(0, f"{host}: the probe failed: {str(probe.get('msg') or 'no result').strip()}. Fix: install "
-                           f"python3 >= {options['min_python']} on the host, or set ansible_python_interpreter for it.")
+                           "python3 on the host (Ansible's modules run with it), or set ansible_python_interpreter "
+                           "for it.")
         return found
 
     become_failure = become_finding(host, record.get("become"), options.get("backend"))
@@ -178,10 +177,18 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
         failures.append(become_failure)
 
     python = probe["python"]
-    if _version(python.get("version", "0")) < _version(options["min_python"]):
-        failures.append(f"{host}: Python {python.get('version')} at {python.get('executable')} is older than "
-                        f"hailstorm_min_python={options['min_python']}. Fix: install a newer python3 and point "
-                        "ansible_python_interpreter at it.")
+    shown_python = python.get("version")
+    if options.get("backend") == "systemd":
+        choice = interpreters.choose(host, probe.get("interpreters") or [], probe.get("distro"),
+                                     options.get("python") or "", bool(options.get("install_python")),
+                                     options.get("wheel_versions") or [])
+        found["interpreter"] = choice
+        if choice["failure"]:
+            failures.append(choice["failure"])
+        else:
+            shown_python = (f"{choice['version']} ({choice['python']}"
+                            + (f", installed by provision: {' '.join(choice['install'])}" if choice["install"] else "")
+                            + ")")
 
     cpus = int(probe.get("cpus") or 1)
     cpu_list = list(probe.get("cpu_list") or range(cpus))
@@ -266,7 +273,7 @@ def host_findings(host: str, record: Mapping[str, Any] | None, options: Mapping[
                 if warning:
                     warnings.append(warning)
     found["figures"] = {
-        "python": python.get("version"), "check_user": check_user, "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
+        "python": shown_python, "check_user": check_user, "cpus": cpus, "usable_cores": cores, "core_cpus": found["core_cpus"],
         "clock_offset": round(estimate.offset, 4), "clock_uncertainty": round(estimate.uncertainty, 4),
         "round_trip": round(round_trip, 3), "target_status": status,
         "disk_free_mib": round(free / MIB), "disk_needed_mib": math.ceil(needed / MIB),

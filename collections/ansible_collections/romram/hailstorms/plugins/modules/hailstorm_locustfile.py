@@ -59,6 +59,12 @@ options:
     type: list
     elements: str
     default: []
+  pip_packages:
+    description:
+      - C(hailstorm_pip_packages) (checked). When given, C(--otel) in O(locust_args) is refused unless they hold
+        OpenTelemetry's SDK, an OTLP exporter and the requests instrumentation (C(plugins/module_utils/otel.py)).
+    type: list
+    elements: str
   rps:
     description: The run's planned rate (C(hailstorm_rps)), for the warning's fix.
     type: float

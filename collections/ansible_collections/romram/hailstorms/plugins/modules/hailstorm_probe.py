@@ -44,6 +44,15 @@ options:
         RV(usable_cores) and RV(core_cpus) (C(plugins/module_utils/preflight.py), C(probed_cores)),
         which are left out when it is not a whole number >= 1 (the preflight verdict names it).
     type: raw
+  interpreters:
+    description:
+      - Names (looked for in the connection's C(PATH), then C(/usr/local/bin), C(/usr/bin), C(/bin)) or
+        absolute paths of interpreters to run on the host; each one's path, version and whether it
+        can create a venv are returned in RV(interpreters), in this order
+        (C(plugins/module_utils/interpreters.py) chooses among them).
+    type: list
+    elements: str
+    default: []
 author:
   - romram.hailstorms contributors (@romram)
 extends_documentation_fragment:
@@ -67,6 +76,19 @@ python:
   returned: success
   type: dict
   sample: {"executable": "/usr/bin/python3", "version": "3.11.2", "version_info": [3, 11, 2]}
+interpreters:
+  description:
+    - One entry per name of O(interpreters), in that order; its C(path) is null when it is not on the host;
+      its C(venv) says whether C(venv) and C(ensurepip) import (C(python3 -m venv) works).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "python3.11", "path": "/usr/bin/python3.11", "version": "3.11.2", "venv": true, "error": null}]
+distro:
+  description: The host's C(/etc/os-release) (id, version_id, id_like, pretty_name), empty when there is none.
+  returned: success
+  type: dict
+  sample: {"id": "debian", "version_id": "11", "pretty_name": "Debian GNU/Linux 11 (bullseye)"}
 cpus:
   description: CPUs this host lets a process run on (its scheduler affinity).
   returned: success
@@ -122,7 +144,8 @@ def main():
     module = AnsibleModule(
         argument_spec={"python": {"type": "str"}, "path": {"type": "str", "default": "/"},
                        "samples": {"type": "int", "default": 5}, "max_offset": {"type": "float"},
-                       "cores": {"type": "raw"}},
+                       "cores": {"type": "raw"},
+                       "interpreters": {"type": "list", "elements": "str", "default": []}},
         supports_check_mode=True,
     )
     module.fail_json(msg="romram.hailstorms.hailstorm_probe runs as an action plugin on the controller")

@@ -37,7 +37,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import PROCESS_START, capture, contract, metrics, plan_queries
+from . import PROCESS_START, capture, contract, metrics, otel, plan_queries
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .failure import RunFailure
 from .monitor import LoadMonitor, probe_lag
@@ -190,6 +190,7 @@ class CoreRun:
         self.users: Users | None = None
         self.driver: ClosedDriver | OpenDriver | None = None
         self.monitor: LoadMonitor | None = None  # the core's own load, second by second (the ticker samples it)
+        self.otel = False  # --otel: Locust's OpenTelemetry is on (otel.py)
 
     @property
     def active(self) -> int:
@@ -210,6 +211,10 @@ class CoreRun:
         self.options = locust_options(str(self.data["locustfile"]), target, list(self.data.get("locust_args") or []))
         # the classes named in hailstorm_locust_args, as `locust -f file A B` runs only A and B
         self.user_classes = selected_classes(self.user_classes, self.options, str(self.data["locustfile"]))
+        try:  # --otel: Locust's OpenTelemetry, the run's labels on every span
+            self.otel = otel.setup(self.options, self.data, self.core_index)
+        except RuntimeError as error:
+            raise RunFailure(str(error)) from None
         # a LoadTestShape's fixed user_classes: only those run, by their weights (as in Locust)
         self.user_classes = planned_classes(self.user_classes, self.plan.get("user_classes"))
         pace_the_first_task()
@@ -503,6 +508,8 @@ class CoreRun:
                          **self.driver.figures())
         except Exception as error:  # noqa: BLE001 - an earlier write failed (kept by the writer thread)
             logger.error("cannot write the end record: %s", error)
+        if self.otel:
+            otel.flush()  # the last spans, before the process ends
         error = recorder.close()  # every record written (or the first write that failed)
         if error is not None and not self.reason.startswith("recording failed"):
             self.reason = f"recording failed: {error}"

@@ -18,7 +18,7 @@ def test_filters_are_registered():
                             "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
                             "checked_options", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
                             "checked_report_queries", "abort_check", "live_metrics_settings",
-                            "live_metrics_environment"}
+                            "live_metrics_environment", "python_candidates"}
     sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
     from ansible_collections.romram.hailstorms.plugins.filter.baseline import FilterModule as Baseline

@@ -23,7 +23,7 @@ def test_the_known_names_are_every_option_of_every_entry_point():
     assert known_settings.spec_options(specs) == {"hailstorm_a", "hailstorm_b"}
     assert known_settings.spec_options(None) == set()
     known = collection_known()
-    assert {"hailstorm_rampup", "hailstorm_backend", "hailstorm_locustfile", "hailstorm_min_python"} <= known
+    assert {"hailstorm_rampup", "hailstorm_backend", "hailstorm_locustfile", "hailstorm_python"} <= known
 
 
 def test_a_misspelt_setting_names_the_closest_known_one():

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import planner, preflight
 
-OPTIONS = {"min_python": "3.9", "max_clock_offset": 0.05, "health_url": "http://10.0.0.5:8080",
+OPTIONS = {"max_clock_offset": 0.05, "health_url": "http://10.0.0.5:8080",
            "disk_bytes_per_request": 200, "disk_reserve_mb": 100, "startup_seconds": 3.0,
            "backend": "systemd", "locustfile": "/opt/hailstorms/locustfiles/demo.py"}
 RUN = {"rps": 100.0, "clients": 100, "pace": 1.0, "rampup": 60.0, "constant": 120.0, "rampdown": 60.0}
@@ -23,7 +23,11 @@ GOOD = {
     "probe": {"python": {"version": "3.11.2", "executable": "/usr/bin/python3"}, "cpus": 4, "cpu_list": [0, 1, 2, 3],
               "disk": {"path": "/var/lib", "free_bytes": 10 * 1024 ** 3},
               "clock": {"offset": 0.002, "uncertainty": 0.003, "round_trip": 0.006, "samples": 6, "consistent": True},
-              "module_round_trip": 0.4},
+              "module_round_trip": 0.4,
+              "interpreters": [{"name": "python3.13", "path": None}, {"name": "python3.12", "path": None},
+                               {"name": "python3.11", "path": "/usr/bin/python3.11", "version": "3.11.2", "venv": True},
+                               {"name": "python3", "path": "/usr/bin/python3", "version": "3.11.2", "venv": True}],
+              "distro": {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12 (bookworm)"}},
     "health": {"status": 200, "msg": "OK"},
     "check": {"rc": 0, "stdout": "{", "stderr": "", "delta": "0:00:01.500000"},
     "cores": None, "connection": "ssh", "work_dir": "/var/lib/hailstorms",
@@ -65,11 +69,13 @@ def test_core_cpus_leave_the_lowest_free_and_cycle_when_short():
     (record(probe={"unreachable": True, "msg": "ssh: connect to host 192.0.2.1 port 22: timed out"}),
      "h1: unreachable: ssh: connect to host 192.0.2.1 port 22: timed out. Fix: check ansible_host"),
     (record(probe={"failed": True, "python": None, "msg": "/usr/bin/python3 did not run on the host (rc 127)"}),
-     "h1: the probe failed: /usr/bin/python3 did not run on the host (rc 127). Fix: install python3 >= 3.9"),
+     "h1: the probe failed: /usr/bin/python3 did not run on the host (rc 127). Fix: install python3 on the host"),
     (record(become={"user": "ubuntu", "method": "sudo", "ok": False, "msg": "Missing sudo password"}),
      "h1: the connection user ubuntu cannot become root with sudo: Missing sudo password. Fix: "
      "hailstorm_backend=systemd installs and starts the load processes as root: give that user sudo rights"),
-    (record(probe__python__version="3.6.8"), "h1: Python 3.6.8 at /usr/bin/python3 is older than hailstorm_min_python=3.9"),
+    (record(probe__interpreters=[{"name": "python3", "path": "/usr/bin/python3", "version": "3.9.2", "venv": True}],
+            probe__distro={"id": "debian", "version_id": "11", "pretty_name": "Debian GNU/Linux 11 (bullseye)"}),
+     "h1: no Python >= 3.11 with venv on this host (Debian GNU/Linux 11 (bullseye): python3 3.9.2 at /usr/bin/python3)"),
     (record(cores=8), "h1: hailstorm_cores=8 but the host lets processes run on only 4 CPUs [0, 1, 2, 3]. Fix: set "
                       "hailstorm_cores to at most 4 (better 3"),
     (record(cores="0"), "h1: hailstorm_cores: must be a whole number >= 1, got '0'"),
@@ -122,7 +128,7 @@ def test_the_verdict_always_prints_every_host_and_counts_the_bad_ones():
     result = preflight.verdict(["a", "b", "c"], records, OPTIONS)  # not planned: b and c have no cores
     assert result["head"] == "Preflight FAILED on 2 of 3 load hosts"
     assert result["report"][0] == "Preflight FAILED on 2 of 3 load hosts:"
-    assert result["report"][1].startswith("a: python 3.11.2, cores 3 (CPUs 1,2,3), clock +0.0020 s +- 0.0030, "
+    assert result["report"][1].startswith("a: python 3.11.2 (/usr/bin/python3.11), cores 3 (CPUs 1,2,3), clock +0.0020 s +- 0.0030, "
                                           "target HTTP 200, disk 10240 MiB free / ")
     assert result["report"][2:4] == ["b: (no figures)", "c: (no figures)"]
     assert [line.split(":")[0] for line in result["report"][4:]] == ["ERROR b", "ERROR c"]
