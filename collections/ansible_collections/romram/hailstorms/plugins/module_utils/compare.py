@@ -143,9 +143,9 @@ def histogram_block(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: A
 
 
 def per_second(merged: Mapping[str, Any]) -> dict[str, list[list[float]]]:
-    """The whole run's requests and p95 (all labels) per second: the baseline's faint lines on the
-    report's rate and latency charts."""
-    requests, p95 = [], []
+    """The whole run's requests, p95 and p99 from schedule (all labels) per second: the baseline's
+    faint lines on the report's rate and latency charts."""
+    requests, p95, from_schedule = [], [], []
     for sec, per_label in sorted(((int(s), cells) for s, cells in merged.get("seconds", {}).items()),
                                  key=lambda item: item[0]):
         cell = _total(per_label.values())
@@ -153,7 +153,10 @@ def per_second(merged: Mapping[str, Any]) -> dict[str, list[list[float]]]:
         value = Histogram(cell["hist"]).percentile(95.0)
         if value is not None:
             p95.append([sec, value])
-    return {"requests": requests, "p95_ms": p95}
+        late = Histogram(cell["sched_hist"]).percentile(99.0) if cell.get("sched_hist") else None
+        if late is not None:
+            from_schedule.append([sec, late])
+    return {"requests": requests, "p95_ms": p95, "p99_from_schedule_ms": from_schedule}
 
 
 # --- figures of a cell --------------------------------------------------------------------------

@@ -295,8 +295,9 @@ BASELINE_COLOR = "#bbbbbb"  # the baseline's faint lines (compare.per_second)
 def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[tuple[str, float]] = (),
            baseline: Mapping[str, Any] | None = None) -> list[str]:
     """The report's charts: active clients, requests per second, latency, failures, pacing (`marks`: see chart);
-    `baseline`: the baseline run's requests and p95 per second (the comparison's baseline_per_second), drawn
-    faint and dashed on the rate and latency charts, on the same time axis (0 s: each run's start)."""
+    `baseline`: the baseline run's requests, p95 and p99 from schedule per second (the comparison's
+    baseline_per_second), drawn faint and dashed on the rate and latency charts, on the same time axis (0 s:
+    each run's start)."""
     seconds = _seconds(merged, plan)
     x_range = (float(seconds[0]), float(seconds[-1] + 1))
     plan_phases = phases(plan)
@@ -354,6 +355,9 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
                         points.append((s + 0.5, value))
             latency.append((name, COLORS[(i + 4) % len(COLORS)], points, True))
     latency.extend([(f"{name} p95", colour, points, dashed) for name, colour, points, dashed in faint("p95_ms")])
+    if scheduled:
+        latency.extend([(f"{name} p99 from schedule", colour, points, dashed)
+                        for name, colour, points, dashed in faint("p99_from_schedule_ms")])
     out.append(chart("latency", "Latency per second (all labels, from the merged histograms): service time"
                      + (" and from schedule (dashed)" if scheduled else ""), "ms", latency, plan_phases, x_range, marks))
 

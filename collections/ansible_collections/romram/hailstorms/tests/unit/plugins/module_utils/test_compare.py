@@ -9,7 +9,8 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import baseline, compare, summary as summary_module, thresholds
+from ansible_collections.romram.hailstorms.plugins.module_utils import (
+    baseline, compare, summary as summary_module, thresholds)
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import Histogram, empty_cell, merge_cell
 
 PLAN = {"rps": 10.0, "rampup": 2.0, "constant": 20.0, "rampdown": 2.0, "model": "closed", "clients": 10,
@@ -252,3 +253,27 @@ def test_the_report_opens_with_the_verdict_and_the_comparison_and_draws_the_base
     assert "baseline &lt;run-1&gt;</span>" in page and "baseline &lt;run-1&gt; p95</span>" in page
     passed = report.verdict_line({"exit_code": 0, "state": "completed"})
     assert passed == "PASS: exit code 0 - run completed, no thresholds"
+
+
+def test_the_baseline_from_schedule_is_drawn_faint_beside_this_run_s():
+    from ansible_collections.romram.hailstorms.plugins.module_utils import report
+
+    def scheduled(merged, late_ms):  # every request `late_ms` later from its slot than its service time
+        for per_label in merged["seconds"].values():
+            for cell in per_label.values():
+                hist = Histogram()
+                for bucket, n in cell["hist"].items():
+                    for _ in range(n):
+                        hist.record_ms(Histogram({bucket: 1}).percentile(50.0) + late_ms)
+                cell["sched_hist"] = hist.counts
+                cell["sched_time_us"] = cell["time_us"] + int(late_ms * 1000) * cell["requests"]
+        return merged
+    base_merged = scheduled(merged_of(run_latencies(9)), 100.0)
+    now_merged = scheduled(merged_of(run_latencies(10)), 10.0)
+    lines = compare.per_second(base_merged)["p99_from_schedule_ms"]
+    assert len(lines) == 24 and min(value for _sec, value in lines) > 100.0  # each second's p99 from schedule
+    base, now = summary_of(base_merged), summary_of(now_merged)
+    now["comparison"] = compare.compare(now, base, PLAN, PLAN, "run-2", "run-1")
+    now.update(exit_code=0, thresholds={"verdicts": []}, clock=None)
+    page = report.render(now_merged, now, {**PLAN, "run_id": "run-2"})
+    assert "baseline run-1 p99 from schedule</span>" in page and "p99 from schedule</span>" in page
