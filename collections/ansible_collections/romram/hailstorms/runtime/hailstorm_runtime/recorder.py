@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from . import contract
 from .records import (
-    LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, empty_cell, end_record, exception_kind, failure_text, Histogram,
-    merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
+    LATE_START, NAME_LIMIT, TRACEBACK_LIMIT, bucket_of, empty_cell, end_record, exception_kind, failure_text,
+    Histogram, merge_cell, meta_record, request_label, safe_text, stats_record, text_of)
 
 _OFFSET = 1 << 20  # int(x + _OFFSET) - _OFFSET floors negative seconds too, cheaply
 
@@ -145,20 +145,6 @@ class FileWriter:
         return self.error
 
 
-def _bucket(us: int) -> int:
-    """records.bucket_of, kept short for the hot path (3 significant digits of µs)."""
-    if us < 1000:
-        return us if us > 0 else 0
-    if us < 10000:
-        return us - us % 10
-    if us < 100000:
-        return us - us % 100
-    if us < 1000000:
-        return us - us % 1000
-    step = 10 ** (len(str(us)) - 3)
-    return us - us % step
-
-
 def _traceback_text(exception: BaseException, tb: Any) -> str:
     """The traceback Locust prints for an exception of the locustfile (its class and type when even
     formatting it fails: an exception whose __str__ raises)."""
@@ -236,7 +222,7 @@ class Recorder:
         cell[0] += 1
         cell[2] += response_length or 0
         cell[3] += us
-        b = _bucket(us)
+        b = bucket_of(us)
         hist = cell[4]
         hist[b] = hist.get(b, 0) + 1
         # from schedule: from the slot the iteration was due at (the runtime's due_of) to the answer
@@ -245,7 +231,7 @@ class Recorder:
             late = int((start_time - due) * 1e6)
             if late > 0:
                 us += late
-                b = _bucket(us)
+                b = bucket_of(us)
         else:  # outside a task iteration: the client's on_start or on_stop
             self.outside_tasks[key[0]] = self.outside_tasks.get(key[0], 0) + 1
         cell[7] += us
