@@ -604,7 +604,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     if loads:
         lines.append(f"load generator: CPU up to {100 * max(load['cpu_max'] for load in loads):.0f} %, "
                      f"event-loop lag up to {max(load['lag_max_ms'] for load in loads):.0f} ms; "
-                     f"{len(summary.get('generator_limited') or [])}/{len(summary['cores'])} cores generator-limited")
+                     f"{sum(1 for load in loads if load.get('generator_limited'))}/{len(summary['cores'])} cores "
+                     "generator-limited")
     lines.extend(f"WARNING: {message}" for message in summary.get("generator_limited") or [])
     if summary.get("iteration_warning"):
         lines.append(f"WARNING: {summary['iteration_warning']}")

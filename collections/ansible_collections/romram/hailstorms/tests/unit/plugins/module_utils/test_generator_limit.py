@@ -90,3 +90,19 @@ def test_seconds_missing_while_the_process_was_not_scheduled_break_the_run():
     samples = {0: load_sample(0.95, 0.0, 0.0), 1: load_sample(0.95, 0.0, 0.0), 6: stalled(0.6, 1.5),
                7: load_sample(0.95, 0.0, 0.0)}
     assert not load_figures(samples)["generator_limited"]
+
+
+def test_a_stalled_core_is_warned_of_and_not_counted_as_generator_limited():
+    """A stall (the process not scheduled) is said and degrades the run, but the count of
+    generator-limited cores counts only those over the limit (it said 2/1 for one core before)."""
+    stalled = [meta_record(host="slave1", core=0, clients=10),
+               stats_record({}, load={0: load_sample(0.05, 0.001, 0.002),
+                                      1: dict(load_sample(0.05, 0.001, 1.5), stall_ms=1500.0),
+                                      2: load_sample(0.05, 0.001, 0.002)})]
+    summary = summarize(merge([stalled, core_records("slave1", 1, [0.99] * 7)]), PLAN)
+    stall, heavy = (core["load"] for core in summary["cores"])
+    assert stall["stalls"] == 1 and not stall["generator_limited"] and heavy["generator_limited"]
+    lines = summary_lines(summary)
+    assert any(line.startswith("load generator: ") and line.endswith("; 1/2 cores generator-limited")
+               for line in lines), lines
+    assert sum(line.startswith("WARNING: ") for line in lines) == 2  # the stall and the limit, each said
