@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import results
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge
 
 import harness
 
@@ -113,7 +113,7 @@ def test_otel_exports_one_span_per_request_with_traceparent_and_the_run_labels(t
         codes = [proc.wait(timeout=120) for proc in procs]
         # each process flushed its spans before it ended: nothing more is on its way
     assert codes == [0, 0], (codes, [p.read_text()[-2000:] for p in work.glob("*.log")])
-    merged = results.merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
+    merged = merge([str(path) for path in sorted(work.glob("core-*.jsonl"))])
     recorded = sum(cell["requests"] for per_label in merged["seconds"].values() for cell in per_label.values())
     assert recorded == len(traceparents) > 0, (recorded, len(traceparents))
 
