@@ -44,10 +44,11 @@ def merged_of(latencies: dict[int, dict[str, list[float]]], failures: int = 0) -
 
 def run_latencies(seed: int, scale: float = 1.0, labels=("GET /a", "GET /b")) -> dict[int, dict[str, list[float]]]:
     rng = random.Random(seed)
-    return {sec: {label: [scale * rng.uniform(5, 50) for _ in range(10)] for label in labels} for sec in range(24)}
+    return {sec: {label: [scale * rng.uniform(5, 50) for _request in range(10)] for label in labels} for sec in range(24)}
 
 
-def summary_of(merged: dict, plan: dict = PLAN, phase="constant") -> dict:
+def summary_of(merged: dict, plan: dict | None = None, phase="constant") -> dict:
+    plan = PLAN if plan is None else plan
     summary = {"state": "completed", "versions": {"locust": "2.47.0"},
                "clock": {"start": "2026-12-06T12:00:00+00:00", "start_epoch": 1.0}}
     summary[compare.BLOCK] = json.loads(json.dumps(compare.histogram_block(merged, plan, phase)))  # as stored
@@ -263,7 +264,7 @@ def test_the_baseline_from_schedule_is_drawn_faint_beside_this_run_s():
             for cell in per_label.values():
                 hist = Histogram()
                 for bucket, n in cell["hist"].items():
-                    for _ in range(n):
+                    for _request in range(n):
                         hist.record_ms(Histogram({bucket: 1}).percentile(50.0) + late_ms)
                 cell["sched_hist"] = hist.counts
                 cell["sched_time_us"] = cell["time_us"] + int(late_ms * 1000) * cell["requests"]
