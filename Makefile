@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check changelog galaxy-importer lint sanity newest newest-sanity newest-run molecule ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check changelog galaxy-importer lint sanity newest newest-sanity newest-run molecule molecule-default molecule-hosts ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,8 @@ demo: setup
 # (molecule: mostly waiting on containers, SSH and planned load) run beside the stages that measure no
 # timing; the tests that measure timing at the target run after them, alone on a quiet machine.
 test: setup
-	scripts/stages.sh docs-check test-unit 'molecule|test-parallel,galaxy-importer,lint,sanity,newest-sanity' test-serial newest-run
+	scripts/stages.sh docs-check test-unit 'molecule-default|molecule-hosts|test-parallel,galaxy-importer,lint,sanity,newest-sanity' \
+	    test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
 check: setup
@@ -92,6 +93,14 @@ newest-run: setup
 
 molecule: setup
 	scripts/molecule.sh
+
+# make test runs the scenarios in two lanes at once: default (three systemd hosts, its run, abort and
+# stop), and the others (docker backend on this machine; sudo: a newcomer's hosts and distributions)
+molecule-default: setup
+	scripts/molecule.sh default
+
+molecule-hosts: setup
+	scripts/molecule.sh docker sudo
 
 # The execution environment image hailstorms-ee:latest (execution-environment.yml), built offline
 # from the debootstrap base image; ee-test runs distribute.yml from it, locally and against two systemd

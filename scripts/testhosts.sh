@@ -56,7 +56,6 @@ start_docker() {
 build_image() {
     local image=$1 suite=$2 mirror=$3 keyring=${4:-} components=${5:-} after=${6:-} sources=${7:-} rootfs="$ROOTFS-$2"
     if docker image inspect "$image" >/dev/null 2>&1; then log "image $image cached"; return 0; fi
-    command -v debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
     log "building $image with debootstrap ($suite from $mirror, one to three minutes)"
     rm -rf "$rootfs"
     debootstrap --variant=minbase --include="$PACKAGES" ${keyring:+--keyring="$keyring"} \
@@ -93,14 +92,27 @@ ubuntu_keyring() {
 }
 
 build_images() {
-    local mirror
+    local mirror keyring="" pids=() status=0 pid
     mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     mirror=${mirror:-http://deb.debian.org/debian}
-    build_image "$IMAGE" bookworm "$mirror"
-    build_image "$IMAGE_BULLSEYE" bullseye "$mirror"
-    docker image inspect "$IMAGE_JAMMY" >/dev/null 2>&1 && { log "image $IMAGE_JAMMY cached"; return 0; }
-    build_image "$IMAGE_JAMMY" jammy "$UBUNTU_MIRROR" "$(ubuntu_keyring)" main,universe "python3.11 python3.11-venv" \
-        "deb $UBUNTU_MIRROR jammy-updates main universe"
+    if ! docker image inspect "$IMAGE" "$IMAGE_BULLSEYE" "$IMAGE_JAMMY" >/dev/null 2>&1 \
+            && ! command -v debootstrap >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
+    fi
+    docker image inspect "$IMAGE_JAMMY" >/dev/null 2>&1 || keyring=$(ubuntu_keyring)
+    # the three images at once (each its own rootfs and log): the longest, not the sum
+    build_image "$IMAGE" bookworm "$mirror" & pids+=($!)
+    build_image "$IMAGE_BULLSEYE" bullseye "$mirror" & pids+=($!)
+    if [ -n "$keyring" ]; then
+        build_image "$IMAGE_JAMMY" jammy "$UBUNTU_MIRROR" "$keyring" main,universe "python3.11 python3.11-venv" \
+            "deb $UBUNTU_MIRROR jammy-updates main universe" & pids+=($!)
+    else
+        log "image $IMAGE_JAMMY cached"
+    fi
+    for pid in "${pids[@]}"; do
+        wait "$pid" || status=1
+    done
+    return "$status"
 }
 
 # The requirements of the test hosts' packages: the runtime's pins, then the tagged lines of
