@@ -26,7 +26,7 @@ demo: setup
 # (molecule: mostly waiting on containers, SSH and planned load) run beside the stages that measure no
 # timing; the tests that measure timing at the target run after them, alone on a quiet machine.
 test: setup
-	scripts/stages.sh docs-check test-unit 'molecule-default|molecule-hosts|test-parallel,galaxy-importer,lint,sanity,newest-sanity' \
+	scripts/stages.sh docs-check test-unit 'molecule|test-parallel,galaxy-importer,lint,sanity,newest-sanity' \
 	    test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
@@ -94,8 +94,8 @@ newest-run: setup
 molecule: setup
 	scripts/molecule.sh
 
-# make test runs the scenarios in two lanes at once: default (three systemd hosts, its run, abort and
-# stop), and the others (docker backend on this machine; sudo: a newcomer's hosts and distributions)
+# the scenarios apart: default (three systemd hosts, its run, abort and stop), and the others (docker
+# backend on this machine; sudo: a newcomer's hosts and distributions)
 molecule-default: setup
 	scripts/molecule.sh default
 
