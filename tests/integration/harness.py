@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -190,3 +191,20 @@ def small_disks_work() -> bool:
                               timeout=30, check=False).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
+
+
+def interrupt(process: subprocess.Popen, read: bool = True, presses: int = 6, every: float = 20.0) -> str:
+    """ctrl-c as a user presses it: SIGINT to the controller's process group, again while it goes
+    on (ansible-core 2.19 sometimes ends only the running task on a ctrl-c and goes on to the next
+    one: ansible/ansible#86078, seen on a busy machine). With `read`, reads the process's piped
+    output and returns it; else '' (its output is read elsewhere)."""
+    for _press in range(presses):
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            if read and process.stdout is not None:
+                return process.communicate(timeout=every)[0] or ""
+            process.wait(timeout=every)
+            return ""
+        except subprocess.TimeoutExpired:
+            continue
+    raise AssertionError(f"the controller did not end after {presses} ctrl-c's, {every:g} s apart")

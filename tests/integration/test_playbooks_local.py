@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shlex
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from harness import BIN, ROOT, ansible_playbook, feeder, local_aliases, local_run, playbook_env, wait_until
+from harness import BIN, ROOT, ansible_playbook, feeder, interrupt, local_aliases, local_run, playbook_env, wait_until
 
 
 def test_plan_preview_of_the_seed_example_contacts_no_host(tmp_path):
@@ -268,8 +266,7 @@ def test_ctrl_c_of_distribute_leaves_the_command_that_fetches_the_results(tmp_pa
             start_new_session=True)
         try:
             wait_running(tmp_path / ".work" / "localhost" / "interrupted" / "core-0.status.json")
-            os.killpg(run.pid, signal.SIGINT)  # what ctrl-c sends: the whole foreground process group
-            output = " ".join(run.communicate(timeout=60)[0].split())
+            output = " ".join(interrupt(run).split())  # ctrl-c: SIGINT to the whole foreground process group
         finally:
             run.kill()
         assert run.returncode != 0

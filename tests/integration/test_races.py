@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (BIN, ROOT, ansible_playbook, assert_every_arrival_counted, feeder, local_aliases, playbook_env,
-                     wait_until)
+from harness import (BIN, ROOT, ansible_playbook, assert_every_arrival_counted, feeder, interrupt, local_aliases,
+                     playbook_env, wait_until)
 
 PHASES = {
     "preflight": "TASK [romram.hailstorms.preflight : Probe the load host",
@@ -242,8 +242,7 @@ def test_overwrite_of_a_launched_run_whose_controller_ended_is_refused_until_it_
             wait_until(lambda: (work / "core-0.status.json").exists()
                        and json.loads((work / "core-0.status.json").read_text() or "{}").get("state") == "running",
                        "the load to run", timeout=300)
-            os.killpg(first.process.pid, signal.SIGINT)  # ctrl-c: the controller ends, the load goes on
-            first.process.wait(timeout=60)
+            interrupt(first.process, read=False)  # ctrl-c: the controller ends, the load goes on
             plan = (run_dir / "plan.json").read_bytes()
             again = ansible_playbook("distribute.yml", str(inventory), "-e", f"hailstorm_target={url}",
                                      "-e", f"hailstorm_results_dir={results}", "-e", "hailstorm_run_id=cut",

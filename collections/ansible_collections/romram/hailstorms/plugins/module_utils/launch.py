@@ -18,9 +18,11 @@ from .plan_queries import PlanError
 from .records import LATE_SIGNAL
 
 # The start signal is one small file copied to every host in parallel: the copy module makes about
-# three round trips. A spare second covers a busy controller.
-SIGNAL_ROUND_TRIPS = 3
-LEAD_MARGIN = 1.0
+# three round trips, after the last check for a stop request (one more). The margin covers a busy
+# controller: on a 2-core machine running other work, a signal took 2.5 s more than 3 measured trips
+# (make test, 3 pytest workers beside molecule).
+SIGNAL_ROUND_TRIPS = 4
+LEAD_MARGIN = 2.5
 MAX_LEAD = 600.0
 # Seconds a load process lives beyond the plan: the deadline grace, then the hard exit of the
 # runtime (5 s) and a margin; the backend's limit (systemd RuntimeMaxSec, the local backend's
