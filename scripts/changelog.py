@@ -68,7 +68,8 @@ def main() -> int:
     if misplaced_fragments():
         print("\n".join(check()), file=sys.stderr)
         return 1
-    released = antsibull_changelog("release")
+    # --update-existing --reload-plugins: a plugin new in the version being built joins its release
+    released = antsibull_changelog("release", "--update-existing", "--reload-plugins")
     sys.stdout.write(released.stdout)
     sys.stderr.write("".join(line for line in released.stderr.splitlines(True) if "Cryptography" not in line))
     return released.returncode
