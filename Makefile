@@ -22,11 +22,12 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-# Every stage, timed (scripts/stages.sh prints the time of each at the end). The real-host scenarios
-# (molecule: mostly waiting on containers, SSH and planned load) run beside the stages that measure no
-# timing; the tests that measure timing at the target run after them, alone on a quiet machine.
+# Every stage, timed (scripts/stages.sh prints the time of each at the end). Two lanes at once: the
+# real-host scenarios (molecule: mostly waiting on containers, SSH and planned load) then the static
+# checks, beside the integration tests that measure no timing; the tests that measure timing at the
+# target run after them, alone on a quiet machine. The lanes take about as long as each other.
 test: setup
-	scripts/stages.sh docs-check test-unit 'molecule|test-parallel,galaxy-importer,lint,sanity,newest-sanity' \
+	scripts/stages.sh docs-check test-unit 'molecule,galaxy-importer,lint,sanity|test-parallel,newest-sanity' \
 	    test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
