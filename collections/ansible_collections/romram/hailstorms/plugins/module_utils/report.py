@@ -254,12 +254,16 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
     pace = float(plan["pace"])
     if int(plan.get("expected_requests") or 0) <= EXACT_PLAN and plan.get("hosts"):
         counts: dict[int, int] = {}
+        # hailstorm_scenarios: each scenario's own plan and part of each core, from its start
+        parts = ([(sub, float(sub.get("start") or 0.0), name) for name, sub in plan["scenarios"].items()]
+                 if plan.get("scenarios") else [(plan, 0.0, None)])
         for host in plan["hosts"].values():
             for core in host["cores"]:
-                for client in core_intervals(plan, core):
-                    for at in request_times(client, pace):
-                        sec = math.floor(at)
-                        counts[sec] = counts.get(sec, 0) + 1
+                for sub, start, name in parts:
+                    for client in core_intervals(sub, core["scenarios"][name] if name else core):
+                        for at in request_times(client, float(sub["pace"])):
+                            sec = math.floor(at + start)
+                            counts[sec] = counts.get(sec, 0) + 1
         return [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
     active_at = active_counter(plan)  # a staged plan's curve read once, not once per second
     return [(s + 0.5, active_at(s + 0.5) / pace) for s in seconds]

@@ -20,7 +20,7 @@ from .plan_queries import MAX_DURATION, PlanError, curve_segments, transitions
 
 SETTING_KEYS = (
     "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile", "stages",
-    "model", "max_clients",
+    "model", "max_clients", "scenarios",
 )
 MODELS = ("closed", "open")  # who runs an iteration: a client on its own slots, or a pool taking arrivals
 MAX_CLIENTS_FACTOR = 4  # the open model's default pool cap: this many times the closed model's clients
@@ -227,6 +227,10 @@ def resolve_shaped_settings(
     spread by their weights)."""
     name = str(shape.get("name") or "LoadTestShape")
     settings, warnings = resolve_settings(profiles, selection, overrides)
+    if settings.get("scenarios"):
+        raise PlanError(f"hailstorm_scenarios: the locustfile has the LoadTestShape {name}, which draws the run's "
+                        "one curve; remove hailstorm_scenarios, or run the locustfile without its shape "
+                        "(hailstorm_locust_args: [the user classes]) so the scenarios draw the curves")
     pace = float(settings["pace"])
     replaced = [f"hailstorm_stages ({len(settings['stages'])} stages)"] if "stages" in settings else []
     shaped = {**(overrides or {}), **{key: None for key in (*TRAPEZOID_KEYS, "rps", "clients")},
@@ -350,6 +354,9 @@ def resolve_settings(
     stray = sorted(set(raw) - set(SETTING_KEYS))
     if stray:
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
+    if raw.get("scenarios") is not None:  # several curves at once: each resolved as a run of its own
+        from .scenarios import resolve_scenarios  # it resolves each scenario here
+        return resolve_scenarios(raw, origins, warnings), warnings
 
     from ansible_collections.romram.hailstorms.plugins.module_utils.urls import checked_url  # controller only
 
@@ -515,6 +522,10 @@ def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]
     cores = sum(int(count) for _name, count in hosts if isinstance(count, int) and not isinstance(count, bool))
     if cores < 1:
         return  # make_plan names the bad host
+    if settings.get("scenarios"):  # the scenarios share every core: their sum is judged
+        from .scenarios import check_capacity as check_scenarios
+        check_scenarios(settings, cores)
+        return
     clients, rps = int(settings["clients"]), float(settings["rps"])
     need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
     if settings.get("stages"):
