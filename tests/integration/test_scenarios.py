@@ -133,3 +133,15 @@ def test_thresholds_per_scenario_break_the_run(tmp_path: Path) -> None:
     assert result.returncode == 10, out[-4000:]
     assert "1 of 2 thresholds broken" in out
     assert "p50_ms of scenario checkout" in out and "BROKEN" in out
+
+
+def test_a_scenario_naming_a_class_the_locustfile_lacks_is_refused_before_any_host(tmp_path: Path) -> None:
+    locustfile = tmp_path / "scenarios.py"
+    locustfile.write_text(LOCUSTFILE)
+    wrong = {**SCENARIOS, "checkout": {**SCENARIOS["checkout"], "user_classes": ["Buyers"]}}
+    result = local_run(tmp_path, "wrong", "http://127.0.0.1:1", locustfile, cores=2, scenarios=wrong)
+    out = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "hailstorm_scenarios.checkout.user_classes: Buyers is not a user class of the locustfile" in out, out[-3000:]
+    assert "its classes are Browser, Buyer" in out
+    assert not (tmp_path / "wrong" / "localhost").exists()  # no load host was asked for anything

@@ -14,6 +14,7 @@ calibration plans one core), not run_settings.py or plan_preview.py.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
@@ -272,10 +273,15 @@ def _rate_pieces(stages: Sequence[Mapping[str, Any]]) -> list[tuple[float, float
     return pieces
 
 
-def _rate_near(pieces: Sequence[tuple[float, float, float, float]], moment: float, right: bool) -> float:
-    """A curve's rate just after (`right`) or just before `moment` (0 outside the curve)."""
-    for start, stop, at_start, at_stop in pieces:
-        if (start <= moment < stop) if right else (start < moment <= stop):
+def _rate_near(pieces: Sequence[tuple[float, float, float, float]], moment: float, right: bool,
+               starts: Sequence[float] | None = None) -> float:
+    """A curve's rate just after (`right`) or just before `moment` (0 outside the curve); `starts`
+    (the pieces' starts) finds the piece by bisection."""
+    starts = [piece[0] for piece in pieces] if starts is None else starts
+    index = (bisect.bisect_right(starts, moment) if right else bisect.bisect_left(starts, moment)) - 1
+    if index >= 0:
+        start, stop, at_start, at_stop = pieces[index]
+        if moment < stop if right else moment <= stop:
             return at_start + (at_stop - at_start) * (moment - start) / (stop - start)
     return 0.0
 
@@ -285,12 +291,13 @@ def summed_stages(curves: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[st
     a stage ends at every moment where any curve bends or steps (the sum is linear in between),
     a step of the sum is a stage of 0 s. Rates rounded to 1e-9."""
     pieces = [_rate_pieces(stages) for stages in curves]
+    starts = [[piece[0] for piece in each] for each in pieces]
     moments = sorted({0.0} | {edge for each in pieces for start, stop, _a, _b in each for edge in (start, stop)})
     out: list[dict[str, float]] = []
     before = 0.0
     for moment in moments:
-        left = round(sum(_rate_near(each, moment, False) for each in pieces), 9)
-        right = round(sum(_rate_near(each, moment, True) for each in pieces), 9)
+        left = round(sum(_rate_near(each, moment, False, first) for each, first in zip(pieces, starts)), 9)
+        right = round(sum(_rate_near(each, moment, True, first) for each, first in zip(pieces, starts)), 9)
         if moment > before:
             out.append({"duration": round(moment - before, 9), "rps": left})
         if right != left or (moment == 0 and right):
