@@ -162,3 +162,28 @@ def test_requests_are_recorded_under_their_scenario_and_judged_per_scenario(tmp_
     assert passed == {("ramp", "p95_ms"): True, ("ramp", "overruns"): False, ("late", "failure_rate"): True,
                       ("nowhere", "p50_ms"): False}
     assert any("the run has no scenario nowhere (its scenarios: late, ramp)" in v["message"] for v in verdicts)
+
+
+def test_the_report_draws_each_scenario_against_its_plan_and_tables_it(tmp_path):
+    from ansible_collections.romram.hailstorms.plugins.module_utils import report
+
+    plan = plan_of([("h", 1)])
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 9)
+    rec.scenario_of = lambda: "ramp"
+    rec.meta(host="h", core=0, clients=3)
+    for second in range(8):
+        for _i in range(7):
+            rec.on_request("GET", "/browse", 10.0, 5, start_time=T0 + second + 0.5)
+    rec.flush()
+    rec.end("done", scenarios={"ramp": {"iterations": 56}})
+    assert rec.close() is None
+    merged = merge([str(tmp_path / "core-0.jsonl")])
+    series = {name: points for name, _colour, points, _dashed in
+              report.scenario_series(merged, plan, list(range(8)))}
+    assert [y for _x, y in series["ramp measured"]] == [7.0] * 8
+    assert [y for _x, y in series["ramp planned"]][4:8] == [20.0] * 4  # the hold of 20/s from 4 s
+    assert [y for _x, y in series["late planned"]][:3] == [0.0] * 3 and series["late planned"][4][1] == 10.0
+    assert any('id="scenarios"' in part or "per scenario" in part for part in report.charts(merged, plan))
+    table = report.scenario_table(summarize(merged, plan))
+    assert "<h2>Scenarios</h2>" in table and "<td>ramp</td>" in table and "Browser" in table
+    assert report.scenario_table({"scenarios": None}) == ""
