@@ -145,3 +145,73 @@ def test_a_scenario_naming_a_class_the_locustfile_lacks_is_refused_before_any_ho
     assert "hailstorm_scenarios.checkout.user_classes: Buyers is not a user class of the locustfile" in out, out[-3000:]
     assert "its classes are Browser, Buyer" in out
     assert not (tmp_path / "wrong" / "localhost").exists()  # no load host was asked for anything
+
+
+SHAPE_LOCUSTFILE = '''
+from locust import HttpUser, LoadTestShape, task
+
+
+class Reader(HttpUser):
+    @task
+    def read(self):
+        self.client.get("/reader")
+
+
+class Writer(HttpUser):
+    weight = 3
+
+    @task
+    def write(self):
+        self.client.get("/writer")
+
+
+class Campaign(LoadTestShape):
+    """Readers alone (0 -> 20 users in 2 s, held), then from 6 s readers and writers by weight (1:3)
+    of 20 users, then of 40 users from 11 s, the end at 15 s."""
+
+    def tick(self):
+        run_time = self.get_run_time()
+        if run_time < 6:
+            return 20, 10, [Reader]
+        if run_time < 11:
+            return 20, 100, [Reader, Writer]
+        if run_time < 15:
+            return 40, 100, [Reader, Writer]
+        return None
+'''
+
+
+def test_a_shape_whose_classes_change_runs_each_class_as_a_scenario(tmp_path: Path) -> None:
+    locustfile = tmp_path / "campaign.py"
+    locustfile.write_text(SHAPE_LOCUSTFILE)
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as url:
+        result = local_run(tmp_path, "campaign", url, locustfile, cores=2)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "the locustfile's LoadTestShape Campaign was sampled on a fake clock; its tick() changes the user classes" \
+        in out
+
+    run = tmp_path / "campaign"
+    plan = json.loads((run / "plan.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    t0 = float(json.loads((run / "localhost" / "start.json").read_text())["start_time"])
+    assert plan["shape"] == "Campaign" and set(plan["scenarios"]) == {"Reader", "Writer"}
+    assert (plan["scenarios"]["Reader"]["rps"], plan["scenarios"]["Writer"]["rps"]) == (20, 30)  # pace 1 s
+    seconds = math.ceil(plan["duration"])
+    measured = {name: [0] * seconds for name in plan["scenarios"]}
+    for line in arrivals.read_text().splitlines():
+        if line.strip():
+            stamp, path = line.split(" ", 1)
+            t = float(stamp) - t0
+            assert path in ("/reader", "/writer") and 0 <= t < seconds, line
+            measured[path[1:].capitalize()][int(t)] += 1
+    for name, counts in measured.items():
+        planned = planned_per_second(plan, name, seconds)
+        against_plan = rms([m - p for m, p in zip(counts, planned)])
+        print(f"\n{name}: planned per second {planned}\n{'':>{len(name)}}  at the target      {counts}\n"
+              f"RMS at the target vs the plan {against_plan:.2f} requests/s")
+        assert sum(counts) == sum(planned) == plan["scenarios"][name]["expected_requests"]
+        assert summary["scenarios"][name]["requests"] == sum(counts)
+        assert against_plan <= RMS_BOUND
+    assert measured["Writer"][:6] == [0] * 6 and sum(measured["Writer"]) > sum(measured["Reader"][6:])

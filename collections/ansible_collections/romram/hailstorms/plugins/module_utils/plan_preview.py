@@ -148,6 +148,10 @@ def _scenario_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list
              f"total {clock_text(p['duration'])}, {p['expected_requests']} requests",
              f"{'scenario':<16} {'model':<6} {'start':>9} {'length':>9} {'clients':>7} {'peak rps':>9} "
              f"{'requests':>9}  user classes"]
+    if p.get("shape"):
+        lines.insert(1, f"the locustfile's LoadTestShape {p['shape']} was sampled on a fake clock; its tick() changes "
+                        "the user classes, so each class is a scenario whose curve is its share of the users (by "
+                        f"weight) over the pace")
     for name, sub in scenarios.items():
         lines.append(f"{name[:16]:<16} {str(sub.get('model') or 'closed'):<6} {clock_text(sub['start']):>9} "
                      f"{clock_text(sub['duration']):>9} {sub['clients']:>7} {sub['rps']:>9g} "

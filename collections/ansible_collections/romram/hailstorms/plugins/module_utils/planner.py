@@ -632,6 +632,7 @@ def _scenario_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, i
         "expected_requests": sum(int(plan["expected_requests"]) for plan in planned.values()),
         "cores_total": total_cores,
         "stages": plan_stages(summed),
+        **({"shape": str(settings["shape"])} if settings.get("shape") else {}),
         "scenarios": planned,
         "hosts": per_host,
     }

@@ -288,8 +288,8 @@ def scenario_series(merged: Mapping[str, Any], plan: Mapping[str, Any], seconds:
             planned = [(s + 0.5, active_at(s + 0.5 - start) / float(sub["pace"])) for s in seconds]
         cells = (merged.get("scenarios") or {}).get(name) or {}
         out.append((f"{name} planned", colour, planned, True))
-        out.append((f"{name} measured", colour, [(s + 0.5, float(cells[s]["requests"]) if s in cells else 0.0)
-                                                  for s in seconds], False))
+        measured = [(s + 0.5, float(cells[s]["requests"]) if s in cells else 0.0) for s in seconds]
+        out.append((f"{name} measured", colour, measured, False))
     return out
 
 

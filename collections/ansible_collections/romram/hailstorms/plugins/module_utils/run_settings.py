@@ -227,7 +227,7 @@ def resolve_shaped_settings(
     spread by their weights)."""
     name = str(shape.get("name") or "LoadTestShape")
     settings, warnings = resolve_settings(profiles, selection, overrides)
-    if settings.get("scenarios"):
+    if settings.get("scenarios"):  # set by the user: the shape draws the curves
         raise PlanError(f"hailstorm_scenarios: the locustfile has the LoadTestShape {name}, which draws the run's "
                         "one curve; remove hailstorm_scenarios, or run the locustfile without its shape "
                         "(hailstorm_locust_args: [the user classes]) so the scenarios draw the curves")
@@ -235,13 +235,34 @@ def resolve_shaped_settings(
     replaced = [f"hailstorm_stages ({len(settings['stages'])} stages)"] if "stages" in settings else []
     shaped = {**(overrides or {}), **{key: None for key in (*TRAPEZOID_KEYS, "rps", "clients")},
               "stages": shape_stages(shape["points"], pace), "pace": pace}
+    if shape.get("class_points"):  # its tick() changes the user classes: each class a scenario of its own curve
+        shaped = {**shaped, "stages": None, "scenarios": shape_scenarios(shape["class_points"], pace)}
     settings, warnings = resolve_settings(profiles, selection, shaped)
-    warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
+    warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}")
+                .replace("hailstorm_scenarios (the overrides) replace", f"the LoadTestShape {name} replaces")
+                for text in warnings]
     if replaced:
         warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
     warnings += [str(text) for text in shape.get("warnings") or []]  # what the sampling saw (shapes.sample)
     classes = shape.get("user_classes")
+    if settings.get("scenarios"):
+        return {**settings, "shape": name}, warnings
     return {**settings, "shape": name, **({"user_classes": sorted(map(str, classes))} if classes else {})}, warnings
+
+
+def shape_scenarios(class_points: Mapping[str, Sequence[Sequence[float]]], pace: float) -> dict[str, Any]:
+    """hailstorm_scenarios of a LoadTestShape whose tick() changes its user classes: each class a
+    scenario whose curve is its users over time (`class_points`, the runtime's shapes.sample) at the
+    run's pace (rate = users / pace), with as many clients as its most users (whole: a class's share
+    of the users may be a fraction), so its rate is exactly its users' over the pace."""
+    out: dict[str, Any] = {}
+    for name, points in class_points.items():
+        peak = max((float(users) for _t, users in points), default=0.0)
+        if peak <= 0:
+            continue  # a class the shape never gives a user
+        out[str(name)] = {"user_classes": [str(name)], "stages": shape_stages(points, pace),
+                          "clients": max(1, math.ceil(peak - 1e-9))}
+    return out
 
 
 def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",

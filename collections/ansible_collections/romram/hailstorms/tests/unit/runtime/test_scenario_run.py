@@ -68,6 +68,7 @@ class FakeUsers:
     def __init__(self, greenlets, active):
         self.waits = {greenlet: object() for greenlet in greenlets}
         self.active = active
+        self.finished = None
 
     def scheduled(self):
         return 12.5
@@ -187,3 +188,24 @@ def test_the_report_draws_each_scenario_against_its_plan_and_tables_it(tmp_path)
     table = report.scenario_table(summarize(merged, plan))
     assert "<h2>Scenarios</h2>" in table and "<td>ramp</td>" in table and "Browser" in table
     assert report.scenario_table({"scenarios": None}) == ""
+
+
+def test_a_load_hosts_compacted_records_keep_each_scenarios_cells(tmp_path):
+    from ansible_collections.romram.hailstorms.plugins.module_utils.hostfile import compact_core, read_records
+
+    plan = plan_of([("h", 1)])
+    now = [T0 + 1]
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: now[0])
+    rec.scenario_of = lambda: "ramp"
+    rec.meta(host="h", core=0, clients=3)
+    for second in range(3):
+        rec.on_request("GET", "/browse", 10.0, 5, start_time=T0 + second + 0.5)
+        rec.on_request("GET", "/browse", 30.0, 5, exception=RuntimeError("x"), start_time=T0 + second + 0.6)
+        now[0] = T0 + second + 1
+        rec.flush()
+    rec.end("done")
+    assert rec.close() is None
+    records, _bad = read_records(tmp_path / "core-0.jsonl")
+    direct = summarize(merge([records]), plan)["scenarios"]["ramp"]
+    compacted = summarize(merge([compact_core(records)]), plan)["scenarios"]["ramp"]
+    assert direct == compacted and (direct["requests"], direct["failures"]) == (6, 3)

@@ -46,8 +46,8 @@ def test_each_scenario_is_resolved_as_a_run_and_the_run_is_their_sum():
     ({"a": {**RAMP, "weight": 3}}, ["hailstorm_scenarios.a", "unknown key(s) weight"]),
     ({"a": {"user_classes": ["A"]}}, ["hailstorm_scenarios.a", "no curve", "rps: 50"]),
     ({"a": {"rps": 5, "rampup": 1}}, ["hailstorm_scenarios.a", "no user_classes"]),
-    ({"a": RAMP, "b": {**STEP, "user_classes": ["Browser"]}}, ["hailstorm_scenarios.b.user_classes", "Browser",
-                                                                 "scenario a"]),
+    ({"a": RAMP, "b": {**STEP, "user_classes": ["Browser"]}},
+     ["hailstorm_scenarios.b.user_classes", "Browser", "scenario a"]),
     ({"a": {**RAMP, "rampup": None}}, ["hailstorm_scenarios.a", "hailstorm_rampup: not set"]),
     ({"a": {**RAMP, "start": -1}}, ["hailstorm_scenarios.a.start", "-1"]),
     ({"a": {"user_classes": ["A"], "stages": [{"duration": 5, "rps": 0}]}}, ["hailstorm_scenarios.a", "rate"]),
@@ -166,3 +166,36 @@ def test_the_preview_shows_each_scenario_and_the_total():
     assert any(line.split()[:2] == ["ramp", "closed"] and line.endswith("Browser") for line in lines)
     held = [line for line in lines if line.strip().startswith("0:24.0")]
     assert held and held[0].split()[1:4] == ["40.00", "30.00", "70.00"]
+
+
+SHAPE = {"name": "Phases", "points": [[0, 0], [2, 8], [8, 8], [8.04, 12], [10, 12], [10, 0]],
+         "user_classes": ["A", "B"],
+         "class_points": {"A": [[0, 0], [2, 8], [4, 8], [4, 6], [8, 6], [8.04, 9], [10, 9], [10, 0]],
+                          "B": [[0, 0], [4, 0], [4, 2], [8, 2], [8.04, 3], [10, 3], [10, 0]]}}
+
+
+def test_a_shape_whose_classes_change_becomes_a_scenario_per_class():
+    settings, warnings = run_settings.resolve_shaped_settings(
+        {"default": {"target": TARGET, "rps": 5, "rampup": 3, "pace": 2}}, "default", None, SHAPE)
+    assert settings["shape"] == "Phases" and "user_classes" not in settings
+    a, b = settings["scenarios"]["A"], settings["scenarios"]["B"]
+    assert (a["user_classes"], a["clients"], a["rps"], a["pace"]) == (["A"], 9, 4.5, 2.0)
+    assert (b["user_classes"], b["clients"], b["rps"]) == (["B"], 3, 1.5)
+    assert any(text.startswith("the LoadTestShape Phases replaces hailstorm_rps=5") for text in warnings)
+    plan = planner.make_plan(settings, [("h", 2)])
+    assert plan["shape"] == "Phases" and plan["rps"] == 6  # 12 users / pace 2
+    lines = plan_preview.preview(plan)
+    assert "LoadTestShape Phases was sampled on a fake clock; its tick() changes the user classes" in lines[1]
+    cores = [core for host in plan["hosts"].values() for core in host["cores"]]
+    for name, sub in plan["scenarios"].items():  # each class's planned arrivals follow its share of the users
+        mine = per_second(sub, [core["scenarios"][name] for core in cores])
+        curve = run_settings.shape_stages(SHAPE["class_points"][name], 2.0)
+        errors = [mine[s] - curve_rate(curve, s) for s in range(10)]
+        # at a few requests per second a second holds a whole number of requests: within half of one
+        assert max(abs(e) for e in errors) <= 0.5 + 1e-6, (name, errors)
+        assert abs(sum(errors)) <= 1
+
+
+def test_a_class_the_shape_never_gives_a_user_is_no_scenario():
+    scenarios = run_settings.shape_scenarios({"A": [[0, 0], [1, 3], [2, 3], [2, 0]], "B": [[0, 0], [2, 0]]}, 1.0)
+    assert list(scenarios) == ["A"] and scenarios["A"]["clients"] == 3
