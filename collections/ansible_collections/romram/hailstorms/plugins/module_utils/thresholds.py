@@ -137,6 +137,8 @@ def _value(name: str, value: Any, where: str) -> float | int:
 def _key_list(allowed: tuple[str, ...]) -> str:
     """The keys for a message: the latency keys from schedule said once, not listed."""
     shown = [name for name in allowed if name not in SCHEDULE_LATENCY]
+    if not any(name in SCHEDULE_LATENCY for name in allowed):
+        return ", ".join(shown)
     at = shown.index("max_ms") + 1 if "max_ms" in shown else len(shown)
     return ", ".join(shown[:at] + ["each latency key also from schedule (p99_from_schedule_ms)"] + shown[at:])
 
@@ -362,6 +364,20 @@ def check_abort_after(checked: Mapping[str, Any] | None, settings: Mapping[str, 
                 f"{{limit: {limit}, abort: true, after: {fix}s}}, or remove abort: true to judge it at the end only")
     if errors:
         raise ThresholdError(" -- ".join(errors))
+
+
+def check_scenario_names(checked: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> None:
+    """Refuses thresholds of a scenario the run does not have (hailstorm_scenarios), naming the
+    run's scenarios: such a threshold could only break."""
+    given = sorted(((checked or {}).get("scenarios") or {}))
+    known = sorted(settings.get("scenarios") or {})
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        fix = (f"name one of its scenarios ({', '.join(known)}), e.g. {VARIABLE}.scenarios.{known[0]}"
+               if known else f"set hailstorm_scenarios, or remove {VARIABLE}.scenarios")
+        raise ThresholdError(f"{VARIABLE}.scenarios: {', '.join(unknown)} is not a scenario of the run "
+                             f"({'its scenarios: ' + ', '.join(known) if known else 'it has no hailstorm_scenarios'}); "
+                             f"{fix}")
 
 
 PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key

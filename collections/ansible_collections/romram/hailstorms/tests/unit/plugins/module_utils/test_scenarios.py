@@ -199,3 +199,24 @@ def test_a_shape_whose_classes_change_becomes_a_scenario_per_class():
 def test_a_class_the_shape_never_gives_a_user_is_no_scenario():
     scenarios = run_settings.shape_scenarios({"A": [[0, 0], [1, 3], [2, 3], [2, 0]], "B": [[0, 0], [2, 0]]}, 1.0)
     assert list(scenarios) == ["A"] and scenarios["A"]["clients"] == 3
+
+
+def test_thresholds_of_a_scenario_the_run_lacks_are_refused_before_the_run():
+    from ansible_collections.romram.hailstorms.plugins.module_utils import thresholds
+
+    settings, _warnings = resolve({"ramp": RAMP, "step": STEP})
+    checked = thresholds.check({"scenarios": {"ramp": {"p95_ms": 300}}})
+    thresholds.check_scenario_names(checked, settings)
+    wrong = thresholds.check({"scenarios": {"rmap": {"p95_ms": 300}}})
+    said = ("hailstorm_thresholds.scenarios: rmap is not a scenario of the run (its scenarios: ramp, step); name one "
+            "of its scenarios (ramp, step), e.g. hailstorm_thresholds.scenarios.ramp")
+    with pytest.raises(thresholds.ThresholdError) as error:
+        thresholds.check_scenario_names(wrong, settings)
+    assert str(error.value) == said
+    with pytest.raises(thresholds.ThresholdError, match="it has no hailstorm_scenarios"):
+        thresholds.check_scenario_names(wrong, {"rps": 5})
+    with pytest.raises(thresholds.ThresholdError) as error:
+        thresholds.check({"scenarios": {"ramp": {"labels": {}}}})
+    assert str(error.value) == ("hailstorm_thresholds.scenarios.ramp: unknown key 'labels' (value {}); the keys are "
+                                "p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, max_ms, failure_rate, overruns, "
+                                "dropped")
