@@ -278,6 +278,7 @@ def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
     origins = {} if origins is None else origins
     given = {key for key, value in layer.items() if value is not None}
     notes: list[str] = []
+    _layer_scenarios(merged, given, where, origins, notes)
     if "stages" in given:
         clash = [key for key in TRAPEZOID_KEYS if key in given]
         if clash:
@@ -312,6 +313,35 @@ def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
             merged.pop(other, None)
     merged.update({key: value for key, value in layer.items() if value is not None})
     origins.update({key: where for key in given})
+
+
+SCENARIO_REPLACES = ("rps", "clients", "rampup", "constant", "rampdown", "stages")  # a run's one curve
+
+
+def _layer_scenarios(merged: dict[str, Any], given: set[str], where: str, origins: Mapping[str, str],
+                     notes: list[str]) -> None:
+    """hailstorm_scenarios in the layers, as stages over the trapezoid: a layer that sets scenarios
+    replaces the one curve of the layers below (rps, clients, the trapezoid, stages) and their
+    scenarios; one that sets a curve over scenarios from below makes the run one curve again;
+    both in one layer are refused. Each replacement of a setting a user gave is warned."""
+    if "scenarios" in given:
+        clash = [key for key in SCENARIO_REPLACES if key in given]
+        if clash:
+            keys = ", ".join("hailstorm_" + key for key in clash)
+            raise PlanError(f"{where} sets both hailstorm_scenarios and {keys}: with scenarios each scenario has its "
+                            f"own curve; remove {keys} there (give them in a scenario), or remove hailstorm_scenarios")
+        replaced = [f"hailstorm_{key}={merged[key]!r} ({origins[key]})" for key in (*SCENARIO_REPLACES, "scenarios")
+                    if key in merged and origins.get(key, BUILTIN) != BUILTIN]
+        for key in SCENARIO_REPLACES:
+            merged.pop(key, None)
+        if replaced:
+            notes.append(f"hailstorm_scenarios ({where}) replace {', '.join(replaced)}: each scenario follows "
+                         "its own curve")
+    elif "scenarios" in merged and given & set(SCENARIO_REPLACES):
+        keys = ", ".join(f"hailstorm_{key}" for key in SCENARIO_REPLACES if key in given)
+        notes.append(f"{keys} ({where}) replace hailstorm_scenarios ({origins.get('scenarios', 'below')}): the run "
+                     "is one curve")
+        merged.pop("scenarios")
 
 
 def _pace_text(clients: int, rps: float) -> str:
@@ -377,7 +407,7 @@ def resolve_settings(
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
     if raw.get("scenarios") is not None:  # several curves at once: each resolved as a run of its own
         from .scenarios import resolve_scenarios  # it resolves each scenario here
-        return resolve_scenarios(raw, origins, warnings), warnings
+        return resolve_scenarios(raw, warnings), warnings
 
     from ansible_collections.romram.hailstorms.plugins.module_utils.urls import checked_url  # controller only
 

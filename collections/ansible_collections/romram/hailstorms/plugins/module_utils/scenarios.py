@@ -27,7 +27,6 @@ from . import run_settings
 
 SCENARIO_KEYS = ("user_classes", "model", "pace", "clients", "rps", "rampup", "constant", "rampdown", "stages",
                  "start", "max_clients", "tags")
-CURVE_KEYS = ("rps", "clients", "rampup", "constant", "rampdown", "stages")  # a run's curve: replaced by the scenarios
 INHERITED = ("pace", "model")  # the run's, for a scenario that sets none of its own
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 EXAMPLE = "{browse: {user_classes: [Browser], rps: 50, rampup: 1m, constant: 5m}}"
@@ -47,19 +46,14 @@ def _names(value: Any, name: str, key: str, example: str) -> list[str]:
     return [item.strip() for item in items]
 
 
-def resolve_scenarios(raw: Mapping[str, Any], origins: Mapping[str, str],
-                      warnings: list[str]) -> dict[str, Any]:
+def resolve_scenarios(raw: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
     """The run's settings with scenarios, from the merged layers `raw` (run_settings._stack and
-    the overrides, `origins` naming each key's layer); appends its warnings to `warnings`."""
+    the overrides: a layer's scenarios replaced the one curve of the layers below, warned there);
+    appends its warnings to `warnings`."""
     given = raw["scenarios"]
     if not isinstance(given, Mapping) or not given:
         raise PlanError(f"hailstorm_scenarios: expected a mapping of scenario names to their settings, got {given!r}; "
                         f"e.g. hailstorm_scenarios: {EXAMPLE}")
-    replaced = [f"hailstorm_{key}={raw[key]!r} ({origins.get(key, 'below')})" for key in CURVE_KEYS
-                if raw.get(key) is not None and origins.get(key) != run_settings.BUILTIN]
-    if replaced:
-        warnings.append(f"hailstorm_scenarios ({origins.get('scenarios', 'the overrides')}) replace "
-                        f"{', '.join(replaced)}: each scenario follows its own curve")
     if raw.get("max_clients") is not None:
         warnings.append(f"hailstorm_max_clients={raw['max_clients']!r} is not used with hailstorm_scenarios: give "
                         "max_clients in each open-model scenario")

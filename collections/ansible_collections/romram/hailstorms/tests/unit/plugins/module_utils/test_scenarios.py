@@ -33,13 +33,31 @@ def test_without_scenarios_the_settings_have_none():
 
 
 def test_each_scenario_is_resolved_as_a_run_and_the_run_is_their_sum():
-    settings, warnings = resolve({"ramp": RAMP, "step": {**STEP, "start": "2s"}}, rps=5, rampup=3, pace=2)
+    settings, warnings = run_settings.resolve_settings(
+        {"default": {"target": TARGET, "rps": 5, "rampup": 3, "pace": 2}}, "default",
+        {"scenarios": {"ramp": RAMP, "step": {**STEP, "start": "2s"}}})
     ramp, step = settings["scenarios"]["ramp"], settings["scenarios"]["step"]
     assert (ramp["clients"], ramp["pace"], ramp["rampup"], ramp["user_classes"]) == (80, 2.0, 10.0, ["Browser"])
     assert (step["clients"], step["start"], step["user_classes"]) == (60, 2.0, ["Buyer"])
     assert settings["clients"] == 140 and settings["rps"] == 70  # 40 + 30 from 17 s
     assert sum(stage["duration"] for stage in settings["stages"]) == 32
-    assert any("replace hailstorm_rps=5" in text for text in warnings)
+    assert warnings == ["hailstorm_scenarios (the overrides) replace hailstorm_rps=5 (profile default), "
+                        "hailstorm_rampup=3 (profile default): each scenario follows its own curve"]
+
+
+def test_scenarios_layer_as_stages_do():
+    profiles = {"default": {"target": TARGET, "scenarios": {"ramp": RAMP}}, "flat": {"rps": 10, "rampup": 2}}
+    settings, warnings = run_settings.resolve_settings(profiles, "default+flat")
+    assert "scenarios" not in settings and settings["rps"] == 10
+    assert warnings == ["hailstorm_rps, hailstorm_rampup (profile flat) replace hailstorm_scenarios (profile "
+                        "default): the run is one curve"]
+    again, warnings = run_settings.resolve_settings(profiles, "default+flat", {"scenarios": {"step": STEP}})
+    assert list(again["scenarios"]) == ["step"]
+    assert warnings[-1].startswith("hailstorm_scenarios (the overrides) replace hailstorm_rps=10 (profile flat), "
+                                   "hailstorm_rampup=2 (profile flat)")
+    with pytest.raises(PlanError, match="profile default sets both hailstorm_scenarios and hailstorm_rps: with "
+                                        "scenarios each scenario has its own curve; remove hailstorm_rps there"):
+        run_settings.resolve_settings({"default": {"target": TARGET, "rps": 3, "scenarios": {"ramp": RAMP}}})
 
 
 @pytest.mark.parametrize("given, words", [
