@@ -267,7 +267,11 @@ class CoreRun:
         self.recorder.due_of = self.users.scheduled
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
-        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0)  # live metrics (off: None)
+        planned = metrics.SummedRate(  # each scenario's clients at its own pace
+            metrics.PlannedRate(scenario_run.scenario_clients(self.plan, self.core, name),
+                                float(self.plan["scenarios"][name]["pace"])) for name in self.scenario_names
+        ) if self.scenario_names else None
+        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0, planned)  # off: None
         if self.scenario_names:
             return  # the scenarios are the driver
         if self.model == "open":  # the pool grows while the core is under the generator limit

@@ -196,7 +196,8 @@ class LiveSeries:
     """The cumulative figures of one core and the samples of each flush (no I/O, no threads)."""
 
     def __init__(self, base: Mapping[str, str], plan: Mapping[str, Any], t0: float,
-                 planned: PlannedRate | None = None, buckets: Iterable[float] | None = None) -> None:
+                 planned: PlannedRate | SummedRate | None = None,
+                 buckets: Iterable[float] | None = None) -> None:
         self.base = tuple(sorted((str(k), str(v)) for k, v in base.items()))
         self.plan = plan
         self.t0 = t0
@@ -802,12 +803,23 @@ class LiveMetrics:
         return {"live_metrics": figures}
 
 
+class SummedRate:
+    """Several planned rates as one (hailstorm_scenarios: each scenario's clients at its own pace)."""
+
+    def __init__(self, rates: Iterable[PlannedRate]) -> None:
+        self.rates = list(rates)
+
+    def at(self, offset: float) -> float:
+        return sum(rate.at(offset) for rate in self.rates)
+
+
 def attach(data: Mapping[str, Any], core_index: int, clients: Sequence[Any], recorder: Any,
-           t0: float) -> LiveMetrics | None:
+           t0: float, planned: PlannedRate | SummedRate | None = None) -> LiveMetrics | None:
     """With data.json's `metrics.remote_write`: live metrics for this core, hooked to the recorder's
     flushes and end record; else None (and nothing is imported or started). `metrics.histograms`
     ("native" or "classic") and `metrics.buckets` (the classic bounds, seconds) say how the
-    latency histogram goes (contract.host_data)."""
+    latency histogram goes (contract.host_data). `planned`: this core's planned rate, when it is not
+    its `clients` at the plan's pace (a run with scenarios)."""
     settings = data.get("metrics") or {}
     url = settings.get("remote_write")
     if not url:
@@ -815,7 +827,7 @@ def attach(data: Mapping[str, Any], core_index: int, clients: Sequence[Any], rec
     plan = data.get("plan") or {}
     base = {"run_id": data.get("run_id") or "", "profile": settings.get("profile") or "",
             "host": data.get("host") or "", "core": str(core_index)}
-    series = LiveSeries(base, plan, t0, PlannedRate(clients, float(plan.get("pace") or 1.0)),
+    series = LiveSeries(base, plan, t0, planned or PlannedRate(clients, float(plan.get("pace") or 1.0)),
                         settings.get("buckets"))
     live = LiveMetrics(series, Pusher(str(url), HEADERS, native=settings.get("histograms", "native") == "native"))
     recorder.flush_hooks.append(live.on_flush)

@@ -334,3 +334,19 @@ def test_each_scenarios_requests_and_failures_are_counters_with_a_scenario_label
     assert max(v for _lab, v, _s in failures) == 4.0
     assert not by_name(metrics.LiveSeries(BASE, PLAN, T0).add({0: cells(1)}, record(), T0 + 1),
                        "hailstorm_scenario_requests_total")  # none without scenarios
+
+
+def test_the_planned_rate_of_a_core_with_scenarios_is_each_scenarios_clients_at_its_own_pace():
+    from hailstorm_runtime.scenario_run import scenario_clients
+    from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings
+
+    settings, _warnings = run_settings.resolve_settings({"default": {"target": "http://127.0.0.1:1", "scenarios": {
+        "fast": {"user_classes": ["A"], "rps": 10, "rampup": 2, "constant": 4, "rampdown": 0, "pace": 1},
+        "slow": {"user_classes": ["B"], "rps": 2, "rampup": 1, "constant": 5, "rampdown": 0, "pace": 4,
+                 "start": 1}}}})
+    part = host_slice(make_plan(settings, [("h", 1)]), "h")
+    rates = metrics.SummedRate(metrics.PlannedRate(scenario_clients(part["plan"], part["cores"][0], name),
+                                                   part["plan"]["scenarios"][name]["pace"])
+                               for name in ("fast", "slow"))
+    assert rates.at(4.5) == pytest.approx(12.0)  # 10 clients at 1 s and 8 at 4 s
+    assert rates.at(0.45) == pytest.approx(2.0)  # the ramp of fast only: its clients start at 0.1, 0.3, 0.5 s
