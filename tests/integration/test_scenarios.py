@@ -6,7 +6,9 @@ from the feeder's arrival log, per path.
 Checks: each path's requests per second at the target follow its scenario's planned per second
 (every slot of the scenario's clients on every core, from plan.json) and its own curve; the target
 saw exactly the planned requests of each scenario, and summary.json's per-scenario counts equal the
-target's per-path counts; thresholds per scenario pass (exit 0) and break (exit 10).
+target's per-path counts; thresholds per scenario pass (exit 0) and break (exit 10); a scenario
+naming a class the locustfile lacks is refused before any host; a LoadTestShape whose classes
+change runs each class as a scenario; a scenario's tags pick tasks of its own classes only.
 
 The bound at the target: a request crosses a second boundary only when it is a few ms late and its
 slot is that close to the boundary; at these rates (10-40 rps) that moves a request or two in a
@@ -23,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries
+from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries, run_settings
 
-from harness import feeder, local_run
+from harness import feeder, local_run, start_cores, wait_until
 
 pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
@@ -215,3 +217,54 @@ def test_a_shape_whose_classes_change_runs_each_class_as_a_scenario(tmp_path: Pa
         assert summary["scenarios"][name]["requests"] == sum(counts)
         assert against_plan <= RMS_BOUND
     assert measured["Writer"][:6] == [0] * 6 and sum(measured["Writer"]) > sum(measured["Reader"][6:])
+
+
+TAGS_LOCUSTFILE = '''
+from locust import HttpUser, tag, task
+
+
+class Browser(HttpUser):
+    @tag("home")
+    @task
+    def home(self):
+        self.client.get("/browser-home")
+
+    @tag("search")
+    @task
+    def search(self):
+        self.client.get("/browser-search")
+
+
+class Buyer(HttpUser):
+    @tag("home")
+    @task
+    def home(self):
+        self.client.get("/buyer-home")
+
+    @tag("search")
+    @task
+    def search(self):
+        self.client.get("/buyer-search")
+'''
+
+
+def test_a_scenarios_tags_pick_the_tasks_of_its_own_classes_only(tmp_path: Path) -> None:
+    settings, _warnings = run_settings.resolve_settings({"default": {"target": "http://127.0.0.1:1", "scenarios": {
+        "browse": {"user_classes": ["Browser"], "rps": 10, "rampup": 1, "constant": 2, "rampdown": 0,
+                   "tags": ["search"]},
+        "buy": {"user_classes": ["Buyer"], "rps": 6, "rampup": 1, "constant": 2, "rampdown": 0}}}})
+    arrivals = tmp_path / "arrivals.log"
+    with feeder(arrivals) as target:
+        plan, _data, _work, _t0, procs = start_cores(tmp_path, target, settings, TAGS_LOCUSTFILE, cores=2)
+        for proc in procs:
+            proc.wait(timeout=plan["duration"] + 60)
+            assert proc.returncode == 0
+        wait_until(lambda: sum(1 for _ in arrivals.open()) >= plan["expected_requests"],
+                   "the feeder to log every planned request", timeout=30)
+    paths: dict[str, int] = {}
+    for line in arrivals.read_text().splitlines():
+        path = line.split(" ", 1)[1]
+        paths[path] = paths.get(path, 0) + 1
+    assert set(paths) == {"/browser-search", "/buyer-home", "/buyer-search"}  # browse: its tag only; buy: every task
+    assert paths["/browser-search"] == plan["scenarios"]["browse"]["expected_requests"]
+    assert paths["/buyer-home"] + paths["/buyer-search"] == plan["scenarios"]["buy"]["expected_requests"]
