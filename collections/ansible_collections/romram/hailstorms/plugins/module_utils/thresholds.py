@@ -503,11 +503,15 @@ def _scenario_verdict(scenario: str, name: str, limit: Any, scenarios: Mapping[s
 def allowed_failures(checked: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the thresholds allow of what would otherwise fail a run (run_state): failed requests
     of every label ({"all": True}, a top-level failure_rate) or of the labels with their own
-    failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True})."""
+    failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True}); with
+    hailstorm_scenarios, of each scenario with its own limits ({"scenarios": {name: {"failures":
+    its failure_rate is given, "dropped": its dropped limit or None}}})."""
     limits = (checked or {}).get("limits") or {}
     labels = [label for label, given in ((checked or {}).get("labels") or {}).items() if "failure_rate" in given]
+    scenarios = {name: {"failures": "failure_rate" in given, "dropped": given.get("dropped")}
+                 for name, given in ((checked or {}).get("scenarios") or {}).items()}
     return {"all": "failure_rate" in limits, "labels": sorted(labels), "exceptions": "exceptions" in limits,
-            "dropped": limits.get("dropped", 0)}
+            "dropped": limits.get("dropped", 0), **({"scenarios": scenarios} if scenarios else {})}
 
 
 def broken(verdicts: list[Mapping[str, Any]]) -> list[str]:

@@ -209,3 +209,38 @@ def test_a_load_hosts_compacted_records_keep_each_scenarios_cells(tmp_path):
     direct = summarize(merge([records]), plan)["scenarios"]["ramp"]
     compacted = summarize(merge([compact_core(records)]), plan)["scenarios"]["ramp"]
     assert direct == compacted and (direct["requests"], direct["failures"]) == (6, 3)
+
+
+def test_a_scenarios_failure_rate_allows_its_failures_and_its_dropped_arrivals_degrade_the_run(tmp_path):
+    from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import run_state
+
+    plan = plan_of([("h", 1)])
+    scenario = ["ramp"]
+    rec = Recorder(str(tmp_path), 0, T0, now=lambda: T0 + 9)
+    rec.scenario_of = lambda: scenario[0]
+    rec.meta(host="h", core=0, clients=3)
+    rec.on_request("GET", "/browse", 10.0, 5, exception=RuntimeError("no"), start_time=T0 + 0.5)
+    scenario[0] = "late"
+    rec.on_request("GET", "/buy", 10.0, 5, start_time=T0 + 3.5)
+    rec.flush()
+    rec.end("done", scenarios={"late": {"arrivals_planned": 30, "arrivals_sent": 28, "arrivals_dropped": 2}})
+    assert rec.close() is None
+    summary = summarize(merge([str(tmp_path / "core-0.jsonl")]), plan)
+
+    def verdict(given):
+        checked = thresholds.check(given)
+        return run_state(summary, {**plan, "hosts": {}}, thresholds.allowed_failures(checked), 1)
+
+    def reasons(state, check):
+        return [r for c in state["checks"] if c["check"] == check for r in c["reasons"]]
+
+    plain = verdict({})
+    assert plain["state"] == "failed" and reasons(plain, "failures")[0].startswith("1 of 2 requests failed")
+    assert reasons(plain, "arrivals") == ["scenario late: 2 of 30 arrivals dropped: no user within their tolerance "
+                                          "of their slot; raise its max_clients, or allow them with "
+                                          "hailstorm_thresholds {scenarios: {late: {dropped: <maximum>}}}"]
+    allowed = verdict({"scenarios": {"ramp": {"failure_rate": 1}, "late": {"dropped": 2}}})
+    assert not reasons(allowed, "failures") and not reasons(allowed, "arrivals")
+    other = verdict({"scenarios": {"late": {"failure_rate": 1}}})  # not the scenario that failed
+    assert reasons(other, "failures")[0].startswith("1 of 2 requests failed") and "scenario ramp" in \
+        reasons(other, "failures")[0]
