@@ -11,7 +11,8 @@ from typing import Any, Callable
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import (
-    checks, contract, interpreters, launch, live_metrics, plan_queries, planner, preflight, progress, service_metrics, urls)
+    checks, contract, interpreters, launch, live_metrics, plan_queries, planner, preflight, progress, scenarios,
+    service_metrics, urls)
 # run_settings and plan_preview are also the names of the filters that expose them
 from ansible_collections.romram.hailstorms.plugins.module_utils import plan_preview as previews
 from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings as settings_of
@@ -36,15 +37,20 @@ def _as_dict(value: Any, name: str, what: str) -> dict:
     return dict(value)
 
 
-def run_settings(profiles: Any, selection: str = "default", overrides: Any = None, shape: Any = None) -> dict[str, Any]:
+def run_settings(profiles: Any, selection: str = "default", overrides: Any = None, shape: Any = None,
+                 user_classes: Any = None) -> dict[str, Any]:
     """The resolved run settings; with `shape` (the locustfile check's sampled LoadTestShape),
-    the shape's curve replaces the stack's trapezoid or stages (run_settings.resolve_shaped_settings)."""
+    the shape's curve replaces the stack's trapezoid or stages (run_settings.resolve_shaped_settings);
+    with `user_classes` (the locustfile's, as its check found them) the scenarios' classes are
+    checked against them (scenarios.check_classes)."""
     def resolve() -> dict[str, Any]:
         stack = (_as_dict(profiles, "run_settings", "hailstorm_profiles"), selection,
                  _as_dict(overrides, "run_settings", "the overrides"))
         settings, warnings = (
             settings_of.resolve_shaped_settings(*stack, _as_dict(shape, "run_settings", "the shape")) if shape
             else settings_of.resolve_settings(*stack))
+        if user_classes is not None:
+            scenarios.check_classes(settings, [str(name) for name in user_classes])
         return {**settings, "profile": selection, "warnings": warnings}
     return _planned("run_settings", resolve)
 

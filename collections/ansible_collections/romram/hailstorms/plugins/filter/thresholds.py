@@ -26,6 +26,7 @@ def checked_abort_after(checked: Any, settings: Any) -> dict[str, Any]:
         raise AnsibleFilterError("romram.hailstorms.checked_abort_after: the run settings must be a mapping (hs_run)")
     try:
         _thresholds.check_abort_after(checked, settings)
+        _thresholds.check_scenario_names(checked, settings)  # judged against the run too
     except _thresholds.ThresholdError as error:
         raise AnsibleFilterError(f"romram.hailstorms.checked_abort_after: {error}") from None
     return checked

@@ -76,6 +76,8 @@ _STATS_FIELDS = {  # what merge_core, compact_core and summarize read of a stats
     "late": lambda v: _table(v, _real),
     "load": lambda v: _table(v, lambda sample: isinstance(sample, dict) and all(map(_real, sample.values()))),
     "exceptions": _exceptions_ok,
+    "scenarios": lambda v: isinstance(v, dict) and all(isinstance(name, str) and _table(cells, _cell_ok)
+                                                       for name, cells in v.items()),
     "started": _whole, "iterations": _whole, "bad_lines": _whole,
     "time": _real,
     "problems": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
@@ -219,6 +221,7 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0,
     pool: dict[str, int] = {}
     pool_started: dict[str, int] = {}
     outside: dict[str, int] = {}
+    scenarios: dict[str, dict[str, dict[str, Any]]] = {}
     started = 0
     iterations: int | None = None
     for record in records:
@@ -243,6 +246,9 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0,
                 pool_started[str(sec)] = pool_started.get(str(sec), 0) + int(n)
             for sec, n in (record.get("outside_tasks") or {}).items():
                 outside[str(sec)] = outside.get(str(sec), 0) + int(n)
+            for name, cells in (record.get("scenarios") or {}).items():
+                for sec, cell in cells.items():
+                    merge_cell(scenarios.setdefault(str(name), {}).setdefault(str(sec), empty_cell()), cell)
             started += int(record.get("started", 0))
             if "iterations" in record:
                 iterations = (iterations or 0) + int(record["iterations"])
@@ -268,6 +274,9 @@ def compact_core(records: Iterable[Mapping[str, Any]], bad_lines: int = 0,
         compact["pool_started"] = pool_started
     if outside:
         compact["outside_tasks"] = outside
+    if scenarios:
+        compact["scenarios"] = {name: {sec: cell_json(cell) for sec, cell in cells.items()}
+                                for name, cells in scenarios.items()}
     if problems:
         compact["problems"] = list(problems)
     return [record for record in [meta, compact, *events, end] if record is not None]

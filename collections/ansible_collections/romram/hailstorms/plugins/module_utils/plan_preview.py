@@ -32,6 +32,8 @@ PREVIEW_HOSTS = 20  # hosts listed one per line in the preview; the rest are sum
 def preview(plan: Mapping[str, Any], points: int = 12, max_hosts: int = PREVIEW_HOSTS) -> list[str]:
     """The plan as a person reads it before a run: figures, a line per host (the first
     `max_hosts`, then one line for the rest) and the expected-rate timeline."""
+    if plan.get("scenarios"):
+        return _scenario_preview(plan, points, max_hosts)
     if plan.get("model") == "open":  # the same plan, its slots handed out as arrivals
         lines = preview({key: value for key, value in plan.items() if key not in ("model", "max_clients")},
                         points, max_hosts)
@@ -126,4 +128,54 @@ def _staged_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[s
         rate = active / float(p["pace"])
         curve = "#" * round(CURVE_WIDTH * rate / float(p["rps"]))
         lines.append(f"{clock_text(offset):>9} {active:>8} {rate:>9.2f}   {curve}".rstrip())
+    return lines
+
+
+def scenario_rates(plan: Mapping[str, Any]) -> Any:
+    """A function of the offset from the shared start giving each scenario's planned rate (its
+    active clients over its pace), in the order of plan["scenarios"]."""
+    counters = [(float(sub.get("start") or 0.0), float(sub["pace"]), active_counter(sub))
+                for sub in plan["scenarios"].values()]
+    return lambda offset: [active_at(offset - start) / pace for start, pace, active_at in counters]
+
+
+def _scenario_preview(p: Mapping[str, Any], points: int, max_hosts: int) -> list[str]:
+    """`preview` of a plan with scenarios: the total, a line per scenario (its classes, model,
+    start, clients, peak and requests), a line per host, and the planned curve of each scenario
+    and of their sum at evenly spaced moments and where a scenario starts."""
+    scenarios = p["scenarios"]
+    lines = [f"{len(scenarios)} scenarios on the same cores: {p['clients']} clients, peak {p['rps']:g} rps in all, "
+             f"total {clock_text(p['duration'])}, {p['expected_requests']} requests",
+             f"{'scenario':<16} {'model':<6} {'start':>9} {'length':>9} {'clients':>7} {'peak rps':>9} "
+             f"{'requests':>9}  user classes"]
+    if p.get("shape"):
+        lines.insert(1, f"the locustfile's LoadTestShape {p['shape']} was sampled on a fake clock; its tick() changes "
+                        "the user classes, so each class is a scenario whose curve is its share of the users (by "
+                        f"weight) over the pace")
+    for name, sub in scenarios.items():
+        lines.append(f"{name[:16]:<16} {str(sub.get('model') or 'closed'):<6} {clock_text(sub['start']):>9} "
+                     f"{clock_text(sub['duration']):>9} {sub['clients']:>7} {sub['rps']:>9g} "
+                     f"{sub['expected_requests']:>9}  {', '.join(sub['user_classes'])}")
+    lines.append(f"{'host':<20} {'cores':>5} {'clients':>7} {'intervals':>9} {'requests':>9}")
+    hosts = list(p["hosts"].items())
+    for name, host in hosts[:max_hosts]:
+        lines.append(f"{name[:20]:<20} {len(host['cores']):>5} {host['clients']:>7} {host['intervals']:>9} "
+                     f"{host['requests']:>9}")
+    rest = hosts[max_hosts:]
+    if rest:
+        lines.append(f"{'... ' + str(len(rest)) + ' more':<20} {sum(len(h['cores']) for _n, h in rest):>5} "
+                     f"{sum(h['clients'] for _n, h in rest):>7} {sum(h['intervals'] for _n, h in rest):>9} "
+                     f"{sum(h['requests'] for _n, h in rest):>9}")
+    names = list(scenarios)
+    lines.append(f"{'time':>9} " + " ".join(f"{name[:9]:>9}" for name in names) + f" {'total':>9}   (planned rps)")
+    duration = float(p["duration"])
+    moments = sorted({duration * i / max(1, int(points)) for i in range(max(1, int(points)) + 1)}
+                     | {float(sub["start"]) for sub in scenarios.values()})
+    rates_at = scenario_rates(p)
+    for offset in moments:
+        rates = rates_at(offset)
+        total = sum(rates)
+        curve = "#" * round(CURVE_WIDTH * total / float(p["rps"]))
+        lines.append(f"{clock_text(offset):>9} " + " ".join(f"{rate:>9.2f}" for rate in rates)
+                     + f" {total:>9.2f}   {curve}".rstrip())
     return lines

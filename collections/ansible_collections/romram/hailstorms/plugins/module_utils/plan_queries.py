@@ -14,6 +14,7 @@ calibration plans one core), not run_settings.py or plan_preview.py.
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
@@ -245,3 +246,61 @@ def request_times(client: Client, pace: float) -> Iterator[float]:
     first = first_slot(client.start, client.phase, pace)
     for n in range(max(0, math.ceil((client.stop - first) / pace - 1e-9))):
         yield first + n * pace
+
+
+# --- scenarios: several curves at once (planner.make_plan plans each; their sum is the run's) ----
+
+def curve_stages(curve: Mapping[str, Any], start: float = 0.0) -> list[dict[str, float]]:
+    """One curve as stages from the run's start: `start` seconds at 0 first, then its stages (or
+    its trapezoid as three stages: the ramp-up to its rps, the hold, the ramp-down to 0)."""
+    lead = [{"duration": float(start), "rps": 0.0}] if start > 0 else []
+    if curve.get("stages"):
+        return lead + [{"duration": float(s["duration"]), "rps": float(s["rps"])} for s in curve["stages"]]
+    rps = float(curve["rps"])
+    return lead + [{"duration": float(curve["rampup"]), "rps": rps}, {"duration": float(curve["constant"]), "rps": rps},
+                   {"duration": float(curve["rampdown"]), "rps": 0.0}]
+
+
+def _rate_pieces(stages: Sequence[Mapping[str, Any]]) -> list[tuple[float, float, float, float]]:
+    """(start, stop, rate at start, rate at stop) of each stage with a duration."""
+    pieces, start, rate = [], 0.0, 0.0
+    for stage in stages:
+        duration, rps = float(stage["duration"]), float(stage["rps"])
+        if duration > 0:
+            pieces.append((start, start + duration, rate, rps))
+            start += duration
+        rate = rps
+    return pieces
+
+
+def _rate_near(pieces: Sequence[tuple[float, float, float, float]], moment: float, right: bool,
+               starts: Sequence[float] | None = None) -> float:
+    """A curve's rate just after (`right`) or just before `moment` (0 outside the curve); `starts`
+    (the pieces' starts) finds the piece by bisection."""
+    starts = [piece[0] for piece in pieces] if starts is None else starts
+    index = (bisect.bisect_right(starts, moment) if right else bisect.bisect_left(starts, moment)) - 1
+    if index >= 0:
+        start, stop, at_start, at_stop = pieces[index]
+        if moment < stop if right else moment <= stop:
+            return at_start + (at_stop - at_start) * (moment - start) / (stop - start)
+    return 0.0
+
+
+def summed_stages(curves: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, float]]:
+    """The stages of the sum of several curves (each as stages from the run's start: `curve_stages`):
+    a stage ends at every moment where any curve bends or steps (the sum is linear in between),
+    a step of the sum is a stage of 0 s. Rates rounded to 1e-9."""
+    pieces = [_rate_pieces(stages) for stages in curves]
+    starts = [[piece[0] for piece in each] for each in pieces]
+    moments = sorted({0.0} | {edge for each in pieces for start, stop, _a, _b in each for edge in (start, stop)})
+    out: list[dict[str, float]] = []
+    before = 0.0
+    for moment in moments:
+        left = round(sum(_rate_near(each, moment, False, first) for each, first in zip(pieces, starts)), 9)
+        right = round(sum(_rate_near(each, moment, True, first) for each, first in zip(pieces, starts)), 9)
+        if moment > before:
+            out.append({"duration": round(moment - before, 9), "rps": left})
+        if right != left or (moment == 0 and right):
+            out.append({"duration": 0.0, "rps": right})
+        before = moment
+    return out

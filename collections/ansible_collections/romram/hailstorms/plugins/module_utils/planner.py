@@ -45,8 +45,8 @@ import itertools
 import math
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
-from .plan_queries import (GOLDEN, PlanError, Segment, active_prefix, crossing, curve_segments, plan_segments,
-                           transitions)
+from .plan_queries import (GOLDEN, PlanError, Segment, active_prefix, crossing, curve_segments, curve_stages,
+                           plan_segments, summed_stages, transitions)
 
 
 def _largest_partial_quotient(numerator: int, denominator: int) -> int:
@@ -201,6 +201,8 @@ def make_plan(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]] | Ma
     for name, cores in host_list:
         if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
             raise PlanError(f"hailstorm_cores on {name}: must be a whole number >= 1, got {cores!r}")
+    if settings.get("scenarios"):  # several curves: a plan per scenario over the same cores
+        return _scenario_plan(settings, host_list)
     clients = int(settings["clients"])
     rps = float(settings["rps"])
     pace = float(settings["pace"])
@@ -538,15 +540,7 @@ def _staged_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int
         host["clients"] = sum(core["clients"] for core in host["cores"])
         host["intervals"] = sum(core["intervals"] for core in host["cores"])
         host["requests"] = sum(core["requests"] for core in host["cores"])
-    stages = []
-    start, rate = 0.0, 0.0
-    for stage in settings["stages"]:
-        duration, rps_to = float(stage["duration"]), float(stage["rps"])
-        stages.append({"start": start, "duration": duration, "from_rps": rate, "rps": rps_to,
-                       **({"name": stage["name"]} if stage.get("name") else {})})
-        if duration > 0:
-            start = start + duration
-        rate = rps_to
+    stages = plan_stages(settings["stages"])
     return {
         "clients": clients,
         "rps": rps,
@@ -559,6 +553,87 @@ def _staged_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int
         "stages": stages,
         **({"shape": str(settings["shape"])} if settings.get("shape") else {}),
         **({"user_classes": list(settings["user_classes"])} if settings.get("user_classes") else {}),
+        "hosts": per_host,
+    }
+
+
+def plan_stages(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A staged plan's `stages`: each of the settings' stages with its `start`, `duration`,
+    `from_rps`, `rps` and its `name` if given."""
+    stages = []
+    start, rate = 0.0, 0.0
+    for stage in given:
+        duration, rps_to = float(stage["duration"]), float(stage["rps"])
+        stages.append({"start": start, "duration": duration, "from_rps": rate, "rps": rps_to,
+                       **({"name": stage["name"]} if stage.get("name") else {})})
+        if duration > 0:
+            start = start + duration
+        rate = rps_to
+    return stages
+
+
+# --- scenarios: one plan per scenario over the same hosts and cores ----------------------------
+
+SCENARIO_ONLY = ("user_classes", "start", "tags")  # a scenario's settings that its own plan does not take
+
+
+def _scenario_plan(settings: Mapping[str, Any], host_list: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """make_plan for a run with scenarios (run_settings: `scenarios`, name to a run's settings with
+    `user_classes` and `start`): each scenario planned by make_plan over all the hosts and cores,
+    as a run of its own; its core cycle turned by its share of the cycle (scenario i of n starts on
+    slot i C / n), so that the scenarios' first clients land on different cores and hosts.
+
+    The plan's `scenarios` are the scenarios' plans without their hosts (with `start`, the
+    offset of their curve from the shared start, `user_classes` and `tags`); each core of `hosts`
+    holds under `scenarios` the description of its part of each scenario (what plan_queries reads
+    with that scenario's plan), and the sums of its clients, intervals and requests. The plan's
+    own figures are the sum's: `stages` (the summed curve), `rps` (its peak), `clients`, `pace`
+    (clients / rps: the summed curve's active clients over it are its rate), `duration` and
+    `expected_requests`."""
+    cycle = core_cycle(host_list)
+    total_cores = len(cycle)
+    scenarios = settings["scenarios"]
+    per_host: dict[str, dict[str, Any]] = {
+        name: {"index": h, "cores": [{"index": c, "slot": None, "clients": 0, "intervals": 0, "requests": 0,
+                                      "scenarios": {}} for c in range(cores)]}
+        for h, (name, cores) in enumerate(host_list)}
+    for slot, (h, core) in enumerate(cycle):
+        per_host[host_list[h][0]]["cores"][core]["slot"] = slot
+    planned: dict[str, dict[str, Any]] = {}
+    for number, (name, each) in enumerate(scenarios.items()):
+        try:
+            plan = make_plan({key: value for key, value in each.items() if key not in SCENARIO_ONLY}, host_list)
+        except PlanError as error:
+            raise PlanError(f"hailstorm_scenarios.{name}: {error}") from None
+        turn = number * total_cores // len(scenarios)
+        for host in plan["hosts"].values():
+            for core in host["cores"]:
+                h, index = cycle[(int(core["slot"]) + turn) % total_cores]
+                mine = per_host[host_list[h][0]]["cores"][index]
+                mine["scenarios"][name] = {**core, "index": index}
+                mine["clients"] += int(core["clients"])
+                mine["intervals"] += int(core.get("intervals", core["clients"]))
+                mine["requests"] += int(core["requests"])
+        planned[name] = {**{key: value for key, value in plan.items() if key != "hosts"},
+                         "start": float(each.get("start") or 0.0), "user_classes": list(each["user_classes"]),
+                         **({"tags": list(each["tags"])} if each.get("tags") else {})}
+    for host in per_host.values():
+        for key in ("clients", "intervals", "requests"):
+            host[key] = sum(core[key] for core in host["cores"])
+    summed = settings.get("stages") or summed_stages(
+        [curve_stages(each, float(each.get("start") or 0.0)) for each in scenarios.values()])
+    clients = sum(int(plan["clients"]) for plan in planned.values())
+    peak = max(max((float(stage["rps"]) for stage in summed), default=0.0), 1e-9)
+    return {
+        "clients": clients,
+        "rps": float(settings.get("rps") or peak),
+        "pace": clients / float(settings.get("rps") or peak),
+        "duration": max(plan["start"] + float(plan["duration"]) for plan in planned.values()),
+        "expected_requests": sum(int(plan["expected_requests"]) for plan in planned.values()),
+        "cores_total": total_cores,
+        "stages": plan_stages(summed),
+        **({"shape": str(settings["shape"])} if settings.get("shape") else {}),
+        "scenarios": planned,
         "hosts": per_host,
     }
 

@@ -286,6 +286,7 @@ def stats_record(
     pool: Mapping[int, int] | None = None,
     pool_started: Mapping[int, int] | None = None,
     outside_tasks: Mapping[int, int] | None = None,
+    scenarios: Mapping[str, Mapping[int, Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     record = {
         "type": "stats",
@@ -310,6 +311,9 @@ def stats_record(
         record["pool_started"] = {str(s): n for s, n in pool_started.items()}
     if outside_tasks:
         record["outside_tasks"] = {str(s): n for s, n in outside_tasks.items()}
+    if scenarios:  # hailstorm_scenarios: each scenario's requests per second, {scenario: {second: cell}}
+        record["scenarios"] = {name: {str(s): cell_json(c) for s, c in cells.items()}
+                               for name, cells in scenarios.items()}
     return record
 
 

@@ -254,15 +254,62 @@ def planned_rate(plan: Mapping[str, Any], seconds: Sequence[int]) -> list[tuple[
     pace = float(plan["pace"])
     if int(plan.get("expected_requests") or 0) <= EXACT_PLAN and plan.get("hosts"):
         counts: dict[int, int] = {}
+        # hailstorm_scenarios: each scenario's own plan and part of each core, from its start
+        parts = ([(sub, float(sub.get("start") or 0.0), name) for name, sub in plan["scenarios"].items()]
+                 if plan.get("scenarios") else [(plan, 0.0, None)])
         for host in plan["hosts"].values():
             for core in host["cores"]:
-                for client in core_intervals(plan, core):
-                    for at in request_times(client, pace):
-                        sec = math.floor(at)
-                        counts[sec] = counts.get(sec, 0) + 1
+                for sub, start, name in parts:
+                    for client in core_intervals(sub, core["scenarios"][name] if name else core):
+                        for at in request_times(client, float(sub["pace"])):
+                            sec = math.floor(at + start)
+                            counts[sec] = counts.get(sec, 0) + 1
         return [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
     active_at = active_counter(plan)  # a staged plan's curve read once, not once per second
     return [(s + 0.5, active_at(s + 0.5) / pace) for s in seconds]
+
+
+def scenario_series(merged: Mapping[str, Any], plan: Mapping[str, Any], seconds: Sequence[int]) -> list[Series]:
+    """Each scenario's planned requests per second (dashed; its own plan from its start, exact up to
+    EXACT_PLAN requests, else its active clients over its pace) and measured (its requests)."""
+    out: list[Series] = []
+    for i, (name, sub) in enumerate(plan["scenarios"].items()):
+        colour, start = COLORS[i % len(COLORS)], float(sub.get("start") or 0.0)
+        if int(sub.get("expected_requests") or 0) <= EXACT_PLAN:
+            counts: dict[int, int] = {}
+            for host in plan["hosts"].values():
+                for core in host["cores"]:
+                    for client in core_intervals(sub, core["scenarios"][name]):
+                        for at in request_times(client, float(sub["pace"])):
+                            counts[math.floor(at + start)] = counts.get(math.floor(at + start), 0) + 1
+            planned = [(s + 0.5, float(counts.get(s, 0))) for s in seconds]
+        else:
+            active_at = active_counter(sub)
+            planned = [(s + 0.5, active_at(s + 0.5 - start) / float(sub["pace"])) for s in seconds]
+        cells = (merged.get("scenarios") or {}).get(name) or {}
+        out.append((f"{name} planned", colour, planned, True))
+        measured = [(s + 0.5, float(cells[s]["requests"]) if s in cells else 0.0) for s in seconds]
+        out.append((f"{name} measured", colour, measured, False))
+    return out
+
+
+def scenario_table(summary: Mapping[str, Any]) -> str:
+    """Each scenario's figures (summary.json's scenarios), or "" for a run without scenarios."""
+    rows = []
+    for name, row in (summary.get("scenarios") or {}).items():
+        latency = row.get("latency") or {}
+        rows.append([_e(name), _e(row.get("model")), _e(", ".join(row.get("user_classes") or [])), row.get("planned"),
+                     row.get("sent"), row.get("requests", 0), *split(row.get("requests", 0), row.get("failures", 0)),
+                     *(_ms(latency.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms")),
+                     (row.get("arrivals") or {}).get("dropped", "-") if row.get("model") == "open"
+                     else row.get("overruns", 0)])
+    if not rows:
+        return ""
+    return ("<h2>Scenarios</h2><p class=\"note\">Each scenario over its whole curve: its planned and sent task "
+            "iterations, its requests and their service time; the closed model's overruns or the open model's "
+            "dropped arrivals.</p>" + _table(["scenario", "model", "user classes", "planned", "sent", "requests",
+                                              "successes", "failures", "failure %", "p50", "p95", "p99",
+                                              "overruns / dropped"], rows, "scenarios"))
 
 
 def pool_chart(merged: Mapping[str, Any], seconds: Sequence[int], plan_phases: Sequence[tuple[str, float, float]],
@@ -334,6 +381,9 @@ def charts(merged: Mapping[str, Any], plan: Mapping[str, Any], marks: Sequence[t
     rps_series.extend(faint("requests"))
     out.append(chart("rps", "Requests per second: plan and measured", "requests / s", rps_series,
                      plan_phases, x_range, marks))
+    if plan.get("scenarios"):
+        out.append(chart("scenarios", "Requests per second per scenario: plan (dashed) and measured", "requests / s",
+                         scenario_series(merged, plan, seconds), plan_phases, x_range, marks))
 
     latency: list[Series] = []
     for i, (name, q) in enumerate((("p50", 50.0), ("p95", 95.0), ("p99", 99.0))):
@@ -792,6 +842,7 @@ def render(merged: Mapping[str, Any], summary: Mapping[str, Any], plan: Mapping[
     parts.append(service_table(service))
 
     seconds = _duration_s(summary, plan)
+    parts.append(scenario_table(summary))
     parts.append("<h2>Requests per label</h2><p class=\"note\">Whole run. Percentiles from the merged histograms "
                  "(3 significant digits), never averaged.</p>")
     latency = summary.get("latency") or {}

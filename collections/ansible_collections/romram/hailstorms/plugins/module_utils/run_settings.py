@@ -20,7 +20,7 @@ from .plan_queries import MAX_DURATION, PlanError, curve_segments, transitions
 
 SETTING_KEYS = (
     "target", "rps", "pace", "clients", "rampup", "constant", "rampdown", "locustfile", "stages",
-    "model", "max_clients",
+    "model", "max_clients", "scenarios",
 )
 MODELS = ("closed", "open")  # who runs an iteration: a client on its own slots, or a pool taking arrivals
 MAX_CLIENTS_FACTOR = 4  # the open model's default pool cap: this many times the closed model's clients
@@ -227,17 +227,42 @@ def resolve_shaped_settings(
     spread by their weights)."""
     name = str(shape.get("name") or "LoadTestShape")
     settings, warnings = resolve_settings(profiles, selection, overrides)
+    if settings.get("scenarios"):  # set by the user: the shape draws the curves
+        raise PlanError(f"hailstorm_scenarios: the locustfile has the LoadTestShape {name}, which draws the run's "
+                        "one curve; remove hailstorm_scenarios, or run the locustfile without its shape "
+                        "(hailstorm_locust_args: [the user classes]) so the scenarios draw the curves")
     pace = float(settings["pace"])
     replaced = [f"hailstorm_stages ({len(settings['stages'])} stages)"] if "stages" in settings else []
     shaped = {**(overrides or {}), **{key: None for key in (*TRAPEZOID_KEYS, "rps", "clients")},
               "stages": shape_stages(shape["points"], pace), "pace": pace}
+    if shape.get("class_points"):  # its tick() changes the user classes: each class a scenario of its own curve
+        shaped = {**shaped, "stages": None, "scenarios": shape_scenarios(shape["class_points"], pace)}
     settings, warnings = resolve_settings(profiles, selection, shaped)
-    warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}") for text in warnings]
+    warnings = [text.replace("hailstorm_stages (the overrides)", f"the LoadTestShape {name}")
+                .replace("hailstorm_scenarios (the overrides) replace", f"the LoadTestShape {name} replaces")
+                for text in warnings]
     if replaced:
         warnings.append(f"the LoadTestShape {name} replaces {replaced[0]}: the run follows the shape")
     warnings += [str(text) for text in shape.get("warnings") or []]  # what the sampling saw (shapes.sample)
     classes = shape.get("user_classes")
+    if settings.get("scenarios"):
+        return {**settings, "shape": name}, warnings
     return {**settings, "shape": name, **({"user_classes": sorted(map(str, classes))} if classes else {})}, warnings
+
+
+def shape_scenarios(class_points: Mapping[str, Sequence[Sequence[float]]], pace: float) -> dict[str, Any]:
+    """hailstorm_scenarios of a LoadTestShape whose tick() changes its user classes: each class a
+    scenario whose curve is its users over time (`class_points`, the runtime's shapes.sample) at the
+    run's pace (rate = users / pace), with as many clients as its most users (whole: a class's share
+    of the users may be a fraction), so its rate is exactly its users' over the pace."""
+    out: dict[str, Any] = {}
+    for name, points in class_points.items():
+        peak = max((float(users) for _t, users in points), default=0.0)
+        if peak <= 0:
+            continue  # a class the shape never gives a user
+        out[str(name)] = {"user_classes": [str(name)], "stages": shape_stages(points, pace),
+                          "clients": max(1, math.ceil(peak - 1e-9))}
+    return out
 
 
 def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
@@ -253,6 +278,7 @@ def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
     origins = {} if origins is None else origins
     given = {key for key, value in layer.items() if value is not None}
     notes: list[str] = []
+    _layer_scenarios(merged, given, where, origins, notes)
     if "stages" in given:
         clash = [key for key in TRAPEZOID_KEYS if key in given]
         if clash:
@@ -287,6 +313,35 @@ def _layer(merged: dict[str, Any], layer: Mapping[str, Any], where: str = "",
             merged.pop(other, None)
     merged.update({key: value for key, value in layer.items() if value is not None})
     origins.update({key: where for key in given})
+
+
+SCENARIO_REPLACES = ("rps", "clients", "rampup", "constant", "rampdown", "stages")  # a run's one curve
+
+
+def _layer_scenarios(merged: dict[str, Any], given: set[str], where: str, origins: Mapping[str, str],
+                     notes: list[str]) -> None:
+    """hailstorm_scenarios in the layers, as stages over the trapezoid: a layer that sets scenarios
+    replaces the one curve of the layers below (rps, clients, the trapezoid, stages) and their
+    scenarios; one that sets a curve over scenarios from below makes the run one curve again;
+    both in one layer are refused. Each replacement of a setting a user gave is warned."""
+    if "scenarios" in given:
+        clash = [key for key in SCENARIO_REPLACES if key in given]
+        if clash:
+            keys = ", ".join("hailstorm_" + key for key in clash)
+            raise PlanError(f"{where} sets both hailstorm_scenarios and {keys}: with scenarios each scenario has its "
+                            f"own curve; remove {keys} there (give them in a scenario), or remove hailstorm_scenarios")
+        replaced = [f"hailstorm_{key}={merged[key]!r} ({origins[key]})" for key in (*SCENARIO_REPLACES, "scenarios")
+                    if key in merged and origins.get(key, BUILTIN) != BUILTIN]
+        for key in SCENARIO_REPLACES:
+            merged.pop(key, None)
+        if replaced:
+            notes.append(f"hailstorm_scenarios ({where}) replace {', '.join(replaced)}: each scenario follows "
+                         "its own curve")
+    elif "scenarios" in merged and given & set(SCENARIO_REPLACES):
+        keys = ", ".join(f"hailstorm_{key}" for key in SCENARIO_REPLACES if key in given)
+        notes.append(f"{keys} ({where}) replace hailstorm_scenarios ({origins.get('scenarios', 'below')}): the run "
+                     "is one curve")
+        merged.pop("scenarios")
 
 
 def _pace_text(clients: int, rps: float) -> str:
@@ -350,6 +405,9 @@ def resolve_settings(
     stray = sorted(set(raw) - set(SETTING_KEYS))
     if stray:
         raise PlanError(f"unknown run setting(s) {', '.join('hailstorm_' + s for s in stray)}")
+    if raw.get("scenarios") is not None:  # several curves at once: each resolved as a run of its own
+        from .scenarios import resolve_scenarios  # it resolves each scenario here
+        return resolve_scenarios(raw, warnings), warnings
 
     from ansible_collections.romram.hailstorms.plugins.module_utils.urls import checked_url  # controller only
 
@@ -515,6 +573,10 @@ def check_capacity(settings: Mapping[str, Any], hosts: Sequence[tuple[str, int]]
     cores = sum(int(count) for _name, count in hosts if isinstance(count, int) and not isinstance(count, bool))
     if cores < 1:
         return  # make_plan names the bad host
+    if settings.get("scenarios"):  # the scenarios share every core: their sum is judged
+        from .scenarios import check_capacity as check_scenarios
+        check_scenarios(settings, cores)
+        return
     clients, rps = int(settings["clients"]), float(settings["rps"])
     need = max(math.ceil(clients / MAX_CLIENTS_PER_CORE), math.ceil(rps / MAX_RPS_PER_CORE))
     if settings.get("stages"):

@@ -132,7 +132,14 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
                                         f"their tolerance of their slot (pool cap {arrivals.get('pool_cap_per_core')} "
                                         "users per core, reached); raise hailstorm_max_clients, or allow them with "
                                         "hailstorm_thresholds {dropped: <maximum>}")
-    elif planned_clients and started is not None and started < (starts.get("starts_planned") or planned_clients):
+    scenario_drops = _scenario_drops(summary, allowed)
+    for name, (dropped, planned, cap) in scenario_drops.items():
+        if dropped > cap:
+            add("degraded", "arrivals", f"scenario {name}: {dropped} of {planned} arrivals dropped: no user within "
+                                        "their tolerance of their slot; raise its max_clients, or allow them with "
+                                        f"hailstorm_thresholds {{scenarios: {{{name}: {{dropped: <maximum>}}}}}}")
+    if not arrivals and planned_clients and started is not None and \
+            started < (starts.get("starts_planned") or planned_clients):
         planned_starts = starts.get("starts_planned") or planned_clients
         add("degraded", "clients", f"{planned_clients - started} of {planned_clients} planned clients never started"
             if planned_starts == planned_clients else
@@ -144,6 +151,8 @@ def run_state(summary: Mapping[str, Any], plan: Mapping[str, Any], allowed: Mapp
     margin = max(SHORT_REQUESTS, SHORT_SHARE * expected) if expected else 0
     if arrivals:  # dropped arrivals are said above; what was not dropped must have been sent
         expected = int(expected or 0) - int(arrivals.get("dropped") or 0)
+    elif scenario_drops:  # the open scenarios' too
+        expected = int(expected or 0) - sum(dropped for dropped, _planned, _cap in scenario_drops.values())
     if expected and sent < expected - margin:
         add("degraded", "iterations", f"{sent} {what}, {expected} planned ({100.0 * sent / expected:.1f} %)"
             + "".join(f"; {line}" for line in ended_early_lines(summary.get("ended_early") or [])))
@@ -243,10 +252,34 @@ def ended_early_lines(rows: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _scenario_drops(summary: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, tuple[int, Any, int]]:
+    """The open scenarios' (hailstorm_scenarios) dropped arrivals: name: (dropped, planned, the most
+    allowed: its own dropped threshold, else the run's, else 0)."""
+    out: dict[str, tuple[int, Any, int]] = {}
+    for name, row in (summary.get("scenarios") or {}).items():
+        arrivals = row.get("arrivals")
+        if arrivals:
+            own = ((allowed.get("scenarios") or {}).get(name) or {}).get("dropped")
+            cap = own if own is not None else allowed.get("dropped", 0)
+            out[name] = (int(arrivals.get("dropped") or 0), arrivals.get("planned"), int(cap or 0))
+    return out
+
+
 def _unallowed_failures(summary: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, int]:
-    """Failed requests by kind that no failure_rate threshold allows (all of them without one)."""
+    """Failed requests by kind that no failure_rate threshold allows (all of them without one).
+    With hailstorm_scenarios and a failure_rate of some scenarios: the failures of the others, by
+    scenario (and those of requests outside any scenario's users)."""
     if allowed.get("all"):
         return {}
+    covered_scenarios = {name for name, given in (allowed.get("scenarios") or {}).items() if given.get("failures")}
+    if covered_scenarios and summary.get("scenarios"):
+        rows = summary["scenarios"]
+        out = {f"scenario {name}": int(row.get("failures") or 0) for name, row in rows.items()
+               if name not in covered_scenarios and row.get("failures")}
+        outside = int(summary.get("failures") or 0) - sum(int(row.get("failures") or 0) for row in rows.values())
+        if outside > 0:
+            out["outside any scenario's users"] = outside
+        return out
     covered = set(allowed.get("labels") or ())
     if not covered:
         return {kind: int(count) for kind, count in (summary.get("failures_by_kind") or {}).items() if count}

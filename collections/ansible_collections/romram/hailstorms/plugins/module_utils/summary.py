@@ -107,6 +107,10 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
             for sec, n in (record.get("pool_started") or {}).items():
                 started_at = merged.setdefault("pool_started", {})
                 started_at[int(sec)] = started_at.get(int(sec), 0) + int(n)
+            for name, cells in (record.get("scenarios") or {}).items():  # hailstorm_scenarios: per scenario
+                per_second = merged.setdefault("scenarios", {}).setdefault(str(name), {})
+                for sec, cell in cells.items():
+                    merge_cell(per_second.setdefault(int(sec), empty_cell()), cell)
             for sec, n in (record.get("outside_tasks") or {}).items():  # on_start / on_stop requests
                 outside = merged.setdefault("outside_tasks", {})
                 outside[int(sec)] = outside.get(int(sec), 0) + int(n)
@@ -339,6 +343,10 @@ def phase_figures(merged: Mapping[str, Any], plan: Mapping[str, Any], phase: str
         "late_clients": len(merged.get("late", {})),
         "exceptions": sum(int(row.get("count", 0)) for row in (merged.get("exceptions") or {}).values()),
         "dropped": sum(int(n) for n in (merged.get("dropped") or {}).values()),
+        **({"scenarios": {name: {**entry["latency"], "requests": entry["requests"],
+                                 "failure_rate": entry["failure_rate"], "overruns": entry["overruns"],
+                                 "dropped": (entry.get("arrivals") or {}).get("dropped", 0)}
+                          for name, entry in scenario_figures(merged, plan).items()}} if plan.get("scenarios") else {}),
     }
 
 
@@ -447,6 +455,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
         "versions": {**(plan.get("versions") or {}),
                      **load_versions(core.get("meta") or {} for core in merged.get("cores", []))},
         "model": plan.get("model") or "closed",
+        **({"scenarios": scenario_figures(merged, plan)} if plan.get("scenarios") else {}),
         "stages": stage_figures(merged, plan),
         "arrivals": arrivals,
         "iterations": iterations,
@@ -483,10 +492,45 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     }
 
 
+def scenario_figures(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Each scenario's figures (hailstorm_scenarios): its model, classes and curve, its requests,
+    failures and response times, its requests per second, planned against sent (task iterations,
+    every core's end record), the closed model's overruns and the open model's dropped arrivals."""
+    out: dict[str, Any] = {}
+    ends = [(core.get("end") or {}).get("scenarios") or {} for core in merged.get("cores", [])]
+    for name, sub in plan["scenarios"].items():
+        cells = (merged.get("scenarios") or {}).get(name) or {}
+        total = empty_cell()
+        for cell in cells.values():
+            merge_cell(total, cell)
+        figures = [end[name] for end in ends if name in end]
+        requests = int(total["requests"])
+        entry = {"model": sub.get("model") or "closed", "user_classes": list(sub.get("user_classes") or []),
+                 "start": sub.get("start"), "duration": sub.get("duration"), "target_rps": sub.get("rps"),
+                 "requests": requests, "failures": int(total["failures"]),
+                 "failure_rate": round(total["failures"] / requests, 6) if requests else 0.0,
+                 "latency": latency_figures(Histogram(total["hist"]), total["time_us"]),
+                 "planned": sub.get("expected_requests"), "sent": _summed(figures, "iterations") if figures else None,
+                 "overruns": _summed(figures, "overruns"),
+                 "per_second": {str(s): int(cell["requests"]) for s, cell in sorted(cells.items())}}
+        if entry["model"] == "open":
+            entry["arrivals"] = {key: _summed(figures, f"arrivals_{key}") for key in ("planned", "sent", "dropped")}
+        out[name] = entry
+    return out
+
+
+def _summed(rows: Iterable[Mapping[str, Any]], key: str) -> int:
+    return sum(int(row.get(key) or 0) for row in rows)
+
+
 def planned_starts(plan: Mapping[str, Any]) -> Any:
     """Client starts the plan makes: a staged plan's clients may start again in a later rise (each
     host counts its `intervals`), a trapezoid's start once each."""
     hosts = list((plan.get("hosts") or {}).values())
+    if plan.get("scenarios"):  # the closed scenarios' client starts (an open one's pool starts users on demand)
+        closed = [name for name, sub in plan["scenarios"].items() if sub.get("model") != "open"]
+        return sum(int(core["scenarios"][name].get("intervals", core["scenarios"][name]["clients"]))
+                   for host in hosts for core in host["cores"] for name in closed)
     if hosts and all("intervals" in host for host in hosts):
         return sum(int(host["intervals"]) for host in hosts)
     return plan.get("clients")
@@ -578,6 +622,14 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"{stage_title(stage['name'])} {stage['start']:g}-{stage['end']:g} s: " + stage_counts(stage)
                      + f"{stage['failures']} failed, p50/p95/p99 {_ms(stage['p50_ms'])}/{_ms(stage['p95_ms'])}/"
                        f"{_ms(stage['p99_ms'])} ms")
+    for name, scenario in (summary.get("scenarios") or {}).items():
+        latency = scenario["latency"]
+        lines.append(f"scenario {name} ({scenario['model']}, {', '.join(scenario['user_classes'])}): "
+                     f"{scenario['sent']} of {scenario['planned']} planned iterations sent, {scenario['requests']} "
+                     f"requests, {scenario['failures']} failed, p50/p95/p99 {_ms(latency['p50_ms'])}/"
+                     f"{_ms(latency['p95_ms'])}/{_ms(latency['p99_ms'])} ms"
+                     + (f", {scenario['arrivals']['dropped']} arrivals dropped" if scenario.get("arrivals")
+                        else f", {scenario['overruns']} overruns"))
     arrivals = summary.get("arrivals")
     if arrivals:
         lines.append(f"open model: {arrivals['planned']} arrivals planned, {arrivals['sent']} sent, "

@@ -26,6 +26,9 @@ Pure Python (no Ansible). `check` validates what a user wrote, before any host i
       labels:              # "METHOD name" (one method) or the name alone (every method)
         GET /api/{id}: {p99_ms: 800}
         /api/{id}: {failure_rate: 0}
+      scenarios:           # a scenario of hailstorm_scenarios, over its whole curve: its requests'
+        checkout: {p95_ms: 300, failure_rate: 0.01, overruns: 0}   # service time and failures,
+                           # its overruns (closed model) or dropped arrivals (open model)
     hailstorm_thresholds_phase: constant   # or all, or with stages a stage's number (1 = first) or name
 
 A latency or failure limit is judged over the phase chosen (the constant phase by default);
@@ -69,6 +72,9 @@ LIMITS: dict[str, tuple[str, str, str]] = {
     "dropped": ("count", "dropped arrivals (open model)", "max"),
 }
 LABEL_LIMITS = (*LATENCY, "failure_rate")
+# a scenario's limits (hailstorm_scenarios), over its whole curve: its requests' service time and
+# failures, its closed model's overruns, its open model's dropped arrivals
+SCENARIO_LIMITS = (*SERVICE_LATENCY, "failure_rate", "overruns", "dropped")
 ABORTABLE = ("failure_rate", *SERVICE_LATENCY)  # judged mid-run on the hosts' figures of the last progress interval
 ABORT_KEYS = ("limit", "abort", "after")
 # relative limits against a baseline run (hailstorm_baseline; compare.py judges them at the end):
@@ -131,6 +137,8 @@ def _value(name: str, value: Any, where: str) -> float | int:
 def _key_list(allowed: tuple[str, ...]) -> str:
     """The keys for a message: the latency keys from schedule said once, not listed."""
     shown = [name for name in allowed if name not in SCHEDULE_LATENCY]
+    if not any(name in SCHEDULE_LATENCY for name in allowed):
+        return ", ".join(shown)
     at = shown.index("max_ms") + 1 if "max_ms" in shown else len(shown)
     return ", ".join(shown[:at] + ["each latency key also from schedule (p99_from_schedule_ms)"] + shown[at:])
 
@@ -258,6 +266,16 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
         raise ThresholdError(
             f"{where}.labels: expected a mapping of label to limits such as "
             f"{{'/api/{{id}}': {{p99_ms: 800}}}}, got {kind_of(labels)}, {labels!r}")
+    scenarios = given.pop("scenarios", None) or {}
+    if not isinstance(scenarios, Mapping):
+        raise ThresholdError(f"{where}.scenarios: expected a mapping of scenario name to limits such as "
+                             f"{{checkout: {{p95_ms: 300}}}}, got {kind_of(scenarios)}, {scenarios!r}")
+    out_scenarios: dict[str, dict[str, Any]] = {}
+    for name, limits in scenarios.items():
+        at = f"{where}.scenarios.{name}"
+        if not isinstance(limits, Mapping):
+            raise ThresholdError(f"{at}: expected a mapping of limits such as {{p95_ms: 300}}, got {limits!r}")
+        out_scenarios[str(name)] = _limits(limits, SCENARIO_LIMITS, at)
     out_labels: dict[str, dict[str, Any]] = {}
     relative: list[dict[str, Any]] = []
     for label, limits in labels.items():
@@ -268,6 +286,8 @@ def check(thresholds: Any, phase: Any = "constant", where: str = VARIABLE) -> di
     aborts: dict[str, float] = {}
     limits = _limits(given, tuple(LIMITS) + ("labels",), where, aborts, relative)
     out = {"limits": limits, "labels": out_labels, "phase": phase}
+    if out_scenarios:
+        out["scenarios"] = out_scenarios
     if aborts:
         out["abort"] = aborts
     if relative:
@@ -346,6 +366,20 @@ def check_abort_after(checked: Mapping[str, Any] | None, settings: Mapping[str, 
         raise ThresholdError(" -- ".join(errors))
 
 
+def check_scenario_names(checked: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> None:
+    """Refuses thresholds of a scenario the run does not have (hailstorm_scenarios), naming the
+    run's scenarios: such a threshold could only break."""
+    given = sorted(((checked or {}).get("scenarios") or {}))
+    known = sorted(settings.get("scenarios") or {})
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        fix = (f"name one of its scenarios ({', '.join(known)}), e.g. {VARIABLE}.scenarios.{known[0]}"
+               if known else f"set hailstorm_scenarios, or remove {VARIABLE}.scenarios")
+        raise ThresholdError(f"{VARIABLE}.scenarios: {', '.join(unknown)} is not a scenario of the run "
+                             f"({'its scenarios: ' + ', '.join(known) if known else 'it has no hailstorm_scenarios'}); "
+                             f"{fix}")
+
+
 PROFILE_KEY = "thresholds"  # a profile of hailstorm_profiles may carry its thresholds under this key
 
 
@@ -382,7 +416,8 @@ def stack(profiles: Mapping[str, Any] | None, selection: str = "default", given:
 
 
 def is_empty(checked: Mapping[str, Any] | None) -> bool:
-    return not checked or not (checked.get("limits") or checked.get("labels") or checked.get("relative"))
+    return not checked or not (checked.get("limits") or checked.get("labels") or checked.get("relative")
+                               or checked.get("scenarios"))
 
 
 def _show(name: str, value: Any) -> str:
@@ -439,17 +474,44 @@ def evaluate(checked: Mapping[str, Any], figures: Mapping[str, Any]) -> list[dic
         for name, limit in limits.items():
             scope = figures.get("labels", {}).get(label) or figures.get("names", {}).get(label)
             judge(name, limit, label, scope)
+    scenarios = figures.get("scenarios") or {}
+    for scenario, limits in (checked.get("scenarios") or {}).items():
+        for name, limit in limits.items():
+            verdicts.append(_scenario_verdict(scenario, name, limit, scenarios))
     return verdicts
+
+
+def _scenario_verdict(scenario: str, name: str, limit: Any, scenarios: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario's threshold judged on its figures over its whole curve (summary.phase_figures'
+    `scenarios`); one the run has no such scenario for fails, naming the run's scenarios."""
+    where, over = f" of scenario {scenario}", "over the scenario's whole curve"
+    measured = (scenarios.get(scenario) or {}).get(name)
+    if measured is None:
+        detail = (f"the run has no scenario {scenario} (its scenarios: {', '.join(sorted(scenarios)) or 'none'})"
+                  if scenario not in scenarios else f"nothing to measure {over}")
+        return {"threshold": name, "label": f"scenario {scenario}", "scenario": scenario, "limit": limit,
+                "measured": None, "passed": False, "over": over,
+                "message": f"{name}{where}: limit {_show(name, limit)}, measured none ({detail})"}
+    passed = measured <= limit  # every scenario limit is a maximum
+    return {"threshold": name, "label": f"scenario {scenario}", "scenario": scenario, "limit": limit,
+            "measured": measured,
+            "passed": passed, "over": over,
+            "message": f"{name}{where}: {LIMITS[name][1]} {_show(name, measured)} {'<=' if passed else '>'} limit "
+                       f"{_show(name, limit)} {over}" + ("" if passed else " - BROKEN")}
 
 
 def allowed_failures(checked: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the thresholds allow of what would otherwise fail a run (run_state): failed requests
     of every label ({"all": True}, a top-level failure_rate) or of the labels with their own
-    failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True})."""
+    failure_rate ({"labels": [...]}), and locustfile exceptions ({"exceptions": True}); with
+    hailstorm_scenarios, of each scenario with its own limits ({"scenarios": {name: {"failures":
+    its failure_rate is given, "dropped": its dropped limit or None}}})."""
     limits = (checked or {}).get("limits") or {}
     labels = [label for label, given in ((checked or {}).get("labels") or {}).items() if "failure_rate" in given]
+    scenarios = {name: {"failures": "failure_rate" in given, "dropped": given.get("dropped")}
+                 for name, given in ((checked or {}).get("scenarios") or {}).items()}
     return {"all": "failure_rate" in limits, "labels": sorted(labels), "exceptions": "exceptions" in limits,
-            "dropped": limits.get("dropped", 0)}
+            "dropped": limits.get("dropped", 0), **({"scenarios": scenarios} if scenarios else {})}
 
 
 def broken(verdicts: list[Mapping[str, Any]]) -> list[str]:

@@ -109,9 +109,10 @@ shape_classes:
 shape:
   description: >-
     Its LoadTestShape sampled on a fake clock - name, points (breakpoints [t seconds, users], linear in between),
-    duration (s), user_classes (a fixed list, or null), warnings (a tick() that reads the wall clock, calls
-    reset_time() or draws random numbers: what was seen, what the plan assumed, the fix; the run settings carry
-    them into plan.json) - for the plan to follow exactly.
+    duration (s), user_classes (a fixed list, or null), class_points (when tick() changes its user classes: each
+    class's curve of users, its share of the users by weight; each class is then planned as a scenario), warnings
+    (a tick() that reads the wall clock, calls reset_time() or draws random numbers: what was seen, what the plan
+    assumed, the fix; the run settings carry them into plan.json) - for the plan to follow exactly.
   returned: success, when the locustfile defines a LoadTestShape
   type: dict
 locust:

@@ -16,6 +16,7 @@ monkey-patching).
 """
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import logging
@@ -37,7 +38,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import STATE_SPAWNING, STATE_STOPPED
 
-from . import PROCESS_START, capture, contract, metrics, otel, plan_queries
+from . import PROCESS_START, capture, contract, metrics, otel, plan_queries, scenario_run
 from .drivers import ClosedDriver, OpenDriver, Users, core_cap
 from .failure import RunFailure
 from .monitor import LoadMonitor, probe_lag
@@ -175,7 +176,13 @@ class CoreRun:
         self.work_dir = str(data.get("work_dir") or os.getcwd())
         self.base = contract.core_base(self.work_dir, core_index)
         self.arming = Arming(self.work_dir, self.base, core_index, float(data.get("arm_timeout") or ARM_TIMEOUT))
-        self.clients = plan_queries.core_intervals(self.plan, self.core)  # a client of a staged plan may come again
+        self.scenario_names = list(self.plan.get("scenarios") or {})  # hailstorm_scenarios: each its own driver
+        if self.scenario_names:  # every scenario's clients, from the shared start (scenario_run.scenario_clients)
+            self.clients = sorted((client for name in self.scenario_names
+                                   for client in scenario_run.scenario_clients(self.plan, self.core, name)),
+                                  key=lambda client: client.start)
+        else:
+            self.clients = plan_queries.core_intervals(self.plan, self.core)  # a staged plan's client may come again
         self.done = gevent.event.Event()
         self.reason = "done"
         self.quit_at: float | None = None  # when the locustfile called runner.quit() (or stop())
@@ -187,8 +194,9 @@ class CoreRun:
         self.env: Environment | None = None
         self.runner: Any = None
         self.recorder: Recorder | None = None
-        self.users: Users | None = None
-        self.driver: ClosedDriver | OpenDriver | None = None
+        self.users: Users | scenario_run.Scenarios | None = None
+        self.driver: ClosedDriver | OpenDriver | scenario_run.Scenarios | None = None
+        self.spawned_parts = 0  # scenarios whose clients have all started (spawning_complete fires after the last)
         self.monitor: LoadMonitor | None = None  # the core's own load, second by second (the ticker samples it)
         self.otel = False  # --otel: Locust's OpenTelemetry is on (otel.py)
 
@@ -225,6 +233,11 @@ class CoreRun:
             for cls in self.user_classes.values():
                 cls.host = target
         apply_tags(self.user_classes.values(), self.options)
+        for name in self.scenario_names:  # a scenario's own tags, on its own classes (a class is in one scenario)
+            scenario = self.plan["scenarios"][name]
+            if scenario.get("tags"):
+                apply_tags([self.user_classes[cls] for cls in scenario["user_classes"] if cls in self.user_classes],
+                           argparse.Namespace(tags=list(scenario["tags"]), exclude_tags=None))
         self.env = Environment(user_classes=list(self.user_classes.values()), host=target,
                                parsed_options=self.options, events=locust.events)
         self.runner = self.env.create_local_runner()
@@ -242,16 +255,25 @@ class CoreRun:
             raise not_started(f"{self.base}.jsonl exists already: this work directory holds an earlier run "
                               "with the same run id; nothing was sent (choose a new hailstorm_run_id)")
         assert self.t0 is not None and self.env is not None and self.request_tap and self.error_tap
-        self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")))
-        picker = ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
-                             for name, cls in self.user_classes.items())
-        self.users = Users(self.user_classes, self.env, self.runner.user_greenlets, picker, self.recorder,
-                           self.host_index, self.core_index, self._users_idle, gevent.getcurrent)
+        self.recorder = Recorder(self.work_dir, self.core_index, self.t0, bool(self.data.get("jtl")),
+                                 scenarios=bool(self.scenario_names))
+        self.monitor = LoadMonitor()
+        if self.scenario_names:
+            self.users = self.driver = self._scenarios()
+            self.recorder.scenario_of = self.users.scenario
+        else:
+            self.users = Users(self.user_classes, self.env, self.runner.user_greenlets, _picker(self.user_classes),
+                               self.recorder, self.host_index, self.core_index, self._users_idle, gevent.getcurrent)
         self.recorder.due_of = self.users.scheduled
         self.request_tap.connect(self.recorder.on_request if self.recorder.jtl_rows is None else self._record_request)
         self.error_tap.connect(self.recorder.on_user_error)
-        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0)  # live metrics (off: None)
-        self.monitor = LoadMonitor()
+        planned = metrics.SummedRate(  # each scenario's clients at its own pace
+            metrics.PlannedRate(scenario_run.scenario_clients(self.plan, self.core, name),
+                                float(self.plan["scenarios"][name]["pace"])) for name in self.scenario_names
+        ) if self.scenario_names else None
+        metrics.attach(self.data, self.core_index, self.clients, self.recorder, self.t0, planned)  # off: None
+        if self.scenario_names:
+            return  # the scenarios are the driver
         if self.model == "open":  # the pool grows while the core is under the generator limit
             self.driver = OpenDriver(self.users, self.clients, self.t0, self.pace, WallClock, _Handover,
                                      core_cap(self.plan, self.core), StopUser, self._spawned,
@@ -259,6 +281,33 @@ class CoreRun:
         else:
             self.driver = ClosedDriver(self.users, self.clients, self.t0, self.pace, WallClock, self.deadline,
                                        StopUser, self._spawned)
+
+    def _scenarios(self) -> scenario_run.Scenarios:
+        """Each scenario its own users (its classes, by their weights or fixed_count) and driver
+        (its model), its clients from the shared start plus its start."""
+        parts = []
+        for name in self.scenario_names:
+            sub, part = self.plan["scenarios"][name], self.core["scenarios"][name]
+            classes = planned_classes(self.user_classes, sub["user_classes"])
+            tally = scenario_run.Tally(self.recorder)
+            users = Users(classes, self.env, self.runner.user_greenlets, _picker(classes), tally,
+                          self.host_index, self.core_index, self._users_idle, gevent.getcurrent)
+            clients = scenario_run.scenario_clients(self.plan, self.core, name)
+            pace = float(sub["pace"])
+            if sub.get("model") == "open":
+                driver = OpenDriver(users, clients, self.t0, pace, WallClock, _Handover, core_cap(sub, part), StopUser,
+                                    self._part_spawned, extra_ids=_extra_ids(sub, part), headroom=self._headroom)
+            else:
+                driver = ClosedDriver(users, clients, self.t0, pace, WallClock, self.deadline, StopUser,
+                                      self._part_spawned)
+            parts.append(scenario_run.Part(name, users, driver, tally, len(clients), int(part.get("requests") or 0)))
+        return scenario_run.Scenarios(parts, gevent.getcurrent, gevent.spawn)
+
+    def _part_spawned(self) -> None:
+        """A scenario's clients have all started: Locust's spawning_complete once all have."""
+        self.spawned_parts += 1
+        if self.spawned_parts >= len(self.scenario_names):
+            self._spawned()
 
     def _headroom(self) -> bool:
         """Whether this core can take one more user now: its measured load is under the generator limit."""
@@ -489,8 +538,9 @@ class CoreRun:
         if self.active > 0:  # on_stop runs (GreenletExit); what has not stopped by then is left
             self.runner.user_greenlets.kill(block=True, timeout=self._stop_budget())
         gevent.killall(workers, block=False)
-        if isinstance(self.driver, OpenDriver):
-            self.driver.pool.finish()
+        for driver in getattr(self.driver, "drivers", [self.driver]):
+            if isinstance(driver, OpenDriver):
+                driver.pool.finish()
         try:
             self.env.events.test_stopping.fire(environment=self.env)
             self.env.events.test_stop.fire(environment=self.env)
@@ -564,6 +614,12 @@ def _last_line(path: str) -> str:
     except OSError:
         return ""
     return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def _picker(user_classes: dict[str, type]) -> ClassPicker:
+    """The classes by client id, by their weights or fixed_count (as Locust spawns them)."""
+    return ClassPicker((name, getattr(cls, "weight", 1), getattr(cls, "fixed_count", 0))
+                       for name, cls in user_classes.items())
 
 
 def _extra_ids(plan: dict[str, Any], core: dict[str, Any]) -> Any:

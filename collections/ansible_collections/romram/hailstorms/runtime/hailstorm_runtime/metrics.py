@@ -28,6 +28,8 @@ Series (labels run_id, profile, host and core on each; `label` is the results' r
                                              (_bucket{le}, _sum, _count) with `classic` bounds when
                                              the settings ask for them or the endpoint refuses
                                              native histograms (the pusher falls back by itself)
+  hailstorm_scenario_requests_total{scenario} counter, requests of each scenario (hailstorm_scenarios)
+  hailstorm_scenario_failures_total{scenario} counter, their failed requests
   hailstorm_stage{stage}                     gauge 1 while the core is in that stage (an info-style
                                              series: the stage change, for annotations and joins)
   hailstorm_active_clients                   gauge, clients active at the end of the second
@@ -194,7 +196,8 @@ class LiveSeries:
     """The cumulative figures of one core and the samples of each flush (no I/O, no threads)."""
 
     def __init__(self, base: Mapping[str, str], plan: Mapping[str, Any], t0: float,
-                 planned: PlannedRate | None = None, buckets: Iterable[float] | None = None) -> None:
+                 planned: PlannedRate | SummedRate | None = None,
+                 buckets: Iterable[float] | None = None) -> None:
         self.base = tuple(sorted((str(k), str(v)) for k, v in base.items()))
         self.plan = plan
         self.t0 = t0
@@ -204,6 +207,7 @@ class LiveSeries:
         self._bounds_us = [b * 1e6 for b in self.bounds]
         self.cells: dict[tuple[str, str], _Cell] = {}  # (stage, label): its histogram and count
         self.failures: dict[tuple[str, str, str], int] = {}  # (stage, label, kind): total
+        self.scenarios: dict[str, list[int]] = {}  # scenario: [requests, failures] (hailstorm_scenarios)
         self.last_stamp: int | None = None
         self.stage: str | None = None
         self.live: dict[Labels, bool] = {}  # series sent and not yet marked stale: is it a histogram
@@ -292,6 +296,7 @@ class LiveSeries:
             if (st, label, kind) in fresh:
                 out.append((labels, 0.0, zero_at))
             out.append((labels, float(total), stamp))
+        out += self._scenario_samples(record, stamp, zero_at)
         active = record.get("active") or {}
         load = record.get("load") or {}
         interval = (stamp - previous) / 1000.0 if previous is not None else 1.0
@@ -312,6 +317,27 @@ class LiveSeries:
         for labels, value, _stamp in out:
             if not is_stale(value) and not (isinstance(value, Hist) and value.stale):
                 self.live[labels] = isinstance(value, Hist)
+        return out
+
+    def _scenario_samples(self, record: Mapping[str, Any], stamp: int, zero_at: int) -> list[Sample]:
+        """Each scenario's cumulative requests and failures (the stats record's `scenarios`), a
+        zero sample before a scenario's first; nothing for a run without scenarios."""
+        for name, cells in (record.get("scenarios") or {}).items():
+            totals = self.scenarios.get(name)
+            if totals is None:
+                totals = self.scenarios[name] = [0, 0, 1]  # the last: a new series (its zero sample first)
+            for cell in cells.values():
+                totals[0] += int(cell.get("requests", 0))
+                totals[1] += int(cell.get("failures", 0))
+        out: list[Sample] = []
+        for name, totals in self.scenarios.items():
+            for metric, value in (("hailstorm_scenario_requests_total", totals[0]),
+                                  ("hailstorm_scenario_failures_total", totals[1])):
+                labels = self._labels(metric, scenario=name)
+                if totals[2]:
+                    out.append((labels, 0.0, zero_at))
+                out.append((labels, float(value), stamp))
+            totals[2] = 0
         return out
 
     def _stale(self, stamp: int, ended: Callable[[Labels], bool]) -> list[Sample]:
@@ -777,12 +803,23 @@ class LiveMetrics:
         return {"live_metrics": figures}
 
 
+class SummedRate:
+    """Several planned rates as one (hailstorm_scenarios: each scenario's clients at its own pace)."""
+
+    def __init__(self, rates: Iterable[PlannedRate]) -> None:
+        self.rates = list(rates)
+
+    def at(self, offset: float) -> float:
+        return sum(rate.at(offset) for rate in self.rates)
+
+
 def attach(data: Mapping[str, Any], core_index: int, clients: Sequence[Any], recorder: Any,
-           t0: float) -> LiveMetrics | None:
+           t0: float, planned: PlannedRate | SummedRate | None = None) -> LiveMetrics | None:
     """With data.json's `metrics.remote_write`: live metrics for this core, hooked to the recorder's
     flushes and end record; else None (and nothing is imported or started). `metrics.histograms`
     ("native" or "classic") and `metrics.buckets` (the classic bounds, seconds) say how the
-    latency histogram goes (contract.host_data)."""
+    latency histogram goes (contract.host_data). `planned`: this core's planned rate, when it is not
+    its `clients` at the plan's pace (a run with scenarios)."""
     settings = data.get("metrics") or {}
     url = settings.get("remote_write")
     if not url:
@@ -790,7 +827,7 @@ def attach(data: Mapping[str, Any], core_index: int, clients: Sequence[Any], rec
     plan = data.get("plan") or {}
     base = {"run_id": data.get("run_id") or "", "profile": settings.get("profile") or "",
             "host": data.get("host") or "", "core": str(core_index)}
-    series = LiveSeries(base, plan, t0, PlannedRate(clients, float(plan.get("pace") or 1.0)),
+    series = LiveSeries(base, plan, t0, planned or PlannedRate(clients, float(plan.get("pace") or 1.0)),
                         settings.get("buckets"))
     live = LiveMetrics(series, Pusher(str(url), HEADERS, native=settings.get("histograms", "native") == "native"))
     recorder.flush_hooks.append(live.on_flush)

@@ -166,12 +166,16 @@ class Recorder:
     or None outside one: what the response time from schedule counts from."""
 
     def __init__(self, work_dir: str, core: int, t0: float, jtl: bool = False,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, scenarios: bool = False) -> None:
         self.t0 = t0
         self.core = core
         self.now = now
         self.base = contract.core_base(work_dir, core)
         self.due_of: Callable[[], float | None] = _no_schedule
+        # with hailstorm_scenarios: the scenario of the running user (set by the runtime), and each
+        # second's requests of each scenario: (second, scenario): [requests, failures, time_us, hist]
+        self.scenario_of: Callable[[], str | None] | None = None
+        self.scenario_cells: dict[tuple[int, str], list[Any]] = {}
         self.cells: dict[tuple[int, str, str], list[Any]] = {}  # (second, method, name): cell
         self.active: dict[int, int] = {}
         self.overruns: dict[int, int] = {}
@@ -205,8 +209,8 @@ class Recorder:
             new = not os.path.exists(self.base + contract.JTL)
             self._jtl = open(self.base + contract.JTL, "a", encoding="utf-8", newline="")
             self._jtl_writer = csv.writer(self._jtl)
-            if new:
-                self._jtl_writer.writerow(JTL_HEADER)
+            if new:  # with hailstorm_scenarios a last column: the request's scenario
+                self._jtl_writer.writerow(JTL_HEADER + (("scenario",) if scenarios else ()))
 
     # --- hot path ------------------------------------------------------------------------
     def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
@@ -244,6 +248,22 @@ class Recorder:
                 errors = cell[5] = {}
             kind = failure_kind(exception, response)
             errors[kind] = errors.get(kind, 0) + 1
+        if self.scenario_of is not None:
+            self._count_scenario(key[0], int(response_time * 1000.0), exception is not None)
+
+    def _count_scenario(self, second: int, us: int, failed: bool) -> None:
+        """The request counted for the running user's scenario too (hailstorm_scenarios)."""
+        scenario = self.scenario_of()
+        if scenario is None:
+            return
+        cell = self.scenario_cells.get((second, scenario))
+        if cell is None:
+            cell = self.scenario_cells[second, scenario] = [0, 0, 0, {}]
+        cell[0] += 1
+        cell[1] += failed
+        cell[2] += us
+        b = bucket_of(us)
+        cell[3][b] = cell[3].get(b, 0) + 1
 
     def jtl_row(self, thread: str, threads: int, request_type: str, name: str, response_time: float,
                 response_length: int, exception: BaseException | None = None,
@@ -256,13 +276,14 @@ class Recorder:
         code = status or (type(exception).__name__ if exception else "")
         due = self.due_of()
         delay = max(0, int((start_time - due) * 1000)) if due is not None else 0
-        self.jtl_rows.append((
+        row = (
             int(start_time * 1000), int(response_time), safe_text(name, NAME_LIMIT), code,
             safe_text(getattr(response, "reason", "") or ""), thread, "text",
             "false" if exception is not None else "true",
             failure_text(exception, status) if exception is not None else "", response_length or 0, 0, threads, threads,
             int(response_time), 0, 0, delay,
-        ))
+        )
+        self.jtl_rows.append(row if self.scenario_of is None else row + (self.scenario_of() or "",))
 
     # --- cold path -----------------------------------------------------------------------
     def client_started(self, client_id: int, lateness: float) -> None:
@@ -340,9 +361,14 @@ class Recorder:
             self.latency_us += us
         iterations, self.iterations = self.iterations, 0
         self.iterations_total += iterations
+        scenarios: dict[str, dict[int, dict[str, Any]]] = {}
+        for (sec, name), (n, failures, us, hist) in self.scenario_cells.items():
+            scenarios.setdefault(name, {})[sec] = {"requests": n, "failures": failures, "time_us": us, "hist": hist}
+        self.scenario_cells = {}
         record = stats_record(seconds, self.active, self.overruns, self.late, self.started, time=self.now(),
                               load=self.load, exceptions=self.exceptions, iterations=iterations, dropped=self.dropped,
-                              pool=self.pool, pool_started=self.pool_started, outside_tasks=self.outside_tasks)
+                              pool=self.pool, pool_started=self.pool_started, outside_tasks=self.outside_tasks,
+                              scenarios=scenarios)
         self.active, self.overruns, self.late, self.started, self.load, self.dropped = {}, {}, {}, 0, {}, {}
         self.outside_tasks = {}
         self.pool, self.pool_started = {}, {}

@@ -11,9 +11,12 @@ and ending at 0 users where tick returned None. The controller turns it into sta
 (rate = users / pace) and plans it exactly.
 
 A shape that reads the runner (its user count, statistics) cannot be known ahead: it is refused
-(ShapeError) with what to write instead. So is a shape that never ends (within MAX_SECONDS), one
-that raises, and one whose user_classes change over time: a fixed list (the same in every tick)
-is honoured, the controller plans the run with just those classes, spread by their weights.
+(ShapeError) with what to write instead. So is a shape that never ends (within MAX_SECONDS) and one
+that raises. A fixed list of user_classes (the same in every tick) is honoured: the controller
+plans the run with just those classes, spread by their weights. A list that changes over time
+becomes one curve per class (`class_points`): at each moment a class has the users of the curve
+times its share of the weights of the tick's classes (0 outside them), as Locust's dispatcher
+spreads the users by weight; the controller plans each class as a scenario (hailstorm_scenarios).
 
 A shape whose tick() reads the wall clock (time.time(), datetime.now(), ...), calls reset_time()
 or draws random numbers is sampled all the same, but the plan replays that one sampling: `sample`
@@ -215,6 +218,7 @@ def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, A
     users = 0.0
     points: list[tuple[float, float]] = [(0.0, 0.0)]
     classes: Any = "unset"
+    mixes: list[tuple[int, dict[str, float] | None]] = [(0, None)]  # (from points[i] on, the tick's classes: weights)
     ticks = 0
     while True:
         if now[0] > max_seconds:
@@ -240,12 +244,17 @@ def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, A
         names = None if tick_classes is None else sorted(getattr(c, "__name__", str(c)) for c in tick_classes)
         if classes == "unset":
             classes = names
-        elif names != classes:
+        elif names != classes and (names is None or classes is None):
             raise ShapeError(f"the LoadTestShape {name} changes its user_classes over time ({_classes_text(classes)} "
-                             f"then {_classes_text(names)} at {now[0]:g} s): a plan gives each client one class for "
-                             "the whole run, so the class mix cannot change; return the same user_classes from every "
-                             f"tick() (e.g. {_classes_text(sorted(set(classes or []) | set(names or [])))}: the "
-                             "clients are spread over them by their weight), or run each mix as its own run")
+                             f"then {_classes_text(names)} at {now[0]:g} s), once naming none (all the run's "
+                             "classes): name the classes in every tick() (e.g. "
+                             f"{_classes_text(sorted(set(classes or []) | set(names or [])))}), so that each class's "
+                             "curve is known")
+        mix = None if tick_classes is None else _weights(name, tick_classes, now[0])
+        if mix != mixes[-1][1]:  # the mix changes here: a step of each class's users (the same total twice)
+            points.append((now[0], users))
+            mixes.append((len(points), mix))
+            points.append((now[0], users))
         try:
             target, rate = float(target), float(rate)
         except (TypeError, ValueError):
@@ -267,5 +276,37 @@ def _sample(shape: Any, max_seconds: float, watch: _Watch | None) -> dict[str, A
                 points.append((start + TICK, users))
         now[0] = start + TICK
     simplified = _simplify(points)
-    return {"points": [[round(t, 9), round(u, 9)] for t, u in simplified], "duration": now[0],
-            "user_classes": None if classes == "unset" else classes, "ticks": ticks, "resets": resets}
+    out = {"points": [[round(t, 9), round(u, 9)] for t, u in simplified], "duration": now[0],
+           "user_classes": None if classes == "unset" else classes, "ticks": ticks, "resets": resets}
+    named = [mix for _at, mix in mixes[1:]]
+    if len({tuple(sorted(mix.items())) for mix in named if mix is not None}) > 1:  # the class mix changes
+        out["class_points"] = _class_points(points, mixes)
+        out["user_classes"] = sorted(out["class_points"])
+    return out
+
+
+def _weights(name: str, tick_classes: Any, at: float) -> dict[str, float]:
+    """A tick's user classes and their weights (what Locust spreads the users by)."""
+    weights: dict[str, float] = {}
+    for cls in tick_classes:
+        if getattr(cls, "fixed_count", 0):
+            raise ShapeError(f"the LoadTestShape {name} returns {cls.__name__}, a class with fixed_count, at {at:g} s: "
+                             "a shape's users are spread over its classes by their weight; give it a weight instead")
+        weights[getattr(cls, "__name__", str(cls))] = float(getattr(cls, "weight", 1) or 0)
+    return weights
+
+
+def _class_points(points: list[tuple[float, float]], mixes: list[tuple[int, dict[str, float] | None]]
+                  ) -> dict[str, list[list[float]]]:
+    """Each class's curve of users: the curve's `points` times the class's share of the weights of
+    the mix in effect (`mixes`: from which point on each holds; a change is a step at its moment)."""
+    names = sorted({cls for _at, mix in mixes if mix for cls in mix})
+    out: dict[str, list[tuple[float, float]]] = {cls: [] for cls in names}
+    bounds = [at for at, _mix in mixes[1:]] + [len(points)]
+    for (at, mix), end in zip(mixes, bounds):
+        total = sum((mix or {}).values())
+        for t, users in points[at:end]:
+            for cls in names:
+                share = (mix or {}).get(cls, 0.0) / total if total > 0 else 0.0
+                out[cls].append((t, users * share))
+    return {cls: [[round(t, 9), round(u, 9)] for t, u in _simplify(curve)] for cls, curve in out.items()}

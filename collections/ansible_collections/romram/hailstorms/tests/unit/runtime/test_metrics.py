@@ -315,3 +315,38 @@ def test_an_endpoint_without_native_histograms_gets_classic_buckets_and_nothing_
     les = {label.value for p in parsed for ts in p.timeseries for label in ts.labels if label.name == "le"}
     assert not any(ts.histograms for p in parsed for ts in p.timeseries)
     assert "hailstorm_response_time_seconds_bucket" in names and les == {"0.05", "0.2", "+Inf"}
+
+
+def test_each_scenarios_requests_and_failures_are_counters_with_a_scenario_label():
+    series = metrics.LiveSeries(BASE, PLAN, T0)
+    samples = []
+    for k in range(1, 5):
+        scenarios = {"browse": {str(k - 1): {"requests": 10, "failures": 1}}}
+        if k >= 3:
+            scenarios["checkout"] = {str(k - 1): {"requests": 2, "failures": 0}}
+        samples += series.add({k - 1: cells(10)}, {**record(), "scenarios": scenarios}, T0 + k + 0.004)
+    browse = sorted((s, v) for _lab, v, s in by_name(samples, "hailstorm_scenario_requests_total", scenario="browse"))
+    assert browse[0][1] == 0.0 and browse[-1][1] == 40.0
+    checkout = sorted((s, v) for _lab, v, s in by_name(samples, "hailstorm_scenario_requests_total",
+                                                       scenario="checkout"))
+    assert [v for _s, v in checkout] == [0.0, 2.0, 4.0]  # a zero sample one interval before its first
+    failures = by_name(samples, "hailstorm_scenario_failures_total", scenario="browse")
+    assert max(v for _lab, v, _s in failures) == 4.0
+    assert not by_name(metrics.LiveSeries(BASE, PLAN, T0).add({0: cells(1)}, record(), T0 + 1),
+                       "hailstorm_scenario_requests_total")  # none without scenarios
+
+
+def test_the_planned_rate_of_a_core_with_scenarios_is_each_scenarios_clients_at_its_own_pace():
+    from hailstorm_runtime.scenario_run import scenario_clients
+    from ansible_collections.romram.hailstorms.plugins.module_utils import run_settings
+
+    settings, _warnings = run_settings.resolve_settings({"default": {"target": "http://127.0.0.1:1", "scenarios": {
+        "fast": {"user_classes": ["A"], "rps": 10, "rampup": 2, "constant": 4, "rampdown": 0, "pace": 1},
+        "slow": {"user_classes": ["B"], "rps": 2, "rampup": 1, "constant": 5, "rampdown": 0, "pace": 4,
+                 "start": 1}}}})
+    part = host_slice(make_plan(settings, [("h", 1)]), "h")
+    rates = metrics.SummedRate(metrics.PlannedRate(scenario_clients(part["plan"], part["cores"][0], name),
+                                                   part["plan"]["scenarios"][name]["pace"])
+                               for name in ("fast", "slow"))
+    assert rates.at(4.5) == pytest.approx(12.0)  # 10 clients at 1 s and 8 at 4 s
+    assert rates.at(0.45) == pytest.approx(2.0)  # the ramp of fast only: its clients start at 0.1, 0.3, 0.5 s

@@ -130,7 +130,7 @@ def test_a_shape_that_never_ends_or_raises_is_refused():
         sample(Broken())
 
 
-def test_user_classes_are_kept_when_fixed_and_refused_when_they_change():
+def test_user_classes_are_kept_when_fixed_and_become_a_curve_each_when_they_change():
     class A(HttpUser):
         @task
         def t(self):
@@ -152,8 +152,33 @@ def test_user_classes_are_kept_when_fixed_and_refused_when_they_change():
             t = self.get_run_time()
             return None if t > 3 else (5, 5, [A] if t < 2 else [B])
 
-    with pytest.raises(ShapeError, match="changes its user_classes over time"):
-        sample(Changing())
+    changing = sample(Changing())  # each class its own curve: its share of the users (by weight) while it is named
+    assert changing["user_classes"] == ["A", "B"]
+    assert changing["class_points"] == {"A": [[0, 0], [1, 5], [2, 5], [2, 0], [4, 0]],
+                                        "B": [[0, 0], [2, 0], [2, 5], [4, 5], [4, 0]]}
+
+    class Weighted(LoadTestShape):
+        def tick(self):
+            t = self.get_run_time()
+            return None if t > 3 else (8, 100, [A] if t < 2 else [A, Heavy])
+
+    class Heavy(HttpUser):
+        weight = 3
+
+        @task
+        def t(self):
+            pass
+
+    weighted = sample(Weighted())["class_points"]
+    assert weighted["A"][-3:] == [[2, 2], [4, 2], [4, 0]] and weighted["Heavy"][-3:] == [[2, 6], [4, 6], [4, 0]]
+
+    class Unnamed(LoadTestShape):
+        def tick(self):
+            t = self.get_run_time()
+            return None if t > 3 else ((5, 5, [A]) if t < 2 else (5, 5))
+
+    with pytest.raises(ShapeError, match="once naming none"):
+        sample(Unnamed())
 
 
 # The controller's side: a sampled shape's breakpoints become stages (rate = users / pace), and

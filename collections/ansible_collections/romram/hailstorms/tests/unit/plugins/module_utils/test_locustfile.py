@@ -162,7 +162,7 @@ class Nobody(LoadTestShape):
         "some of them, e.g. (user_count, spawn_rate, [Fast])")
 
 
-def test_a_shape_whose_user_classes_change_between_ticks_is_refused_with_the_fix(tmp_path):
+def test_a_shape_whose_user_classes_change_between_ticks_gives_each_class_its_curve(tmp_path):
     result = check(tmp_path, USERS + """
 from locust import LoadTestShape
 
@@ -171,12 +171,9 @@ class Phases(LoadTestShape):
         t = self.get_run_time()
         return None if t > 3 else (5, 5, [Shopper] if t < 2 else [Fast, Shopper])
 """)
-    assert result["failed"] is True and result["msg"] == (
-        f"hailstorm_locustfile: {tmp_path}/locustfile.py defines the LoadTestShape Phases, which cannot be planned: "
-        "the LoadTestShape Phases changes its user_classes over time ([Shopper] then [Fast, Shopper] at 2 s): a "
-        "plan gives each client one class for the whole run, so the class mix cannot change; return the same "
-        "user_classes from every tick() (e.g. [Fast, Shopper]: the clients are spread over them by their weight), "
-        "or run each mix as its own run")
+    assert result["failed"] is False, result["msg"]
+    assert result["shape"]["user_classes"] == ["Fast", "Shopper"]
+    assert sorted(result["shape"]["class_points"]) == ["Fast", "Shopper"]
 
 
 def test_no_user_class(tmp_path):
