@@ -29,7 +29,6 @@ from ansible_collections.romram.hailstorms.plugins.module_utils import plan_quer
 
 from harness import feeder, local_run, start_cores, wait_until
 
-pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
 RMS_BOUND = 1.5  # requests per second, measured against the plan at the target
 LOCUSTFILE = '''
@@ -76,6 +75,7 @@ def planned_per_second(plan: dict, name: str, seconds: int) -> list[int]:
     return counts
 
 
+@pytest.mark.serial  # measures timing at the target: alone, after the parallel tests (pytest.ini)
 def test_each_scenario_follows_its_own_curve_at_the_target(tmp_path: Path) -> None:
     locustfile = tmp_path / "scenarios.py"
     locustfile.write_text(LOCUSTFILE)
@@ -183,6 +183,7 @@ class Campaign(LoadTestShape):
 '''
 
 
+@pytest.mark.serial  # measures timing at the target: alone, after the parallel tests (pytest.ini)
 def test_a_shape_whose_classes_change_runs_each_class_as_a_scenario(tmp_path: Path) -> None:
     locustfile = tmp_path / "campaign.py"
     locustfile.write_text(SHAPE_LOCUSTFILE)
