@@ -45,15 +45,20 @@ def overrides_of(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: values[PREFIX + key] for key in run_settings.SETTING_KEYS if PREFIX + key in values}
 
 
-def resolve_run(values: Mapping[str, Any], shape: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The resolved run settings (hs_run): the profiles stacked, the overrides on top, and with `shape`
-    (the locustfile check's sampled LoadTestShape) the shape's curve instead of the trapezoid or stages."""
-    profiles = _mapping(values.get("hailstorm_profiles"), "hailstorm_profiles")
-    selection = str(values.get("hailstorm_profile") or "default")
-    stack = (profiles, selection, overrides_of(values))
+def resolved(profiles: Mapping[str, Any] | None, selection: str = "default", overrides: Mapping[str, Any] | None = None,
+             shape: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The run settings resolved (run_settings), with the profile stack's name and the warnings; with
+    `shape` (the locustfile check's sampled LoadTestShape) the shape's curve instead of the trapezoid or stages."""
+    stack = (profiles, selection, overrides)
     settings, warnings = (run_settings.resolve_shaped_settings(*stack, dict(shape)) if shape
                           else run_settings.resolve_settings(*stack))
     return {**settings, "profile": selection, "warnings": warnings}
+
+
+def resolve_run(values: Mapping[str, Any], shape: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved run settings (hs_run) of the play's variables: the profiles stacked, the overrides on top."""
+    return resolved(_mapping(values.get("hailstorm_profiles"), "hailstorm_profiles"),
+                    str(values.get("hailstorm_profile") or "default"), overrides_of(values), shape)
 
 
 def _mapping(value: Any, name: str) -> dict[str, Any]:

@@ -111,3 +111,27 @@ def test_the_shape_step_keeps_the_run_or_replaces_its_curve_and_judges_abort_aft
 
 def test_the_gate_reads_every_run_setting():
     assert {"hailstorm_" + key for key in run_settings.SETTING_KEYS} <= set(settings_gate.names())
+
+
+def test_the_local_backend_needs_the_packages_in_the_controllers_own_python():
+    import sys
+
+    from ansible_collections.romram.hailstorms.plugins.module_utils import checks
+
+    def installed(packages):
+        return checks.controller_pip_packages(packages, sys.executable)
+    local = {**defaults(), "hailstorm_backend": "local"}
+    assert settings_gate.check({**local, "hailstorm_pip_packages": [" pytest>=1 "]}, NOW,
+                               installed=installed)["settings"]["pip_packages"] == ["pytest>=1"]
+    with pytest.raises(ValueError, match=(
+            r"^hailstorm_pip_packages: no-such-package-hailstorms==1.0 is not installed in the controller's Python "
+            r"\(.*python.*\), which the local backend runs: pip install 'no-such-package-hailstorms==1.0'$")):
+        settings_gate.check({**local, "hailstorm_pip_packages": ["no-such-package-hailstorms==1.0"]}, NOW,
+                            installed=installed)
+
+
+def test_relative_thresholds_without_a_baseline_are_refused(tmp_path):
+    values = {**defaults(), "hailstorm_results_dir": str(tmp_path),
+              "hailstorm_thresholds": {"p95_ms": {"max_increase": "10%"}}}
+    with pytest.raises(ValueError, match=r"hailstorm_thresholds: p95_ms"):
+        settings_gate.check(values, NOW)
