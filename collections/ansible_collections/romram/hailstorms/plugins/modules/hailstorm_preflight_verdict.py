@@ -9,6 +9,11 @@ DOCUMENTATION = r"""
 module: hailstorm_preflight_verdict
 short_description: Every load host's preflight findings and one verdict, from the probes' raw results
 version_added: "2.0.0"
+author:
+  - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 description:
   - Called once, on the controller, by romram.hailstorms.preflight (C(plugins/module_utils/preflight.py)).
   - A host without a record (unreachable, no Python, a probe that failed) is a failure with its reason, so the
@@ -42,14 +47,9 @@ options:
         from its busiest core's peak rate, the controller's disk from the run's expected requests; null when
         not planned (the disks must then hold hailstorm_disk_reserve_mb alone).
     type: dict
-author:
-  - romram.hailstorms contributors (@romram)
-extends_documentation_fragment:
-  - romram.hailstorms.attributes
-  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    description: Judges the same in check mode; it reads the controller's disk and wheelhouse only.
 """
 
 EXAMPLES = r"""

@@ -9,6 +9,11 @@ DOCUMENTATION = r"""
 module: hailstorm_progress
 short_description: One progress line of a run and its abort thresholds judged, whatever the number of load hosts
 version_added: "2.0.0"
+author:
+  - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 description:
   - Called once per progress interval, on the controller, by romram.hailstorms.collect
     (C(plugins/module_utils/progress.py)).
@@ -35,14 +40,9 @@ options:
     description: The progress moment, in seconds since the start.
     type: float
     required: true
-author:
-  - romram.hailstorms contributors (@romram)
-extends_documentation_fragment:
-  - romram.hailstorms.attributes
-  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    description: Merges and judges the same in check mode; it writes nothing.
 """
 
 EXAMPLES = r"""

@@ -9,6 +9,11 @@ DOCUMENTATION = r"""
 module: hailstorm_settings
 short_description: Check every setting of a run once, on the controller, before any host is touched
 version_added: "2.0.0"
+author:
+  - romram.hailstorms contributors (@romram)
+extends_documentation_fragment:
+  - romram.hailstorms.attributes
+  - romram.hailstorms.attributes.action
 description:
   - The settings gate. Reads the settings it knows from the task's variables (the run settings
     C(hailstorm_<setting>) over C(hailstorm_profiles), the numeric and boolean options, the paths, the URLs,
@@ -27,14 +32,9 @@ options:
       - The registered result of romram.hailstorms.hailstorm_locustfile. Given, only the second step runs; it
         reads C(hs_run) and C(hs_thresholds), the first step's results.
     type: dict
-author:
-  - romram.hailstorms contributors (@romram)
-extends_documentation_fragment:
-  - romram.hailstorms.attributes
-  - romram.hailstorms.attributes.action
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
+    description: Checks the same in check mode; it reads the baseline's files only.
 """
 
 EXAMPLES = r"""
