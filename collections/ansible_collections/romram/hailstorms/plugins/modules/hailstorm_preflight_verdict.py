@@ -20,7 +20,7 @@ description:
     verdict always prints. The clock fails a host only when its offset is certainly over the limit.
   - Reads on the controller the Python versions of the wheels in the wheelhouse and the free space of the
     results directory.
-  - Never fails on a failed host; the role fails the play, once, from RV(verdict.failed).
+  - Never fails on a failed host; the role fails the play, once, from the failures in RV(verdict).
 options:
   hosts:
     description: The load hosts, in inventory order.

@@ -98,8 +98,8 @@ def test_a_setting_that_is_not_defined_is_not_checked():
 def test_the_shape_step_keeps_the_run_or_replaces_its_curve_and_judges_abort_after():
     values = defaults()
     checked = settings_gate.check(values, NOW)
-    assert settings_gate.shaped(values, checked["run"], checked["thresholds"]) == {"run": checked["run"],
-                                                                                     "shaped": False}
+    unshaped = settings_gate.shaped(values, checked["run"], checked["thresholds"])
+    assert unshaped == {"run": checked["run"], "shaped": False}
     shape = {"name": "Steps", "points": [[0.0, 10.0], [20.0, 20.0], [40.0, 0.0]]}
     shaped = settings_gate.shaped(values, checked["run"], checked["thresholds"], shape)
     assert shaped["shaped"] and shaped["run"]["shape"] == "Steps" and "stages" in shaped["run"]
