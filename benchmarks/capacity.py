@@ -42,7 +42,8 @@ from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, cpu_seconds, free_port, pin, run_once  # noqa: E402
+from runtime_overhead import COLLECTION, LOCUSTFILE as FLAT_LOCUSTFILE, count, pin, run_once  # noqa: E402
+from harness import cpu_seconds, start_feeder  # noqa: E402  (tests/integration, on the path by runtime_overhead)
 from ansible_collections.romram.hailstorms.plugins.module_utils import plan_queries  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, planner  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize  # noqa: E402
@@ -253,13 +254,9 @@ def main() -> None:
         locustfile = tmp / "paced.py"
         locustfile.write_text(LOCUSTFILE)
         log = tmp / "arrivals.log"
-        port = free_port()
-        target = f"http://127.0.0.1:{port}"
-        feeder = subprocess.Popen([sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"),
-                                   "--port", str(port), "--arrival-log", str(log)],
-                                  stdout=subprocess.DEVNULL, preexec_fn=pin(feeder_cpu))
+        feeder, target = start_feeder("--arrival-log", str(log), stdout=subprocess.DEVNULL,
+                                      preexec_fn=pin(feeder_cpu))
         try:
-            time.sleep(1.5)
             for rps in rates:
                 if args.only != "plain":
                     rows.append((rps, "hailstorms", run_hailstorms(rps, args, tmp, locustfile, target, log, load_cpu)))

@@ -206,7 +206,8 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         sys.exit(child(sys.argv[2:]))
     import capacity
-    from capacity import COLLECTION, arrivals_of, free_port, pin, plan_queries
+    from capacity import arrivals_of, pin, plan_queries
+    from harness import start_feeder
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rps", default="2000,3000")
     parser.add_argument("--rampup", type=float, default=5.0)
@@ -231,14 +232,11 @@ def main() -> None:
         locustfile = tmp / "paced.py"
         locustfile.write_text(capacity.LOCUSTFILE)
         log = tmp / "arrivals.log"
-        port = free_port()
-        target = f"http://127.0.0.1:{port}"
         feeder_gc = tmp / "feeder-gc.txt"
-        feeder = real_popen([sys.executable, "-c", FEEDER_WRAPPER, str(feeder_gc),
-                             str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--port", str(port),
-                             "--arrival-log", str(log)], stdout=subprocess.DEVNULL, preexec_fn=pin(feeder_cpu))
+        feeder, target = start_feeder("--arrival-log", str(log), prefix=[sys.executable, "-c", FEEDER_WRAPPER,
+                                                                         str(feeder_gc)],
+                                      popen=real_popen, stdout=subprocess.DEVNULL, preexec_fn=pin(feeder_cpu))
         try:
-            time.sleep(1.5)
             runs = [(int(r), variant) for r in args.rps.split(",") for variant in (("nofreeze", "") if args.ab else ("",))]
             for i, (rps, variant) in enumerate(runs):
                 os.environ["DIAG_NO_FREEZE"] = variant

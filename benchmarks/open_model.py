@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
-sys.path.insert(0, str(ROOT / "collections"))
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path[:0] = [str(ROOT / "collections"), str(ROOT / "tests" / "integration")]
+from harness import COLLECTION, feeder  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
-from harness import feeder  # noqa: E402
 
 LOCUSTFILE = '''
 from locust import FastHttpUser, task

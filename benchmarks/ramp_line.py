@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,8 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
-sys.path.insert(0, str(ROOT / "collections"))
+sys.path[:0] = [str(ROOT / "collections"), str(ROOT / "tests" / "integration")]
+from harness import COLLECTION, start_feeder  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 LOCUSTFILE = '''
@@ -42,12 +41,6 @@ class Paced(FastHttpUser):
     def hit(self):
         self.client.get(self.path, name="/hit")
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def errors(per_second: list[int], rps: float, rampup: float) -> tuple[float, float]:
@@ -89,13 +82,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        port = free_port()
-        target = f"http://127.0.0.1:{port}"
         log = tmp / "arrivals.log"
-        feeder = subprocess.Popen([sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"),
-                                   "--port", str(port), "--arrival-log", str(log)], stdout=subprocess.DEVNULL)
+        feeder, target = start_feeder("--arrival-log", str(log), stdout=subprocess.DEVNULL)
         try:
-            time.sleep(1.5)
             for spec in args.plans.split(","):
                 clients, rps, rampup = (float(x) for x in spec.split(":"))
                 clients = int(clients)

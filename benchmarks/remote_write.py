@@ -31,7 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from runtime_overhead import COLLECTION, FLAT_PACE, LOCUSTFILE, cpu_seconds, free_port, pin  # noqa: E402
+from runtime_overhead import COLLECTION, FLAT_PACE, LOCUSTFILE, pin  # noqa: E402
+from harness import cpu_seconds, free_port, start_feeder  # noqa: E402  (tests/integration, on the path by runtime_overhead)
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 sys.path.insert(0, str(COLLECTION / "runtime"))
@@ -160,18 +161,15 @@ def main() -> None:
         tmp = Path(name)
         (tmp / "prom").mkdir()
         prometheus = Prometheus(tmp / "prom")
-        port = free_port()
-        feeder = subprocess.Popen([sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--host",
-                                   "127.0.0.1", "--port", str(port)], preexec_fn=pin(target_cpu),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)
+        feeder, target = start_feeder(preexec_fn=pin(target_cpu), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
         per_request: dict[str, list[float]] = {"off": [], "on": []}
         own: list[float] = []  # the live metrics' own CPU (loop + push thread) per request of the run
         try:
             for _ in range(args.rounds):
                 for kind in ("off", "on"):
                     url = prometheus.url + "/api/v1/write" if kind == "on" else None
-                    cpu, requests, live = flat_run(tmp, f"http://127.0.0.1:{port}", args.users, args.seconds, url,
+                    cpu, requests, live = flat_run(tmp, target, args.users, args.seconds, url,
                                                    load_cpu)
                     per_request[kind].append(cpu / requests * 1e6)
                     extra = ""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
-sys.path.insert(0, str(ROOT / "collections"))
+sys.path[:0] = [str(ROOT / "collections"), str(ROOT / "tests" / "integration")]
+from harness import COLLECTION, cpu_seconds, start_feeder  # noqa: E402
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract, plan_queries, planner  # noqa: E402
 
 # The runtime's pace in a flat-out run: well below a request's time (50 users flat out take 5-7 ms
@@ -52,12 +51,6 @@ class Bench({base}):
     def hit(self):
         self.client.get(self.path, name="/{{name}}")
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pin(cpu: int | None):
@@ -88,14 +81,10 @@ def main() -> None:
         locustfile = tmp / "bench.py"
         locustfile.write_text(LOCUSTFILE.format(base=base))
         arrivals = tmp / "arrivals.log"
-        port = free_port()
-        target = f"http://127.0.0.1:{port}"
-        feeder = subprocess.Popen([sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"),
-                                   "--port", str(port), "--arrival-log", str(arrivals)],
-                                  stdout=subprocess.DEVNULL, preexec_fn=pin(feeder_cpu))
+        feeder, target = start_feeder("--arrival-log", str(arrivals), stdout=subprocess.DEVNULL,
+                                      preexec_fn=pin(feeder_cpu))
         figures: dict[str, list[tuple[float, float]]] = {"plain": [], "runtime": []}
         try:
-            time.sleep(1.5)
             for round_ in range(args.rounds):
                 for kind in ("plain", "runtime"):  # interleaved: drifts of a shared VM hit both alike
                     path = f"/{kind[0]}{round_}"
@@ -157,11 +146,6 @@ def hot_path_micro(n: int = 200_000) -> tuple[float, float]:
     for _ in range(n):
         wait()
     return record, (time.process_time() - started) / n * 1e6
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(kind: str, path: str, tmp: Path, locustfile: Path, target: str, args: argparse.Namespace,

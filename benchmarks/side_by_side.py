@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "collections" / "ansible_collections" / "romram" / "hailstorms"
 sys.path.insert(0, str(ROOT / "collections"))
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from harness import accepts, cpu_seconds as _cpu_seconds, free_port, wait_until  # noqa: E402
 GENERATOR_CPU, TARGET_CPU = "0", "1"
 
 NGINX_CONF = """
@@ -103,33 +103,17 @@ export default function () {
 """
 
 
-def free_port() -> int:
-    for port in range(18080, 32000):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free loopback port below 32768")
-
-
 class Nginx:
     """Debian's nginx on CPU 1, one worker, logging each request's time."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.port = free_port()
+        self.port = free_port(18080)
         (directory / "nginx.conf").write_text(NGINX_CONF.format(dir=directory, port=self.port))
         self.log = directory / "access.log"
         self.proc = subprocess.Popen(["taskset", "-c", TARGET_CPU, shutil.which("nginx") or "/usr/sbin/nginx",
                                       "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")])
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until(lambda: accepts(self.port), "nginx to accept connections", 5, 0.05)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stamps(self, start: float, end: float) -> list[float]:
@@ -152,8 +136,7 @@ class Nginx:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads) and its waited-for children, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+    return _cpu_seconds(pid, children=True)
 
 
 def measure(argv: list[str], env: dict, window: tuple[float, float], nginx: Nginx) -> dict:

@@ -52,29 +52,68 @@ def assert_every_arrival_counted(recorded: int, at_target: int, interrupted: int
         f"{recorded} requests in the results, {at_target} at the target, {interrupted} interrupted")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+FEEDER = COLLECTION / "feeder" / "hailstorm_feeder.py"  # the bundled target
+
+
+def free_port(first: int | None = None) -> int:
+    """A free loopback port: one the system gives (bind to 0), or with `first` the first free one
+    from `first` up to 32767 (for a server whose port is written in its configuration)."""
+    if first is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    for port in range(first, 32768):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port from {first} to 32767")
+
+
+def accepts(port: int) -> bool:
+    """Whether a server on this machine accepts connections on the loopback `port`."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU seconds of a process (all its threads), with `children` those of its
+    waited-for children too, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in ((11, 12, 13, 14) if children else (11, 12))) / os.sysconf("SC_CLK_TCK")
+
+
+def start_feeder(*args: str, prefix: tuple[str, ...] | list[str] = (), popen: Callable[..., subprocess.Popen] = subprocess.Popen,
+                 **popen_args) -> tuple[subprocess.Popen, str]:
+    """The bundled target (feeder/hailstorm_feeder.py) on a free loopback port with its own `args`
+    (e.g. --arrival-log PATH), run by `prefix` (default this Python: a wrapper such as
+    [python, -c, code, ...]) with `popen` and its `popen_args`; returns (process, base URL) once it
+    accepts connections. The caller terminates it (or uses feeder())."""
+    port = free_port()
+    argv = [*(prefix or [sys.executable]), str(FEEDER), "--host", "127.0.0.1", "--port", str(port), *args]
+    process = popen(argv, **popen_args)
+    try:
+        wait_until(lambda: accepts(port) or process.poll() is not None, "the feeder to accept connections", 60, 0.05)
+    except BaseException:
+        process.terminate()
+        raise
+    if process.poll() is not None:
+        raise RuntimeError(f"the feeder ended at its start (exit {process.returncode}): {' '.join(argv)}")
+    return process, f"http://127.0.0.1:{port}"
 
 
 @contextmanager
 def feeder(arrival_log: Path | None = None) -> Iterator[str]:
     """The bundled target on a free loopback port; yields its base URL."""
-    port = free_port()
-    argv = [sys.executable, str(COLLECTION / "feeder" / "hailstorm_feeder.py"), "--host", "127.0.0.1",
-            "--port", str(port)]
-    if arrival_log:
-        argv += ["--arrival-log", str(arrival_log)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process, url = start_feeder(*(["--arrival-log", str(arrival_log)] if arrival_log else []),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from harness import BIN, ROOT, feeder, free_port, local_aliases, playbook_env
+from harness import BIN, ROOT, feeder, free_port, local_aliases, playbook_env, wait_until
 
 PROMETHEUS = shutil.which("prometheus")
 # CI sets HAILSTORMS_REQUIRE_PROMETHEUS (.ci/run installs it): there a missing binary fails
@@ -61,13 +60,14 @@ def prometheus(directory: Path, scrape: str | None = None, native: bool = True) 
         + (["--enable-feature=native-histograms"] if native else []),
         stdout=subprocess.DEVNULL, stderr=open(directory / "prometheus.log", "w"))
     try:
-        for _ in range(200):
+        def ready() -> bool:
+            assert process.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
             try:
                 urllib.request.urlopen(url + "/-/ready", timeout=1).read()
-                break
+                return True
             except OSError:
-                assert process.poll() is None, (directory / "prometheus.log").read_text()[-2000:]
-                time.sleep(0.1)
+                return False
+        wait_until(ready, "prometheus to get ready", 20)
         yield url
     finally:
         process.terminate()
@@ -198,8 +198,8 @@ def test_a_prometheus_stopped_mid_run_costs_samples_never_the_run(tmp_path):
         with prometheus(tmp_path / "prometheus") as prom:
             run = start_run(results, "cut", target, locustfile, prom + "/api/v1/write")
             # stop it once the load's samples arrive (the run is under way)
-            while not query(prom, 'hailstorm_requests_total{run_id="cut"}') and run.poll() is None:
-                time.sleep(0.2)
+            wait_until(lambda: query(prom, 'hailstorm_requests_total{run_id="cut"}') or run.poll() is not None,
+                       "the load's samples in prometheus", 300, 0.2)
             assert run.poll() is None, run.communicate()[0][-4000:]
         output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output[-4000:]

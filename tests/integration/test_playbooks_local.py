@@ -6,7 +6,6 @@ import json
 import re
 import shlex
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -160,13 +159,7 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
              "-e", f"hailstorm_results_dir={first}", "-e", "hailstorm_run_id=holder"],
             cwd=ROOT, env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            status = first / ".work" / "localhost" / "holder" / "core-0.status.json"
-            for _ in range(120):
-                if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
-                    break
-                time.sleep(0.5)
-            else:
-                pytest.fail("the first run did not start")
+            wait_running(first / ".work" / "localhost" / "holder" / "core-0.status.json")
             second = ansible_playbook("distribute.yml", "local", "-e", f"hailstorm_target={url}",
                                       "-e", "hailstorm_profile=short", "-e", f"hailstorm_results_dir={tmp_path / 'second'}",
                                       "-e", "hailstorm_run_id=intruder")
@@ -186,11 +179,8 @@ def test_one_run_at_a_time_and_stop_finds_it_whatever_the_callers_settings(tmp_p
 
 def wait_running(status: Path) -> None:
     """Until the load process of `status` (its core-N.status.json) says it runs."""
-    for _ in range(120):
-        if status.exists() and json.loads(status.read_text() or "{}").get("state") == "running":
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the run did not start ({status})")
+    wait_until(lambda: status.exists() and json.loads(status.read_text() or "{}").get("state") == "running",
+               f"the run to start ({status})", 60, 0.5)
 
 
 def test_the_same_run_id_started_twice_at_once_is_refused_and_the_first_run_is_untouched(tmp_path):

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.versions import collection_version
 from browser import CHART_PROBE, CHROMIUM, TABLES_PROBE, load
-from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env
+from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env, wait_until
 
 # /wait/{min}/{max} waits 20-80 ms on the feeder: a p50 limit of 1 ms must break, the rest holds
 THRESHOLDS = {"failure_rate": 0, "p99_ms": 10000,
@@ -185,12 +184,7 @@ def test_collect_fetches_a_run_whose_controller_was_killed(tmp_path):
             start_new_session=True)
         try:
             status = results / ".work" / "localhost" / "lost" / "core-0.status.json"
-            for _ in range(120):
-                if status_of(status) == "running":
-                    break
-                time.sleep(0.5)
-            else:
-                pytest.fail("the local run did not start")
+            wait_until(lambda: status_of(status) == "running", "the local run to start", 60, 0.5)
             os.killpg(controller.pid, signal.SIGKILL)  # the controller is lost mid-run
             controller.wait(timeout=30)
             assert status_of(status) == "running"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils import contract
+from harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # from the package's metadata: importing Locust here would patch this process with gevent (a
@@ -141,9 +142,7 @@ def test_sigterm_stops_the_users_gracefully(tmp_path):
     env = {**ENV, "MARKS": str(tmp_path / "marks"), "TASK_SECONDS": "0.1"}
     proc = subprocess.Popen([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(data), "--core", "0"],
                             env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    while len(list((tmp_path / "marks").iterdir())) < 2 and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: len(list((tmp_path / "marks").iterdir())) >= 2, "two task iterations", 30)
     assert (tmp_path / "work" / "core-0.pid").read_text().strip() == str(proc.pid)
     proc.terminate()
     _, err = proc.communicate(timeout=20)

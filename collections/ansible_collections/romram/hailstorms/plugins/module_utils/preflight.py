@@ -363,3 +363,17 @@ def verdict(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None
               + ([controller_line] if controller_line else [])
               + [f"ERROR {message}" for message in failed] + [f"WARNING {message}" for message in warned])
     return {"head": head, "failed": failed, "warnings": warned, "report": report, "hosts": findings}
+
+
+def judge(hosts: Sequence[str], records: Mapping[str, Mapping[str, Any] | None], options: Mapping[str, Any],
+          plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The verdict as the controller gives it (romram.hailstorms.hailstorm_preflight_verdict): the
+    wheelhouse's Python versions read (hailstorm_wheelhouse, the systemd backend's interpreter) and
+    the free space of hailstorm_results_dir, then `verdict`."""
+    options = dict(options)
+    wheelhouse = str(options.get("wheelhouse") or "")
+    if wheelhouse and os.path.isdir(wheelhouse):
+        options["wheel_versions"] = interpreters.wheel_versions(
+            sorted(name for name in os.listdir(wheelhouse) if name.endswith(".whl")))
+    controller = free_space(str(options["results_dir"])) if options.get("results_dir") else None
+    return verdict(hosts, records, options, plan or None, controller)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.romram.hailstorms.plugins.filter.hailstorm import FilterModule
@@ -13,28 +14,17 @@ PROFILES = {"default": {"target": "http://127.0.0.1:3456/", "rps": 20, "clients"
             "high": {"rps": 40, "clients": 362}}
 
 
-def test_filters_are_registered():
+def test_filters_are_registered_and_the_plumbing_is_documented_as_internal():
     assert set(FILTERS) == {"run_settings", "plan", "host_slice", "host_data", "plan_preview", "plan_at", "usable_cores",
-                            "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores", "progress_line",
-                            "checked_options", "checked_path", "checked_url", "checked_pip_packages", "preflight_verdict",
-                            "checked_report_queries", "abort_check", "live_metrics_settings",
-                            "live_metrics_environment", "python_candidates"}
-    sidecars = {path.stem for path in (Path(__file__).resolve().parents[4] / "plugins" / "filter").glob("*.yml")}
+                            "start_lead", "run_limits", "signal_verdict", "load_host_cores", "hosts_without_cores",
+                            "checked_options", "checked_url", "live_metrics_environment"}
+    folder = Path(__file__).resolve().parents[4] / "plugins" / "filter"
+    docs = {path.stem: yaml.safe_load(path.read_text())["DOCUMENTATION"] for path in folder.glob("*.yml")}
     from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
-    from ansible_collections.romram.hailstorms.plugins.filter.baseline import FilterModule as Baseline
     # every filter is documented
-    assert sidecars == set(FILTERS) | set(Thresholds().filters()) | set(Baseline().filters())
-
-
-def test_checked_abort_after_returns_the_thresholds_or_names_the_filter():
-    from ansible_collections.romram.hailstorms.plugins.filter.thresholds import FilterModule as Thresholds
-    checked_abort_after = Thresholds().filters()["checked_abort_after"]
-    run = FILTERS["run_settings"](PROFILES)  # 3m up, 3m down
-    fits = {"limits": {"p95_ms": 500.0}, "labels": {}, "phase": "constant", "abort": {"p95_ms": 359.0}}
-    assert checked_abort_after(fits, run) == fits
-    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_abort_after: hailstorm_thresholds.p95_ms"
-                                                 r".after: 360 s is not shorter than the run, which lasts 360 s"):
-        checked_abort_after({**fits, "abort": {"p95_ms": 360.0}}, run)
+    assert set(docs) == set(FILTERS) | set(Thresholds().filters())
+    public = {name for name, doc in docs.items() if not doc["short_description"].startswith("Internal:")}
+    assert public == {"run_settings", "plan", "host_slice", "plan_preview", "plan_at", "usable_cores", "thresholds"}
 
 
 def test_host_data_is_the_hosts_slice_with_the_run_settings_the_launch_role_writes():
@@ -96,34 +86,3 @@ def test_plan_at_gives_the_planned_line():
     assert FILTERS["plan_at"](plan, 180.0) == {"offset": 180.0, "active": 181, "rps": pytest.approx(20.0)}
     assert FILTERS["plan_at"](plan, 90.0)["active"] == 91
     assert FILTERS["plan_at"](plan, 360.0)["active"] == 0
-
-
-def test_checked_pip_packages_checks_the_controllers_python_only_for_the_local_backend():
-    check = FILTERS["checked_pip_packages"]
-    assert check([" pytest>=1 "]) == ["pytest>=1"]
-    assert check(["no-such-package-hailstorms==1.0"], "systemd") == ["no-such-package-hailstorms==1.0"]
-    assert check(["pytest>=1"], "local") == ["pytest>=1"]  # installed in this Python
-    with pytest.raises(AnsibleFilterError, match=(
-            r"^romram.hailstorms.checked_pip_packages: hailstorm_pip_packages: no-such-package-hailstorms==1.0 is "
-            r"not installed in the controller's Python \(.*python.*\), which the local backend runs: "
-            r"pip install 'no-such-package-hailstorms==1.0'$")):
-        check(["no-such-package-hailstorms==1.0"], "local")
-    with pytest.raises(AnsibleFilterError, match=r"item 1, '--index-url=x', is a pip option"):
-        check(["--index-url=x"], "docker")
-
-
-def test_the_report_queries_are_checked_before_any_host_is_touched():
-    assert FILTERS["checked_report_queries"]({"api_cpu": "rate(x[15s])"}) == {"api_cpu": "rate(x[15s])"}
-    with pytest.raises(AnsibleFilterError, match="checked_report_queries: hailstorm_report_queries: 'rate' is not a"):
-        FILTERS["checked_report_queries"]("rate")
-
-
-def test_the_baseline_filters_name_themselves_in_their_refusals(tmp_path):
-    from ansible_collections.romram.hailstorms.plugins.filter.baseline import FilterModule as Baseline
-    filters = Baseline().filters()
-    assert filters["checked_baseline"]("", {"relative": []}, str(tmp_path), "r1") is None
-    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_baseline: hailstorm_thresholds: p95_ms"):
-        filters["checked_baseline"]("", {"relative": [{"threshold": "p95_ms", "bound": "max_increase"}]},
-                                    str(tmp_path), "r1")
-    with pytest.raises(AnsibleFilterError, match=r"romram.hailstorms.checked_tag: hailstorm_tag: 'last'"):
-        filters["checked_tag"]("last")

@@ -154,10 +154,11 @@ def test_a_package_the_runtime_pins_is_refused_with_a_fix_that_keeps_the_pin(ite
 
 
 def test_the_pins_are_read_from_the_runtimes_requirements():
-    from ansible_collections.romram.hailstorms.plugins.filter.hailstorm import RUNTIME_REQUIREMENTS, checked_pip_packages
+    from ansible_collections.romram.hailstorms.plugins.action.hailstorm_settings import RUNTIME_REQUIREMENTS
+    from ansible_collections.romram.hailstorms.plugins.module_utils import settings_gate
 
     pins = checks.runtime_pins(RUNTIME_REQUIREMENTS.read_text())
     assert list(pins) == ["locust", "protobuf", "cramjam"]  # cramjam and protobuf: live metrics (metrics.py)
-    from ansible.errors import AnsibleFilterError
-    with pytest.raises(AnsibleFilterError, match=r"names locust, which romram.hailstorms pins itself \(locust=="):
-        checked_pip_packages(["locust==2.0"], "systemd")
+    with pytest.raises(PlanError, match=r"names locust, which romram.hailstorms pins itself \(locust=="):
+        settings_gate.check({"hailstorm_profiles": {"default": {"target": "http://127.0.0.1:1", "rps": 1, "rampup": 1}},
+                             "hailstorm_pip_packages": ["locust==2.0"]}, 0.0, pins)

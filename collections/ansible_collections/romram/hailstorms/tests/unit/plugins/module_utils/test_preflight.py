@@ -232,3 +232,14 @@ def test_the_controller_free_space_is_read_from_the_nearest_existing_directory(t
 def test_a_user_that_becomes_root_and_an_unchecked_become_pass():
     assert findings(record(become={"user": "ubuntu", "method": "sudo", "ok": True, "msg": ""}))["failures"] == []
     assert findings(record(become=None))["failures"] == []
+
+
+def test_the_controller_judges_with_its_results_disk_and_its_wheelhouse(tmp_path):
+    """preflight.judge (the action hailstorm_preflight_verdict): the controller's own reads, then the verdict."""
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "locust-2.47.0-cp311-cp311-manylinux_2_17_x86_64.whl").write_text("")
+    options = {**OPTIONS, "results_dir": str(tmp_path / "results"), "wheelhouse": str(tmp_path / "wheels")}
+    result = preflight.judge(["a"], {"a": record()}, options, None)
+    assert result["head"] == "Preflight passed on all 1 load hosts"
+    assert any(line.startswith("controller: results disk") and str(tmp_path) in line for line in result["report"])
+    assert preflight.judge(["a"], {}, OPTIONS)["report"][1] == "a: (no figures)"  # no record: its failure is named
