@@ -34,6 +34,7 @@ import re
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -357,7 +358,7 @@ def measure(count: int, forks: int, rate: float, base: Path) -> dict:
             result[kind] = entry
             shown = {k: v for k, v in entry.items() if k != "first_requests_by_host"}
             print(json.dumps({"hosts": count, "run": kind, **shown}), flush=True)
-            if run["exit"] != 0:
+            if "to_start_s" not in entry:  # not launched: the hosts are not provisioned for a warm run
                 break
     finally:
         if feeder is not None:
@@ -382,6 +383,67 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# the phases as the model and the docs group them: the way to the shared start, then after the plan's end
+GROUPS = {"settings": ["settings"], "probe": ["probe"], "plan+verdict": ["plan", "verdict"],
+          "provision": ["provision"], "arming": ["arming"], "signal": ["signal"],
+          "wait_end": ["wait_end"], "fetch": ["fetch"], "merge_report": ["merge_report"]}
+
+
+def grouped(entry: dict, group: str, field: str = "seconds") -> float:
+    return sum(entry["phases"].get(name, {}).get(field, 0.0) for name in GROUPS[group])
+
+
+def predict(fit: dict, hosts: int, forks: int, cores: float) -> float:
+    """A phase's seconds for `hosts` on a controller of `cores` CPUs with `forks`, the hosts being
+    machines of their own: the controller's fixed CPU, then whichever binds: the controller's cores
+    (every host's controller CPU shared by `cores`) or the forks' chain (ceil(hosts / forks) rounds of
+    one host's latency: its own CPU on the host plus the controller's CPU for it, one after the other)."""
+    per_host = fit["hosts_cpu"] + fit["controller_cpu"]
+    return fit["fixed"] + max(hosts * fit["controller_cpu"] / cores, -(-hosts // forks) * per_host)
+
+
+PHASES_TO_START = ("settings", "probe", "plan+verdict", "provision", "arming", "signal")
+
+
+def model(results: list[dict], sizes: tuple[int, ...] = (100, 500, 1000),
+          setups: tuple[tuple[int, float], ...] = ((50, 2), (50, 8), (200, 8))) -> str:
+    """Per phase and wheelhouse, fitted over N (least squares): the controller's fixed CPU (the
+    intercept) and its CPU per host, the hosts' CPU per host (slopes); this machine's wall time of the
+    largest N against what the fit gives when the controller and the hosts share its 2 CPUs; and the
+    predictions for separate hosts."""
+    largest = max(results, key=lambda r: r["hosts"])
+    lines = ["| phase | wheelhouse | controller fixed CPU s | controller CPU s per host | host CPU s per host | "
+             f"N={largest['hosts']} here: measured / fit s | "
+             + " | ".join(f"{n} hosts, forks {f}, {c:g} CPUs" for n in sizes for f, c in setups) + " |",
+             "|---" * (6 + len(sizes) * len(setups)) + "|"]
+    totals = {(kind, n, f, c): 0.0 for kind in ("cold", "warm") for n in sizes for f, c in setups}
+    for group in GROUPS:
+        for kind in ("cold", "warm"):
+            points = [(r["hosts"], r[kind]) for r in results if r.get(kind, {}).get("phases")]
+            if len(points) < 2:
+                continue
+            xs = [n for n, _ in points]
+            ctl = statistics.linear_regression(xs, [grouped(e, group, "controller_cpu") for _, e in points])
+            host = statistics.linear_regression(xs, [grouped(e, group, "hosts_cpu") for _, e in points])
+            fit = {"fixed": max(0.0, ctl.intercept), "controller_cpu": max(0.0, ctl.slope),
+                   "hosts_cpu": max(0.0, host.slope)}
+            here = fit["fixed"] + largest["hosts"] * (fit["controller_cpu"] + fit["hosts_cpu"]) / 2
+            measured = grouped(largest[kind], group) if largest.get(kind, {}).get("phases") else float("nan")
+            cells = []
+            for n in sizes:
+                for f, c in setups:
+                    seconds = predict(fit, n, f, c)
+                    if group in PHASES_TO_START:
+                        totals[(kind, n, f, c)] += seconds
+                    cells.append(f"{seconds:.0f}")
+            lines.append(f"| {group} | {kind} | {fit['fixed']:.1f} | {fit['controller_cpu']:.2f} | "
+                         f"{fit['hosts_cpu']:.2f} | {measured:.0f} / {here:.0f} | " + " | ".join(cells) + " |")
+    for kind in ("cold", "warm"):
+        lines.append(f"| **to the start signal** | {kind} | | | | | "
+                     + " | ".join(f"**{totals[(kind, n, f, c)]:.0f}**" for n in sizes for f, c in setups) + " |")
+    return "\n".join(lines)
+
+
 def interrupted(signum, frame) -> None:
     """SIGTERM as ctrl-c: the finally blocks remove the containers and the network."""
     raise KeyboardInterrupt(f"signal {signum}")
@@ -393,7 +455,15 @@ def main() -> int:
     parser.add_argument("--forks", type=int, default=50)
     parser.add_argument("--rate", type=float, default=2.0, help="planned requests per second per host")
     parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "fleet" / "fleet.json")
+    parser.add_argument("--append", action="store_true", help="keep the other sizes already in --out")
+    parser.add_argument("--model", action="store_true", help="start nothing: the table and the model of --out")
     args = parser.parse_args()
+    if args.model:
+        results = json.loads(args.out.read_text())
+        print(table(results))
+        print()
+        print(model(results))
+        return 0
     if not (ROOT / "collections" / "ansible_collections" / "ansible" / "posix").is_dir():
         raise SystemExit("no ansible.posix in collections/ (its profile_tasks callback): run scripts/collections.sh")
     if sh("docker", "image", "inspect", IMAGE, check=False).returncode:
@@ -402,8 +472,12 @@ def main() -> int:
     base = args.out.resolve().parent
     base.mkdir(parents=True, exist_ok=True)
     results = []
+    if args.out.exists() and args.append:
+        results = json.loads(args.out.read_text())
     for count in args.hosts:
+        results = [r for r in results if r["hosts"] != count]
         results.append(measure(count, args.forks, args.rate, base))
+        results.sort(key=lambda r: r["hosts"])
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
