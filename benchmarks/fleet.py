@@ -51,6 +51,7 @@ IMAGE = "hailstorms-testhost:base"
 NETWORK = "hs-fleet-bench"
 SUBNET, GATEWAY = "172.30.120.0/24", "172.30.120.1"
 PORT = 3481
+SSH_ARGS = "-C -o ControlMaster=auto -o ControlPersist=60s"
 SEND_ALLOWANCE = 0.05  # s, the tolerance of molecule/shared/check_arrivals.py
 PREFIX = "hs-fleet-"
 TASK = re.compile(r"^TASK \[(.*)\]")
@@ -139,8 +140,8 @@ def write_inventory(directory: Path, hosts: dict[str, str], key: Path, rate: flo
         f"    {name}:\n      ansible_host: {address}\n" for name, address in hosts.items()))
     settings = {
         "ansible_connection": "ssh", "ansible_user": "root", "ansible_ssh_private_key_file": str(key),
-        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                                   "-o ControlMaster=auto -o ControlPersist=120s",
+        # ControlMaster/ControlPersist: SSH_ARGS (ansible's defaults, given explicitly)
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         "ansible_ssh_pipelining": True,
         "hailstorm_backend": "systemd", "hailstorm_cores": 1,
         "hailstorm_wheelhouse": str(ROOT / ".cache" / "wheelhouse"),
@@ -199,7 +200,7 @@ def run_playbook(directory: Path, inventory: Path, run_id: str, forks: int, ids:
     """distribute.yml, timed: every task's banner time, the CPU samples, the output in a log."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1",
                PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_FORKS=str(forks), ANSIBLE_PIPELINING="1",
-               ANSIBLE_SSH_CONTROL_PATH_DIR=str(directory / "cp"),
+               ANSIBLE_SSH_CONTROL_PATH_DIR=str(directory / "cp"), ANSIBLE_SSH_ARGS=SSH_ARGS,
                ANSIBLE_CALLBACKS_ENABLED="romram.hailstorms.exit_code,ansible.posix.profile_tasks")
     log = directory / f"{run_id}.log"
     began_wall, began = time.time(), time.monotonic()
@@ -369,17 +370,27 @@ def measure(count: int, forks: int, rate: float, base: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    names_ = [name for name, _ in PHASES] + ["after_plan_end"]
-    lines = ["| N | wheelhouse | " + " | ".join(names_) + " | to start | lead | total |",
-             "|---" * (len(names_) + 5) + "|"]
+    """Seconds by phase (GROUPS) for each N and wheelhouse, the way to the shared start and after the
+    plan's end, the CPU to the start signal and the first requests at the feeder."""
+    lines = ["| N | wheelhouse | " + " | ".join(GROUPS) + " | command to shared start | lead | after the plan's end "
+             "| total | controller / hosts CPU s to the signal | first requests: late ms (within the clock bound) |",
+             "|---" * (len(GROUPS) + 8) + "|"]
     for result in results:
         for kind in ("cold", "warm"):
             entry = result.get(kind)
-            if not entry:
+            if not entry or not entry.get("phases"):
                 continue
-            cells = [f"{entry['phases'].get(n, {}).get('seconds', '-')}" for n in names_]
-            lines.append(f"| {result['hosts']} | {kind} | " + " | ".join(cells)
-                         + f" | {entry.get('to_start_s', '-')} | {entry.get('lead', '-')} | {entry['seconds']} |")
+            cells = [f"{grouped(entry, group):.1f}" for group in GROUPS]
+            cpu = [sum(grouped(entry, g, field) for g in PHASES_TO_START) for field in ("controller_cpu", "hosts_cpu")]
+            first = entry.get("first_requests", {})
+            late = first.get("late_ms") or {}
+            checked = (f"{late.get('min')}..{late.get('max')} ({first.get('within_clock_bound')}/{result['hosts']})"
+                       + (f"; {len(first['failures'])} failed" if first.get("failures") else "")) if late else "-"
+            code = "" if entry["exit"] == 0 else f" (exit {entry['exit']})"
+            lines.append(f"| {result['hosts']} | {kind}{code} | "
+                         + " | ".join(cells) + f" | {entry.get('to_start_s', '-')} | {entry.get('lead', '-')} | "
+                         f"{entry['phases'].get('after_plan_end', {}).get('seconds', '-')} | {entry['seconds']} | "
+                         f"{cpu[0]:.0f} / {cpu[1]:.0f} | {checked} |")
     return "\n".join(lines)
 
 
