@@ -44,6 +44,13 @@ def local_run(results: Path, run_id: str, target: str, locustfile: Path | str, *
         "-e", f"hailstorm_locustfile={locustfile}", *(["-e", _json.dumps(extra)] if extra else []), *args)
 
 
+def interrupted_of(summary: dict) -> int:
+    """The requests a summary counts as failed because a stop, a quit or the deadline cut them (the
+    failure kind "Interrupted", with or without its message)."""
+    kinds = summary.get("failures_by_kind") or {}
+    return sum(count for kind, count in kinds.items() if kind.startswith("Interrupted"))
+
+
 def assert_every_arrival_counted(recorded: int, at_target: int, interrupted: int) -> None:
     """Every request the target logged is in the results. A run stopped mid-way also counts, failed
     as interrupted, each request its clients had started: one the stop cut while it was still being

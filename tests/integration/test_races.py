@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (BIN, ROOT, ansible_playbook, assert_every_arrival_counted, feeder, interrupt, local_aliases,
-                     playbook_env, wait_until)
+from harness import (BIN, ROOT, ansible_playbook, assert_every_arrival_counted, feeder, interrupt, interrupted_of,
+                     local_aliases, playbook_env, wait_until)
 
 PHASES = {
     "preflight": "TASK [romram.hailstorms.preflight : Probe the load host",
@@ -262,4 +262,4 @@ def test_overwrite_of_a_launched_run_whose_controller_ended_is_refused_until_it_
     assert collected.returncode == 12 and "run state: ABORTED" in collected.stdout, collected.stdout[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert_every_arrival_counted(summary["requests"], arrivals(log),
-                                 summary.get("failures_by_kind", {}).get("Interrupted", 0))
+                                 interrupted_of(summary))
