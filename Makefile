@@ -8,7 +8,7 @@ COLLECTION := collections/ansible_collections/romram/hailstorms
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check changelog galaxy-importer lint sanity newest newest-sanity newest-run molecule molecule-systemd molecule-docker ee ee-test clean
+.PHONY: setup demo check test test-unit test-integration test-parallel test-serial docs docs-check changelog galaxy-importer lint sanity newest newest-sanity newest-run molecule molecule-default molecule-sudo molecule-docker ee ee-test clean
 
 $(BIN)/.installed: requirements.txt $(COLLECTION)/runtime/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,14 @@ demo: setup
 	scripts/demo.sh
 
 # Every stage, timed (scripts/stages.sh prints the time of each at the end). Two lanes at once: the
-# systemd-host scenarios (molecule: mostly waiting on containers, SSH and planned load) then the static
-# checks, beside the integration tests that measure no timing (the lanes take about as long as each
-# other); then the docker-backend scenario on this machine's engine (the local runs' stop.yml stops
-# every load container of the engine, so it runs apart); then the tests that measure timing at the
-# target, alone on a quiet machine.
+# molecule scenario that measures no timing (sudo) and the static checks, beside the integration tests
+# that measure no timing; then, alone on a quiet machine, what measures timing: molecule default (the
+# first requests on the planned line, the abort's timeliness, at its target), the docker-backend
+# scenario (on this machine's engine: the local runs' stop.yml stops every load container of the
+# engine, so it runs apart), the tests marked serial and the newest ansible-core's local run.
 test: setup
-	scripts/stages.sh docs-check test-unit 'molecule-systemd,galaxy-importer,lint,sanity|test-parallel,newest-sanity' \
-	    molecule-docker test-serial newest-run
+	scripts/stages.sh docs-check test-unit 'molecule-sudo,galaxy-importer,lint,sanity|test-parallel,newest-sanity' \
+	    molecule-default molecule-docker test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
 check: setup
@@ -99,8 +99,11 @@ molecule: setup
 
 # the scenarios apart: on systemd hosts (containers): default (three hosts, its run, abort and stop) and
 # sudo (a newcomer's hosts and distributions); docker (the docker backend on this machine's engine)
-molecule-systemd: setup
-	scripts/molecule.sh default sudo
+molecule-default: setup
+	scripts/molecule.sh default
+
+molecule-sudo: setup
+	scripts/molecule.sh sudo
 
 molecule-docker: setup
 	scripts/molecule.sh docker
