@@ -29,7 +29,7 @@ demo: setup
 # scenario (on this machine's engine: the local runs' stop.yml stops every load container of the
 # engine, so it runs apart), the tests marked serial and the newest ansible-core's local run.
 test: setup
-	scripts/stages.sh docs-check test-unit 'molecule-sudo,galaxy-importer,lint,sanity|test-parallel,newest-sanity' \
+	scripts/stages.sh docs-check test-unit 'molecule-sudo,galaxy-importer,lint,sanity,newest-sanity|test-parallel' \
 	    molecule-default molecule-docker test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
