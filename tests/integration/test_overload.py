@@ -78,7 +78,9 @@ def calibrated_capacity() -> float:
 
 def test_the_open_model_at_twice_a_cores_capacity_degrades_with_its_end_record_and_every_request_counted(tmp_path):
     capacity = calibrated_capacity()
-    rate = int(2 * capacity)
+    # the calibration's locustfile is heavier than this one: on a quiet machine this core sent 2x the
+    # calibrated rate on plan (8,159/s, lag 2 ms), so twice its real capacity is 4x the calibrated one
+    rate = int(4 * capacity)
     settings = {"clients": rate, "rps": rate, "pace": 1.0, "rampup": 1.0, "constant": 8.0, "rampdown": 1.0}
     target = subprocess.Popen([sys.executable, "-c", COUNTING_TARGET], stdout=subprocess.PIPE, text=True)
     try:
