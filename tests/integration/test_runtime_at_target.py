@@ -1,7 +1,7 @@
 """The real runtime (2 core processes) against the real feeder, checked AT THE TARGET from the
 feeder's arrival log; plain Locust with the same users, pacing and spawn rate for comparison.
 
-Plan: 120 clients, 100 rps (pace 1.2 s), ramp-up 10 s, constant 15 s, ramp-down 5 s, on one
+Plan: 120 clients, 100 rps (pace 1.2 s), ramp-up 10 s, constant 10 s, ramp-down 3 s, on one
 host with 2 cores. Checks:
   - every client's first task request arrives at its planned slot (the first slot of its phase
     lattice at or after its start), so the first requests rise on the planned line, and every
@@ -36,7 +36,7 @@ from harness import feeder, start_cores
 
 pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
 
-RPS, CLIENTS, RAMPUP, CONSTANT, RAMPDOWN = 100, 120, 10.0, 15.0, 5.0
+RPS, CLIENTS, RAMPUP, CONSTANT, RAMPDOWN = 100, 120, 10.0, 10.0, 3.0
 PACE = CLIENTS / RPS
 FIRST_ARRIVAL_TOLERANCE = 0.015
 FIRST_ARRIVAL_BOUND = 0.050

@@ -22,7 +22,9 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.run_state import
 import harness
 from harness import feeder
 
-pytestmark = pytest.mark.serial  # measures timing: runs alone, after the parallel tests (pytest.ini)
+# The tests that measure timing (records lost to a kill, a stall's length, the requests in flight at a stop) run
+# alone, after the parallel tests (pytest.ini); the others (what a fault leaves in the results) run in parallel
+TIMING = pytest.mark.serial
 
 LOCUSTFILE = """
 from locust import HttpUser, constant_pacing, task
@@ -84,6 +86,7 @@ def test_records_that_cannot_be_written_stop_the_load_and_say_why(tmp_path):
     assert verdict["state"] in ("degraded", "incomplete"), verdict
 
 
+@TIMING
 def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
     log = tmp_path / "arrivals.log"
     with feeder(log) as url:
@@ -107,6 +110,7 @@ def test_a_killed_process_loses_at_most_about_a_second_of_records(tmp_path):
     assert verdict["reasons"][0].startswith("local core 0: no end record")
 
 
+@TIMING
 def test_a_process_stopped_for_seconds_is_a_stall_of_the_load_generator_not_slow_responses(tmp_path):
     """SIGSTOP for 5 s, then SIGCONT (what a paused VM does to every process): the monitor sees its
     own lag probe wake up 5 s late, records the stall, and the run state blames the load process,
@@ -240,6 +244,7 @@ class SlowFast(FastHttpUser):
 """
 
 
+@TIMING
 def test_requests_waiting_for_their_answer_when_the_run_stops_are_counted_as_interrupted(tmp_path):
     """stop.yml, a signal, an abort: the users are killed, and the requests still waiting for their
     answer (the target got them) are in the results, failed as interrupted, with HttpUser and
