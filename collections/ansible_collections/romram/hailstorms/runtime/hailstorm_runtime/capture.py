@@ -55,12 +55,13 @@ class Tap:
 
     def is_first(self) -> bool:
         handlers = getattr(self.hook, "_handlers", None)
-        return bool(handlers) and handlers[0] is self
+        return bool(handlers) and (handlers[0] is self or (self.sink is not None and handlers[0] is self.sink))
 
     def connect(self, sink: Sink) -> int:
         """Forward to `sink` from now on, after handing it the events kept so far (returned: how
         many). A listener put ahead of the tap since (by another library's hook) is moved behind
-        it: the tap must see every event first."""
+        it: the tap must see every event first. The sink then takes the tap's place, first in
+        the hook's list: every event reaches it without a call through the tap."""
         handlers = getattr(self.hook, "_handlers", None)
         if isinstance(handlers, list) and self in handlers and handlers[0] is not self:
             handlers.remove(self)
@@ -69,6 +70,8 @@ class Tap:
         for kwargs in early:
             sink(**kwargs)
         self.sink = sink
+        if isinstance(handlers, list) and handlers and handlers[0] is self:
+            handlers[0] = sink
         return len(early)
 
 

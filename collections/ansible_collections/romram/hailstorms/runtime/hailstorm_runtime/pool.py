@@ -138,6 +138,11 @@ class Pool:
         """Called by a user's wait (after its on_start, `first`, and after each task): the slot
         of the arrival it takes, waiting for one if none is due; None when the run's arrivals are
         over (the user stops)."""
+        return self.take(first)[0]
+
+    def take(self, first: bool) -> tuple[float | None, bool]:
+        """`next_arrival`, and whether the user waited for it (was handed it: it has just been
+        switched in, so it need not yield again before it sends)."""
         if first:
             self.starting -= 1
         now = self.clock.time()
@@ -145,12 +150,12 @@ class Pool:
         if self.backlog:
             slot = self.backlog.popleft()
             self.handed += 1
-            return slot
+            return slot, False
         if self.finished:
-            return None
+            return None, False
         signal = self.signal()
         self.idle.append(signal)
-        return signal.wait()
+        return signal.wait(), True
 
     def user_ended(self, waiting: Signal | None = None, never_asked: bool = False) -> None:
         """A user of the pool ended (stopped, or its greenlet died): `waiting`, its signal if it
@@ -187,7 +192,7 @@ class PoolWait:
     user's on_stop runs. Iterations are counted when they ran, as in schedule.PacedWait; `due`
     is the slot of the iteration running (what latency from schedule is measured from)."""
 
-    __slots__ = ("pool", "clock", "stop_exception", "tally", "due", "first")
+    __slots__ = ("pool", "clock", "stop_exception", "tally", "due", "first", "handed")
 
     def __init__(self, pool: Pool, clock: Any, stop_exception: type[BaseException], tally: Any = None) -> None:
         self.pool = pool
@@ -196,6 +201,7 @@ class PoolWait:
         self.tally = tally
         self.due: float | None = None
         self.first = True
+        self.handed = False  # the last call waited for its arrival: the user was switched in with it
 
     def __call__(self) -> float:
         if self.due is not None:
@@ -203,7 +209,7 @@ class PoolWait:
             if self.tally is not None:
                 self.tally.iterations += 1
         first, self.first = self.first, False
-        slot = self.pool.next_arrival(first)
+        slot, self.handed = self.pool.take(first)
         if slot is None:
             raise self.stop_exception()
         self.due = slot

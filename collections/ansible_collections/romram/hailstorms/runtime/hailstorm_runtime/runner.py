@@ -34,7 +34,7 @@ from .contract import NO_USER_CLASS
 from .failure import RunFailure
 from .pool import PoolWait
 from .records import request_label
-from .schedule import PacedWait
+from .schedule import PacedWait, on_grid
 
 logger = logging.getLogger("hailstorm_runtime")
 FASTPATH = fastpath.install()  # library fixes for many clients per process (fastpath.py)
@@ -42,7 +42,8 @@ FASTPATH = fastpath.install()  # library fixes for many clients per process (fas
 
 class WallClock:
     """Absolute wall-clock sleeps on gevent: sleep until a time, not for a duration, and check
-    again after waking."""
+    again after waking. A sleep ends on the wake-up grid (schedule.on_grid: at most WAKE_GRID
+    after the time asked for, never before it), so clients due in the same grid step wake together."""
 
     @staticmethod
     def time() -> float:
@@ -51,6 +52,7 @@ class WallClock:
     @staticmethod
     def sleep_until(when: float) -> None:
         loop = gevent.get_hub().loop
+        when = on_grid(when)
         while True:
             remaining = when - time.time()
             if remaining <= 0:
@@ -61,11 +63,14 @@ class WallClock:
 
     @staticmethod
     def seconds_until(when: float) -> float:
-        """Seconds from now to `when` (0 when past), for a gevent sleep that starts right away:
-        the loop's cached time is brought up to now first, so the timer does not fire early."""
+        """Seconds from now to `when` on the grid (0 when `when` has passed), for a gevent sleep that
+        starts right away: the loop's cached time is brought up to now first, so the timer does not
+        fire early."""
         gevent.get_hub().loop.update_now()
-        remaining = when - time.time()
-        return remaining if remaining > 0 else 0.0
+        now = time.time()
+        if when <= now:
+            return 0.0
+        return on_grid(when) - now
 
 
 def load_user_classes(path: str) -> dict[str, type[User]]:
@@ -354,6 +359,15 @@ class PacedDefaultTaskSet(DefaultTaskSet):
         wait = self.user.wait_time
         if isinstance(wait, (PacedWait, PoolWait)):
             self._sleep(wait())
+
+    def _sleep(self, seconds: float) -> None:
+        """Locust's sleep, but none after an open-model hand-over that is due (the hand-over has
+        just switched the user in: a gevent.sleep(0) would only cost a second switch)."""
+        if seconds <= 0:
+            wait = self.user.wait_time
+            if isinstance(wait, PoolWait) and wait.handed:
+                return
+        gevent.sleep(seconds)
 
 
 class _DryWait:

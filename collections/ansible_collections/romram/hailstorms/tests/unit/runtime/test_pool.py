@@ -155,3 +155,25 @@ def test_a_core_without_headroom_keeps_its_users_and_drops_what_finds_none_count
     assert all(start - slot <= 1.0 + 1e-9 for slot, start, _done in sent)  # never later than its tolerance
     # those of the first second waited past their tolerance; those of 1-2 s found the new users in time
     assert sum(pool.take_counts().values()) == pool.dropped and 95 <= pool.dropped <= 100
+
+
+def test_a_user_handed_its_arrival_while_idle_is_told_so_and_one_taking_a_waiting_arrival_is_not():
+    loop = Loop()
+    seen = []
+
+    def user():
+        wait = PoolWait(pool, loop, Stop)
+        try:
+            while True:
+                seconds = wait()
+                seen.append((wait.due, wait.handed, seconds))
+                loop.sleep_until(loop.now + 0.005)  # its task
+        except Stop:
+            pool.user_ended()
+
+    pool = Pool(loop, lambda: Signal(loop), lambda: loop.spawn(user), cap=1)
+    loop.spawn(pool.dispatch, [0.0, 0.001, 0.1, 0.2])
+    loop.run()
+    # the first arrival waited in the backlog for the user it started; the second came while the
+    # first was sent (waiting, taken after the task); the last two were handed to the idle user
+    assert seen == [(0.0, False, 0.0), (0.001, False, 0.0), (0.1, True, 0.0), (0.2, True, 0.0)]

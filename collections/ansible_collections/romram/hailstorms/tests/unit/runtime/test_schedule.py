@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hailstorm_runtime import plan_queries, planner
-from hailstorm_runtime.schedule import ClassPicker, PacedWait, Pacer, next_tick, run_starts
+from hailstorm_runtime.schedule import WAKE_GRID, ClassPicker, PacedWait, Pacer, next_tick, on_grid, run_starts
 
 T0 = 1_795_000_000.0
 
@@ -267,3 +267,17 @@ def test_a_client_that_stops_itself_is_told_apart_from_one_at_its_planned_stop()
         clock.now += 0.1
     wait.finish(clock.now)  # the user ended after its fourth task (its own StopUser)
     assert (wait.ran, wait.stopped) == (4, False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=T0, max_value=T0 + 86_400 * 365))
+def test_a_wake_up_on_the_grid_is_never_early_and_at_most_one_grid_step_late(when):
+    woken = on_grid(when)
+    assert when <= woken <= when + WAKE_GRID
+    assert on_grid(woken) == woken  # a grid point stays where it is: clients due in one step wake together
+
+
+def test_slots_in_one_grid_step_wake_together_and_the_next_step_apart():
+    step = math.ceil(T0 / WAKE_GRID) * WAKE_GRID
+    assert on_grid(step - WAKE_GRID * 0.9) == on_grid(step - WAKE_GRID * 0.1) == on_grid(step) == step
+    assert on_grid(step + WAKE_GRID * 0.1) == pytest.approx(step + WAKE_GRID)
