@@ -488,6 +488,29 @@ def test_a_label_threshold_that_matches_no_request_of_an_exhaustive_dry_run_is_r
         f"remove the threshold")}
 
 
+RARE_TASK = """
+from locust import HttpUser, task
+
+
+class Shop(HttpUser):
+    @task(1000)
+    def browse(self):
+        self.client.get("/")
+
+    @task(1)
+    def refund(self):
+        self.client.post("/refund")
+"""
+
+
+def test_a_dry_run_runs_every_task_once_whatever_its_weight(tmp_path):
+    """At random, a task of weight 1 beside one of 1000 stays out of 10 iterations 99 times in 100:
+    the dry run runs each task once first, so a threshold on its label is judged, not merely warned of."""
+    result = checked_with_thresholds(tmp_path, RARE_TASK, ["POST /refund", "GET /nowhere"])
+    assert result["failed"] is True
+    assert "(labels seen: GET /, POST /refund;" in result["msg"] and "though the dry run ran every task" in result["msg"]
+
+
 def test_label_thresholds_that_match_pass_and_an_unsure_dry_run_only_warns(tmp_path):
     result = checked_with_thresholds(tmp_path, TWO_CLASSES, ["GET /pay", "/receipt", "/"])
     assert result["failed"] is False and not [w for w in result["warnings"] if "hailstorm_thresholds" in w]
