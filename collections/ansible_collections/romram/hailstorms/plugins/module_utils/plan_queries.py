@@ -160,31 +160,70 @@ def core_intervals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> list[Cli
     return [Client(k, start, phase, stop) for k, start, phase, stop in out if start < stop]
 
 
+# The open model's arrivals are gathered a window at a time: every slot of the window from the
+# intervals due in it, sorted once. A heap of the intervals (or heapq.merge of the clients' slots)
+# costs a Python-level step per arrival, ~6 µs at 3,000 clients, on the load host's hot path.
+ARRIVAL_WINDOW = 0.1  # seconds; at 10,000 arrivals/s a window is 1,000 slots, gathered in under a ms
+
+
 def core_arrivals(plan: Mapping[str, Any], core: Mapping[str, Any]) -> Iterator[tuple[float, int]]:
     """One core's request slots in time order, as (offset from the shared start, client_id): the
     union of `request_times` of its `core_intervals` (what an open model hands out as arrivals;
-    ties in client order). Lazy: a heap holds the next slot of each interval begun."""
-    pace = float(plan["pace"])
-    intervals = core_intervals(plan, core)
-    heap: list[tuple[float, int, int, int, float]] = []
-    ceil = math.ceil
-    i = 0
-    while i < len(intervals) or heap:
-        while i < len(intervals) and (not heap or intervals[i].start <= heap[0][0]):
-            client = intervals[i]
-            i += 1
+    ties in client order)."""
+    return arrivals(core_intervals(plan, core), float(plan["pace"]))
+
+
+def arrivals(intervals: Sequence[Client], pace: float, window: float = ARRIVAL_WINDOW) -> Iterator[tuple[float, int]]:
+    """The union of `request_times` of `intervals` in time order, as (offset, client_id), ties in
+    client order. Lazy, a window of `window` seconds at a time: the slots of each interval due in
+    the window are computed as `request_times` computes them (the same floats) and the window's
+    slots sorted; an interval waits in the bucket of the window of its next slot, so a window
+    touches only the intervals with a slot in it."""
+    ceil, floor = math.ceil, math.floor
+    pending = []  # (window, first slot, client_id, slots in all) of the intervals not begun, earliest last
+    for client in intervals:
+        if client.start < client.stop:
             first = first_slot(client.start, client.phase, pace)
             paced = ceil((client.stop - first) / pace - 1e-9)
             if paced > 0:
-                heapq.heappush(heap, (first, client.client_id, 0, paced, first))
-        if not heap:
-            continue
-        moment, client_id, n, paced, first = heap[0]
-        yield moment, client_id
-        if n + 1 < paced:
-            heapq.heapreplace(heap, (first + (n + 1) * pace, client_id, n + 1, paced, first))
+                pending.append((floor(first / window), first, client.client_id, paced))
+    pending.sort(reverse=True)
+    buckets: dict[int, list[list[Any]]] = {}  # window: [first, client_id, next n, paced] of each interval in it
+    windows: list[int] = []  # the buckets' windows, a heap
+    while pending or buckets:
+        # the next window with a slot: a slot is in window floor(t / window), the one test used throughout
+        k = windows[0] if windows else pending[-1][0]
+        if pending and pending[-1][0] < k:
+            k = pending[-1][0]
+        due = buckets.pop(k, None)
+        if due is None:
+            due = []
         else:
-            heapq.heappop(heap)
+            heapq.heappop(windows)
+        while pending and pending[-1][0] == k:
+            _k, first, client_id, paced = pending.pop()
+            due.append([first, client_id, 0, paced])
+        out: list[tuple[float, int]] = []
+        for state in due:
+            first, client_id, n, paced = state
+            t = first + n * pace
+            later = floor(t / window)
+            while later <= k:
+                out.append((t, client_id))
+                n += 1
+                if n >= paced:
+                    break
+                t = first + n * pace
+                later = floor(t / window)
+            if n < paced:
+                state[2] = n
+                bucket = buckets.get(later)
+                if bucket is None:
+                    bucket = buckets[later] = []
+                    heapq.heappush(windows, later)
+                bucket.append(state)
+        out.sort()
+        yield from out
 
 
 def stage_window(plan: Mapping[str, Any], stage: Any) -> tuple[int, int] | None:

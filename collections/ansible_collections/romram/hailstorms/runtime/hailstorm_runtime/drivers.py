@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from . import plan_queries
-from .pool import ARRIVAL_TOLERANCE, Pool, PoolWait, merge_arrivals
+from .pool import ARRIVAL_TOLERANCE, Pool, PoolWait
 from .records import exception_kind
 from .schedule import ClassPicker, PacedWait, Pacer, run_starts
 
@@ -211,8 +211,8 @@ class OpenDriver:
         users.ended.append(self._user_ended)
 
     def arrivals(self) -> Iterable[float]:
-        return merge_arrivals([self.t0 + t for t in plan_queries.request_times(client, self.pace)]
-                              for client in self.clients)
+        t0 = self.t0
+        return (t0 + t for t, _client_id in plan_queries.arrivals(self.clients, self.pace))
 
     def _start_user(self) -> None:
         client_id = next(self.ids, None)

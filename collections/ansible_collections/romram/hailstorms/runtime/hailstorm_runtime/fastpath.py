@@ -19,7 +19,15 @@ resolver thread pool, a hop through another thread and back into the busy event 
 the target is an IP address, which needs no lookup: a numeric host is now converted in place
 (getaddrinfo with AI_NUMERICHOST never does I/O); a name is looked up as before.
 
-`install()` swaps the check (keeping its yield) and the numeric lookup; connections, sessions and cookies stay per user as Locust makes them.
+FastHttpSession's cookie jar (the standard library's CookieJar, one per user) takes a lock, walks
+its cookies and clears expired ones before every request, and takes the lock again to look for
+cookies in every response, even when it holds no cookie and the response sets none: 3-4 % of a
+planned request's CPU. `LeanCookieJar` is that CookieJar with the two empty cases answered in
+place (nothing to add when it holds no cookie, nothing to take from a response without a
+Set-Cookie or Set-Cookie2 header); with a cookie or such a header it is CookieJar itself.
+
+`install()` swaps the check (keeping its yield), the numeric lookup and FastHttpSession's cookie jar;
+connections, sessions and cookies stay per user as Locust makes them.
 """
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ import ipaddress
 import logging
 import select
 import socket
+import time
+from http.cookiejar import CookieJar
 from typing import Any, Callable
 
 import gevent
@@ -99,6 +109,23 @@ def _original_getaddrinfo() -> Any:
         return socket.getaddrinfo
 
 
+class LeanCookieJar(CookieJar):
+    """The standard library's CookieJar, without its lock and walk when it has nothing to do."""
+
+    def add_cookie_header(self, request: Any) -> None:
+        if self._cookies:  # type: ignore[attr-defined]
+            super().add_cookie_header(request)
+        else:  # what CookieJar leaves behind when it has no cookie: its clock read
+            self._policy._now = self._now = int(time.time())  # type: ignore[attr-defined]
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        headers = response.info()
+        if "Set-Cookie" in headers or "Set-Cookie2" in headers:
+            super().extract_cookies(response, request)
+        else:
+            self._policy._now = self._now = int(time.time())  # type: ignore[attr-defined]
+
+
 def install() -> list[str]:
     """Apply the fixes that apply to the installed libraries; returns what was changed."""
     changed = []
@@ -114,4 +141,11 @@ def install() -> list[str]:
         ConnectionPool._resolve = numeric_first(ConnectionPool._resolve)  # type: ignore[method-assign]
         ConnectionPool._resolve.numeric_first = True  # type: ignore[attr-defined]
         changed.append("geventhttpclient resolves an IP-address host in place (no resolver thread)")
+    try:
+        from locust.contrib import fasthttp
+    except ImportError:  # pragma: no cover - the runtime always has Locust
+        return changed
+    if getattr(fasthttp, "CookieJar", None) is CookieJar:
+        fasthttp.CookieJar = LeanCookieJar  # type: ignore[attr-defined,misc]
+        changed.append("FastHttpSession's cookie jar skips its lock and walk when it has no cookie to add or take")
     return changed

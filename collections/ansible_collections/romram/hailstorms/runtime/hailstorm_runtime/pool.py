@@ -78,11 +78,15 @@ class Pool:
     # --- the dispatcher ------------------------------------------------------------------
     def dispatch(self, arrivals: Iterable[float]) -> None:
         """Hand out every arrival at its slot, then stop the users (each idle one is told None)."""
+        clock = self.clock
+        now = clock.time()
         try:
             for slot in arrivals:
                 self.planned += 1
-                self.clock.sleep_until(slot)
-                self._expire(self.clock.time())
+                if slot > now:  # a slot of the wake-up already under way is handed out without a sleep
+                    clock.sleep_until(slot)
+                    now = clock.time()
+                    self._expire(now)
                 if self.idle:
                     self._hand(self.idle.popleft(), slot)
                     continue
@@ -225,9 +229,3 @@ class PoolWait:
         if due is not None and due <= now and self.tally is not None:
             self.tally.iterations += 1
 
-
-def merge_arrivals(slot_lists: Iterable[Iterable[float]]) -> Iterable[float]:
-    """One core's arrivals in time order, from each client's slots (each list in order)."""
-    import heapq
-
-    return heapq.merge(*slot_lists)

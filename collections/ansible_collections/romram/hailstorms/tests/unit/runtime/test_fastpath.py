@@ -99,3 +99,40 @@ def test_an_ip_address_host_is_resolved_in_place_and_a_name_as_before():
     install()  # a second install does not wrap it again
     assert ConnectionPool._resolve is installed
     assert [entry[4] for entry in ConnectionPool._resolve(Pool("127.0.0.1"))] == [("127.0.0.1", 8089)]
+
+
+def test_fasthttp_sessions_keep_cookies_with_the_lean_jar():
+    """A cookie a response sets is sent with the next requests, none before it: the lean jar
+    changes no cookie behaviour of FastHttpUser's session, only what an empty case costs."""
+    from http.cookiejar import CookieJar
+
+    import gevent
+    from gevent.pywsgi import WSGIServer
+    from locust.contrib.fasthttp import FastHttpSession
+    from locust.env import Environment
+
+    from hailstorm_runtime.fastpath import LeanCookieJar
+
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ.get("HTTP_COOKIE"))
+        headers = [("Content-Type", "text/plain")]
+        if environ["PATH_INFO"] == "/login":
+            headers.append(("Set-Cookie", "session=abc; Path=/"))
+        start_response("200 OK", headers)
+        return [b"ok"]
+
+    server = WSGIServer(("127.0.0.1", 0), app, log=None)
+    server.start()
+    try:
+        install()
+        session = FastHttpSession(f"http://127.0.0.1:{server.server_port}", Environment().events.request, user=None)
+        assert isinstance(session.cookiejar, LeanCookieJar) and isinstance(session.cookiejar, CookieJar)
+        for path in ("/", "/", "/login", "/", "/other"):
+            assert session.get(path).status_code == 200
+        assert seen == [None, None, None, "session=abc", "session=abc"]
+        assert [cookie.name for cookie in session.cookiejar] == ["session"]
+    finally:
+        server.stop()
+        gevent.sleep(0)

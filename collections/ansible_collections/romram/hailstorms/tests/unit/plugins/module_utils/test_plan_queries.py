@@ -39,3 +39,29 @@ def test_a_host_not_in_the_plan_is_refused_naming_the_planned_hosts():
     plan = planner.make_plan(TRAPEZOID, [("a", 2), ("b", 1)])
     with pytest.raises(PlanError, match="host 'c' is not in the plan; planned hosts: a, b"):
         plan_queries.host_slice(plan, "c")
+
+
+def test_arrivals_are_every_slot_of_every_interval_in_time_order_whatever_the_window():
+    import random
+
+    rng = random.Random(29)
+    for _trial in range(200):
+        pace = rng.choice([0.013, 0.5, 1.0, 1.7, 60.0])
+        intervals = []
+        for _ in range(rng.randint(0, 30)):
+            start = rng.uniform(-1.0, 20.0)
+            intervals.append(Client(rng.randint(0, 20), start, rng.uniform(0.0, pace), start + rng.uniform(-1.0, 30.0)))
+        union = sorted((t, c.client_id) for c in intervals for t in plan_queries.request_times(c, pace))
+        for window in (0.1, 0.37, 5.0):
+            assert list(plan_queries.arrivals(intervals, pace, window)) == union
+
+
+def test_arrivals_are_gathered_a_window_at_a_time_so_a_week_of_clients_starts_at_once():
+    import itertools
+
+    # 3,000 clients for a week at a pace of 1 s: 1.8 billion arrivals, which only a lazy union can start
+    week = plan_queries.MAX_DURATION
+    intervals = [Client(k, k / 3000, (k * plan_queries.GOLDEN) % 1.0, week) for k in range(3000)]
+    first = list(itertools.islice(plan_queries.arrivals(intervals, 1.0), 6000))
+    assert first == sorted(first) and first[0][0] >= 0.0 and first[-1][0] < 3.0
+    assert len({k for _t, k in first}) == 3000
