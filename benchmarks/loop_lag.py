@@ -192,7 +192,7 @@ def report(work: Path, arrivals: dict[int, list[float]], planned: dict[int, floa
               f"({big[3]} collected)")
     firsts = {int(k): v for k, v in diag["first_request"].items()}
     start_late = {int(k): v for k, v in diag["start_late"].items()}
-    print(f"  latest first requests at the target (ms): late, [spawn late, request began late, "
+    print("  latest first requests at the target (ms): late, [spawn late, request began late, "
           "began->arrival]")
     for lateness, c in late[:top]:
         began = firsts.get(c, (None,))[0]

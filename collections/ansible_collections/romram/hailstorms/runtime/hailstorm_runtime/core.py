@@ -387,7 +387,7 @@ class CoreRun:
         last_requests, last_iterations, last_time, ticks = 0, 0, time.time(), 0
         monitor = self.monitor
         probe = gevent.spawn(probe_lag, monitor.lag, time.time, gevent.sleep, gevent.get_hub().loop.update_now,
-                             until=self.done.is_set)
+                             until=self.done.is_set, busy=monitor.busy)
         probe.link_exception(self._probe_failed)
         recorder = self.recorder
         try:

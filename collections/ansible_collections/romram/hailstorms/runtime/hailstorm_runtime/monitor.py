@@ -8,6 +8,14 @@ Event-loop lag: a probe sleeps LAG_PROBE_EVERY seconds again and again; how much
 asked it wakes up is how late any timer of the loop (a client's next slot) runs at that moment.
 CPU: the process's user + system CPU seconds over the wall-clock seconds between two samples.
 
+Busy share (`BusyWindow`, what the open model's pool asks before it starts one more user): the
+share of the last BUSY_PROBES probes' wall time the load process's event loop (its main thread)
+ran or waited on a run queue for a CPU (/proc/self/schedstat; the process's CPU alone where the
+kernel keeps no such figure). Near 1, the core has no time for another user, whether its own work
+fills its CPU or a CPU it shares does; a whole second's figures come too late for that (at 9,300
+arrivals/s on a core that sends ~7,500/s, the pool grew to 8,656 users within the first second,
+each with its own connection, and the core then sent 5,318/s).
+
 Stall: a probe wake-up STALL_SECONDS or more late, so the process missed at least one of its own
 once-a-second ticks: it was not scheduled (SIGSTOP, a paused VM, memory pressure) or code blocked
 its event loop. Its length is the sample's `stall_ms`; the sample's CPU tells the two apart (about
@@ -15,15 +23,52 @@ its event loop. Its length is the sample's `stall_ms`; the sample's CPU tells th
 """
 from __future__ import annotations
 
+import collections
 import resource
 import time
 from typing import Any, Callable
 
-from .records import LAG_PROBE_EVERY, STALL_SECONDS, SaturationStreak, load_sample, over_limit
+from .records import LAG_PROBE_EVERY, SATURATION_CPU, STALL_SECONDS, SaturationStreak, load_sample, over_limit
 
 LIVE_PROBES = 3  # lag probes of the running second before its mean counts in `over_limit_now`
 HEADROOM_LAG = 0.05  # seconds: an event loop this late now has no room for one more user (a user started
 # then sends its first request that late at best, 5 % of the arrival tolerance, and adds to the lag)
+
+
+BUSY_PROBES = 4  # lag probes (LAG_PROBE_EVERY apart) the live busy share is measured over: 0.2 s
+
+
+def loop_busy_seconds() -> float:
+    """Seconds the process's main thread (its event loop) ran or waited for a CPU on a run queue
+    (/proc/self/schedstat: run and wait nanoseconds); the process's CPU seconds where the kernel
+    keeps no schedstat."""
+    try:
+        with open("/proc/self/schedstat", "rb") as handle:
+            run, wait = handle.read().split()[:2]
+        return (int(run) + int(wait)) / 1e9
+    except (OSError, ValueError, IndexError):
+        return process_cpu_seconds()
+
+
+class BusyWindow:
+    """The share of the wall time over the last `size` marks (one per lag probe) the event loop
+    was busy (`busy_seconds`: ran or waited for a CPU)."""
+
+    __slots__ = ("busy_seconds", "marks")
+
+    def __init__(self, busy_seconds: Callable[[], float] = loop_busy_seconds, size: int = BUSY_PROBES) -> None:
+        self.busy_seconds = busy_seconds
+        self.marks: collections.deque[tuple[float, float]] = collections.deque(maxlen=size + 1)
+
+    def mark(self, now: float) -> None:
+        self.marks.append((now, self.busy_seconds()))
+
+    def share(self) -> float | None:
+        """Busy seconds per wall second over the window; None before two marks."""
+        if len(self.marks) < 2:
+            return None
+        (wall0, busy0), (wall1, busy1) = self.marks[0], self.marks[-1]
+        return (busy1 - busy0) / (wall1 - wall0) if wall1 > wall0 else None
 
 
 def process_cpu_seconds() -> float:
@@ -74,10 +119,12 @@ class LagWindow:
 
 def probe_lag(window: LagWindow, clock: Callable[[], float], sleep: Callable[[float], Any],
               update_now: Callable[[], Any] | None = None, every: float = LAG_PROBE_EVERY,
-              rounds: int | None = None, until: Callable[[], bool] | None = None) -> None:
+              rounds: int | None = None, until: Callable[[], bool] | None = None,
+              busy: BusyWindow | None = None) -> None:
     """Sleep `every` seconds, over and over (until `until()` is true, or `rounds` times), adding
-    each wake-up's lateness to `window`. `update_now` refreshes a busy loop's cached time first
-    (without it the timer is set from a stale time, fires early and hides the lag)."""
+    each wake-up's lateness to `window` (and marking `busy` at each wake-up). `update_now`
+    refreshes a busy loop's cached time first (without it the timer is set from a stale time,
+    fires early and hides the lag)."""
     done = 0
     while (rounds is None or done < rounds) and not (until is not None and until()):
         if update_now is not None:
@@ -86,7 +133,10 @@ def probe_lag(window: LagWindow, clock: Callable[[], float], sleep: Callable[[fl
         window.pending_due = due
         sleep(every)
         window.pending_due = None
-        window.add(clock() - due)
+        now = clock()
+        window.add(now - due)
+        if busy is not None:
+            busy.mark(now)
         done += 1
 
 
@@ -94,10 +144,12 @@ class LoadMonitor:
     """One load process's CPU use and event-loop lag per second, and its generator-limit verdict."""
 
     def __init__(self, clock: Callable[[], float] = time.time,
-                 cpu_seconds: Callable[[], float] = process_cpu_seconds) -> None:
+                 cpu_seconds: Callable[[], float] = process_cpu_seconds,
+                 busy_seconds: Callable[[], float] = loop_busy_seconds) -> None:
         self.clock = clock
         self.cpu_seconds = cpu_seconds
         self.lag = LagWindow()
+        self.busy = BusyWindow(busy_seconds)
         self.streak = SaturationStreak()
         self._wall = clock()
         self._cpu = cpu_seconds()
@@ -130,10 +182,14 @@ class LoadMonitor:
 
     def over_limit_now(self, now: float | None = None) -> bool:
         """Whether this process has no room for more work now: its last second was over the
-        generator limit (results.over_limit: CPU or mean event-loop lag), or its event loop runs
-        more than HEADROOM_LAG late now (LagWindow.late_so_far: a burst of work within the second).
-        What the open model's pool asks before it starts one more user (pool.Pool's headroom)."""
+        generator limit (results.over_limit: CPU or mean event-loop lag), its event loop was busy
+        (ran or waited for a CPU) more than SATURATION_CPU of the last BUSY_PROBES probes' time, or
+        it runs more than HEADROOM_LAG late now (LagWindow.late_so_far: a burst of work within the
+        second). What the open model's pool asks before it starts one more user (pool.Pool's headroom)."""
         if self.last is not None and over_limit(self.last):
+            return True
+        share = self.busy.share()
+        if share is not None and share > SATURATION_CPU:
             return True
         late = self.lag.late_so_far(self.clock() if now is None else now)
         return late is not None and late > HEADROOM_LAG

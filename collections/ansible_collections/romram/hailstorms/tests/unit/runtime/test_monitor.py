@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hailstorm_runtime.monitor import LagWindow, LoadMonitor, probe_lag
+from hailstorm_runtime.monitor import BUSY_PROBES, BusyWindow, LagWindow, LoadMonitor, loop_busy_seconds, probe_lag
 from hailstorm_runtime.recorder import Recorder
 from hailstorm_runtime.records import LAG_PROBE_EVERY, SATURATION_SECONDS
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
@@ -206,3 +206,66 @@ def test_no_headroom_is_a_loop_late_now_or_a_last_second_over_the_generator_limi
     clock.run(1.0, busy=0.2)
     monitor.sample(2)
     assert monitor.over_limit_now()
+
+
+def test_the_busy_share_is_measured_over_the_last_probes_only():
+    clock = FakeProcess()
+    window = BusyWindow(clock.cpu_seconds, size=4)
+    assert window.share() is None
+    window.mark(clock.now)
+    assert window.share() is None  # one mark: no interval yet
+    for _ in range(10):
+        clock.run(0.05, busy=0.2)
+        window.mark(clock.now)
+    assert window.share() == pytest.approx(0.2)
+    for _ in range(3):
+        clock.run(0.05, busy=1.0)
+        window.mark(clock.now)
+    assert window.share() == pytest.approx((0.2 + 3 * 1.0) / 4)  # 3 of the 4 intervals busy
+    clock.run(0.05, busy=1.0)
+    window.mark(clock.now)
+    assert window.share() == pytest.approx(1.0)
+
+
+def test_no_headroom_when_the_loop_was_busy_over_the_last_probes_even_within_the_first_second():
+    clock = FakeProcess()
+    monitor = LoadMonitor(clock.time, clock.cpu_seconds, busy_seconds=clock.cpu_seconds)
+
+    def probes(busy):
+        for _ in range(BUSY_PROBES):
+            clock.run(LAG_PROBE_EVERY, busy=busy)
+            monitor.lag.add(0.001)
+            monitor.busy.mark(clock.now)
+
+    monitor.busy.mark(clock.now)
+    probes(0.6)
+    assert not monitor.over_limit_now()
+    probes(0.97)  # a loop running (or waiting for a CPU) 97 % of the last 0.2 s, no second sampled yet
+    assert monitor.last is None and monitor.over_limit_now()
+    probes(0.5)
+    assert not monitor.over_limit_now()
+
+
+def test_the_probe_marks_the_busy_window_at_each_wake_up():
+    clock = FakeProcess()
+    window, busy = LagWindow(), BusyWindow(clock.cpu_seconds, size=BUSY_PROBES)
+    probe_lag(window, clock.time, lambda seconds: clock.run(seconds, busy=0.5), rounds=6, busy=busy)
+    assert len(busy.marks) == BUSY_PROBES + 1 and busy.share() == pytest.approx(0.5)
+
+
+def test_a_spinning_loop_is_busy_and_a_sleeping_one_is_not():
+    import time
+
+    def share(action):
+        wall, busy = time.time(), loop_busy_seconds()
+        action()
+        return (loop_busy_seconds() - busy) / (time.time() - wall)
+
+    def spin():
+        end = time.time() + 0.3
+        while time.time() < end:
+            pass
+
+    # running and waiting for a CPU both count: a spinning thread is busy however loaded the machine is
+    assert share(spin) > 0.8
+    assert share(lambda: time.sleep(0.3)) < 0.5
