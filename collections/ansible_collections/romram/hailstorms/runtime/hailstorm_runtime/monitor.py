@@ -11,8 +11,9 @@ CPU: the process's user + system CPU seconds over the wall-clock seconds between
 Busy share (`BusyWindow`, what the open model's pool asks before it starts one more user): the
 share of the last BUSY_PROBES probes' wall time the load process's event loop (its main thread)
 ran or waited on a run queue for a CPU (/proc/self/schedstat; the process's CPU alone where the
-kernel keeps no such figure). Near 1, the core has no time for another user, whether its own work
-fills its CPU or a CPU it shares does; a whole second's figures come too late for that (at 9,300
+kernel keeps no such figure). Over SATURATION_CPU, with at least HEADROOM_OWN_CPU of it run, the
+core has no time for another user, whether its own work fills its CPU or it gets a part of a CPU
+it shares; a whole second's figures come too late for that (at 9,300
 arrivals/s on a core that sends ~7,500/s, the pool grew to 8,656 users within the first second,
 each with its own connection, and the core then sent 5,318/s).
 
@@ -36,39 +37,51 @@ HEADROOM_LAG = 0.05  # seconds: an event loop this late now has no room for one 
 
 
 BUSY_PROBES = 4  # lag probes (LAG_PROBE_EVERY apart) the live busy share is measured over: 0.2 s
+HEADROOM_OWN_CPU = 0.25  # ...and the CPU share of its own that makes a busy loop a saturated one, not a starved
+# process with little to do on a loaded machine (each of its wake-ups waits for a CPU, yet a user more costs it little)
 
 
-def loop_busy_seconds() -> float:
-    """Seconds the process's main thread (its event loop) ran or waited for a CPU on a run queue
-    (/proc/self/schedstat: run and wait nanoseconds); the process's CPU seconds where the kernel
-    keeps no schedstat."""
+def loop_run_wait_seconds() -> tuple[float, float]:
+    """(seconds run, seconds waited for a CPU on a run queue) of the process's main thread, its
+    event loop (/proc/self/schedstat); (the process's CPU seconds, 0) where the kernel keeps no
+    schedstat."""
     try:
         with open("/proc/self/schedstat", "rb") as handle:
             run, wait = handle.read().split()[:2]
-        return (int(run) + int(wait)) / 1e9
+        return int(run) / 1e9, int(wait) / 1e9
     except (OSError, ValueError, IndexError):
-        return process_cpu_seconds()
+        return process_cpu_seconds(), 0.0
 
 
 class BusyWindow:
-    """The share of the wall time over the last `size` marks (one per lag probe) the event loop
-    was busy (`busy_seconds`: ran or waited for a CPU)."""
+    """Over the last `size` marks (one per lag probe): the share of the wall time the event loop
+    ran, and the share it ran or waited for a CPU (`run_wait`: seconds of each, cumulative)."""
 
-    __slots__ = ("busy_seconds", "marks")
+    __slots__ = ("run_wait", "marks")
 
-    def __init__(self, busy_seconds: Callable[[], float] = loop_busy_seconds, size: int = BUSY_PROBES) -> None:
-        self.busy_seconds = busy_seconds
-        self.marks: collections.deque[tuple[float, float]] = collections.deque(maxlen=size + 1)
+    def __init__(self, run_wait: Callable[[], tuple[float, float]] = loop_run_wait_seconds,
+                 size: int = BUSY_PROBES) -> None:
+        self.run_wait = run_wait
+        self.marks: collections.deque[tuple[float, float, float]] = collections.deque(maxlen=size + 1)
 
     def mark(self, now: float) -> None:
-        self.marks.append((now, self.busy_seconds()))
+        run, wait = self.run_wait()
+        self.marks.append((now, run, wait))
 
-    def share(self) -> float | None:
-        """Busy seconds per wall second over the window; None before two marks."""
+    def shares(self) -> tuple[float, float] | None:
+        """(run, run + wait) seconds per wall second over the window; None before two marks."""
         if len(self.marks) < 2:
             return None
-        (wall0, busy0), (wall1, busy1) = self.marks[0], self.marks[-1]
-        return (busy1 - busy0) / (wall1 - wall0) if wall1 > wall0 else None
+        (wall0, run0, wait0), (wall1, run1, wait1) = self.marks[0], self.marks[-1]
+        if wall1 <= wall0:
+            return None
+        run = (run1 - run0) / (wall1 - wall0)
+        return run, run + (wait1 - wait0) / (wall1 - wall0)
+
+    def saturated(self) -> bool:
+        """Busy (ran or waited) more than SATURATION_CPU of the window, a quarter of it at least ran."""
+        shares = self.shares()
+        return shares is not None and shares[1] > SATURATION_CPU and shares[0] >= HEADROOM_OWN_CPU
 
 
 def process_cpu_seconds() -> float:
@@ -145,11 +158,11 @@ class LoadMonitor:
 
     def __init__(self, clock: Callable[[], float] = time.time,
                  cpu_seconds: Callable[[], float] = process_cpu_seconds,
-                 busy_seconds: Callable[[], float] = loop_busy_seconds) -> None:
+                 run_wait: Callable[[], tuple[float, float]] = loop_run_wait_seconds) -> None:
         self.clock = clock
         self.cpu_seconds = cpu_seconds
         self.lag = LagWindow()
-        self.busy = BusyWindow(busy_seconds)
+        self.busy = BusyWindow(run_wait)
         self.streak = SaturationStreak()
         self._wall = clock()
         self._cpu = cpu_seconds()
@@ -183,13 +196,13 @@ class LoadMonitor:
     def over_limit_now(self, now: float | None = None) -> bool:
         """Whether this process has no room for more work now: its last second was over the
         generator limit (results.over_limit: CPU or mean event-loop lag), its event loop was busy
-        (ran or waited for a CPU) more than SATURATION_CPU of the last BUSY_PROBES probes' time, or
+        (ran or waited for a CPU) more than SATURATION_CPU of the last BUSY_PROBES probes' time
+        (BusyWindow.saturated), or
         it runs more than HEADROOM_LAG late now (LagWindow.late_so_far: a burst of work within the
         second). What the open model's pool asks before it starts one more user (pool.Pool's headroom)."""
         if self.last is not None and over_limit(self.last):
             return True
-        share = self.busy.share()
-        if share is not None and share > SATURATION_CPU:
+        if self.busy.saturated():
             return True
         late = self.lag.late_so_far(self.clock() if now is None else now)
         return late is not None and late > HEADROOM_LAG

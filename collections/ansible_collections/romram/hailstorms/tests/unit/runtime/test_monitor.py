@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hailstorm_runtime.monitor import BUSY_PROBES, BusyWindow, LagWindow, LoadMonitor, loop_busy_seconds, probe_lag
+from hailstorm_runtime.monitor import BUSY_PROBES, BusyWindow, LagWindow, LoadMonitor, loop_run_wait_seconds, probe_lag
 from hailstorm_runtime.recorder import Recorder
 from hailstorm_runtime.records import LAG_PROBE_EVERY, SATURATION_SECONDS
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize
@@ -210,26 +210,37 @@ def test_no_headroom_is_a_loop_late_now_or_a_last_second_over_the_generator_limi
 
 def test_the_busy_share_is_measured_over_the_last_probes_only():
     clock = FakeProcess()
-    window = BusyWindow(clock.cpu_seconds, size=4)
-    assert window.share() is None
+    waited = [0.0]
+    window = BusyWindow(lambda: (clock.cpu, waited[0]), size=4)
+    assert window.shares() is None
     window.mark(clock.now)
-    assert window.share() is None  # one mark: no interval yet
+    assert window.shares() is None  # one mark: no interval yet
     for _ in range(10):
         clock.run(0.05, busy=0.2)
         window.mark(clock.now)
-    assert window.share() == pytest.approx(0.2)
+    assert window.shares() == pytest.approx((0.2, 0.2)) and not window.saturated()
     for _ in range(3):
         clock.run(0.05, busy=1.0)
         window.mark(clock.now)
-    assert window.share() == pytest.approx((0.2 + 3 * 1.0) / 4)  # 3 of the 4 intervals busy
+    assert window.shares() == pytest.approx(((0.2 + 3 * 1.0) / 4,) * 2)  # 3 of the 4 intervals busy
     clock.run(0.05, busy=1.0)
     window.mark(clock.now)
-    assert window.share() == pytest.approx(1.0)
+    assert window.shares() == pytest.approx((1.0, 1.0)) and window.saturated()
+    for _ in range(4):  # a third of a CPU of its own, runnable the rest of the time: a starved, saturated loop
+        clock.run(0.05, busy=0.35)
+        waited[0] += 0.05 * 0.64
+        window.mark(clock.now)
+    assert window.shares() == pytest.approx((0.35, 0.99)) and window.saturated()
+    for _ in range(4):  # a few wake-ups of little work, each waiting long for a CPU on a loaded machine
+        clock.run(0.05, busy=0.05)
+        waited[0] += 0.05 * 0.9
+        window.mark(clock.now)
+    assert window.shares() == pytest.approx((0.05, 0.95)) and not window.saturated()
 
 
 def test_no_headroom_when_the_loop_was_busy_over_the_last_probes_even_within_the_first_second():
     clock = FakeProcess()
-    monitor = LoadMonitor(clock.time, clock.cpu_seconds, busy_seconds=clock.cpu_seconds)
+    monitor = LoadMonitor(clock.time, clock.cpu_seconds, run_wait=lambda: (clock.cpu, 0.0))
 
     def probes(busy):
         for _ in range(BUSY_PROBES):
@@ -240,7 +251,7 @@ def test_no_headroom_when_the_loop_was_busy_over_the_last_probes_even_within_the
     monitor.busy.mark(clock.now)
     probes(0.6)
     assert not monitor.over_limit_now()
-    probes(0.97)  # a loop running (or waiting for a CPU) 97 % of the last 0.2 s, no second sampled yet
+    probes(0.97)  # a loop running 97 % of the last 0.2 s, no second sampled yet
     assert monitor.last is None and monitor.over_limit_now()
     probes(0.5)
     assert not monitor.over_limit_now()
@@ -248,18 +259,20 @@ def test_no_headroom_when_the_loop_was_busy_over_the_last_probes_even_within_the
 
 def test_the_probe_marks_the_busy_window_at_each_wake_up():
     clock = FakeProcess()
-    window, busy = LagWindow(), BusyWindow(clock.cpu_seconds, size=BUSY_PROBES)
+    window, busy = LagWindow(), BusyWindow(lambda: (clock.cpu, 0.0), size=BUSY_PROBES)
     probe_lag(window, clock.time, lambda seconds: clock.run(seconds, busy=0.5), rounds=6, busy=busy)
-    assert len(busy.marks) == BUSY_PROBES + 1 and busy.share() == pytest.approx(0.5)
+    assert len(busy.marks) == BUSY_PROBES + 1 and busy.shares() == pytest.approx((0.5, 0.5))
 
 
 def test_a_spinning_loop_is_busy_and_a_sleeping_one_is_not():
     import time
 
-    def share(action):
-        wall, busy = time.time(), loop_busy_seconds()
+    def shares(action):
+        wall, (run, wait) = time.time(), loop_run_wait_seconds()
         action()
-        return (loop_busy_seconds() - busy) / (time.time() - wall)
+        run2, wait2 = loop_run_wait_seconds()
+        seconds = time.time() - wall
+        return (run2 - run) / seconds, (run2 + wait2 - run - wait) / seconds
 
     def spin():
         end = time.time() + 0.3
@@ -267,5 +280,5 @@ def test_a_spinning_loop_is_busy_and_a_sleeping_one_is_not():
             pass
 
     # running and waiting for a CPU both count: a spinning thread is busy however loaded the machine is
-    assert share(spin) > 0.8
-    assert share(lambda: time.sleep(0.3)) < 0.5
+    assert shares(spin)[1] > 0.8
+    assert shares(lambda: time.sleep(0.3))[1] < 0.5
