@@ -228,4 +228,3 @@ class PoolWait:
         due, self.due = self.due, None
         if due is not None and due <= now and self.tally is not None:
             self.tally.iterations += 1
-

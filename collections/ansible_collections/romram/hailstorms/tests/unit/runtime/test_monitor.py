@@ -215,23 +215,23 @@ def test_the_busy_share_is_measured_over_the_last_probes_only():
     assert window.shares() is None
     window.mark(clock.now)
     assert window.shares() is None  # one mark: no interval yet
-    for _ in range(10):
+    for _round in range(10):
         clock.run(0.05, busy=0.2)
         window.mark(clock.now)
     assert window.shares() == pytest.approx((0.2, 0.2)) and not window.saturated()
-    for _ in range(3):
+    for _round in range(3):
         clock.run(0.05, busy=1.0)
         window.mark(clock.now)
     assert window.shares() == pytest.approx(((0.2 + 3 * 1.0) / 4,) * 2)  # 3 of the 4 intervals busy
     clock.run(0.05, busy=1.0)
     window.mark(clock.now)
     assert window.shares() == pytest.approx((1.0, 1.0)) and window.saturated()
-    for _ in range(4):  # a third of a CPU of its own, runnable the rest of the time: a starved, saturated loop
+    for _round in range(4):  # a third of a CPU of its own, runnable the rest of the time: a starved, saturated loop
         clock.run(0.05, busy=0.35)
         waited[0] += 0.05 * 0.64
         window.mark(clock.now)
     assert window.shares() == pytest.approx((0.35, 0.99)) and window.saturated()
-    for _ in range(4):  # a few wake-ups of little work, each waiting long for a CPU on a loaded machine
+    for _round in range(4):  # a few wake-ups of little work, each waiting long for a CPU on a loaded machine
         clock.run(0.05, busy=0.05)
         waited[0] += 0.05 * 0.9
         window.mark(clock.now)
@@ -243,7 +243,7 @@ def test_no_headroom_when_the_loop_was_busy_over_the_last_probes_even_within_the
     monitor = LoadMonitor(clock.time, clock.cpu_seconds, run_wait=lambda: (clock.cpu, 0.0))
 
     def probes(busy):
-        for _ in range(BUSY_PROBES):
+        for _round in range(BUSY_PROBES):
             clock.run(LAG_PROBE_EVERY, busy=busy)
             monitor.lag.add(0.001)
             monitor.busy.mark(clock.now)

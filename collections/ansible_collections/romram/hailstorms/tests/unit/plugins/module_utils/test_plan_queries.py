@@ -48,7 +48,7 @@ def test_arrivals_are_every_slot_of_every_interval_in_time_order_whatever_the_wi
     for _trial in range(200):
         pace = rng.choice([0.013, 0.5, 1.0, 1.7, 60.0])
         intervals = []
-        for _ in range(rng.randint(0, 30)):
+        for _round in range(rng.randint(0, 30)):
             start = rng.uniform(-1.0, 20.0)
             intervals.append(Client(rng.randint(0, 20), start, rng.uniform(0.0, pace), start + rng.uniform(-1.0, 30.0)))
         union = sorted((t, c.client_id) for c in intervals for t in plan_queries.request_times(c, pace))
