@@ -230,7 +230,7 @@ def as_grafana_sends_it(expr: str, run_id: str, range_s: float) -> str:
 def check_dashboard(prom: str, results: Path, summary: dict, run_id: str, bounds: list[float] | None = None) -> None:
     """The dashboard's numbers against the plan and summary.json: the planned sum at sampled
     seconds, the run's requests and failures per label and in all, the table's p95 per label
-    within 10 % of the summary's (native), or in the same classic bucket (`bounds`, seconds: the
+    within 10 % of the summary's (native), or in the same classic bucket or one next to it (`bounds`, seconds: the
     classic buckets' upper bounds); every other query answers with data."""
     from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_clients
 
@@ -258,9 +258,15 @@ def check_dashboard(prom: str, results: Path, summary: dict, run_id: str, bounds
         live_s, exact_s = table["D"][label], row["p95_ms"] / 1000
         if bounds is None:
             assert abs(live_s - exact_s) <= 0.10 * exact_s, (label, live_s, exact_s)
-        else:  # linear interpolation inside the classic bucket that holds the exact value
-            upper = min(b for b in bounds if b >= exact_s)
-            lower = max([0.0] + [b for b in bounds if b < upper])
+        else:
+            # linear interpolation inside the classic bucket that holds the exact value, or the next one
+            # out: increase() extrapolates each bucket's series on its own (a series begins with its
+            # bucket's first request), so the 95th rank may cross one bound (CI: 10.2 ms for an exact
+            # 6.6 ms, the bound at 10 ms, on a busy machine)
+            ordered = sorted(bounds)
+            at = ordered.index(min(b for b in ordered if b >= exact_s))
+            lower = ordered[at - 2] if at >= 2 else 0.0
+            upper = ordered[at + 1] if at + 1 < len(ordered) else float("inf")
             assert lower <= live_s <= upper, (label, live_s, exact_s, lower, upper)
     (row,) = instant(("p95", "A"), t0 + summary["clock"]["seconds"] / 2)
     assert float(row["value"][1]) > 0

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.versions import collection_version
 from browser import CHART_PROBE, CHROMIUM, TABLES_PROBE, load
-from harness import BIN, ROOT, ansible_playbook, feeder, playbook_env, wait_until
+from harness import BIN, ROOT, ansible_playbook, degraded_by_the_machine_only, feeder, playbook_env, wait_until
 
 # /wait/{min}/{max} waits 20-80 ms on the feeder: a p50 limit of 1 ms must break, the rest holds
 THRESHOLDS = {"failure_rate": 0, "p99_ms": 10000,
@@ -194,9 +194,12 @@ def test_collect_fetches_a_run_whose_controller_was_killed(tmp_path):
             if controller.poll() is None:
                 os.killpg(controller.pid, signal.SIGKILL)
     output = flat(collected.stdout)
-    assert collected.returncode == 0, output[-3000:]
     plan = json.loads((results / "lost" / "plan.json").read_text())
     summary = json.loads((results / "lost" / "summary.json").read_text())
+    # exit 11 only where a starved load process said so itself (CI: lag up to 505 ms at 7 % CPU beside the
+    # other parallel tests): collecting the run is what this test checks
+    assert collected.returncode == 0 or (collected.returncode == 11 and degraded_by_the_machine_only(summary)), \
+        output[-3000:]
     assert abs(summary["requests"] - plan["expected_requests"]) <= 4
     assert all(core["end"] == "done" for core in summary["cores"])
     assert (results / "lost" / "report.html").exists()
