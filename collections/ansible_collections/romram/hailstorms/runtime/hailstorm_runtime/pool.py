@@ -86,7 +86,7 @@ class Pool:
                 if slot > now:  # a slot of the wake-up already under way is handed out without a sleep
                     clock.sleep_until(slot)
                     now = clock.time()
-                    self._expire(now)
+                self._expire(now)
                 if self.idle:
                     self._hand(self.idle.popleft(), slot)
                     continue

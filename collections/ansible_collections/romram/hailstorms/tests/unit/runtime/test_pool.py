@@ -66,10 +66,12 @@ class Signal:
         return self.loop.main.switch()
 
 
-def run_open(rate=100.0, seconds=10.0, service=lambda t: 0.005, cap=1000, on_start=0.0, tolerance=1.0, headroom=None):
+def run_open(rate=100.0, seconds=10.0, service=lambda t: 0.005, cap=1000, on_start=0.0, tolerance=1.0, headroom=None,
+             late=0.0):
     """Users that take arrivals from the pool and 'send' for service(t) seconds each; returns the pool
-    and the (slot, sent, done) of every request."""
+    and the (slot, sent, done) of every request. `late`: the time the dispatcher first runs."""
     loop = Loop()
+    loop.now = late
     sent = []
     users = []
 
@@ -177,3 +179,13 @@ def test_a_user_handed_its_arrival_while_idle_is_told_so_and_one_taking_a_waitin
     # the first arrival waited in the backlog for the user it started; the second came while the
     # first was sent (waiting, taken after the task); the last two were handed to the idle user
     assert seen == [(0.0, False, 0.0), (0.001, False, 0.0), (0.1, True, 0.0), (0.2, True, 0.0)]
+
+
+
+def test_a_dispatcher_that_wakes_late_starts_no_user_for_arrivals_already_past_their_tolerance():
+    # the dispatcher's first wake-up comes 3 s after the first slot (a core starved at its start): the
+    # arrivals more than the tolerance old are dropped and counted, and no user starts for them
+    pool, sent, _tally, _users = run_open(seconds=3, late=3.0)
+    assert pool.planned == 300 == pool.handed + pool.dropped
+    assert pool.dropped == 200  # 0.00-1.99 s: more than 1 s old at 3.0 s
+    assert len(sent) == pool.handed == 100 and pool.started <= 100
