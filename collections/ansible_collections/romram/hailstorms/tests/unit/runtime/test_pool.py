@@ -181,7 +181,6 @@ def test_a_user_handed_its_arrival_while_idle_is_told_so_and_one_taking_a_waitin
     assert seen == [(0.0, False, 0.0), (0.001, False, 0.0), (0.1, True, 0.0), (0.2, True, 0.0)]
 
 
-
 def test_a_dispatcher_that_wakes_late_starts_no_user_for_arrivals_already_past_their_tolerance():
     # the dispatcher's first wake-up comes 3 s after the first slot (a core starved at its start): the
     # arrivals more than the tolerance old are dropped and counted, and no user starts for them
