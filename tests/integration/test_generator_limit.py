@@ -68,3 +68,57 @@ def test_an_overloaded_core_is_reported_generator_limited_and_a_light_one_is_not
     assert not any(MESSAGE.format(1) in line for line in progress), progress
     # the light core kept its plan: its clients all started on time and never overran
     assert summary["failures"] == 0
+
+
+STARVED_LOCUSTFILE = '''
+from locust import FastHttpUser, task
+
+
+class Light(FastHttpUser):
+    @task
+    def hit(self):
+        self.client.get("/light")
+'''
+
+
+def test_a_core_whose_cpu_other_work_takes_is_reported_starved_not_overplanned(tmp_path):
+    """A light core (20 requests/s, about 2 % of a CPU) sharing its CPU with two spinning processes
+    that outrank it (it runs at nice 19): its event loop is late because it waits for the CPU, not
+    because of its plan, and the verdict says so instead of "plan fewer rps per core"."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
+
+    from harness import start_cores
+
+    def pinned_low() -> None:
+        os.sched_setaffinity(0, {0})
+        os.nice(19)
+
+    spinners: list[subprocess.Popen] = []
+    try:
+        with feeder() as url:
+            settings = {"clients": 20, "rps": 20.0, "pace": 1.0, "rampup": 1.0, "constant": 11.0, "rampdown": 0.0}
+            _plan, data, work, t0, procs = start_cores(tmp_path, url, settings, STARVED_LOCUSTFILE, cores=1,
+                                                       deadline_grace=20, preexec=pinned_low)
+            # the process loads Locust on a free CPU; the other work comes once it runs its plan
+            time.sleep(max(0.0, t0 + 2.0 - time.time()))
+            spinners = [subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+                        for _spinner in range(2)]
+            codes = [proc.wait(timeout=120) for proc in procs]
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    summary = summarize(merge([str(work / "core-0.jsonl")]), data["plan"])
+    load = summary["cores"][0]["load"]
+    print("\n" + json.dumps(load, indent=1) + "\n" + "\n".join(summary_lines(summary)))
+    assert codes == [0], codes
+    assert load["generator_limited"] and load["starved"], load
+    assert load["wait_max"] >= 0.05 and load["cpu_max"] < 0.5, load
+    limited = [m for m in summary["generator_limited"] if "are generator-limited" in m]
+    assert limited and all(" core 0 are generator-limited by other work on the load host, not by this plan's rate"
+                           in m and "plan fewer rps" not in m for m in limited), limited

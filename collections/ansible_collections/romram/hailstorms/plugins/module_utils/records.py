@@ -39,7 +39,9 @@ Record format (one JSON object per line in core-N.jsonl, see docs/design.md):
       corrected, as wrk2 and HdrHistogram do); a request outside a paced iteration (on_start)
       counts its service time
   LOAD = {"cpu": fraction of one CPU used by the process, "lag_ms": mean and "lag_max_ms": max
-          lateness of an event-loop timer probed every LAG_PROBE_EVERY s}
+          lateness of an event-loop timer probed every LAG_PROBE_EVERY s, "wait" (absent in older
+          records and where the kernel keeps no schedstat): fraction of the second its event loop
+          waited on a run queue for a CPU that other work held}
 Merging (summary.py) is summing deltas, so it is exact whatever the number and order of records
 and cores;
 LOAD samples belong to one process and are kept per core (a second is sampled once).
@@ -47,7 +49,10 @@ LOAD samples belong to one process and are kept per core (a second is sampled on
 Generator limit: a second is over the limit when the process used more than SATURATION_CPU of a
 CPU or its event loop ran timers more than SATURATION_LAG late on average; more than
 SATURATION_SECONDS such seconds in a row mean the load process itself, not the target, set the
-pace, and its results say so (`generator_limited`).
+pace, and its results say so (`generator_limited`). When most of its seconds over the limit were
+`starved` (the event loop waited for a CPU at least as long as it ran, and at least STARVED_WAIT of
+the second), other work on the load host held the CPU, not this plan's rate, and the message says
+that instead of "plan fewer rps per core".
 
 Histogram: log-linear buckets of 3 significant digits over integer microseconds (exact under
 1 ms, relative width under 1 % above), keyed by the bucket's lower bound. Two histograms
@@ -71,6 +76,7 @@ SATURATION_SECONDS = 3  # a core is generator-limited after more than this many 
 LAG_PROBE_EVERY = 0.05  # seconds between two event-loop lag probes
 STALL_SECONDS = 1.0  # a probe wake-up this late is a stall: the process missed a tick (monitor.py)
 STALL_IDLE_CPU = 0.1  # a stall whose second used less CPU than this: the process was not scheduled
+STARVED_WAIT = 0.05  # fraction of a second over the limit waited for a CPU (at least as long as it ran): starved
 
 
 def bucket_of(us: int) -> int:
@@ -344,15 +350,27 @@ def cell_json(cell: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_sample(cpu: float, lag_mean: float, lag_max: float) -> dict[str, float]:
-    """One second of a load process's own load (LOAD in the record format); lags in seconds."""
-    return {"cpu": round(cpu, 4), "lag_ms": round(lag_mean * 1000.0, 3), "lag_max_ms": round(lag_max * 1000.0, 3)}
+def load_sample(cpu: float, lag_mean: float, lag_max: float, wait: float | None = None) -> dict[str, float]:
+    """One second of a load process's own load (LOAD in the record format); lags in seconds;
+    `wait` (None: unknown) the fraction of the second its event loop waited for a CPU, at most 1 (the
+    kernel adds a wait up when the wait ends, so a long one may land in the next second)."""
+    sample = {"cpu": round(cpu, 4), "lag_ms": round(lag_mean * 1000.0, 3), "lag_max_ms": round(lag_max * 1000.0, 3)}
+    if wait is not None:
+        sample["wait"] = round(min(1.0, max(0.0, wait)), 4)
+    return sample
 
 
 def over_limit(sample: Mapping[str, Any]) -> bool:
     """Whether one LOAD sample is over the generator limit (CPU or mean event-loop lag)."""
     return (float(sample.get("cpu", 0.0)) > SATURATION_CPU
             or float(sample.get("lag_ms", 0.0)) > SATURATION_LAG * 1000.0)
+
+
+def starved(sample: Mapping[str, Any]) -> bool:
+    """Whether a LOAD sample over the limit was other work's doing: its event loop waited for a
+    CPU at least as long as it ran, and at least STARVED_WAIT of the second."""
+    wait = float(sample.get("wait", 0.0))
+    return over_limit(sample) and wait >= STARVED_WAIT and wait >= float(sample.get("cpu", 0.0))
 
 
 def held_through(sample: Mapping[str, Any], missing: int) -> bool:
@@ -413,6 +431,8 @@ def load_figures(load: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
         streak.observe(sec, sample)
     cpu = [float(sample.get("cpu", 0.0)) for sample in samples]
     lag = [float(sample.get("lag_ms", 0.0)) for sample in samples]
+    over = [sample for sample in samples if over_limit(sample)]
+    waits = [float(sample["wait"]) for sample in samples if "wait" in sample]
     return {
         "seconds": len(samples),
         "cpu_mean": round(sum(cpu) / len(cpu), 4) if cpu else None,
@@ -422,6 +442,9 @@ def load_figures(load: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
         "limited_seconds": streak.limited_seconds,
         "limited_from": streak.first_limited,
         "generator_limited": streak.limited,
+        "wait_max": round(max(waits), 4) if waits else None,
+        # most seconds over the limit waited for a CPU that other work held: not this plan's load
+        "starved": bool(over) and 2 * sum(1 for sample in over if starved(sample)) > len(over),
         **stall_figures(dict(zip(seconds, samples))),
     }
 
@@ -451,7 +474,17 @@ def stall_message(host: Any, core: Any, figures: Mapping[str, Any]) -> str:
 
 
 def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] | None = None) -> str:
-    """What the summary, the report and the progress lines say of a generator-limited core."""
+    """What the summary, the report and the progress lines say of a generator-limited core: its
+    own load (plan fewer rps per core) or, `starved` in its figures, other work on its host."""
+    if figures and figures.get("starved"):
+        when = (f"event loop over {1000 * SATURATION_LAG:.0f} ms late for {figures['limited_seconds']} s from second "
+                f"{figures['limited_from']} while " if figures.get("limited_from") is not None else "")
+        return (f"results from {host} core {core} are generator-limited by other work on the load host, not by "
+                f"this plan's rate ({when}it waited for a CPU up to {100 * float(figures.get('wait_max') or 0):.0f} % of "
+                f"a second and used at most {100 * float(figures.get('cpu_max') or 0):.0f} % itself): its requests went "
+                "out late, so these are the load generator's figures, not the target's; give the load processes CPUs "
+                "of their own (stop the other work, or fewer hailstorm_cores than the host has CPUs) or use another "
+                "load host")
     text = f"results from {host} core {core} are generator-limited; plan fewer rps per core"
     if figures:
         text += (f" (over {100 * SATURATION_CPU:.0f} % CPU or {1000 * SATURATION_LAG:.0f} ms event-loop lag for "

@@ -215,6 +215,16 @@ def problems(path: str, cores: list[dict], host: str | None = None) -> list[str]
     return lines
 
 
+def limited_messages(host: str, cores: list[dict]) -> list[str]:
+    """The progress lines' warning for each generator-limited core, with its last second's CPU and
+    lag: its own load, or other work on the host when its loop mostly waited for a CPU (starved)."""
+    return [generator_limited_message(host, core["core"],
+                                      {"starved": True, "cpu_max": core.get("cpu"), "wait_max": core.get("wait")}
+                                      if core.get("starved") else None)
+            + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
+            for core in cores if core.get("generator_limited")]
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -281,9 +291,7 @@ def main() -> None:
         not_armed=(launch.not_armed(params["host"] or "this host", cores, params["timeout"], stopped)
                    if params["wait_armed"] else []),
         stopped=stopped,
-        generator_limited=[generator_limited_message(params["host"] or "this host", core["core"])
-                           + f" (CPU {100 * float(core.get('cpu') or 0):.0f} %, event-loop lag {float(core.get('lag_ms') or 0):.0f} ms)"
-                           for core in cores if core.get("generator_limited")],
+        generator_limited=limited_messages(params["host"] or "this host", cores),
     )
 
 

@@ -7,6 +7,9 @@ gevent's sleep and the loop's `update_now`, and calls `LoadMonitor.sample` once 
 Event-loop lag: a probe sleeps LAG_PROBE_EVERY seconds again and again; how much later than
 asked it wakes up is how late any timer of the loop (a client's next slot) runs at that moment.
 CPU: the process's user + system CPU seconds over the wall-clock seconds between two samples.
+Wait: the seconds its event loop (main thread) waited on a run queue for a CPU over the same
+wall-clock seconds (/proc/self/schedstat; absent where the kernel keeps none): a loop late while
+it waited more than it ran was held by other work on the host, not by its own (records.starved).
 
 Busy share (`BusyWindow`, what the open model's pool asks before it starts one more user): the
 share of the last BUSY_PROBES probes' wall time the load process's event loop (its main thread)
@@ -29,7 +32,8 @@ import resource
 import time
 from typing import Any, Callable
 
-from .records import LAG_PROBE_EVERY, SATURATION_CPU, STALL_SECONDS, SaturationStreak, load_sample, over_limit
+from .records import (LAG_PROBE_EVERY, SATURATION_CPU, STALL_SECONDS, SaturationStreak, load_sample, over_limit,
+                      starved)
 
 LIVE_PROBES = 3  # lag probes of the running second before its mean counts in `over_limit_now`
 HEADROOM_LAG = 0.05  # seconds: an event loop this late now has no room for one more user (a user started
@@ -82,6 +86,14 @@ class BusyWindow:
         """Busy (ran or waited) more than SATURATION_CPU of the window, a quarter of it at least ran."""
         shares = self.shares()
         return shares is not None and shares[1] > SATURATION_CPU and shares[0] >= HEADROOM_OWN_CPU
+
+
+def _has_schedstat() -> bool:
+    try:
+        with open("/proc/self/schedstat", "rb"):
+            return True
+    except OSError:
+        return False
 
 
 def process_cpu_seconds() -> float:
@@ -166,9 +178,13 @@ class LoadMonitor:
         self.streak = SaturationStreak()
         self._wall = clock()
         self._cpu = cpu_seconds()
+        self._waited = run_wait()[1]
+        self._has_schedstat = run_wait is not loop_run_wait_seconds or _has_schedstat()
         self.last: dict[str, float] | None = None
         self.second: int | None = None  # the second of the last sample given one
         self.stalled = 0.0  # seconds of every stall so far
+        self.over = 0  # seconds sampled over the generator limit so far
+        self.starved = 0  # ...of which other work held the CPU (records.starved)
 
     def sample(self, second: int | None = None, now: float | None = None) -> dict[str, float]:
         """The load since the previous sample (a records.py LOAD sample). With `second`, the
@@ -177,9 +193,11 @@ class LoadMonitor:
         cpu = self.cpu_seconds()
         wall = now - self._wall
         fraction = (cpu - self._cpu) / wall if wall > 0 else 0.0
-        self._wall, self._cpu = now, cpu
+        waited = self.busy.run_wait()[1]
+        wait = (waited - self._waited) / wall if wall > 0 and self._has_schedstat else None
+        self._wall, self._cpu, self._waited = now, cpu, waited
         mean, worst = self.lag.take(now)
-        sample = load_sample(fraction, mean, worst)
+        sample = load_sample(fraction, mean, worst, wait)
         if worst >= STALL_SECONDS:
             sample["stall_ms"] = sample["lag_max_ms"]
             self.stalled += worst
@@ -190,6 +208,9 @@ class LoadMonitor:
         elif second is not None:
             self.streak.observe(second, sample)
             self.second = second
+            if over_limit(sample):
+                self.over += 1
+                self.starved += starved(sample)
         self.last = sample
         return sample
 
@@ -212,6 +233,7 @@ class LoadMonitor:
         last = self.last or {}
         return {"cpu": last.get("cpu"), "lag_ms": last.get("lag_ms"), "lag_max_ms": last.get("lag_max_ms"),
                 "generator_limited": self.streak.limited, "limited_seconds": self.streak.limited_seconds,
+                "wait": last.get("wait"), "starved": 2 * self.starved > self.over,
                 "stalled_seconds": round(self.stalled, 3)}
 
 

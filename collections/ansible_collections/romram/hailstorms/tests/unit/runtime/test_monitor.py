@@ -68,6 +68,22 @@ def test_cpu_is_the_process_cpu_over_wall_time():
     assert monitor.sample(1)["cpu"] == pytest.approx(0.5)
 
 
+def test_the_wait_for_a_cpu_is_the_loop_s_run_queue_time_over_wall_time():
+    fake = FakeProcess()
+    waited = [0.0]
+    monitor = LoadMonitor(fake.time, fake.cpu_seconds, run_wait=lambda: (fake.cpu, waited[0]))
+    fake.run(1.0, 0.02)
+    waited[0] += 0.3
+    sample = monitor.sample(0)
+    assert sample["wait"] == pytest.approx(0.3) and sample["cpu"] == pytest.approx(0.02)
+    fake.run(2.0, 0.1)
+    waited[0] += 0.1
+    assert monitor.sample(1)["wait"] == pytest.approx(0.05)
+    fake.run(1.0, 0.0)
+    waited[0] += 1.3  # a wait the kernel adds up when it ends, partly in the second before
+    assert monitor.sample(2)["wait"] == 1.0
+
+
 def seconds_of(fake: FakeProcess, monitor: LoadMonitor, busy: list[float], lag: float = 0.0, first: int = 0):
     verdicts = []
     for i, fraction in enumerate(busy):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
-    SATURATION_SECONDS, load_figures, load_sample, meta_record, stats_record)
+    SATURATION_SECONDS, generator_limited_message, load_figures, load_sample, meta_record, stats_record)
 from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
 
 PLAN = {"rps": 10, "rampup": 0, "constant": 10}
@@ -25,7 +25,7 @@ def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not(
     light, heavy = (core["load"] for core in summary["cores"])
     assert light == {"seconds": 7, "cpu_mean": 0.3, "cpu_max": 0.3, "lag_ms_mean": 1.0, "lag_max_ms": 2.0,
                      "limited_seconds": 0, "limited_from": None, "generator_limited": False,
-                     "stalls": 0, "stalled_seconds": 0.0, "stall_max_ms": None, "stalled_from": None,
+                     "wait_max": None, "starved": False, "stalls": 0, "stalled_seconds": 0.0, "stall_max_ms": None, "stalled_from": None,
                      "stall_cpu_max": None}
     assert heavy["generator_limited"] and heavy["limited_seconds"] == 5 and heavy["limited_from"] == 1
     assert heavy["cpu_max"] == 0.99
@@ -41,6 +41,32 @@ def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not(
     assert lines[note - 1].startswith("all ") and "1 of 2 cores generator-limited" in lines[note]
     light_only = summary_lines(summarize(merge([core_records("slave1", 0, [0.3] * 7)]), PLAN))
     assert not any("latencies above include" in line for line in light_only)
+
+
+def test_a_core_late_because_it_waited_for_a_cpu_is_said_to_be_starved_not_overplanned():
+    # the fleet benchmark's warm run at 20 hosts on 2 CPUs: 2 rps per core, 1 % CPU, lag 10-226 ms
+    starved = {sec: load_sample(0.01, 0.02, 0.2, wait=0.3) for sec in range(6)}
+    figures = load_figures(starved)
+    assert figures["generator_limited"] and figures["starved"] and figures["wait_max"] == 0.3
+    message = generator_limited_message("fleet002", 0, figures)
+    assert message.startswith("results from fleet002 core 0 are generator-limited by other work on the load host, "
+                              "not by this plan's rate")
+    assert "waited for a CPU up to 30 % of a second and used at most 1 % itself" in message
+    assert "plan fewer rps" not in message and "hailstorm_cores" in message
+    # its own load: the CPU full, the loop waited little (or waited but ran more)
+    for own in (load_sample(0.97, 0.02, 0.2, wait=0.02), load_sample(0.6, 0.02, 0.2, wait=0.3)):
+        figures = load_figures({sec: own for sec in range(6)})
+        assert figures["generator_limited"] and not figures["starved"]
+        assert "plan fewer rps per core" in generator_limited_message("h", 0, figures)
+    # a kernel without schedstat: no wait figure, the verdict as before
+    figures = load_figures({sec: load_sample(0.01, 0.02, 0.2) for sec in range(6)})
+    assert figures["wait_max"] is None and not figures["starved"]
+    # the majority of the seconds over the limit decides
+    mixed = {sec: load_sample(0.95, 0.02, 0.2, wait=0.0) for sec in range(6)}
+    mixed.update({sec: load_sample(0.01, 0.02, 0.2, wait=0.3) for sec in range(3)})
+    assert not load_figures(mixed)["starved"]
+    mixed.update({3: load_sample(0.01, 0.02, 0.2, wait=0.3)})
+    assert load_figures(mixed)["starved"]
 
 
 def test_exactly_the_sustain_seconds_over_the_limit_is_not_yet_limited():
