@@ -41,6 +41,9 @@ Series (labels run_id, profile, host and core on each; `label` is the results' r
   hailstorm_cpu_ratio                        gauge, the process's CPU (fraction of one CPU)
   hailstorm_loop_lag_seconds                 gauge, mean event-loop lag of the last second
   hailstorm_loop_lag_max_seconds             gauge, its worst
+  hailstorm_cpu_wait_ratio                   gauge, the share of the last second the event loop
+                                             waited for a CPU that other work held (where the
+                                             kernel keeps schedstat; records.starved)
   hailstorm_remote_write_lost_samples_total  counter, samples lost so far (reaches the endpoint
                                              with the next push that gets through)
 
@@ -311,6 +314,8 @@ class LiveSeries:
             gauges += [("hailstorm_cpu_ratio", float(last.get("cpu", 0.0))),
                        ("hailstorm_loop_lag_seconds", float(last.get("lag_ms", 0.0)) / 1000.0),
                        ("hailstorm_loop_lag_max_seconds", float(last.get("lag_max_ms", 0.0)) / 1000.0)]
+            if "wait" in last:
+                gauges.append(("hailstorm_cpu_wait_ratio", float(last["wait"])))
         gauges.append(("hailstorm_remote_write_lost_samples_total", float(self.lost)))
         out += [(self._labels(name), value, stamp) for name, value in gauges]
         out.append((self._labels("hailstorm_stage", stage=stage), 1.0, stamp))

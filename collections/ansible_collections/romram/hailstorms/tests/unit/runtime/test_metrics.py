@@ -108,6 +108,11 @@ def test_gauges_carry_active_planned_achieved_cpu_and_lag():
     assert values["hailstorm_cpu_ratio"] == 0.25
     assert values["hailstorm_loop_lag_seconds"] == pytest.approx(0.0015)
     assert values["hailstorm_loop_lag_max_seconds"] == pytest.approx(0.004)
+    assert "hailstorm_cpu_wait_ratio" not in values  # a sample without schedstat's wait
+    starved = record()
+    starved["load"] = {"3": {"cpu": 0.01, "lag_ms": 20.0, "lag_max_ms": 200.0, "wait": 0.3}}
+    values = {dict(lab)["__name__"]: v for lab, v, _s in series.add({3: cells(1)}, starved, T0 + 4.01)}
+    assert values["hailstorm_cpu_wait_ratio"] == 0.3 and values["hailstorm_cpu_ratio"] == 0.01
 
 
 def test_the_hand_written_encoder_writes_the_protobuf_library_s_bytes():
