@@ -9,6 +9,7 @@ GET. Core 0 must be reported generator-limited in the progress lines and in the 
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -122,3 +123,48 @@ def test_a_core_whose_cpu_other_work_takes_is_reported_starved_not_overplanned(t
     limited = [m for m in summary["generator_limited"] if "are generator-limited" in m]
     assert limited and all(" core 0 are generator-limited by other work on the load host, not by this plan's rate"
                            in m and "plan fewer rps" not in m for m in limited), limited
+
+
+BURST_LOCUSTFILE = '''
+import time
+
+from locust import FastHttpUser, task
+
+
+class Burst(FastHttpUser):
+    def on_start(self):
+        end = time.process_time() + 0.002  # 500 clients in a second: a CPU-second of start-up work
+        while time.process_time() < end:
+            pass
+
+    @task
+    def hit(self):
+        self.client.get("/burst")
+'''
+
+
+def test_a_start_up_burst_too_short_to_be_generator_limited_is_said_next_to_the_latencies(tmp_path):
+    """500 clients ramped in one second, each burning 2 ms of CPU in its on_start: the load
+    process is over its limit for a second or two, too briefly to be generator-limited, and the
+    requests that began then waited for it. The summary says so next to the latency figures, with
+    how many requests and which seconds."""
+    from ansible_collections.romram.hailstorms.plugins.module_utils.summary import merge, summarize, summary_lines
+
+    from harness import start_cores
+
+    with feeder() as url:
+        settings = {"clients": 500, "rps": 500.0, "pace": 1.0, "rampup": 1.0, "constant": 11.0, "rampdown": 0.0}
+        _plan, data, work, _t0, procs = start_cores(tmp_path, url, settings, BURST_LOCUSTFILE, cores=1,
+                                                    deadline_grace=20, preexec=lambda: os.sched_setaffinity(0, {0}))
+        codes = [proc.wait(timeout=120) for proc in procs]
+    summary = summarize(merge([str(work / "core-0.jsonl")]), data["plan"])
+    lines = summary_lines(summary)
+    load, busy = summary["cores"][0]["load"], summary["generator_busy"]
+    print("\n" + json.dumps({"load": load, "busy": busy}, indent=1) + "\n" + "\n".join(lines))
+    assert codes == [0], codes
+    assert not load["generator_limited"], load
+    assert busy["requests"] > 0 and busy["share"] >= 0.01, busy
+    assert busy["seconds"]["local core 0"] and min(busy["seconds"]["local core 0"]) <= 2, busy
+    note = next(i for i, line in enumerate(lines) if "began while their load process was over its limit" in line)
+    assert lines[note - 1].startswith("all ") and f"{busy['requests']} of the requests above" in lines[note]
+    assert "local core 0 seconds " in lines[note] and "may be the load generator's own queueing" in lines[note]

@@ -16,8 +16,9 @@ from typing import Any, Iterable, Mapping
 
 from .hostfile import read_records
 from .plan_queries import stage_window
-from .records import (LATE_START, Histogram, empty_cell, generator_limited_message, load_figures, locustfile_verdict,
-                      merge_cell, merge_exceptions, plan_phases, split_label, stall_message)
+from .records import (LATE_START, SATURATION_CPU, SATURATION_LAG, Histogram, empty_cell, generator_limited_message,
+                      load_figures, locustfile_verdict, merge_cell, merge_exceptions, over_limit, plan_phases,
+                      split_label, stall_message)
 
 RPI_TOLERANCE = 0.05  # requests per task iteration further than this from 1 are warned about
 
@@ -129,6 +130,7 @@ def merge_core(merged: dict[str, Any], records: Iterable[Mapping[str, Any]],
                 iterations = int(record["iterations"])
                 merged["iterations"] = (merged.get("iterations") or 0) + iterations
                 core["iterations"] = (core["iterations"] or 0) + iterations
+    core["per_second"] = host_seconds  # this core's requests by the second they began
     merged["cores"].append(core)
     host = str((core["meta"] or {}).get("host") or source or "?")
     merged.setdefault("warnings", []).extend(f"{host}: {problem}" for problem in problems)
@@ -416,6 +418,9 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
     for core in merged.get("cores", []):
         meta, end = core.get("meta") or {}, core.get("end") or {}
         load = load_figures(core.get("load") or {})
+        # seconds over the limit (records.over_limit), however few: its requests that began then
+        busy = sorted(sec for sec, sample in (core.get("load") or {}).items() if over_limit(sample))
+        busy_requests = sum(int((core.get("per_second") or {}).get(sec, 0)) for sec in busy)
         if load["generator_limited"]:
             limited.append(generator_limited_message(meta.get("host"), meta.get("core"), load))
         if load["stalls"]:
@@ -429,6 +434,7 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
             "end": end.get("reason", "missing (process killed?)"), "active_at_end": end.get("active_at_end"),
             "exceptions": core.get("exceptions", 0), "locustfile_exit_code": locustfile_verdict(end),
             "bad_lines": core["bad_lines"], "load": load,
+            "busy_seconds": busy, "busy_requests": busy_requests,
             "live_metrics": end.get("live_metrics"),  # samples pushed and lost (hailstorm_prometheus_remote_write)
         })
     late: Mapping[int, float] = merged.get("late", {})
@@ -487,6 +493,9 @@ def summarize(merged: Mapping[str, Any], plan: Mapping[str, Any]) -> dict[str, A
                    "max_late": round(max(late.values()), 6) if late else 0.0},
         "cores": cores,
         "generator_limited": limited,
+        # requests that began in a second their load process was over the limit, on cores not
+        # generator-limited (a burst too short for the verdict): their latencies may be its own
+        "generator_busy": generator_busy(cores, total),
         "series": series,
         "warnings": list(merged.get("warnings") or []),  # record lines left out or made safe, named
     }
@@ -578,10 +587,46 @@ def stage_counts(stage: Mapping[str, Any]) -> str:
     return text + (f"{other} on_start/on_stop requests apart, " if other else "")
 
 
+BUSY_NOTE_SHARE = 0.01  # requests begun in seconds over the limit, of all: from here the p99 may be the generator's
+
+
+def generator_busy(cores: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    """The requests that began in seconds a load process was over the generator limit, on the
+    cores not generator-limited (their seconds too few in a row for the verdict), their share of
+    all requests, and those seconds per host/core."""
+    brief = [core for core in cores if core["busy_requests"] and not core["load"]["generator_limited"]]
+    requests = sum(int(core["busy_requests"]) for core in brief)
+    return {"requests": requests, "share": round(requests / total, 4) if total else 0.0,
+            "seconds": {f"{core['host']} core {core['core']}": core["busy_seconds"] for core in brief}}
+
+
+def _spans(seconds: list[int]) -> str:
+    """Seconds as runs: [1, 2, 3, 7] -> "1-3, 7"."""
+    runs: list[list[int]] = []
+    for sec in seconds:
+        if runs and sec == runs[-1][1] + 1:
+            runs[-1][1] = sec
+        else:
+            runs.append([sec, sec])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)
+
+
 def generator_queueing_note(summary: Mapping[str, Any]) -> list[str]:
     """The line beside the latency figures when cores were generator-limited: their requests also
-    waited for the load generator itself (its CPU, its event loop), so these are not the target's."""
+    waited for the load generator itself (its CPU, its event loop), so these are not the target's;
+    or, when no core was, but at least BUSY_NOTE_SHARE of the requests began in seconds a load
+    process was over the limit (a burst: many clients starting or connecting at once), that the
+    tail percentiles may be the generator's own."""
     limited = [core for core in summary.get("cores") or [] if (core.get("load") or {}).get("generator_limited")]
+    busy = summary.get("generator_busy") or {}
+    if not limited and float(busy.get("share") or 0.0) >= BUSY_NOTE_SHARE:
+        where = "; ".join(f"{name} seconds {_spans(secs)}" for name, secs in sorted(busy["seconds"].items()))
+        tail = "p95 and p99" if float(busy["share"]) >= 0.05 else "p99"
+        return [f"({busy['requests']} of the requests above ({100 * float(busy['share']):.1f} %) began while their "
+                f"load process was over its limit, {100 * SATURATION_CPU:.0f} % CPU or {1000 * SATURATION_LAG:.0f} ms "
+                f"event-loop lag ({where}), too briefly to be generator-limited: the {tail} may be the load "
+                "generator's own queueing, not the target's; the from-schedule figures and the per-second series "
+                "show when)"]
     if not limited:
         return []
     return [f"(latencies above include the load generator's own queueing: {len(limited)} of "

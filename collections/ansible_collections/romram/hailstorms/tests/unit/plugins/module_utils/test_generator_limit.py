@@ -132,3 +132,43 @@ def test_a_stalled_core_is_warned_of_and_not_counted_as_generator_limited():
     assert any(line.startswith("load generator: ") and line.endswith("; 1/2 cores generator-limited")
                for line in lines), lines
     assert sum(line.startswith("WARNING: ") for line in lines) == 2  # the stall and the limit, each said
+
+
+def _requests(n: int, ms: float = 1.0) -> dict:
+    from ansible_collections.romram.hailstorms.plugins.module_utils.records import Histogram
+
+    hist = Histogram()
+    hist.record_ms(ms, n)
+    return {"/": {"requests": n, "failures": 0, "bytes": 0, "time_us": int(ms * 1000) * n, "errors": {},
+                  "hist": hist.counts}}
+
+
+def test_requests_begun_in_a_burst_too_short_for_the_verdict_are_counted_and_said_next_to_the_latencies():
+    # a core over its limit in seconds 0-1 and 5 (never more than 3 in a row): not generator-limited
+    cpu = [0.95, 0.97, 0.3, 0.3, 0.3, 0.99, 0.3, 0.3, 0.3, 0.3]
+    records = [meta_record(host="h", core=0, clients=10),
+               stats_record({sec: _requests(100 if sec in (0, 1, 5) else 20) for sec in range(10)},
+                            load={sec: load_sample(c, 0.001, 0.002) for sec, c in enumerate(cpu)})]
+    summary = summarize(merge([records]), PLAN)
+    assert not summary["cores"][0]["load"]["generator_limited"]
+    assert summary["cores"][0]["busy_seconds"] == [0, 1, 5] and summary["cores"][0]["busy_requests"] == 300
+    assert summary["generator_busy"] == {"requests": 300, "share": 0.6818, "seconds": {"h core 0": [0, 1, 5]}}
+    lines = summary_lines(summary)
+    note = next(i for i, line in enumerate(lines) if "began while their load process was over its limit" in line)
+    assert lines[note - 1].startswith("all ")
+    assert lines[note].startswith("(300 of the requests above (68.2 %) began while") and "h core 0 seconds 0-1, 5" \
+        in lines[note] and "the p95 and p99 may be" in lines[note]
+    # under 1 % of the requests: no note; 1-5 %: the p99 only
+    few = [meta_record(host="h", core=0, clients=10),
+           stats_record({sec: _requests(1 if sec == 0 else 1000) for sec in range(10)},
+                        load={sec: load_sample(0.99 if sec == 0 else 0.3, 0.001, 0.002) for sec in range(10)})]
+    assert not any("over its limit" in line for line in summary_lines(summarize(merge([few]), PLAN)))
+    some = [meta_record(host="h", core=0, clients=10),
+            stats_record({sec: _requests(200 if sec == 0 else 1000) for sec in range(10)},
+                         load={sec: load_sample(0.99 if sec == 0 else 0.3, 0.001, 0.002) for sec in range(10)})]
+    line = next(line for line in summary_lines(summarize(merge([some]), PLAN)) if "over its limit" in line)
+    assert "(2.2 %)" in line and "the p99 may be" in line
+    # a generator-limited core's seconds are its own verdict's, not a burst's
+    limited = summarize(merge([core_records("h", 0, [0.99] * 6)]), PLAN)
+    assert limited["generator_busy"]["requests"] == 0
+    assert any(line.startswith("(latencies above include") for line in summary_lines(limited))
