@@ -29,7 +29,8 @@ from ansible_collections.romram.hailstorms.plugins.module_utils.plan_queries imp
 from ansible_collections.romram.hailstorms.plugins.module_utils.planner import active_counter
 from ansible_collections.romram.hailstorms.plugins.module_utils.records import (
     empty_cell, Histogram, merge_cell, plan_phases)
-from ansible_collections.romram.hailstorms.plugins.module_utils.summary import count_against_plan, failures_by_label
+from ansible_collections.romram.hailstorms.plugins.module_utils.summary import (
+    count_against_plan, failures_by_label, generator_queueing_note)
 from ansible_collections.romram.hailstorms.plugins.module_utils.live_metrics import live_metrics_line
 from ansible_collections.romram.hailstorms.plugins.module_utils.service_metrics import SERIES_DRAWN
 
@@ -588,6 +589,9 @@ def degradations(summary: Mapping[str, Any], plan: Mapping[str, Any]) -> list[st
             out.append(f"load process {core.get('host')}/core {core.get('core')}: {core['bad_lines']} record line(s) "
                        "left out (cut by a kill, or not of the record format: named below)")
     out.extend(str(message) for message in summary.get("warnings") or [])  # those lines, named (summary.merge)
+    # a burst over the generator limit too short for the verdict (the generator-limited say so above)
+    out.extend(note[1:-1].replace("of the requests above", "of the run's requests")
+               for note in generator_queueing_note(summary) if "over its limit" in note)
     for host, planned in (plan.get("hosts") or {}).items():
         mine = [core for core in cores if core.get("host") == host]
         expected_cores = len(planned.get("cores", []))

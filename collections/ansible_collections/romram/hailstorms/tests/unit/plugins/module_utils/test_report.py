@@ -416,3 +416,13 @@ def test_the_header_links_to_the_run_in_grafana_and_says_what_the_live_metrics_l
             "20 lost (cores h1/0; HTTP 503); native histograms</p>") in header
     page_text, _merged, _plan = render()
     assert 'id="grafana"' not in page_text and 'id="live-metrics"' not in page_text
+
+
+def test_a_burst_over_the_generator_limit_is_said_among_the_degradations():
+    plan = the_plan()
+    summary = summarize(merge([core("h1", 0, plan)]), plan)
+    busy = {**summary, "generator_busy": {"requests": 300, "share": 0.25, "seconds": {"h1 core 0": [0, 1]}}}
+    said = report.degradations(busy, plan)
+    assert any(line.startswith("300 of the run's requests (25.0 %) began while their load process was over its "
+                               "limit") and "h1 core 0 seconds 0-1" in line for line in said), said
+    assert not any("over its limit" in line for line in report.degradations(summary, plan))
