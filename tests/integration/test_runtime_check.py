@@ -125,7 +125,9 @@ def _end_record(tmp_path: Path) -> dict:
 
 
 def test_hard_deadline_stops_stuck_users_runs_on_stop_and_exits(tmp_path):
-    data = _one_core_plan(tmp_path, start_in=2.0, duration=1.0, grace=1.0)
+    # the shared start well after Locust's import even on a busy machine: a process that loaded
+    # after its whole plan (CI: more than 3 s beside the parallel tests) starts no user and ends "done"
+    data = _one_core_plan(tmp_path, start_in=8.0, duration=1.0, grace=1.0)
     # the tasks sleep 120 s, twice the timeout: a process that waited for them would time out
     env = {**ENV, "MARKS": str(tmp_path / "marks"), "TASK_SECONDS": "120"}
     result = subprocess.run([sys.executable, "-m", "hailstorm_runtime", "run", "--data", str(data), "--core", "0"],
