@@ -200,7 +200,9 @@ def test_collect_fetches_a_run_whose_controller_was_killed(tmp_path):
     # other parallel tests): collecting the run is what this test checks
     assert collected.returncode == 0 or (collected.returncode == 11 and degraded_by_the_machine_only(summary)), \
         output[-3000:]
-    assert abs(summary["requests"] - plan["expected_requests"]) <= 4
+    # a starved process's late clients skip slots, each counted as a pacing overrun (degraded_by_the_machine_only)
+    skipped = summary["pacing"]["overruns"] if collected.returncode == 11 else 0
+    assert abs(summary["requests"] - plan["expected_requests"]) <= 4 + skipped
     assert all(core["end"] == "done" for core in summary["cores"])
     assert (results / "lost" / "report.html").exists()
     assert f"report: {results / 'lost' / 'report.html'}" in output
