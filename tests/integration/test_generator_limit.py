@@ -85,7 +85,10 @@ class Light(FastHttpUser):
 def test_a_core_whose_cpu_other_work_takes_is_reported_starved_not_overplanned(tmp_path):
     """A light core (20 requests/s, about 2 % of a CPU) sharing its CPU with two spinning processes
     that outrank it (it runs at nice 19): its event loop is late because it waits for the CPU, not
-    because of its plan, and the verdict says so instead of "plan fewer rps per core"."""
+    because of its plan, and the verdict says so instead of "plan fewer rps per core". How late
+    depends on the scheduler: late seconds (generator-limited by other work) or whole seconds
+    without a turn (a stall: CI, 2026-12-07, 16 s on the run queue at 2 % CPU); either way the
+    verdict names the other work and the fix, never the plan or a stopped process."""
     import os
     import subprocess
     import sys
@@ -100,29 +103,40 @@ def test_a_core_whose_cpu_other_work_takes_is_reported_starved_not_overplanned(t
         os.nice(19)
 
     spinners: list[subprocess.Popen] = []
-    try:
-        with feeder() as url:
-            settings = {"clients": 20, "rps": 20.0, "pace": 1.0, "rampup": 1.0, "constant": 11.0, "rampdown": 0.0}
-            _plan, data, work, t0, procs = start_cores(tmp_path, url, settings, STARVED_LOCUSTFILE, cores=1,
-                                                       deadline_grace=20, preexec=pinned_low)
-            # the process loads Locust on a free CPU; the other work comes once it runs its plan
-            time.sleep(max(0.0, t0 + 2.0 - time.time()))
-            spinners = [subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
-                        for _spinner in range(2)]
-            codes = [proc.wait(timeout=120) for proc in procs]
-    finally:
+
+    def stop_spinners() -> None:
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
+
+    try:
+        with feeder() as url:
+            settings = {"clients": 20, "rps": 20.0, "pace": 1.0, "rampup": 1.0, "constant": 9.0, "rampdown": 0.0}
+            _plan, data, work, t0, procs = start_cores(tmp_path, url, settings, STARVED_LOCUSTFILE, cores=1,
+                                                       deadline_grace=20, preexec=pinned_low)
+            # the process loads Locust on a free CPU; the other work comes once it runs its plan, and
+            # goes before its end (the process then ends on time, whatever turns it got)
+            time.sleep(max(0.0, t0 + 2.0 - time.time()))
+            spinners = [subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+                        for _spinner in range(2)]
+            time.sleep(max(0.0, t0 + 9.0 - time.time()))
+            stop_spinners()
+            codes = [proc.wait(timeout=120) for proc in procs]
+    finally:
+        stop_spinners()
     summary = summarize(merge([str(work / "core-0.jsonl")]), data["plan"])
     load = summary["cores"][0]["load"]
     print("\n" + json.dumps(load, indent=1) + "\n" + "\n".join(summary_lines(summary)))
     assert codes == [0], codes
-    assert load["generator_limited"] and load["starved"], load
-    assert load["wait_max"] >= 0.05 and load["cpu_max"] < 0.5, load
-    limited = [m for m in summary["generator_limited"] if "are generator-limited" in m]
-    assert limited and all(" core 0 are generator-limited by other work on the load host, not by this plan's rate"
-                           in m and "plan fewer rps" not in m for m in limited), limited
+    assert load["generator_limited"] or load["stalls"], load
+    assert max(load["wait_max"] or 0, load["stall_wait_max"] or 0) >= 0.05 and load["cpu_max"] < 0.5, load
+    said = summary["generator_limited"]
+    assert said and all(
+        ("core 0 are generator-limited by other work on the load host, not by this plan's rate" in m
+         or re.search(r"core 0 stalled for .* it waited for a CPU up to \d+ % of the time and ran at most \d+ %: "
+                      r"other work on the load host held its CPU", m))
+        and "plan fewer rps" not in m and "SIGSTOP" not in m and "hailstorm_cores than the host has CPUs" in m
+        for m in said), said
 
 
 BURST_LOCUSTFILE = '''

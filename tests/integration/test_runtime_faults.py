@@ -136,8 +136,8 @@ def test_a_process_stopped_for_seconds_is_a_stall_of_the_load_generator_not_slow
     assert verdict["state"] == "degraded"
     assert [reason for reason in verdict["reasons"] if "stalled for" in reason] == [
         f"local core 0 stalled for {load['stalled_seconds']:.1f} s (1 stall(s) of at least 1 s, the longest "
-        f"{load['stall_max_ms'] / 1000:.1f} s, the first from second {load['stalled_from']}; it used no CPU then: the "
-        "process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its requests due then were "
+        f"{load['stall_max_ms'] / 1000:.1f} s, the first from second {load['stalled_from']}; it used no CPU then and "
+        "did not wait for one: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its requests due then were "
         "late and its responses in flight then include the stall, so these are the load generator's figures, not "
         "the target's"]
 

@@ -451,26 +451,41 @@ def load_figures(load: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
 
 def stall_figures(load: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     """A core's stalls (monitor.py): how many, their seconds in all, the longest, the second the
-    first began, and the CPU the process used in the seconds that ended them."""
+    first began, and the CPU the process used and the share of time it waited on a run queue for a
+    CPU (None without schedstat) in the samples that ended them."""
     stalls = [(sec, sample) for sec, sample in sorted(load.items()) if sample.get("stall_ms")]
     lengths = [float(sample["stall_ms"]) for _sec, sample in stalls]
     return {"stalls": len(stalls),
             "stalled_seconds": round(sum(lengths) / 1000.0, 3),
             "stall_max_ms": max(lengths, default=None),
             "stalled_from": math.floor(stalls[0][0] + 0.5 - lengths[0] / 1000.0) if stalls else None,
-            "stall_cpu_max": max((float(sample.get("cpu", 0.0)) for _sec, sample in stalls), default=None)}
+            "stall_cpu_max": max((float(sample.get("cpu", 0.0)) for _sec, sample in stalls), default=None),
+            "stall_wait_max": max((float(sample["wait"]) for _sec, sample in stalls if "wait" in sample), default=None)}
+
+
+# the fix for a core that other work on its host kept from its CPU (generator-limited or stalled)
+OWN_CPUS_FIX = ("give the load processes CPUs of their own (stop the other work, or fewer hailstorm_cores than the host "
+                "has CPUs) or use another load host")
 
 
 def stall_message(host: Any, core: Any, figures: Mapping[str, Any]) -> str:
     """What the summary and the run state say of a core that stalled: the load generator, not the
     target, made requests late and responses slow."""
-    how = ("it used no CPU then: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory "
-           "pressure)" if float(figures.get("stall_cpu_max") or 0.0) < STALL_IDLE_CPU
-           else "code that does not yield to the event loop, or a starved CPU")
+    cpu, wait = float(figures.get("stall_cpu_max") or 0.0), float(figures.get("stall_wait_max") or 0.0)
+    fix = ""
+    if wait >= STARVED_WAIT and wait >= cpu:  # runnable, on a run queue: other work held the CPU
+        how = (f"it waited for a CPU up to {100 * wait:.0f} % of the time and ran at most {100 * cpu:.0f} %: other "
+               "work on the load host held its CPU")
+        fix = f"; {OWN_CPUS_FIX}"
+    elif cpu < STALL_IDLE_CPU:
+        how = ("it used no CPU then and did not wait for one: the process was not scheduled (stopped with SIGSTOP, "
+               "a paused VM, memory pressure)")
+    else:
+        how = "code that does not yield to the event loop, or a starved CPU"
     return (f"{host} core {core} stalled for {figures['stalled_seconds']:.1f} s ({figures['stalls']} stall(s) of at "
             f"least {STALL_SECONDS:g} s, the longest {float(figures['stall_max_ms']) / 1000.0:.1f} s, the first from "
             f"second {figures['stalled_from']}; {how}): its requests due then were late and its responses in flight "
-            "then include the stall, so these are the load generator's figures, not the target's")
+            f"then include the stall, so these are the load generator's figures, not the target's{fix}")
 
 
 def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] | None = None) -> str:
@@ -482,9 +497,7 @@ def generator_limited_message(host: Any, core: Any, figures: Mapping[str, Any] |
         return (f"results from {host} core {core} are generator-limited by other work on the load host, not by "
                 f"this plan's rate ({when}it waited for a CPU up to {100 * float(figures.get('wait_max') or 0):.0f} % of "
                 f"a second and used at most {100 * float(figures.get('cpu_max') or 0):.0f} % itself): its requests went "
-                "out late, so these are the load generator's figures, not the target's; give the load processes CPUs "
-                "of their own (stop the other work, or fewer hailstorm_cores than the host has CPUs) or use another "
-                "load host")
+                f"out late, so these are the load generator's figures, not the target's; {OWN_CPUS_FIX}")
     text = f"results from {host} core {core} are generator-limited; plan fewer rps per core"
     if figures:
         text += (f" (over {100 * SATURATION_CPU:.0f} % CPU or {1000 * SATURATION_LAG:.0f} ms event-loop lag for "

@@ -184,7 +184,7 @@ def test_a_stall_is_a_probe_a_tick_late_and_the_next_tick_of_that_second_keeps_i
     assert (load["stalls"], load["stalled_seconds"], load["stalled_from"]) == (1, 4.2, 2)
     assert summary["generator_limited"] == [
         "h1 core 0 stalled for 4.2 s (1 stall(s) of at least 1 s, the longest 4.2 s, the first from second 2; it used "
-        "no CPU then: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its "
+        "no CPU then and did not wait for one: the process was not scheduled (stopped with SIGSTOP, a paused VM, memory pressure)): its "
         "requests due then were late and its responses in flight then include the stall, so these are the load "
         "generator's figures, not the target's"]
 

@@ -26,7 +26,7 @@ def test_a_saturated_core_gets_figures_and_the_warning_and_a_light_one_does_not(
     assert light == {"seconds": 7, "cpu_mean": 0.3, "cpu_max": 0.3, "lag_ms_mean": 1.0, "lag_max_ms": 2.0,
                      "limited_seconds": 0, "limited_from": None, "generator_limited": False,
                      "wait_max": None, "starved": False, "stalls": 0, "stalled_seconds": 0.0, "stall_max_ms": None, "stalled_from": None,
-                     "stall_cpu_max": None}
+                     "stall_cpu_max": None, "stall_wait_max": None}
     assert heavy["generator_limited"] and heavy["limited_seconds"] == 5 and heavy["limited_from"] == 1
     assert heavy["cpu_max"] == 0.99
     assert len(summary["generator_limited"]) == 1
@@ -132,6 +132,32 @@ def test_a_stalled_core_is_warned_of_and_not_counted_as_generator_limited():
     assert any(line.startswith("load generator: ") and line.endswith("; 1/2 cores generator-limited")
                for line in lines), lines
     assert sum(line.startswith("WARNING: ") for line in lines) == 2  # the stall and the limit, each said
+
+
+def test_a_stall_says_whether_the_process_waited_for_a_cpu_or_was_not_scheduled_at_all():
+    """A stall's sample tells its cause: on a run queue (other work held the CPU: the fix is CPUs of
+    the load processes' own), not runnable (stopped, paused: no CPU and no wait), or its own loop."""
+    from ansible_collections.romram.hailstorms.plugins.module_utils.records import stall_message
+
+    def message(cpu: float, wait: float | None) -> str:
+        sample = stalled(cpu, 16.0)
+        if wait is not None:
+            sample["wait"] = wait
+        figures = load_figures({0: load_sample(0.02, 0.001, 0.002), 17: sample})
+        assert figures["stalls"] == 1 and figures["stall_wait_max"] == wait
+        return stall_message("h", 0, figures)
+
+    # CI, a nice-19 core beside two spinners on its CPU: 16 s with no CPU, on the run queue the whole time
+    starved = message(0.0174, 1.0)
+    assert starved.startswith("h core 0 stalled for 16.0 s (1 stall(s) of at least 1 s, the longest 16.0 s")
+    assert "it waited for a CPU up to 100 % of the time and ran at most 2 %: other work on the load host" in starved
+    assert "SIGSTOP" not in starved and starved.endswith("hailstorm_cores than the host has CPUs) or use another "
+                                                         "load host")
+    for cpu, wait in ((0.01, 0.0), (0.01, None), (0.01, 0.04)):  # SIGSTOP, a paused VM: not runnable
+        assert "it used no CPU then and did not wait for one: the process was not scheduled (stopped with SIGSTOP" \
+            in message(cpu, wait)
+    # its own loop held (it ran more than it waited)
+    assert "code that does not yield to the event loop" in message(0.6, 0.3)
 
 
 def _requests(n: int, ms: float = 1.0) -> dict:
