@@ -22,17 +22,18 @@ setup: $(BIN)/.installed
 demo: setup
 	scripts/demo.sh
 
-# Every stage, timed (scripts/stages.sh prints the time of each at the end). Two lanes at once: the
-# molecule scenario that measures no timing (sudo, which builds the test hosts' images on a fresh machine)
-# and the static checks, beside the integration tests that measure no timing. Then molecule default (the
-# first requests on the planned line, the abort's timeliness, at its target) beside the unit tests and the
-# docker-backend scenario (on this machine's engine, apart from the local runs, whose stop.yml stops every
-# load container of the engine; its own checks are counts and the planned window): both end while default
-# still converges its hosts, before its timed runs. Then, alone on a quiet machine, the tests marked serial
-# and the newest ansible-core's local run.
+# Every stage, timed (scripts/stages.sh prints the time of each at the end). First two lanes at once: the
+# molecule scenarios on systemd hosts (sudo, which builds the test hosts' images on a fresh machine, and
+# default, whose timed runs come after its hosts converge, by then beside the docker-backend scenario only),
+# the static checks and the unit tests, beside the integration tests that measure no timing and then the
+# docker-backend scenario (on this machine's engine, apart from the local runs, whose stop.yml stops every load
+# container of the engine). The integration tests wait on their runs' clocks more than they use CPU, so the
+# other lane's work fits beside them. Then, alone on a quiet machine, the tests marked serial and the newest
+# ansible-core's local run.
 test: setup
-	scripts/stages.sh docs-check 'molecule-sudo,galaxy-importer,lint,sanity,newest-sanity|test-parallel' \
-	    'molecule-default|test-unit,molecule-docker' test-serial newest-run
+	scripts/stages.sh docs-check \
+	    'molecule-sudo,galaxy-importer,lint,sanity,newest-sanity,test-unit,molecule-default|test-parallel,molecule-docker' \
+	    test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
 check: setup
