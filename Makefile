@@ -24,15 +24,16 @@ demo: setup
 
 # Every stage, timed (scripts/stages.sh prints the time of each at the end). First two lanes at once: the
 # molecule scenarios on systemd hosts (sudo, which builds the test hosts' images on a fresh machine, and
-# default, whose timed runs come after its hosts converge, by then beside the docker-backend scenario only),
-# the static checks and the unit tests, beside the integration tests that measure no timing and then the
-# docker-backend scenario (on this machine's engine, apart from the local runs, whose stop.yml stops every load
-# container of the engine). The integration tests wait on their runs' clocks more than they use CPU, so the
-# other lane's work fits beside them. Then, alone on a quiet machine, the tests marked serial and the newest
+# default, whose timed runs come after its hosts converge), the sanity tests and the unit tests, beside the
+# integration tests that measure no timing, then the docker-backend scenario (on this machine's engine, apart
+# from the local runs, whose stop.yml stops every load container of the engine), galaxy-importer and lint.
+# The integration tests wait on their runs' clocks more than they use CPU, so the other lane's work fits
+# beside them; the lanes end together (fresh-clone CI here, 2026-12-07: 1,363 and 1,216 s with galaxy-importer
+# and lint in the first lane). Then, alone on a quiet machine, the tests marked serial and the newest
 # ansible-core's local run.
 test: setup
 	scripts/stages.sh docs-check \
-	    'molecule-sudo,galaxy-importer,lint,sanity,newest-sanity,test-unit,molecule-default|test-parallel,molecule-docker' \
+	    'molecule-sudo,sanity,newest-sanity,test-unit,molecule-default|test-parallel,molecule-docker,galaxy-importer,lint' \
 	    test-serial newest-run
 
 # The inner loop, a few minutes: unit and property tests, ansible-lint, one real local run (20 s of load).
