@@ -4,7 +4,9 @@
 # once (stages in a lane, split by `,`, one after another): the first lane prints as it goes, the
 # others into .cache/stages/<lane>.log, printed when the group ends. It prints the time of every
 # stage and the wall time at the end, also when one fails (the run stops after the first group with
-# a failure and exits with its code).
+# a failure and exits with its code). Each stage's output is also kept in .cache/stages/<stage>.log; for a
+# stage that failed, the end of the output names why (its failed tasks and tests, a few lines each), so the
+# last screen of a CI log says what broke.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOGS="$ROOT/.cache/stages"
@@ -17,8 +19,8 @@ lane() {
     local stage start rc
     for stage in ${1//,/ }; do
         start=$(date +%s)
-        make --no-print-directory -C "$ROOT" "$stage"
-        rc=$?
+        make --no-print-directory -C "$ROOT" "$stage" 2>&1 | tee "$LOGS/$stage.log"
+        rc=${PIPESTATUS[0]}
         echo "$stage $(( $(date +%s) - start )) $rc" >>"$report"
         [ "$rc" -eq 0 ] || return "$rc"
     done
@@ -48,7 +50,20 @@ for group in "$@"; do
     [ "$status" -eq 0 ] || break
 done
 
+# why STAGE failed, from its log: Ansible's failed tasks (fatal/FAILED! and what follows), pytest's failed
+# tests and their assertion lines, molecule's and make's errors; colours dropped, lines cut, at most 40
+why_failed() {
+    sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$1.log" \
+        | grep -E -A8 'fatal: \[|FAILED!|failed: \[|^FAILED |^ERROR |^E  +[A-Za-z]|ERROR +Ansible return code' \
+        | grep -v -E '^(--)?$' | cut -c1-300 | head -n 40
+}
+
 wall=$(( $(date +%s) - begin ))
+while read -r stage seconds rc; do
+    [ "$rc" -ne 0 ] || continue
+    echo "---- why $stage failed (from .cache/stages/$stage.log) ----"
+    why_failed "$stage"
+done <"$report"
 echo "make test: time per stage (stages of one group ran at once)"
 while read -r stage seconds rc; do
     printf '  %-18s %5d s (%d min %02d s)%s\n' "$stage" "$seconds" $(( seconds / 60 )) $(( seconds % 60 )) \
