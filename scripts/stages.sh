@@ -51,18 +51,20 @@ for group in "$@"; do
 done
 
 # why STAGE failed, from its log: Ansible's failed tasks (fatal/FAILED! and what follows), pytest's failed
-# tests and their assertion lines, molecule's and make's errors; colours dropped, lines cut, at most 40
+# tests and their assertion lines, molecule's and make's errors; colours dropped, lines cut, at most $2 lines
 why_failed() {
     sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$1.log" \
         | grep -E -A8 'fatal: \[|FAILED!|failed: \[|^FAILED |^ERROR |^E  +[A-Za-z]|ERROR +Ansible return code' \
-        | grep -v -E '^(--)?$' | cut -c1-300 | head -n 40
+        | grep -v -E '^(--)?$' | cut -c1-300 | head -n "$2"
 }
 
 wall=$(( $(date +%s) - begin ))
+# 40 lines for all the failed stages together (two lanes can fail at once): the tail of a log shows them
+failed=$(awk '$3 != 0' "$report" | wc -l)
 while read -r stage seconds rc; do
     [ "$rc" -ne 0 ] || continue
     echo "---- why $stage failed (from .cache/stages/$stage.log) ----"
-    why_failed "$stage"
+    why_failed "$stage" $(( 40 / failed ))
 done <"$report"
 echo "make test: time per stage (stages of one group ran at once)"
 while read -r stage seconds rc; do
