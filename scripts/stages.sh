@@ -2,7 +2,7 @@
 # make test's stages, timed: `scripts/stages.sh docs-check test-unit 'molecule|lint,sanity' test-serial`
 # runs `make <stage>` for each argument in turn. An argument with `|` is a group of lanes that run at
 # once (stages in a lane, split by `,`, one after another): the first lane prints as it goes, the
-# others into .cache/stages/<lane>.log, printed when the group ends. It prints the time of every
+# others into .cache/stages/lane-<lane>.log, printed when the group ends. It prints the time of every
 # stage and the wall time at the end, also when one fails (the run stops after the first group with
 # a failure and exits with its code). Each stage's output is also kept in .cache/stages/<stage>.log; for a
 # stage that failed, the end of the output names why (its failed tasks and tests, a few lines each), so the
@@ -33,7 +33,7 @@ for group in "$@"; do
         if [ "$i" -eq 0 ]; then
             lane "${lanes[0]}" & pids+=($!) logs+=("")
         else
-            log="$LOGS/${lanes[i]//,/-}.log"
+            log="$LOGS/lane-${lanes[i]//,/-}.log"
             lane "${lanes[i]}" >"$log" 2>&1 & pids+=($!) logs+=("$log")
         fi
     done
@@ -44,7 +44,7 @@ for group in "$@"; do
     done
     for log in "${logs[@]}"; do
         [ -n "$log" ] || continue
-        echo "---- $(basename "$log" .log) (ran beside the lane above) ----"
+        echo "---- $(basename "$log" .log | sed "s/^lane-//") (ran beside the lane above) ----"
         cat "$log"
     done
     [ "$status" -eq 0 ] || break
